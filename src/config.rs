@@ -1,0 +1,363 @@
+//! Configuration: a TOML file, built-in defaults, and `MOAT_<KEY>` environment overrides.
+//!
+//! Precedence, lowest first: built-in defaults, the file, then the environment. Every
+//! top-level key can be set as `MOAT_<KEY>` (upper case); list values are comma separated,
+//! nested tables are not settable from the environment. Unknown keys, in the file or in a
+//! `MOAT_` variable, are refused with the key's name so a typo never silently does nothing.
+//!
+//! [`Config::validate`] checks what serde cannot (CIDRs parse, argon2 parameters are
+//! accepted by the algorithm, sizes are sane) and turns strings into typed values.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Errors while loading or validating configuration. Messages name the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// The whole configuration, as written in `moat.toml`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the SSH server listens on.
+    pub listen: String,
+    /// `sqlite://path` (created if missing). PostgreSQL follows in its own issue.
+    pub database_url: String,
+    /// Directory for the host key (and later the secret key); created with mode 0700.
+    pub keys_dir: PathBuf,
+    /// Source networks allowed to connect (CIDR, IPv4 or IPv6). Everything else is
+    /// dropped before the SSH banner.
+    pub allowlist: Vec<String>,
+    /// Seconds a connection may take to authenticate before it is closed.
+    pub login_grace_secs: u64,
+    /// Milliseconds every authentication rejection takes (equalises timing, slows guessing).
+    pub auth_rejection_ms: u64,
+    /// Terminal sizes above this are clamped (columns, rows): bounds per-session memory.
+    pub max_cols: u16,
+    pub max_rows: u16,
+    /// Rows fetched per page in a list.
+    pub page_size: u32,
+    /// Password hashing parameters.
+    pub argon2: Argon2Config,
+    /// Failed-login lockout.
+    pub lockout: LockoutConfig,
+}
+
+/// Argon2id parameters. Defaults are the OWASP minimum (19 MiB, 2 passes, 1 lane).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Argon2Config {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// Lockout limits. Enforcement arrives with the gate issue; the keys are stable now.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    pub failure_limit: u32,
+    pub cooloff_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:2222".into(),
+            database_url: "sqlite://moat.db".into(),
+            keys_dir: PathBuf::from("keys"),
+            allowlist: vec!["127.0.0.1/32".into(), "::1/128".into()],
+            login_grace_secs: 30,
+            auth_rejection_ms: 1000,
+            max_cols: 400,
+            max_rows: 150,
+            page_size: 200,
+            argon2: Argon2Config::default(),
+            lockout: LockoutConfig::default(),
+        }
+    }
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Argon2Config {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        LockoutConfig {
+            failure_limit: 5,
+            cooloff_secs: 900,
+        }
+    }
+}
+
+/// Top-level keys that may be overridden from the environment, in file order.
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "keys_dir",
+    "allowlist",
+    "login_grace_secs",
+    "auth_rejection_ms",
+    "max_cols",
+    "max_rows",
+    "page_size",
+];
+
+/// Values derived from a validated [`Config`], in the types the rest of moat uses.
+#[derive(Clone, Debug)]
+pub struct Validated {
+    pub listen: SocketAddr,
+    pub allowlist: Vec<IpNet>,
+    pub login_grace: Duration,
+    pub auth_rejection: Duration,
+}
+
+impl Config {
+    /// Load configuration: `path` if given (must exist), else `./moat.toml` if present, else
+    /// defaults; then apply `MOAT_*` variables from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let default_path = Path::new("moat.toml");
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_path.exists() => Some(default_path.to_path_buf()),
+            None => None,
+        };
+        let mut table = match &file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Parse {
+                        path: p.clone(),
+                        message: e.message().to_string(),
+                    })?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, env)?;
+        let config: Config =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
+                path: file.unwrap_or_else(|| PathBuf::from("<defaults+environment>")),
+                message: e.message().to_string(),
+            })?;
+        Ok(config)
+    }
+
+    /// Parse a TOML string (used by tests and `check-config`).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<string>"),
+            message: e.message().to_string(),
+        })
+    }
+
+    /// Check values serde cannot and derive the typed forms.
+    pub fn validate(&self) -> Result<Validated, ConfigError> {
+        let listen = self
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("listen", format!("{e} (expected e.g. 127.0.0.1:2222)")))?;
+        let allowlist = self
+            .allowlist
+            .iter()
+            .map(|s| parse_cidr(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !self.database_url.starts_with("sqlite:") {
+            return Err(invalid(
+                "database_url",
+                "only sqlite:// URLs are supported in this version".into(),
+            ));
+        }
+        if self.login_grace_secs == 0 {
+            return Err(invalid("login_grace_secs", "must be at least 1".into()));
+        }
+        if self.max_cols < 40 || self.max_rows < 10 {
+            return Err(invalid("max_cols", "must allow at least 40x10".into()));
+        }
+        if !(10..=10_000).contains(&self.page_size) {
+            return Err(invalid("page_size", "must be between 10 and 10000".into()));
+        }
+        argon2::Params::new(
+            self.argon2.memory_kib,
+            self.argon2.iterations,
+            self.argon2.parallelism,
+            None,
+        )
+        .map_err(|e| invalid("argon2", e.to_string()))?;
+        if self.lockout.failure_limit == 0 {
+            return Err(invalid("lockout.failure_limit", "must be at least 1".into()));
+        }
+        Ok(Validated {
+            listen,
+            allowlist,
+            login_grace: Duration::from_secs(self.login_grace_secs),
+            auth_rejection: Duration::from_millis(self.auth_rejection_ms),
+        })
+    }
+}
+
+fn invalid(key: &'static str, message: String) -> ConfigError {
+    ConfigError::Invalid { key, message }
+}
+
+/// Parse a CIDR, accepting a bare address as a single-host network.
+fn parse_cidr(s: &str) -> Result<IpNet, ConfigError> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| invalid("allowlist", format!("`{s}` is not a CIDR (e.g. 10.0.0.0/8)")))
+}
+
+/// Merge `MOAT_<KEY>` variables into the parsed file, typed like the default value.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (var, raw) in env {
+        let Some(suffix) = var.strip_prefix("MOAT_") else {
+            continue;
+        };
+        // MOAT_TEST_* belongs to the test suite, MOAT_LOG to logging.
+        if suffix.starts_with("TEST_") || suffix == "LOG" {
+            continue;
+        }
+        let key = suffix.to_ascii_lowercase();
+        let Some(&key) = ENV_KEYS.iter().find(|k| **k == key) else {
+            return Err(ConfigError::Env {
+                var,
+                message: "unknown key (settable: MOAT_LISTEN, MOAT_DATABASE_URL, MOAT_KEYS_DIR, MOAT_ALLOWLIST, MOAT_LOGIN_GRACE_SECS, MOAT_AUTH_REJECTION_MS, MOAT_MAX_COLS, MOAT_MAX_ROWS, MOAT_PAGE_SIZE)".into(),
+            });
+        };
+        let value = match key {
+            "allowlist" => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_string()))
+                    .collect(),
+            ),
+            "login_grace_secs" | "auth_rejection_ms" | "max_cols" | "max_rows" | "page_size" => {
+                let n: i64 = raw.trim().parse().map_err(|_| ConfigError::Env {
+                    var: var.clone(),
+                    message: format!("`{raw}` is not a number"),
+                })?;
+                toml::Value::Integer(n)
+            }
+            _ => toml::Value::String(raw),
+        };
+        table.insert(key.to_string(), value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let v = Config::default().validate().unwrap();
+        assert_eq!(v.listen.to_string(), "127.0.0.1:2222");
+        assert_eq!(v.allowlist.len(), 2);
+        assert_eq!(Config::default().argon2.memory_kib, 19456);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml("listen = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let err = Config::from_toml("[argon2]\nmemory = 3\n").unwrap_err();
+        assert!(err.to_string().contains("memory"), "{err}");
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9\"\nlogin_grace_secs = 5\n[argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&path),
+            env(&[
+                ("MOAT_LISTEN", "127.0.0.1:10"),
+                ("MOAT_ALLOWLIST", "10.0.0.0/8, ::1/128"),
+                ("PATH", "/bin"),
+                ("MOAT_TEST_POSTGRES_URL", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:10");
+        assert_eq!(c.login_grace_secs, 5);
+        assert_eq!(c.argon2.memory_kib, 64);
+        assert_eq!(c.allowlist, vec!["10.0.0.0/8", "::1/128"]);
+    }
+
+    #[test]
+    fn unknown_env_key_is_named() {
+        let err = Config::load(None, env(&[("MOAT_LISTN", "x")])).unwrap_err();
+        assert!(err.to_string().contains("MOAT_LISTN"), "{err}");
+        let err = Config::load(None, env(&[("MOAT_LOGIN_GRACE_SECS", "soon")])).unwrap_err();
+        assert!(err.to_string().contains("soon"), "{err}");
+    }
+
+    #[test]
+    fn validate_names_bad_values() {
+        let c = Config {
+            allowlist: vec!["10.0.0.0/33".into()],
+            ..Config::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("allowlist"));
+        let c = Config {
+            argon2: Argon2Config {
+                memory_kib: 1,
+                iterations: 1,
+                parallelism: 1,
+            },
+            ..Config::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("argon2"));
+        let c = Config {
+            allowlist: vec!["192.0.2.7".into()],
+            ..Config::default()
+        };
+        assert_eq!(c.validate().unwrap().allowlist[0].to_string(), "192.0.2.7/32");
+    }
+}

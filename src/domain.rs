@@ -1,0 +1,194 @@
+//! Domain types shared by `store`, `perm`, `session` and `tui`.
+//!
+//! Nothing here talks to a database or a terminal: these are the plain values that cross
+//! room boundaries (a row's values, a table's shape, a page of rows).
+
+use std::fmt;
+
+/// One SQL value, as stored. SQLite's five storage classes; other dialects map onto them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+impl fmt::Display for Value {
+    /// A one-line rendering for lists. NULL is rendered by the caller (it is styled),
+    /// blobs as their size; text is *not* sanitized here: the TUI does that.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Integer(i) => write!(f, "{i}"),
+            Value::Real(r) => write!(f, "{r}"),
+            Value::Text(s) => f.write_str(s),
+            Value::Blob(b) => write!(f, "<{} bytes>", b.len()),
+        }
+    }
+}
+
+/// A column of an introspected table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnInfo {
+    pub name: String,
+    /// The declared type as written in the schema (`TEXT`, `BOOLEAN`, `VARCHAR(20)`, …).
+    pub decl_type: String,
+    pub not_null: bool,
+    /// The default expression, as SQL text.
+    pub default: Option<String>,
+    /// 1-based position in the primary key, 0 if not part of it.
+    pub pk_ordinal: u32,
+}
+
+/// A foreign key from this table's `columns` to `ref_table(ref_columns)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub columns: Vec<String>,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+}
+
+/// An introspected table: what the console calls a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableInfo {
+    pub name: String,
+    pub columns: Vec<ColumnInfo>,
+    /// Primary key columns in key order (may be empty for a rowid table without one).
+    pub primary_key: Vec<String>,
+    pub foreign_keys: Vec<ForeignKey>,
+    /// SQLite: the table has an implicit `rowid` (not `WITHOUT ROWID`).
+    pub has_rowid: bool,
+}
+
+impl TableInfo {
+    /// The columns that identify a row and order a list stably: the primary key, or the
+    /// `rowid` when there is none (or when it is composite and a rowid exists, which
+    /// keeps keyset paging to a single integer).
+    pub fn key_columns(&self) -> Vec<String> {
+        match (self.primary_key.len(), self.has_rowid) {
+            (1, _) | (_, false) => self.primary_key.clone(),
+            _ => vec!["rowid".to_string()],
+        }
+    }
+
+    pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// The models the console may show, as introspected at start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schema {
+    pub tables: Vec<TableInfo>,
+}
+
+impl Schema {
+    pub fn table(&self, name: &str) -> Option<&TableInfo> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+/// How many rows a list has: exact when small, a floor when counting would be slow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowCount {
+    Exact(u64),
+    AtLeast(u64),
+}
+
+impl fmt::Display for RowCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowCount::Exact(n) => f.write_str(&group_thousands(*n)),
+            RowCount::AtLeast(n) => write!(f, "{}+", group_thousands(*n)),
+        }
+    }
+}
+
+/// `12345` → `12,345`.
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Where a keyset page starts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PageAnchor {
+    /// The first rows in key order.
+    First,
+    /// The last rows in key order.
+    Last,
+    /// Rows strictly after this key.
+    After(Vec<Value>),
+    /// Rows strictly before this key.
+    Before(Vec<Value>),
+}
+
+/// One row of a list: its key (for paging and opening) and the displayed values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListRow {
+    pub key: Vec<Value>,
+    pub values: Vec<Value>,
+}
+
+/// A page of rows in ascending key order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    pub columns: Vec<String>,
+    pub rows: Vec<ListRow>,
+    /// True when rows exist before the first row of this page.
+    pub has_before: bool,
+    /// True when rows exist after the last row of this page.
+    pub has_after: bool,
+}
+
+/// One record, every column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub key: Vec<Value>,
+    pub fields: Vec<(ColumnInfo, Value)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands() {
+        assert_eq!(group_thousands(0), "0");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(1000), "1,000");
+        assert_eq!(group_thousands(1234567), "1,234,567");
+        assert_eq!(RowCount::AtLeast(10000).to_string(), "10,000+");
+    }
+
+    #[test]
+    fn key_columns_prefer_single_pk_then_rowid() {
+        let mut t = TableInfo {
+            name: "t".into(),
+            columns: vec![],
+            primary_key: vec!["id".into()],
+            foreign_keys: vec![],
+            has_rowid: true,
+        };
+        assert_eq!(t.key_columns(), vec!["id"]);
+        t.primary_key = vec!["a".into(), "b".into()];
+        assert_eq!(t.key_columns(), vec!["rowid"]);
+        t.has_rowid = false;
+        assert_eq!(t.key_columns(), vec!["a", "b"]);
+    }
+}

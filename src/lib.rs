@@ -1,0 +1,38 @@
+//! moat: an admin console for a SQL database, served over SSH.
+//!
+//! An operator runs `moat serve`; people on allow-listed networks `ssh` in, pass a
+//! password and a TOTP code, and browse the database's tables in a keyboard-driven
+//! ratatui console.
+//!
+//! # Layout
+//!
+//! Arrows run one way: `ssh → session → {auth, perm, store, tui}`, `auth → store`, and
+//! `{perm, store, tui} → domain`. Nothing imports `ssh`.
+//!
+//! - [`config`]: the TOML file, defaults and `MOAT_*` overrides; `validate()` types it.
+//! - [`gate`]: who may open a TCP connection at all (the allow-list), decided before the
+//!   SSH banner. Pure.
+//! - [`auth`]: argon2id passwords and RFC 6238 TOTP as pure functions of their inputs and
+//!   `now`; `auth::service` is the async login sequence over the store.
+//! - [`perm`]: the permission engine, pure and sync; the session asks it before every
+//!   store call.
+//! - [`store`]: all SQL — pool, migrations, moat's tables, schema introspection, record
+//!   paging. Identifiers reach SQL only through `store::sql::Ident`.
+//! - [`tui`]: the console in ratatui only: `App` state, `Msg` in, `Cmd` out, `draw()`;
+//!   terminal input decoding, the ANSI diff backend and the sanitizer.
+//! - [`session`]: one logged-in connection's loop: bytes → `App` → checked commands →
+//!   store → messages → frames.
+//! - [`ssh`]: the russh front, kept thin: accept, gate, handshake, forward.
+//! - [`commands`]: the CLI's commands as functions (`main.rs` only parses arguments).
+//! - [`domain`]: plain values shared by the rooms.
+
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod gate;
+pub mod perm;
+pub mod session;
+pub mod ssh;
+pub mod store;
+pub mod tui;

@@ -1,0 +1,134 @@
+//! `moat` — the command line. Parses arguments, loads config, runs a command from
+//! [`moat::commands`], and turns any error into one line on stderr and exit code 1.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use moat::commands;
+use moat::config::Config;
+
+#[derive(Parser)]
+#[command(name = "moat", version, about = "An admin console for a SQL database, served over SSH")]
+struct Cli {
+    /// Config file (default: ./moat.toml if present, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SSH server.
+    Serve {
+        /// Create demo tables (authors, posts, comments, tags) if absent.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Create or update moat's own tables, then exit.
+    Migrate,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user with TOTP enrolled; prints the otpauth:// URI.
+    Add {
+        name: String,
+        /// Give the user every permission.
+        #[arg(long)]
+        superuser: bool,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("moat: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let mut out = std::io::stdout();
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve { demo } => {
+                commands::serve(&config, demo, &mut out, shutdown_signal()).await
+            }
+            Command::User {
+                command:
+                    UserCommand::Add {
+                        name,
+                        superuser,
+                        password_stdin,
+                    },
+            } => {
+                let password = if password_stdin {
+                    Some(read_password_stdin()?)
+                } else {
+                    None
+                };
+                commands::user_add(&config, &name, superuser, password, &mut out).await
+            }
+            Command::Migrate => commands::migrate(&config, &mut out).await,
+        }
+    })?;
+    Ok(())
+}
+
+/// One line from stdin, without its line ending.
+fn read_password_stdin() -> Result<String, commands::CommandError> {
+    let mut s = String::new();
+    std::io::stdin().take(4096).read_to_string(&mut s)?;
+    let line = s.lines().next().unwrap_or_default().to_string();
+    Ok(line)
+}
+
+/// Logs go to stderr; `MOAT_LOG` sets the filter (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MOAT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,russh=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,90 @@
+//! Everything that speaks SQL lives here: the pool, migrations, moat's own tables, schema
+//! introspection and record queries.
+//!
+//! Two rules hold in every file of this room:
+//! - values are always bound parameters;
+//! - identifiers (table and column names) reach SQL only through [`sql::Ident`], which can
+//!   only be built from introspected schema ([`crate::domain::TableInfo`]) and quotes them.
+//!
+//! Dialect-specific statements are gathered in [`sql`]; today the dialect is SQLite
+//! (`database_url = "sqlite://…"`), PostgreSQL follows in its own issue.
+
+pub mod demo;
+mod records;
+mod schema;
+pub mod sql;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use users::{LoginUser, NewUser, TotpDevice};
+
+/// Errors from the store, in words a caller can show or log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+/// A handle on moat's database. Cheap to clone (it is a pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Open (creating if missing) the database at `url`: WAL journal, foreign keys on,
+    /// a busy timeout so concurrent writers wait instead of failing.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool })
+    }
+
+    /// Apply moat's migrations (idempotent).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The underlying pool, for the demo loader and tests.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Close every connection (checkpoints the WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::Store;
+
+    /// A fresh migrated in-memory database.
+    pub async fn memory_store() -> Store {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+}

@@ -1,0 +1,261 @@
+//! Record queries: counts, keyset pages and single records of introspected tables.
+//!
+//! Lists page by key (`WHERE (k…) > (?…) ORDER BY k… LIMIT n`), never by OFFSET, so the
+//! last page costs what the first does. Counts stop at [`sql::EXACT_COUNT_LIMIT`].
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, TypeInfo, ValueRef};
+
+use super::sql::{self, Ident};
+use super::{Store, StoreError};
+use crate::domain::{ListRow, Page, PageAnchor, Record, RowCount, TableInfo, Value};
+
+impl Store {
+    /// Count rows, exactly up to [`sql::EXACT_COUNT_LIMIT`], else `AtLeast(limit)`.
+    pub async fn count_rows(&self, table: &TableInfo) -> Result<RowCount, StoreError> {
+        let limit = sql::EXACT_COUNT_LIMIT;
+        let q = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT {})",
+            Ident::table(table),
+            limit + 1
+        );
+        let n: i64 = sqlx::query_scalar(&q).fetch_one(&self.pool).await?;
+        let n = u64::try_from(n).unwrap_or(0);
+        Ok(if n > limit {
+            RowCount::AtLeast(limit)
+        } else {
+            RowCount::Exact(n)
+        })
+    }
+
+    /// One page of up to `limit` rows of `table` in key order, starting at `anchor`.
+    pub async fn page(
+        &self,
+        table: &TableInfo,
+        anchor: &PageAnchor,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let keys = key_idents(table)?;
+        let key_tuple = sql::ident_tuple(&keys);
+        let cols: Vec<Ident> = table.columns.iter().map(Ident::column).collect();
+        let select_list = keys
+            .iter()
+            .chain(cols.iter())
+            .map(Ident::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (filter, descending, bound) = match anchor {
+            PageAnchor::First => (String::new(), false, None),
+            PageAnchor::Last => (String::new(), true, None),
+            PageAnchor::After(k) => (
+                format!("WHERE {key_tuple} > {}", sql::placeholders(keys.len())),
+                false,
+                Some(k),
+            ),
+            PageAnchor::Before(k) => (
+                format!("WHERE {key_tuple} < {}", sql::placeholders(keys.len())),
+                true,
+                Some(k),
+            ),
+        };
+        let direction = if descending { " DESC" } else { "" };
+        let order = keys
+            .iter()
+            .map(|k| format!("{k}{direction}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let q = format!(
+            "SELECT {select_list} FROM {} {filter} ORDER BY {order} LIMIT {}",
+            Ident::table(table),
+            u64::from(limit) + 1
+        );
+        let mut query = sqlx::query(&q);
+        if let Some(values) = bound {
+            if values.len() != keys.len() {
+                return Err(StoreError::NotFound("page anchor does not match the key".into()));
+            }
+            for v in values {
+                query = bind_value(query, v);
+            }
+        }
+        let fetched = query.fetch_all(&self.pool).await?;
+        let more = fetched.len() > limit as usize;
+        let mut rows: Vec<ListRow> = fetched
+            .iter()
+            .take(limit as usize)
+            .map(|r| {
+                let all = decode_row(r)?;
+                let (key, values) = all.split_at(keys.len());
+                Ok(ListRow {
+                    key: key.to_vec(),
+                    values: values.to_vec(),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        if descending {
+            rows.reverse();
+        }
+        let (has_before, has_after) = match anchor {
+            PageAnchor::First => (false, more),
+            PageAnchor::Last => (more, false),
+            PageAnchor::After(_) => (true, more),
+            PageAnchor::Before(_) => (more, true),
+        };
+        Ok(Page {
+            columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+            rows,
+            has_before,
+            has_after,
+        })
+    }
+
+    /// The record of `table` whose key columns equal `key`.
+    pub async fn record(&self, table: &TableInfo, key: &[Value]) -> Result<Record, StoreError> {
+        let keys = key_idents(table)?;
+        if key.len() != keys.len() {
+            return Err(StoreError::NotFound("record key does not match the table".into()));
+        }
+        let cols: Vec<Ident> = table.columns.iter().map(Ident::column).collect();
+        let select_list = cols.iter().map(Ident::as_str).collect::<Vec<_>>().join(", ");
+        let q = format!(
+            "SELECT {select_list} FROM {} WHERE {} = {}",
+            Ident::table(table),
+            sql::ident_tuple(&keys),
+            sql::placeholders(keys.len())
+        );
+        let mut query = sqlx::query(&q);
+        for v in key {
+            query = bind_value(query, v);
+        }
+        let row = query
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no such row in {}", table.name)))?;
+        let values = decode_row(&row)?;
+        Ok(Record {
+            key: key.to_vec(),
+            fields: table.columns.iter().cloned().zip(values).collect(),
+        })
+    }
+}
+
+fn key_idents(table: &TableInfo) -> Result<Vec<Ident>, StoreError> {
+    table
+        .key_columns()
+        .iter()
+        .map(|k| {
+            Ident::key_column(table, k)
+                .ok_or_else(|| StoreError::NotFound(format!("key column {k} of {}", table.name)))
+        })
+        .collect()
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+fn bind_value<'q>(q: Query<'q>, v: &'q Value) -> Query<'q> {
+    match v {
+        Value::Null => q.bind(None::<i64>),
+        Value::Integer(i) => q.bind(*i),
+        Value::Real(r) => q.bind(*r),
+        Value::Text(s) => q.bind(s.as_str()),
+        Value::Blob(b) => q.bind(b.as_slice()),
+    }
+}
+
+/// Decode every column of a row by its runtime storage class (not its declared type:
+/// SQLite lets a `BOOLEAN` column hold text).
+fn decode_row(row: &SqliteRow) -> Result<Vec<Value>, StoreError> {
+    (0..row.len())
+        .map(|i| {
+            let raw = row.try_get_raw(i)?;
+            if raw.is_null() {
+                return Ok(Value::Null);
+            }
+            let class = raw.type_info().name().to_ascii_uppercase();
+            Ok(match class.as_str() {
+                "INTEGER" | "BOOLEAN" | "INT8" => Value::Integer(row.try_get_unchecked(i)?),
+                "REAL" | "FLOAT" | "DOUBLE" => Value::Real(row.try_get_unchecked(i)?),
+                "BLOB" => Value::Blob(row.try_get_unchecked(i)?),
+                _ => Value::Text(row.try_get_unchecked(i)?),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{PageAnchor, RowCount, Value};
+    use crate::store::test_support::memory_store;
+
+    async fn numbers(n: i64) -> (crate::store::Store, crate::domain::TableInfo) {
+        let store = memory_store().await;
+        sqlx::query("CREATE TABLE n (id INTEGER PRIMARY KEY, label TEXT, score REAL, raw BLOB)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) \
+             INSERT INTO n SELECT i, 'row ' || i, i / 2.0, CASE WHEN i % 2 = 0 THEN x'00ff' END FROM s",
+        )
+        .bind(n)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let table = store.introspect().await.unwrap().table("n").unwrap().clone();
+        (store, table)
+    }
+
+    fn ids(p: &crate::domain::Page) -> Vec<i64> {
+        p.rows
+            .iter()
+            .map(|r| match r.key[0] {
+                Value::Integer(i) => i,
+                _ => panic!("key"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn keyset_pages_walk_both_ways() {
+        let (store, t) = numbers(25).await;
+        let first = store.page(&t, &PageAnchor::First, 10).await.unwrap();
+        assert_eq!(ids(&first), (1..=10).collect::<Vec<_>>());
+        assert!(!first.has_before && first.has_after);
+        let next = store
+            .page(&t, &PageAnchor::After(first.rows[9].key.clone()), 10)
+            .await
+            .unwrap();
+        assert_eq!(ids(&next), (11..=20).collect::<Vec<_>>());
+        let last = store.page(&t, &PageAnchor::Last, 10).await.unwrap();
+        assert_eq!(ids(&last), (16..=25).collect::<Vec<_>>());
+        assert!(last.has_before && !last.has_after);
+        let prev = store
+            .page(&t, &PageAnchor::Before(vec![Value::Integer(11)]), 10)
+            .await
+            .unwrap();
+        assert_eq!(ids(&prev), (1..=10).collect::<Vec<_>>());
+        assert!(!prev.has_before && prev.has_after);
+        // Values decode by storage class.
+        assert_eq!(first.rows[1].values[1], Value::Text("row 2".into()));
+        assert_eq!(first.rows[1].values[2], Value::Real(1.0));
+        assert_eq!(first.rows[1].values[3], Value::Blob(vec![0, 255]));
+        assert_eq!(first.rows[0].values[3], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn counts_are_capped() {
+        let (store, t) = numbers(25).await;
+        assert_eq!(store.count_rows(&t).await.unwrap(), RowCount::Exact(25));
+        let (store, t) = numbers(10_050).await;
+        assert_eq!(store.count_rows(&t).await.unwrap(), RowCount::AtLeast(10_000));
+    }
+
+    #[tokio::test]
+    async fn record_by_key() {
+        let (store, t) = numbers(3).await;
+        let r = store.record(&t, &[Value::Integer(2)]).await.unwrap();
+        assert_eq!(r.fields[1].0.name, "label");
+        assert_eq!(r.fields[1].1, Value::Text("row 2".into()));
+        assert!(store.record(&t, &[Value::Integer(99)]).await.is_err());
+    }
+}

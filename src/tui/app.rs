@@ -1,0 +1,581 @@
+//! Console state and its update rule: `Msg` in, `Cmd` out.
+//!
+//! The app never performs IO. It asks for data with [`Cmd`]s; the session runs them (after
+//! its permission checks) and answers with [`Msg`]s. Every string from outside is stored as
+//! [`SafeText`], so nothing unsanitized can reach a buffer.
+
+use super::input::{Input, Key, KeyEvent};
+use super::sanitize::SafeText;
+use crate::domain::{Page, PageAnchor, Record, RowCount, Value};
+
+/// A model as the index lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelSummary {
+    /// The model's name (its table name) as the store knows it; used in commands.
+    pub name: String,
+    pub columns: usize,
+}
+
+/// Something that happened: input from the user, or the answer to a [`Cmd`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    Input(Input),
+    /// The terminal now has this many columns and rows.
+    Resize {
+        cols: u16,
+        rows: u16,
+    },
+    Models(Vec<ModelSummary>),
+    Counted {
+        model: String,
+        count: RowCount,
+    },
+    Page {
+        model: String,
+        anchor: PageAnchor,
+        page: Page,
+    },
+    Record {
+        model: String,
+        record: Record,
+    },
+    /// A command failed; the text is shown on the status line.
+    Failed(String),
+}
+
+/// Something the app wants done.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cmd {
+    LoadModels,
+    Count {
+        model: String,
+    },
+    LoadPage {
+        model: String,
+        anchor: PageAnchor,
+        limit: u32,
+    },
+    LoadRecord {
+        model: String,
+        key: Vec<Value>,
+    },
+    Quit,
+}
+
+/// One cell of a list or one field value, ready to draw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CellText {
+    Null,
+    Text(SafeText),
+}
+
+impl CellText {
+    /// A single-line rendering of a value (newlines shown as `\n`).
+    pub fn line(v: &Value) -> CellText {
+        match v {
+            Value::Null => CellText::Null,
+            Value::Text(s) => CellText::Text(SafeText::new(s)),
+            other => CellText::Text(SafeText::new(&other.to_string())),
+        }
+    }
+}
+
+/// The model index: the first screen.
+#[derive(Clone, Debug, Default)]
+pub struct IndexScreen {
+    pub models: Vec<(ModelSummary, SafeText, Option<RowCount>)>,
+    pub selected: usize,
+    pub loaded: bool,
+}
+
+/// A row of a list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListRow {
+    pub key: Vec<Value>,
+    pub cells: Vec<CellText>,
+}
+
+/// Where the cursor goes when a requested page arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Land {
+    First,
+    Last,
+    At(usize),
+    /// This many rows before the end of the page.
+    FromEnd(usize),
+}
+
+/// A model's rows, one keyset page at a time.
+#[derive(Clone, Debug)]
+pub struct ListScreen {
+    pub model: String,
+    pub label: SafeText,
+    pub columns: Vec<SafeText>,
+    pub rows: Vec<ListRow>,
+    pub has_before: bool,
+    pub has_after: bool,
+    pub selected: usize,
+    /// First row drawn (kept by `draw` so the selection stays visible).
+    pub offset: usize,
+    /// First column drawn (horizontal scroll).
+    pub col_offset: usize,
+    pub count: Option<RowCount>,
+    /// Absolute index of `rows[0]` in the whole list, when known.
+    pub start: Option<u64>,
+    /// A page request is in flight: where the cursor lands when it arrives.
+    pub pending: Option<(PageAnchor, Land)>,
+    /// Rows that fit on screen, from the last draw (for PgUp/PgDn).
+    pub visible: usize,
+}
+
+/// Every field of one record.
+#[derive(Clone, Debug)]
+pub struct DetailScreen {
+    pub model: String,
+    pub label: SafeText,
+    pub key: Vec<Value>,
+    /// Field name, declared type, value lines.
+    pub fields: Vec<(SafeText, SafeText, FieldValue)>,
+    pub scroll: u16,
+    /// Lines that fit on screen and lines in total, from the last draw.
+    pub visible: u16,
+    pub total_lines: u16,
+    pub loaded: bool,
+}
+
+/// A field's value in the detail view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldValue {
+    Null,
+    /// Text split into lines (wrapped at draw time).
+    Lines(Vec<SafeText>),
+}
+
+/// The screens, innermost last.
+#[derive(Clone, Debug)]
+pub enum Screen {
+    Index(IndexScreen),
+    List(ListScreen),
+    Detail(DetailScreen),
+}
+
+/// The console.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub user: SafeText,
+    pub stack: Vec<Screen>,
+    pub help: bool,
+    pub status: Option<SafeText>,
+    pub page_size: u32,
+    pub size: (u16, u16),
+    pub quit: bool,
+}
+
+impl App {
+    /// A new console for `user`, with the commands to run first.
+    pub fn new(user: &str, page_size: u32, size: (u16, u16)) -> (App, Vec<Cmd>) {
+        let app = App {
+            user: SafeText::new(user),
+            stack: vec![Screen::Index(IndexScreen::default())],
+            help: false,
+            status: None,
+            page_size,
+            size,
+            quit: false,
+        };
+        (app, vec![Cmd::LoadModels])
+    }
+
+    /// The screen on top.
+    pub fn screen(&self) -> Option<&Screen> {
+        self.stack.last()
+    }
+
+    /// Apply one message; return what to do next.
+    pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
+        match msg {
+            Msg::Input(Input::Key(k)) => self.on_key(k),
+            Msg::Input(Input::Paste(_)) => Vec::new(), // nothing editable yet
+            Msg::Resize { cols, rows } => {
+                self.size = (cols, rows);
+                Vec::new()
+            }
+            Msg::Models(models) => self.on_models(models),
+            Msg::Counted { model, count } => {
+                self.on_count(&model, count);
+                Vec::new()
+            }
+            Msg::Page {
+                model,
+                anchor,
+                page,
+            } => {
+                self.on_page(&model, anchor, page);
+                Vec::new()
+            }
+            Msg::Record { model, record } => {
+                self.on_record(&model, record);
+                Vec::new()
+            }
+            Msg::Failed(text) => {
+                self.status = Some(SafeText::new(&text));
+                // A failed page request must not leave the list waiting forever.
+                if let Some(Screen::List(l)) = self.stack.last_mut() {
+                    l.pending = None;
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_key(&mut self, k: KeyEvent) -> Vec<Cmd> {
+        if self.help {
+            self.help = false;
+            return Vec::new();
+        }
+        self.status = None;
+        let plain = !k.mods.ctrl && !k.mods.alt;
+        match k.key {
+            Key::Char('?') if plain => {
+                self.help = true;
+                return Vec::new();
+            }
+            Key::Char('c') if k.mods.ctrl => return self.quit(),
+            Key::Esc => return self.back(),
+            Key::Char('q') if plain => {
+                return if self.stack.len() <= 1 {
+                    self.quit()
+                } else {
+                    self.back()
+                };
+            }
+            _ => {}
+        }
+        let page_size = self.page_size;
+        let action = match self.stack.last_mut() {
+            Some(Screen::Index(s)) => index_key(s, k, page_size),
+            Some(Screen::List(s)) => list_key(s, k, page_size),
+            Some(Screen::Detail(s)) => {
+                detail_key(s, k);
+                Action::None
+            }
+            None => Action::None,
+        };
+        match action {
+            Action::None => Vec::new(),
+            Action::Cmds(cmds) => cmds,
+            Action::Push(screen, cmds) => {
+                self.stack.push(*screen);
+                cmds
+            }
+        }
+    }
+
+    fn quit(&mut self) -> Vec<Cmd> {
+        self.quit = true;
+        vec![Cmd::Quit]
+    }
+
+    fn back(&mut self) -> Vec<Cmd> {
+        if self.stack.len() > 1 {
+            self.stack.pop();
+        }
+        Vec::new()
+    }
+
+    fn on_models(&mut self, models: Vec<ModelSummary>) -> Vec<Cmd> {
+        let Some(Screen::Index(index)) = self.stack.first_mut() else {
+            return Vec::new();
+        };
+        let cmds = models
+            .iter()
+            .map(|m| Cmd::Count {
+                model: m.name.clone(),
+            })
+            .collect();
+        index.models = models
+            .into_iter()
+            .map(|m| {
+                let label = SafeText::new(&m.name);
+                (m, label, None)
+            })
+            .collect();
+        index.selected = 0;
+        index.loaded = true;
+        cmds
+    }
+
+    fn on_count(&mut self, model: &str, count: RowCount) {
+        for screen in &mut self.stack {
+            match screen {
+                Screen::Index(index) => {
+                    for entry in index.models.iter_mut().filter(|e| e.0.name == model) {
+                        entry.2 = Some(count);
+                    }
+                }
+                Screen::List(list) if list.model == model => list.count = Some(count),
+                _ => {}
+            }
+        }
+    }
+
+    fn on_page(&mut self, model: &str, anchor: PageAnchor, page: Page) {
+        let Some(Screen::List(list)) = self.stack.last_mut() else {
+            return;
+        };
+        if list.model != model {
+            return;
+        }
+        let land = match list.pending.take() {
+            Some((wanted, land)) if wanted == anchor => land,
+            // A stale answer (the user moved on): ignore it.
+            _ => return,
+        };
+        let old_len = list.rows.len() as u64;
+        list.columns = page.columns.iter().map(|c| SafeText::new(c)).collect();
+        list.rows = page
+            .rows
+            .into_iter()
+            .map(|r| ListRow {
+                cells: r.values.iter().map(CellText::line).collect(),
+                key: r.key,
+            })
+            .collect();
+        list.has_before = page.has_before;
+        list.has_after = page.has_after;
+        let len = list.rows.len();
+        list.start = match anchor {
+            PageAnchor::First => Some(0),
+            PageAnchor::After(_) => list.start.map(|s| s + old_len),
+            PageAnchor::Before(_) => list.start.and_then(|s| s.checked_sub(len as u64)),
+            PageAnchor::Last => match list.count {
+                Some(RowCount::Exact(n)) => n.checked_sub(len as u64),
+                _ => None,
+            },
+        };
+        if !list.has_before {
+            list.start = Some(0);
+        }
+        list.selected = match land {
+            Land::First => 0,
+            Land::Last => len.saturating_sub(1),
+            Land::At(i) => i.min(len.saturating_sub(1)),
+            Land::FromEnd(n) => len.saturating_sub(n),
+        };
+        list.offset = match land {
+            Land::First => 0,
+            _ => list.offset.min(list.selected),
+        };
+    }
+
+    fn on_record(&mut self, model: &str, record: Record) {
+        let Some(Screen::Detail(detail)) = self.stack.last_mut() else {
+            return;
+        };
+        if detail.model != model || detail.key != record.key {
+            return;
+        }
+        detail.fields = record
+            .fields
+            .iter()
+            .map(|(col, value)| {
+                let shown = match value {
+                    Value::Null => FieldValue::Null,
+                    Value::Text(s) => FieldValue::Lines(SafeText::multiline(s)),
+                    Value::Blob(b) => FieldValue::Lines(vec![SafeText::new(&blob_summary(b))]),
+                    other => FieldValue::Lines(vec![SafeText::new(&other.to_string())]),
+                };
+                (
+                    SafeText::new(&col.name),
+                    SafeText::new(&col.decl_type),
+                    shown,
+                )
+            })
+            .collect();
+        detail.loaded = true;
+        detail.scroll = 0;
+    }
+}
+
+/// `<N bytes> 00 ff …` with the first 32 bytes in hex.
+fn blob_summary(b: &[u8]) -> String {
+    let mut s = format!("<{} bytes>", b.len());
+    for byte in b.iter().take(32) {
+        s.push_str(&format!(" {byte:02x}"));
+    }
+    if b.len() > 32 {
+        s.push_str(" …");
+    }
+    s
+}
+
+/// What a screen's key handler asks of the app.
+enum Action {
+    None,
+    Cmds(Vec<Cmd>),
+    Push(Box<Screen>, Vec<Cmd>),
+}
+
+fn index_key(s: &mut IndexScreen, k: KeyEvent, page_size: u32) -> Action {
+    let n = s.models.len();
+    match k.key {
+        Key::Down | Key::Char('j') => s.selected = (s.selected + 1).min(n.saturating_sub(1)),
+        Key::Up | Key::Char('k') => s.selected = s.selected.saturating_sub(1),
+        Key::Home | Key::Char('g') => s.selected = 0,
+        Key::End | Key::Char('G') => s.selected = n.saturating_sub(1),
+        Key::Enter | Key::Right | Key::Char('l') => {
+            if let Some((m, label, count)) = s.models.get(s.selected) {
+                let list = ListScreen::new(m.name.clone(), label.clone(), *count);
+                let cmds = vec![
+                    Cmd::LoadPage {
+                        model: m.name.clone(),
+                        anchor: PageAnchor::First,
+                        limit: page_size,
+                    },
+                    Cmd::Count {
+                        model: m.name.clone(),
+                    },
+                ];
+                return Action::Push(Box::new(Screen::List(list)), cmds);
+            }
+        }
+        _ => {}
+    }
+    Action::None
+}
+
+fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
+    if s.pending.is_some() {
+        return Action::None; // a page is on its way; keys would act on stale rows
+    }
+    let page = isize::try_from(s.visible.max(1)).unwrap_or(1);
+    let cmd = match k.key {
+        Key::Down | Key::Char('j') => s.move_by(1, page_size),
+        Key::Up | Key::Char('k') => s.move_by(-1, page_size),
+        Key::PageDown => s.move_by(page, page_size),
+        Key::Char('f') if k.mods.ctrl => s.move_by(page, page_size),
+        Key::PageUp => s.move_by(-page, page_size),
+        Key::Char('b') if k.mods.ctrl => s.move_by(-page, page_size),
+        Key::Home | Key::Char('g') if s.has_before => {
+            Some(s.request(PageAnchor::First, Land::First, page_size))
+        }
+        Key::Home | Key::Char('g') => {
+            s.selected = 0;
+            None
+        }
+        Key::End | Key::Char('G') if s.has_after => {
+            Some(s.request(PageAnchor::Last, Land::Last, page_size))
+        }
+        Key::End | Key::Char('G') => {
+            s.selected = s.rows.len().saturating_sub(1);
+            None
+        }
+        Key::Left | Key::Char('h') => {
+            s.col_offset = s.col_offset.saturating_sub(1);
+            None
+        }
+        Key::Right | Key::Char('l') => {
+            s.col_offset = (s.col_offset + 1).min(s.columns.len().saturating_sub(1));
+            None
+        }
+        Key::Enter => {
+            if let Some(row) = s.rows.get(s.selected) {
+                let detail = DetailScreen::new(s.model.clone(), s.label.clone(), row.key.clone());
+                let load = Cmd::LoadRecord {
+                    model: s.model.clone(),
+                    key: row.key.clone(),
+                };
+                return Action::Push(Box::new(Screen::Detail(detail)), vec![load]);
+            }
+            None
+        }
+        _ => None,
+    };
+    match cmd {
+        Some(c) => Action::Cmds(vec![c]),
+        None => Action::None,
+    }
+}
+
+fn detail_key(s: &mut DetailScreen, k: KeyEvent) {
+    let max = s.total_lines.saturating_sub(s.visible);
+    let page = s.visible.max(1);
+    s.scroll = match k.key {
+        Key::Down | Key::Char('j') => s.scroll.saturating_add(1),
+        Key::Up | Key::Char('k') => s.scroll.saturating_sub(1),
+        Key::PageDown | Key::Char(' ') => s.scroll.saturating_add(page),
+        Key::PageUp => s.scroll.saturating_sub(page),
+        Key::Home | Key::Char('g') => 0,
+        Key::End | Key::Char('G') => max,
+        _ => s.scroll,
+    }
+    .min(max);
+}
+
+impl ListScreen {
+    pub fn new(model: String, label: SafeText, count: Option<RowCount>) -> ListScreen {
+        ListScreen {
+            model,
+            label,
+            columns: Vec::new(),
+            rows: Vec::new(),
+            has_before: false,
+            has_after: false,
+            selected: 0,
+            offset: 0,
+            col_offset: 0,
+            count,
+            start: None,
+            pending: Some((PageAnchor::First, Land::First)),
+            visible: 10,
+        }
+    }
+
+    /// Ask for the page at `anchor`; the cursor lands at `land` when it arrives.
+    fn request(&mut self, anchor: PageAnchor, land: Land, limit: u32) -> Cmd {
+        self.pending = Some((anchor.clone(), land));
+        Cmd::LoadPage {
+            model: self.model.clone(),
+            anchor,
+            limit,
+        }
+    }
+
+    /// Move the cursor by `delta` rows, fetching the neighbouring page when it leaves
+    /// this one.
+    fn move_by(&mut self, delta: isize, limit: u32) -> Option<Cmd> {
+        let len = self.rows.len();
+        let target = isize::try_from(self.selected).unwrap_or(0).saturating_add(delta);
+        if target < 0 {
+            if let (true, Some(first)) = (self.has_before, self.rows.first()) {
+                let anchor = PageAnchor::Before(first.key.clone());
+                return Some(self.request(anchor, Land::FromEnd(target.unsigned_abs()), limit));
+            }
+            self.selected = 0;
+        } else if target.unsigned_abs() >= len {
+            if let (true, Some(last)) = (self.has_after, self.rows.last()) {
+                let anchor = PageAnchor::After(last.key.clone());
+                return Some(self.request(anchor, Land::At(target.unsigned_abs() - len), limit));
+            }
+            self.selected = len.saturating_sub(1);
+        } else {
+            self.selected = target.unsigned_abs();
+        }
+        None
+    }
+}
+
+impl DetailScreen {
+    pub fn new(model: String, label: SafeText, key: Vec<Value>) -> DetailScreen {
+        DetailScreen {
+            model,
+            label,
+            key,
+            fields: Vec::new(),
+            scroll: 0,
+            visible: 1,
+            total_lines: 0,
+            loaded: false,
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! Drawing: `App` → ratatui buffer. Pure; the only strings drawn are [`SafeText`] (or
+//! pieces of one) and moat's own literals.
+//!
+//! Layout: a title bar on the first row, the screen body, a footer with key hints (or the
+//! status message) on the last row. The selected row is marked with a gutter arrow and
+//! its first cell in reverse video; the rest of the row is left alone so that moving the
+//! cursor repaints a few cells, not two whole rows.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, Borders, Clear, Widget};
+use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
+
+use super::app::{App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen};
+use super::sanitize::SafeText;
+use crate::domain::group_thousands;
+
+const TITLE: Style = Style::new()
+    .fg(Color::White)
+    .bg(Color::Blue)
+    .add_modifier(Modifier::BOLD);
+const HEADER: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
+const NULL: Style = Style::new()
+    .fg(Color::DarkGray)
+    .add_modifier(Modifier::ITALIC);
+const DIM: Style = Style::new().fg(Color::DarkGray);
+const FOOTER: Style = Style::new().fg(Color::Black).bg(Color::Gray);
+const ERROR: Style = Style::new()
+    .fg(Color::White)
+    .bg(Color::Red)
+    .add_modifier(Modifier::BOLD);
+const GUTTER: &str = "▶";
+/// How NULL is shown: distinct from any text by its style (and in monochrome by italics).
+const NULL_TEXT: &str = "∅ NULL";
+
+/// Draw the whole console.
+pub fn draw(app: &mut App, frame: &mut Frame) {
+    let area = frame.area();
+    if area.height < 3 || area.width < 10 {
+        return;
+    }
+    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 2);
+    let footer = Rect::new(area.x, area.bottom() - 1, area.width, 1);
+    let buf = frame.buffer_mut();
+    let crumbs = crumbs(app);
+    bar(buf, Rect::new(area.x, area.y, area.width, 1), &crumbs, app.user.as_str(), TITLE);
+
+    let hints = match app.stack.last_mut() {
+        Some(Screen::Index(s)) => {
+            draw_index(s, buf, body);
+            " Enter open  j/k move  ? help  q quit".to_string()
+        }
+        Some(Screen::List(s)) => {
+            draw_list(s, buf, body);
+            format!(
+                " {}  Enter open  ←→ columns  Esc back  ? help",
+                position(s)
+            )
+        }
+        Some(Screen::Detail(s)) => {
+            draw_detail(s, buf, body);
+            format!(
+                " line {}/{}  j/k scroll  Esc back  ? help",
+                (s.scroll + 1).min(s.total_lines.max(1)),
+                s.total_lines.max(1)
+            )
+        }
+        None => String::new(),
+    };
+    match &app.status {
+        Some(status) => bar(buf, footer, &format!(" {status}"), "", ERROR),
+        None => bar(buf, footer, &hints, "", FOOTER),
+    }
+    if app.help {
+        draw_help(buf, area);
+    }
+}
+
+/// `moat › posts › #17`
+fn crumbs(app: &App) -> String {
+    let mut s = String::from(" moat");
+    for screen in &app.stack {
+        match screen {
+            Screen::Index(_) => s.push_str(" › models"),
+            Screen::List(l) => {
+                s.push_str(" › ");
+                s.push_str(l.label.as_str());
+            }
+            Screen::Detail(d) => {
+                s.push_str(" › #");
+                let key: Vec<String> = d.key.iter().map(|v| v.to_string()).collect();
+                s.push_str(SafeText::new(&key.join(",")).as_str());
+            }
+        }
+    }
+    s
+}
+
+/// A full-width one-line bar with `left` and `right` text.
+fn bar(buf: &mut Buffer, area: Rect, left: &str, right: &str, style: Style) {
+    buf.set_style(area, style);
+    let w = usize::from(area.width);
+    let right_w = right.width() + 1;
+    let left_max = if right_w < w { w - right_w } else { w };
+    buf.set_stringn(area.x, area.y, left, left_max, style);
+    if right_w < w.saturating_sub(left.width()) {
+        let x = area.right() - u16::try_from(right_w).unwrap_or(0);
+        buf.set_stringn(x, area.y, right, right_w, style);
+    }
+}
+
+fn draw_index(s: &IndexScreen, buf: &mut Buffer, area: Rect) {
+    if !s.loaded {
+        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        return;
+    }
+    if s.models.is_empty() {
+        buf.set_string(area.x + 2, area.y + 1, "This database has no tables.", DIM);
+        return;
+    }
+    let name_w = s
+        .models
+        .iter()
+        .map(|m| m.1.width())
+        .max()
+        .unwrap_or(0)
+        .clamp(5, 40);
+    let y0 = area.y;
+    let header = format!("  {:<name_w$}  {:>7}  {:>10}", "Model", "Columns", "Rows");
+    buf.set_stringn(area.x, y0, &header, usize::from(area.width), HEADER);
+    let visible = usize::from(area.height.saturating_sub(1));
+    let offset = s.selected.saturating_sub(visible.saturating_sub(1));
+    for (i, (model, label, count)) in s.models.iter().enumerate().skip(offset).take(visible) {
+        let y = y0 + 1 + u16::try_from(i - offset).unwrap_or(0);
+        let selected = i == s.selected;
+        if selected {
+            buf.set_string(area.x, y, GUTTER, Style::new());
+        }
+        let name = label.truncated(name_w);
+        let pad = name_w.saturating_sub(name.width());
+        buf.set_string(
+            area.x + 2,
+            y,
+            format!("{}{}", name.as_str(), " ".repeat(pad)),
+            if selected { SELECTED } else { Style::new() },
+        );
+        let count = count.map(|c| c.to_string()).unwrap_or_else(|| "…".into());
+        let rest = format!("  {:>7}  {:>10}", model.columns, count);
+        let x = area.x + 2 + u16::try_from(name_w).unwrap_or(0);
+        if x < area.right() {
+            buf.set_stringn(x, y, rest, usize::from(area.right() - x), Style::new());
+        }
+    }
+}
+
+/// Widest cell of a list column, bounded.
+const MAX_COL_WIDTH: usize = 40;
+
+fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
+    let body_rows = usize::from(area.height.saturating_sub(1));
+    s.visible = body_rows.max(1);
+    if s.rows.is_empty() {
+        let text = if s.pending.is_some() {
+            "loading…"
+        } else {
+            "No rows."
+        };
+        buf.set_string(area.x + 2, area.y + 1, text, DIM);
+        if s.columns.is_empty() {
+            return;
+        }
+    }
+    // Keep the selection on screen.
+    if s.selected < s.offset {
+        s.offset = s.selected;
+    } else if s.selected >= s.offset + s.visible {
+        s.offset = s.selected + 1 - s.visible;
+    }
+    // Column widths from the header and the rows of this page.
+    let widths: Vec<usize> = (0..s.columns.len())
+        .map(|c| {
+            let head = s.columns.get(c).map_or(0, SafeText::width);
+            let cells = s.rows.iter().map(|r| match r.cells.get(c) {
+                Some(CellText::Text(t)) => t.width(),
+                _ => NULL_TEXT.width(),
+            });
+            cells.chain(std::iter::once(head)).max().unwrap_or(1).clamp(1, MAX_COL_WIDTH)
+        })
+        .collect();
+    let first_col = s.col_offset.min(s.columns.len().saturating_sub(1));
+    let right = area.right();
+    let mut x = area.x + 2;
+    for (c, width) in widths.iter().enumerate().skip(first_col) {
+        if x >= right {
+            break;
+        }
+        let w = (*width).min(usize::from(right - x));
+        if let Some(h) = s.columns.get(c) {
+            buf.set_string(x, area.y, h.truncated(w).as_str(), HEADER);
+        }
+        for (i, row) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
+            let y = area.y + 1 + u16::try_from(i - s.offset).unwrap_or(0);
+            let selected = i == s.selected && c == first_col;
+            match row.cells.get(c) {
+                Some(CellText::Text(t)) => {
+                    let t = t.truncated(w);
+                    let pad = w.saturating_sub(t.width());
+                    let style = if selected { SELECTED } else { Style::new() };
+                    buf.set_string(x, y, format!("{}{}", t.as_str(), " ".repeat(pad)), style);
+                }
+                _ => {
+                    let style = if selected { SELECTED } else { NULL };
+                    buf.set_stringn(x, y, format!("{NULL_TEXT:<w$}"), w, style);
+                }
+            }
+        }
+        x = x.saturating_add(u16::try_from(w + 2).unwrap_or(u16::MAX));
+    }
+    if let Some(i) = s.selected.checked_sub(s.offset).filter(|i| *i < s.visible) {
+        if !s.rows.is_empty() {
+            let y = area.y + 1 + u16::try_from(i).unwrap_or(0);
+            buf.set_string(area.x, y, GUTTER, Style::new());
+        }
+    }
+}
+
+/// `row 12 of 2,000` (or `row ? of 10,000+` when the position is unknown).
+fn position(s: &ListScreen) -> String {
+    let count = s.count.map(|c| c.to_string()).unwrap_or_else(|| "…".into());
+    if s.rows.is_empty() {
+        return format!("0 of {count} rows");
+    }
+    let row = s
+        .start
+        .map(|start| group_thousands(start + s.selected as u64 + 1))
+        .unwrap_or_else(|| "?".into());
+    format!("row {row} of {count}")
+}
+
+fn draw_detail(s: &mut DetailScreen, buf: &mut Buffer, area: Rect) {
+    if !s.loaded {
+        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        return;
+    }
+    let name_w = s
+        .fields
+        .iter()
+        .map(|f| f.0.width())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, 24);
+    let value_x = area.x + 2 + u16::try_from(name_w).unwrap_or(24) + 2;
+    let value_w = usize::from(area.right().saturating_sub(value_x)).max(1);
+    // Lay out every field into (is_first_line_of_field, name, text, style) lines.
+    let mut lines: Vec<(Option<&SafeText>, Option<&SafeText>, String, Style)> = Vec::new();
+    for (name, decl_type, value) in &s.fields {
+        match value {
+            FieldValue::Null => lines.push((Some(name), Some(decl_type), NULL_TEXT.into(), NULL)),
+            FieldValue::Lines(text) => {
+                let mut first = true;
+                for line in text {
+                    for piece in wrap(line.as_str(), value_w) {
+                        let (n, t) = if first { (Some(name), Some(decl_type)) } else { (None, None) };
+                        first = false;
+                        lines.push((n, t, piece, Style::new()));
+                    }
+                }
+                if first {
+                    lines.push((Some(name), Some(decl_type), String::new(), Style::new()));
+                }
+            }
+        }
+    }
+    s.total_lines = u16::try_from(lines.len()).unwrap_or(u16::MAX);
+    s.visible = area.height.max(1);
+    s.scroll = s.scroll.min(s.total_lines.saturating_sub(s.visible));
+    for (row, (name, _ty, text, style)) in lines
+        .iter()
+        .skip(usize::from(s.scroll))
+        .take(usize::from(area.height))
+        .enumerate()
+    {
+        let y = area.y + u16::try_from(row).unwrap_or(0);
+        if let Some(name) = name {
+            buf.set_string(area.x + 2, y, name.truncated(name_w).as_str(), HEADER);
+        }
+        buf.set_stringn(value_x, y, text, value_w, *style);
+    }
+}
+
+/// Greedy word wrap by display width; words longer than a line are split.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut line_w = 0;
+    for word in text.split_inclusive(' ') {
+        let word_w = word.width();
+        if line_w + word_w.saturating_sub(usize::from(word.ends_with(' '))) > width && !line.is_empty() {
+            out.push(std::mem::take(&mut line).trim_end().to_string());
+            line_w = 0;
+        }
+        if word_w > width {
+            for ch in word.chars() {
+                let cw = ch.to_string().width();
+                if line_w + cw > width && !line.is_empty() {
+                    out.push(std::mem::take(&mut line));
+                    line_w = 0;
+                }
+                line.push(ch);
+                line_w += cw;
+            }
+        } else {
+            line.push_str(word);
+            line_w += word_w;
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line.trim_end().to_string());
+    }
+    out
+}
+
+const HELP: &[(&str, &str)] = &[
+    ("↑ ↓  j k", "move"),
+    ("g  G", "first / last"),
+    ("PgUp PgDn", "page up / down"),
+    ("← →  h l", "scroll columns"),
+    ("Enter", "open model / record"),
+    ("Esc", "back"),
+    ("?", "this help"),
+    ("q", "quit (back, below the index)"),
+    ("Ctrl-C", "quit"),
+];
+
+fn draw_help(buf: &mut Buffer, area: Rect) {
+    let w = 44.min(area.width);
+    let h = (u16::try_from(HELP.len()).unwrap_or(0) + 4).min(area.height);
+    let x = area.x + (area.width - w) / 2;
+    let y = area.y + (area.height - h) / 2;
+    let rect = Rect::new(x, y, w, h);
+    Clear.render(rect, buf);
+    Block::default()
+        .borders(Borders::ALL)
+        .title(" Keys — any key closes ")
+        .render(rect, buf);
+    for (i, (keys, what)) in HELP.iter().enumerate() {
+        let row = y + 2 + u16::try_from(i).unwrap_or(0);
+        if row + 1 >= rect.bottom() {
+            break;
+        }
+        buf.set_stringn(x + 2, row, keys, 12, HEADER);
+        buf.set_stringn(x + 15, row, what, usize::from(w.saturating_sub(17)), Style::new());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_words_and_splits_long_ones() {
+        assert_eq!(wrap("hello world foo", 11), vec!["hello world", "foo"]);
+        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 5), vec![""]);
+        assert_eq!(wrap("日本語テキスト", 5), vec!["日本", "語テ", "キス", "ト"]);
+    }
+}
