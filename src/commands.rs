@@ -132,7 +132,10 @@ async fn bootstrap_admin(
     let password = generate_password();
     let secret = create_user(config, store, "admin", true, &password).await?;
     let uri = totp::otpauth_uri(&secret, "admin");
-    writeln!(out, "moat: no users yet, so superuser `admin` was created. This is shown once:")?;
+    writeln!(
+        out,
+        "moat: no users yet, so superuser `admin` was created. This is shown once:"
+    )?;
     writeln!(out)?;
     writeln!(out, "  password: {password}")?;
     writeln!(out, "  TOTP:     {uri}")?;
@@ -141,7 +144,10 @@ async fn bootstrap_admin(
     if let Some(qr) = qr_text(&uri) {
         writeln!(out, "{qr}")?;
     }
-    writeln!(out, "Scan the code (or type the secret) into an authenticator app, then connect:")?;
+    writeln!(
+        out,
+        "Scan the code (or type the secret) into an authenticator app, then connect:"
+    )?;
     writeln!(out)?;
     writeln!(out, "  ssh -p {} admin@{}", listen.port(), listen.ip())?;
     writeln!(out)?;
@@ -237,7 +243,11 @@ pub async fn user_add(
 /// `moat migrate`: apply moat's migrations and report.
 pub async fn migrate(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
     let store = open_store(config).await?;
-    writeln!(out, "moat: database is up to date ({})", config.database_url)?;
+    writeln!(
+        out,
+        "moat: database is up to date ({})",
+        config.database_url
+    )?;
     store.close().await;
     Ok(())
 }

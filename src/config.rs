@@ -213,7 +213,10 @@ impl Config {
         )
         .map_err(|e| invalid("argon2", e.to_string()))?;
         if self.lockout.failure_limit == 0 {
-            return Err(invalid("lockout.failure_limit", "must be at least 1".into()));
+            return Err(invalid(
+                "lockout.failure_limit",
+                "must be at least 1".into(),
+            ));
         }
         Ok(Validated {
             listen,
@@ -233,7 +236,12 @@ fn parse_cidr(s: &str) -> Result<IpNet, ConfigError> {
     let s = s.trim();
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| invalid("allowlist", format!("`{s}` is not a CIDR (e.g. 10.0.0.0/8)")))
+        .map_err(|_| {
+            invalid(
+                "allowlist",
+                format!("`{s}` is not a CIDR (e.g. 10.0.0.0/8)"),
+            )
+        })
 }
 
 /// Merge `MOAT_<KEY>` variables into the parsed file, typed like the default value.
@@ -358,6 +366,9 @@ mod tests {
             allowlist: vec!["192.0.2.7".into()],
             ..Config::default()
         };
-        assert_eq!(c.validate().unwrap().allowlist[0].to_string(), "192.0.2.7/32");
+        assert_eq!(
+            c.validate().unwrap().allowlist[0].to_string(),
+            "192.0.2.7/32"
+        );
     }
 }

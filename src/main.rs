@@ -11,7 +11,11 @@ use moat::commands;
 use moat::config::Config;
 
 #[derive(Parser)]
-#[command(name = "moat", version, about = "An admin console for a SQL database, served over SSH")]
+#[command(
+    name = "moat",
+    version,
+    about = "An admin console for a SQL database, served over SSH"
+)]
 struct Cli {
     /// Config file (default: ./moat.toml if present, else built-in defaults).
     #[arg(long, global = true, value_name = "FILE")]
@@ -108,6 +112,7 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

@@ -82,8 +82,12 @@ impl Context {
         if cols == 0 || rows == 0 {
             return DEFAULT_SIZE;
         }
-        let c = u16::try_from(cols).unwrap_or(u16::MAX).clamp(10, self.max_size.0);
-        let r = u16::try_from(rows).unwrap_or(u16::MAX).clamp(3, self.max_size.1);
+        let c = u16::try_from(cols)
+            .unwrap_or(u16::MAX)
+            .clamp(10, self.max_size.0);
+        let r = u16::try_from(rows)
+            .unwrap_or(u16::MAX)
+            .clamp(3, self.max_size.1);
         (c, r)
     }
 

@@ -20,7 +20,9 @@ pub struct Hasher {
 
 impl std::fmt::Debug for Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hasher").field("params", self.argon.params()).finish()
+        f.debug_struct("Hasher")
+            .field("params", self.argon.params())
+            .finish()
     }
 }
 

@@ -156,18 +156,32 @@ mod tests {
     async fn password_then_code_then_replay_refused() {
         let (auth, secret) = service_with_alice().await;
         let now = 1_700_000_000;
-        let PasswordCheck::NeedCode(pending) =
-            auth.check_password("alice", "hunter2hunter2").await.unwrap()
+        let PasswordCheck::NeedCode(pending) = auth
+            .check_password("alice", "hunter2hunter2")
+            .await
+            .unwrap()
         else {
             panic!("password should pass");
         };
         let code = totp::code_at(&secret, totp::step_at(now));
-        assert!(auth.check_code(&pending, "000000", now).await.unwrap().is_none() || code == "000000");
-        let id = auth.check_code(&pending, &code, now).await.unwrap().unwrap();
+        assert!(
+            auth.check_code(&pending, "000000", now)
+                .await
+                .unwrap()
+                .is_none()
+                || code == "000000"
+        );
+        let id = auth
+            .check_code(&pending, &code, now)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(id.username, "alice");
         // Same code again, even via a fresh password check: replay.
-        let PasswordCheck::NeedCode(again) =
-            auth.check_password("alice", "hunter2hunter2").await.unwrap()
+        let PasswordCheck::NeedCode(again) = auth
+            .check_password("alice", "hunter2hunter2")
+            .await
+            .unwrap()
         else {
             panic!()
         };
@@ -182,7 +196,9 @@ mod tests {
             PasswordCheck::Failed
         ));
         assert!(matches!(
-            auth.check_password("mallory", "hunter2hunter2").await.unwrap(),
+            auth.check_password("mallory", "hunter2hunter2")
+                .await
+                .unwrap(),
             PasswordCheck::Failed
         ));
     }

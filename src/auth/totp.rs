@@ -37,7 +37,12 @@ pub fn code_at(secret: &[u8], step: i64) -> String {
 /// Check `code` against the steps around `now`. On success returns the matched step,
 /// which the caller must store as the new last accepted step (atomically, see
 /// `Store::accept_totp_step`).
-pub fn verify(secret: &[u8], code: &str, now: u64, last_step: Option<i64>) -> Result<i64, CodeError> {
+pub fn verify(
+    secret: &[u8],
+    code: &str,
+    now: u64,
+    last_step: Option<i64>,
+) -> Result<i64, CodeError> {
     let code = code.trim();
     if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CodeError::Invalid);
@@ -116,7 +121,11 @@ mod tests {
         let step = step_at(now);
         for (offset, ok) in [(-2, false), (-1, true), (0, true), (1, true), (2, false)] {
             let code = code_at(RFC_SECRET, step + offset);
-            assert_eq!(verify(RFC_SECRET, &code, now, None).is_ok(), ok, "offset {offset}");
+            assert_eq!(
+                verify(RFC_SECRET, &code, now, None).is_ok(),
+                ok,
+                "offset {offset}"
+            );
         }
         // The matched step is reported, for the replay rule.
         let code = code_at(RFC_SECRET, step + 1);
@@ -129,18 +138,31 @@ mod tests {
         let step = step_at(now);
         let code = code_at(RFC_SECRET, step);
         assert_eq!(verify(RFC_SECRET, &code, now, Some(step - 1)), Ok(step));
-        assert_eq!(verify(RFC_SECRET, &code, now, Some(step)), Err(CodeError::Replay));
+        assert_eq!(
+            verify(RFC_SECRET, &code, now, Some(step)),
+            Err(CodeError::Replay)
+        );
         // 29 seconds later the same code is still in the window but already used.
-        assert_eq!(verify(RFC_SECRET, &code, now + 29, Some(step)), Err(CodeError::Replay));
+        assert_eq!(
+            verify(RFC_SECRET, &code, now + 29, Some(step)),
+            Err(CodeError::Replay)
+        );
         // A later code after an early-accepted future step is refused too.
         let prev = code_at(RFC_SECRET, step - 1);
-        assert_eq!(verify(RFC_SECRET, &prev, now, Some(step)), Err(CodeError::Replay));
+        assert_eq!(
+            verify(RFC_SECRET, &prev, now, Some(step)),
+            Err(CodeError::Replay)
+        );
     }
 
     #[test]
     fn malformed_codes() {
         for bad in ["", "12345", "1234567", "12a456", "١٢٣٤٥٦"] {
-            assert_eq!(verify(RFC_SECRET, bad, 59, None), Err(CodeError::Invalid), "{bad:?}");
+            assert_eq!(
+                verify(RFC_SECRET, bad, 59, None),
+                Err(CodeError::Invalid),
+                "{bad:?}"
+            );
         }
         let code = code_at(RFC_SECRET, step_at(59));
         assert!(verify(RFC_SECRET, &format!(" {code}\n"), 59, None).is_ok());
@@ -150,9 +172,15 @@ mod tests {
     fn uri_and_base32() {
         let uri = otpauth_uri(RFC_SECRET, "alice");
         assert!(uri.starts_with("otpauth://totp/moat:alice?"), "{uri}");
-        assert!(uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"), "{uri}");
+        assert!(
+            uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+            "{uri}"
+        );
         assert!(uri.contains("issuer=moat"), "{uri}");
-        assert_eq!(secret_base32(RFC_SECRET), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(
+            secret_base32(RFC_SECRET),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        );
         assert_eq!(generate_secret().len(), SECRET_LEN);
     }
 }

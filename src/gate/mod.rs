@@ -42,11 +42,17 @@ mod tests {
         assert!(a.allows("127.0.0.1".parse().unwrap()));
         assert!(!a.allows("127.0.0.2".parse().unwrap()));
         assert!(a.allows("10.200.3.4".parse().unwrap()));
-        assert!(a.allows("::ffff:10.1.2.3".parse().unwrap()), "mapped v4 is v4");
+        assert!(
+            a.allows("::ffff:10.1.2.3".parse().unwrap()),
+            "mapped v4 is v4"
+        );
         assert!(!a.allows("::ffff:11.1.2.3".parse().unwrap()));
         assert!(a.allows("2001:db8::1".parse().unwrap()));
         assert!(!a.allows("2001:db9::1".parse().unwrap()));
         assert!(!a.allows("::1".parse().unwrap()));
-        assert!(!list(&[]).allows("127.0.0.1".parse().unwrap()), "empty list allows nobody");
+        assert!(
+            !list(&[]).allows("127.0.0.1".parse().unwrap()),
+            "empty list allows nobody"
+        );
     }
 }

@@ -50,7 +50,9 @@ mod tests {
     #[test]
     fn superuser_may_everything_others_nothing_yet() {
         let root = Actor { is_superuser: true };
-        let jane = Actor { is_superuser: false };
+        let jane = Actor {
+            is_superuser: false,
+        };
         for action in [Action::View, Action::Add, Action::Change, Action::Delete] {
             assert!(decide(root, action, "posts").is_allowed());
             assert!(!decide(jane, action, "posts").is_allowed());

@@ -122,6 +122,9 @@ mod tests {
         assert_eq!(fingerprint(&k1), fingerprint(&k2));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let err = load_or_generate(&keys).unwrap_err();
-        assert!(err.to_string().contains("readable by group or others"), "{err}");
+        assert!(
+            err.to_string().contains("readable by group or others"),
+            "{err}"
+        );
     }
 }

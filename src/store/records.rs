@@ -72,7 +72,9 @@ impl Store {
         let mut query = sqlx::query(&q);
         if let Some(values) = bound {
             if values.len() != keys.len() {
-                return Err(StoreError::NotFound("page anchor does not match the key".into()));
+                return Err(StoreError::NotFound(
+                    "page anchor does not match the key".into(),
+                ));
             }
             for v in values {
                 query = bind_value(query, v);
@@ -113,10 +115,16 @@ impl Store {
     pub async fn record(&self, table: &TableInfo, key: &[Value]) -> Result<Record, StoreError> {
         let keys = key_idents(table)?;
         if key.len() != keys.len() {
-            return Err(StoreError::NotFound("record key does not match the table".into()));
+            return Err(StoreError::NotFound(
+                "record key does not match the table".into(),
+            ));
         }
         let cols: Vec<Ident> = table.columns.iter().map(Ident::column).collect();
-        let select_list = cols.iter().map(Ident::as_str).collect::<Vec<_>>().join(", ");
+        let select_list = cols
+            .iter()
+            .map(Ident::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
         let q = format!(
             "SELECT {select_list} FROM {} WHERE {} = {}",
             Ident::table(table),
@@ -201,7 +209,13 @@ mod tests {
         .execute(store.pool())
         .await
         .unwrap();
-        let table = store.introspect().await.unwrap().table("n").unwrap().clone();
+        let table = store
+            .introspect()
+            .await
+            .unwrap()
+            .table("n")
+            .unwrap()
+            .clone();
         (store, table)
     }
 
@@ -247,7 +261,10 @@ mod tests {
         let (store, t) = numbers(25).await;
         assert_eq!(store.count_rows(&t).await.unwrap(), RowCount::Exact(25));
         let (store, t) = numbers(10_050).await;
-        assert_eq!(store.count_rows(&t).await.unwrap(), RowCount::AtLeast(10_000));
+        assert_eq!(
+            store.count_rows(&t).await.unwrap(),
+            RowCount::AtLeast(10_000)
+        );
     }
 
     #[tokio::test]

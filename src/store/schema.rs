@@ -91,7 +91,11 @@ mod tests {
         }
         let schema = store.introspect().await.unwrap();
         let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, vec!["a", "b", "odd \"name"], "moat_ tables are excluded");
+        assert_eq!(
+            names,
+            vec!["a", "b", "odd \"name"],
+            "moat_ tables are excluded"
+        );
 
         let a = schema.table("a").unwrap();
         assert_eq!(a.primary_key, vec!["id"]);

@@ -159,8 +159,14 @@ mod tests {
         assert!(store.login_user("bob").await.unwrap().is_none());
 
         assert!(store.accept_totp_step(id, 10).await.unwrap());
-        assert!(!store.accept_totp_step(id, 10).await.unwrap(), "same step is a replay");
-        assert!(!store.accept_totp_step(id, 9).await.unwrap(), "earlier step is a replay");
+        assert!(
+            !store.accept_totp_step(id, 10).await.unwrap(),
+            "same step is a replay"
+        );
+        assert!(
+            !store.accept_totp_step(id, 9).await.unwrap(),
+            "earlier step is a replay"
+        );
         assert!(store.accept_totp_step(id, 11).await.unwrap());
 
         let dup = store

@@ -545,7 +545,9 @@ impl ListScreen {
     /// this one.
     fn move_by(&mut self, delta: isize, limit: u32) -> Option<Cmd> {
         let len = self.rows.len();
-        let target = isize::try_from(self.selected).unwrap_or(0).saturating_add(delta);
+        let target = isize::try_from(self.selected)
+            .unwrap_or(0)
+            .saturating_add(delta);
         if target < 0 {
             if let (true, Some(first)) = (self.has_before, self.rows.first()) {
                 let anchor = PageAnchor::Before(first.key.clone());

@@ -30,7 +30,13 @@ pub fn term_has_color(term: &str) -> bool {
 mod tests {
     #[test]
     fn colour_terms() {
-        for t in ["xterm-256color", "screen", "tmux-256color", "linux", "xterm"] {
+        for t in [
+            "xterm-256color",
+            "screen",
+            "tmux-256color",
+            "linux",
+            "xterm",
+        ] {
             assert!(super::term_has_color(t), "{t}");
         }
         for t in ["dumb", "xterm-mono", "vt100", "vt220", "", "xterm-m"] {

@@ -46,7 +46,13 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
     let footer = Rect::new(area.x, area.bottom() - 1, area.width, 1);
     let buf = frame.buffer_mut();
     let crumbs = crumbs(app);
-    bar(buf, Rect::new(area.x, area.y, area.width, 1), &crumbs, app.user.as_str(), TITLE);
+    bar(
+        buf,
+        Rect::new(area.x, area.y, area.width, 1),
+        &crumbs,
+        app.user.as_str(),
+        TITLE,
+    );
 
     let hints = match app.stack.last_mut() {
         Some(Screen::Index(s)) => {
@@ -55,10 +61,7 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         }
         Some(Screen::List(s)) => {
             draw_list(s, buf, body);
-            format!(
-                " {}  Enter open  ←→ columns  Esc back  ? help",
-                position(s)
-            )
+            format!(" {}  Enter open  ←→ columns  Esc back  ? help", position(s))
         }
         Some(Screen::Detail(s)) => {
             draw_detail(s, buf, body);
@@ -187,7 +190,11 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
                 Some(CellText::Text(t)) => t.width(),
                 _ => NULL_TEXT.width(),
             });
-            cells.chain(std::iter::once(head)).max().unwrap_or(1).clamp(1, MAX_COL_WIDTH)
+            cells
+                .chain(std::iter::once(head))
+                .max()
+                .unwrap_or(1)
+                .clamp(1, MAX_COL_WIDTH)
         })
         .collect();
     let first_col = s.col_offset.min(s.columns.len().saturating_sub(1));
@@ -263,7 +270,11 @@ fn draw_detail(s: &mut DetailScreen, buf: &mut Buffer, area: Rect) {
                 let mut first = true;
                 for line in text {
                     for piece in wrap(line.as_str(), value_w) {
-                        let (n, t) = if first { (Some(name), Some(decl_type)) } else { (None, None) };
+                        let (n, t) = if first {
+                            (Some(name), Some(decl_type))
+                        } else {
+                            (None, None)
+                        };
                         first = false;
                         lines.push((n, t, piece, Style::new()));
                     }
@@ -299,7 +310,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut line_w = 0;
     for word in text.split_inclusive(' ') {
         let word_w = word.width();
-        if line_w + word_w.saturating_sub(usize::from(word.ends_with(' '))) > width && !line.is_empty() {
+        if line_w + word_w.saturating_sub(usize::from(word.ends_with(' '))) > width
+            && !line.is_empty()
+        {
             out.push(std::mem::take(&mut line).trim_end().to_string());
             line_w = 0;
         }
@@ -332,7 +345,7 @@ const HELP: &[(&str, &str)] = &[
     ("Enter", "open model / record"),
     ("Esc", "back"),
     ("?", "this help"),
-    ("q", "quit (back, below the index)"),
+    ("q", "back; at the index, quit"),
     ("Ctrl-C", "quit"),
 ];
 
@@ -353,7 +366,13 @@ fn draw_help(buf: &mut Buffer, area: Rect) {
             break;
         }
         buf.set_stringn(x + 2, row, keys, 12, HEADER);
-        buf.set_stringn(x + 15, row, what, usize::from(w.saturating_sub(17)), Style::new());
+        buf.set_stringn(
+            x + 15,
+            row,
+            what,
+            usize::from(w.saturating_sub(17)),
+            Style::new(),
+        );
     }
 }
 
@@ -366,6 +385,9 @@ mod tests {
         assert_eq!(wrap("hello world foo", 11), vec!["hello world", "foo"]);
         assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
         assert_eq!(wrap("", 5), vec![""]);
-        assert_eq!(wrap("日本語テキスト", 5), vec!["日本", "語テ", "キス", "ト"]);
+        assert_eq!(
+            wrap("日本語テキスト", 5),
+            vec!["日本", "語テ", "キス", "ト"]
+        );
     }
 }

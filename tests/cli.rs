@@ -1,0 +1,276 @@
+//! The `moat` binary as an operator runs it: first start with `serve --demo`, users,
+//! config errors, the host key's file mode.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn moat(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_moat"));
+    cmd.current_dir(dir)
+        .env_remove("MOAT_LISTEN")
+        .env("MOAT_LOG", "warn")
+        // Cheap hashing through the config file, like any operator could.
+        .args(["--config", "moat.toml"]);
+    cmd
+}
+
+fn write_config(dir: &std::path::Path, port: u16) {
+    std::fs::write(
+        dir.join("moat.toml"),
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nauth_rejection_ms = 20\n\
+             [argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `moat serve` child, killed on drop.
+struct Serve {
+    child: Child,
+    /// stdout lines up to and including `listening on …`.
+    banner: Vec<String>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path) -> Serve {
+    let child = moat(dir)
+        .args(["serve", "--demo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // Owned by `Serve` from here on, so every path (panics included) kills it.
+    let mut serve = Serve {
+        child,
+        banner: Vec::new(),
+    };
+    let stdout = serve.child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                let done = line.contains("listening on");
+                serve.banner.push(line);
+                if done {
+                    return serve;
+                }
+            }
+            Err(_) => {
+                if let Ok(Some(status)) = serve.child.try_wait() {
+                    panic!("serve exited with {status}: {:?}", serve.banner);
+                }
+            }
+        }
+    }
+    panic!("serve did not start: {:?}", serve.banner);
+}
+
+fn field<'a>(banner: &'a [String], label: &str) -> &'a str {
+    banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no `{label}` in {banner:?}"))
+}
+
+/// Base32 (RFC 4648, no padding) as printed by `serve`.
+fn base32_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bits = 0u64;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == c).expect("base32") as u64;
+        bits = (bits << 5) | v;
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn first_start_creates_admin_prints_credentials_once_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    write_config(dir.path(), port);
+    let first = serve(dir.path());
+    let banner = &first.banner;
+    let text = banner.join("\n");
+    assert!(text.contains("demo data loaded"), "{text}");
+    let password = field(banner, "password:").to_string();
+    let uri = field(banner, "TOTP:");
+    assert!(uri.starts_with("otpauth://totp/moat:admin?"), "{uri}");
+    let secret = base32_decode(field(banner, "secret:"));
+    assert!(
+        text.contains('▀') || text.contains('▄'),
+        "a terminal QR is printed:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("ssh -p {port} admin@127.0.0.1")),
+        "{text}"
+    );
+
+    // The host key was generated with mode 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let key = dir.path().join("keys/ssh_host_ed25519_key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // The printed credentials log in.
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut conn = connect(addr).await;
+    let code = code_now(&secret);
+    assert!(
+        ki_login(&mut conn, "admin", &[&password, &code])
+            .await
+            .success
+    );
+    let mut c = Console::open(&conn, 80, 24, "xterm").await;
+    c.wait_for("posts").await;
+    drop(first);
+
+    // Second start: data and admin exist, nothing secret is printed again.
+    let second = serve(dir.path());
+    let text = second.banner.join("\n");
+    assert!(text.contains("demo data already present"), "{text}");
+    assert!(
+        !text.contains("password:") && !text.contains("otpauth"),
+        "{text}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_host_key_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    drop(serve(dir.path()));
+    let key = dir.path().join("keys/ssh_host_ed25519_key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = moat(dir.path()).arg("serve").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("readable by group or others"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn user_add_with_password_stdin_prints_one_otpauth_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    let run = |name: &str| {
+        let mut child = moat(dir.path())
+            .args(["user", "add", name, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long enough password\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("alice");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("otpauth://totp/moat:alice?secret="),
+        "{stdout}"
+    );
+
+    let again = run("alice");
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("already exists") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+
+    // Without --password-stdin a password is generated and printed.
+    let out = moat(dir.path())
+        .args(["user", "add", "bob", "--superuser"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("password: "), "{stdout}");
+    assert!(stdout.contains("otpauth://totp/moat:bob?"), "{stdout}");
+
+    let bad = moat(dir.path())
+        .args(["user", "add", "Bad Name"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid username"));
+}
+
+#[test]
+fn config_errors_name_the_key_and_exit_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("moat.toml"),
+        "listen = \"127.0.0.1:1\"\nallowlst = []\n",
+    )
+    .unwrap();
+    let out = moat(dir.path()).arg("migrate").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("allowlst"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let out = moat(dir.path())
+        .env("MOAT_PAGE_SIZ", "5")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MOAT_PAGE_SIZ"));
+}
+
+#[test]
+fn migrate_creates_moats_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    let out = moat(dir.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(dir.path().join("moat.db").exists());
+}

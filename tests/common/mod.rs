@@ -1,0 +1,390 @@
+//! Test harness shared by the end-to-end tests: an in-process moat server on 127.0.0.1:0
+//! with the demo data set, users with known passwords and TOTP secrets, and an SSH client
+//! (russh) whose channel output is fed into a vt100 terminal emulator.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use moat::auth::password::Hasher;
+use moat::auth::totp;
+use moat::commands;
+use moat::config::{Argon2Config, Config};
+use moat::session::{Context, InputTap};
+use moat::ssh::Server;
+use moat::store::{demo, NewUser, Store};
+use russh::client::{self, KeyboardInteractiveAuthResponse};
+use russh::keys::PublicKeyOrCertificate;
+use russh::{ChannelMsg, Disconnect};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Cheap argon2 for tests, passed through config like any operator would.
+pub const TEST_ARGON2: Argon2Config = Argon2Config {
+    memory_kib: 64,
+    iterations: 1,
+    parallelism: 1,
+};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// How long any wait for the screen may take before a test fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A config for a server living in `dir`.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}", dir.join("moat.db").display()),
+        keys_dir: dir.join("keys"),
+        auth_rejection_ms: 20,
+        argon2: TEST_ARGON2,
+        ..Config::default()
+    }
+}
+
+/// A running server and what a test needs to log in.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub config: Config,
+    /// TOTP secret of every user created with [`TestServer::add_user`], by name.
+    pub secrets: std::collections::HashMap<String, Vec<u8>>,
+    /// Last TOTP step used per user: each login must use a later one (replay rule).
+    used_steps: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Demo data, superuser `admin` and plain user `jane`, default test config.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}, None).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config), tap: Option<InputTap>) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let store = commands::open_store(&config).await.expect("store");
+        demo::load(store.pool()).await.expect("demo data");
+        let built = commands::build(&config, store.clone())
+            .await
+            .expect("build");
+        let server = match tap {
+            None => built.server,
+            Some(tap) => {
+                let s = &built.server;
+                let ctx = &s.sessions;
+                Arc::new(Server {
+                    ssh: Arc::clone(&s.ssh),
+                    allowlist: s.allowlist.clone(),
+                    login_grace: s.login_grace,
+                    auth: s.auth.clone(),
+                    sessions: Arc::new(Context {
+                        store: ctx.store.clone(),
+                        schema: Arc::clone(&ctx.schema),
+                        page_size: ctx.page_size,
+                        max_size: ctx.max_size,
+                        input_tap: Some(tap),
+                    }),
+                })
+            }
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        let mut server = TestServer {
+            addr,
+            store,
+            config,
+            secrets: Default::default(),
+            used_steps: Default::default(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        };
+        server.add_user("admin", true).await;
+        server.add_user("jane", false).await;
+        server
+    }
+
+    /// Create a user with [`PASSWORD`] and a fresh TOTP secret.
+    pub async fn add_user(&mut self, name: &str, superuser: bool) {
+        let phc = Hasher::new(TEST_ARGON2).unwrap().hash(PASSWORD).unwrap();
+        let secret = totp::generate_secret();
+        self.store
+            .create_user(&NewUser {
+                username: name,
+                password_hash: &phc,
+                is_superuser: superuser,
+                totp_secret: Some(&secret),
+                must_change_password: false,
+                now: 0,
+            })
+            .await
+            .expect("create user");
+        self.secrets.insert(name.to_string(), secret);
+    }
+
+    /// The code `name`'s authenticator shows now.
+    pub fn code(&self, name: &str) -> String {
+        code_now(&self.secrets[name])
+    }
+
+    /// A code valid now that no earlier login of `name` used: the current step, then the
+    /// next (both stay valid if the clock crosses a step boundary mid-login). Two logins
+    /// per user per 30 s; tests that need more use more users.
+    pub fn next_code(&self, name: &str) -> String {
+        let current = totp::step_at(now());
+        let mut used = self.used_steps.lock().unwrap();
+        let step = used
+            .get(name)
+            .map_or(current, |last| (last + 1).max(current));
+        assert!(
+            step <= current + 1,
+            "{name} already logged in twice this step"
+        );
+        used.insert(name.to_string(), step);
+        totp::code_at(&self.secrets[name], step)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub fn code_now(secret: &[u8]) -> String {
+    totp::code_at(secret, totp::step_at(now()))
+}
+
+/// A russh client handler that trusts any host key (tests know whom they dial).
+pub struct TrustAll;
+
+impl client::Handler for TrustAll {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        _key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+pub type Conn = client::Handle<TrustAll>;
+
+pub async fn connect(addr: SocketAddr) -> Conn {
+    let config = Arc::new(client::Config::default());
+    client::connect(config, addr, TrustAll)
+        .await
+        .expect("connect")
+}
+
+/// What happened during a keyboard-interactive login.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KiOutcome {
+    /// The prompts the server sent, in order.
+    pub prompts: Vec<String>,
+    /// Whether the server accepted.
+    pub success: bool,
+    /// The failure reply, rendered (methods offered and partial success) for comparison.
+    pub failure: Option<String>,
+}
+
+/// Log in with keyboard-interactive, answering each prompt from `answers` in order.
+pub async fn ki_login(conn: &mut Conn, user: &str, answers: &[&str]) -> KiOutcome {
+    let mut prompts = Vec::new();
+    let mut answers = answers.iter();
+    let mut reply = conn
+        .authenticate_keyboard_interactive_start(user, None)
+        .await
+        .expect("ki start");
+    loop {
+        match reply {
+            KeyboardInteractiveAuthResponse::Success => {
+                return KiOutcome {
+                    prompts,
+                    success: true,
+                    failure: None,
+                }
+            }
+            KeyboardInteractiveAuthResponse::Failure {
+                remaining_methods,
+                partial_success,
+            } => {
+                return KiOutcome {
+                    prompts,
+                    success: false,
+                    failure: Some(format!("{remaining_methods:?} partial={partial_success}")),
+                }
+            }
+            KeyboardInteractiveAuthResponse::InfoRequest { prompts: asked, .. } => {
+                let mut responses = Vec::new();
+                for p in asked {
+                    prompts.push(p.prompt);
+                    responses.push(answers.next().map(|s| s.to_string()).unwrap_or_default());
+                }
+                reply = conn
+                    .authenticate_keyboard_interactive_respond(responses)
+                    .await
+                    .expect("ki respond");
+            }
+        }
+    }
+}
+
+/// Connect and log in as `user` with the right password and code; panics on refusal.
+pub async fn login(server: &TestServer, user: &str) -> Conn {
+    let mut conn = connect(server.addr).await;
+    let code = server.next_code(user);
+    let outcome = ki_login(&mut conn, user, &[PASSWORD, &code]).await;
+    assert!(outcome.success, "login as {user} refused: {outcome:?}");
+    conn
+}
+
+/// An interactive console over one SSH channel, rendered by a vt100 emulator.
+pub struct Console {
+    channel: russh::Channel<client::Msg>,
+    pub parser: vt100::Parser,
+    /// Every byte the server sent on this channel.
+    pub received: Vec<u8>,
+    pub closed: bool,
+    pub exit_status: Option<u32>,
+}
+
+impl Console {
+    /// Open a session channel with a pty of `cols`×`rows` and `term`, and start the shell.
+    pub async fn open(conn: &Conn, cols: u16, rows: u16, term: &str) -> Console {
+        let channel = conn.channel_open_session().await.expect("channel");
+        channel
+            .request_pty(false, term, u32::from(cols), u32::from(rows), 0, 0, &[])
+            .await
+            .expect("pty");
+        channel.request_shell(false).await.expect("shell");
+        Console {
+            channel,
+            // moat draws 80x24 for a 0x0 pty.
+            parser: vt100::Parser::new(rows.max(1), cols.max(1), 0),
+            received: Vec::new(),
+            closed: false,
+            exit_status: None,
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.channel.data_bytes(bytes.to_vec()).await.expect("send");
+    }
+
+    /// Send keys one write each, as a person types.
+    pub async fn keys(&mut self, keys: &[&[u8]]) {
+        for k in keys {
+            self.send(k).await;
+        }
+    }
+
+    pub async fn resize(&mut self, cols: u16, rows: u16) {
+        self.channel
+            .window_change(u32::from(cols), u32::from(rows), 0, 0)
+            .await
+            .expect("resize");
+        self.parser.screen_mut().set_size(rows, cols);
+    }
+
+    pub fn screen(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    /// Process what arrives for up to `wait`; returns false once the channel closed.
+    async fn pump(&mut self, wait: Duration) -> bool {
+        match tokio::time::timeout(wait, self.channel.wait()).await {
+            Err(_) => true,
+            Ok(None) | Ok(Some(ChannelMsg::Close)) => {
+                self.closed = true;
+                false
+            }
+            Ok(Some(ChannelMsg::Data { data })) => {
+                self.received.extend_from_slice(&data);
+                self.parser.process(&data);
+                true
+            }
+            Ok(Some(ChannelMsg::ExitStatus { exit_status })) => {
+                self.exit_status = Some(exit_status);
+                true
+            }
+            Ok(Some(_)) => true,
+        }
+    }
+
+    /// Wait until the screen satisfies `pred`; panics with the screen after [`WAIT`].
+    pub async fn wait_until(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero()
+                || (!self.pump(left.min(Duration::from_millis(200))).await && self.closed)
+            {
+                let screen = self.screen();
+                if pred(&screen) {
+                    return screen;
+                }
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+        }
+    }
+
+    /// Wait until the screen contains `needle`.
+    pub async fn wait_for(&mut self, needle: &str) -> String {
+        self.wait_until(needle, |s| s.contains(needle)).await
+    }
+
+    /// Wait until the server closes the channel; panics after [`WAIT`].
+    pub async fn wait_closed(&mut self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !self.closed {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "channel still open; screen:\n{}",
+                self.screen()
+            );
+            self.pump(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Let output settle: process everything that arrives within `quiet`.
+    pub async fn settle(&mut self, quiet: Duration) {
+        loop {
+            let n = self.received.len();
+            if !self.pump(quiet).await || self.received.len() == n {
+                break;
+            }
+        }
+    }
+}
+
+pub async fn disconnect(conn: Conn) {
+    let _ = conn
+        .disconnect(Disconnect::ByApplication, "bye", "en")
+        .await;
+}

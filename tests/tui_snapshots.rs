@@ -1,0 +1,219 @@
+//! Screens as a person sees them at 80×24: the app is driven with messages (as the session
+//! would) and drawn to ratatui's TestBackend; insta keeps the expected text.
+
+use moat::domain::{ColumnInfo, ListRow, Page, PageAnchor, Record, RowCount, Value};
+use moat::tui::app::ModelSummary;
+use moat::tui::input::{Input, Key, KeyEvent};
+use moat::tui::{view, App, Cmd, Msg};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+fn key(c: char) -> Msg {
+    Msg::Input(Input::Key(KeyEvent::plain(Key::Char(c))))
+}
+
+fn enter() -> Msg {
+    Msg::Input(Input::Key(KeyEvent::plain(Key::Enter)))
+}
+
+fn render(app: &mut App) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| view::draw(app, f)).unwrap();
+    terminal.backend().to_string()
+}
+
+fn index_app() -> App {
+    let (mut app, cmds) = App::new("admin", 100, (80, 24));
+    assert_eq!(cmds, vec![Cmd::LoadModels]);
+    let models = [
+        ("authors", 6),
+        ("comments", 6),
+        ("post_tags", 2),
+        ("posts", 10),
+        ("tags", 3),
+    ];
+    app.update(Msg::Models(
+        models
+            .iter()
+            .map(|(n, c)| ModelSummary {
+                name: n.to_string(),
+                columns: *c,
+            })
+            .collect(),
+    ));
+    for (model, n) in [
+        ("authors", 200),
+        ("comments", 6000),
+        ("post_tags", 2000),
+        ("posts", 2000),
+        ("tags", 40),
+    ] {
+        app.update(Msg::Counted {
+            model: model.into(),
+            count: RowCount::Exact(n),
+        });
+    }
+    app
+}
+
+fn posts_page() -> Page {
+    let rows = (1..=30)
+        .map(|i| ListRow {
+            key: vec![Value::Integer(i)],
+            values: vec![
+                Value::Integer(i),
+                Value::Text(format!("Post number {i}: notes from the on-call rotation")),
+                Value::Text(if i % 3 == 0 { "draft" } else { "published" }.into()),
+                if i % 3 == 0 {
+                    Value::Null
+                } else {
+                    Value::Text(format!("2024-03-{:02} 10:00:00", i % 28 + 1))
+                },
+                Value::Real(f64::from(i as i32) / 2.0),
+            ],
+        })
+        .collect();
+    Page {
+        columns: ["id", "title", "status", "published_at", "rating"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        rows,
+        has_before: false,
+        has_after: true,
+    }
+}
+
+/// Index → Enter on `posts` → first page arrives.
+fn list_app() -> App {
+    let mut app = index_app();
+    for _ in 0..3 {
+        app.update(key('j'));
+    }
+    let cmds = app.update(enter());
+    assert!(cmds.contains(&Cmd::LoadPage {
+        model: "posts".into(),
+        anchor: PageAnchor::First,
+        limit: 100
+    }));
+    app.update(Msg::Page {
+        model: "posts".into(),
+        anchor: PageAnchor::First,
+        page: posts_page(),
+    });
+    app.update(Msg::Counted {
+        model: "posts".into(),
+        count: RowCount::Exact(2000),
+    });
+    app
+}
+
+#[test]
+fn index() {
+    insta::assert_snapshot!(render(&mut index_app()));
+}
+
+#[test]
+fn list() {
+    let mut app = list_app();
+    app.update(key('j'));
+    app.update(key('j'));
+    insta::assert_snapshot!(render(&mut app));
+}
+
+#[test]
+fn detail() {
+    let mut app = list_app();
+    app.update(key('j'));
+    app.update(key('j'));
+    let cmds = app.update(enter());
+    assert_eq!(
+        cmds,
+        vec![Cmd::LoadRecord {
+            model: "posts".into(),
+            key: vec![Value::Integer(3)]
+        }]
+    );
+    let col = |name: &str, ty: &str| ColumnInfo {
+        name: name.into(),
+        decl_type: ty.into(),
+        not_null: false,
+        default: None,
+        pk_ordinal: 0,
+    };
+    app.update(Msg::Record {
+        model: "posts".into(),
+        record: Record {
+            key: vec![Value::Integer(3)],
+            fields: vec![
+                (col("id", "INTEGER"), Value::Integer(3)),
+                (
+                    col("title", "TEXT"),
+                    Value::Text("Post number 3\u{202e}gnp.exe".into()),
+                ),
+                (
+                    col("body", "TEXT"),
+                    Value::Text(
+                        "The failover drill went fine until the second region came back and both \
+                         primaries accepted writes for ninety seconds.\n\nWe now fence the old \
+                         primary before promoting: \x1b[31mno exceptions\x1b[0m."
+                            .into(),
+                    ),
+                ),
+                (col("status", "TEXT"), Value::Text("draft".into())),
+                (col("published_at", "TIMESTAMP"), Value::Null),
+                (col("rating", "REAL"), Value::Real(1.5)),
+                (
+                    col("cover", "BLOB"),
+                    Value::Blob(vec![0x89, 0x50, 0x4e, 0x47]),
+                ),
+            ],
+        },
+    });
+    insta::assert_snapshot!(render(&mut app));
+}
+
+#[test]
+fn help() {
+    let mut app = list_app();
+    app.update(key('?'));
+    insta::assert_snapshot!(render(&mut app));
+    app.update(key('x'));
+    assert!(!render(&mut app).contains("any key closes"));
+}
+
+#[test]
+fn paging_past_the_page_asks_for_the_next_one() {
+    let mut app = list_app();
+    for _ in 0..29 {
+        assert!(app.update(key('j')).is_empty());
+    }
+    let cmds = app.update(key('j'));
+    assert_eq!(
+        cmds,
+        vec![Cmd::LoadPage {
+            model: "posts".into(),
+            anchor: PageAnchor::After(vec![Value::Integer(30)]),
+            limit: 100
+        }]
+    );
+    // G jumps to the last page when there are rows after this one.
+    let mut app = list_app();
+    assert_eq!(
+        app.update(key('G')),
+        vec![Cmd::LoadPage {
+            model: "posts".into(),
+            anchor: PageAnchor::Last,
+            limit: 100
+        }]
+    );
+}
+
+#[test]
+fn q_goes_back_then_quits_at_the_index() {
+    let mut app = list_app();
+    assert!(app.update(key('q')).is_empty());
+    assert!(!app.quit);
+    assert_eq!(app.update(key('q')), vec![Cmd::Quit]);
+    assert!(app.quit);
+}
