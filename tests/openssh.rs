@@ -2,7 +2,8 @@
 //! two prompts are answered through SSH_ASKPASS, keys are typed with send-keys and the
 //! screen is read with capture-pane.
 //!
-//! Skipped with a printed notice when `ssh` or `tmux` is missing; `.ci/run` installs both.
+//! Skipped with a printed notice when `ssh` or `tmux` is missing; `.ci/run` installs both
+//! and sets `MOAT_TEST_REQUIRE_OPENSSH` so that CI cannot skip.
 
 mod common;
 
@@ -115,6 +116,10 @@ fn skip_without_tools() -> bool {
     let missing: Vec<&str> = ["ssh", "tmux"].into_iter().filter(|t| !have(t)).collect();
     if missing.is_empty() {
         return false;
+    }
+    // CI sets this so a machine without the tools fails instead of silently skipping.
+    if std::env::var_os("MOAT_TEST_REQUIRE_OPENSSH").is_some() {
+        panic!("MOAT_TEST_REQUIRE_OPENSSH is set but {} is missing", missing.join(" and "));
     }
     eprintln!(
         "SKIPPED: the OpenSSH test needs {} (install openssh-client and tmux)",
