@@ -119,7 +119,10 @@ fn skip_without_tools() -> bool {
     }
     // CI sets this so a machine without the tools fails instead of silently skipping.
     if std::env::var_os("MOAT_TEST_REQUIRE_OPENSSH").is_some() {
-        panic!("MOAT_TEST_REQUIRE_OPENSSH is set but {} is missing", missing.join(" and "));
+        panic!(
+            "MOAT_TEST_REQUIRE_OPENSSH is set but {} is missing",
+            missing.join(" and ")
+        );
     }
     eprintln!(
         "SKIPPED: the OpenSSH test needs {} (install openssh-client and tmux)",

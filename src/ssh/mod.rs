@@ -49,7 +49,6 @@ pub fn ssh_config(host_key: PrivateKey, auth_rejection: Duration) -> SshConfig {
         max_auth_attempts: 6,
         keepalive_interval: Some(Duration::from_secs(60)),
         keepalive_max: 3,
-        nodelay: true,
         ..SshConfig::default()
     }
 }
@@ -80,6 +79,10 @@ impl Server {
                 tracing::debug!(%peer, "source not in allowlist; dropped before banner");
                 drop(stream);
                 continue;
+            }
+            // russh applies `nodelay` only to sockets it accepts itself.
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(%peer, error = %e, "set_nodelay failed");
             }
             tokio::spawn(Arc::clone(&self).connection(stream, peer));
         }

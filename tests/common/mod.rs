@@ -192,7 +192,11 @@ impl client::Handler for TrustAll {
 pub type Conn = client::Handle<TrustAll>;
 
 pub async fn connect(addr: SocketAddr) -> Conn {
-    let config = Arc::new(client::Config::default());
+    // Like OpenSSH in an interactive session: no Nagle delay on small packets.
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        ..client::Config::default()
+    });
     client::connect(config, addr, TrustAll)
         .await
         .expect("connect")
