@@ -21,6 +21,8 @@ use moat::store::{demo, NewUser};
 const LOGINS: usize = 50;
 const MOVES: usize = 40;
 const IDLE_SESSIONS: usize = 200;
+/// Logins with the stock OpenSSH client, for users hashed at the default argon2 cost.
+const OPENSSH_LOGINS: usize = 10;
 
 struct Server(Child);
 
@@ -68,7 +70,12 @@ async fn main() {
     config.listen = format!("127.0.0.1:{port}");
 
     // Users: one login per user, so no waiting on the TOTP replay rule.
-    let users = LOGINS + 1 + IDLE_SESSIONS;
+    let users = LOGINS + 1 + IDLE_SESSIONS + OPENSSH_LOGINS;
+    let openssh_users = (LOGINS + 1 + IDLE_SESSIONS)..users;
+    let default_phc = Hasher::new(Argon2Config::default())
+        .unwrap()
+        .hash(PASSWORD)
+        .unwrap();
     let store = moat::commands::open_store(&config).await.unwrap();
     demo::load(store.pool()).await.unwrap();
     let hasher = Hasher::new(TEST_ARGON2).unwrap();
@@ -79,7 +86,11 @@ async fn main() {
         store
             .create_user(&NewUser {
                 username: &format!("bench{i}"),
-                password_hash: &phc,
+                password_hash: if openssh_users.contains(&i) {
+                    &default_phc
+                } else {
+                    &phc
+                },
                 is_superuser: true,
                 totp_secret: Some(&secret),
                 must_change_password: false,
@@ -157,7 +168,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pss_before = pss_kib(pid);
     let mut idle = Vec::new();
-    for i in (LOGINS + 1)..users {
+    for i in (LOGINS + 1)..(LOGINS + 1 + IDLE_SESSIONS) {
         let mut conn = connect(addr).await;
         assert!(
             ki_login(&mut conn, &format!("bench{i}"), &[PASSWORD, &code(i)])
@@ -173,7 +184,57 @@ async fn main() {
     let per_session_kib = (pss_after.saturating_sub(pss_before)) as f64 / IDLE_SESSIONS as f64;
     drop(idle);
 
-    // 4. argon2id at the default parameters (OWASP minimum), apart from the login figure.
+    // 4. The stock OpenSSH client (askpass answers both prompts), argon2 at its default
+    // cost: from starting `ssh` to its first byte of output (the first frame).
+    let mut openssh_ms = Vec::new();
+    if Command::new("ssh").arg("-V").output().is_ok() {
+        for i in openssh_users {
+            let askpass = dir.path().join(format!("askpass{i}.sh"));
+            std::fs::write(
+                &askpass,
+                format!(
+                    "#!/bin/sh\ncase \"$1\" in *assword*) echo '{PASSWORD}';; *) echo '{}';; esac\n",
+                    code(i)
+                ),
+            )
+            .unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let t0 = Instant::now();
+            let mut ssh = Command::new("ssh")
+                .args(["-tt", "-F", "/dev/null", "-p", &port.to_string()])
+                .args([
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                ])
+                .args(["-o", "LogLevel=ERROR", &format!("bench{i}@127.0.0.1")])
+                .env("SSH_ASKPASS", &askpass)
+                .env("SSH_ASKPASS_REQUIRE", "force")
+                .env("TERM", "xterm-256color")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut out = ssh.stdout.take().unwrap();
+            let mut first = [0u8; 1];
+            let got = std::io::Read::read(&mut out, &mut first).unwrap_or(0);
+            if got == 1 {
+                openssh_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+            let _ = ssh.kill();
+            let _ = ssh.wait();
+        }
+    }
+    let openssh = if openssh_ms.is_empty() {
+        "not measured (no ssh client)".to_string()
+    } else {
+        format!("{:.0} ms", median(&mut openssh_ms))
+    };
+
+    // 5. argon2id at the default parameters (OWASP minimum), apart from the login figure.
     let defaults = Hasher::new(Argon2Config::default()).unwrap();
     let phc = defaults.hash(PASSWORD).unwrap();
     let mut argon_ms = Vec::new();
@@ -187,6 +248,7 @@ async fn main() {
     let report = format!(
         "| figure | value |\n|---|---|\n\
          | login: TCP connect → first full frame, test argon2 (m=64 KiB, t=1), median of {LOGINS} | {:.1} ms (p90 {:.1} ms) |\n\
+         | login with stock OpenSSH + askpass: start `ssh` → first output, argon2 defaults, median of {OPENSSH_LOGINS} | {openssh} |\n\
          | argon2id verify at defaults (m=19 MiB, t=2, p=1), median of 10 | {:.1} ms |\n\
          | keystroke → frame, cursor move in a list at 200×50, median of {MOVES} | {:.2} ms (p90 {:.2} ms) |\n\
          | bytes per cursor move at 200×50, median | {:.0} B (max {:.0} B) |\n\

@@ -87,7 +87,7 @@ impl Default for Config {
             auth_rejection_ms: 1000,
             max_cols: 400,
             max_rows: 150,
-            page_size: 200,
+            page_size: 100,
             argon2: Argon2Config::default(),
             lockout: LockoutConfig::default(),
         }
@@ -303,6 +303,12 @@ mod tests {
         assert_eq!(v.listen.to_string(), "127.0.0.1:2222");
         assert_eq!(v.allowlist.len(), 2);
         assert_eq!(Config::default().argon2.memory_kib, 19456);
+    }
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let example = Config::from_toml(include_str!("../config.example.toml")).unwrap();
+        assert_eq!(example, Config::default());
     }
 
     #[test]
