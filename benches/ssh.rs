@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{connect, ki_login, Console, PASSWORD, TEST_ARGON2};
+use common::{login_at, Console, PASSWORD, TEST_ARGON2};
 use moat::auth::password::Hasher;
 use moat::auth::totp;
 use moat::config::Argon2Config;
@@ -123,12 +123,7 @@ async fn main() {
     let mut login_ms = Vec::new();
     for i in 0..LOGINS {
         let t0 = Instant::now();
-        let mut conn = connect(addr).await;
-        assert!(
-            ki_login(&mut conn, &format!("bench{i}"), &[PASSWORD, &code(i)])
-                .await
-                .success
-        );
+        let conn = login_at(addr, &format!("bench{i}"), &code(i)).await;
         let mut c = Console::open(&conn, 80, 24, "xterm-256color").await;
         c.wait_for("post_tags").await;
         login_ms.push(t0.elapsed().as_secs_f64() * 1e3);
@@ -136,13 +131,7 @@ async fn main() {
     }
 
     // 2. A list at 200x50: bytes and latency per cursor move, against a full repaint.
-    let u = LOGINS;
-    let mut conn = connect(addr).await;
-    assert!(
-        ki_login(&mut conn, &format!("bench{u}"), &[PASSWORD, &code(u)])
-            .await
-            .success
-    );
+    let conn = login_at(addr, &format!("bench{LOGINS}"), &code(LOGINS)).await;
     let mut c = Console::open(&conn, 200, 50, "xterm-256color").await;
     c.wait_for("post_tags").await;
     c.settle(Duration::from_millis(200)).await;
@@ -169,12 +158,7 @@ async fn main() {
     let pss_before = pss_kib(pid);
     let mut idle = Vec::new();
     for i in (LOGINS + 1)..(LOGINS + 1 + IDLE_SESSIONS) {
-        let mut conn = connect(addr).await;
-        assert!(
-            ki_login(&mut conn, &format!("bench{i}"), &[PASSWORD, &code(i)])
-                .await
-                .success
-        );
+        let conn = login_at(addr, &format!("bench{i}"), &code(i)).await;
         let mut c = Console::open(&conn, 80, 24, "xterm-256color").await;
         c.wait_for("post_tags").await;
         idle.push((conn, c));

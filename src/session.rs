@@ -145,9 +145,7 @@ impl Context {
                 Event::Closed => return Ok(()),
             }
         }
-        frames.draw(&mut terminal, &mut app)?;
-        frames.push(AnsiBackend::LEAVE.to_vec());
-        frames.flush().await;
+        frames.finish(AnsiBackend::LEAVE).await;
         Ok(())
     }
 
@@ -302,10 +300,11 @@ impl Frames {
         Ok(())
     }
 
-    /// Wait until everything queued has been handed over (used when leaving).
-    async fn flush(&mut self) {
-        if !self.pending.is_empty() {
-            let _ = self.out.send(std::mem::take(&mut self.pending)).await;
-        }
+    /// Queue the last bytes (restoring the client's terminal), waiting for room: unlike
+    /// a frame, they must not be dropped.
+    async fn finish(&mut self, last: &[u8]) {
+        let mut bytes = std::mem::take(&mut self.pending);
+        bytes.extend_from_slice(last);
+        let _ = self.out.send(bytes).await;
     }
 }

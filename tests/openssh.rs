@@ -112,6 +112,13 @@ fn ssh_command(server: &TestServer, askpass: &str, user: &str, extra: &str) -> S
     )
 }
 
+/// Start `ssh` as `user` in tmux against `server`, with an askpass that answers the right
+/// password and a fresh code; `extra` are more `ssh` options.
+fn start_ssh(server: &TestServer, dir: &Path, user: &str, extra: &str) -> Tmux {
+    let askpass = write_askpass(dir, PASSWORD, &server.next_code(user));
+    Tmux::start(&ssh_command(server, &askpass, user, extra))
+}
+
 fn skip_without_tools() -> bool {
     let missing: Vec<&str> = ["ssh", "tmux"].into_iter().filter(|t| !have(t)).collect();
     if missing.is_empty() {
@@ -138,9 +145,7 @@ async fn openssh_keyboard_interactive_login_browse_and_quit() {
     }
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let code = server.next_code("admin");
-    let askpass = write_askpass(dir.path(), PASSWORD, &code);
-    let tmux = Tmux::start(&ssh_command(&server, &askpass, "admin", ""));
+    let tmux = start_ssh(&server, dir.path(), "admin", "");
 
     let index = tmux.wait_for("post_tags").await;
     assert!(
@@ -165,15 +170,12 @@ async fn openssh_password_method_then_code() {
     }
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let code = server.next_code("admin");
-    let askpass = write_askpass(dir.path(), PASSWORD, &code);
-    let cmd = ssh_command(
+    let tmux = start_ssh(
         &server,
-        &askpass,
+        dir.path(),
         "admin",
         "-o PreferredAuthentications=password,keyboard-interactive",
     );
-    let tmux = Tmux::start(&cmd);
     tmux.wait_for("post_tags").await;
     tmux.keys(&["q"]);
     tmux.wait_for("SSH-EXITED-0").await;

@@ -69,14 +69,20 @@ pub enum CellText {
     Text(SafeText),
 }
 
+/// Widest a list cell is drawn; cells are cut to this when a page arrives, so a page of
+/// long texts costs a few KiB, not the texts' size.
+pub const LIST_CELL_WIDTH: usize = 40;
+
 impl CellText {
-    /// A single-line rendering of a value (newlines shown as `\n`).
+    /// A single-line rendering of a value for a list (newlines shown as `\n`), cut to
+    /// [`LIST_CELL_WIDTH`].
     pub fn line(v: &Value) -> CellText {
-        match v {
-            Value::Null => CellText::Null,
-            Value::Text(s) => CellText::Text(SafeText::new(s)),
-            other => CellText::Text(SafeText::new(&other.to_string())),
-        }
+        let text = match v {
+            Value::Null => return CellText::Null,
+            Value::Text(s) => SafeText::new(s),
+            other => SafeText::new(&other.to_string()),
+        };
+        CellText::Text(text.truncated(LIST_CELL_WIDTH))
     }
 }
 

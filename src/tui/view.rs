@@ -13,7 +13,9 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen};
+use super::app::{
+    App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen, LIST_CELL_WIDTH,
+};
 use super::sanitize::SafeText;
 use crate::domain::group_thousands;
 
@@ -159,9 +161,6 @@ fn draw_index(s: &IndexScreen, buf: &mut Buffer, area: Rect) {
     }
 }
 
-/// Widest cell of a list column, bounded.
-const MAX_COL_WIDTH: usize = 40;
-
 fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
     let body_rows = usize::from(area.height.saturating_sub(1));
     s.visible = body_rows.max(1);
@@ -194,7 +193,7 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
                 .chain(std::iter::once(head))
                 .max()
                 .unwrap_or(1)
-                .clamp(1, MAX_COL_WIDTH)
+                .clamp(1, LIST_CELL_WIDTH)
         })
         .collect();
     let first_col = s.col_offset.min(s.columns.len().saturating_sub(1));

@@ -257,9 +257,13 @@ pub async fn ki_login(conn: &mut Conn, user: &str, answers: &[&str]) -> KiOutcom
 
 /// Connect and log in as `user` with the right password and code; panics on refusal.
 pub async fn login(server: &TestServer, user: &str) -> Conn {
-    let mut conn = connect(server.addr).await;
-    let code = server.next_code(user);
-    let outcome = ki_login(&mut conn, user, &[PASSWORD, &code]).await;
+    login_at(server.addr, user, &server.next_code(user)).await
+}
+
+/// Connect to `addr` and log in as `user` with [`PASSWORD`] and `code`; panics on refusal.
+pub async fn login_at(addr: SocketAddr, user: &str, code: &str) -> Conn {
+    let mut conn = connect(addr).await;
+    let outcome = ki_login(&mut conn, user, &[PASSWORD, code]).await;
     assert!(outcome.success, "login as {user} refused: {outcome:?}");
     conn
 }
