@@ -10,14 +10,14 @@ use qrcode::render::unicode::Dense1x2;
 use qrcode::QrCode;
 use tokio::net::TcpListener;
 
+use crate::auth::lockout::Policy;
 use crate::auth::password::{generate_password, HashError, Hasher};
-use crate::auth::{totp, AuthService};
+use crate::auth::{backup, totp, AuthService};
 use crate::config::{Config, ConfigError, Validated};
-use crate::gate::Allowlist;
 use crate::session;
 use crate::ssh::hostkey::{self, HostKeyError};
-use crate::ssh::{self, Server};
-use crate::store::{demo, NewUser, Store, StoreError};
+use crate::ssh::{self, Live, Server};
+use crate::store::{demo, AuditEntry, NewUser, Store, StoreError};
 
 /// Why a command failed, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -72,13 +72,19 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         max_size: (config.max_cols, config.max_rows),
         input_tap: None,
     });
-    let server = Arc::new(Server {
-        ssh: Arc::new(ssh::ssh_config(host_key, v.auth_rejection)),
-        allowlist: Allowlist::new(v.allowlist),
-        login_grace: v.login_grace,
-        auth: AuthService::new(store.clone(), hasher),
+    let auth = AuthService::new(
+        store.clone(),
+        hasher,
+        Policy::from(&config.lockout),
+        config.argon2.max_concurrent,
+        config.argon2.max_queued,
+    );
+    let server = Arc::new(Server::new(
+        Arc::new(ssh::ssh_config(host_key, v.auth_rejection)),
+        auth,
         sessions,
-    });
+        Live::from_config(config)?,
+    ));
     Ok(Built {
         server,
         store,
@@ -87,12 +93,15 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
 }
 
 /// `moat serve [--demo]`: migrate, load demo data, create the first superuser if there
-/// is no user, then serve until `shutdown`.
+/// is no user, then serve until `shutdown`. Each item of `reloads` is a freshly loaded
+/// configuration (SIGHUP): its live settings are applied, or it is refused and the old
+/// ones kept.
 pub async fn serve(
     config: &Config,
     demo_data: bool,
     out: &mut (impl Write + Send),
     shutdown: impl std::future::Future<Output = ()>,
+    mut reloads: tokio::sync::mpsc::Receiver<Result<Config, ConfigError>>,
 ) -> Result<(), CommandError> {
     let v = config.validate()?;
     let store = open_store(config).await?;
@@ -116,7 +125,22 @@ pub async fn serve(
         built.host_key_fingerprint
     )?;
     out.flush()?;
+    let server = Arc::clone(&built.server);
+    let reloader = tokio::spawn(async move {
+        while let Some(loaded) = reloads.recv().await {
+            match loaded.and_then(|c| server.reload(&c)) {
+                Ok(()) => tracing::info!(
+                    "configuration reloaded (allowlist, limits, lockout, login grace; \
+                     other keys apply at restart)"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration reload refused; keeping the old one")
+                }
+            }
+        }
+    });
     built.server.serve(listener, shutdown).await?;
+    reloader.abort();
     built.store.close().await;
     writeln!(out, "moat: stopped")?;
     Ok(())
@@ -252,6 +276,138 @@ pub async fn migrate(config: &Config, out: &mut impl Write) -> Result<(), Comman
     Ok(())
 }
 
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn format_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `moat lockout list`: every failure counter, locked ones first.
+pub async fn lockout_list(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let now = now_unix();
+    let rows = store.list_failure_counters().await?;
+    if rows.is_empty() {
+        writeln!(out, "no failed logins recorded")?;
+    } else {
+        writeln!(out, "{:<40} {:>8}  locked until", "key", "failures")?;
+        for (key, c) in rows {
+            let locked = match c.locked_until {
+                Some(t) if t > now => format_time(t),
+                _ => "-".into(),
+            };
+            let key = crate::tui::sanitize::SafeText::new(&key.to_string());
+            writeln!(out, "{key:<40} {:>8}  {locked}", c.failures)?;
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `moat lockout reset [--user U] [--ip IP]`: forget failure counters (both given: only
+/// those naming both). Audited as done from the command line by `operator`.
+pub async fn lockout_reset(
+    config: &Config,
+    user: Option<&str>,
+    ip: Option<&str>,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    if user.is_none() && ip.is_none() {
+        return Err(CommandError::Usage(
+            "lockout reset needs --user, --ip or both".into(),
+        ));
+    }
+    if let Some(ip) = ip {
+        ip.parse::<std::net::IpAddr>().map_err(|_| {
+            CommandError::Usage(format!("`{}` is not an IP address", ip.escape_debug()))
+        })?;
+    }
+    let store = open_store(config).await?;
+    let n = store.reset_failure_counters(user, ip).await?;
+    let what = match (user, ip) {
+        (Some(u), Some(i)) => format!("user {u} from {i}"),
+        (Some(u), None) => format!("user {u}"),
+        (None, Some(i)) => format!("address {i}"),
+        (None, None) => String::new(),
+    };
+    store
+        .audit(&[AuditEntry {
+            at_ms: now_unix().saturating_mul(1000),
+            actor: Some(format!("cli:{operator}")),
+            action: "lockout_reset".into(),
+            outcome: "success".into(),
+            reason: Some(format!("{what}: {n} counters removed")),
+            ..AuditEntry::default()
+        }])
+        .await?;
+    writeln!(out, "reset {n} counters for {what}")?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat user backup-codes NAME`: replace the user's backup codes with new ones, printed
+/// once (only their hashes are stored).
+pub async fn backup_codes(
+    config: &Config,
+    name: &str,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let Some(user_id) = store.user_id(name).await? else {
+        return Err(CommandError::Usage(format!(
+            "no such user: {}",
+            name.escape_debug()
+        )));
+    };
+    let codes = backup::generate();
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| backup::normalize(c))
+        .map(|n| backup::hash(&n))
+        .collect();
+    let audit = AuditEntry {
+        at_ms: now_unix().saturating_mul(1000),
+        actor: Some(format!("cli:{operator}")),
+        action: "backup_codes".into(),
+        model: Some("moat_users".into()),
+        pk: Some(user_id.to_string()),
+        outcome: "generated".into(),
+        reason: Some(format!(
+            "{} new codes for {name}; old ones revoked",
+            hashes.len()
+        )),
+        ..AuditEntry::default()
+    };
+    store.replace_backup_codes(user_id, &hashes, &audit).await?;
+    writeln!(
+        out,
+        "Backup codes for {name} (each works once; shown only now):"
+    )?;
+    for code in codes {
+        writeln!(out, "  {code}")?;
+    }
+    store.close().await;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +420,16 @@ mod tests {
         for bad in ["", "Admin", "1abc", "a b", "a\x1b", &"a".repeat(33), "ünï"] {
             assert!(validate_username(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(
+            format_time(1_764_115_200 + 3_723),
+            "2025-11-26 01:02:03 UTC"
+        );
     }
 
     #[test]

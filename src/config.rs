@@ -53,10 +53,14 @@ pub struct Config {
     pub max_rows: u16,
     /// Rows fetched per page in a list.
     pub page_size: u32,
+    /// Failed logins allowed on one connection before it is closed.
+    pub max_auth_tries: u32,
     /// Password hashing parameters.
     pub argon2: Argon2Config,
     /// Failed-login lockout.
     pub lockout: LockoutConfig,
+    /// Connection limits applied before the SSH banner.
+    pub limits: LimitsConfig,
 }
 
 /// Argon2id parameters. Defaults are the OWASP minimum (19 MiB, 2 passes, 1 lane).
@@ -66,14 +70,45 @@ pub struct Argon2Config {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Verifications running at once; 0 means one per CPU core.
+    pub max_concurrent: u32,
+    /// Verifications allowed to wait for a slot; beyond that a login is refused at once.
+    pub max_queued: u32,
 }
 
-/// Lockout limits. Enforcement arrives with the gate issue; the keys are stable now.
+/// Failed-login lockout, counted in the database per (username, address), per username
+/// and per address. A limit of 0 turns that count off.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LockoutConfig {
+    /// Failures of one username from one address before both are locked together.
     pub failure_limit: u32,
+    /// Failures of one username from any address before the username is locked.
+    pub user_failure_limit: u32,
+    /// Failures from one address (any username) before the address is locked.
+    pub ip_failure_limit: u32,
+    /// Length of the first lockout.
     pub cooloff_secs: u64,
+    /// Each further lockout of the same key lasts this many times longer…
+    pub backoff_factor: u32,
+    /// …up to this.
+    pub max_cooloff_secs: u64,
+    /// Whether an attempt during a lockout starts the cool-off again.
+    pub extend_on_attempt: bool,
+}
+
+/// Limits on new and unauthenticated connections (OpenSSH's MaxStartups, per source too).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// New connections per source address per minute.
+    pub per_source_per_minute: u32,
+    /// New connections per second, all sources together.
+    pub global_per_second: u32,
+    /// Connections not yet logged in, per source address.
+    pub max_preauth_per_source: u32,
+    /// Connections not yet logged in, in total.
+    pub max_preauth_total: u32,
 }
 
 impl Default for Config {
@@ -88,8 +123,10 @@ impl Default for Config {
             max_cols: 400,
             max_rows: 150,
             page_size: 100,
+            max_auth_tries: 3,
             argon2: Argon2Config::default(),
             lockout: LockoutConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -100,6 +137,8 @@ impl Default for Argon2Config {
             memory_kib: 19 * 1024,
             iterations: 2,
             parallelism: 1,
+            max_concurrent: 0,
+            max_queued: 16,
         }
     }
 }
@@ -108,7 +147,23 @@ impl Default for LockoutConfig {
     fn default() -> Self {
         LockoutConfig {
             failure_limit: 5,
+            user_failure_limit: 10,
+            ip_failure_limit: 20,
             cooloff_secs: 900,
+            backoff_factor: 2,
+            max_cooloff_secs: 24 * 3600,
+            extend_on_attempt: false,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            per_source_per_minute: 60,
+            global_per_second: 100,
+            max_preauth_per_source: 10,
+            max_preauth_total: 100,
         }
     }
 }
@@ -124,6 +179,7 @@ const ENV_KEYS: &[&str] = &[
     "max_cols",
     "max_rows",
     "page_size",
+    "max_auth_tries",
 ];
 
 /// Values derived from a validated [`Config`], in the types the rest of moat uses.
@@ -261,7 +317,7 @@ fn apply_env(
         let Some(&key) = ENV_KEYS.iter().find(|k| **k == key) else {
             return Err(ConfigError::Env {
                 var,
-                message: "unknown key (settable: MOAT_LISTEN, MOAT_DATABASE_URL, MOAT_KEYS_DIR, MOAT_ALLOWLIST, MOAT_LOGIN_GRACE_SECS, MOAT_AUTH_REJECTION_MS, MOAT_MAX_COLS, MOAT_MAX_ROWS, MOAT_PAGE_SIZE)".into(),
+                message: "unknown key (settable: MOAT_LISTEN, MOAT_DATABASE_URL, MOAT_KEYS_DIR, MOAT_ALLOWLIST, MOAT_LOGIN_GRACE_SECS, MOAT_AUTH_REJECTION_MS, MOAT_MAX_COLS, MOAT_MAX_ROWS, MOAT_PAGE_SIZE, MOAT_MAX_AUTH_TRIES)".into(),
             });
         };
         let value = match key {
@@ -272,7 +328,8 @@ fn apply_env(
                     .map(|s| toml::Value::String(s.to_string()))
                     .collect(),
             ),
-            "login_grace_secs" | "auth_rejection_ms" | "max_cols" | "max_rows" | "page_size" => {
+            "login_grace_secs" | "auth_rejection_ms" | "max_cols" | "max_rows" | "page_size"
+            | "max_auth_tries" => {
                 let n: i64 = raw.trim().parse().map_err(|_| ConfigError::Env {
                     var: var.clone(),
                     message: format!("`{raw}` is not a number"),
@@ -364,6 +421,7 @@ mod tests {
                 memory_kib: 1,
                 iterations: 1,
                 parallelism: 1,
+                ..Argon2Config::default()
             },
             ..Config::default()
         };

@@ -163,6 +163,59 @@ pub struct Record {
     pub fields: Vec<(ColumnInfo, Value)>,
 }
 
+/// A failed-login counter as stored: one per key (username and address, username, or
+/// address). Times are unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailureCounter {
+    pub failures: u32,
+    /// Lockouts this key has had (each lasts longer than the last).
+    pub tier: u32,
+    pub first_failure_at: i64,
+    pub last_failure_at: i64,
+    pub locked_until: Option<i64>,
+}
+
+impl FailureCounter {
+    pub fn is_locked(&self, now: i64) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+}
+
+/// What a failure counter counts: a username, an address, or the pair. An empty string
+/// means "any".
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LockKey {
+    pub username: String,
+    pub ip: String,
+}
+
+impl LockKey {
+    pub fn pair(username: &str, ip: &str) -> LockKey {
+        LockKey {
+            username: username.into(),
+            ip: ip.into(),
+        }
+    }
+
+    pub fn user(username: &str) -> LockKey {
+        LockKey::pair(username, "")
+    }
+
+    pub fn ip(ip: &str) -> LockKey {
+        LockKey::pair("", ip)
+    }
+}
+
+impl fmt::Display for LockKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.username.is_empty(), self.ip.is_empty()) {
+            (false, false) => write!(f, "user {} from {}", self.username, self.ip),
+            (false, true) => write!(f, "user {}", self.username),
+            _ => write!(f, "address {}", self.ip),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,24 @@ enum Command {
     },
     /// Create or update moat's own tables, then exit.
     Migrate,
+    /// Failed-login counters and lockouts.
+    Lockout {
+        #[command(subcommand)]
+        command: LockoutCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LockoutCommand {
+    /// List failure counters (key, failures, locked until).
+    List,
+    /// Forget failure counters: of a user, of an address, or (both given) of that pair.
+    Reset {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        ip: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -53,6 +71,8 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Replace the user's backup codes with 10 new single-use ones, printed once.
+    BackupCodes { name: String },
 }
 
 fn main() -> ExitCode {
@@ -74,7 +94,26 @@ fn run() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Serve { demo } => {
-                commands::serve(&config, demo, &mut out, shutdown_signal()).await
+                let reloads = reload_on_sighup(cli.config.clone());
+                commands::serve(&config, demo, &mut out, shutdown_signal(), reloads).await
+            }
+            Command::User {
+                command: UserCommand::BackupCodes { name },
+            } => commands::backup_codes(&config, &name, &operator(), &mut out).await,
+            Command::Lockout {
+                command: LockoutCommand::List,
+            } => commands::lockout_list(&config, &mut out).await,
+            Command::Lockout {
+                command: LockoutCommand::Reset { user, ip },
+            } => {
+                commands::lockout_reset(
+                    &config,
+                    user.as_deref(),
+                    ip.as_deref(),
+                    &operator(),
+                    &mut out,
+                )
+                .await
             }
             Command::User {
                 command:
@@ -95,6 +134,36 @@ fn run() -> anyhow::Result<()> {
         }
     })?;
     Ok(())
+}
+
+/// Who runs a CLI command, for the audit trail.
+fn operator() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Reload the configuration (same file, same environment) on each SIGHUP.
+fn reload_on_sighup(
+    path: Option<PathBuf>,
+) -> tokio::sync::mpsc::Receiver<Result<Config, moat::config::ConfigError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let loaded = Config::load(path.as_deref(), std::env::vars());
+            if tx.send(loaded).await.is_err() {
+                return;
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop((tx, path));
+    rx
 }
 
 /// One line from stdin, without its line ending.

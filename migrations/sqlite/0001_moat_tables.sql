@@ -81,17 +81,21 @@ CREATE TABLE moat_group_object_perms (
 CREATE INDEX moat_group_object_perms_row ON moat_group_object_perms(model, pk);
 
 -- Failure counters and lockouts, shared by every instance on this database.
--- scope is 'user', 'ip' or 'user_ip'; key is the username, the address, or both.
+-- One row per key: (username, ip) for the pair, (username, '') for the username from any
+-- address, ('', ip) for the address with any username. tier counts lockouts so far
+-- (progressive cool-off).
 CREATE TABLE moat_auth_failures (
-    scope            TEXT    NOT NULL CHECK (scope IN ('user', 'ip', 'user_ip')),
-    key              TEXT    NOT NULL,
+    username         TEXT    NOT NULL,
+    ip               TEXT    NOT NULL,
     failures         INTEGER NOT NULL DEFAULT 0,
     tier             INTEGER NOT NULL DEFAULT 0,
     first_failure_at INTEGER NOT NULL,
     last_failure_at  INTEGER NOT NULL,
     locked_until     INTEGER NULL,
-    PRIMARY KEY (scope, key)
+    PRIMARY KEY (username, ip),
+    CHECK (username <> '' OR ip <> '')
 );
+CREATE INDEX moat_auth_failures_ip ON moat_auth_failures(ip);
 
 -- Live sessions, so any instance can list and end them.
 CREATE TABLE moat_sessions (

@@ -4,8 +4,10 @@
 //! `password` and `totp` are pure (time is passed in); `service` is the only async part
 //! and the only one that touches the store.
 
+pub mod backup;
+pub mod lockout;
 pub mod password;
 pub mod service;
 pub mod totp;
 
-pub use service::{AuthService, Identity, PasswordCheck, PendingLogin};
+pub use service::{Attempt, AuthService, Identity, PasswordCheck, PendingLogin, Reason, Refusal};

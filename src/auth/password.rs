@@ -7,6 +7,8 @@
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use std::time::{Duration, Instant};
+
 use rand::Rng;
 
 use crate::config::Argon2Config;
@@ -16,6 +18,7 @@ use crate::config::Argon2Config;
 pub struct Hasher {
     argon: Argon2<'static>,
     dummy: String,
+    typical: Duration,
 }
 
 impl std::fmt::Debug for Hasher {
@@ -39,9 +42,19 @@ impl Hasher {
         let mut hasher = Hasher {
             argon,
             dummy: String::new(),
+            typical: Duration::ZERO,
         };
         hasher.dummy = hasher.hash(&generate_password())?;
+        let started = Instant::now();
+        hasher.verify_dummy("");
+        hasher.typical = started.elapsed();
         Ok(hasher)
+    }
+
+    /// How long one verification took when this hasher was made: what a refusal that
+    /// skips hashing (a locked account) waits, so it times like one that does not.
+    pub fn typical_verify_time(&self) -> Duration {
+        self.typical
     }
 
     /// Hash `password` with a fresh random salt into a PHC string.
@@ -98,6 +111,7 @@ mod tests {
             memory_kib: 64,
             iterations: 1,
             parallelism: 1,
+            ..Argon2Config::default()
         })
         .unwrap()
     }
@@ -119,6 +133,7 @@ mod tests {
             memory_kib: 128,
             iterations: 2,
             parallelism: 1,
+            ..Argon2Config::default()
         })
         .unwrap();
         assert!(newer.verify(&old, "pw"));

@@ -1,12 +1,20 @@
-//! The login sequence: password (argon2, off the async threads), then the TOTP code with
-//! the replay rule. Answers never say which factor failed or whether the user exists; the
-//! caller shows one generic refusal.
+//! The login sequence: lockout check → password (argon2, bounded, off the async threads)
+//! → code (TOTP with the replay rule, or a backup code) → counters and audit.
+//!
+//! Answers never say which factor failed or whether the user exists; the caller shows one
+//! generic refusal. Time comes in as `now_ms` (unix milliseconds) from the caller.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
+use tokio::sync::Semaphore;
+
+use super::lockout::{Effect, Policy};
 use super::password::Hasher;
-use super::totp;
-use crate::store::{Store, StoreError};
+use super::{backup, totp};
+use crate::domain::LockKey;
+use crate::store::{AuditEntry, Store, StoreError};
 
 /// Who a session belongs to once both factors passed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +22,58 @@ pub struct Identity {
     pub user_id: i64,
     pub username: String,
     pub is_superuser: bool,
+    /// Set when the login used a backup code: how many unused codes are left.
+    pub backup_codes_left: Option<u32>,
+}
+
+/// One login attempt: who, from where, when.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt<'a> {
+    pub username: &'a str,
+    pub ip: &'a str,
+    pub now_ms: i64,
+}
+
+impl Attempt<'_> {
+    fn now_secs(&self) -> i64 {
+        self.now_ms.div_euclid(1000)
+    }
+}
+
+/// Why a login was refused. Internal: recorded in the audit trail, never shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    UnknownUser,
+    BadPassword,
+    Disabled,
+    NotEnrolled,
+    Locked,
+    /// Too many verifications already running or queued: refused without hashing.
+    Busy,
+    BadCode,
+    Replay,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::UnknownUser => "unknown user",
+            Reason::BadPassword => "bad password",
+            Reason::Disabled => "user disabled",
+            Reason::NotEnrolled => "no TOTP device",
+            Reason::Locked => "locked",
+            Reason::Busy => "busy",
+            Reason::BadCode => "bad code",
+            Reason::Replay => "replayed code",
+        }
+    }
+}
+
+/// A refused step, with what the failure bookkeeping needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: Reason,
+    pub user_exists: bool,
 }
 
 /// A login whose password was right and whose code is still to be checked.
@@ -35,9 +95,33 @@ impl PendingLogin {
 pub enum PasswordCheck {
     /// Password right; ask for the code.
     NeedCode(PendingLogin),
-    /// Wrong password, unknown, disabled or not enrolled user: the caller still asks for a
-    /// code and then refuses, so the failure looks the same whichever it was.
-    Failed,
+    /// Refused. The caller still asks for a code and then refuses, so every failure
+    /// looks the same.
+    Failed(Refusal),
+}
+
+/// Bounds argon2 work: `max_concurrent` at once, `max_queued` waiting, one in flight per
+/// source address; anything more is refused at once (`Reason::Busy`).
+#[derive(Debug)]
+struct Slots {
+    permits: Semaphore,
+    max_queued: usize,
+    queued: AtomicUsize,
+    in_flight: Mutex<HashMap<String, ()>>,
+}
+
+/// Removes a source's in-flight mark when its verification ends.
+struct InFlight<'a> {
+    slots: &'a Slots,
+    ip: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.slots.in_flight.lock() {
+            m.remove(&self.ip);
+        }
+    }
 }
 
 /// Runs the factors against the store.
@@ -45,28 +129,144 @@ pub enum PasswordCheck {
 pub struct AuthService {
     store: Store,
     hasher: Arc<Hasher>,
+    slots: Arc<Slots>,
+    policy: Arc<RwLock<Policy>>,
 }
 
 impl AuthService {
-    pub fn new(store: Store, hasher: Arc<Hasher>) -> AuthService {
-        AuthService { store, hasher }
+    /// `max_concurrent` 0 means one verification per CPU core.
+    pub fn new(
+        store: Store,
+        hasher: Arc<Hasher>,
+        policy: Policy,
+        max_concurrent: u32,
+        max_queued: u32,
+    ) -> AuthService {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let permits = match usize::try_from(max_concurrent) {
+            Ok(0) | Err(_) => cores,
+            Ok(n) => n,
+        };
+        AuthService {
+            store,
+            hasher,
+            slots: Arc::new(Slots {
+                permits: Semaphore::new(permits),
+                max_queued: usize::try_from(max_queued).unwrap_or(usize::MAX),
+                queued: AtomicUsize::new(0),
+                in_flight: Mutex::new(HashMap::new()),
+            }),
+            policy: Arc::new(RwLock::new(policy)),
+        }
     }
 
     pub fn hasher(&self) -> &Hasher {
         &self.hasher
     }
 
-    /// Check a password. Unknown users are verified against a dummy hash (same cost).
+    /// Replace the lockout policy (config reload).
+    pub fn set_policy(&self, policy: Policy) {
+        if let Ok(mut p) = self.policy.write() {
+            *p = policy;
+        }
+    }
+
+    fn policy(&self) -> Policy {
+        match self.policy.read() {
+            Ok(p) => *p,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Is any key of this attempt locked? (A locked key never reaches argon2.)
+    async fn locked(&self, a: &Attempt<'_>, user_exists: bool) -> Result<bool, StoreError> {
+        let keys = self.policy().keys(a.username, a.ip, user_exists);
+        let now = a.now_secs();
+        Ok(self
+            .store
+            .failure_counters(&keys)
+            .await?
+            .iter()
+            .any(|(_, c)| c.is_locked(now)))
+    }
+
+    /// The password step.
     pub async fn check_password(
         &self,
-        username: &str,
+        a: &Attempt<'_>,
         password: &str,
     ) -> Result<PasswordCheck, StoreError> {
-        let user = self.store.login_user(username).await?;
+        let user = self.store.login_user(a.username).await?;
+        let exists = user.is_some();
+        let refuse = |reason| {
+            Ok(PasswordCheck::Failed(Refusal {
+                reason,
+                user_exists: exists,
+            }))
+        };
+        if self.locked(a, exists).await? {
+            // Take as long as a verification would, without doing one.
+            tokio::time::sleep(self.hasher.typical_verify_time()).await;
+            return refuse(Reason::Locked);
+        }
+        let phc = user.as_ref().map(|u| u.password_hash.clone());
+        let Some(matches) = self.verify_bounded(a.ip, phc, password).await else {
+            return refuse(Reason::Busy);
+        };
+        let Some(user) = user else {
+            return refuse(Reason::UnknownUser);
+        };
+        if !matches {
+            return refuse(Reason::BadPassword);
+        }
+        if !user.is_active {
+            return refuse(Reason::Disabled);
+        }
+        // A user without a confirmed TOTP device cannot log in until enrolment exists as
+        // a screen of its own (first-login enrolment issue); never password-only.
+        match user.totp {
+            Some(device) if device.confirmed => Ok(PasswordCheck::NeedCode(PendingLogin {
+                identity: Identity {
+                    user_id: user.id,
+                    username: user.username,
+                    is_superuser: user.is_superuser,
+                    backup_codes_left: None,
+                },
+                secret: device.secret,
+                last_step: device.last_step,
+            })),
+            _ => refuse(Reason::NotEnrolled),
+        }
+    }
+
+    /// Verify on the blocking pool within the slot limits; `None` when refused as busy.
+    async fn verify_bounded(&self, ip: &str, phc: Option<String>, password: &str) -> Option<bool> {
+        let slots = &*self.slots;
+        let _mark = {
+            let mut in_flight = slots.in_flight.lock().ok()?;
+            if in_flight.insert(ip.to_string(), ()).is_some() {
+                return None; // this source already has a verification running
+            }
+            InFlight {
+                slots,
+                ip: ip.to_string(),
+            }
+        };
+        let _permit = match slots.permits.try_acquire() {
+            Ok(p) => p,
+            Err(_) => {
+                if slots.queued.fetch_add(1, Ordering::SeqCst) >= slots.max_queued {
+                    slots.queued.fetch_sub(1, Ordering::SeqCst);
+                    return None;
+                }
+                let p = slots.permits.acquire().await;
+                slots.queued.fetch_sub(1, Ordering::SeqCst);
+                p.ok()?
+            }
+        };
         let hasher = Arc::clone(&self.hasher);
         let password = password.to_owned();
-        let phc = user.as_ref().map(|u| u.password_hash.clone());
-        let matches = tokio::task::spawn_blocking(move || match phc {
+        tokio::task::spawn_blocking(move || match phc {
             Some(phc) => hasher.verify(&phc, &password),
             None => {
                 hasher.verify_dummy(&password);
@@ -74,47 +274,110 @@ impl AuthService {
             }
         })
         .await
-        .unwrap_or(false);
-        let Some(user) = user else {
-            return Ok(PasswordCheck::Failed);
-        };
-        // A user without a confirmed TOTP device cannot log in until enrolment exists as
-        // a screen of its own (first-login enrolment issue); never password-only.
-        match (matches, user.is_active, user.totp) {
-            (true, true, Some(device)) if device.confirmed => {
-                Ok(PasswordCheck::NeedCode(PendingLogin {
-                    identity: Identity {
-                        user_id: user.id,
-                        username: user.username,
-                        is_superuser: user.is_superuser,
-                    },
-                    secret: device.secret,
-                    last_step: device.last_step,
-                }))
-            }
-            _ => Ok(PasswordCheck::Failed),
-        }
+        .ok()
     }
 
-    /// Check the code of a pending login at `now` (unix seconds). On success the step is
-    /// recorded atomically, so the same code cannot open a second session.
+    /// The code step: a TOTP code (replay rule) or an unused backup code.
     pub async fn check_code(
         &self,
         pending: &PendingLogin,
+        a: &Attempt<'_>,
         code: &str,
-        now: u64,
-    ) -> Result<Option<Identity>, StoreError> {
-        let Ok(step) = totp::verify(&pending.secret, code, now, pending.last_step) else {
-            return Ok(None);
-        };
-        if self
-            .store
-            .accept_totp_step(pending.identity.user_id, step)
-            .await?
-        {
-            Ok(Some(pending.identity.clone()))
-        } else {
-            Ok(None)
+    ) -> Result<Result<Identity, Reason>, StoreError> {
+        if self.locked(a, true).await? {
+            return Ok(Err(Reason::Locked));
+        }
+        let user_id = pending.identity.user_id;
+        if let Some(normalized) = backup::normalize(code) {
+            let hash = backup::hash(&normalized);
+            return Ok(
+                match self
+                    .store
+                    .use_backup_code(user_id, &hash, a.now_secs())
+                    .await?
+                {
+                    Some(left) => Ok(Identity {
+                        backup_codes_left: Some(left),
+                        ..pending.identity.clone()
+                    }),
+                    None => Err(Reason::BadCode),
+                },
+            );
+        }
+        let now = u64::try_from(a.now_secs()).unwrap_or(0);
+        match totp::verify(&pending.secret, code, now, pending.last_step) {
+            Err(totp::CodeError::Invalid) => Ok(Err(Reason::BadCode)),
+            Err(totp::CodeError::Replay) => Ok(Err(Reason::Replay)),
+            Ok(step) if self.store.accept_totp_step(user_id, step).await? => {
+                Ok(Ok(pending.identity.clone()))
+            }
+            Ok(_) => Ok(Err(Reason::Replay)),
+        }
+    }
+
+    /// Count a refused attempt under its lockout keys and audit it (and any lockout it
+    /// started). `Busy` refusals are neither counted nor audited: they did no work.
+    pub async fn record_failure(
+        &self,
+        a: &Attempt<'_>,
+        refusal: Refusal,
+    ) -> Result<(), StoreError> {
+        if refusal.reason == Reason::Busy {
+            return Ok(());
+        }
+        let policy = self.policy();
+        let keys = policy.keys(a.username, a.ip, refusal.user_exists);
+        let now = a.now_secs();
+        let mut started = Vec::new();
+        self.store
+            .update_failure_counters(&keys, |key, prev| {
+                let (next, effect) = policy.record_failure(key, prev, now);
+                if let Effect::LockStarted { until, tier } = effect {
+                    started.push((key.clone(), until, tier));
+                }
+                next
+            })
+            .await?;
+        let mut entries = vec![self.entry(a, "login", "failure", refusal.reason.as_str())];
+        for (key, until, tier) in started {
+            tracing::warn!(%key, until, tier, "lockout started");
+            entries.push(self.entry(
+                a,
+                "lockout",
+                "started",
+                &format!("{key} locked for {} s (lockout #{tier})", until - now),
+            ));
+        }
+        self.store.audit(&entries).await
+    }
+
+    /// Clear the (username, address) counter and audit the login.
+    pub async fn record_success(&self, a: &Attempt<'_>, who: &Identity) -> Result<(), StoreError> {
+        self.store
+            .clear_failure_counter(&LockKey::pair(a.username, a.ip))
+            .await?;
+        let mut entries = vec![self.entry(a, "login", "success", "")];
+        if let Some(left) = who.backup_codes_left {
+            entries.push(self.entry(
+                a,
+                "backup_code",
+                "used",
+                &format!("{left} unused backup codes left"),
+            ));
+        }
+        self.store.audit(&entries).await
+    }
+
+    fn entry(&self, a: &Attempt<'_>, action: &str, outcome: &str, reason: &str) -> AuditEntry {
+        AuditEntry {
+            at_ms: a.now_ms,
+            // What the client typed as a username, bounded (it may be an attacker's junk).
+            actor: Some(a.username.chars().take(64).collect()),
+            source_ip: Some(a.ip.to_string()),
+            action: action.into(),
+            outcome: outcome.into(),
+            reason: (!reason.is_empty()).then(|| reason.to_string()),
+            ..AuditEntry::default()
         }
     }
 }
@@ -122,17 +385,20 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Argon2Config;
+    use crate::config::{Argon2Config, LockoutConfig};
     use crate::store::test_support::memory_store;
     use crate::store::NewUser;
 
-    async fn service_with_alice() -> (AuthService, Vec<u8>) {
+    const NOW_MS: i64 = 1_700_000_000_000;
+
+    async fn service_with_alice(policy: Policy) -> (AuthService, Vec<u8>) {
         let store = memory_store().await;
         let hasher = Arc::new(
             Hasher::new(Argon2Config {
                 memory_kib: 64,
                 iterations: 1,
                 parallelism: 1,
+                ..Argon2Config::default()
             })
             .unwrap(),
         );
@@ -149,57 +415,155 @@ mod tests {
             })
             .await
             .unwrap();
-        (AuthService::new(store, hasher), secret)
+        (AuthService::new(store, hasher, policy, 0, 16), secret)
+    }
+
+    fn attempt(user: &str) -> Attempt<'_> {
+        Attempt {
+            username: user,
+            ip: "10.0.0.1",
+            now_ms: NOW_MS,
+        }
+    }
+
+    fn default_policy() -> Policy {
+        Policy::from(&LockoutConfig::default())
     }
 
     #[tokio::test]
     async fn password_then_code_then_replay_refused() {
-        let (auth, secret) = service_with_alice().await;
-        let now = 1_700_000_000;
-        let PasswordCheck::NeedCode(pending) = auth
-            .check_password("alice", "hunter2hunter2")
-            .await
-            .unwrap()
+        let (auth, secret) = service_with_alice(default_policy()).await;
+        let a = attempt("alice");
+        let PasswordCheck::NeedCode(pending) =
+            auth.check_password(&a, "hunter2hunter2").await.unwrap()
         else {
             panic!("password should pass");
         };
-        let code = totp::code_at(&secret, totp::step_at(now));
-        assert!(
-            auth.check_code(&pending, "000000", now)
-                .await
-                .unwrap()
-                .is_none()
-                || code == "000000"
-        );
-        let id = auth
-            .check_code(&pending, &code, now)
-            .await
-            .unwrap()
-            .unwrap();
+        let code = totp::code_at(&secret, totp::step_at((NOW_MS / 1000) as u64));
+        let id = auth.check_code(&pending, &a, &code).await.unwrap().unwrap();
         assert_eq!(id.username, "alice");
-        // Same code again, even via a fresh password check: replay.
-        let PasswordCheck::NeedCode(again) = auth
-            .check_password("alice", "hunter2hunter2")
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        assert!(auth.check_code(&again, &code, now).await.unwrap().is_none());
+        assert_eq!(
+            auth.check_code(&pending, &a, &code).await.unwrap(),
+            Err(Reason::Replay)
+        );
     }
 
     #[tokio::test]
-    async fn wrong_password_and_unknown_user_fail_alike() {
-        let (auth, _) = service_with_alice().await;
+    async fn wrong_password_and_unknown_user_fail_alike_to_the_caller() {
+        let (auth, _) = service_with_alice(default_policy()).await;
+        let bad = auth
+            .check_password(&attempt("alice"), "nope")
+            .await
+            .unwrap();
+        let ghost = auth
+            .check_password(&attempt("ghost"), "hunter2hunter2")
+            .await
+            .unwrap();
         assert!(matches!(
-            auth.check_password("alice", "nope").await.unwrap(),
-            PasswordCheck::Failed
+            bad,
+            PasswordCheck::Failed(Refusal {
+                reason: Reason::BadPassword,
+                ..
+            })
         ));
         assert!(matches!(
-            auth.check_password("mallory", "hunter2hunter2")
-                .await
-                .unwrap(),
-            PasswordCheck::Failed
+            ghost,
+            PasswordCheck::Failed(Refusal {
+                reason: Reason::UnknownUser,
+                ..
+            })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_locked_user_is_refused_without_hashing_even_with_the_right_password() {
+        let policy = Policy {
+            pair_limit: 2,
+            ..default_policy()
+        };
+        let (auth, _) = service_with_alice(policy).await;
+        let a = attempt("alice");
+        for _ in 0..2 {
+            let PasswordCheck::Failed(r) = auth.check_password(&a, "nope").await.unwrap() else {
+                panic!()
+            };
+            auth.record_failure(&a, r).await.unwrap();
+        }
+        let r = auth.check_password(&a, "hunter2hunter2").await.unwrap();
+        assert!(
+            matches!(
+                r,
+                PasswordCheck::Failed(Refusal {
+                    reason: Reason::Locked,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        // Audited: two failures, one lockout.
+        let log = auth.store.recent_audit(10).await.unwrap();
+        assert_eq!(log.iter().filter(|e| e.action == "lockout").count(), 1);
+        assert_eq!(
+            log.iter()
+                .filter(|e| e.reason.as_deref() == Some("bad password"))
+                .count(),
+            2
+        );
+        // After the cool-off the right password works again.
+        let later = Attempt {
+            now_ms: NOW_MS + 901_000,
+            ..a
+        };
+        assert!(matches!(
+            auth.check_password(&later, "hunter2hunter2").await.unwrap(),
+            PasswordCheck::NeedCode(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn one_verification_per_source_at_a_time_and_a_bounded_queue() {
+        let (auth, _) = service_with_alice(default_policy()).await;
+        let a = attempt("alice");
+        // Another verification from this address is running: refused at once.
+        auth.slots
+            .in_flight
+            .lock()
+            .unwrap()
+            .insert(a.ip.to_string(), ());
+        let r = auth.check_password(&a, "hunter2hunter2").await.unwrap();
+        assert!(matches!(
+            r,
+            PasswordCheck::Failed(Refusal {
+                reason: Reason::Busy,
+                ..
+            })
+        ));
+        auth.slots.in_flight.lock().unwrap().clear();
+        // Every slot taken and the queue full: refused at once, from any address.
+        let all = auth.slots.permits.available_permits() as u32;
+        let _held = auth.slots.permits.acquire_many(all).await.unwrap();
+        auth.slots.queued.store(16, Ordering::SeqCst);
+        let r = auth
+            .check_password(&attempt("alice"), "hunter2hunter2")
+            .await
+            .unwrap();
+        assert!(matches!(
+            r,
+            PasswordCheck::Failed(Refusal {
+                reason: Reason::Busy,
+                ..
+            })
+        ));
+        // Busy refusals are not counted against the user.
+        auth.record_failure(
+            &a,
+            Refusal {
+                reason: Reason::Busy,
+                user_exists: true,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(auth.store.list_failure_counters().await.unwrap().is_empty());
     }
 }

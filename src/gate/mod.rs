@@ -1,12 +1,19 @@
 //! The gate: decides, right after TCP accept and before a single SSH byte is sent, whether
-//! a source address may talk to moat at all.
+//! a source address may talk to moat at all: the allow-list, new-connection rates (per
+//! source and global, governor), and caps on connections that have not logged in yet.
 //!
-//! Pure: the caller hands in the peer address; nothing here does IO. Connection and rate
-//! limits join this room with the gate issue.
+//! Nothing here does IO; the caller hands in the peer address and drops the socket on a
+//! refusal. [`LogThrottle`] keeps a flood of refusals from flooding the log.
+
+mod limits;
+mod throttle;
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+
+pub use limits::{Gate, Preauth, PreauthGuard, Refusal};
+pub use throttle::LogThrottle;
 
 /// Source networks allowed to connect.
 #[derive(Clone, Debug, Default)]

@@ -16,7 +16,8 @@ use russh::server::{Auth, ChannelOpenHandle, Msg, Response, Session};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use tokio::sync::oneshot;
 
-use crate::auth::{AuthService, Identity, PasswordCheck, PendingLogin};
+use super::LoginEnd;
+use crate::auth::{Attempt, AuthService, Identity, PasswordCheck, PendingLogin, Refusal};
 use crate::session;
 
 /// Prompt texts (tests and the README rely on the words `Password` and `Verification code`).
@@ -30,7 +31,8 @@ enum Stage {
     Start,
     /// The password prompt was sent for this user.
     AwaitPassword { user: String },
-    /// The code prompt was sent; `pending` is `None` when the password was wrong.
+    /// The code prompt was sent; `pending` is `None` when the password step already failed
+    /// (and was counted).
     AwaitCode {
         user: String,
         pending: Option<PendingLogin>,
@@ -42,12 +44,15 @@ enum Stage {
 /// One connection's handler.
 pub struct Handler {
     peer: SocketAddr,
+    ip: String,
     auth: AuthService,
     sessions: Arc<session::Context>,
     stage: Stage,
     identity: Option<Identity>,
-    /// Fired once both factors passed: stops the login-grace timer.
-    authenticated: Option<oneshot::Sender<()>>,
+    /// Tells the connection task how the login phase ended.
+    login_end: Option<oneshot::Sender<LoginEnd>>,
+    failures: u32,
+    max_failures: u32,
     channel_open: bool,
 }
 
@@ -56,32 +61,120 @@ impl Handler {
         peer: SocketAddr,
         auth: AuthService,
         sessions: Arc<session::Context>,
-        authenticated: oneshot::Sender<()>,
+        login_end: oneshot::Sender<LoginEnd>,
+        max_failures: u32,
     ) -> Handler {
         Handler {
             peer,
+            ip: peer.ip().to_canonical().to_string(),
             auth,
             sessions,
             stage: Stage::Start,
             identity: None,
-            authenticated: Some(authenticated),
+            login_end: Some(login_end),
+            failures: 0,
+            max_failures,
             channel_open: false,
         }
     }
 
-    fn accept(&mut self, identity: Identity) -> Auth {
-        tracing::info!(user = %identity.username, peer = %self.peer, "login");
-        self.identity = Some(identity);
-        if let Some(tx) = self.authenticated.take() {
-            let _ = tx.send(());
+    fn attempt<'a>(&'a self, user: &'a str) -> Attempt<'a> {
+        Attempt {
+            username: user,
+            ip: &self.ip,
+            now_ms: now_ms(),
         }
+    }
+
+    fn end_login(&mut self, end: LoginEnd) {
+        if let Some(tx) = self.login_end.take() {
+            let _ = tx.send(end);
+        }
+    }
+
+    /// Both factors passed.
+    async fn accept(&mut self, user: &str, identity: Identity) -> Auth {
+        tracing::info!(user = %identity.username, peer = %self.peer, "login");
+        if let Err(e) = self
+            .auth
+            .record_success(&self.attempt(user), &identity)
+            .await
+        {
+            tracing::error!(error = %e, "recording a login failed");
+        }
+        self.identity = Some(identity);
+        self.end_login(LoginEnd::Authenticated);
         Auth::Accept
     }
 
-    fn refuse(&mut self, user: &str) -> Auth {
-        tracing::info!(user = %user.escape_debug(), peer = %self.peer, "login refused");
+    /// Count and audit a failed step (once per attempt).
+    async fn record(&self, user: &str, refusal: Refusal) {
+        tracing::info!(
+            user = %user.escape_debug(),
+            peer = %self.peer,
+            reason = refusal.reason.as_str(),
+            "login step refused"
+        );
+        if let Err(e) = self.auth.record_failure(&self.attempt(user), refusal).await {
+            tracing::error!(error = %e, "recording a failed login failed");
+        }
+    }
+
+    /// The generic refusal. After `max_failures` of them the connection is closed.
+    fn refuse(&mut self) -> Auth {
         self.stage = Stage::Start;
+        self.failures += 1;
+        if self.failures >= self.max_failures {
+            self.end_login(LoginEnd::TooManyFailures);
+        }
         Auth::reject()
+    }
+
+    /// The password step, shared by keyboard-interactive and the `password` method.
+    async fn password_step(&mut self, user: &str, password: &str) -> Option<PendingLogin> {
+        match self
+            .auth
+            .check_password(&self.attempt(user), password)
+            .await
+        {
+            Ok(PasswordCheck::NeedCode(pending)) => Some(pending),
+            Ok(PasswordCheck::Failed(refusal)) => {
+                self.record(user, refusal).await;
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "password check failed");
+                None
+            }
+        }
+    }
+
+    /// The code step; `None` when refused (already counted).
+    async fn code_step(
+        &mut self,
+        user: &str,
+        pending: &PendingLogin,
+        code: &str,
+    ) -> Option<Identity> {
+        match self
+            .auth
+            .check_code(pending, &self.attempt(user), code)
+            .await
+        {
+            Ok(Ok(identity)) => Some(identity),
+            Ok(Err(reason)) => {
+                let refusal = Refusal {
+                    reason,
+                    user_exists: true,
+                };
+                self.record(user, refusal).await;
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "code check failed");
+                None
+            }
+        }
     }
 }
 
@@ -104,10 +197,11 @@ fn single_answer(response: Response<'_>) -> Option<String> {
         .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
-fn now_unix() -> u64 {
+/// The one place the SSH front reads the clock; rules get it passed in.
+fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 
@@ -133,16 +227,9 @@ impl russh::server::Handler for Handler {
                 Ok(prompt(PASSWORD_PROMPT))
             }
             (Stage::AwaitPassword { user: u }, Some(response)) if u == user => {
-                let Some(password) = single_answer(response) else {
-                    return Ok(self.refuse(user));
-                };
-                let pending = match self.auth.check_password(user, &password).await {
-                    Ok(PasswordCheck::NeedCode(p)) => Some(p),
-                    Ok(PasswordCheck::Failed) => None,
-                    Err(e) => {
-                        tracing::error!(error = %e, "password check failed");
-                        None
-                    }
+                let pending = match single_answer(response) {
+                    Some(password) => self.password_step(user, &password).await,
+                    None => None,
                 };
                 self.stage = Stage::AwaitCode { user: u, pending };
                 Ok(prompt(CODE_PROMPT))
@@ -150,21 +237,19 @@ impl russh::server::Handler for Handler {
             (Stage::AwaitCode { user: u, pending }, Some(response)) if u == user => {
                 let code = single_answer(response);
                 if let (Some(pending), Some(code)) = (pending, code) {
-                    match self.auth.check_code(&pending, &code, now_unix()).await {
-                        Ok(Some(identity)) => return Ok(self.accept(identity)),
-                        Ok(None) => {}
-                        Err(e) => tracing::error!(error = %e, "code check failed"),
+                    if let Some(identity) = self.code_step(user, &pending, &code).await {
+                        return Ok(self.accept(user, identity).await);
                     }
                 }
-                Ok(self.refuse(user))
+                Ok(self.refuse())
             }
-            _ => Ok(self.refuse(user)),
+            _ => Ok(self.refuse()),
         }
     }
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
-        match self.auth.check_password(user, password).await {
-            Ok(PasswordCheck::NeedCode(pending)) => {
+        match self.password_step(user, password).await {
+            Some(pending) => {
                 self.stage = Stage::PasswordPassed {
                     user: user.into(),
                     pending,
@@ -176,11 +261,7 @@ impl russh::server::Handler for Handler {
                     partial_success: true,
                 })
             }
-            Ok(PasswordCheck::Failed) => Ok(self.refuse(user)),
-            Err(e) => {
-                tracing::error!(error = %e, "password check failed");
-                Ok(self.refuse(user))
-            }
+            None => Ok(self.refuse()),
         }
     }
 

@@ -10,7 +10,7 @@ pub mod hostkey;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use russh::keys::PrivateKey;
@@ -21,24 +21,54 @@ use tokio::sync::oneshot;
 
 pub use handler::{CODE_PROMPT, PASSWORD_PROMPT};
 
+use crate::auth::lockout::Policy;
 use crate::auth::AuthService;
-use crate::gate::Allowlist;
+use crate::config::{Config, ConfigError};
+use crate::gate::{Allowlist, Gate, LogThrottle, Preauth, PreauthGuard};
 use crate::session;
 
 /// Identification string: no version to fingerprint.
 pub const SERVER_ID: &str = "SSH-2.0-moat";
 
-/// Everything the SSH front needs.
+/// The settings a config reload (SIGHUP) may change without dropping sessions.
+#[derive(Debug)]
+pub struct Live {
+    pub gate: Gate,
+    pub login_grace: Duration,
+    pub max_auth_tries: u32,
+}
+
+impl Live {
+    pub fn from_config(config: &Config) -> Result<Live, ConfigError> {
+        let v = config.validate()?;
+        Ok(Live {
+            gate: Gate::new(Allowlist::new(v.allowlist), &config.limits),
+            login_grace: v.login_grace,
+            max_auth_tries: config.max_auth_tries,
+        })
+    }
+}
+
+/// How the login phase of a connection ended (told by the handler).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginEnd {
+    Authenticated,
+    TooManyFailures,
+}
+
+/// The SSH front.
 pub struct Server {
     pub ssh: Arc<SshConfig>,
-    pub allowlist: Allowlist,
-    pub login_grace: Duration,
     pub auth: AuthService,
     pub sessions: Arc<session::Context>,
+    live: RwLock<Arc<Live>>,
+    preauth: Arc<Preauth>,
+    refusals: LogThrottle,
 }
 
 /// russh settings for moat: our id string, password/keyboard-interactive only, equal
-/// rejection time (the initial `none` probe answered at once).
+/// rejection time (the initial `none` probe answered at once). Attempts per connection
+/// are counted by moat itself (russh would count the `none` probe too).
 pub fn ssh_config(host_key: PrivateKey, auth_rejection: Duration) -> SshConfig {
     SshConfig {
         server_id: SshId::Standard(SERVER_ID.into()),
@@ -46,7 +76,7 @@ pub fn ssh_config(host_key: PrivateKey, auth_rejection: Duration) -> SshConfig {
         auth_rejection_time: auth_rejection,
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys: vec![host_key],
-        max_auth_attempts: 6,
+        max_auth_attempts: 20,
         keepalive_interval: Some(Duration::from_secs(60)),
         keepalive_max: 3,
         ..SshConfig::default()
@@ -54,8 +84,44 @@ pub fn ssh_config(host_key: PrivateKey, auth_rejection: Duration) -> SshConfig {
 }
 
 impl Server {
-    /// Accept connections until `shutdown` completes. A connection from outside the
-    /// allow-list is dropped before a single byte is written.
+    pub fn new(
+        ssh: Arc<SshConfig>,
+        auth: AuthService,
+        sessions: Arc<session::Context>,
+        live: Live,
+    ) -> Server {
+        Server {
+            ssh,
+            auth,
+            sessions,
+            live: RwLock::new(Arc::new(live)),
+            preauth: Arc::new(Preauth::default()),
+            refusals: LogThrottle::new(Duration::from_secs(10)),
+        }
+    }
+
+    /// Apply a new configuration's live settings (allow-list, limits, lockout policy,
+    /// login grace, attempts per connection). Connections already open keep going. On an
+    /// invalid config nothing changes and the error is returned.
+    pub fn reload(&self, config: &Config) -> Result<(), ConfigError> {
+        let live = Live::from_config(config)?;
+        self.auth.set_policy(Policy::from(&config.lockout));
+        match self.live.write() {
+            Ok(mut l) => *l = Arc::new(live),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(live),
+        }
+        Ok(())
+    }
+
+    fn live(&self) -> Arc<Live> {
+        match self.live.read() {
+            Ok(l) => Arc::clone(&l),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Accept connections until `shutdown` completes. A refused connection is dropped
+    /// before a single byte is written.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
@@ -75,28 +141,47 @@ impl Server {
                     }
                 },
             };
-            if !self.allowlist.allows(peer.ip()) {
-                tracing::debug!(%peer, "source not in allowlist; dropped before banner");
-                drop(stream);
-                continue;
-            }
+            let live = self.live();
+            let guard = match live.gate.admit(peer.ip(), &self.preauth) {
+                Ok(guard) => guard,
+                Err(refusal) => {
+                    drop(stream);
+                    if let Some(n) = self.refusals.note(std::time::Instant::now()) {
+                        tracing::warn!(
+                            %peer,
+                            reason = refusal.as_str(),
+                            refused = n,
+                            "connections refused before the banner (this one and those since the last such line)"
+                        );
+                    }
+                    continue;
+                }
+            };
             // russh applies `nodelay` only to sockets it accepts itself.
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::debug!(%peer, error = %e, "set_nodelay failed");
             }
-            tokio::spawn(Arc::clone(&self).connection(stream, peer));
+            tokio::spawn(Arc::clone(&self).connection(stream, peer, guard, live));
         }
     }
 
-    /// Run one allowed connection; close it if it has not logged in within the grace time.
-    async fn connection(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) {
-        let deadline = tokio::time::Instant::now() + self.login_grace;
-        let (authed_tx, authed_rx) = oneshot::channel();
+    /// Run one admitted connection. It holds an unauthenticated slot until it logs in, and
+    /// is closed if that takes longer than the grace time or too many attempts fail.
+    async fn connection(
+        self: Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        preauth: PreauthGuard,
+        live: Arc<Live>,
+    ) {
+        let deadline = tokio::time::Instant::now() + live.login_grace;
+        let (end_tx, end_rx) = oneshot::channel();
         let handler = handler::Handler::new(
             peer,
             self.auth.clone(),
             Arc::clone(&self.sessions),
-            authed_tx,
+            end_tx,
+            live.max_auth_tries,
         );
         let started = tokio::time::timeout_at(
             deadline,
@@ -116,25 +201,30 @@ impl Server {
         };
         let handle = running.handle();
         tokio::pin!(running);
-        tokio::select! {
+        let end = tokio::select! {
             result = &mut running => {
                 if let Err(e) = result {
                     tracing::debug!(%peer, error = %e, "connection ended before login");
                 }
                 return;
             }
-            authed = tokio::time::timeout_at(deadline, authed_rx) => {
-                if !matches!(authed, Ok(Ok(()))) {
-                    tracing::info!(%peer, "login grace time expired; closing");
-                    let _ = handle
-                        .disconnect(
-                            russh::Disconnect::ByApplication,
-                            "login grace time expired".into(),
-                            String::new(),
-                        )
-                        .await;
-                }
-            }
+            end = tokio::time::timeout_at(deadline, end_rx) => end,
+        };
+        let reason = match end {
+            Ok(Ok(LoginEnd::Authenticated)) => None,
+            Ok(Ok(LoginEnd::TooManyFailures)) => Some("too many authentication failures"),
+            _ => Some("login grace time expired"),
+        };
+        drop(preauth);
+        if let Some(reason) = reason {
+            tracing::info!(%peer, reason, "closing connection");
+            let _ = handle
+                .disconnect(
+                    russh::Disconnect::ByApplication,
+                    reason.into(),
+                    String::new(),
+                )
+                .await;
         }
         if let Err(e) = running.await {
             tracing::debug!(%peer, error = %e, "connection ended");

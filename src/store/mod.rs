@@ -9,7 +9,9 @@
 //! Dialect-specific statements are gathered in [`sql`]; today the dialect is SQLite
 //! (`database_url = "sqlite://…"`), PostgreSQL follows in its own issue.
 
+pub mod audit;
 pub mod demo;
+mod lockout;
 mod records;
 mod schema;
 pub mod sql;
@@ -21,6 +23,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use audit::AuditEntry;
 pub use users::{LoginUser, NewUser, TotpDevice};
 
 /// Errors from the store, in words a caller can show or log.

@@ -130,6 +130,71 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The id of `username`, if the user exists.
+    pub async fn user_id(&self, username: &str) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM moat_users WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Replace the user's backup codes by `hashes`, recording `audit` in the same
+    /// transaction.
+    pub async fn replace_backup_codes(
+        &self,
+        user_id: i64,
+        hashes: &[String],
+        audit: &super::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM moat_backup_codes WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        for hash in hashes {
+            sqlx::query("INSERT INTO moat_backup_codes (user_id, code_hash) VALUES (?, ?)")
+                .bind(user_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        super::audit::append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Spend the unused backup code with `hash`: returns how many remain unused, or `None`
+    /// when no such unused code exists. Atomic: a code cannot be spent twice.
+    pub async fn use_backup_code(
+        &self,
+        user_id: i64,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<u32>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let used = sqlx::query(
+            "UPDATE moat_backup_codes SET used_at = ?              WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let left: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM moat_backup_codes WHERE user_id = ? AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((used == 1).then(|| u32::try_from(left).unwrap_or(0)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +247,46 @@ mod tests {
             .unwrap_err();
         assert!(dup.to_string().contains("already exists"));
         assert_eq!(store.user_count().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn backup_codes_are_spent_once() {
+        let store = memory_store().await;
+        let id = store
+            .create_user(&NewUser {
+                username: "alice",
+                password_hash: "h",
+                is_superuser: false,
+                totp_secret: None,
+                must_change_password: false,
+                now: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.user_id("alice").await.unwrap(), Some(id));
+        let hashes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let audit = crate::store::AuditEntry {
+            action: "backup_codes".into(),
+            outcome: "generated".into(),
+            ..Default::default()
+        };
+        store
+            .replace_backup_codes(id, &hashes, &audit)
+            .await
+            .unwrap();
+        assert_eq!(store.use_backup_code(id, "b", 1).await.unwrap(), Some(2));
+        assert_eq!(
+            store.use_backup_code(id, "b", 2).await.unwrap(),
+            None,
+            "spent"
+        );
+        assert_eq!(store.use_backup_code(id, "zz", 2).await.unwrap(), None);
+        // Regenerating replaces every old code.
+        store
+            .replace_backup_codes(id, &hashes[..1], &audit)
+            .await
+            .unwrap();
+        assert_eq!(store.use_backup_code(id, "c", 3).await.unwrap(), None);
+        assert_eq!(store.use_backup_code(id, "a", 3).await.unwrap(), Some(0));
     }
 }

@@ -12,7 +12,7 @@ use moat::auth::totp;
 use moat::commands;
 use moat::config::{Argon2Config, Config};
 use moat::session::{Context, InputTap};
-use moat::ssh::Server;
+use moat::ssh::{Live, Server};
 use moat::store::{demo, NewUser, Store};
 use russh::client::{self, KeyboardInteractiveAuthResponse};
 use russh::keys::PublicKeyOrCertificate;
@@ -25,6 +25,8 @@ pub const TEST_ARGON2: Argon2Config = Argon2Config {
     memory_kib: 64,
     iterations: 1,
     parallelism: 1,
+    max_concurrent: 0,
+    max_queued: 16,
 };
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -78,19 +80,18 @@ impl TestServer {
             Some(tap) => {
                 let s = &built.server;
                 let ctx = &s.sessions;
-                Arc::new(Server {
-                    ssh: Arc::clone(&s.ssh),
-                    allowlist: s.allowlist.clone(),
-                    login_grace: s.login_grace,
-                    auth: s.auth.clone(),
-                    sessions: Arc::new(Context {
+                Arc::new(Server::new(
+                    Arc::clone(&s.ssh),
+                    s.auth.clone(),
+                    Arc::new(Context {
                         store: ctx.store.clone(),
                         schema: Arc::clone(&ctx.schema),
                         page_size: ctx.page_size,
                         max_size: ctx.max_size,
                         input_tap: Some(tap),
                     }),
-                })
+                    Live::from_config(&config).expect("live config"),
+                ))
             }
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
