@@ -5,18 +5,15 @@
 //! `cargo bench --bench ssh` — prints a Markdown table (also written to
 //! `target/bench-ssh.md`). These are figures, not pass/fail.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{login_at, Console, PASSWORD, TEST_ARGON2};
 use moat::auth::password::Hasher;
-use moat::auth::totp;
 use moat::config::Argon2Config;
-use moat::store::{demo, NewUser};
+use support::common::{self, login_at, Console, TEST_ARGON2};
+use support::{percentile, users, Bench, PASSWORD};
 
 const LOGINS: usize = 50;
 const MOVES: usize = 40;
@@ -24,100 +21,23 @@ const IDLE_SESSIONS: usize = 200;
 /// Logins with the stock OpenSSH client, for users hashed at the default argon2 cost.
 const OPENSSH_LOGINS: usize = 10;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn p90(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[(v.len() * 9) / 10]
-}
-
-/// Proportional set size of a process, in KiB.
-fn pss_kib(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config_text = format!(
-        "listen = \"127.0.0.1:{port}\"\nauth_rejection_ms = 20\n\
-         [argon2]\nmemory_kib = {}\niterations = {}\nparallelism = {}\n",
+    // Users: one login per user, so no waiting on the TOTP replay rule. The last few are
+    // hashed at the default argon2 cost for the OpenSSH figure.
+    let cheap = LOGINS + 1 + IDLE_SESSIONS;
+    let mut hashes = users(cheap, TEST_ARGON2);
+    hashes.extend(users(OPENSSH_LOGINS, Argon2Config::default()));
+    let argon = format!(
+        "[argon2]\nmemory_kib = {}\niterations = {}\nparallelism = {}\n",
         TEST_ARGON2.memory_kib, TEST_ARGON2.iterations, TEST_ARGON2.parallelism
     );
-    std::fs::write(dir.path().join("moat.toml"), &config_text).unwrap();
-    let mut config = common::test_config(dir.path());
-    config.listen = format!("127.0.0.1:{port}");
-
-    // Users: one login per user, so no waiting on the TOTP replay rule.
-    let users = LOGINS + 1 + IDLE_SESSIONS + OPENSSH_LOGINS;
-    let openssh_users = (LOGINS + 1 + IDLE_SESSIONS)..users;
-    let default_phc = Hasher::new(Argon2Config::default())
-        .unwrap()
-        .hash(PASSWORD)
-        .unwrap();
-    let store = moat::commands::open_store(&config).await.unwrap();
-    demo::load(store.pool()).await.unwrap();
-    let hasher = Hasher::new(TEST_ARGON2).unwrap();
-    let phc = hasher.hash(PASSWORD).unwrap();
-    let mut secrets = Vec::new();
-    for i in 0..users {
-        let secret = totp::generate_secret();
-        store
-            .create_user(&NewUser {
-                username: &format!("bench{i}"),
-                password_hash: if openssh_users.contains(&i) {
-                    &default_phc
-                } else {
-                    &phc
-                },
-                is_superuser: true,
-                totp_secret: Some(&secret),
-                must_change_password: false,
-                now: 0,
-            })
-            .await
-            .unwrap();
-        secrets.push(secret);
-    }
-    store.close().await;
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_moat"))
-        .current_dir(dir.path())
-        .args(["--config", "moat.toml", "serve"])
-        .env("MOAT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    for line in BufReader::new(stdout).lines() {
-        if line.unwrap().contains("listening on") {
-            break;
-        }
-    }
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    let code = |i: usize| totp::code_at(&secrets[i], totp::step_at(common::now()));
+    let bench = Bench::start(&argon, hashes).await;
+    let addr = bench.addr();
+    let port = bench.port;
+    let code = |i: usize| bench.code(i);
+    let openssh_users = cheap..(cheap + OPENSSH_LOGINS);
+    let scratch = tempfile::tempdir().unwrap();
 
     // 1. Login: TCP connect → first full frame (the model index).
     let mut login_ms = Vec::new();
@@ -153,18 +73,17 @@ async fn main() {
     }
 
     // 3. Memory: server PSS before and after IDLE_SESSIONS logged-in consoles at 80x24.
-    let pid = server.0.id();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pss_before = pss_kib(pid);
+    let pss_before = bench.pss_kib();
     let mut idle = Vec::new();
-    for i in (LOGINS + 1)..(LOGINS + 1 + IDLE_SESSIONS) {
+    for i in (LOGINS + 1)..cheap {
         let conn = login_at(addr, &format!("bench{i}"), &code(i)).await;
         let mut c = Console::open(&conn, 80, 24, "xterm-256color").await;
         c.wait_for("post_tags").await;
         idle.push((conn, c));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let pss_after = pss_kib(pid);
+    let pss_after = bench.pss_kib();
     let per_session_kib = (pss_after.saturating_sub(pss_before)) as f64 / IDLE_SESSIONS as f64;
     drop(idle);
 
@@ -173,7 +92,7 @@ async fn main() {
     let mut openssh_ms = Vec::new();
     if Command::new("ssh").arg("-V").output().is_ok() {
         for i in openssh_users {
-            let askpass = dir.path().join(format!("askpass{i}.sh"));
+            let askpass = scratch.path().join(format!("askpass{i}.sh"));
             std::fs::write(
                 &askpass,
                 format!(
@@ -215,7 +134,7 @@ async fn main() {
     let openssh = if openssh_ms.is_empty() {
         "not measured (no ssh client)".to_string()
     } else {
-        format!("{:.0} ms", median(&mut openssh_ms))
+        format!("{:.0} ms", percentile(&openssh_ms, 50))
     };
 
     // 5. argon2id at the default parameters (OWASP minimum), apart from the login figure.
@@ -227,7 +146,7 @@ async fn main() {
         assert!(defaults.verify(&phc, PASSWORD));
         argon_ms.push(t0.elapsed().as_secs_f64() * 1e3);
     }
-    drop(server);
+    drop(bench);
 
     let report = format!(
         "| figure | value |\n|---|---|\n\
@@ -238,12 +157,12 @@ async fn main() {
          | bytes per cursor move at 200×50, median | {:.0} B (max {:.0} B) |\n\
          | first frame of the list at 200×50 (full repaint) | {} B |\n\
          | server PSS per idle logged-in session, {IDLE_SESSIONS} sessions at 80×24 | {:.0} KiB ({} → {} KiB) |\n",
-        median(&mut login_ms.clone()),
-        p90(&mut login_ms),
-        median(&mut argon_ms),
-        median(&mut move_ms.clone()),
-        p90(&mut move_ms),
-        median(&mut move_bytes.clone()),
+        percentile(&login_ms, 50),
+        percentile(&login_ms, 90),
+        percentile(&argon_ms, 50),
+        percentile(&move_ms, 50),
+        percentile(&move_ms, 90),
+        percentile(&move_bytes, 50),
         move_bytes.iter().cloned().fold(0.0, f64::max),
         list_frame,
         per_session_kib,

@@ -105,6 +105,11 @@ impl Context {
             is_superuser: who.is_superuser,
         };
         let (mut app, cmds) = App::new(&who.username, self.page_size, (cols, rows));
+        if let Some(left) = who.backup_codes_left {
+            app.update(Msg::Notice(format!(
+                "Signed in with a backup code: {left} left. Generate new ones before you run out."
+            )));
+        }
         let mut terminal = Terminal::new(AnsiBackend::new(cols, rows, color))?;
         let mut decoder = Decoder::new();
         let mut frames = Frames::new(out);

@@ -274,3 +274,104 @@ fn migrate_creates_moats_tables() {
     assert!(out.status.success(), "{out:?}");
     assert!(dir.path().join("moat.db").exists());
 }
+
+/// Does `source` get the SSH banner from 127.0.0.1:`port`?
+async fn gets_banner(source: &str, port: u16) -> bool {
+    use tokio::io::AsyncReadExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let Ok(mut stream) = socket
+        .connect(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+    else {
+        return false;
+    };
+    let mut buf = [0u8; 32];
+    matches!(
+        tokio::time::timeout(WAIT, stream.read(&mut buf)).await,
+        Ok(Ok(n)) if n > 0
+    )
+}
+
+fn sighup(serve: &Serve) {
+    let status = Command::new("kill")
+        .args(["-HUP", &serve.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_allowlist_without_dropping_sessions_and_keeps_it_on_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    write_config(dir.path(), port);
+    let server = serve(dir.path());
+    let password = field(&server.banner, "password:").to_string();
+    let secret = base32_decode(field(&server.banner, "secret:"));
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let conn = login_at_with(addr, "admin", &password, &code_now(&secret)).await;
+    let mut live = Console::open(&conn, 80, 24, "xterm").await;
+    live.wait_for("post_tags").await;
+    assert!(
+        !gets_banner("127.0.0.2", port).await,
+        "default allowlist is 127.0.0.1 only"
+    );
+
+    let config = dir.path().join("moat.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("allowlist = [\"127.0.0.1/32\", \"127.0.0.2/32\"]\n{text}"),
+    )
+    .unwrap();
+    sighup(&server);
+    let deadline = Instant::now() + WAIT;
+    while !gets_banner("127.0.0.2", port).await {
+        assert!(Instant::now() < deadline, "reload did not allow 127.0.0.2");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The session opened before the reload still works.
+    live.send(b"\r").await;
+    live.wait_for("row 1 of 200").await;
+
+    // A bad file is refused and the old settings stay.
+    std::fs::write(
+        &config,
+        format!("allowlist = [\"127.0.0.1/32\"]\nbogus_key = 1\n{text}"),
+    )
+    .unwrap();
+    sighup(&server);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        gets_banner("127.0.0.2", port).await,
+        "bad config must not apply"
+    );
+    live.send(b"j").await;
+    live.wait_for("row 2 of 200").await;
+}
+
+#[test]
+fn lockout_commands_validate_their_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    let out = moat(dir.path())
+        .args(["lockout", "reset"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--user"));
+    let out = moat(dir.path())
+        .args(["lockout", "reset", "--ip", "not-an-ip"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an IP address"));
+    let out = moat(dir.path()).args(["lockout", "list"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no failed logins"));
+    let out = moat(dir.path())
+        .args(["user", "backup-codes", "nobody"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such user"));
+}

@@ -9,5 +9,6 @@ pub mod lockout;
 pub mod password;
 pub mod service;
 pub mod totp;
+mod workers;
 
 pub use service::{Attempt, AuthService, Identity, PasswordCheck, PendingLogin, Reason, Refusal};

@@ -6,7 +6,7 @@
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher, Version};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -68,13 +68,17 @@ impl Hasher {
 
     /// True when `password` matches the PHC string `phc`. A malformed `phc` never matches.
     pub fn verify(&self, phc: &str, password: &str) -> bool {
+        self.verify_in(phc, password, &mut Vec::new())
+    }
+
+    /// [`Hasher::verify`] with argon2's working memory in `blocks`, grown as needed and
+    /// kept by the caller: a worker thread reuses one buffer instead of allocating (and
+    /// leaving the allocator holding) tens of MiB per verification.
+    pub fn verify_in(&self, phc: &str, password: &str, blocks: &mut Vec<Block>) -> bool {
         match PasswordHash::new(phc) {
-            Ok(parsed) => self
-                .argon
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => verify_phc(&parsed, password, blocks).unwrap_or(false),
             Err(_) => {
-                self.verify_dummy(password);
+                self.verify_dummy_in(password, blocks);
                 false
             }
         }
@@ -82,8 +86,42 @@ impl Hasher {
 
     /// Spend the time of one verification and always fail (unknown users).
     pub fn verify_dummy(&self, password: &str) {
-        let _ = self.verify(&self.dummy, password);
+        self.verify_dummy_in(password, &mut Vec::new());
     }
+
+    /// [`Hasher::verify_dummy`] with caller-kept working memory.
+    pub fn verify_dummy_in(&self, password: &str, blocks: &mut Vec<Block>) {
+        if let Ok(parsed) = PasswordHash::new(&self.dummy) {
+            let _ = verify_phc(&parsed, password, blocks);
+        }
+    }
+}
+
+/// Recompute `hash`'s digest of `password` with its own parameters and compare in
+/// constant time. `None` when the PHC string is not a usable argon2 hash.
+fn verify_phc(hash: &PasswordHash<'_>, password: &str, blocks: &mut Vec<Block>) -> Option<bool> {
+    let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+    let version = match hash.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(hash).ok()?;
+    let expected = hash.hash?;
+    let mut salt = [0u8; 64];
+    let salt = hash.salt?.decode_b64(&mut salt).ok()?;
+    let need = params.block_count();
+    if blocks.len() < need {
+        blocks.resize(need, Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks[..need])
+        .ok()?;
+    let diff = out
+        .iter()
+        .zip(expected.as_bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    Some(diff == 0)
 }
 
 /// A random password for generated accounts: 24 characters from an unambiguous alphabet
@@ -124,6 +162,24 @@ mod tests {
         assert!(h.verify(&phc, "correct horse"));
         assert!(!h.verify(&phc, "correct horsf"));
         assert!(!h.verify("not a phc string", "x"));
+        // The reusable-memory path agrees, and keeps its buffer for the next call.
+        let mut blocks = Vec::new();
+        assert!(h.verify_in(&phc, "correct horse", &mut blocks));
+        assert!(!h.verify_in(&phc, "correct horsf", &mut blocks));
+        assert_eq!(blocks.len(), 64);
+    }
+
+    #[test]
+    fn verifies_hashes_made_by_the_argon2_crate_directly() {
+        let salt = SaltString::generate(&mut OsRng);
+        let argon = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        let phc = argon.hash_password(b"pw", &salt).unwrap().to_string();
+        assert!(cheap().verify(&phc, "pw"));
+        assert!(!cheap().verify(&phc, "pW"));
     }
 
     #[test]

@@ -4,14 +4,12 @@
 //! Answers never say which factor failed or whether the user exists; the caller shows one
 //! generic refusal. Time comes in as `now_ms` (unix milliseconds) from the caller.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
-
-use tokio::sync::Semaphore;
 
 use super::lockout::{Effect, Policy};
 use super::password::Hasher;
+use super::workers::Workers;
 use super::{backup, totp};
 use crate::domain::LockKey;
 use crate::store::{AuditEntry, Store, StoreError};
@@ -100,27 +98,32 @@ pub enum PasswordCheck {
     Failed(Refusal),
 }
 
-/// Bounds argon2 work: `max_concurrent` at once, `max_queued` waiting, one in flight per
-/// source address; anything more is refused at once (`Reason::Busy`).
-#[derive(Debug)]
-struct Slots {
-    permits: Semaphore,
-    max_queued: usize,
-    queued: AtomicUsize,
-    in_flight: Mutex<HashMap<String, ()>>,
-}
+/// Sources with a verification running: one at a time per address, so one source cannot
+/// fill the argon2 queue.
+#[derive(Debug, Default)]
+struct InFlight(Mutex<HashSet<String>>);
 
 /// Removes a source's in-flight mark when its verification ends.
-struct InFlight<'a> {
-    slots: &'a Slots,
+struct InFlightMark<'a> {
+    set: &'a InFlight,
     ip: String,
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlightMark<'_> {
     fn drop(&mut self) {
-        if let Ok(mut m) = self.slots.in_flight.lock() {
+        if let Ok(mut m) = self.set.0.lock() {
             m.remove(&self.ip);
         }
+    }
+}
+
+impl InFlight {
+    fn mark(&self, ip: &str) -> Option<InFlightMark<'_>> {
+        let mut set = self.0.lock().ok()?;
+        set.insert(ip.to_string()).then(|| InFlightMark {
+            set: self,
+            ip: ip.to_string(),
+        })
     }
 }
 
@@ -129,7 +132,8 @@ impl Drop for InFlight<'_> {
 pub struct AuthService {
     store: Store,
     hasher: Arc<Hasher>,
-    slots: Arc<Slots>,
+    workers: Workers,
+    in_flight: Arc<InFlight>,
     policy: Arc<RwLock<Policy>>,
 }
 
@@ -143,19 +147,15 @@ impl AuthService {
         max_queued: u32,
     ) -> AuthService {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let permits = match usize::try_from(max_concurrent) {
+        let threads = match usize::try_from(max_concurrent) {
             Ok(0) | Err(_) => cores,
             Ok(n) => n,
         };
         AuthService {
             store,
             hasher,
-            slots: Arc::new(Slots {
-                permits: Semaphore::new(permits),
-                max_queued: usize::try_from(max_queued).unwrap_or(usize::MAX),
-                queued: AtomicUsize::new(0),
-                in_flight: Mutex::new(HashMap::new()),
-            }),
+            workers: Workers::new(threads, usize::try_from(max_queued).unwrap_or(usize::MAX)),
+            in_flight: Arc::new(InFlight::default()),
             policy: Arc::new(RwLock::new(policy)),
         }
     }
@@ -239,42 +239,21 @@ impl AuthService {
         }
     }
 
-    /// Verify on the blocking pool within the slot limits; `None` when refused as busy.
+    /// Verify on the argon2 workers; `None` when refused as busy (this source already has
+    /// a verification running, or the queue is full).
     async fn verify_bounded(&self, ip: &str, phc: Option<String>, password: &str) -> Option<bool> {
-        let slots = &*self.slots;
-        let _mark = {
-            let mut in_flight = slots.in_flight.lock().ok()?;
-            if in_flight.insert(ip.to_string(), ()).is_some() {
-                return None; // this source already has a verification running
-            }
-            InFlight {
-                slots,
-                ip: ip.to_string(),
-            }
-        };
-        let _permit = match slots.permits.try_acquire() {
-            Ok(p) => p,
-            Err(_) => {
-                if slots.queued.fetch_add(1, Ordering::SeqCst) >= slots.max_queued {
-                    slots.queued.fetch_sub(1, Ordering::SeqCst);
-                    return None;
-                }
-                let p = slots.permits.acquire().await;
-                slots.queued.fetch_sub(1, Ordering::SeqCst);
-                p.ok()?
-            }
-        };
+        let _mark = self.in_flight.mark(ip)?;
         let hasher = Arc::clone(&self.hasher);
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || match phc {
-            Some(phc) => hasher.verify(&phc, &password),
-            None => {
-                hasher.verify_dummy(&password);
-                false
-            }
-        })
-        .await
-        .ok()
+        self.workers
+            .run(move |blocks| match phc {
+                Some(phc) => hasher.verify_in(&phc, &password, blocks),
+                None => {
+                    hasher.verify_dummy_in(&password, blocks);
+                    false
+                }
+            })
+            .await
     }
 
     /// The code step: a TOTP code (replay rule) or an unused backup code.
@@ -521,15 +500,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_verification_per_source_at_a_time_and_a_bounded_queue() {
+    async fn one_verification_per_source_at_a_time() {
         let (auth, _) = service_with_alice(default_policy()).await;
         let a = attempt("alice");
         // Another verification from this address is running: refused at once.
-        auth.slots
-            .in_flight
-            .lock()
-            .unwrap()
-            .insert(a.ip.to_string(), ());
+        let mark = auth.in_flight.mark(a.ip).unwrap();
         let r = auth.check_password(&a, "hunter2hunter2").await.unwrap();
         assert!(matches!(
             r,
@@ -538,22 +513,9 @@ mod tests {
                 ..
             })
         ));
-        auth.slots.in_flight.lock().unwrap().clear();
-        // Every slot taken and the queue full: refused at once, from any address.
-        let all = auth.slots.permits.available_permits() as u32;
-        let _held = auth.slots.permits.acquire_many(all).await.unwrap();
-        auth.slots.queued.store(16, Ordering::SeqCst);
-        let r = auth
-            .check_password(&attempt("alice"), "hunter2hunter2")
-            .await
-            .unwrap();
-        assert!(matches!(
-            r,
-            PasswordCheck::Failed(Refusal {
-                reason: Reason::Busy,
-                ..
-            })
-        ));
+        drop(mark);
+        let r = auth.check_password(&a, "hunter2hunter2").await.unwrap();
+        assert!(matches!(r, PasswordCheck::NeedCode(_)));
         // Busy refusals are not counted against the user.
         auth.record_failure(
             &a,

@@ -88,18 +88,19 @@ impl Gate {
         }
     }
 
-    /// Admit a new connection from `ip`, or say why not. The allow-list is checked first,
-    /// so a refused source never consumes anyone's rate.
+    /// Admit a new connection from `ip`, or say why not. The allow-list is checked first
+    /// and the source's own rate before the global one, so a flooding source exhausts only
+    /// its own quota, never everyone's.
     pub fn admit(&self, ip: IpAddr, preauth: &Arc<Preauth>) -> Result<PreauthGuard, Refusal> {
         let ip = ip.to_canonical();
         if !self.allowlist.allows(ip) {
             return Err(Refusal::NotAllowed);
         }
-        if self.global.check().is_err() {
-            return Err(Refusal::GlobalRate);
-        }
         if self.per_source.check_key(&ip).is_err() {
             return Err(Refusal::SourceRate);
+        }
+        if self.global.check().is_err() {
+            return Err(Refusal::GlobalRate);
         }
         // Forget sources idle long enough to be back at a full quota.
         if self.per_source.len() > 4096 {
@@ -187,6 +188,20 @@ mod tests {
             g.admit(B.parse().unwrap(), &p).is_ok(),
             "other sources unaffected"
         );
+    }
+
+    #[test]
+    fn a_source_over_its_rate_does_not_use_up_the_global_rate() {
+        let g = gate(LimitsConfig {
+            per_source_per_minute: 2,
+            global_per_second: 3,
+            ..LimitsConfig::default()
+        });
+        let p = Arc::new(Preauth::default());
+        for _ in 0..50 {
+            let _ = g.admit(A.parse().unwrap(), &p);
+        }
+        assert!(g.admit(B.parse().unwrap(), &p).is_ok());
     }
 
     #[test]

@@ -16,6 +16,8 @@ use std::time::Duration;
 use russh::keys::PrivateKey;
 use russh::server::Config as SshConfig;
 use russh::{MethodKind, MethodSet, SshId};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
@@ -120,48 +122,72 @@ impl Server {
         }
     }
 
-    /// Accept connections until `shutdown` completes. A refused connection is dropped
-    /// before a single byte is written.
+    /// Accept connections until `shutdown` completes. A refused connection is closed
+    /// before a single byte is written, and before it costs more than the accept: the
+    /// listener is polled directly so a refused socket is never registered with the
+    /// reactor.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        let listener = listener.into_std()?;
+        // SAFETY: the std listener owns its descriptor and the AsyncFd owns the listener,
+        // so the descriptor stays open and unchanged for as long as it is registered.
+        let listener = unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
         tokio::pin!(shutdown);
         loop {
-            let (stream, peer) = tokio::select! {
+            let mut ready = tokio::select! {
                 _ = &mut shutdown => return Ok(()),
-                accepted = listener.accept() => match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
+                ready = listener.readable() => ready?,
+            };
+            // Take every pending connection, then wait for readiness again.
+            loop {
+                match ready.try_io(|l| l.get_ref().accept()) {
+                    Ok(Ok((stream, peer))) => self.admit(stream, peer),
+                    Ok(Err(e)) => {
                         // EMFILE and friends: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
+                        break;
                     }
-                },
-            };
-            let live = self.live();
-            let guard = match live.gate.admit(peer.ip(), &self.preauth) {
-                Ok(guard) => guard,
-                Err(refusal) => {
-                    drop(stream);
-                    if let Some(n) = self.refusals.note(std::time::Instant::now()) {
-                        tracing::warn!(
-                            %peer,
-                            reason = refusal.as_str(),
-                            refused = n,
-                            "connections refused before the banner (this one and those since the last such line)"
-                        );
-                    }
-                    continue;
+                    Err(_would_block) => break,
                 }
-            };
-            // russh applies `nodelay` only to sockets it accepts itself.
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(%peer, error = %e, "set_nodelay failed");
             }
-            tokio::spawn(Arc::clone(&self).connection(stream, peer, guard, live));
+        }
+    }
+
+    /// Ask the gate about a new connection; drop it, or run it.
+    fn admit(self: &Arc<Self>, stream: std::net::TcpStream, peer: SocketAddr) {
+        let live = self.live();
+        let guard = match live.gate.admit(peer.ip(), &self.preauth) {
+            Ok(guard) => guard,
+            Err(refusal) => {
+                // Reset rather than close: no FIN exchange, no TIME_WAIT to keep.
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                drop(stream);
+                if let Some(n) = self.refusals.note(std::time::Instant::now()) {
+                    tracing::warn!(
+                        %peer,
+                        reason = refusal.as_str(),
+                        refused = n,
+                        "connections refused before the banner (this one and those since the last such line)"
+                    );
+                }
+                return;
+            }
+        };
+        // russh applies `nodelay` only to sockets it accepts itself.
+        let stream = stream
+            .set_nonblocking(true)
+            .and_then(|()| stream.set_nodelay(true))
+            .and_then(|()| TcpStream::from_std(stream));
+        match stream {
+            Ok(stream) => {
+                tokio::spawn(Arc::clone(self).connection(stream, peer, guard, live));
+            }
+            Err(e) => tracing::warn!(%peer, error = %e, "could not set up an accepted socket"),
         }
     }
 

@@ -41,6 +41,8 @@ pub enum Msg {
     },
     /// A command failed; the text is shown on the status line.
     Failed(String),
+    /// Something the user should know (not an error); shown on the status line.
+    Notice(String),
 }
 
 /// Something the app wants done.
@@ -157,6 +159,13 @@ pub enum FieldValue {
     Lines(Vec<SafeText>),
 }
 
+/// The status line: shown until the next key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    Error(SafeText),
+    Notice(SafeText),
+}
+
 /// The screens, innermost last.
 #[derive(Clone, Debug)]
 pub enum Screen {
@@ -171,7 +180,7 @@ pub struct App {
     pub user: SafeText,
     pub stack: Vec<Screen>,
     pub help: bool,
-    pub status: Option<SafeText>,
+    pub status: Option<Status>,
     pub page_size: u32,
     pub size: (u16, u16),
     pub quit: bool,
@@ -223,8 +232,12 @@ impl App {
                 self.on_record(&model, record);
                 Vec::new()
             }
+            Msg::Notice(text) => {
+                self.status = Some(Status::Notice(SafeText::new(&text)));
+                Vec::new()
+            }
             Msg::Failed(text) => {
-                self.status = Some(SafeText::new(&text));
+                self.status = Some(Status::Error(SafeText::new(&text)));
                 // A failed page request must not leave the list waiting forever.
                 if let Some(Screen::List(l)) = self.stack.last_mut() {
                     l.pending = None;

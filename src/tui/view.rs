@@ -14,7 +14,8 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::app::{
-    App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen, LIST_CELL_WIDTH,
+    App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen, Status,
+    LIST_CELL_WIDTH,
 };
 use super::sanitize::SafeText;
 use crate::domain::group_thousands;
@@ -33,6 +34,10 @@ const FOOTER: Style = Style::new().fg(Color::Black).bg(Color::Gray);
 const ERROR: Style = Style::new()
     .fg(Color::White)
     .bg(Color::Red)
+    .add_modifier(Modifier::BOLD);
+const NOTICE: Style = Style::new()
+    .fg(Color::Black)
+    .bg(Color::Yellow)
     .add_modifier(Modifier::BOLD);
 const GUTTER: &str = "▶";
 /// How NULL is shown: distinct from any text by its style (and in monochrome by italics).
@@ -76,7 +81,8 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         None => String::new(),
     };
     match &app.status {
-        Some(status) => bar(buf, footer, &format!(" {status}"), "", ERROR),
+        Some(Status::Error(text)) => bar(buf, footer, &format!(" {text}"), "", ERROR),
+        Some(Status::Notice(text)) => bar(buf, footer, &format!(" {text}"), "", NOTICE),
         None => bar(buf, footer, &hints, "", FOOTER),
     }
     if app.help {

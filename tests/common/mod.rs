@@ -155,6 +155,29 @@ impl TestServer {
         totp::code_at(&self.secrets[name], step)
     }
 
+    /// Stop the server and start a new one on the same database and keys (a restart).
+    pub async fn restart(mut self) -> TestServer {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let store = commands::open_store(&self.config).await.expect("store");
+        let built = commands::build(&self.config, store.clone())
+            .await
+            .expect("build");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        self.addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        self.task = Some(tokio::spawn(built.server.serve(listener, async move {
+            let _ = rx.await;
+        })));
+        self.shutdown = Some(tx);
+        self.store = store;
+        self
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -263,8 +286,13 @@ pub async fn login(server: &TestServer, user: &str) -> Conn {
 
 /// Connect to `addr` and log in as `user` with [`PASSWORD`] and `code`; panics on refusal.
 pub async fn login_at(addr: SocketAddr, user: &str, code: &str) -> Conn {
+    login_at_with(addr, user, PASSWORD, code).await
+}
+
+/// Connect to `addr` and log in as `user` with `password` and `code`; panics on refusal.
+pub async fn login_at_with(addr: SocketAddr, user: &str, password: &str, code: &str) -> Conn {
     let mut conn = connect(addr).await;
-    let outcome = ki_login(&mut conn, user, &[PASSWORD, code]).await;
+    let outcome = ki_login(&mut conn, user, &[password, code]).await;
     assert!(outcome.success, "login as {user} refused: {outcome:?}");
     conn
 }

@@ -1,0 +1,156 @@
+//! What the benchmarks share: a release `moat serve` child on a loopback port over a
+//! prepared database (demo data and `bench<N>` users with known TOTP secrets), and readings
+//! of its process from /proc.
+#![allow(dead_code)] // each bench uses a different part
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use moat::auth::password::Hasher;
+use moat::auth::totp;
+use moat::config::Argon2Config;
+use moat::store::{demo, NewUser};
+
+#[path = "../../tests/common/mod.rs"]
+pub mod common;
+
+pub use common::PASSWORD;
+
+/// A running server child with its users; killed on drop.
+pub struct Bench {
+    pub port: u16,
+    pub secrets: Vec<Vec<u8>>,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A user to create: `bench<N>`, with its password hashed at these parameters.
+pub fn users(n: usize, argon2: Argon2Config) -> Vec<String> {
+    let phc = Hasher::new(argon2).unwrap().hash(PASSWORD).unwrap();
+    vec![phc; n]
+}
+
+impl Bench {
+    /// Prepare a database with the demo data and one user `bench<i>` per hash in `hashes`,
+    /// then start the release binary with `extra_toml` (top-level keys and tables)
+    /// appended to a config that listens on a free port.
+    pub async fn start(extra_toml: &str, hashes: Vec<String>) -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::write(
+            dir.path().join("moat.toml"),
+            format!("listen = \"127.0.0.1:{port}\"\nauth_rejection_ms = 20\n{extra_toml}\n"),
+        )
+        .unwrap();
+        let config = moat::config::Config::load(Some(&dir.path().join("moat.toml")), []).unwrap();
+        let config = moat::config::Config {
+            database_url: format!("sqlite://{}", dir.path().join("moat.db").display()),
+            ..config
+        };
+        let store = moat::commands::open_store(&config).await.unwrap();
+        demo::load(store.pool()).await.unwrap();
+        let mut secrets = Vec::new();
+        for (i, phc) in hashes.iter().enumerate() {
+            let secret = totp::generate_secret();
+            store
+                .create_user(&NewUser {
+                    username: &format!("bench{i}"),
+                    password_hash: phc,
+                    is_superuser: true,
+                    totp_secret: Some(&secret),
+                    must_change_password: false,
+                    now: 0,
+                })
+                .await
+                .unwrap();
+            secrets.push(secret);
+        }
+        store.close().await;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_moat"))
+            .current_dir(dir.path())
+            .args(["--config", "moat.toml", "serve"])
+            .env("MOAT_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        for line in BufReader::new(stdout).lines() {
+            if line.unwrap().contains("listening on") {
+                break;
+            }
+        }
+        Bench {
+            port,
+            secrets,
+            child,
+            _dir: dir,
+        }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        format!("127.0.0.1:{}", self.port).parse().unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The current TOTP code of `bench<i>`.
+    pub fn code(&self, i: usize) -> String {
+        totp::code_at(&self.secrets[i], totp::step_at(common::now()))
+    }
+
+    /// Server memory: proportional set size, KiB.
+    pub fn pss_kib(&self) -> u64 {
+        proc_field(&format!("/proc/{}/smaps_rollup", self.pid()), "Pss:")
+    }
+
+    /// Server memory high-water mark (peak RSS), KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        proc_field(&format!("/proc/{}/status", self.pid()), "VmHWM:")
+    }
+
+    /// CPU time the server has used (user + system).
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the `(comm)`: state is 3rd; utime 14th, stime 15th overall.
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        Duration::from_millis(ticks * 10) // CLK_TCK is 100 on Linux
+    }
+}
+
+fn proc_field(path: &str, label: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The `p`-th percentile (0–100) of `v`.
+pub fn percentile(v: &[f64], p: usize) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let i = ((v.len().saturating_sub(1)) * p) / 100;
+    v.get(i).copied().unwrap_or(f64::NAN)
+}
