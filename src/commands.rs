@@ -14,10 +14,12 @@ use crate::auth::lockout::Policy;
 use crate::auth::password::{generate_password, HashError, Hasher};
 use crate::auth::{backup, totp, AuthService};
 use crate::config::{Config, ConfigError, Validated};
+use crate::domain::{Schema, Value};
+use crate::perm::moat_perms;
 use crate::session;
 use crate::ssh::hostkey::{self, HostKeyError};
 use crate::ssh::{self, Live, Server};
-use crate::store::{demo, AuditEntry, NewUser, Store, StoreError};
+use crate::store::{demo, AuditEntry, NewUser, Principal, Store, StoreError};
 
 /// Why a command failed, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +67,13 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
     let fingerprint = hostkey::fingerprint(&host_key);
     let hasher = Arc::new(Hasher::new(config.argon2)?);
     let schema = Arc::new(store.introspect().await?);
+    config.validate_models(&schema)?;
     let sessions = Arc::new(session::Context {
         store: store.clone(),
         schema,
         page_size: config.page_size,
         max_size: (config.max_cols, config.max_rows),
+        rules: config.models.clone(),
         input_tap: None,
     });
     let auth = AuthService::new(
@@ -241,10 +245,16 @@ pub async fn user_add(
     config: &Config,
     name: &str,
     superuser: bool,
+    groups: &[String],
     password: Option<String>,
+    operator: &str,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
     let store = open_store(config).await?;
+    let mut group_ids = Vec::new();
+    for g in groups {
+        group_ids.push(group_id(&store, g).await?);
+    }
     let generated = password.is_none();
     let password = match password {
         Some(p) if p.chars().count() < MIN_PASSWORD_LEN => {
@@ -256,6 +266,17 @@ pub async fn user_add(
         None => generate_password(),
     };
     let secret = create_user(config, &store, name, superuser, &password).await?;
+    if !group_ids.is_empty() {
+        let id = user_id(&store, name).await?;
+        let audit = cli_audit(
+            operator,
+            "user_groups",
+            "moat_users",
+            name,
+            serde_json::json!({ "groups": groups }),
+        );
+        store.add_memberships(id, &group_ids, &audit).await?;
+    }
     if generated {
         writeln!(out, "password: {password}")?;
     }
@@ -272,6 +293,369 @@ pub async fn migrate(config: &Config, out: &mut impl Write) -> Result<(), Comman
         "moat: database is up to date ({})",
         config.database_url
     )?;
+    store.close().await;
+    Ok(())
+}
+
+/// An audit row for a management command run from the CLI by `operator`.
+fn cli_audit(
+    operator: &str,
+    action: &str,
+    model: &str,
+    pk: &str,
+    after: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        at_ms: now_unix().saturating_mul(1000),
+        actor: Some(format!("cli:{operator}")),
+        action: action.into(),
+        model: Some(model.into()),
+        pk: Some(pk.into()),
+        after: Some(after),
+        outcome: "success".into(),
+        ..AuditEntry::default()
+    }
+}
+
+/// Check that `codename` names a permission that exists: one of moat's own, or a verb
+/// (view/add/change/delete, or one declared in `[models.<m>] actions`) and a model.
+pub fn check_codename(
+    config: &Config,
+    schema: &Schema,
+    codename: &str,
+) -> Result<(), CommandError> {
+    if moat_perms::ALL.contains(&codename) {
+        return Ok(());
+    }
+    let bad = |why: String| {
+        CommandError::Usage(format!(
+            "unknown permission `{}`: {why}",
+            codename.escape_debug()
+        ))
+    };
+    let (verb, model) = codename
+        .split_once('_')
+        .ok_or_else(|| bad("expected VERB_MODEL, e.g. view_posts, or moat.manage_users".into()))?;
+    if schema.table(model).is_none() {
+        return Err(bad(format!("no model `{}`", model.escape_debug())));
+    }
+    let custom = config
+        .models
+        .get(model)
+        .is_some_and(|m| m.actions.iter().any(|a| a == verb));
+    if ["view", "add", "change", "delete"].contains(&verb) || custom {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "`{}` is not view, add, change, delete or an action declared for {model}",
+            verb.escape_debug()
+        )))
+    }
+}
+
+/// The key of row `pk` of `model`, checked to exist.
+async fn existing_row(
+    store: &Store,
+    schema: &Schema,
+    model: &str,
+    pk: &str,
+) -> Result<(), CommandError> {
+    let table = schema
+        .table(model)
+        .ok_or_else(|| CommandError::Usage(format!("no model `{}`", model.escape_debug())))?;
+    let keys = table.key_columns();
+    let [key] = keys.as_slice() else {
+        return Err(CommandError::Usage(format!(
+            "{model} has a composite key: object permissions need a single-column key"
+        )));
+    };
+    let integer = key == "rowid"
+        || table
+            .column(key)
+            .is_some_and(|c| c.decl_type.to_ascii_uppercase().contains("INT"));
+    let value = if integer {
+        Value::Integer(pk.parse().map_err(|_| {
+            CommandError::Usage(format!(
+                "`{}` is not a key of {model} (an integer)",
+                pk.escape_debug()
+            ))
+        })?)
+    } else {
+        Value::Text(pk.to_string())
+    };
+    match store.record(table, &[value]).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound(_)) => Err(CommandError::Usage(format!(
+            "{model} has no row with key {}",
+            pk.escape_debug()
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn user_id(store: &Store, name: &str) -> Result<i64, CommandError> {
+    store
+        .user_id(name)
+        .await?
+        .ok_or_else(|| CommandError::Usage(format!("no such user: {}", name.escape_debug())))
+}
+
+async fn group_id(store: &Store, name: &str) -> Result<i64, CommandError> {
+    store
+        .group_id(name)
+        .await?
+        .ok_or_else(|| CommandError::Usage(format!("no such group: {}", name.escape_debug())))
+}
+
+/// Whom a permission command is about.
+#[derive(Clone, Debug)]
+pub enum Target {
+    User(String),
+    Group(String),
+}
+
+impl Target {
+    async fn principal(&self, store: &Store) -> Result<Principal, CommandError> {
+        Ok(match self {
+            Target::User(u) => Principal::User(user_id(store, u).await?),
+            Target::Group(g) => Principal::Group(group_id(store, g).await?),
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Target::User(u) => format!("user {u}"),
+            Target::Group(g) => format!("group {g}"),
+        }
+    }
+}
+
+/// `moat group add NAME [--perm CODENAME]...`
+pub async fn group_add(
+    config: &Config,
+    name: &str,
+    perms: &[String],
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    validate_username(name).map_err(|_| {
+        CommandError::Usage(format!(
+            "invalid group name `{}`: use 1-32 of a-z 0-9 . _ - starting with a letter",
+            name.escape_debug()
+        ))
+    })?;
+    let store = open_store(config).await?;
+    let schema = store.introspect().await?;
+    for p in perms {
+        check_codename(config, &schema, p)?;
+    }
+    let audit = cli_audit(
+        operator,
+        "group_add",
+        "moat_groups",
+        name,
+        serde_json::json!({ "perms": perms }),
+    );
+    store.create_group(name, perms, now_unix(), &audit).await?;
+    writeln!(out, "group {name} created with {} permissions", perms.len())?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat group grant|revoke NAME CODENAME...` and `moat user grant|revoke NAME CODENAME...`
+pub async fn set_model_perms(
+    config: &Config,
+    target: &Target,
+    codenames: &[String],
+    grant: bool,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    if codenames.is_empty() {
+        return Err(CommandError::Usage("name at least one permission".into()));
+    }
+    let store = open_store(config).await?;
+    let schema = store.introspect().await?;
+    for c in codenames {
+        check_codename(config, &schema, c)?;
+    }
+    let principal = target.principal(&store).await?;
+    let (action, model, name) = match target {
+        Target::User(u) => (
+            if grant { "user_grant" } else { "user_revoke" },
+            "moat_users",
+            u,
+        ),
+        Target::Group(g) => (
+            if grant { "group_grant" } else { "group_revoke" },
+            "moat_groups",
+            g,
+        ),
+    };
+    let audit = cli_audit(
+        operator,
+        action,
+        model,
+        name,
+        serde_json::json!({ "perms": codenames }),
+    );
+    let n = store
+        .set_model_perms(principal, codenames, grant, &audit)
+        .await?;
+    let verb = if grant { "granted to" } else { "revoked from" };
+    writeln!(out, "{n} permissions {verb} {}", target.describe())?;
+    store.close().await;
+    Ok(())
+}
+
+/// One object permission: `codename` on row `pk` of `model`, for `target`.
+#[derive(Clone, Debug)]
+pub struct ObjectPerm {
+    pub target: Target,
+    pub codename: String,
+    pub model: String,
+    pub pk: String,
+}
+
+/// `moat perm assign|remove (--user U | --group G) CODENAME MODEL PK`
+pub async fn set_object_perm(
+    config: &Config,
+    perm: &ObjectPerm,
+    assign: bool,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let ObjectPerm {
+        target,
+        codename,
+        model,
+        pk,
+    } = perm;
+    let (codename, model, pk) = (codename.as_str(), model.as_str(), pk.as_str());
+    let store = open_store(config).await?;
+    let schema = store.introspect().await?;
+    check_codename(config, &schema, codename)?;
+    if codename.split_once('_').map(|(_, m)| m) != Some(model) {
+        return Err(CommandError::Usage(format!(
+            "`{codename}` is not a permission on {model} (expected VERB_{model})"
+        )));
+    }
+    if assign {
+        existing_row(&store, &schema, model, pk).await?;
+    }
+    let principal = target.principal(&store).await?;
+    let action = if assign { "perm_assign" } else { "perm_remove" };
+    let audit = cli_audit(
+        operator,
+        action,
+        model,
+        pk,
+        serde_json::json!({ "to": target.describe(), "codename": codename }),
+    );
+    let changed = store
+        .set_object_perm(principal, codename, model, pk, assign, &audit)
+        .await?;
+    let what = match (assign, changed) {
+        (true, true) => "assigned",
+        (true, false) => "was already assigned",
+        (false, true) => "removed",
+        (false, false) => "was not assigned",
+    };
+    writeln!(
+        out,
+        "{codename} on {model} {pk} {what} ({})",
+        target.describe()
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat user disable|enable NAME`
+pub async fn user_set_active(
+    config: &Config,
+    name: &str,
+    active: bool,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let id = user_id(&store, name).await?;
+    let action = if active {
+        "user_enable"
+    } else {
+        "user_disable"
+    };
+    let audit = cli_audit(
+        operator,
+        action,
+        "moat_users",
+        name,
+        serde_json::json!({ "active": active }),
+    );
+    store
+        .set_user_active(id, active, now_unix(), &audit)
+        .await?;
+    writeln!(
+        out,
+        "user {name} {}",
+        if active { "enabled" } else { "disabled" }
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat group list`
+pub async fn group_list(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let groups = store.list_groups().await?;
+    if groups.is_empty() {
+        writeln!(out, "no groups")?;
+    }
+    for g in groups {
+        writeln!(out, "{}", g.name)?;
+        writeln!(out, "  members:     {}", or_none(&g.members))?;
+        writeln!(out, "  permissions: {}", or_none(&g.perms))?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `moat perm list --user U`
+pub async fn perm_list(
+    config: &Config,
+    user: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let id = user_id(&store, user).await?;
+    let l = store.perm_listing(id).await?;
+    writeln!(
+        out,
+        "{user}: {}{}",
+        if l.is_active { "active" } else { "disabled" },
+        if l.is_superuser {
+            ", superuser (every permission)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(out, "groups: {}", or_none(&l.groups))?;
+    writeln!(out, "model permissions:")?;
+    for (codename, via) in &l.model_perms {
+        writeln!(out, "  {codename:<32} via {via}")?;
+    }
+    writeln!(out, "object permissions:")?;
+    for (codename, model, pk, via) in &l.object_perms {
+        writeln!(out, "  {codename:<32} {model} {pk}  via {via}")?;
+    }
     store.close().await;
     Ok(())
 }

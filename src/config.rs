@@ -8,6 +8,7 @@
 //! [`Config::validate`] checks what serde cannot (CIDRs parse, argon2 parameters are
 //! accepted by the algorithm, sizes are sane) and turns strings into typed values.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -61,6 +62,24 @@ pub struct Config {
     pub lockout: LockoutConfig,
     /// Connection limits applied before the SSH banner.
     pub limits: LimitsConfig,
+    /// Per-model settings, by table name: custom actions and column rules.
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+/// Settings of one model (`[models.<table>]`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Custom permission verbs for this model, e.g. `["export"]` gives `export_<model>`.
+    pub actions: Vec<String>,
+    /// Columns never selected for users outside `exempt_groups` (superusers included).
+    pub hidden: Vec<String>,
+    /// Columns whose values are shown as `••••` to users outside `exempt_groups`.
+    pub masked: Vec<String>,
+    /// Columns nobody outside `exempt_groups` may change.
+    pub read_only: Vec<String>,
+    /// Groups the column rules above do not apply to.
+    pub exempt_groups: Vec<String>,
 }
 
 /// Argon2id parameters. Defaults are the OWASP minimum (19 MiB, 2 passes, 1 lane).
@@ -127,6 +146,7 @@ impl Default for Config {
             argon2: Argon2Config::default(),
             lockout: LockoutConfig::default(),
             limits: LimitsConfig::default(),
+            models: BTreeMap::new(),
         }
     }
 }
@@ -192,6 +212,42 @@ pub struct Validated {
 }
 
 impl Config {
+    /// Check `[models.*]` against the introspected schema: every model and column named
+    /// must exist, and key columns cannot be hidden.
+    pub fn validate_models(&self, schema: &crate::domain::Schema) -> Result<(), ConfigError> {
+        for (model, mc) in &self.models {
+            let Some(table) = schema.table(model) else {
+                return Err(invalid(
+                    "models",
+                    format!("models.{model}: the database has no table `{model}`"),
+                ));
+            };
+            for (rule, columns) in [
+                ("hidden", &mc.hidden),
+                ("masked", &mc.masked),
+                ("read_only", &mc.read_only),
+            ] {
+                for c in columns {
+                    if table.column(c).is_none() {
+                        return Err(invalid(
+                            "models",
+                            format!("models.{model}.{rule}: `{model}` has no column `{c}`"),
+                        ));
+                    }
+                    if rule == "hidden" && table.key_columns().contains(c) {
+                        return Err(invalid(
+                            "models",
+                            format!(
+                                "models.{model}.hidden: `{c}` identifies rows and cannot be hidden"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Load configuration: `path` if given (must exist), else `./moat.toml` if present, else
     /// defaults; then apply `MOAT_*` variables from `env`.
     pub fn load(

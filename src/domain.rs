@@ -163,6 +163,32 @@ pub struct Record {
     pub fields: Vec<(ColumnInfo, Value)>,
 }
 
+/// What the permission engine knows about one user, loaded from the store at login.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub is_active: bool,
+    pub is_superuser: bool,
+    /// Model-level codenames: the user's own and their groups', together.
+    pub model_perms: std::collections::HashSet<String>,
+    /// (model, verb) pairs on which the user or a group of theirs holds at least one
+    /// object permission.
+    pub object_models: std::collections::HashSet<(String, String)>,
+    /// Names of the user's groups (column rules exempt some groups).
+    pub groups: std::collections::HashSet<String>,
+}
+
+/// Which rows a list may return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowFilter {
+    All,
+    /// Rows on which `user_id` (or a group of theirs) holds one of `codenames` as an
+    /// object permission.
+    Granted {
+        user_id: i64,
+        codenames: Vec<String>,
+    },
+}
+
 /// A failed-login counter as stored: one per key (username and address, username, or
 /// address). Times are unix seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

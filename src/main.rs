@@ -37,6 +37,16 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage groups.
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+    /// Object permissions (on one row) and listings.
+    Perm {
+        #[command(subcommand)]
+        command: PermCommand,
+    },
     /// Create or update moat's own tables, then exit.
     Migrate,
     /// Failed-login counters and lockouts.
@@ -67,12 +77,101 @@ enum UserCommand {
         /// Give the user every permission.
         #[arg(long)]
         superuser: bool,
+        /// Put the user in this group (repeatable).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
         /// Read the password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Replace the user's backup codes with 10 new single-use ones, printed once.
     BackupCodes { name: String },
+    /// Give the user model permissions (e.g. view_posts change_posts).
+    Grant {
+        name: String,
+        #[arg(required = true)]
+        codenames: Vec<String>,
+    },
+    /// Take model permissions back from the user.
+    Revoke {
+        name: String,
+        #[arg(required = true)]
+        codenames: Vec<String>,
+    },
+    /// Stop the user from logging in or doing anything.
+    Disable { name: String },
+    /// Let a disabled user in again.
+    Enable { name: String },
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Create a group.
+    Add {
+        name: String,
+        /// Give the group this permission (repeatable).
+        #[arg(long = "perm", value_name = "CODENAME")]
+        perms: Vec<String>,
+    },
+    /// Give the group model permissions.
+    Grant {
+        name: String,
+        #[arg(required = true)]
+        codenames: Vec<String>,
+    },
+    /// Take model permissions back from the group.
+    Revoke {
+        name: String,
+        #[arg(required = true)]
+        codenames: Vec<String>,
+    },
+    /// Groups with their members and permissions.
+    List,
+}
+
+/// `--user U` or `--group G`, exactly one.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct Whom {
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    group: Option<String>,
+}
+
+impl Whom {
+    fn target(&self) -> commands::Target {
+        match (&self.user, &self.group) {
+            (Some(u), _) => commands::Target::User(u.clone()),
+            (None, Some(g)) => commands::Target::Group(g.clone()),
+            (None, None) => commands::Target::User(String::new()), // clap requires one
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum PermCommand {
+    /// Give a user or group a permission on one row: CODENAME MODEL PK.
+    Assign {
+        #[command(flatten)]
+        whom: Whom,
+        codename: String,
+        model: String,
+        pk: String,
+    },
+    /// Take a permission on one row back.
+    Remove {
+        #[command(flatten)]
+        whom: Whom,
+        codename: String,
+        model: String,
+        pk: String,
+    },
+    /// Everything a user holds, and through what.
+    List {
+        #[arg(long)]
+        user: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,45 +191,104 @@ fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let mut out = std::io::stdout();
     runtime.block_on(async {
+        let op = operator();
         match cli.command {
             Command::Serve { demo } => {
                 let reloads = reload_on_sighup(cli.config.clone());
                 commands::serve(&config, demo, &mut out, shutdown_signal(), reloads).await
             }
-            Command::User {
-                command: UserCommand::BackupCodes { name },
-            } => commands::backup_codes(&config, &name, &operator(), &mut out).await,
+            Command::User { command } => match command {
+                UserCommand::Add {
+                    name,
+                    superuser,
+                    groups,
+                    password_stdin,
+                } => {
+                    let password = if password_stdin {
+                        Some(read_password_stdin()?)
+                    } else {
+                        None
+                    };
+                    commands::user_add(&config, &name, superuser, &groups, password, &op, &mut out)
+                        .await
+                }
+                UserCommand::BackupCodes { name } => {
+                    commands::backup_codes(&config, &name, &op, &mut out).await
+                }
+                UserCommand::Grant { name, codenames } => {
+                    let target = commands::Target::User(name);
+                    commands::set_model_perms(&config, &target, &codenames, true, &op, &mut out)
+                        .await
+                }
+                UserCommand::Revoke { name, codenames } => {
+                    let target = commands::Target::User(name);
+                    commands::set_model_perms(&config, &target, &codenames, false, &op, &mut out)
+                        .await
+                }
+                UserCommand::Disable { name } => {
+                    commands::user_set_active(&config, &name, false, &op, &mut out).await
+                }
+                UserCommand::Enable { name } => {
+                    commands::user_set_active(&config, &name, true, &op, &mut out).await
+                }
+            },
+            Command::Group { command } => match command {
+                GroupCommand::Add { name, perms } => {
+                    commands::group_add(&config, &name, &perms, &op, &mut out).await
+                }
+                GroupCommand::Grant { name, codenames } => {
+                    let target = commands::Target::Group(name);
+                    commands::set_model_perms(&config, &target, &codenames, true, &op, &mut out)
+                        .await
+                }
+                GroupCommand::Revoke { name, codenames } => {
+                    let target = commands::Target::Group(name);
+                    commands::set_model_perms(&config, &target, &codenames, false, &op, &mut out)
+                        .await
+                }
+                GroupCommand::List => commands::group_list(&config, &mut out).await,
+            },
+            Command::Perm { command } => match command {
+                PermCommand::Assign {
+                    whom,
+                    codename,
+                    model,
+                    pk,
+                } => {
+                    let perm = commands::ObjectPerm {
+                        target: whom.target(),
+                        codename,
+                        model,
+                        pk,
+                    };
+                    commands::set_object_perm(&config, &perm, true, &op, &mut out).await
+                }
+                PermCommand::Remove {
+                    whom,
+                    codename,
+                    model,
+                    pk,
+                } => {
+                    let perm = commands::ObjectPerm {
+                        target: whom.target(),
+                        codename,
+                        model,
+                        pk,
+                    };
+                    commands::set_object_perm(&config, &perm, false, &op, &mut out).await
+                }
+                PermCommand::List { user } => commands::perm_list(&config, &user, &mut out).await,
+            },
+            Command::Migrate => commands::migrate(&config, &mut out).await,
             Command::Lockout {
                 command: LockoutCommand::List,
             } => commands::lockout_list(&config, &mut out).await,
             Command::Lockout {
                 command: LockoutCommand::Reset { user, ip },
             } => {
-                commands::lockout_reset(
-                    &config,
-                    user.as_deref(),
-                    ip.as_deref(),
-                    &operator(),
-                    &mut out,
-                )
-                .await
+                commands::lockout_reset(&config, user.as_deref(), ip.as_deref(), &op, &mut out)
+                    .await
             }
-            Command::User {
-                command:
-                    UserCommand::Add {
-                        name,
-                        superuser,
-                        password_stdin,
-                    },
-            } => {
-                let password = if password_stdin {
-                    Some(read_password_stdin()?)
-                } else {
-                    None
-                };
-                commands::user_add(&config, &name, superuser, password, &mut out).await
-            }
-            Command::Migrate => commands::migrate(&config, &mut out).await,
         }
     })?;
     Ok(())

@@ -11,10 +11,15 @@ use std::time::Duration;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 
+use std::collections::HashSet;
+
+use std::collections::BTreeMap;
+
 use crate::auth::Identity;
-use crate::domain::{Schema, TableInfo};
-use crate::perm::{self, Action, Actor, Decision};
-use crate::store::{Store, StoreError};
+use crate::config::ModelConfig;
+use crate::domain::{Grants, RowFilter, Schema, TableInfo, Value};
+use crate::perm::{self, Action, Decision, Visibility};
+use crate::store::{AuditEntry, Store, StoreError};
 use crate::tui::app::ModelSummary;
 use crate::tui::backend::AnsiBackend;
 use crate::tui::input::Decoder;
@@ -45,6 +50,8 @@ pub struct Context {
     pub schema: Arc<Schema>,
     pub page_size: u32,
     pub max_size: (u16, u16),
+    /// Column rules by model (`[models.*]` in config).
+    pub rules: BTreeMap<String, ModelConfig>,
     /// Called with every chunk of client input before it is decoded. Instrumentation for
     /// tests and benchmarks (e.g. proving that a panic stays inside one session); `None`
     /// in production.
@@ -73,6 +80,8 @@ pub struct TermInfo {
 pub enum SessionError {
     #[error("terminal: {0}")]
     Terminal(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Context {
@@ -91,19 +100,28 @@ impl Context {
         (c, r)
     }
 
+    /// Who is acting in a session: identity, address and grants (loaded at start).
+    pub async fn actor(&self, who: &Identity, source_ip: &str) -> Result<Actor, StoreError> {
+        Ok(Actor {
+            user_id: who.user_id,
+            username: who.username.clone(),
+            source_ip: source_ip.to_string(),
+            grants: self.store.grants(who.user_id).await?,
+        })
+    }
+
     /// Run one session until the user quits or the client goes away.
     pub async fn run(
         &self,
         who: Identity,
+        source_ip: String,
         term: TermInfo,
         mut events: mpsc::Receiver<Event>,
         out: mpsc::Sender<Vec<u8>>,
     ) -> Result<(), SessionError> {
         let (cols, rows) = self.clamp_size(term.cols, term.rows);
         let color = crate::tui::term_has_color(&term.term);
-        let actor = Actor {
-            is_superuser: who.is_superuser,
-        };
+        let actor = self.actor(&who, &source_ip).await?;
         let (mut app, cmds) = App::new(&who.username, self.page_size, (cols, rows));
         if let Some(left) = who.backup_codes_left {
             app.update(Msg::Notice(format!(
@@ -114,7 +132,7 @@ impl Context {
         let mut decoder = Decoder::new();
         let mut frames = Frames::new(out);
         frames.push(AnsiBackend::ENTER.to_vec());
-        self.apply(&mut app, actor, cmds).await;
+        self.apply(&mut app, &actor, cmds).await;
 
         while !app.quit {
             frames.draw(&mut terminal, &mut app)?;
@@ -123,7 +141,7 @@ impl Context {
                 _ = tokio::time::sleep(ESC_TIMEOUT), if decoder.has_pending() => {
                     for input in decoder.flush() {
                         let cmds = app.update(Msg::Input(input));
-                        self.apply(&mut app, actor, cmds).await;
+                        self.apply(&mut app, &actor, cmds).await;
                     }
                     continue;
                 }
@@ -136,7 +154,7 @@ impl Context {
                     }
                     for input in decoder.feed(&bytes) {
                         let cmds = app.update(Msg::Input(input));
-                        self.apply(&mut app, actor, cmds).await;
+                        self.apply(&mut app, &actor, cmds).await;
                         if app.quit {
                             break;
                         }
@@ -155,7 +173,7 @@ impl Context {
     }
 
     /// Run commands (and the commands their answers produce) until none are left.
-    async fn apply(&self, app: &mut App, actor: Actor, mut cmds: Vec<Cmd>) {
+    async fn apply(&self, app: &mut App, actor: &Actor, mut cmds: Vec<Cmd>) {
         while !cmds.is_empty() {
             let mut next = Vec::new();
             for cmd in cmds {
@@ -167,8 +185,11 @@ impl Context {
         }
     }
 
-    /// Check and run one command. Every store call is preceded by a permission check.
-    async fn execute(&self, actor: Actor, cmd: Cmd) -> Option<Msg> {
+    /// Check and run one command: the boundary every action crosses, whatever the UI
+    /// showed. Every store call is preceded by a permission check; every denial is
+    /// audited.
+    pub async fn execute(&self, actor: &Actor, cmd: Cmd) -> Option<Msg> {
+        let g = &actor.grants;
         let result = match cmd {
             Cmd::Quit => return None,
             Cmd::LoadModels => {
@@ -176,7 +197,7 @@ impl Context {
                     .schema
                     .tables
                     .iter()
-                    .filter(|t| perm::decide(actor, Action::View, &t.name).is_allowed())
+                    .filter(|t| perm::model_listed(g, &t.name))
                     .map(|t| ModelSummary {
                         name: t.name.clone(),
                         columns: t.columns.len(),
@@ -184,10 +205,10 @@ impl Context {
                     .collect();
                 return Some(Msg::Models(models));
             }
-            Cmd::Count { model } => match self.table(actor, &model) {
-                Ok(t) => self
+            Cmd::Count { model } => match self.listable(actor, &model).await {
+                Ok((t, filter)) => self
                     .store
-                    .count_rows(t)
+                    .count_rows(&t.table, &filter)
                     .await
                     .map(|count| Msg::Counted { model, count }),
                 Err(denied) => return Some(denied),
@@ -196,43 +217,191 @@ impl Context {
                 model,
                 anchor,
                 limit,
-            } => match self.table(actor, &model) {
-                Ok(t) => self
+            } => match self.listable(actor, &model).await {
+                Ok((t, filter)) => self
                     .store
-                    .page(t, &anchor, limit)
+                    .page(&t.table, &anchor, limit, &filter)
                     .await
-                    .map(|page| Msg::Page {
-                        model,
-                        anchor,
-                        page,
+                    .map(|mut page| {
+                        for row in &mut page.rows {
+                            t.mask(&mut row.values);
+                        }
+                        Msg::Page {
+                            model,
+                            anchor,
+                            page,
+                        }
                     }),
                 Err(denied) => return Some(denied),
             },
-            Cmd::LoadRecord { model, key } => match self.table(actor, &model) {
-                Ok(t) => self
-                    .store
-                    .record(t, &key)
-                    .await
-                    .map(|record| Msg::Record { model, record }),
-                Err(denied) => return Some(denied),
-            },
+            Cmd::LoadRecord { model, key } => {
+                match self.row_allowed(actor, &Action::View, &model, &key).await {
+                    Ok(t) => self.store.record(&t.table, &key).await.map(|mut record| {
+                        let mut values: Vec<Value> =
+                            record.fields.iter().map(|(_, v)| v.clone()).collect();
+                        t.mask(&mut values);
+                        for (field, value) in record.fields.iter_mut().zip(values) {
+                            field.1 = value;
+                        }
+                        Msg::Record { model, record }
+                    }),
+                    Err(denied) => return Some(denied),
+                }
+            }
         };
         Some(result.unwrap_or_else(|e| Msg::Failed(describe(&e))))
     }
 
-    /// The introspected table `model`, if it exists and `actor` may view it.
-    fn table(&self, actor: Actor, model: &str) -> Result<&TableInfo, Msg> {
-        let Some(t) = self.schema.table(model) else {
-            return Err(Msg::Failed(format!("no such model: {model}")));
+    /// The table `model` as `actor` may see it: hidden columns left out (they are never
+    /// selected), and which of the remaining columns are masked.
+    fn table(&self, actor: &Actor, model: &str) -> Result<Shown, Msg> {
+        let table = self
+            .schema
+            .table(model)
+            .ok_or_else(|| Msg::Failed(format!("no such model: {model}")))?;
+        let rules = self.rules.get(model).filter(|r| {
+            !r.exempt_groups
+                .iter()
+                .any(|g| actor.grants.groups.contains(g))
+        });
+        let Some(rules) = rules else {
+            return Ok(Shown {
+                table: table.clone(),
+                masked: Vec::new(),
+            });
         };
-        match perm::decide(actor, Action::View, model) {
-            Decision::Allow => Ok(t),
-            Decision::Deny(reason) => {
-                tracing::info!(model, reason, "denied");
-                Err(Msg::Failed(format!("permission denied: {reason}")))
+        let mut shown = table.clone();
+        shown.columns.retain(|c| !rules.hidden.contains(&c.name));
+        let masked = shown
+            .columns
+            .iter()
+            .map(|c| rules.masked.contains(&c.name))
+            .collect();
+        Ok(Shown {
+            table: shown,
+            masked,
+        })
+    }
+
+    /// The table `model` and the filter of the rows `actor` may list in it.
+    async fn listable(&self, actor: &Actor, model: &str) -> Result<(Shown, RowFilter), Msg> {
+        let t = self.table(actor, model)?;
+        match perm::visibility(&actor.grants, model) {
+            Visibility::All => Ok((t, RowFilter::All)),
+            Visibility::Granted => Ok((
+                t,
+                RowFilter::Granted {
+                    user_id: actor.user_id,
+                    codenames: vec![Action::View.codename(model), Action::Change.codename(model)],
+                },
+            )),
+            Visibility::Nothing => {
+                let reason = format!("no {} permission", Action::View.codename(model));
+                Err(self.deny(actor, &Action::View, model, None, &reason).await)
             }
         }
     }
+
+    /// The table `model`, if `actor` may do `action` on its row `key`.
+    async fn row_allowed(
+        &self,
+        actor: &Actor,
+        action: &Action,
+        model: &str,
+        key: &[Value],
+    ) -> Result<Shown, Msg> {
+        let t = self.table(actor, model)?;
+        let pk = pk_text(key);
+        let row_perms = match &pk {
+            Some(pk) if !actor.grants.is_superuser => self
+                .store
+                .row_perms(actor.user_id, model, pk)
+                .await
+                .map_err(|e| Msg::Failed(describe(&e)))?,
+            _ => HashSet::new(),
+        };
+        match perm::decide(&actor.grants, action, model, &row_perms) {
+            Decision::Allow => Ok(t),
+            Decision::Deny(reason) => Err(self
+                .deny(actor, action, model, pk.as_deref(), &reason)
+                .await),
+        }
+    }
+
+    /// Audit a denial and turn it into the message the user sees.
+    async fn deny(
+        &self,
+        actor: &Actor,
+        action: &Action,
+        model: &str,
+        pk: Option<&str>,
+        reason: &str,
+    ) -> Msg {
+        tracing::info!(user = %actor.username, model, pk, reason, "denied");
+        let entry = AuditEntry {
+            at_ms: now_ms(),
+            actor: Some(actor.username.clone()),
+            source_ip: Some(actor.source_ip.clone()),
+            action: action.verb().to_string(),
+            model: Some(model.to_string()),
+            pk: pk.map(str::to_string),
+            outcome: "denied".into(),
+            reason: Some(reason.to_string()),
+            ..AuditEntry::default()
+        };
+        if let Err(e) = self.store.audit(&[entry]).await {
+            tracing::error!(error = %e, "auditing a denial failed");
+        }
+        Msg::Failed(format!("permission denied: {reason}"))
+    }
+}
+
+/// A table as one user sees it.
+struct Shown {
+    table: TableInfo,
+    /// Per column of `table`: whether its values are masked.
+    masked: Vec<bool>,
+}
+
+/// What a masked value looks like.
+pub const MASK: &str = "••••";
+
+impl Shown {
+    /// Replace the values of masked columns (NULL stays NULL).
+    fn mask(&self, values: &mut [Value]) {
+        for (value, masked) in values.iter_mut().zip(&self.masked) {
+            if *masked && !value.is_null() {
+                *value = Value::Text(MASK.into());
+            }
+        }
+    }
+}
+
+/// Who is acting in a session.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub user_id: i64,
+    pub username: String,
+    pub source_ip: String,
+    pub grants: Grants,
+}
+
+/// A row's key as object permissions store it: the value of its single key column.
+fn pk_text(key: &[Value]) -> Option<String> {
+    match key {
+        [Value::Integer(i)] => Some(i.to_string()),
+        [Value::Text(s)] => Some(s.clone()),
+        [other] => Some(other.to_string()),
+        _ => None,
+    }
+}
+
+/// Unix milliseconds, for audit rows.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// A store error in words for the status line (no SQL text, no internals).

@@ -1,30 +1,64 @@
 //! The permission engine: pure and synchronous. The session asks it before every store
-//! call; the TUI never does (it only greys out).
+//! call; the TUI never does (it only greys out what [`Capabilities`] says).
 //!
-//! Today the rule is the foundation's: a superuser may do everything, anyone else nothing
-//! (groups, model and object permissions arrive with the permissions issue and extend
-//! [`decide`] without changing its callers).
+//! The rule, as in Django with django-guardian: a disabled user may do nothing; a
+//! superuser everything; anyone else the union of their own model permissions, their
+//! groups' model permissions, and the object permissions (their own and their groups') on
+//! the row in question. A codename is a verb and a model: `view_posts`, `change_posts`, or
+//! a custom verb the config declares (`export_posts`); moat's own management permissions
+//! are `moat.manage_users`, `moat.manage_groups`, `moat.manage_permissions` and
+//! `moat.view_audit`.
+//!
+//! Object permissions can be many (100,000 grants on one table), so they are not loaded
+//! into [`Grants`]: the session asks the store for the codenames on the one row it is about
+//! to touch, and list queries filter by them in SQL (see [`Visibility`]).
 
-/// Who is acting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Actor {
-    pub is_superuser: bool,
-}
+use std::collections::HashSet;
 
-/// What they want to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What someone wants to do to a model (or one of its rows).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     View,
     Add,
     Change,
     Delete,
+    /// A verb declared in config, e.g. `export`.
+    Custom(String),
 }
+
+impl Action {
+    pub fn verb(&self) -> &str {
+        match self {
+            Action::View => "view",
+            Action::Add => "add",
+            Action::Change => "change",
+            Action::Delete => "delete",
+            Action::Custom(v) => v,
+        }
+    }
+
+    /// The codename of this action on `model`: `view_posts`.
+    pub fn codename(&self, model: &str) -> String {
+        format!("{}_{model}", self.verb())
+    }
+}
+
+/// moat's own permissions, guarding its management screens and the audit viewer.
+pub mod moat_perms {
+    pub const MANAGE_USERS: &str = "moat.manage_users";
+    pub const MANAGE_GROUPS: &str = "moat.manage_groups";
+    pub const MANAGE_PERMISSIONS: &str = "moat.manage_permissions";
+    pub const VIEW_AUDIT: &str = "moat.view_audit";
+    pub const ALL: [&str; 4] = [MANAGE_USERS, MANAGE_GROUPS, MANAGE_PERMISSIONS, VIEW_AUDIT];
+}
+
+pub use crate::domain::Grants;
 
 /// The answer, with a reason worth auditing when it is a denial.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     Allow,
-    Deny(&'static str),
+    Deny(String),
 }
 
 impl Decision {
@@ -33,29 +67,121 @@ impl Decision {
     }
 }
 
-/// May `actor` perform `action` on `model`?
-pub fn decide(actor: Actor, action: Action, model: &str) -> Decision {
-    let _ = (action, model);
-    if actor.is_superuser {
+/// Which rows of a model a user may see in a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every row (superuser, or model-level view or change).
+    All,
+    /// Only rows on which the user holds `view_<model>` or `change_<model>` as an object
+    /// permission: the list query filters by them.
+    Granted,
+    /// None: the model is not in the user's index.
+    Nothing,
+}
+
+impl Grants {
+    fn holds(&self, codename: &str) -> bool {
+        self.model_perms.contains(codename)
+    }
+}
+
+/// May the user perform `action` on `model` — on the row whose object permissions are
+/// `row_perms` (the codenames held on that row; empty when no row is concerned)?
+pub fn decide(g: &Grants, action: &Action, model: &str, row_perms: &HashSet<String>) -> Decision {
+    let codename = action.codename(model);
+    if !g.is_active {
+        return Decision::Deny("user is disabled".into());
+    }
+    if g.is_superuser || g.holds(&codename) || row_perms.contains(&codename) {
+        return Decision::Allow;
+    }
+    // Change implies view, as in Django's admin.
+    if *action == Action::View {
+        let change = Action::Change.codename(model);
+        if g.holds(&change) || row_perms.contains(&change) {
+            return Decision::Allow;
+        }
+    }
+    Decision::Deny(format!("no {codename} permission"))
+}
+
+/// May the user use moat's own permission `perm` (e.g. [`moat_perms::MANAGE_USERS`])?
+pub fn decide_moat(g: &Grants, perm: &str) -> Decision {
+    if !g.is_active {
+        Decision::Deny("user is disabled".into())
+    } else if g.is_superuser || g.holds(perm) {
         Decision::Allow
     } else {
-        Decision::Deny("no permission on this model")
+        Decision::Deny(format!("no {perm} permission"))
+    }
+}
+
+/// Which rows of `model` the user sees in a list.
+pub fn visibility(g: &Grants, model: &str) -> Visibility {
+    if !g.is_active {
+        return Visibility::Nothing;
+    }
+    let view = Action::View.codename(model);
+    let change = Action::Change.codename(model);
+    if g.is_superuser || g.holds(&view) || g.holds(&change) {
+        return Visibility::All;
+    }
+    let granted = ["view", "change"].iter().any(|verb| {
+        g.object_models
+            .contains(&(model.to_string(), verb.to_string()))
+    });
+    if granted {
+        Visibility::Granted
+    } else {
+        Visibility::Nothing
+    }
+}
+
+/// Is `model` in the user's index: any permission on it, at model level or on a row?
+pub fn model_listed(g: &Grants, model: &str) -> bool {
+    if !g.is_active {
+        return false;
+    }
+    let suffix = format!("_{model}");
+    g.is_superuser
+        || g.model_perms
+            .iter()
+            .any(|c| c.ends_with(&suffix) && !c.starts_with("moat."))
+        || g.object_models.iter().any(|(m, _)| m == model)
+}
+
+/// What the console may offer for one model (greying out only; every action is still
+/// checked by [`decide`] when it is executed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub add: bool,
+    pub change: bool,
+    pub delete: bool,
+}
+
+/// The model-level capabilities of the user on `model`.
+pub fn capabilities(g: &Grants, model: &str) -> Capabilities {
+    let none = HashSet::new();
+    let can = |a: Action| decide(g, &a, model, &none).is_allowed();
+    Capabilities {
+        add: can(Action::Add),
+        change: can(Action::Change),
+        delete: can(Action::Delete),
+    }
+}
+
+/// The granting rule against escalation: may `granter` give `codename` to someone? Only
+/// what they hold themselves (at model level), and superuser status never.
+pub fn may_grant(granter: &Grants, codename: &str) -> Decision {
+    if !granter.is_active {
+        return Decision::Deny("user is disabled".into());
+    }
+    if granter.is_superuser || granter.holds(codename) {
+        Decision::Allow
+    } else {
+        Decision::Deny(format!("you do not hold {codename} yourself"))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn superuser_may_everything_others_nothing_yet() {
-        let root = Actor { is_superuser: true };
-        let jane = Actor {
-            is_superuser: false,
-        };
-        for action in [Action::View, Action::Add, Action::Change, Action::Delete] {
-            assert!(decide(root, action, "posts").is_allowed());
-            assert!(!decide(jane, action, "posts").is_allowed());
-        }
-    }
-}
+mod tests;

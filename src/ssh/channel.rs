@@ -80,7 +80,9 @@ pub async fn drive(channel: Channel<Msg>, who: Identity, peer: SocketAddr, ctx: 
     });
     let user = who.username.clone();
     let session_ctx = Arc::clone(&ctx);
-    let session = tokio::spawn(async move { session_ctx.run(who, term, event_rx, frame_tx).await });
+    let ip = peer.ip().to_canonical().to_string();
+    let session =
+        tokio::spawn(async move { session_ctx.run(who, ip, term, event_rx, frame_tx).await });
 
     // Forward frames until the session drops its sender (it ended, or panicked).
     while let Some(frame) = frame_rx.recv().await {

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod demo;
 mod lockout;
+mod perms;
 mod records;
 mod schema;
 pub mod sql;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use audit::AuditEntry;
+pub use perms::{GroupInfo, PermListing, Principal};
 pub use users::{LoginUser, NewUser, TotpDevice};
 
 /// Errors from the store, in words a caller can show or log.

@@ -8,18 +8,33 @@ use sqlx::{Row, TypeInfo, ValueRef};
 
 use super::sql::{self, Ident};
 use super::{Store, StoreError};
-use crate::domain::{ListRow, Page, PageAnchor, Record, RowCount, TableInfo, Value};
+use crate::domain::{ListRow, Page, PageAnchor, Record, RowCount, RowFilter, TableInfo, Value};
 
 impl Store {
-    /// Count rows, exactly up to [`sql::EXACT_COUNT_LIMIT`], else `AtLeast(limit)`.
-    pub async fn count_rows(&self, table: &TableInfo) -> Result<RowCount, StoreError> {
+    /// Count the rows `filter` lets through, exactly up to [`sql::EXACT_COUNT_LIMIT`],
+    /// else `AtLeast(limit)`.
+    pub async fn count_rows(
+        &self,
+        table: &TableInfo,
+        filter: &RowFilter,
+    ) -> Result<RowCount, StoreError> {
         let limit = sql::EXACT_COUNT_LIMIT;
+        let keys = key_idents(table)?;
+        let (condition, filter_binds) = filter_condition(table, &keys, filter)?;
         let q = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT {})",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} {} LIMIT {})",
             Ident::table(table),
+            condition.map(|c| format!("WHERE {c}")).unwrap_or_default(),
             limit + 1
         );
-        let n: i64 = sqlx::query_scalar(&q).fetch_one(&self.pool).await?;
+        let mut query = sqlx::query_scalar(&q);
+        for v in &filter_binds {
+            query = match v {
+                Value::Integer(i) => query.bind(*i),
+                other => query.bind(other.to_string()),
+            };
+        }
+        let n: i64 = query.fetch_one(&self.pool).await?;
         let n = u64::try_from(n).unwrap_or(0);
         Ok(if n > limit {
             RowCount::AtLeast(limit)
@@ -28,12 +43,14 @@ impl Store {
         })
     }
 
-    /// One page of up to `limit` rows of `table` in key order, starting at `anchor`.
+    /// One page of up to `limit` rows of `table` that `filter` lets through, in key
+    /// order, starting at `anchor`.
     pub async fn page(
         &self,
         table: &TableInfo,
         anchor: &PageAnchor,
         limit: u32,
+        filter: &RowFilter,
     ) -> Result<Page, StoreError> {
         let keys = key_idents(table)?;
         let key_tuple = sql::ident_tuple(&keys);
@@ -44,19 +61,26 @@ impl Store {
             .map(Ident::as_str)
             .collect::<Vec<_>>()
             .join(", ");
-        let (filter, descending, bound) = match anchor {
-            PageAnchor::First => (String::new(), false, None),
-            PageAnchor::Last => (String::new(), true, None),
+        let (position, descending, bound) = match anchor {
+            PageAnchor::First => (None, false, None),
+            PageAnchor::Last => (None, true, None),
             PageAnchor::After(k) => (
-                format!("WHERE {key_tuple} > {}", sql::placeholders(keys.len())),
+                Some(format!("{key_tuple} > {}", sql::placeholders(keys.len()))),
                 false,
                 Some(k),
             ),
             PageAnchor::Before(k) => (
-                format!("WHERE {key_tuple} < {}", sql::placeholders(keys.len())),
+                Some(format!("{key_tuple} < {}", sql::placeholders(keys.len()))),
                 true,
                 Some(k),
             ),
+        };
+        let (granted, filter_binds) = filter_condition(table, &keys, filter)?;
+        let conditions: Vec<String> = position.into_iter().chain(granted).collect();
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
         };
         let direction = if descending { " DESC" } else { "" };
         let order = keys
@@ -79,6 +103,9 @@ impl Store {
             for v in values {
                 query = bind_value(query, v);
             }
+        }
+        for v in &filter_binds {
+            query = bind_value(query, v);
         }
         let fetched = query.fetch_all(&self.pool).await?;
         let more = fetched.len() > limit as usize;
@@ -147,6 +174,39 @@ impl Store {
     }
 }
 
+/// The SQL condition (and its values) that keeps only rows `filter` lets through: the
+/// row's key among the object permissions of the user and their groups. Needs a
+/// single-column key; the key column's affinity converts the stored text pk.
+fn filter_condition(
+    table: &TableInfo,
+    keys: &[Ident],
+    filter: &RowFilter,
+) -> Result<(Option<String>, Vec<Value>), StoreError> {
+    let RowFilter::Granted { user_id, codenames } = filter else {
+        return Ok((None, Vec::new()));
+    };
+    let [key] = keys else {
+        return Err(StoreError::NotFound(format!(
+            "object permissions on {} need a single-column key",
+            table.name
+        )));
+    };
+    let codes = sql::placeholders(codenames.len());
+    let condition = format!(
+        "{key} IN (SELECT pk FROM moat_user_object_perms \
+           WHERE user_id = ? AND model = ? AND codename IN {codes} \
+         UNION SELECT pk FROM moat_group_object_perms \
+           WHERE model = ? AND codename IN {codes} AND group_id IN ({}))",
+        super::perms::user_groups!()
+    );
+    let mut binds = vec![Value::Integer(*user_id), Value::Text(table.name.clone())];
+    binds.extend(codenames.iter().cloned().map(Value::Text));
+    binds.push(Value::Text(table.name.clone()));
+    binds.extend(codenames.iter().cloned().map(Value::Text));
+    binds.push(Value::Integer(*user_id));
+    Ok((Some(condition), binds))
+}
+
 fn key_idents(table: &TableInfo) -> Result<Vec<Ident>, StoreError> {
     table
         .key_columns()
@@ -192,7 +252,7 @@ fn decode_row(row: &SqliteRow) -> Result<Vec<Value>, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::{PageAnchor, RowCount, Value};
+    use crate::domain::{PageAnchor, RowCount, RowFilter, Value};
     use crate::store::test_support::memory_store;
 
     async fn numbers(n: i64) -> (crate::store::Store, crate::domain::TableInfo) {
@@ -232,19 +292,35 @@ mod tests {
     #[tokio::test]
     async fn keyset_pages_walk_both_ways() {
         let (store, t) = numbers(25).await;
-        let first = store.page(&t, &PageAnchor::First, 10).await.unwrap();
+        let first = store
+            .page(&t, &PageAnchor::First, 10, &RowFilter::All)
+            .await
+            .unwrap();
         assert_eq!(ids(&first), (1..=10).collect::<Vec<_>>());
         assert!(!first.has_before && first.has_after);
         let next = store
-            .page(&t, &PageAnchor::After(first.rows[9].key.clone()), 10)
+            .page(
+                &t,
+                &PageAnchor::After(first.rows[9].key.clone()),
+                10,
+                &RowFilter::All,
+            )
             .await
             .unwrap();
         assert_eq!(ids(&next), (11..=20).collect::<Vec<_>>());
-        let last = store.page(&t, &PageAnchor::Last, 10).await.unwrap();
+        let last = store
+            .page(&t, &PageAnchor::Last, 10, &RowFilter::All)
+            .await
+            .unwrap();
         assert_eq!(ids(&last), (16..=25).collect::<Vec<_>>());
         assert!(last.has_before && !last.has_after);
         let prev = store
-            .page(&t, &PageAnchor::Before(vec![Value::Integer(11)]), 10)
+            .page(
+                &t,
+                &PageAnchor::Before(vec![Value::Integer(11)]),
+                10,
+                &RowFilter::All,
+            )
             .await
             .unwrap();
         assert_eq!(ids(&prev), (1..=10).collect::<Vec<_>>());
@@ -259,11 +335,74 @@ mod tests {
     #[tokio::test]
     async fn counts_are_capped() {
         let (store, t) = numbers(25).await;
-        assert_eq!(store.count_rows(&t).await.unwrap(), RowCount::Exact(25));
+        assert_eq!(
+            store.count_rows(&t, &RowFilter::All).await.unwrap(),
+            RowCount::Exact(25)
+        );
         let (store, t) = numbers(10_050).await;
         assert_eq!(
-            store.count_rows(&t).await.unwrap(),
+            store.count_rows(&t, &RowFilter::All).await.unwrap(),
             RowCount::AtLeast(10_000)
+        );
+    }
+
+    #[tokio::test]
+    async fn granted_filter_keeps_exactly_the_granted_rows_across_pages() {
+        use crate::store::{AuditEntry, NewUser, Principal};
+        let (store, t) = numbers(100).await;
+        let jane = store
+            .create_user(&NewUser {
+                username: "jane",
+                password_hash: "h",
+                is_superuser: false,
+                totp_secret: None,
+                must_change_password: false,
+                now: 0,
+            })
+            .await
+            .unwrap();
+        let group = store
+            .create_group("g", &[], 0, &AuditEntry::default())
+            .await
+            .unwrap();
+        store
+            .add_memberships(jane, &[group], &AuditEntry::default())
+            .await
+            .unwrap();
+        for (to, code, pk) in [
+            (Principal::User(jane), "view_n", "5"),
+            (Principal::User(jane), "change_n", "50"),
+            (Principal::Group(group), "view_n", "77"),
+            (Principal::User(jane), "delete_n", "60"), // not a viewing permission
+            (Principal::User(jane), "view_other", "6"), // another model
+        ] {
+            let model = code.split_once('_').unwrap().1;
+            store
+                .set_object_perm(to, code, model, pk, true, &AuditEntry::default())
+                .await
+                .unwrap();
+        }
+        let filter = RowFilter::Granted {
+            user_id: jane,
+            codenames: vec!["view_n".into(), "change_n".into()],
+        };
+        let p1 = store
+            .page(&t, &PageAnchor::First, 2, &filter)
+            .await
+            .unwrap();
+        assert_eq!(ids(&p1), vec![5, 50]);
+        assert!(p1.has_after);
+        let p2 = store
+            .page(&t, &PageAnchor::After(p1.rows[1].key.clone()), 2, &filter)
+            .await
+            .unwrap();
+        assert_eq!(ids(&p2), vec![77]);
+        assert!(!p2.has_after);
+        let last = store.page(&t, &PageAnchor::Last, 2, &filter).await.unwrap();
+        assert_eq!(ids(&last), vec![50, 77]);
+        assert_eq!(
+            store.count_rows(&t, &filter).await.unwrap(),
+            RowCount::Exact(3)
         );
     }
 

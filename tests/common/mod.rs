@@ -88,6 +88,7 @@ impl TestServer {
                         schema: Arc::clone(&ctx.schema),
                         page_size: ctx.page_size,
                         max_size: ctx.max_size,
+                        rules: ctx.rules.clone(),
                         input_tap: Some(tap),
                     }),
                     Live::from_config(&config).expect("live config"),

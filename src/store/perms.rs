@@ -1,0 +1,518 @@
+//! Groups, memberships, model and object permissions: loading a user's grants in a few
+//! set queries (no per-permission round trips), the codenames on one row, and the
+//! management writes, each in one transaction with its audit row.
+
+use std::collections::HashSet;
+
+use sqlx::Row;
+
+use super::audit::{append, AuditEntry};
+use super::{Store, StoreError};
+use crate::domain::Grants;
+
+/// Who an object permission or a model permission is given to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    User(i64),
+    Group(i64),
+}
+
+/// A group as `moat group list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupInfo {
+    pub name: String,
+    pub members: Vec<String>,
+    pub perms: Vec<String>,
+}
+
+/// Everything a user holds, and where it comes from (`moat perm list --user U`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PermListing {
+    pub is_superuser: bool,
+    pub is_active: bool,
+    pub groups: Vec<String>,
+    /// (codename, "direct" or the group's name)
+    pub model_perms: Vec<(String, String)>,
+    /// (codename, model, pk, "direct" or the group's name)
+    pub object_perms: Vec<(String, String, String, String)>,
+}
+
+/// Groups of a user, as a subquery bound to one user id (a macro so that `concat!`
+/// keeps every statement a literal).
+macro_rules! user_groups {
+    () => {
+        "SELECT group_id FROM moat_user_groups WHERE user_id = ?"
+    };
+}
+pub(crate) use user_groups;
+
+impl Store {
+    /// The grants of `user_id` for the permission engine.
+    pub async fn grants(&self, user_id: i64) -> Result<Grants, StoreError> {
+        let user = sqlx::query("SELECT is_active, is_superuser FROM moat_users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(user) = user else {
+            return Ok(Grants::default()); // gone: inactive, nothing
+        };
+        let model_perms: Vec<String> = sqlx::query_scalar(concat!(
+            "SELECT codename FROM moat_user_perms WHERE user_id = ? ",
+            "UNION SELECT codename FROM moat_group_perms WHERE group_id IN (",
+            user_groups!(),
+            ")"
+        ))
+        .bind(user_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let object_codes: Vec<(String, String)> = sqlx::query_as(concat!(
+            "SELECT DISTINCT model, codename FROM moat_user_object_perms WHERE user_id = ? ",
+            "UNION SELECT DISTINCT model, codename FROM moat_group_object_perms ",
+            "WHERE group_id IN (",
+            user_groups!(),
+            ")"
+        ))
+        .bind(user_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let groups: Vec<String> = sqlx::query_scalar(concat!(
+            "SELECT name FROM moat_groups WHERE id IN (",
+            user_groups!(),
+            ")"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Grants {
+            is_active: user.try_get("is_active")?,
+            is_superuser: user.try_get("is_superuser")?,
+            model_perms: model_perms.into_iter().collect(),
+            object_models: object_codes
+                .into_iter()
+                .filter_map(|(model, codename)| {
+                    let verb = codename.strip_suffix(&format!("_{model}"))?.to_string();
+                    Some((model, verb))
+                })
+                .collect(),
+            groups: groups.into_iter().collect(),
+        })
+    }
+
+    /// The codenames `user_id` (or a group of theirs) holds on row `pk` of `model`.
+    pub async fn row_perms(
+        &self,
+        user_id: i64,
+        model: &str,
+        pk: &str,
+    ) -> Result<HashSet<String>, StoreError> {
+        let codes: Vec<String> = sqlx::query_scalar(concat!(
+            "SELECT codename FROM moat_user_object_perms WHERE user_id = ? AND model = ? AND pk = ? ",
+            "UNION SELECT codename FROM moat_group_object_perms ",
+            "WHERE model = ? AND pk = ? AND group_id IN (",
+            user_groups!(),
+            ")"
+        ))
+        .bind(user_id)
+        .bind(model)
+        .bind(pk)
+        .bind(model)
+        .bind(pk)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(codes.into_iter().collect())
+    }
+
+    /// The id of group `name`.
+    pub async fn group_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM moat_groups WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Create group `name` holding `perms`.
+    pub async fn create_group(
+        &self,
+        name: &str,
+        perms: &[String],
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query("INSERT INTO moat_groups (name, created_at) VALUES (?, ?)")
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+        let id = match inserted {
+            Ok(r) => r.last_insert_rowid(),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict(format!(
+                    "group `{name}` already exists"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for p in perms {
+            sqlx::query(
+                "INSERT OR IGNORE INTO moat_group_perms (group_id, codename) VALUES (?, ?)",
+            )
+            .bind(id)
+            .bind(p)
+            .execute(&mut *tx)
+            .await?;
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Give (`grant`) or take back model permissions from a user or a group. Returns how
+    /// many changed (already held or absent ones are skipped).
+    pub async fn set_model_perms(
+        &self,
+        to: Principal,
+        codenames: &[String],
+        grant: bool,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
+        let (statement, id) = match (to, grant) {
+            (Principal::User(id), true) => (
+                "INSERT OR IGNORE INTO moat_user_perms (user_id, codename) VALUES (?, ?)",
+                id,
+            ),
+            (Principal::User(id), false) => (
+                "DELETE FROM moat_user_perms WHERE user_id = ? AND codename = ?",
+                id,
+            ),
+            (Principal::Group(id), true) => (
+                "INSERT OR IGNORE INTO moat_group_perms (group_id, codename) VALUES (?, ?)",
+                id,
+            ),
+            (Principal::Group(id), false) => (
+                "DELETE FROM moat_group_perms WHERE group_id = ? AND codename = ?",
+                id,
+            ),
+        };
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut changed = 0;
+        for c in codenames {
+            changed += sqlx::query(statement)
+                .bind(id)
+                .bind(c)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Assign (or remove) the object permission `codename` on row `pk` of `model`.
+    /// Returns whether anything changed.
+    pub async fn set_object_perm(
+        &self,
+        to: Principal,
+        codename: &str,
+        model: &str,
+        pk: &str,
+        assign: bool,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let (statement, id) = match (to, assign) {
+            (Principal::User(id), true) => (
+                "INSERT OR IGNORE INTO moat_user_object_perms (user_id, codename, model, pk) \
+                 VALUES (?, ?, ?, ?)",
+                id,
+            ),
+            (Principal::User(id), false) => (
+                "DELETE FROM moat_user_object_perms \
+                 WHERE user_id = ? AND codename = ? AND model = ? AND pk = ?",
+                id,
+            ),
+            (Principal::Group(id), true) => (
+                "INSERT OR IGNORE INTO moat_group_object_perms (group_id, codename, model, pk) \
+                 VALUES (?, ?, ?, ?)",
+                id,
+            ),
+            (Principal::Group(id), false) => (
+                "DELETE FROM moat_group_object_perms \
+                 WHERE group_id = ? AND codename = ? AND model = ? AND pk = ?",
+                id,
+            ),
+        };
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let changed = sqlx::query(statement)
+            .bind(id)
+            .bind(codename)
+            .bind(model)
+            .bind(pk)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(changed > 0)
+    }
+
+    /// Put `user_id` in each of `group_ids`.
+    pub async fn add_memberships(
+        &self,
+        user_id: i64,
+        group_ids: &[i64],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for g in group_ids {
+            sqlx::query("INSERT OR IGNORE INTO moat_user_groups (user_id, group_id) VALUES (?, ?)")
+                .bind(user_id)
+                .bind(g)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Enable or disable a user.
+    pub async fn set_user_active(
+        &self,
+        user_id: i64,
+        active: bool,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE moat_users SET is_active = ?, updated_at = ? WHERE id = ?")
+            .bind(active)
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every group with its members and permissions, by name.
+    pub async fn list_groups(&self) -> Result<Vec<GroupInfo>, StoreError> {
+        let groups: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, name FROM moat_groups ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        let members: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT ug.group_id, u.username FROM moat_user_groups ug \
+             JOIN moat_users u ON u.id = ug.user_id ORDER BY u.username",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let perms: Vec<(i64, String)> =
+            sqlx::query_as("SELECT group_id, codename FROM moat_group_perms ORDER BY codename")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(groups
+            .into_iter()
+            .map(|(id, name)| GroupInfo {
+                name,
+                members: members
+                    .iter()
+                    .filter(|(g, _)| *g == id)
+                    .map(|(_, u)| u.clone())
+                    .collect(),
+                perms: perms
+                    .iter()
+                    .filter(|(g, _)| *g == id)
+                    .map(|(_, c)| c.clone())
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// What `user_id` holds and through what.
+    pub async fn perm_listing(&self, user_id: i64) -> Result<PermListing, StoreError> {
+        let Some(user) = sqlx::query("SELECT is_active, is_superuser FROM moat_users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(PermListing::default());
+        };
+        let groups: Vec<String> = sqlx::query_scalar(concat!(
+            "SELECT name FROM moat_groups WHERE id IN (",
+            user_groups!(),
+            ") ORDER BY name"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let model_perms: Vec<(String, String)> = sqlx::query_as(concat!(
+            "SELECT codename, 'direct' FROM moat_user_perms WHERE user_id = ? ",
+            "UNION ALL SELECT gp.codename, g.name FROM moat_group_perms gp ",
+            "JOIN moat_groups g ON g.id = gp.group_id WHERE gp.group_id IN (",
+            user_groups!(),
+            ") ORDER BY 1, 2"
+        ))
+        .bind(user_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let object_perms: Vec<(String, String, String, String)> = sqlx::query_as(concat!(
+            "SELECT codename, model, pk, 'direct' FROM moat_user_object_perms WHERE user_id = ? ",
+            "UNION ALL SELECT op.codename, op.model, op.pk, g.name FROM moat_group_object_perms op ",
+            "JOIN moat_groups g ON g.id = op.group_id WHERE op.group_id IN (",
+            user_groups!(),
+            ") ORDER BY 2, 3, 1"
+        ))
+        .bind(user_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(PermListing {
+            is_superuser: user.try_get("is_superuser")?,
+            is_active: user.try_get("is_active")?,
+            groups,
+            model_perms,
+            object_perms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::memory_store;
+    use crate::store::NewUser;
+
+    fn audit() -> AuditEntry {
+        AuditEntry {
+            action: "test".into(),
+            outcome: "success".into(),
+            ..AuditEntry::default()
+        }
+    }
+
+    async fn user(store: &Store, name: &str) -> i64 {
+        store
+            .create_user(&NewUser {
+                username: name,
+                password_hash: "h",
+                is_superuser: false,
+                totp_secret: None,
+                must_change_password: false,
+                now: 0,
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn grants_union_user_and_group_permissions() {
+        let store = memory_store().await;
+        let jane = user(&store, "jane").await;
+        let bob = user(&store, "bob").await;
+        let editors = store
+            .create_group("editors", &["change_posts".into()], 0, &audit())
+            .await
+            .unwrap();
+        assert!(store
+            .create_group("editors", &[], 0, &audit())
+            .await
+            .is_err());
+        store
+            .add_memberships(jane, &[editors], &audit())
+            .await
+            .unwrap();
+        store
+            .set_model_perms(Principal::User(jane), &["view_tags".into()], true, &audit())
+            .await
+            .unwrap();
+        store
+            .set_object_perm(
+                Principal::Group(editors),
+                "view_authors",
+                "authors",
+                "7",
+                true,
+                &audit(),
+            )
+            .await
+            .unwrap();
+        store
+            .set_object_perm(
+                Principal::User(jane),
+                "delete_posts",
+                "posts",
+                "3",
+                true,
+                &audit(),
+            )
+            .await
+            .unwrap();
+
+        let g = store.grants(jane).await.unwrap();
+        assert!(g.is_active && !g.is_superuser);
+        assert_eq!(
+            g.model_perms,
+            ["change_posts", "view_tags"].map(String::from).into()
+        );
+        assert!(g.object_models.contains(&("authors".into(), "view".into())));
+        assert!(g.object_models.contains(&("posts".into(), "delete".into())));
+        assert!(g.groups.contains("editors"));
+        assert_eq!(
+            store.row_perms(jane, "authors", "7").await.unwrap(),
+            ["view_authors".to_string()].into()
+        );
+        assert!(store
+            .row_perms(jane, "authors", "8")
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store.grants(bob).await.unwrap().model_perms.is_empty());
+
+        let listing = store.perm_listing(jane).await.unwrap();
+        assert_eq!(listing.groups, vec!["editors"]);
+        assert!(listing
+            .model_perms
+            .contains(&("change_posts".into(), "editors".into())));
+        assert_eq!(listing.object_perms.len(), 2);
+
+        // Revoking and removing.
+        let n = store
+            .set_model_perms(
+                Principal::User(jane),
+                &["view_tags".into(), "nope".into()],
+                false,
+                &audit(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert!(!store
+            .set_object_perm(
+                Principal::User(jane),
+                "delete_posts",
+                "posts",
+                "4",
+                false,
+                &audit()
+            )
+            .await
+            .unwrap());
+        let groups = store.list_groups().await.unwrap();
+        assert_eq!(groups[0].members, vec!["jane"]);
+        assert_eq!(groups[0].perms, vec!["change_posts"]);
+
+        store
+            .set_user_active(jane, false, 1, &audit())
+            .await
+            .unwrap();
+        assert!(!store.grants(jane).await.unwrap().is_active);
+    }
+}
