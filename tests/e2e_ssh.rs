@@ -349,15 +349,15 @@ async fn a_panicking_session_ends_alone() {
     cb.wait_for("row 1 of 200").await;
     let c = login(&server, "jane").await;
     let mut cc = Console::open(&c, 80, 24, "xterm").await;
-    cc.wait_for("no tables").await;
+    cc.wait_for("no permission on any of them").await;
     server.stop().await;
 }
 
 #[tokio::test]
-async fn non_superusers_see_no_models_until_permissions_exist() {
+async fn users_without_permissions_see_no_models() {
     let server = TestServer::start().await;
     let conn = login(&server, "jane").await;
     let mut c = Console::open(&conn, 80, 24, "xterm").await;
-    c.wait_for("no tables").await;
+    c.wait_for("no permission on any of them").await;
     server.stop().await;
 }

@@ -129,7 +129,12 @@ fn draw_index(s: &IndexScreen, buf: &mut Buffer, area: Rect) {
         return;
     }
     if s.models.is_empty() {
-        buf.set_string(area.x + 2, area.y + 1, "This database has no tables.", DIM);
+        buf.set_string(
+            area.x + 2,
+            area.y + 1,
+            "No models to show: no tables, or no permission on any of them.",
+            DIM,
+        );
         return;
     }
     let name_w = s

@@ -51,6 +51,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub store: Store,
     pub config: Config,
+    /// The session context, for sending commands straight to the session boundary.
+    pub sessions: Arc<Context>,
     /// TOTP secret of every user created with [`TestServer::add_user`], by name.
     pub secrets: std::collections::HashMap<String, Vec<u8>>,
     /// Last TOTP step used per user: each login must use a later one (replay rule).
@@ -76,7 +78,7 @@ impl TestServer {
             .await
             .expect("build");
         let server = match tap {
-            None => built.server,
+            None => Arc::clone(&built.server),
             Some(tap) => {
                 let s = &built.server;
                 let ctx = &s.sessions;
@@ -95,6 +97,7 @@ impl TestServer {
                 ))
             }
         };
+        let sessions = Arc::clone(&server.sessions);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
@@ -105,6 +108,7 @@ impl TestServer {
             addr,
             store,
             config,
+            sessions,
             secrets: Default::default(),
             used_steps: Default::default(),
             shutdown: Some(tx),
@@ -171,10 +175,14 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         self.addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
-        self.task = Some(tokio::spawn(built.server.serve(listener, async move {
-            let _ = rx.await;
-        })));
+        self.task = Some(tokio::spawn(Arc::clone(&built.server).serve(
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        )));
         self.shutdown = Some(tx);
+        self.sessions = Arc::clone(&built.server.sessions);
         self.store = store;
         self
     }
