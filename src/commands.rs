@@ -15,7 +15,7 @@ use crate::auth::password::{generate_password, HashError, Hasher};
 use crate::auth::{backup, totp, AuthService};
 use crate::config::{Config, ConfigError, Validated};
 use crate::domain::{Schema, Value};
-use crate::perm::moat_perms;
+use crate::perm;
 use crate::session;
 use crate::ssh::hostkey::{self, HostKeyError};
 use crate::ssh::{self, Live, Server};
@@ -74,6 +74,7 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         page_size: config.page_size,
         max_size: (config.max_cols, config.max_rows),
         rules: config.models.clone(),
+        hasher: Arc::clone(&hasher),
         input_tap: None,
     });
     let auth = AuthService::new(
@@ -196,19 +197,7 @@ pub fn qr_text(text: &str) -> Option<String> {
 
 /// A username: 1–32 of `a-z 0-9 . _ -`, starting with a letter or `_`.
 pub fn validate_username(name: &str) -> Result<(), CommandError> {
-    let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
-    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    if first_ok && rest_ok && name.len() <= 32 {
-        Ok(())
-    } else {
-        Err(CommandError::Usage(format!(
-            "invalid username `{}`: use 1-32 of a-z 0-9 . _ - starting with a letter",
-            name.escape_debug()
-        )))
-    }
+    crate::auth::validate_name(name).map_err(CommandError::Usage)
 }
 
 /// Create a user with `password` and an enrolled TOTP device; returns the TOTP secret.
@@ -317,40 +306,13 @@ fn cli_audit(
     }
 }
 
-/// Check that `codename` names a permission that exists: one of moat's own, or a verb
-/// (view/add/change/delete, or one declared in `[models.<m>] actions`) and a model.
+/// Check that `codename` names a permission that exists (see [`perm::check_codename`]).
 pub fn check_codename(
     config: &Config,
     schema: &Schema,
     codename: &str,
 ) -> Result<(), CommandError> {
-    if moat_perms::ALL.contains(&codename) {
-        return Ok(());
-    }
-    let bad = |why: String| {
-        CommandError::Usage(format!(
-            "unknown permission `{}`: {why}",
-            codename.escape_debug()
-        ))
-    };
-    let (verb, model) = codename
-        .split_once('_')
-        .ok_or_else(|| bad("expected VERB_MODEL, e.g. view_posts, or moat.manage_users".into()))?;
-    if schema.table(model).is_none() {
-        return Err(bad(format!("no model `{}`", model.escape_debug())));
-    }
-    let custom = config
-        .models
-        .get(model)
-        .is_some_and(|m| m.actions.iter().any(|a| a == verb));
-    if ["view", "add", "change", "delete"].contains(&verb) || custom {
-        Ok(())
-    } else {
-        Err(bad(format!(
-            "`{}` is not view, add, change, delete or an action declared for {model}",
-            verb.escape_debug()
-        )))
-    }
+    perm::check_codename(schema, &config.models, codename).map_err(CommandError::Usage)
 }
 
 /// The key of row `pk` of `model`, checked to exist.
@@ -438,12 +400,7 @@ pub async fn group_add(
     operator: &str,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
-    validate_username(name).map_err(|_| {
-        CommandError::Usage(format!(
-            "invalid group name `{}`: use 1-32 of a-z 0-9 . _ - starting with a letter",
-            name.escape_debug()
-        ))
-    })?;
+    validate_username(name)?;
     let store = open_store(config).await?;
     let schema = store.introspect().await?;
     for p in perms {
@@ -804,6 +761,10 @@ mod tests {
         for bad in ["", "Admin", "1abc", "a b", "a\x1b", &"a".repeat(33), "ünï"] {
             assert!(validate_username(bad).is_err(), "{bad:?}");
         }
+        assert!(validate_username("Bad")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid name"));
     }
 
     #[test]

@@ -189,6 +189,17 @@ pub enum RowFilter {
     },
 }
 
+/// A row's key as object permissions name it: the text of its single key value (`None`
+/// for composite keys, which object permissions do not support).
+pub fn pk_text(key: &[Value]) -> Option<String> {
+    match key {
+        [Value::Integer(i)] => Some(i.to_string()),
+        [Value::Text(s)] => Some(s.clone()),
+        [other] => Some(other.to_string()),
+        _ => None,
+    }
+}
+
 /// A failed-login counter as stored: one per key (username and address, username, or
 /// address). Times are unix seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,6 +5,8 @@
 //! The session knows nothing of SSH: it reads [`Event`]s from a channel and writes frames
 //! into a bounded queue. The `ssh` room adapts a russh channel to those.
 
+mod manage;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +17,10 @@ use std::collections::HashSet;
 
 use std::collections::BTreeMap;
 
+use crate::auth::password::Hasher;
 use crate::auth::Identity;
 use crate::config::ModelConfig;
-use crate::domain::{Grants, RowFilter, Schema, TableInfo, Value};
+use crate::domain::{pk_text, Grants, RowFilter, Schema, TableInfo, Value};
 use crate::perm::{self, Action, Decision, Visibility};
 use crate::store::{AuditEntry, Store, StoreError};
 use crate::tui::app::ModelSummary;
@@ -50,8 +53,10 @@ pub struct Context {
     pub schema: Arc<Schema>,
     pub page_size: u32,
     pub max_size: (u16, u16),
-    /// Column rules by model (`[models.*]` in config).
+    /// Column rules and custom verbs by model (`[models.*]` in config).
     pub rules: BTreeMap<String, ModelConfig>,
+    /// Hashes the passwords of accounts created from the console.
+    pub hasher: Arc<Hasher>,
     /// Called with every chunk of client input before it is decoded. Instrumentation for
     /// tests and benchmarks (e.g. proving that a panic stays inside one session); `None`
     /// in production.
@@ -100,14 +105,13 @@ impl Context {
         (c, r)
     }
 
-    /// Who is acting in a session: identity, address and grants (loaded at start).
-    pub async fn actor(&self, who: &Identity, source_ip: &str) -> Result<Actor, StoreError> {
-        Ok(Actor {
+    /// Who is acting in a session.
+    pub fn actor(&self, who: &Identity, source_ip: &str) -> Actor {
+        Actor {
             user_id: who.user_id,
             username: who.username.clone(),
             source_ip: source_ip.to_string(),
-            grants: self.store.grants(who.user_id).await?,
-        })
+        }
     }
 
     /// Run one session until the user quits or the client goes away.
@@ -121,7 +125,7 @@ impl Context {
     ) -> Result<(), SessionError> {
         let (cols, rows) = self.clamp_size(term.cols, term.rows);
         let color = crate::tui::term_has_color(&term.term);
-        let actor = self.actor(&who, &source_ip).await?;
+        let actor = self.actor(&who, &source_ip);
         let (mut app, cmds) = App::new(&who.username, self.page_size, (cols, rows));
         if let Some(left) = who.backup_codes_left {
             app.update(Msg::Notice(format!(
@@ -189,9 +193,15 @@ impl Context {
     /// showed. Every store call is preceded by a permission check; every denial is
     /// audited.
     pub async fn execute(&self, actor: &Actor, cmd: Cmd) -> Option<Msg> {
-        let g = &actor.grants;
+        // Grants are read afresh for every command, so a revocation takes effect at once.
+        let fresh = match self.store.grants(actor.user_id).await {
+            Ok(g) => g,
+            Err(e) => return Some(Msg::Failed(describe(&e))),
+        };
+        let g = &fresh;
         let result = match cmd {
             Cmd::Quit => return None,
+            Cmd::Manage(m) => return Some(self.manage(actor, g, m).await),
             Cmd::LoadModels => {
                 let models = self
                     .schema
@@ -205,7 +215,7 @@ impl Context {
                     .collect();
                 return Some(Msg::Models(models));
             }
-            Cmd::Count { model } => match self.listable(actor, &model).await {
+            Cmd::Count { model } => match self.listable(actor, g, &model).await {
                 Ok((t, filter)) => self
                     .store
                     .count_rows(&t.table, &filter)
@@ -217,7 +227,7 @@ impl Context {
                 model,
                 anchor,
                 limit,
-            } => match self.listable(actor, &model).await {
+            } => match self.listable(actor, g, &model).await {
                 Ok((t, filter)) => self
                     .store
                     .page(&t.table, &anchor, limit, &filter)
@@ -235,7 +245,10 @@ impl Context {
                 Err(denied) => return Some(denied),
             },
             Cmd::LoadRecord { model, key } => {
-                match self.row_allowed(actor, &Action::View, &model, &key).await {
+                match self
+                    .row_allowed(actor, g, &Action::View, &model, &key)
+                    .await
+                {
                     Ok(t) => self.store.record(&t.table, &key).await.map(|mut record| {
                         let mut values: Vec<Value> =
                             record.fields.iter().map(|(_, v)| v.clone()).collect();
@@ -254,16 +267,15 @@ impl Context {
 
     /// The table `model` as `actor` may see it: hidden columns left out (they are never
     /// selected), and which of the remaining columns are masked.
-    fn table(&self, actor: &Actor, model: &str) -> Result<Shown, Msg> {
+    fn table(&self, g: &Grants, model: &str) -> Result<Shown, Msg> {
         let table = self
             .schema
             .table(model)
             .ok_or_else(|| Msg::Failed(format!("no such model: {model}")))?;
-        let rules = self.rules.get(model).filter(|r| {
-            !r.exempt_groups
-                .iter()
-                .any(|g| actor.grants.groups.contains(g))
-        });
+        let rules = self
+            .rules
+            .get(model)
+            .filter(|r| !r.exempt_groups.iter().any(|x| g.groups.contains(x)));
         let Some(rules) = rules else {
             return Ok(Shown {
                 table: table.clone(),
@@ -284,9 +296,14 @@ impl Context {
     }
 
     /// The table `model` and the filter of the rows `actor` may list in it.
-    async fn listable(&self, actor: &Actor, model: &str) -> Result<(Shown, RowFilter), Msg> {
-        let t = self.table(actor, model)?;
-        match perm::visibility(&actor.grants, model) {
+    async fn listable(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: &str,
+    ) -> Result<(Shown, RowFilter), Msg> {
+        let t = self.table(g, model)?;
+        match perm::visibility(g, model) {
             Visibility::All => Ok((t, RowFilter::All)),
             Visibility::Granted => Ok((
                 t,
@@ -306,21 +323,22 @@ impl Context {
     async fn row_allowed(
         &self,
         actor: &Actor,
+        g: &Grants,
         action: &Action,
         model: &str,
         key: &[Value],
     ) -> Result<Shown, Msg> {
-        let t = self.table(actor, model)?;
+        let t = self.table(g, model)?;
         let pk = pk_text(key);
         let row_perms = match &pk {
-            Some(pk) if !actor.grants.is_superuser => self
+            Some(pk) if !g.is_superuser => self
                 .store
                 .row_perms(actor.user_id, model, pk)
                 .await
                 .map_err(|e| Msg::Failed(describe(&e)))?,
             _ => HashSet::new(),
         };
-        match perm::decide(&actor.grants, action, model, &row_perms) {
+        match perm::decide(g, action, model, &row_perms) {
             Decision::Allow => Ok(t),
             Decision::Deny(reason) => Err(self
                 .deny(actor, action, model, pk.as_deref(), &reason)
@@ -377,23 +395,12 @@ impl Shown {
     }
 }
 
-/// Who is acting in a session.
+/// Who is acting in a session. Their grants are read afresh for every command.
 #[derive(Clone, Debug)]
 pub struct Actor {
     pub user_id: i64,
     pub username: String,
     pub source_ip: String,
-    pub grants: Grants,
-}
-
-/// A row's key as object permissions store it: the value of its single key column.
-fn pk_text(key: &[Value]) -> Option<String> {
-    match key {
-        [Value::Integer(i)] => Some(i.to_string()),
-        [Value::Text(s)] => Some(s.clone()),
-        [other] => Some(other.to_string()),
-        _ => None,
-    }
 }
 
 /// Unix milliseconds, for audit rows.

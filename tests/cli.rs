@@ -241,7 +241,7 @@ fn user_add_with_password_stdin_prints_one_otpauth_line() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid username"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid name"));
 }
 
 #[test]

@@ -46,7 +46,7 @@ async fn actor(server: &TestServer, user: &str) -> moat::session::Actor {
         is_superuser: false,
         backup_codes_left: None,
     };
-    server.sessions.actor(&who, "127.0.0.1").await.unwrap()
+    server.sessions.actor(&who, "127.0.0.1")
 }
 
 fn denied(msg: Option<Msg>) -> bool {

@@ -183,5 +183,36 @@ pub fn may_grant(granter: &Grants, codename: &str) -> Decision {
     }
 }
 
+/// Check that `codename` names a permission that exists: one of moat's own, or a verb
+/// (view/add/change/delete, or one `models` declares for the model) and a model of
+/// `schema`. The error says what is wrong.
+pub fn check_codename(
+    schema: &crate::domain::Schema,
+    models: &std::collections::BTreeMap<String, crate::config::ModelConfig>,
+    codename: &str,
+) -> Result<(), String> {
+    if moat_perms::ALL.contains(&codename) {
+        return Ok(());
+    }
+    let bad = |why: String| format!("unknown permission `{}`: {why}", codename.escape_debug());
+    let (verb, model) = codename
+        .split_once('_')
+        .ok_or_else(|| bad("expected VERB_MODEL, e.g. view_posts, or moat.manage_users".into()))?;
+    if schema.table(model).is_none() {
+        return Err(bad(format!("no model `{}`", model.escape_debug())));
+    }
+    let custom = models
+        .get(model)
+        .is_some_and(|m| m.actions.iter().any(|a| a == verb));
+    if ["view", "add", "change", "delete"].contains(&verb) || custom {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "`{}` is not view, add, change, delete or an action declared for {model}",
+            verb.escape_debug()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -25,7 +25,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use audit::AuditEntry;
-pub use perms::{GroupInfo, PermListing, Principal};
+pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use users::{LoginUser, NewUser, TotpDevice};
 
 /// Errors from the store, in words a caller can show or log.

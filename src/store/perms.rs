@@ -37,6 +37,16 @@ pub struct PermListing {
     pub object_perms: Vec<(String, String, String, String)>,
 }
 
+/// A user as the console's user list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    pub username: String,
+    pub is_superuser: bool,
+    pub is_active: bool,
+    pub groups: Vec<String>,
+    pub locked: bool,
+}
+
 /// Groups of a user, as a subquery bound to one user id (a macro so that `concat!`
 /// keeps every statement a literal).
 macro_rules! user_groups {
@@ -259,6 +269,94 @@ impl Store {
         append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(changed > 0)
+    }
+
+    /// Every user, by name, with groups and whether any of their lockout keys is locked
+    /// at `now`.
+    pub async fn list_users(&self, now: i64) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.is_superuser, u.is_active, \
+               EXISTS (SELECT 1 FROM moat_auth_failures f \
+                       WHERE f.username = u.username AND f.locked_until > ?) AS locked \
+             FROM moat_users u ORDER BY u.username",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let memberships: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT ug.user_id, g.name FROM moat_user_groups ug \
+             JOIN moat_groups g ON g.id = ug.group_id ORDER BY g.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                Ok(UserRow {
+                    username: r.try_get("username")?,
+                    is_superuser: r.try_get("is_superuser")?,
+                    is_active: r.try_get("is_active")?,
+                    locked: r.try_get("locked")?,
+                    groups: memberships
+                        .iter()
+                        .filter(|(u, _)| *u == id)
+                        .map(|(_, g)| g.clone())
+                        .collect(),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// The object permissions on row `pk` of `model`: (user or group, its name, codename).
+    pub async fn object_perm_entries(
+        &self,
+        model: &str,
+        pk: &str,
+    ) -> Result<Vec<(Principal, String, String)>, StoreError> {
+        let rows: Vec<(String, i64, String, String)> = sqlx::query_as(
+            "SELECT 'user', u.id, u.username, p.codename FROM moat_user_object_perms p \
+               JOIN moat_users u ON u.id = p.user_id WHERE p.model = ? AND p.pk = ? \
+             UNION ALL SELECT 'group', g.id, g.name, p.codename FROM moat_group_object_perms p \
+               JOIN moat_groups g ON g.id = p.group_id WHERE p.model = ? AND p.pk = ? \
+             ORDER BY 1 DESC, 3, 4",
+        )
+        .bind(model)
+        .bind(pk)
+        .bind(model)
+        .bind(pk)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, id, name, codename)| {
+                let who = if kind == "user" {
+                    Principal::User(id)
+                } else {
+                    Principal::Group(id)
+                };
+                (who, name, codename)
+            })
+            .collect())
+    }
+
+    /// Take `user_id` out of `group_id`.
+    pub async fn remove_membership(
+        &self,
+        user_id: i64,
+        group_id: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query("DELETE FROM moat_user_groups WHERE user_id = ? AND group_id = ?")
+            .bind(user_id)
+            .bind(group_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(n > 0)
     }
 
     /// Put `user_id` in each of `group_ids`.

@@ -5,8 +5,9 @@
 //! [`SafeText`], so nothing unsanitized can reach a buffer.
 
 use super::input::{Input, Key, KeyEvent};
+use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
 use super::sanitize::SafeText;
-use crate::domain::{Page, PageAnchor, Record, RowCount, Value};
+use crate::domain::{pk_text, Page, PageAnchor, Record, RowCount, Value};
 
 /// A model as the index lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub enum Msg {
     Failed(String),
     /// Something the user should know (not an error); shown on the status line.
     Notice(String),
+    /// An answer to a management command.
+    Manage(ManageMsg),
 }
 
 /// Something the app wants done.
@@ -61,6 +64,8 @@ pub enum Cmd {
         model: String,
         key: Vec<Value>,
     },
+    /// Users, groups and permissions (checked by the session like everything else).
+    Manage(ManageCmd),
     Quit,
 }
 
@@ -172,6 +177,7 @@ pub enum Screen {
     Index(IndexScreen),
     List(ListScreen),
     Detail(DetailScreen),
+    Manage(ManageScreen),
 }
 
 /// The console.
@@ -184,6 +190,12 @@ pub struct App {
     pub page_size: u32,
     pub size: (u16, u16),
     pub quit: bool,
+    /// A one-line prompt being typed into (the `:` command line, a name, a codename).
+    pub prompt: Option<(PromptFor, String)>,
+    /// A yes/no question; `y` runs the commands.
+    pub confirm: Option<(SafeText, Vec<Cmd>)>,
+    /// Text shown once in a box until a key is pressed.
+    pub dialog: Option<Vec<SafeText>>,
 }
 
 impl App {
@@ -197,6 +209,9 @@ impl App {
             page_size,
             size,
             quit: false,
+            prompt: None,
+            confirm: None,
+            dialog: None,
         };
         (app, vec![Cmd::LoadModels])
     }
@@ -236,6 +251,7 @@ impl App {
                 self.status = Some(Status::Notice(SafeText::new(&text)));
                 Vec::new()
             }
+            Msg::Manage(m) => self.on_manage(m),
             Msg::Failed(text) => {
                 self.status = Some(Status::Error(SafeText::new(&text)));
                 // A failed page request must not leave the list waiting forever.
@@ -252,9 +268,27 @@ impl App {
             self.help = false;
             return Vec::new();
         }
+        if self.dialog.take().is_some() {
+            return Vec::new();
+        }
+        if let Some((_, cmds)) = self.confirm.take() {
+            return if k == KeyEvent::plain(Key::Char('y')) {
+                cmds
+            } else {
+                self.status = Some(Status::Notice(SafeText::new("cancelled")));
+                Vec::new()
+            };
+        }
+        if self.prompt.is_some() {
+            return self.prompt_key(k);
+        }
         self.status = None;
         let plain = !k.mods.ctrl && !k.mods.alt;
         match k.key {
+            Key::Char(':') if plain => {
+                self.prompt = Some((PromptFor::Command, String::new()));
+                return Vec::new();
+            }
             Key::Char('?') if plain => {
                 self.help = true;
                 return Vec::new();
@@ -274,10 +308,20 @@ impl App {
         let action = match self.stack.last_mut() {
             Some(Screen::Index(s)) => index_key(s, k, page_size),
             Some(Screen::List(s)) => list_key(s, k, page_size),
-            Some(Screen::Detail(s)) => {
-                detail_key(s, k);
-                Action::None
-            }
+            Some(Screen::Detail(s)) => detail_key(s, k),
+            Some(Screen::Manage(s)) => match s.key(k) {
+                ManageAction::None => Action::None,
+                ManageAction::Open(panel) => open_panel(panel),
+                ManageAction::Prompt(what) => {
+                    self.prompt = Some((what, String::new()));
+                    Action::None
+                }
+                ManageAction::Confirm(question, cmd) => {
+                    self.confirm = Some((SafeText::new(&question), vec![Cmd::Manage(cmd)]));
+                    Action::None
+                }
+                ManageAction::Run(cmd) => Action::Cmds(vec![Cmd::Manage(cmd)]),
+            },
             None => Action::None,
         };
         match action {
@@ -286,6 +330,93 @@ impl App {
             Action::Push(screen, cmds) => {
                 self.stack.push(*screen);
                 cmds
+            }
+        }
+    }
+
+    /// A key while a prompt is open: edit the line, Enter submits, Esc cancels.
+    fn prompt_key(&mut self, k: KeyEvent) -> Vec<Cmd> {
+        let Some((what, text)) = self.prompt.as_mut() else {
+            return Vec::new();
+        };
+        match k.key {
+            Key::Esc => self.prompt = None,
+            Key::Backspace => {
+                text.pop();
+            }
+            Key::Char('u') if k.mods.ctrl => text.clear(),
+            Key::Char(c)
+                if !k.mods.ctrl && !k.mods.alt && !c.is_control() && text.chars().count() < 200 =>
+            {
+                text.push(c);
+            }
+            Key::Enter => {
+                let (what, text) = (what.clone(), std::mem::take(text));
+                self.prompt = None;
+                if what == PromptFor::Command {
+                    return self.command_line(&text);
+                }
+                return match what.command(&text) {
+                    Ok(cmd) => vec![Cmd::Manage(cmd)],
+                    Err(why) => {
+                        self.status = Some(Status::Error(SafeText::new(&why)));
+                        Vec::new()
+                    }
+                };
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Run a `:` command.
+    fn command_line(&mut self, line: &str) -> Vec<Cmd> {
+        let action = match line.trim() {
+            "q" | "quit" => return self.quit(),
+            "users" => open_panel(Panel::Users),
+            "groups" => open_panel(Panel::Groups),
+            other => {
+                let text = format!("unknown command :{other} (try :users, :groups, :q)");
+                self.status = Some(Status::Error(SafeText::new(&text)));
+                return Vec::new();
+            }
+        };
+        match action {
+            Action::Push(screen, cmds) => {
+                self.stack.push(*screen);
+                cmds
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_manage(&mut self, m: ManageMsg) -> Vec<Cmd> {
+        match m {
+            ManageMsg::Loaded {
+                panel,
+                header,
+                items,
+            } => {
+                if let Some(Screen::Manage(s)) = self.stack.last_mut() {
+                    if s.panel == panel {
+                        s.fill(header, items);
+                    }
+                }
+                Vec::new()
+            }
+            ManageMsg::Changed(text) => {
+                self.status = Some(Status::Notice(SafeText::new(&text)));
+                match self.stack.last() {
+                    Some(Screen::Manage(s)) => vec![Cmd::Manage(ManageCmd::Load(s.panel.clone()))],
+                    _ => Vec::new(),
+                }
+            }
+            ManageMsg::Show(lines) => {
+                self.dialog = Some(lines.iter().map(|l| SafeText::new(l)).collect());
+                match self.stack.last() {
+                    Some(Screen::Manage(s)) => vec![Cmd::Manage(ManageCmd::Load(s.panel.clone()))],
+                    _ => Vec::new(),
+                }
             }
         }
     }
@@ -516,7 +647,31 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
     }
 }
 
-fn detail_key(s: &mut DetailScreen, k: KeyEvent) {
+/// Open a management panel and load it.
+fn open_panel(panel: Panel) -> Action {
+    let load = Cmd::Manage(ManageCmd::Load(panel.clone()));
+    Action::Push(
+        Box::new(Screen::Manage(ManageScreen::new(panel))),
+        vec![load],
+    )
+}
+
+fn detail_key(s: &mut DetailScreen, k: KeyEvent) -> Action {
+    if k == KeyEvent::plain(Key::Char('o')) {
+        // The object permissions of this row.
+        return match pk_text(&s.key) {
+            Some(pk) => open_panel(Panel::Row {
+                model: s.model.clone(),
+                pk,
+            }),
+            None => Action::None,
+        };
+    }
+    scroll_detail(s, k);
+    Action::None
+}
+
+fn scroll_detail(s: &mut DetailScreen, k: KeyEvent) {
     let max = s.total_lines.saturating_sub(s.visible);
     let page = s.visible.max(1);
     s.scroll = match k.key {

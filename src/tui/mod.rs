@@ -9,6 +9,7 @@
 pub mod app;
 pub mod backend;
 pub mod input;
+pub mod manage;
 pub mod sanitize;
 pub mod view;
 

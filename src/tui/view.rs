@@ -17,6 +17,7 @@ use super::app::{
     App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen, Status,
     LIST_CELL_WIDTH,
 };
+use super::manage::ManageScreen;
 use super::sanitize::SafeText;
 use crate::domain::group_thousands;
 
@@ -38,6 +39,10 @@ const ERROR: Style = Style::new()
 const NOTICE: Style = Style::new()
     .fg(Color::Black)
     .bg(Color::Yellow)
+    .add_modifier(Modifier::BOLD);
+const PROMPT: Style = Style::new()
+    .fg(Color::White)
+    .bg(Color::DarkGray)
     .add_modifier(Modifier::BOLD);
 const GUTTER: &str = "▶";
 /// How NULL is shown: distinct from any text by its style (and in monochrome by italics).
@@ -73,17 +78,32 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         Some(Screen::Detail(s)) => {
             draw_detail(s, buf, body);
             format!(
-                " line {}/{}  j/k scroll  Esc back  ? help",
+                " line {}/{}  j/k scroll  o permissions  Esc back  ? help",
                 (s.scroll + 1).min(s.total_lines.max(1)),
                 s.total_lines.max(1)
             )
         }
+        Some(Screen::Manage(s)) => {
+            draw_manage(s, buf, body);
+            s.panel.hints().to_string()
+        }
         None => String::new(),
     };
-    match &app.status {
-        Some(Status::Error(text)) => bar(buf, footer, &format!(" {text}"), "", ERROR),
-        Some(Status::Notice(text)) => bar(buf, footer, &format!(" {text}"), "", NOTICE),
-        None => bar(buf, footer, &hints, "", FOOTER),
+    if let Some((what, text)) = &app.prompt {
+        // What is typed was checked key by key (printable characters only).
+        let line = format!(" {}{}█", what.label(), SafeText::new(text));
+        bar(buf, footer, &line, "Enter ok  Esc cancel", PROMPT);
+    } else if let Some((question, _)) = &app.confirm {
+        bar(buf, footer, &format!(" {question}  [y/N]"), "", NOTICE);
+    } else {
+        match &app.status {
+            Some(Status::Error(text)) => bar(buf, footer, &format!(" {text}"), "", ERROR),
+            Some(Status::Notice(text)) => bar(buf, footer, &format!(" {text}"), "", NOTICE),
+            None => bar(buf, footer, &hints, "", FOOTER),
+        }
+    }
+    if let Some(lines) = &app.dialog {
+        draw_dialog(buf, area, lines);
     }
     if app.help {
         draw_help(buf, area);
@@ -104,6 +124,10 @@ fn crumbs(app: &App) -> String {
                 s.push_str(" › #");
                 let key: Vec<String> = d.key.iter().map(|v| v.to_string()).collect();
                 s.push_str(SafeText::new(&key.join(",")).as_str());
+            }
+            Screen::Manage(m) => {
+                s.push_str(" › ");
+                s.push_str(SafeText::new(&m.panel.title()).as_str());
             }
         }
     }
@@ -347,6 +371,85 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+fn draw_manage(s: &ManageScreen, buf: &mut Buffer, area: Rect) {
+    if !s.loaded {
+        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        return;
+    }
+    // Column widths from the header and the cells.
+    let columns = s.header.len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            s.items
+                .iter()
+                .filter_map(|(_, cells)| cells.get(c).map(SafeText::width))
+                .chain(s.header.get(c).map(SafeText::width))
+                .max()
+                .unwrap_or(1)
+                .clamp(1, LIST_CELL_WIDTH)
+        })
+        .collect();
+    let line = |cells: &[SafeText]| {
+        let mut out = String::new();
+        for (c, w) in widths.iter().enumerate() {
+            let cell = cells.get(c).map(|t| t.truncated(*w)).unwrap_or_default();
+            out.push_str(cell.as_str());
+            out.push_str(&" ".repeat(w.saturating_sub(cell.width()) + 2));
+        }
+        out
+    };
+    let width = usize::from(area.width.saturating_sub(2));
+    buf.set_stringn(area.x + 2, area.y, line(&s.header), width, HEADER);
+    if s.items.is_empty() {
+        buf.set_string(area.x + 2, area.y + 1, "(none)", DIM);
+        return;
+    }
+    let visible = usize::from(area.height.saturating_sub(1));
+    let offset = s.selected.saturating_sub(visible.saturating_sub(1));
+    for (i, (_, cells)) in s.items.iter().enumerate().skip(offset).take(visible) {
+        let y = area.y + 1 + u16::try_from(i - offset).unwrap_or(0);
+        let selected = i == s.selected;
+        if selected {
+            buf.set_string(area.x, y, GUTTER, Style::new());
+        }
+        let style = if selected { SELECTED } else { Style::new() };
+        buf.set_stringn(area.x + 2, y, line(cells), width, style);
+    }
+}
+
+/// A box of text in the middle of the screen (closed by any key).
+fn draw_dialog(buf: &mut Buffer, area: Rect, lines: &[SafeText]) {
+    let inner = lines.iter().map(SafeText::width).max().unwrap_or(0) + 4;
+    let w = u16::try_from(inner)
+        .unwrap_or(u16::MAX)
+        .clamp(20, area.width);
+    let h = (u16::try_from(lines.len()).unwrap_or(0) + 4).min(area.height);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    Clear.render(rect, buf);
+    Block::default()
+        .borders(Borders::ALL)
+        .title(" any key closes ")
+        .render(rect, buf);
+    for (i, line) in lines.iter().enumerate() {
+        let y = rect.y + 2 + u16::try_from(i).unwrap_or(0);
+        if y + 1 >= rect.bottom() {
+            break;
+        }
+        buf.set_stringn(
+            rect.x + 2,
+            y,
+            line.as_str(),
+            usize::from(w.saturating_sub(4)),
+            Style::new(),
+        );
+    }
+}
+
 const HELP: &[(&str, &str)] = &[
     ("↑ ↓  j k", "move"),
     ("g  G", "first / last"),
@@ -354,6 +457,8 @@ const HELP: &[(&str, &str)] = &[
     ("← →  h l", "scroll columns"),
     ("Enter", "open model / record"),
     ("Esc", "back"),
+    ("o", "a record's permissions"),
+    (":", "command: users groups q"),
     ("?", "this help"),
     ("q", "back; at the index, quit"),
     ("Ctrl-C", "quit"),

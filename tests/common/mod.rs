@@ -91,6 +91,7 @@ impl TestServer {
                         page_size: ctx.page_size,
                         max_size: ctx.max_size,
                         rules: ctx.rules.clone(),
+                        hasher: Arc::clone(&ctx.hasher),
                         input_tap: Some(tap),
                     }),
                     Live::from_config(&config).expect("live config"),

@@ -1,0 +1,539 @@
+//! Management commands (users, groups, permissions) at the session boundary.
+//!
+//! Each is guarded by its own permission (`moat.manage_users`, `moat.manage_groups`,
+//! `moat.manage_permissions`); nobody but a superuser may give what they do not hold
+//! themselves (a permission, or membership of a group holding more than they do), or
+//! touch a superuser's account. Every write carries its audit row; every refusal is
+//! audited too.
+
+use std::sync::Arc;
+
+use super::{now_ms, Actor, Context};
+use crate::auth::{totp, validate_name};
+use crate::domain::Grants;
+use crate::perm::{self, moat_perms, Decision};
+use crate::store::{AuditEntry, NewUser, Principal};
+use crate::tui::manage::{Item, ItemId, ManageCmd, ManageMsg, Panel, Who};
+use crate::tui::Msg;
+
+/// A refusal to show (and, for denials, to audit).
+type Refused = Msg;
+
+impl Context {
+    /// Check and run one management command.
+    pub(super) async fn manage(&self, actor: &Actor, g: &Grants, cmd: ManageCmd) -> Msg {
+        match self.manage_checked(actor, g, cmd).await {
+            Ok(msg) | Err(msg) => msg,
+        }
+    }
+
+    async fn manage_checked(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        cmd: ManageCmd,
+    ) -> Result<Msg, Refused> {
+        use moat_perms::{MANAGE_GROUPS, MANAGE_PERMISSIONS, MANAGE_USERS};
+        match cmd {
+            ManageCmd::Load(panel) => {
+                let needed = match &panel {
+                    Panel::Users | Panel::User(_) => MANAGE_USERS,
+                    Panel::Groups | Panel::Group(_) => MANAGE_GROUPS,
+                    Panel::Row { .. } => MANAGE_PERMISSIONS,
+                };
+                self.require(actor, g, needed, "load").await?;
+                self.load_panel(panel).await
+            }
+            ManageCmd::CreateUser(name) => {
+                self.require(actor, g, MANAGE_USERS, "create_user").await?;
+                self.create_user(actor, &name).await
+            }
+            ManageCmd::CreateGroup(name) => {
+                self.require(actor, g, MANAGE_GROUPS, "create_group")
+                    .await?;
+                validate_name(&name).map_err(Msg::Failed)?;
+                let audit = self.audit(
+                    actor,
+                    "group_add",
+                    "moat_groups",
+                    &name,
+                    serde_json::json!({}),
+                );
+                self.store
+                    .create_group(&name, &[], now_ms() / 1000, &audit)
+                    .await
+                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                Ok(changed(format!("group {name} created")))
+            }
+            ManageCmd::SetActive { user, active } => {
+                self.require(actor, g, MANAGE_USERS, "user_active").await?;
+                if user == actor.username && !active {
+                    return Err(Msg::Failed("you cannot disable yourself".into()));
+                }
+                let id = self.target_user(actor, g, &user, "user_active").await?;
+                let action = if active {
+                    "user_enable"
+                } else {
+                    "user_disable"
+                };
+                let audit = self.audit(
+                    actor,
+                    action,
+                    "moat_users",
+                    &user,
+                    serde_json::json!({ "active": active }),
+                );
+                self.store
+                    .set_user_active(id, active, now_ms() / 1000, &audit)
+                    .await
+                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                Ok(changed(format!(
+                    "user {user} {}",
+                    if active { "enabled" } else { "disabled" }
+                )))
+            }
+            ManageCmd::Unlock { user } => {
+                self.require(actor, g, MANAGE_USERS, "unlock").await?;
+                self.target_user(actor, g, &user, "unlock").await?;
+                let n = self
+                    .store
+                    .reset_failure_counters(Some(&user), None)
+                    .await
+                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                let mut audit = self.audit(
+                    actor,
+                    "lockout_reset",
+                    "moat_users",
+                    &user,
+                    serde_json::json!({}),
+                );
+                audit.reason = Some(format!("user {user}: {n} counters removed"));
+                self.store
+                    .audit(&[audit])
+                    .await
+                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                Ok(changed(format!("{n} failure counters of {user} cleared")))
+            }
+            ManageCmd::Membership {
+                user,
+                group,
+                member,
+            } => {
+                self.require(actor, g, MANAGE_GROUPS, "membership").await?;
+                let user_id = self.target_user(actor, g, &user, "membership").await?;
+                let group_id = self.group_id(&group).await?;
+                let action = if member {
+                    "member_add"
+                } else {
+                    "member_remove"
+                };
+                let audit = self.audit(
+                    actor,
+                    action,
+                    "moat_groups",
+                    &group,
+                    serde_json::json!({ "user": user }),
+                );
+                if member {
+                    // Joining a group gives its permissions: only what the actor holds.
+                    if let Some(info) = self.group_info(&group).await? {
+                        for codename in &info.perms {
+                            self.may_grant(actor, g, codename, action).await?;
+                        }
+                    }
+                    self.store
+                        .add_memberships(user_id, &[group_id], &audit)
+                        .await
+                        .map_err(|e| Msg::Failed(e.to_string()))?;
+                    Ok(changed(format!("{user} added to {group}")))
+                } else {
+                    self.store
+                        .remove_membership(user_id, group_id, &audit)
+                        .await
+                        .map_err(|e| Msg::Failed(e.to_string()))?;
+                    Ok(changed(format!("{user} removed from {group}")))
+                }
+            }
+            ManageCmd::ModelPerm {
+                to,
+                codename,
+                grant,
+            } => {
+                self.require(actor, g, MANAGE_PERMISSIONS, "model_perm")
+                    .await?;
+                perm::check_codename(&self.schema, &self.rules, &codename).map_err(Msg::Failed)?;
+                let action = if grant { "grant" } else { "revoke" };
+                self.may_grant(actor, g, &codename, action).await?;
+                let (principal, model, name) = self.principal(actor, g, &to, action).await?;
+                let audit = self.audit(
+                    actor,
+                    action,
+                    model,
+                    &name,
+                    serde_json::json!({ "perms": [codename] }),
+                );
+                let n = self
+                    .store
+                    .set_model_perms(principal, std::slice::from_ref(&codename), grant, &audit)
+                    .await
+                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                let what = match (grant, n > 0) {
+                    (true, true) => "granted to",
+                    (true, false) => "was already held by",
+                    (false, true) => "revoked from",
+                    (false, false) => "was not held by",
+                };
+                Ok(changed(format!("{codename} {what} {name}")))
+            }
+            ManageCmd::ObjectPerm {
+                model,
+                pk,
+                to,
+                codename,
+                assign,
+            } => {
+                self.require(actor, g, MANAGE_PERMISSIONS, "object_perm")
+                    .await?;
+                perm::check_codename(&self.schema, &self.rules, &codename).map_err(Msg::Failed)?;
+                if codename.split_once('_').map(|(_, m)| m) != Some(model.as_str()) {
+                    return Err(Msg::Failed(format!(
+                        "{codename} is not a permission on {model}"
+                    )));
+                }
+                // The actor must hold it at model level, or on this very row.
+                let on_row = self
+                    .store
+                    .row_perms(actor.user_id, &model, &pk)
+                    .await
+                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                if !on_row.contains(&codename) {
+                    self.may_grant(actor, g, &codename, "object_perm").await?;
+                }
+                let (principal, _, name) = self.principal(actor, g, &to, "object_perm").await?;
+                let action = if assign { "perm_assign" } else { "perm_remove" };
+                let audit = self.audit(
+                    actor,
+                    action,
+                    &model,
+                    &pk,
+                    serde_json::json!({ "to": name, "codename": codename }),
+                );
+                self.store
+                    .set_object_perm(principal, &codename, &model, &pk, assign, &audit)
+                    .await
+                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                let verb = if assign {
+                    "assigned to"
+                } else {
+                    "removed from"
+                };
+                Ok(changed(format!(
+                    "{codename} on {model} #{pk} {verb} {name}"
+                )))
+            }
+        }
+    }
+
+    /// The actor must hold moat's permission `perm`.
+    async fn require(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        perm: &str,
+        what: &str,
+    ) -> Result<(), Refused> {
+        match perm::decide_moat(g, perm) {
+            Decision::Allow => Ok(()),
+            Decision::Deny(reason) => Err(self.refuse(actor, what, None, &reason).await),
+        }
+    }
+
+    /// No escalation: the actor must hold `codename` themselves.
+    async fn may_grant(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        codename: &str,
+        what: &str,
+    ) -> Result<(), Refused> {
+        match perm::may_grant(g, codename) {
+            Decision::Allow => Ok(()),
+            Decision::Deny(reason) => Err(self.refuse(actor, what, None, &reason).await),
+        }
+    }
+
+    /// The id of user `name`; only superusers may act on a superuser's account.
+    async fn target_user(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        name: &str,
+        what: &str,
+    ) -> Result<i64, Refused> {
+        let target = self
+            .store
+            .login_user(name)
+            .await
+            .map_err(|e| Msg::Failed(e.to_string()))?
+            .ok_or_else(|| Msg::Failed(format!("no such user: {name}")))?;
+        if target.is_superuser && !g.is_superuser {
+            return Err(self
+                .refuse(
+                    actor,
+                    what,
+                    Some(name),
+                    "only a superuser may change a superuser",
+                )
+                .await);
+        }
+        Ok(target.id)
+    }
+
+    async fn group_id(&self, name: &str) -> Result<i64, Refused> {
+        self.store
+            .group_id(name)
+            .await
+            .map_err(|e| Msg::Failed(e.to_string()))?
+            .ok_or_else(|| Msg::Failed(format!("no such group: {name}")))
+    }
+
+    async fn group_info(&self, name: &str) -> Result<Option<crate::store::GroupInfo>, Refused> {
+        Ok(self
+            .store
+            .list_groups()
+            .await
+            .map_err(|e| Msg::Failed(e.to_string()))?
+            .into_iter()
+            .find(|gi| gi.name == name))
+    }
+
+    /// A user or group by name, with the audit model it lives in and its name.
+    async fn principal(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        who: &Who,
+        what: &str,
+    ) -> Result<(Principal, &'static str, String), Refused> {
+        Ok(match who {
+            Who::User(u) => (
+                Principal::User(self.target_user(actor, g, u, what).await?),
+                "moat_users",
+                u.clone(),
+            ),
+            Who::Group(name) => (
+                Principal::Group(self.group_id(name).await?),
+                "moat_groups",
+                name.clone(),
+            ),
+        })
+    }
+
+    /// Audit a refused management command and say so.
+    async fn refuse(&self, actor: &Actor, what: &str, target: Option<&str>, reason: &str) -> Msg {
+        let mut entry = self.audit(
+            actor,
+            what,
+            "moat",
+            target.unwrap_or(""),
+            serde_json::Value::Null,
+        );
+        entry.after = None;
+        entry.outcome = "denied".into();
+        entry.reason = Some(reason.to_string());
+        if let Err(e) = self.store.audit(&[entry]).await {
+            tracing::error!(error = %e, "auditing a denial failed");
+        }
+        Msg::Failed(format!("permission denied: {reason}"))
+    }
+
+    fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        model: &str,
+        pk: &str,
+        after: serde_json::Value,
+    ) -> AuditEntry {
+        AuditEntry {
+            at_ms: now_ms(),
+            actor: Some(actor.username.clone()),
+            source_ip: Some(actor.source_ip.clone()),
+            action: action.into(),
+            model: Some(model.into()),
+            pk: (!pk.is_empty()).then(|| pk.to_string()),
+            after: Some(after),
+            outcome: "success".into(),
+            ..AuditEntry::default()
+        }
+    }
+
+    /// A new (non-superuser) account with a generated password and TOTP, shown once.
+    async fn create_user(&self, actor: &Actor, name: &str) -> Result<Msg, Refused> {
+        validate_name(name).map_err(Msg::Failed)?;
+        let password = crate::auth::password::generate_password();
+        let secret = totp::generate_secret();
+        let hasher = Arc::clone(&self.hasher);
+        let pw = password.clone();
+        let phc = tokio::task::spawn_blocking(move || hasher.hash(&pw))
+            .await
+            .map_err(|_| Msg::Failed("hashing failed".into()))?
+            .map_err(|e| Msg::Failed(e.to_string()))?;
+        self.store
+            .create_user(&NewUser {
+                username: name,
+                password_hash: &phc,
+                is_superuser: false,
+                totp_secret: Some(&secret),
+                must_change_password: false,
+                now: now_ms() / 1000,
+            })
+            .await
+            .map_err(|e| Msg::Failed(e.to_string()))?;
+        let audit = self.audit(actor, "user_add", "moat_users", name, serde_json::json!({}));
+        self.store
+            .audit(&[audit])
+            .await
+            .map_err(|e| Msg::Failed(e.to_string()))?;
+        Ok(Msg::Manage(ManageMsg::Show(vec![
+            format!("User {name} created. Give them, once:"),
+            String::new(),
+            format!("password: {password}"),
+            format!("TOTP:     {}", totp::otpauth_uri(&secret, name)),
+            format!("secret:   {}", totp::secret_base32(&secret)),
+        ])))
+    }
+
+    async fn load_panel(&self, panel: Panel) -> Result<Msg, Refused> {
+        let failed = |e: crate::store::StoreError| Msg::Failed(e.to_string());
+        let (header, items): (Vec<&str>, Vec<Item>) = match &panel {
+            Panel::Users => {
+                let users = self
+                    .store
+                    .list_users(now_ms() / 1000)
+                    .await
+                    .map_err(failed)?;
+                let items = users
+                    .into_iter()
+                    .map(|u| Item {
+                        cells: vec![
+                            u.username.clone(),
+                            if u.is_superuser { "superuser" } else { "" }.into(),
+                            if u.is_active { "active" } else { "disabled" }.into(),
+                            if u.locked { "locked" } else { "" }.into(),
+                            u.groups.join(", "),
+                        ],
+                        id: ItemId::User {
+                            name: u.username,
+                            active: u.is_active,
+                        },
+                    })
+                    .collect();
+                (vec!["user", "", "status", "lockout", "groups"], items)
+            }
+            Panel::User(name) => {
+                let id = self
+                    .store
+                    .user_id(name)
+                    .await
+                    .map_err(failed)?
+                    .ok_or_else(|| Msg::Failed(format!("no such user: {name}")))?;
+                let l = self.store.perm_listing(id).await.map_err(failed)?;
+                let mut items: Vec<Item> = l
+                    .groups
+                    .iter()
+                    .map(|gname| Item {
+                        id: ItemId::Group(gname.clone()),
+                        cells: vec!["group".into(), gname.clone(), String::new()],
+                    })
+                    .collect();
+                for (codename, via) in l.model_perms {
+                    let id = if via == "direct" {
+                        ItemId::Perm(codename.clone())
+                    } else {
+                        ItemId::Info
+                    };
+                    items.push(Item {
+                        id,
+                        cells: vec!["permission".into(), codename, format!("via {via}")],
+                    });
+                }
+                for (codename, model, pk, via) in l.object_perms {
+                    items.push(Item {
+                        id: ItemId::Info,
+                        cells: vec![
+                            "on a row".into(),
+                            format!("{codename} {model} #{pk}"),
+                            format!("via {via}"),
+                        ],
+                    });
+                }
+                (vec!["kind", "name", "from"], items)
+            }
+            Panel::Groups => {
+                let groups = self.store.list_groups().await.map_err(failed)?;
+                let items = groups
+                    .into_iter()
+                    .map(|gi| Item {
+                        cells: vec![
+                            gi.name.clone(),
+                            gi.members.len().to_string(),
+                            gi.perms.join(", "),
+                        ],
+                        id: ItemId::Group(gi.name),
+                    })
+                    .collect();
+                (vec!["group", "members", "permissions"], items)
+            }
+            Panel::Group(name) => {
+                let gi = self
+                    .group_info(name)
+                    .await?
+                    .ok_or_else(|| Msg::Failed(format!("no such group: {name}")))?;
+                let mut items: Vec<Item> = gi
+                    .members
+                    .into_iter()
+                    .map(|u| Item {
+                        cells: vec!["member".into(), u.clone()],
+                        id: ItemId::Member(u),
+                    })
+                    .collect();
+                items.extend(gi.perms.into_iter().map(|c| Item {
+                    cells: vec!["permission".into(), c.clone()],
+                    id: ItemId::Perm(c),
+                }));
+                (vec!["kind", "name"], items)
+            }
+            Panel::Row { model, pk } => {
+                let entries = self
+                    .store
+                    .object_perm_entries(model, pk)
+                    .await
+                    .map_err(failed)?;
+                let items = entries
+                    .into_iter()
+                    .map(|(principal, name, codename)| {
+                        let (kind, to) = match principal {
+                            Principal::User(_) => ("user", Who::User(name.clone())),
+                            Principal::Group(_) => ("group", Who::Group(name.clone())),
+                        };
+                        Item {
+                            cells: vec![kind.into(), name, codename.clone()],
+                            id: ItemId::Grant { to, codename },
+                        }
+                    })
+                    .collect();
+                (vec!["to", "name", "permission"], items)
+            }
+        };
+        Ok(Msg::Manage(ManageMsg::Loaded {
+            panel,
+            header: header.into_iter().map(String::from).collect(),
+            items,
+        }))
+    }
+}
+
+fn changed(text: String) -> Msg {
+    Msg::Manage(ManageMsg::Changed(text))
+}
