@@ -367,3 +367,166 @@ async fn management_commands_refuse_unknown_names() {
         .contains("moat.view_audit"));
     server.stop().await;
 }
+
+/// Type `text` and press Enter.
+async fn type_line(c: &mut Console, text: &str) {
+    c.send(text.as_bytes()).await;
+    c.send(ENTER).await;
+}
+
+#[tokio::test]
+async fn managers_manage_within_what_they_hold_and_escalation_is_refused() {
+    let mut server = TestServer::start().await;
+    server.add_user("mia", false).await;
+    grant(
+        &server,
+        Target::User("mia".into()),
+        &[
+            "moat.manage_users",
+            "moat.manage_groups",
+            "moat.manage_permissions",
+            "view_posts",
+        ],
+    )
+    .await;
+    commands::group_add(
+        &server.config,
+        "authors_admin",
+        &["change_authors".into()],
+        "t",
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
+
+    let conn = login(&server, "mia").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    c.wait_for("posts").await;
+    c.send(b":").await;
+    type_line(&mut c, "users").await;
+    let users = c.wait_for("jane").await;
+    assert!(
+        users.contains("superuser") && users.contains("admin"),
+        "{users}"
+    );
+
+    // Create a user: the password and TOTP URI are shown once.
+    c.send(b"n").await;
+    type_line(&mut c, "neo").await;
+    let shown = c.wait_for("otpauth://totp/moat:neo").await;
+    assert!(shown.contains("password:"), "{shown}");
+    c.send(b"x").await; // any key closes the box
+    c.wait_for("neo").await;
+
+    // Open neo (users are sorted: admin, jane, mia, neo).
+    c.keys(&[b"G", ENTER]).await;
+    c.wait_for("user neo").await;
+    c.send(b"p").await;
+    type_line(&mut c, "view_posts").await;
+    c.wait_for("view_posts granted to neo").await;
+    c.send(b"p").await;
+    type_line(&mut c, "delete_posts").await;
+    c.wait_for("you do not hold delete_posts yourself").await;
+    c.send(b"g").await;
+    type_line(&mut c, "authors_admin").await;
+    c.wait_for("you do not hold change_authors yourself").await;
+
+    // A superuser's account is out of reach.
+    c.send(b"\x1b").await;
+    c.wait_for("lockout").await;
+    c.keys(&[b"g", b"x"]).await; // admin is first
+    c.wait_for("Disable user admin?").await;
+    c.send(b"y").await;
+    c.wait_for("only a superuser may change a superuser").await;
+
+    let g = server
+        .store
+        .grants(server.store.user_id("neo").await.unwrap().unwrap())
+        .await
+        .unwrap();
+    assert!(g.model_perms.contains("view_posts") && !g.model_perms.contains("delete_posts"));
+    assert!(g.groups.is_empty());
+    let log = server.store.recent_audit(20).await.unwrap();
+    assert!(log
+        .iter()
+        .any(|e| e.outcome == "denied" && e.actor.as_deref() == Some("mia")));
+    assert!(log
+        .iter()
+        .any(|e| e.action == "user_add" && e.actor.as_deref() == Some("mia")));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn management_screens_need_their_permission() {
+    let server = TestServer::start().await;
+    grant(&server, Target::User("jane".into()), &["view_posts"]).await;
+    let conn = login(&server, "jane").await;
+    let mut c = Console::open(&conn, 100, 24, "xterm").await;
+    c.wait_for("posts").await;
+    c.send(b":").await;
+    type_line(&mut c, "users").await;
+    let screen = c.wait_for("no moat.manage_users permission").await;
+    assert!(
+        !screen.contains("loading"),
+        "the refused screen is not left open:\n{screen}"
+    );
+    c.send(b":").await;
+    type_line(&mut c, "groups").await;
+    c.wait_for("no moat.manage_groups permission").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_row_permission_assigned_from_the_record_screen_takes_effect() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    c.wait_for("post_tags").await;
+    c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
+    c.wait_for("row 1 of 2,000").await;
+    c.send(ENTER).await;
+    c.wait_for("body").await;
+    c.send(b"o").await;
+    c.wait_for("posts #1 permissions").await;
+    c.send(b"a").await;
+    type_line(&mut c, "user jane view_posts").await;
+    c.wait_for("view_posts on posts #1 assigned to jane").await;
+    c.wait_for("jane").await;
+
+    let jane = login(&server, "jane").await;
+    let mut j = Console::open(&jane, 100, 24, "xterm").await;
+    j.wait_for("posts").await;
+    j.send(ENTER).await;
+    j.wait_for("row 1 of 1").await;
+
+    // Removing it from the same screen takes it away, even from a session already open.
+    c.send(b"r").await;
+    c.wait_for("[y/N]").await;
+    c.send(b"y").await;
+    c.wait_for("removed from jane").await;
+    j.send(ENTER).await;
+    j.wait_for("permission denied").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unlock_from_the_console() {
+    let server = TestServer::start_with(|c| c.lockout.failure_limit = 2, None).await;
+    for _ in 0..2 {
+        let mut conn = connect(server.addr).await;
+        ki_login(&mut conn, "jane", &["nope", "000000"]).await;
+    }
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    c.wait_for("post_tags").await;
+    c.send(b":").await;
+    type_line(&mut c, "users").await;
+    c.wait_for("locked").await;
+    c.keys(&[DOWN, b"u"]).await; // admin, jane
+    c.wait_for("Clear the failed-login counts and lockouts of jane?")
+        .await;
+    c.send(b"y").await;
+    c.wait_for("failure counters of jane cleared").await;
+    let _jane = login(&server, "jane").await;
+    server.stop().await;
+}

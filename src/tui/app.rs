@@ -254,9 +254,17 @@ impl App {
             Msg::Manage(m) => self.on_manage(m),
             Msg::Failed(text) => {
                 self.status = Some(Status::Error(SafeText::new(&text)));
-                // A failed page request must not leave the list waiting forever.
-                if let Some(Screen::List(l)) = self.stack.last_mut() {
-                    l.pending = None;
+                // Nothing may stay waiting forever: a list stops waiting for its page, and
+                // a screen whose first load failed (a denial) is closed again.
+                match self.stack.last_mut() {
+                    Some(Screen::List(l)) => l.pending = None,
+                    Some(Screen::Manage(m)) if !m.loaded => {
+                        self.stack.pop();
+                    }
+                    Some(Screen::Detail(d)) if !d.loaded => {
+                        self.stack.pop();
+                    }
+                    _ => {}
                 }
                 Vec::new()
             }
