@@ -54,6 +54,18 @@ pub struct ForeignKey {
     pub columns: Vec<String>,
     pub ref_table: String,
     pub ref_columns: Vec<String>,
+    /// What deleting the referenced row does: `CASCADE`, `SET NULL`, `RESTRICT`,
+    /// `NO ACTION`, …
+    pub on_delete: String,
+}
+
+/// Rows of another table that refer to a row, through one foreign key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub table: String,
+    /// Counted up to 1,000 (`AtLeast` beyond).
+    pub count: RowCount,
+    pub on_delete: String,
 }
 
 /// An introspected table: what the console calls a model.
@@ -134,6 +146,9 @@ pub enum PageAnchor {
     Last,
     /// Rows strictly after this key.
     After(Vec<Value>),
+    /// Rows from this key on (the key itself included, if it still exists): reloading a
+    /// page in place.
+    From(Vec<Value>),
     /// Rows strictly before this key.
     Before(Vec<Value>),
 }

@@ -244,6 +244,47 @@ impl Context {
                     }),
                 Err(denied) => return Some(denied),
             },
+            Cmd::AskDelete { model, key } => {
+                let checked = self
+                    .row_allowed(actor, g, &Action::Delete, &model, &key)
+                    .await;
+                match checked.and_then(|_| self.full_table(&model)) {
+                    Ok(t) => self
+                        .store
+                        .references(&self.schema, t, &key)
+                        .await
+                        .map(|references| Msg::DeleteAsk {
+                            model,
+                            key,
+                            references,
+                        }),
+                    Err(refused) => return Some(refused),
+                }
+            }
+            Cmd::Delete { model, key } => {
+                let checked = self
+                    .row_allowed(actor, g, &Action::Delete, &model, &key)
+                    .await;
+                match checked.and_then(|_| self.full_table(&model)) {
+                    Ok(t) => {
+                        let audit = AuditEntry {
+                            at_ms: now_ms(),
+                            actor: Some(actor.username.clone()),
+                            source_ip: Some(actor.source_ip.clone()),
+                            action: "delete".into(),
+                            model: Some(model.clone()),
+                            pk: pk_text(&key),
+                            outcome: "success".into(),
+                            ..AuditEntry::default()
+                        };
+                        self.store
+                            .delete_record(&self.schema, t, &key, audit)
+                            .await
+                            .map(|()| Msg::Deleted { model, key })
+                    }
+                    Err(refused) => return Some(refused),
+                }
+            }
             Cmd::LoadRecord { model, key } => {
                 match self
                     .row_allowed(actor, g, &Action::View, &model, &key)
@@ -265,13 +306,17 @@ impl Context {
         Some(result.unwrap_or_else(|e| Msg::Failed(describe(&e))))
     }
 
+    /// The table `model` with every column (for writes and their audit rows).
+    fn full_table(&self, model: &str) -> Result<&TableInfo, Msg> {
+        self.schema
+            .table(model)
+            .ok_or_else(|| Msg::Failed(format!("no such model: {model}")))
+    }
+
     /// The table `model` as `actor` may see it: hidden columns left out (they are never
     /// selected), and which of the remaining columns are masked.
     fn table(&self, g: &Grants, model: &str) -> Result<Shown, Msg> {
-        let table = self
-            .schema
-            .table(model)
-            .ok_or_else(|| Msg::Failed(format!("no such model: {model}")))?;
+        let table = self.full_table(model)?;
         let rules = self
             .rules
             .get(model)

@@ -530,3 +530,105 @@ async fn unlock_from_the_console() {
     let _jane = login(&server, "jane").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_row_asks_first_and_takes_its_object_permissions_with_it() {
+    let server = TestServer::start().await;
+    assign(
+        &server,
+        Target::User("jane".into()),
+        "view_posts",
+        "posts",
+        "5",
+    )
+    .await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 160, 30, "xterm").await;
+    c.wait_for("post_tags").await;
+    c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
+    c.wait_for("row 1 of 2,000").await;
+    for _ in 0..4 {
+        c.send(DOWN).await;
+    }
+    c.wait_for("row 5 of 2,000").await;
+    c.send(b"d").await;
+    let ask = c.wait_for("Delete posts #5?").await;
+    assert!(ask.contains("deleted with it"), "comments cascade: {ask}");
+    c.send(b"n").await;
+    c.wait_for("cancelled").await;
+    c.send(b"d").await;
+    c.wait_for("Delete posts #5?").await;
+    c.send(b"y").await;
+    let list = c.wait_for("deleted posts #5").await;
+    assert!(
+        list.contains("\n  4 ") && list.contains("\n▶ 6 "),
+        "reloaded in place:\n{list}"
+    );
+    c.send(DOWN).await;
+    c.wait_for("row 6 of 1,999").await;
+
+    let grants: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM moat_user_object_perms WHERE model = 'posts'")
+            .fetch_one(server.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(grants, 0, "no stale grant for a reused key");
+    let before: String = sqlx::query_scalar(
+        "SELECT before_json FROM moat_audit_log WHERE action = 'delete' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(server.store.pool())
+    .await
+    .unwrap();
+    assert!(
+        before.contains("\"id\":5") && before.contains("\"title\""),
+        "{before}"
+    );
+
+    // A row others refer to without cascade: refused in plain words, nothing changes.
+    c.keys(&[b"\x1b"]).await;
+    c.wait_for("Columns").await;
+    c.send(b"g").await;
+    c.send(ENTER).await; // authors
+    c.wait_for("row 1 of 200").await;
+    c.send(b"d").await;
+    let ask = c.wait_for("Delete authors #1?").await;
+    assert!(ask.contains("refused"), "{ask}");
+    c.send(b"y").await;
+    c.wait_for("cannot delete").await;
+    let authors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authors")
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(authors, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_needs_the_delete_permission_on_the_row() {
+    let server = TestServer::start().await;
+    grant(&server, Target::User("jane".into()), &["view_comments"]).await;
+    assign(
+        &server,
+        Target::User("jane".into()),
+        "delete_comments",
+        "comments",
+        "7",
+    )
+    .await;
+    let jane = actor(&server, "jane").await;
+    let cmd = |pk| Cmd::Delete {
+        model: "comments".into(),
+        key: vec![Value::Integer(pk)],
+    };
+    assert!(denied(server.sessions.execute(&jane, cmd(8)).await));
+    assert!(matches!(
+        server.sessions.execute(&jane, cmd(7)).await,
+        Some(Msg::Deleted { .. })
+    ));
+    let log = server.store.recent_audit(5).await.unwrap();
+    assert!(log
+        .iter()
+        .any(|e| e.outcome == "denied"
+            && e.reason.as_deref() == Some("no delete_comments permission")));
+    server.stop().await;
+}

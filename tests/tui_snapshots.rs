@@ -217,3 +217,36 @@ fn q_goes_back_then_quits_at_the_index() {
     assert_eq!(app.update(key('q')), vec![Cmd::Quit]);
     assert!(app.quit);
 }
+
+#[test]
+fn a_deleted_row_reloads_its_page_in_place() {
+    let mut app = list_app();
+    for _ in 0..4 {
+        app.update(key('j'));
+    }
+    let cmds = app.update(Msg::Deleted {
+        model: "posts".into(),
+        key: vec![Value::Integer(5)],
+    });
+    let anchor = PageAnchor::From(vec![Value::Integer(1)]);
+    assert_eq!(
+        cmds[0],
+        Cmd::LoadPage {
+            model: "posts".into(),
+            anchor: anchor.clone(),
+            limit: 100
+        }
+    );
+    let mut page = posts_page();
+    page.rows.remove(4);
+    app.update(Msg::Page {
+        model: "posts".into(),
+        anchor,
+        page,
+    });
+    app.update(key('x')); // clears the notice
+    let screen = render(&mut app);
+    assert!(screen.contains("\"▶ 6 "), "{screen}");
+    assert!(screen.contains("\"  4 "), "{screen}");
+    assert!(screen.contains("row 5 of 2,000"), "{screen}");
+}

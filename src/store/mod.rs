@@ -10,6 +10,7 @@
 //! (`database_url = "sqlite://…"`), PostgreSQL follows in its own issue.
 
 pub mod audit;
+mod delete;
 pub mod demo;
 mod lockout;
 mod perms;
@@ -25,6 +26,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use audit::AuditEntry;
+pub use delete::value_json;
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use users::{LoginUser, NewUser, TotpDevice};
 

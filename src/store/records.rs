@@ -69,6 +69,11 @@ impl Store {
                 false,
                 Some(k),
             ),
+            PageAnchor::From(k) => (
+                Some(format!("{key_tuple} >= {}", sql::placeholders(keys.len()))),
+                false,
+                Some(k),
+            ),
             PageAnchor::Before(k) => (
                 Some(format!("{key_tuple} < {}", sql::placeholders(keys.len()))),
                 true,
@@ -127,7 +132,7 @@ impl Store {
         let (has_before, has_after) = match anchor {
             PageAnchor::First => (false, more),
             PageAnchor::Last => (more, false),
-            PageAnchor::After(_) => (true, more),
+            PageAnchor::After(_) | PageAnchor::From(_) => (true, more),
             PageAnchor::Before(_) => (more, true),
         };
         Ok(Page {
@@ -140,38 +145,48 @@ impl Store {
 
     /// The record of `table` whose key columns equal `key`.
     pub async fn record(&self, table: &TableInfo, key: &[Value]) -> Result<Record, StoreError> {
-        let keys = key_idents(table)?;
-        if key.len() != keys.len() {
-            return Err(StoreError::NotFound(
-                "record key does not match the table".into(),
-            ));
-        }
-        let cols: Vec<Ident> = table.columns.iter().map(Ident::column).collect();
-        let select_list = cols
-            .iter()
-            .map(Ident::as_str)
-            .collect::<Vec<_>>()
-            .join(", ");
-        let q = format!(
-            "SELECT {select_list} FROM {} WHERE {} = {}",
-            Ident::table(table),
-            sql::ident_tuple(&keys),
-            sql::placeholders(keys.len())
-        );
-        let mut query = sqlx::query(&q);
-        for v in key {
-            query = bind_value(query, v);
-        }
-        let row = query
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("no such row in {}", table.name)))?;
-        let values = decode_row(&row)?;
-        Ok(Record {
-            key: key.to_vec(),
-            fields: table.columns.iter().cloned().zip(values).collect(),
-        })
+        let mut conn = self.pool.acquire().await?;
+        record_on(&mut conn, table, key).await
     }
+}
+
+/// [`Store::record`] on a given connection (inside a transaction, for instance).
+pub(super) async fn record_on(
+    conn: &mut sqlx::SqliteConnection,
+    table: &TableInfo,
+    key: &[Value],
+) -> Result<Record, StoreError> {
+    let keys = key_idents(table)?;
+    if key.len() != keys.len() {
+        return Err(StoreError::NotFound(
+            "record key does not match the table".into(),
+        ));
+    }
+    let cols: Vec<Ident> = table.columns.iter().map(Ident::column).collect();
+    let select_list = cols
+        .iter()
+        .map(Ident::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let q = format!(
+        "SELECT {select_list} FROM {} WHERE {} = {}",
+        Ident::table(table),
+        sql::ident_tuple(&keys),
+        sql::placeholders(keys.len())
+    );
+    let mut query = sqlx::query(&q);
+    for v in key {
+        query = bind_value(query, v);
+    }
+    let row = query
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no such row in {}", table.name)))?;
+    let values = decode_row(&row)?;
+    Ok(Record {
+        key: key.to_vec(),
+        fields: table.columns.iter().cloned().zip(values).collect(),
+    })
 }
 
 /// The SQL condition (and its values) that keeps only rows `filter` lets through: the
@@ -207,7 +222,7 @@ fn filter_condition(
     Ok((Some(condition), binds))
 }
 
-fn key_idents(table: &TableInfo) -> Result<Vec<Ident>, StoreError> {
+pub(super) fn key_idents(table: &TableInfo) -> Result<Vec<Ident>, StoreError> {
     table
         .key_columns()
         .iter()
@@ -220,7 +235,20 @@ fn key_idents(table: &TableInfo) -> Result<Vec<Ident>, StoreError> {
 
 type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
-fn bind_value<'q>(q: Query<'q>, v: &'q Value) -> Query<'q> {
+pub(super) fn bind_value<'q>(q: Query<'q>, v: &'q Value) -> Query<'q> {
+    match v {
+        Value::Null => q.bind(None::<i64>),
+        Value::Integer(i) => q.bind(*i),
+        Value::Real(r) => q.bind(*r),
+        Value::Text(s) => q.bind(s.as_str()),
+        Value::Blob(b) => q.bind(b.as_slice()),
+    }
+}
+
+type ScalarQuery<'q> =
+    sqlx::query::QueryScalar<'q, sqlx::Sqlite, i64, sqlx::sqlite::SqliteArguments<'q>>;
+
+pub(super) fn bind_value_scalar<'q>(q: ScalarQuery<'q>, v: &'q Value) -> ScalarQuery<'q> {
     match v {
         Value::Null => q.bind(None::<i64>),
         Value::Integer(i) => q.bind(*i),

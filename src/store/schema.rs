@@ -50,6 +50,7 @@ impl Store {
             // `to` is NULL when the FK names the parent's primary key implicitly.
             let to: Option<String> = r.try_get("to")?;
             let table: String = r.try_get("table")?;
+            let on_delete: String = r.try_get("on_delete")?;
             match foreign_keys.last_mut() {
                 Some((last, fk)) if *last == id => {
                     fk.columns.push(from);
@@ -61,6 +62,7 @@ impl Store {
                         columns: vec![from],
                         ref_table: table,
                         ref_columns: to.into_iter().collect(),
+                        on_delete,
                     },
                 )),
             }
@@ -114,6 +116,7 @@ mod tests {
         assert_eq!(b.foreign_keys[0].ref_table, "a");
         assert_eq!(b.foreign_keys[0].columns, vec!["a_id"]);
         assert_eq!(b.foreign_keys[0].ref_columns, vec!["id"]);
+        assert_eq!(b.foreign_keys[0].on_delete, "NO ACTION");
 
         let odd = schema.table("odd \"name").unwrap();
         assert_eq!(odd.key_columns(), vec!["rowid"]);

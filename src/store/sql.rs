@@ -88,7 +88,7 @@ pub const TABLE_COLUMNS: &str = "SELECT name, type, \"notnull\", dflt_value, pk 
      FROM pragma_table_xinfo(?) WHERE hidden IN (0, 2, 3) ORDER BY cid";
 
 /// SQLite: the foreign keys of one table (bind the table name).
-pub const TABLE_FOREIGN_KEYS: &str = "SELECT id, seq, \"table\", \"from\", \"to\" \
+pub const TABLE_FOREIGN_KEYS: &str = "SELECT id, seq, \"table\", \"from\", \"to\", on_delete \
      FROM pragma_foreign_key_list(?) ORDER BY id, seq";
 
 /// Rows counted exactly up to this many; beyond it a count is shown as `N+`.

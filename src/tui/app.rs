@@ -7,7 +7,7 @@
 use super::input::{Input, Key, KeyEvent};
 use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
 use super::sanitize::SafeText;
-use crate::domain::{pk_text, Page, PageAnchor, Record, RowCount, Value};
+use crate::domain::{pk_text, Page, PageAnchor, Record, Reference, RowCount, Value};
 
 /// A model as the index lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +46,16 @@ pub enum Msg {
     Notice(String),
     /// An answer to a management command.
     Manage(ManageMsg),
+    /// May this row be deleted? (What refers to it, for the confirmation.)
+    DeleteAsk {
+        model: String,
+        key: Vec<Value>,
+        references: Vec<Reference>,
+    },
+    Deleted {
+        model: String,
+        key: Vec<Value>,
+    },
 }
 
 /// Something the app wants done.
@@ -66,6 +76,15 @@ pub enum Cmd {
     },
     /// Users, groups and permissions (checked by the session like everything else).
     Manage(ManageCmd),
+    /// Ask to delete a row: the answer says what refers to it.
+    AskDelete {
+        model: String,
+        key: Vec<Value>,
+    },
+    Delete {
+        model: String,
+        key: Vec<Value>,
+    },
     Quit,
 }
 
@@ -252,6 +271,18 @@ impl App {
                 Vec::new()
             }
             Msg::Manage(m) => self.on_manage(m),
+            Msg::DeleteAsk {
+                model,
+                key,
+                references,
+            } => {
+                self.confirm = Some((
+                    SafeText::new(&delete_question(&model, &key, &references)),
+                    vec![Cmd::Delete { model, key }],
+                ));
+                Vec::new()
+            }
+            Msg::Deleted { model, key } => self.on_deleted(&model, &key),
             Msg::Failed(text) => {
                 self.status = Some(Status::Error(SafeText::new(&text)));
                 // Nothing may stay waiting forever: a list stops waiting for its page, and
@@ -398,6 +429,40 @@ impl App {
         }
     }
 
+    /// A row was deleted: leave its record, and reload the list around where it was.
+    fn on_deleted(&mut self, model: &str, key: &[Value]) -> Vec<Cmd> {
+        let pk = pk_text(key).unwrap_or_default();
+        self.status = Some(Status::Notice(SafeText::new(&format!(
+            "deleted {model} #{pk}"
+        ))));
+        if matches!(self.stack.last(), Some(Screen::Detail(d)) if d.model == model && d.key == key)
+        {
+            self.stack.pop();
+        }
+        let page_size = self.page_size;
+        let Some(Screen::List(list)) = self.stack.last_mut() else {
+            return Vec::new();
+        };
+        if list.model != model {
+            return Vec::new();
+        }
+        // Reload the same page in place; the cursor stays where the row was.
+        let at = list.selected;
+        let cmd = match list.rows.first() {
+            Some(first) => {
+                let anchor = PageAnchor::From(first.key.clone());
+                list.request(anchor, Land::At(at), page_size)
+            }
+            None => list.request(PageAnchor::First, Land::First, page_size),
+        };
+        vec![
+            cmd,
+            Cmd::Count {
+                model: model.into(),
+            },
+        ]
+    }
+
     fn on_manage(&mut self, m: ManageMsg) -> Vec<Cmd> {
         match m {
             ManageMsg::Loaded {
@@ -505,6 +570,12 @@ impl App {
         list.start = match anchor {
             PageAnchor::First => Some(0),
             PageAnchor::After(_) => list.start.map(|s| s + old_len),
+            PageAnchor::From(_) => {
+                if list.start == Some(0) {
+                    list.has_before = false;
+                }
+                list.start
+            }
             PageAnchor::Before(_) => list.start.and_then(|s| s.checked_sub(len as u64)),
             PageAnchor::Last => match list.count {
                 Some(RowCount::Exact(n)) => n.checked_sub(len as u64),
@@ -553,6 +624,21 @@ impl App {
         detail.loaded = true;
         detail.scroll = 0;
     }
+}
+
+/// "Delete posts #17? 3 comments are deleted with it. …"
+fn delete_question(model: &str, key: &[Value], references: &[Reference]) -> String {
+    let pk = pk_text(key).unwrap_or_default();
+    let mut q = format!("Delete {model} #{pk}?");
+    for r in references {
+        let what = match r.on_delete.to_ascii_uppercase().as_str() {
+            "CASCADE" => "deleted with it",
+            "SET NULL" | "SET DEFAULT" => "unlinked",
+            _ => "in the way: the delete will be refused",
+        };
+        q.push_str(&format!(" {} {} rows {what}.", r.count, r.table));
+    }
+    q
 }
 
 /// `<N bytes> 00 ff …` with the first 32 bytes in hex.
@@ -636,6 +722,15 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
             s.col_offset = (s.col_offset + 1).min(s.columns.len().saturating_sub(1));
             None
         }
+        Key::Char('d') => {
+            return match s.rows.get(s.selected) {
+                Some(row) => Action::Cmds(vec![Cmd::AskDelete {
+                    model: s.model.clone(),
+                    key: row.key.clone(),
+                }]),
+                None => Action::None,
+            };
+        }
         Key::Enter => {
             if let Some(row) = s.rows.get(s.selected) {
                 let detail = DetailScreen::new(s.model.clone(), s.label.clone(), row.key.clone());
@@ -665,6 +760,12 @@ fn open_panel(panel: Panel) -> Action {
 }
 
 fn detail_key(s: &mut DetailScreen, k: KeyEvent) -> Action {
+    if k == KeyEvent::plain(Key::Char('d')) {
+        return Action::Cmds(vec![Cmd::AskDelete {
+            model: s.model.clone(),
+            key: s.key.clone(),
+        }]);
+    }
     if k == KeyEvent::plain(Key::Char('o')) {
         // The object permissions of this row.
         return match pk_text(&s.key) {
@@ -714,7 +815,7 @@ impl ListScreen {
     }
 
     /// Ask for the page at `anchor`; the cursor lands at `land` when it arrives.
-    fn request(&mut self, anchor: PageAnchor, land: Land, limit: u32) -> Cmd {
+    pub fn request(&mut self, anchor: PageAnchor, land: Land, limit: u32) -> Cmd {
         self.pending = Some((anchor.clone(), land));
         Cmd::LoadPage {
             model: self.model.clone(),

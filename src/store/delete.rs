@@ -1,0 +1,304 @@
+//! Deleting a record: what refers to it, and the delete itself — one transaction holding
+//! the row's removal, the removal of object permissions that named it (or rows deleted
+//! with it by `ON DELETE CASCADE`), and the audit row with the values it had.
+
+use std::collections::BTreeSet;
+
+use super::audit::{append, AuditEntry};
+use super::sql::{self, Ident};
+use super::{Store, StoreError};
+use crate::domain::{pk_text, Reference, RowCount, Schema, TableInfo, Value};
+
+/// References counted up to this many per foreign key.
+const REFERENCE_COUNT_LIMIT: i64 = 1_000;
+
+impl Store {
+    /// The rows of other tables that refer to row `key` of `table`, per foreign key.
+    pub async fn references(
+        &self,
+        schema: &Schema,
+        table: &TableInfo,
+        key: &[Value],
+    ) -> Result<Vec<Reference>, StoreError> {
+        let record = self.record(table, key).await?;
+        let mut out = Vec::new();
+        for child in &schema.tables {
+            for fk in child
+                .foreign_keys
+                .iter()
+                .filter(|fk| fk.ref_table == table.name)
+            {
+                // The referenced columns' values in this row (the primary key if unnamed).
+                let targets = if fk.ref_columns.is_empty() {
+                    &table.primary_key
+                } else {
+                    &fk.ref_columns
+                };
+                let values: Option<Vec<&Value>> = targets
+                    .iter()
+                    .map(|c| {
+                        record
+                            .fields
+                            .iter()
+                            .find(|(col, _)| &col.name == c)
+                            .map(|(_, v)| v)
+                    })
+                    .collect();
+                let (Some(values), Some(columns)) = (
+                    values,
+                    fk.columns
+                        .iter()
+                        .map(|c| child.column(c).map(Ident::column))
+                        .collect::<Option<Vec<_>>>(),
+                ) else {
+                    continue;
+                };
+                let q = format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE {} = {} LIMIT {})",
+                    Ident::table(child),
+                    sql::ident_tuple(&columns),
+                    sql::placeholders(values.len()),
+                    REFERENCE_COUNT_LIMIT + 1
+                );
+                let mut query = sqlx::query_scalar::<_, i64>(&q);
+                for v in values {
+                    query = super::records::bind_value_scalar(query, v);
+                }
+                let n = query.fetch_one(&self.pool).await?;
+                if n > 0 {
+                    let count = if n > REFERENCE_COUNT_LIMIT {
+                        RowCount::AtLeast(REFERENCE_COUNT_LIMIT as u64)
+                    } else {
+                        RowCount::Exact(n as u64)
+                    };
+                    out.push(Reference {
+                        table: child.name.clone(),
+                        count,
+                        on_delete: fk.on_delete.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delete row `key` of `table` with its audit row (`audit.before` is filled with the
+    /// row's values). Object permissions on it, and on rows that `ON DELETE CASCADE`
+    /// removes with it, go too, so a reused key inherits no stale grant.
+    pub async fn delete_record(
+        &self,
+        schema: &Schema,
+        table: &TableInfo,
+        key: &[Value],
+        audit: AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let before = super::records::record_on(&mut tx, table, key).await?;
+        let keys = super::records::key_idents(table)?;
+        let q = format!(
+            "DELETE FROM {} WHERE {} = {}",
+            Ident::table(table),
+            sql::ident_tuple(&keys),
+            sql::placeholders(keys.len())
+        );
+        let mut query = sqlx::query(&q);
+        for v in key {
+            query = super::records::bind_value(query, v);
+        }
+        match query.execute(&mut *tx).await {
+            Ok(r) if r.rows_affected() == 0 => {
+                return Err(StoreError::NotFound(format!(
+                    "no such row in {}",
+                    table.name
+                )))
+            }
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.message().contains("FOREIGN KEY") => {
+                return Err(StoreError::Conflict(format!(
+                    "cannot delete: other rows refer to this {} row and do not allow it",
+                    table.name
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(pk) = pk_text(key) {
+            for statement in [
+                "DELETE FROM moat_user_object_perms WHERE model = ? AND pk = ?",
+                "DELETE FROM moat_group_object_perms WHERE model = ? AND pk = ?",
+            ] {
+                sqlx::query(statement)
+                    .bind(&table.name)
+                    .bind(&pk)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for child in cascaded_tables(schema, &table.name) {
+            let Some(child) = schema.table(&child) else {
+                continue;
+            };
+            let Ok([key]) = <[Ident; 1]>::try_from(super::records::key_idents(child)?) else {
+                continue;
+            };
+            for perms in ["moat_user_object_perms", "moat_group_object_perms"] {
+                // `perms` is one of two constants; the table and key come from the schema.
+                let q = format!(
+                    "DELETE FROM {perms} WHERE model = ? AND pk NOT IN (SELECT {key} FROM {})",
+                    Ident::table(child)
+                );
+                sqlx::query(&q).bind(&child.name).execute(&mut *tx).await?;
+            }
+        }
+        let before: serde_json::Map<String, serde_json::Value> = before
+            .fields
+            .iter()
+            .map(|(c, v)| (c.name.clone(), value_json(v)))
+            .collect();
+        let audit = AuditEntry {
+            before: Some(serde_json::Value::Object(before)),
+            ..audit
+        };
+        append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Tables whose rows `ON DELETE CASCADE` may remove when a row of `table` is deleted,
+/// transitively.
+fn cascaded_tables(schema: &Schema, table: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut todo = vec![table.to_string()];
+    while let Some(parent) = todo.pop() {
+        for child in &schema.tables {
+            let cascades = child
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.ref_table == parent && fk.on_delete.eq_ignore_ascii_case("CASCADE"));
+            if cascades && found.insert(child.name.clone()) {
+                todo.push(child.name.clone());
+            }
+        }
+    }
+    found
+}
+
+/// A value as audit JSON (blobs as their size and hex).
+pub fn value_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => (*i).into(),
+        Value::Real(r) => serde_json::Number::from_f64(*r)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::Text(s) => s.clone().into(),
+        Value::Blob(b) => format!(
+            "<{} bytes> {}",
+            b.len(),
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        )
+        .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::memory_store;
+    use crate::store::{NewUser, Principal};
+
+    #[tokio::test]
+    async fn delete_removes_grants_of_the_row_and_of_cascaded_rows_and_audits_values() {
+        let store = memory_store().await;
+        sqlx::raw_sql(
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT); \
+             CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id) ON DELETE CASCADE); \
+             CREATE TABLE r (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id)); \
+             INSERT INTO p VALUES (1, 'one'), (2, 'two'); \
+             INSERT INTO c VALUES (10, 1), (11, 1), (12, 2); \
+             INSERT INTO r VALUES (20, 2);",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let schema = store.introspect().await.unwrap();
+        let p = schema.table("p").unwrap();
+        let jane = store
+            .create_user(&NewUser {
+                username: "jane",
+                password_hash: "h",
+                is_superuser: false,
+                totp_secret: None,
+                must_change_password: false,
+                now: 0,
+            })
+            .await
+            .unwrap();
+        for (model, pk) in [("p", "1"), ("p", "2"), ("c", "10"), ("c", "12")] {
+            store
+                .set_object_perm(
+                    Principal::User(jane),
+                    &format!("view_{model}"),
+                    model,
+                    pk,
+                    true,
+                    &AuditEntry::default(),
+                )
+                .await
+                .unwrap();
+        }
+        let refs = store
+            .references(&schema, p, &[Value::Integer(1)])
+            .await
+            .unwrap();
+        assert_eq!(
+            refs,
+            vec![Reference {
+                table: "c".into(),
+                count: RowCount::Exact(2),
+                on_delete: "CASCADE".into()
+            }]
+        );
+
+        let audit = AuditEntry {
+            action: "delete".into(),
+            outcome: "success".into(),
+            ..AuditEntry::default()
+        };
+        store
+            .delete_record(&schema, p, &[Value::Integer(1)], audit.clone())
+            .await
+            .unwrap();
+        let left: Vec<(String, String)> =
+            sqlx::query_as("SELECT model, pk FROM moat_user_object_perms ORDER BY model, pk")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            left,
+            vec![
+                ("c".to_string(), "12".to_string()),
+                ("p".to_string(), "2".to_string())
+            ]
+        );
+        let before: String =
+            sqlx::query_scalar("SELECT before_json FROM moat_audit_log ORDER BY id DESC LIMIT 1")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(before, r#"{"id":1,"name":"one"}"#);
+
+        // A row that others refer to without cascade cannot go; nothing changes.
+        let err = store
+            .delete_record(&schema, p, &[Value::Integer(2)], audit)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("refer to this p row"), "{err}");
+        let still: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM moat_user_object_perms WHERE model = 'p'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(still, 1);
+    }
+}
