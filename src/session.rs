@@ -22,7 +22,7 @@ use crate::auth::Identity;
 use crate::config::ModelConfig;
 use crate::domain::{pk_text, Grants, RowFilter, Schema, TableInfo, Value};
 use crate::perm::{self, Action, Decision, Visibility};
-use crate::store::{AuditEntry, Store, StoreError};
+use crate::store::{AuditEntry, SaveOutcome, Store, StoreError};
 use crate::tui::app::ModelSummary;
 use crate::tui::backend::AnsiBackend;
 use crate::tui::input::Decoder;
@@ -285,6 +285,27 @@ impl Context {
                     Err(refused) => return Some(refused),
                 }
             }
+            Cmd::OpenForm { model, key } => match self.open_form(actor, g, model, key).await {
+                Ok(msg) | Err(msg) => return Some(msg),
+            },
+            Cmd::Save {
+                model,
+                key,
+                original,
+                values,
+                overwrite,
+            } => {
+                let save = SaveRequest {
+                    model,
+                    key,
+                    original,
+                    values,
+                    overwrite,
+                };
+                match self.save(actor, g, save).await {
+                    Ok(msg) | Err(msg) => return Some(msg),
+                }
+            }
             Cmd::LoadRecord { model, key } => {
                 match self
                     .row_allowed(actor, g, &Action::View, &model, &key)
@@ -306,6 +327,187 @@ impl Context {
         Some(result.unwrap_or_else(|e| Msg::Failed(describe(&e))))
     }
 
+    /// The form for row `key` of `model` (`None`: a new row), with what may be changed.
+    async fn open_form(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        key: Option<Vec<Value>>,
+    ) -> Result<Msg, Msg> {
+        let creating = key.is_none();
+        let (shown, values) = match &key {
+            Some(k) => {
+                let t = self
+                    .row_allowed(actor, g, &Action::Change, &model, k)
+                    .await?;
+                let record = self
+                    .store
+                    .record(&t.table, k)
+                    .await
+                    .map_err(|e| Msg::Failed(describe(&e)))?;
+                let mut values: Vec<Value> = record.fields.into_iter().map(|(_, v)| v).collect();
+                t.mask(&mut values);
+                (t, values)
+            }
+            None => {
+                self.model_allowed(actor, g, &Action::Add, &model).await?;
+                let t = self.table(g, &model)?;
+                let n = t.table.columns.len();
+                (t, vec![Value::Null; n])
+            }
+        };
+        let fields = shown
+            .table
+            .columns
+            .iter()
+            .zip(values)
+            .enumerate()
+            .map(|(i, (c, v))| (c.clone(), v, !shown.writable(i, creating)))
+            .collect();
+        Ok(Msg::Form { model, key, fields })
+    }
+
+    /// Check a save against permissions and column rules, then write it.
+    async fn save(&self, actor: &Actor, g: &Grants, req: SaveRequest) -> Result<Msg, Msg> {
+        let SaveRequest {
+            model,
+            key,
+            original,
+            values,
+            overwrite,
+        } = req;
+        let creating = key.is_none();
+        let shown = match &key {
+            Some(k) => {
+                self.row_allowed(actor, g, &Action::Change, &model, k)
+                    .await?
+            }
+            None => {
+                self.model_allowed(actor, g, &Action::Add, &model).await?;
+                self.table(g, &model)?
+            }
+        };
+        let opened = |c: &str| original.iter().find(|(n, _)| n == c).map(|(_, v)| v);
+        let mut changes = Vec::new();
+        for (column, value) in values {
+            let Some(i) = shown.table.columns.iter().position(|c| c.name == column) else {
+                return Err(Msg::Failed(format!(
+                    "{model} has no column {column} you may see"
+                )));
+            };
+            if shown.writable(i, creating) {
+                changes.push((column, value));
+            } else if !creating && opened(&column) != Some(&value) {
+                let why = format!("{column} is read-only");
+                return Err(self
+                    .deny(
+                        actor,
+                        &Action::Change,
+                        &model,
+                        key.as_ref().and_then(|k| pk_text(k)).as_deref(),
+                        &why,
+                    )
+                    .await);
+            }
+        }
+        let table = self.full_table(&model)?;
+        let audit = AuditEntry {
+            at_ms: now_ms(),
+            actor: Some(actor.username.clone()),
+            source_ip: Some(actor.source_ip.clone()),
+            model: Some(model.clone()),
+            outcome: "success".into(),
+            ..AuditEntry::default()
+        };
+        let refused = |e: StoreError| match e {
+            StoreError::Constraint(words) => Msg::SaveRefused(words),
+            other => Msg::Failed(describe(&other)),
+        };
+        let Some(key) = key else {
+            let audit = AuditEntry {
+                action: "add".into(),
+                ..audit
+            };
+            let key = self
+                .store
+                .insert_record(table, &changes, audit)
+                .await
+                .map_err(refused)?;
+            return Ok(Msg::Saved {
+                model,
+                key,
+                created: true,
+            });
+        };
+        // What the form was opened with, for the columns this user sees as they are.
+        let expected: Vec<(String, Value)> = if overwrite {
+            Vec::new()
+        } else {
+            original
+                .iter()
+                .filter(|(c, _)| {
+                    shown
+                        .table
+                        .columns
+                        .iter()
+                        .position(|x| &x.name == c)
+                        .is_some_and(|i| !shown.masked.get(i).copied().unwrap_or(true))
+                })
+                .cloned()
+                .collect()
+        };
+        let audit = AuditEntry {
+            action: if overwrite { "overwrite" } else { "change" }.into(),
+            pk: pk_text(&key),
+            ..audit
+        };
+        match self
+            .store
+            .update_record(table, &key, &expected, &changes, audit)
+            .await
+            .map_err(refused)?
+        {
+            SaveOutcome::Saved(key) => Ok(Msg::Saved {
+                model,
+                key,
+                created: false,
+            }),
+            SaveOutcome::Unchanged => Ok(Msg::Saved {
+                model,
+                key,
+                created: false,
+            }),
+            SaveOutcome::Conflict(now) => {
+                let yours = |c: &str| changes.iter().find(|(n, _)| n == c).map(|(_, v)| v.clone());
+                let fields = now
+                    .into_iter()
+                    .map(|(c, now_v)| {
+                        let opened_v = opened(&c).cloned().unwrap_or(Value::Null);
+                        let yours_v = yours(&c).unwrap_or_else(|| opened_v.clone());
+                        (c, opened_v, yours_v, now_v)
+                    })
+                    .collect();
+                Ok(Msg::Conflict { model, key, fields })
+            }
+        }
+    }
+
+    /// May `actor` do `action` on `model` as a whole (adding a row)? Denials are audited.
+    async fn model_allowed(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        action: &Action,
+        model: &str,
+    ) -> Result<(), Msg> {
+        self.full_table(model)?;
+        match perm::decide(g, action, model, &HashSet::new()) {
+            Decision::Allow => Ok(()),
+            Decision::Deny(reason) => Err(self.deny(actor, action, model, None, &reason).await),
+        }
+    }
+
     /// The table `model` with every column (for writes and their audit rows).
     fn full_table(&self, model: &str) -> Result<&TableInfo, Msg> {
         self.schema
@@ -324,19 +526,23 @@ impl Context {
         let Some(rules) = rules else {
             return Ok(Shown {
                 table: table.clone(),
-                masked: Vec::new(),
+                masked: vec![false; table.columns.len()],
+                read_only: vec![false; table.columns.len()],
             });
         };
         let mut shown = table.clone();
         shown.columns.retain(|c| !rules.hidden.contains(&c.name));
-        let masked = shown
-            .columns
-            .iter()
-            .map(|c| rules.masked.contains(&c.name))
-            .collect();
+        let flag = |list: &Vec<String>| {
+            shown
+                .columns
+                .iter()
+                .map(|c| list.contains(&c.name))
+                .collect()
+        };
         Ok(Shown {
+            masked: flag(&rules.masked),
+            read_only: flag(&rules.read_only),
             table: shown,
-            masked,
         })
     }
 
@@ -419,17 +625,44 @@ impl Context {
     }
 }
 
+/// A save as the form sent it.
+struct SaveRequest {
+    model: String,
+    key: Option<Vec<Value>>,
+    original: Vec<(String, Value)>,
+    values: Vec<(String, Value)>,
+    overwrite: bool,
+}
+
 /// A table as one user sees it.
 struct Shown {
     table: TableInfo,
     /// Per column of `table`: whether its values are masked.
     masked: Vec<bool>,
+    /// Per column of `table`: whether the column rules make it read-only.
+    read_only: Vec<bool>,
 }
 
 /// What a masked value looks like.
 pub const MASK: &str = "••••";
 
 impl Shown {
+    /// May a form change column `i`? Not if masked, read-only by rule, or (editing) a key
+    /// column, or (creating) the auto-numbered integer key.
+    fn writable(&self, i: usize, creating: bool) -> bool {
+        let Some(col) = self.table.columns.get(i) else {
+            return false;
+        };
+        let key = self.table.key_columns().contains(&col.name);
+        let auto_key = self.table.primary_key.len() == 1
+            && key
+            && col.decl_type.eq_ignore_ascii_case("INTEGER");
+        let hidden_value = self.masked.get(i).copied().unwrap_or(true);
+        let ruled = self.read_only.get(i).copied().unwrap_or(true);
+        let locked_key = if creating { auto_key } else { key };
+        !(hidden_value || ruled || locked_key)
+    }
+
     /// Replace the values of masked columns (NULL stays NULL).
     fn mask(&self, values: &mut [Value]) {
         for (value, masked) in values.iter_mut().zip(&self.masked) {

@@ -18,6 +18,7 @@ mod records;
 mod schema;
 pub mod sql;
 mod users;
+mod write;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,6 +30,7 @@ pub use audit::AuditEntry;
 pub use delete::value_json;
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use users::{LoginUser, NewUser, TotpDevice};
+pub use write::SaveOutcome;
 
 /// Errors from the store, in words a caller can show or log.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The database refused a write (NOT NULL, UNIQUE, CHECK, FOREIGN KEY), in words.
+    #[error("{0}")]
+    Constraint(String),
 }
 
 /// A handle on moat's database. Cheap to clone (it is a pool).

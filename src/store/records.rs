@@ -151,7 +151,7 @@ impl Store {
 }
 
 /// [`Store::record`] on a given connection (inside a transaction, for instance).
-pub(super) async fn record_on(
+pub(crate) async fn record_on(
     conn: &mut sqlx::SqliteConnection,
     table: &TableInfo,
     key: &[Value],

@@ -4,10 +4,11 @@
 //! its permission checks) and answers with [`Msg`]s. Every string from outside is stored as
 //! [`SafeText`], so nothing unsanitized can reach a buffer.
 
+use super::form::{Field, FormAction, FormScreen};
 use super::input::{Input, Key, KeyEvent};
 use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
 use super::sanitize::SafeText;
-use crate::domain::{pk_text, Page, PageAnchor, Record, Reference, RowCount, Value};
+use crate::domain::{pk_text, ColumnInfo, Page, PageAnchor, Record, Reference, RowCount, Value};
 
 /// A model as the index lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +57,26 @@ pub enum Msg {
         model: String,
         key: Vec<Value>,
     },
+    /// The form's fields: (column, current value, read-only).
+    Form {
+        model: String,
+        key: Option<Vec<Value>>,
+        fields: Vec<(ColumnInfo, Value, bool)>,
+    },
+    Saved {
+        model: String,
+        key: Vec<Value>,
+        created: bool,
+    },
+    /// The database refused the save (a constraint): shown on the form, nothing saved.
+    SaveRefused(String),
+    /// The row changed since the form was opened.
+    Conflict {
+        model: String,
+        key: Vec<Value>,
+        /// (column, what the form opened with, yours, what the row holds now)
+        fields: Vec<(String, Value, Value, Value)>,
+    },
 }
 
 /// Something the app wants done.
@@ -84,6 +105,20 @@ pub enum Cmd {
     Delete {
         model: String,
         key: Vec<Value>,
+    },
+    /// Open the form to edit row `key` (or, with `None`, to create a row).
+    OpenForm {
+        model: String,
+        key: Option<Vec<Value>>,
+    },
+    /// Save a form. `original` is what the form was opened with: the save is refused as a
+    /// conflict if the row changed since (unless `overwrite`).
+    Save {
+        model: String,
+        key: Option<Vec<Value>>,
+        original: Vec<(String, Value)>,
+        values: Vec<(String, Value)>,
+        overwrite: bool,
     },
     Quit,
 }
@@ -197,6 +232,27 @@ pub enum Screen {
     List(ListScreen),
     Detail(DetailScreen),
     Manage(ManageScreen),
+    Form(FormScreen),
+    Conflict(ConflictScreen),
+}
+
+/// A save refused because the row changed: theirs, yours, and what is there now.
+#[derive(Clone, Debug)]
+pub struct ConflictScreen {
+    pub model: String,
+    pub key: Vec<Value>,
+    /// (column, opened with, yours, now)
+    pub rows: Vec<(SafeText, SafeText, SafeText, SafeText)>,
+    yours: Vec<(String, Value)>,
+    now: Vec<(String, Value)>,
+}
+
+/// What `y` does to a question.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OnYes {
+    Run(Vec<Cmd>),
+    /// Close the form on top, dropping its changes.
+    DiscardForm,
 }
 
 /// The console.
@@ -212,7 +268,7 @@ pub struct App {
     /// A one-line prompt being typed into (the `:` command line, a name, a codename).
     pub prompt: Option<(PromptFor, String)>,
     /// A yes/no question; `y` runs the commands.
-    pub confirm: Option<(SafeText, Vec<Cmd>)>,
+    pub confirm: Option<(SafeText, OnYes)>,
     /// Text shown once in a box until a key is pressed.
     pub dialog: Option<Vec<SafeText>>,
 }
@@ -244,7 +300,16 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
         match msg {
             Msg::Input(Input::Key(k)) => self.on_key(k),
-            Msg::Input(Input::Paste(_)) => Vec::new(), // nothing editable yet
+            Msg::Input(Input::Paste(text)) => {
+                match (self.prompt.as_mut(), self.stack.last_mut()) {
+                    (Some((_, line)), _) => {
+                        line.extend(text.chars().filter(|c| !c.is_control()).take(200));
+                    }
+                    (None, Some(Screen::Form(form))) => form.paste(&text),
+                    _ => {}
+                }
+                Vec::new()
+            }
             Msg::Resize { cols, rows } => {
                 self.size = (cols, rows);
                 Vec::new()
@@ -278,11 +343,59 @@ impl App {
             } => {
                 self.confirm = Some((
                     SafeText::new(&delete_question(&model, &key, &references)),
-                    vec![Cmd::Delete { model, key }],
+                    OnYes::Run(vec![Cmd::Delete { model, key }]),
                 ));
                 Vec::new()
             }
             Msg::Deleted { model, key } => self.on_deleted(&model, &key),
+            Msg::Form { model, key, fields } => {
+                let label = SafeText::new(&model);
+                let fields = fields
+                    .iter()
+                    .map(|(col, value, read_only)| Field::new(col, value, *read_only))
+                    .collect();
+                self.stack
+                    .push(Screen::Form(FormScreen::new(model, label, key, fields)));
+                Vec::new()
+            }
+            Msg::Saved {
+                model,
+                key,
+                created,
+            } => self.on_saved(model, key, created),
+            Msg::SaveRefused(message) => {
+                if let Some(Screen::Form(f)) = self.stack.last_mut() {
+                    f.blame(&message);
+                }
+                self.status = Some(Status::Error(SafeText::new(&message)));
+                Vec::new()
+            }
+            Msg::Conflict { model, key, fields } => {
+                let text = |v: &Value| match v {
+                    Value::Null => SafeText::new("∅ NULL"),
+                    other => SafeText::new(&other.to_string()).truncated(LIST_CELL_WIDTH),
+                };
+                let screen = ConflictScreen {
+                    rows: fields
+                        .iter()
+                        .map(|(c, opened, yours, now)| {
+                            (SafeText::new(c), text(opened), text(yours), text(now))
+                        })
+                        .collect(),
+                    yours: fields
+                        .iter()
+                        .map(|(c, _, y, _)| (c.clone(), y.clone()))
+                        .collect(),
+                    now: fields
+                        .iter()
+                        .map(|(c, _, _, n)| (c.clone(), n.clone()))
+                        .collect(),
+                    model,
+                    key,
+                };
+                self.stack.push(Screen::Conflict(screen));
+                Vec::new()
+            }
             Msg::Failed(text) => {
                 self.status = Some(Status::Error(SafeText::new(&text)));
                 // Nothing may stay waiting forever: a list stops waiting for its page, and
@@ -310,9 +423,17 @@ impl App {
         if self.dialog.take().is_some() {
             return Vec::new();
         }
-        if let Some((_, cmds)) = self.confirm.take() {
+        if let Some((_, on_yes)) = self.confirm.take() {
             return if k == KeyEvent::plain(Key::Char('y')) {
-                cmds
+                match on_yes {
+                    OnYes::Run(cmds) => cmds,
+                    OnYes::DiscardForm => {
+                        if matches!(self.stack.last(), Some(Screen::Form(_))) {
+                            self.stack.pop();
+                        }
+                        Vec::new()
+                    }
+                }
             } else {
                 self.status = Some(Status::Notice(SafeText::new("cancelled")));
                 Vec::new()
@@ -320,6 +441,13 @@ impl App {
         }
         if self.prompt.is_some() {
             return self.prompt_key(k);
+        }
+        if let Some(Screen::Form(_)) = self.stack.last() {
+            self.status = None;
+            return self.form_key(k);
+        }
+        if let Some(Screen::Conflict(_)) = self.stack.last() {
+            return self.conflict_key(k);
         }
         self.status = None;
         let plain = !k.mods.ctrl && !k.mods.alt;
@@ -348,6 +476,7 @@ impl App {
             Some(Screen::Index(s)) => index_key(s, k, page_size),
             Some(Screen::List(s)) => list_key(s, k, page_size),
             Some(Screen::Detail(s)) => detail_key(s, k),
+            Some(Screen::Form(_) | Screen::Conflict(_)) => Action::None, // handled above
             Some(Screen::Manage(s)) => match s.key(k) {
                 ManageAction::None => Action::None,
                 ManageAction::Open(panel) => open_panel(panel),
@@ -356,7 +485,8 @@ impl App {
                     Action::None
                 }
                 ManageAction::Confirm(question, cmd) => {
-                    self.confirm = Some((SafeText::new(&question), vec![Cmd::Manage(cmd)]));
+                    self.confirm =
+                        Some((SafeText::new(&question), OnYes::Run(vec![Cmd::Manage(cmd)])));
                     Action::None
                 }
                 ManageAction::Run(cmd) => Action::Cmds(vec![Cmd::Manage(cmd)]),
@@ -427,6 +557,112 @@ impl App {
             }
             _ => Vec::new(),
         }
+    }
+
+    fn form_key(&mut self, k: KeyEvent) -> Vec<Cmd> {
+        let Some(Screen::Form(form)) = self.stack.last_mut() else {
+            return Vec::new();
+        };
+        match form.key(k) {
+            FormAction::None => Vec::new(),
+            FormAction::Cancel => {
+                if form.dirty() {
+                    self.confirm =
+                        Some((SafeText::new("Discard your changes?"), OnYes::DiscardForm));
+                } else {
+                    self.stack.pop();
+                }
+                Vec::new()
+            }
+            FormAction::Save => match form.validate() {
+                Err(why) => {
+                    self.status = Some(Status::Error(SafeText::new(&why)));
+                    Vec::new()
+                }
+                Ok(values) => {
+                    let original = form
+                        .fields
+                        .iter()
+                        .map(|f| (f.name.clone(), f.original.clone()))
+                        .collect();
+                    vec![Cmd::Save {
+                        model: form.model.clone(),
+                        key: form.key.clone(),
+                        original,
+                        values,
+                        overwrite: false,
+                    }]
+                }
+            },
+        }
+    }
+
+    fn conflict_key(&mut self, k: KeyEvent) -> Vec<Cmd> {
+        let Some(Screen::Conflict(c)) = self.stack.last() else {
+            return Vec::new();
+        };
+        match k.key {
+            // Overwrite: save yours over what is there now (audited as an overwrite).
+            Key::Char('o') => {
+                let cmd = Cmd::Save {
+                    model: c.model.clone(),
+                    key: Some(c.key.clone()),
+                    original: c.now.clone(),
+                    values: c.yours.clone(),
+                    overwrite: true,
+                };
+                vec![cmd]
+            }
+            // Reload: drop yours, show the row as it is now.
+            Key::Char('r') => {
+                let load = Cmd::LoadRecord {
+                    model: c.model.clone(),
+                    key: c.key.clone(),
+                };
+                self.stack.pop(); // the conflict
+                if matches!(self.stack.last(), Some(Screen::Form(_))) {
+                    self.stack.pop();
+                }
+                if let Some(Screen::Detail(d)) = self.stack.last_mut() {
+                    d.loaded = false;
+                }
+                vec![load]
+            }
+            Key::Esc => {
+                self.stack.pop(); // back to the form, changes kept
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A form was saved: close it (and a conflict over it) and show the record.
+    fn on_saved(&mut self, model: String, key: Vec<Value>, created: bool) -> Vec<Cmd> {
+        while matches!(
+            self.stack.last(),
+            Some(Screen::Form(_) | Screen::Conflict(_))
+        ) {
+            self.stack.pop();
+        }
+        let pk = pk_text(&key).unwrap_or_default();
+        let verb = if created { "created" } else { "saved" };
+        self.status = Some(Status::Notice(SafeText::new(&format!(
+            "{verb} {model} #{pk}"
+        ))));
+        let load = Cmd::LoadRecord {
+            model: model.clone(),
+            key: key.clone(),
+        };
+        match self.stack.last_mut() {
+            Some(Screen::Detail(d)) if d.model == model && d.key == key => {
+                d.loaded = false;
+            }
+            _ => {
+                let detail = DetailScreen::new(model.clone(), SafeText::new(&model), key);
+                self.stack.push(Screen::Detail(detail));
+            }
+        }
+        vec![load]
     }
 
     /// A row was deleted: leave its record, and reload the list around where it was.
@@ -722,6 +958,21 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
             s.col_offset = (s.col_offset + 1).min(s.columns.len().saturating_sub(1));
             None
         }
+        Key::Char('n') => {
+            return Action::Cmds(vec![Cmd::OpenForm {
+                model: s.model.clone(),
+                key: None,
+            }]);
+        }
+        Key::Char('e') => {
+            return match s.rows.get(s.selected) {
+                Some(row) => Action::Cmds(vec![Cmd::OpenForm {
+                    model: s.model.clone(),
+                    key: Some(row.key.clone()),
+                }]),
+                None => Action::None,
+            };
+        }
         Key::Char('d') => {
             return match s.rows.get(s.selected) {
                 Some(row) => Action::Cmds(vec![Cmd::AskDelete {
@@ -760,6 +1011,12 @@ fn open_panel(panel: Panel) -> Action {
 }
 
 fn detail_key(s: &mut DetailScreen, k: KeyEvent) -> Action {
+    if k == KeyEvent::plain(Key::Char('e')) {
+        return Action::Cmds(vec![Cmd::OpenForm {
+            model: s.model.clone(),
+            key: Some(s.key.clone()),
+        }]);
+    }
     if k == KeyEvent::plain(Key::Char('d')) {
         return Action::Cmds(vec![Cmd::AskDelete {
             model: s.model.clone(),

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod form;
 pub mod input;
 pub mod manage;
 pub mod sanitize;

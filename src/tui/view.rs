@@ -7,16 +7,18 @@
 //! cursor repaints a few cells, not two whole rows.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
+use super::app::ConflictScreen;
 use super::app::{
     App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen, Status,
     LIST_CELL_WIDTH,
 };
+use super::form::FormScreen;
 use super::manage::ManageScreen;
 use super::sanitize::SafeText;
 use crate::domain::group_thousands;
@@ -56,6 +58,7 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
     }
     let body = Rect::new(area.x, area.y + 1, area.width, area.height - 2);
     let footer = Rect::new(area.x, area.bottom() - 1, area.width, 1);
+    let mut cursor = None;
     let buf = frame.buffer_mut();
     let crumbs = crumbs(app);
     bar(
@@ -87,6 +90,14 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
             draw_manage(s, buf, body);
             s.panel.hints().to_string()
         }
+        Some(Screen::Form(f)) => {
+            cursor = draw_form(f, buf, body);
+            " Tab next  Ctrl-S save  Ctrl-N null  Ctrl-U clear  Esc cancel".to_string()
+        }
+        Some(Screen::Conflict(c)) => {
+            draw_conflict(c, buf, body);
+            " o overwrite with yours  r reload theirs  Esc back to your form".to_string()
+        }
         None => String::new(),
     };
     if let Some((what, text)) = &app.prompt {
@@ -107,6 +118,9 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
     }
     if app.help {
         draw_help(buf, area);
+    }
+    if let (Some(p), None, None, false) = (cursor, &app.prompt, &app.confirm, app.help) {
+        frame.set_cursor_position(p);
     }
 }
 
@@ -129,6 +143,12 @@ fn crumbs(app: &App) -> String {
                 s.push_str(" › ");
                 s.push_str(SafeText::new(&m.panel.title()).as_str());
             }
+            Screen::Form(f) => s.push_str(if f.key.is_some() {
+                " › edit"
+            } else {
+                " › new"
+            }),
+            Screen::Conflict(_) => s.push_str(" › conflict"),
         }
     }
     s
@@ -417,6 +437,124 @@ fn draw_manage(s: &ManageScreen, buf: &mut Buffer, area: Rect) {
     }
 }
 
+/// The form; returns where the terminal cursor goes (in the focused field).
+fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Position> {
+    let label_w = f
+        .fields
+        .iter()
+        .map(|x| x.label.width())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24);
+    let x0 = area.x + 2;
+    let value_x = x0 + u16::try_from(label_w).unwrap_or(24) + 2;
+    let value_w = usize::from(area.right().saturating_sub(value_x + 1)).max(8);
+    // Each field takes one line, plus one for its error.
+    let heights: Vec<usize> = f
+        .fields
+        .iter()
+        .map(|x| 1 + usize::from(x.error.is_some()))
+        .collect();
+    let top_of = |i: usize| heights[..i].iter().sum::<usize>();
+    let rows = usize::from(area.height.saturating_sub(1));
+    let focus_top = top_of(f.focus);
+    if focus_top < f.scroll {
+        f.scroll = focus_top;
+    } else if focus_top + heights.get(f.focus).copied().unwrap_or(1) > f.scroll + rows {
+        f.scroll = focus_top + heights.get(f.focus).copied().unwrap_or(1) - rows;
+    }
+    if let Some(e) = &f.error {
+        buf.set_stringn(
+            x0,
+            area.y,
+            e.as_str(),
+            usize::from(area.width.saturating_sub(4)),
+            ERROR,
+        );
+    }
+    let mut cursor = None;
+    let mut line = 0usize;
+    for (i, field) in f.fields.iter().enumerate() {
+        let focused = i == f.focus;
+        for part in 0..heights[i] {
+            if line >= f.scroll && line - f.scroll < rows {
+                let y = area.y + 1 + u16::try_from(line - f.scroll).unwrap_or(0);
+                if part == 0 {
+                    let label_style = if focused { SELECTED } else { HEADER };
+                    buf.set_string(x0, y, field.label.truncated(label_w).as_str(), label_style);
+                    let (text, style) = if field.null {
+                        (NULL_TEXT.to_string(), NULL)
+                    } else if field.read_only {
+                        (field.text.clone(), DIM)
+                    } else {
+                        (field.text.clone(), Style::new())
+                    };
+                    // Scroll long text so the cursor stays in view.
+                    let chars: Vec<char> = text.chars().collect();
+                    let start = field.cursor.saturating_sub(value_w.saturating_sub(1));
+                    let shown: String = chars.iter().skip(start).collect();
+                    let safe = SafeText::new(&shown).truncated(value_w);
+                    buf.set_stringn(value_x, y, safe.as_str(), value_w, style);
+                    let hint = if field.read_only {
+                        "read-only"
+                    } else {
+                        field.kind.hint()
+                    };
+                    let hint_x = value_x + u16::try_from(safe.width() + 2).unwrap_or(0);
+                    if hint_x + 4 < area.right() && !focused {
+                        buf.set_stringn(hint_x, y, hint, usize::from(area.right() - hint_x), DIM);
+                    }
+                    if focused && !field.read_only {
+                        let before: String = chars
+                            .iter()
+                            .skip(start)
+                            .take(field.cursor - start.min(field.cursor))
+                            .collect();
+                        let cx = value_x + u16::try_from(before.width()).unwrap_or(0);
+                        cursor = Some(Position::new(cx.min(area.right().saturating_sub(1)), y));
+                    }
+                } else if let Some(e) = &field.error {
+                    buf.set_stringn(value_x, y, SafeText::new(e).as_str(), value_w, ERROR);
+                }
+            }
+            line += 1;
+        }
+    }
+    cursor
+}
+
+fn draw_conflict(c: &ConflictScreen, buf: &mut Buffer, area: Rect) {
+    buf.set_stringn(
+        area.x + 2,
+        area.y,
+        "This row changed since you opened it. Nothing was saved.",
+        usize::from(area.width.saturating_sub(4)),
+        ERROR,
+    );
+    let w = usize::from(area.width.saturating_sub(6)) / 4;
+    let cols = ["field", "when you opened it", "yours", "now"];
+    for (j, h) in cols.iter().enumerate() {
+        let x = area.x + 2 + u16::try_from(j * (w + 1)).unwrap_or(0);
+        buf.set_stringn(x, area.y + 2, h, w, HEADER);
+    }
+    for (i, (name, opened, yours, now)) in c.rows.iter().enumerate() {
+        let y = area.y + 3 + u16::try_from(i).unwrap_or(0);
+        if y >= area.bottom() {
+            break;
+        }
+        let differs = opened != now || yours != opened;
+        for (j, cell) in [name, opened, yours, now].iter().enumerate() {
+            let x = area.x + 2 + u16::try_from(j * (w + 1)).unwrap_or(0);
+            let style = if differs && j > 0 {
+                NOTICE
+            } else {
+                Style::new()
+            };
+            buf.set_stringn(x, y, cell.truncated(w).as_str(), w, style);
+        }
+    }
+}
+
 /// A box of text in the middle of the screen (closed by any key).
 fn draw_dialog(buf: &mut Buffer, area: Rect, lines: &[SafeText]) {
     let inner = lines.iter().map(SafeText::width).max().unwrap_or(0) + 4;
@@ -457,6 +595,8 @@ const HELP: &[(&str, &str)] = &[
     ("← →  h l", "scroll columns"),
     ("Enter", "open model / record"),
     ("Esc", "back"),
+    ("e  n", "edit the record / new record"),
+    ("d", "delete (asks first)"),
     ("o", "a record's permissions"),
     (":", "command: users groups q"),
     ("?", "this help"),

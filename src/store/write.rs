@@ -1,0 +1,352 @@
+//! Creating and changing records, each in one transaction with its audit row.
+//!
+//! A change is saved only if the row still holds what the form was opened with (checked
+//! inside the write transaction, so nothing can slip in between); otherwise the caller
+//! gets the row as it is now, to show a conflict. A constraint the database refuses
+//! comes back in plain words naming the column, and nothing is half-saved.
+
+use super::audit::{append, AuditEntry};
+use super::delete::value_json;
+use super::records::{bind_value, key_idents, record_on};
+use super::sql::{self, Ident};
+use super::{Store, StoreError};
+use crate::domain::{TableInfo, Value};
+
+/// What a save did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SaveOutcome {
+    /// Saved; the row's key.
+    Saved(Vec<Value>),
+    /// The row changed since it was opened: nothing saved; the row now, by column.
+    Conflict(Vec<(String, Value)>),
+    /// Nothing differed from the row as it is.
+    Unchanged,
+}
+
+/// The identifiers of `names`, all columns of `table`.
+fn columns(table: &TableInfo, names: &[(String, Value)]) -> Result<Vec<Ident>, StoreError> {
+    names
+        .iter()
+        .map(|(n, _)| {
+            table
+                .column(n)
+                .map(Ident::column)
+                .ok_or_else(|| StoreError::NotFound(format!("{} has no column {n}", table.name)))
+        })
+        .collect()
+}
+
+/// A constraint error in words (SQLite's messages name `table.column`).
+fn refused(e: sqlx::Error) -> StoreError {
+    let sqlx::Error::Database(db) = &e else {
+        return e.into();
+    };
+    let msg = db.message();
+    let what = msg.split_once(": ").map_or("", |(_, w)| w);
+    let words = if msg.contains("NOT NULL") {
+        format!("{what} must have a value")
+    } else if msg.contains("UNIQUE") {
+        format!("another row already has this {what}")
+    } else if msg.contains("CHECK") {
+        format!("the value breaks a rule of the table ({what})")
+    } else if msg.contains("FOREIGN KEY") {
+        "it refers to a row that does not exist".to_string()
+    } else if msg.contains("datatype mismatch") {
+        "a value has the wrong type for its column".to_string()
+    } else {
+        return e.into();
+    };
+    StoreError::Constraint(words)
+}
+
+fn json_of(values: &[(String, Value)]) -> serde_json::Value {
+    serde_json::Value::Object(
+        values
+            .iter()
+            .map(|(c, v)| (c.clone(), value_json(v)))
+            .collect(),
+    )
+}
+
+impl Store {
+    /// Change row `key` of `table`: set `changes`, provided the row still holds
+    /// `expected` (unless the caller passes none, for an explicit overwrite). The audit
+    /// row gets the before and after values of the changed columns.
+    pub async fn update_record(
+        &self,
+        table: &TableInfo,
+        key: &[Value],
+        expected: &[(String, Value)],
+        changes: &[(String, Value)],
+        audit: AuditEntry,
+    ) -> Result<SaveOutcome, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let now = record_on(&mut tx, table, key).await?;
+        let current = |name: &str| {
+            now.fields
+                .iter()
+                .find(|(c, _)| c.name == name)
+                .map(|(_, v)| v.clone())
+        };
+        let stale = expected.iter().any(|(c, v)| current(c).as_ref() != Some(v));
+        if stale {
+            let shown = expected
+                .iter()
+                .map(|(c, _)| (c.clone(), current(c).unwrap_or(Value::Null)))
+                .collect();
+            return Ok(SaveOutcome::Conflict(shown));
+        }
+        let changes: Vec<(String, Value)> = changes
+            .iter()
+            .filter(|(c, v)| current(c).as_ref() != Some(v))
+            .cloned()
+            .collect();
+        if changes.is_empty() {
+            return Ok(SaveOutcome::Unchanged);
+        }
+        let idents = columns(table, &changes)?;
+        let keys = key_idents(table)?;
+        let set = idents
+            .iter()
+            .map(|i| format!("{i} = ?"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let q = format!(
+            "UPDATE {} SET {set} WHERE {} = {}",
+            Ident::table(table),
+            sql::ident_tuple(&keys),
+            sql::placeholders(keys.len())
+        );
+        let mut query = sqlx::query(&q);
+        for (_, v) in &changes {
+            query = bind_value(query, v);
+        }
+        for v in key {
+            query = bind_value(query, v);
+        }
+        query.execute(&mut *tx).await.map_err(refused)?;
+        let before: Vec<(String, Value)> = changes
+            .iter()
+            .map(|(c, _)| (c.clone(), current(c).unwrap_or(Value::Null)))
+            .collect();
+        let audit = AuditEntry {
+            before: Some(json_of(&before)),
+            after: Some(json_of(&changes)),
+            ..audit
+        };
+        append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        // A changed key column means the row is now found under its new key.
+        let new_key = table
+            .key_columns()
+            .iter()
+            .zip(key)
+            .map(|(k, old)| {
+                changes
+                    .iter()
+                    .find(|(c, _)| c == k)
+                    .map_or_else(|| old.clone(), |(_, v)| v.clone())
+            })
+            .collect();
+        Ok(SaveOutcome::Saved(new_key))
+    }
+
+    /// Create a row of `table` from `values` (columns left out get their defaults).
+    /// Returns its key.
+    pub async fn insert_record(
+        &self,
+        table: &TableInfo,
+        values: &[(String, Value)],
+        audit: AuditEntry,
+    ) -> Result<Vec<Value>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let idents = columns(table, values)?;
+        let q = if idents.is_empty() {
+            format!("INSERT INTO {} DEFAULT VALUES", Ident::table(table))
+        } else {
+            format!(
+                "INSERT INTO {} {} VALUES {}",
+                Ident::table(table),
+                sql::ident_tuple(&idents),
+                sql::placeholders(idents.len())
+            )
+        };
+        let mut query = sqlx::query(&q);
+        for (_, v) in values {
+            query = bind_value(query, v);
+        }
+        let done = query.execute(&mut *tx).await.map_err(refused)?;
+        let key: Vec<Value> = match table.key_columns().as_slice() {
+            [k] if k == "rowid" || values.iter().all(|(c, _)| c != k) => {
+                vec![Value::Integer(done.last_insert_rowid())]
+            }
+            keys => keys
+                .iter()
+                .map(|k| {
+                    values
+                        .iter()
+                        .find(|(c, _)| c == k)
+                        .map_or(Value::Null, |(_, v)| v.clone())
+                })
+                .collect(),
+        };
+        let audit = AuditEntry {
+            pk: crate::domain::pk_text(&key),
+            after: Some(json_of(values)),
+            ..audit
+        };
+        append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::memory_store;
+
+    async fn table() -> (Store, TableInfo) {
+        let store = memory_store().await;
+        sqlx::raw_sql(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, \
+               score INTEGER CHECK (score >= 0), note TEXT); \
+             INSERT INTO t VALUES (1, 'a', 1, NULL), (2, 'b', 2, 'x');",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let t = store
+            .introspect()
+            .await
+            .unwrap()
+            .table("t")
+            .unwrap()
+            .clone();
+        (store, t)
+    }
+
+    fn vals(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+        pairs
+            .iter()
+            .map(|(c, v)| (c.to_string(), v.clone()))
+            .collect()
+    }
+
+    async fn audit_rows(store: &Store) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM moat_audit_log")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn update_checks_what_was_opened_and_audits_the_change() {
+        let (store, t) = table().await;
+        let opened = vals(&[
+            ("name", Value::Text("a".into())),
+            ("score", Value::Integer(1)),
+        ]);
+        let out = store
+            .update_record(
+                &t,
+                &[Value::Integer(1)],
+                &opened,
+                &vals(&[("score", Value::Integer(5))]),
+                AuditEntry::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out, SaveOutcome::Saved(vec![Value::Integer(1)]));
+        // Same opened values again: the row changed since, so a conflict, nothing saved.
+        let out = store
+            .update_record(
+                &t,
+                &[Value::Integer(1)],
+                &opened,
+                &vals(&[("score", Value::Integer(9))]),
+                AuditEntry::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            SaveOutcome::Conflict(vals(&[
+                ("name", Value::Text("a".into())),
+                ("score", Value::Integer(5))
+            ]))
+        );
+        let score: i64 = sqlx::query_scalar("SELECT score FROM t WHERE id = 1")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(score, 5);
+        assert_eq!(audit_rows(&store).await, 1);
+        let (before, after): (String, String) =
+            sqlx::query_as("SELECT before_json, after_json FROM moat_audit_log")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            (before.as_str(), after.as_str()),
+            (r#"{"score":1}"#, r#"{"score":5}"#)
+        );
+    }
+
+    #[tokio::test]
+    async fn constraint_failures_save_nothing_and_say_which_column() {
+        let (store, t) = table().await;
+        for (changes, words) in [
+            (
+                vals(&[("name", Value::Text("b".into()))]),
+                "another row already has this t.name",
+            ),
+            (vals(&[("name", Value::Null)]), "t.name must have a value"),
+            (vals(&[("score", Value::Integer(-1))]), "breaks a rule"),
+        ] {
+            let err = store
+                .update_record(
+                    &t,
+                    &[Value::Integer(1)],
+                    &[],
+                    &changes,
+                    AuditEntry::default(),
+                )
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains(words), "{err}");
+        }
+        assert_eq!(
+            audit_rows(&store).await,
+            0,
+            "a failed write leaves no audit row"
+        );
+        let err = store
+            .insert_record(
+                &t,
+                &vals(&[("score", Value::Integer(1))]),
+                AuditEntry::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("t.name must have a value"),
+            "{err}"
+        );
+        let key = store
+            .insert_record(
+                &t,
+                &vals(&[("name", Value::Text("c'; DROP TABLE t; --".into()))]),
+                AuditEntry::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(key, vec![Value::Integer(3)]);
+        let name: String = sqlx::query_scalar("SELECT name FROM t WHERE id = 3")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(name, "c'; DROP TABLE t; --", "stored literally");
+        assert_eq!(audit_rows(&store).await, 1);
+    }
+}

@@ -1,0 +1,513 @@
+//! The record form: typed fields from the schema, edited keyboard-first, validated before
+//! anything is sent.
+//!
+//! Keys: Tab / Shift-Tab (or ↓ / ↑) move between fields; typing edits at the cursor
+//! (← → Home End move it); Backspace / Delete; Ctrl-U clears; Ctrl-N toggles NULL on a
+//! nullable field; Space toggles a boolean; Ctrl-S saves; Esc cancels (asking first when
+//! something changed). Only printable characters reach a field: control characters typed
+//! or pasted are refused with a message, never stored.
+
+use super::input::{Key, KeyEvent};
+use super::sanitize::SafeText;
+use crate::domain::{ColumnInfo, Value};
+
+/// What kind of value a field holds, from the column's declared type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    Integer,
+    Real,
+    Boolean,
+    Text,
+    Date,
+    Time,
+    Timestamp,
+    /// Shown as size and hex; not editable.
+    Blob,
+}
+
+impl FieldKind {
+    /// SQLite's affinity rules, refined by the common type names.
+    pub fn of(decl_type: &str) -> FieldKind {
+        let t = decl_type.to_ascii_uppercase();
+        if t.starts_with("BOOL") {
+            FieldKind::Boolean
+        } else if t.contains("TIMESTAMP") || t.contains("DATETIME") {
+            FieldKind::Timestamp
+        } else if t.starts_with("DATE") {
+            FieldKind::Date
+        } else if t.starts_with("TIME") {
+            FieldKind::Time
+        } else if t.contains("INT") {
+            FieldKind::Integer
+        } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+            FieldKind::Text
+        } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+            FieldKind::Real
+        } else if t.contains("BLOB") {
+            FieldKind::Blob
+        } else if t.contains("NUM") || t.contains("DEC") {
+            FieldKind::Real
+        } else {
+            FieldKind::Text
+        }
+    }
+
+    pub fn hint(self) -> &'static str {
+        match self {
+            FieldKind::Integer => "integer",
+            FieldKind::Real => "number",
+            FieldKind::Boolean => "yes/no (Space)",
+            FieldKind::Text => "text",
+            FieldKind::Date => "YYYY-MM-DD",
+            FieldKind::Time => "HH:MM[:SS]",
+            FieldKind::Timestamp => "YYYY-MM-DD HH:MM:SS",
+            FieldKind::Blob => "binary (not editable)",
+        }
+    }
+}
+
+/// One field of the form.
+#[derive(Clone, Debug)]
+pub struct Field {
+    pub name: String,
+    pub label: SafeText,
+    pub kind: FieldKind,
+    pub nullable: bool,
+    /// Has a default the database fills in when left empty on create.
+    pub has_default: bool,
+    pub read_only: bool,
+    /// The text being edited (meaningless while `null`).
+    pub text: String,
+    /// Cursor position in `text`, in characters.
+    pub cursor: usize,
+    pub null: bool,
+    /// The value the field was opened with.
+    pub original: Value,
+    pub error: Option<String>,
+}
+
+impl Field {
+    pub fn new(col: &ColumnInfo, value: &Value, read_only: bool) -> Field {
+        let kind = FieldKind::of(&col.decl_type);
+        let text = match (kind, value) {
+            (_, Value::Null) => String::new(),
+            (FieldKind::Boolean, Value::Integer(i)) => if *i != 0 { "yes" } else { "no" }.into(),
+            (_, Value::Blob(b)) => format!("<{} bytes>", b.len()),
+            (_, other) => other.to_string(),
+        };
+        Field {
+            name: col.name.clone(),
+            label: SafeText::new(&col.name),
+            kind,
+            nullable: !col.not_null && col.pk_ordinal == 0,
+            has_default: col.default.is_some() || col.pk_ordinal > 0,
+            read_only: read_only || kind == FieldKind::Blob,
+            cursor: text.chars().count(),
+            text,
+            null: value.is_null(),
+            original: value.clone(),
+            error: None,
+        }
+    }
+
+    /// The value to store, or why the text is not one.
+    pub fn value(&self) -> Result<Value, String> {
+        if self.read_only {
+            return Ok(self.original.clone());
+        }
+        if self.null {
+            return if self.nullable {
+                Ok(Value::Null)
+            } else {
+                Err("cannot be empty (NOT NULL)".into())
+            };
+        }
+        let t = self.text.as_str();
+        match self.kind {
+            FieldKind::Integer => t
+                .trim()
+                .parse::<i64>()
+                .map(Value::Integer)
+                .map_err(|_| format!("`{t}` is not a whole number")),
+            FieldKind::Real => t
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Value::Real)
+                .ok_or_else(|| format!("`{t}` is not a number")),
+            FieldKind::Boolean => match t.trim().to_ascii_lowercase().as_str() {
+                "yes" | "true" | "1" | "y" => Ok(Value::Integer(1)),
+                "no" | "false" | "0" | "n" => Ok(Value::Integer(0)),
+                _ => Err(format!("`{t}` is not yes or no")),
+            },
+            FieldKind::Date => valid_date(t.trim())
+                .then(|| Value::Text(t.trim().into()))
+                .ok_or_else(|| format!("`{t}` is not a date (YYYY-MM-DD)")),
+            FieldKind::Time => valid_time(t.trim())
+                .then(|| Value::Text(t.trim().into()))
+                .ok_or_else(|| format!("`{t}` is not a time (HH:MM or HH:MM:SS)")),
+            FieldKind::Timestamp => {
+                let t = t.trim();
+                let ok = match t.split_once([' ', 'T']) {
+                    Some((d, tm)) => valid_date(d) && valid_time(tm),
+                    None => valid_date(t),
+                };
+                ok.then(|| Value::Text(t.into()))
+                    .ok_or_else(|| format!("`{t}` is not a timestamp (YYYY-MM-DD HH:MM:SS)"))
+            }
+            FieldKind::Text => Ok(Value::Text(self.text.clone())),
+            FieldKind::Blob => Ok(self.original.clone()),
+        }
+    }
+
+    pub fn changed(&self) -> bool {
+        !self.read_only && self.value().map_or(true, |v| v != self.original)
+    }
+
+    fn insert(&mut self, s: &str) -> Result<(), String> {
+        if s.chars().any(char::is_control) {
+            return Err("control characters are not accepted in a text field".into());
+        }
+        let at = byte_index(&self.text, self.cursor);
+        self.text.insert_str(at, s);
+        self.cursor += s.chars().count();
+        self.null = false;
+        Ok(())
+    }
+}
+
+fn byte_index(s: &str, chars: usize) -> usize {
+    s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i)
+}
+
+fn digits(s: &str, n: usize) -> Option<u32> {
+    (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+/// `YYYY-MM-DD` with a real day of that month.
+pub fn valid_date(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Some(y), Some(m), Some(d)) = (digits(y, 4), digits(m, 2), digits(d, 2)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// `HH:MM` or `HH:MM:SS` (seconds may carry a fraction).
+pub fn valid_time(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    let seconds_ok = |p: &str| {
+        let whole = p.split_once('.').map_or(p, |(w, f)| {
+            if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) {
+                "x"
+            } else {
+                w
+            }
+        });
+        digits(whole, 2).is_some_and(|v| v < 60)
+    };
+    match parts.as_slice() {
+        [h, m] => digits(h, 2).is_some_and(|v| v < 24) && digits(m, 2).is_some_and(|v| v < 60),
+        [h, m, sec] => {
+            digits(h, 2).is_some_and(|v| v < 24)
+                && digits(m, 2).is_some_and(|v| v < 60)
+                && seconds_ok(sec)
+        }
+        _ => false,
+    }
+}
+
+/// An open form: editing row `key` of `model`, or creating one (`key` is `None`).
+#[derive(Clone, Debug)]
+pub struct FormScreen {
+    pub model: String,
+    pub label: SafeText,
+    pub key: Option<Vec<Value>>,
+    pub fields: Vec<Field>,
+    pub focus: usize,
+    /// A message about the form as a whole (e.g. a constraint the database refused).
+    pub error: Option<SafeText>,
+    /// First field line drawn (kept by `draw`).
+    pub scroll: usize,
+}
+
+/// What a key in the form asks for.
+#[derive(Debug, PartialEq)]
+pub enum FormAction {
+    None,
+    Save,
+    Cancel,
+}
+
+impl FormScreen {
+    pub fn new(
+        model: String,
+        label: SafeText,
+        key: Option<Vec<Value>>,
+        fields: Vec<Field>,
+    ) -> FormScreen {
+        let focus = fields.iter().position(|f| !f.read_only).unwrap_or(0);
+        FormScreen {
+            model,
+            label,
+            key,
+            fields,
+            focus,
+            error: None,
+            scroll: 0,
+        }
+    }
+
+    pub fn dirty(&self) -> bool {
+        self.fields.iter().any(Field::changed)
+    }
+
+    /// Check every field; on success the values by column, in form order.
+    pub fn validate(&mut self) -> Result<Vec<(String, Value)>, String> {
+        let creating = self.key.is_none();
+        let mut out = Vec::new();
+        let mut first_bad = None;
+        for (i, f) in self.fields.iter_mut().enumerate() {
+            // On create, an untouched field with a default is left to the database.
+            if creating && f.has_default && f.null && !f.nullable {
+                f.error = None;
+                continue;
+            }
+            match f.value() {
+                Ok(v) => {
+                    f.error = None;
+                    out.push((f.name.clone(), v));
+                }
+                Err(e) => {
+                    f.error = Some(e);
+                    first_bad.get_or_insert(i);
+                }
+            }
+        }
+        match first_bad {
+            Some(i) => {
+                self.focus = i;
+                Err(format!(
+                    "{}: {}",
+                    self.fields[i].name,
+                    self.fields[i].error.clone().unwrap_or_default()
+                ))
+            }
+            None => Ok(out),
+        }
+    }
+
+    /// Mark the field a database error names (NOT NULL, UNIQUE, CHECK on a column).
+    pub fn blame(&mut self, message: &str) {
+        self.error = Some(SafeText::new(message));
+        if let Some(i) = self
+            .fields
+            .iter()
+            .position(|f| message.contains(&format!(".{}", f.name)))
+        {
+            self.fields[i].error = Some(message.to_string());
+            self.focus = i;
+        }
+    }
+
+    fn move_focus(&mut self, forward: bool) {
+        let n = self.fields.len();
+        if n == 0 {
+            return;
+        }
+        for step in 1..=n {
+            let i = if forward {
+                (self.focus + step) % n
+            } else {
+                (self.focus + n - step) % n
+            };
+            if !self.fields[i].read_only {
+                self.focus = i;
+                return;
+            }
+        }
+    }
+
+    /// Pasted text goes into the focused field (sanitized: refused if it has controls).
+    pub fn paste(&mut self, text: &str) {
+        let text = text.replace("\r\n", "\n");
+        if let Some(f) = self.fields.get_mut(self.focus).filter(|f| !f.read_only) {
+            f.error = f.insert(&text).err();
+        }
+    }
+
+    pub fn key(&mut self, k: KeyEvent) -> FormAction {
+        let ctrl = k.mods.ctrl;
+        match k.key {
+            Key::Char('s') if ctrl => return FormAction::Save,
+            Key::Esc => return FormAction::Cancel,
+            Key::Tab | Key::Down => self.move_focus(true),
+            Key::BackTab | Key::Up => self.move_focus(false),
+            _ => {
+                let Some(f) = self.fields.get_mut(self.focus).filter(|f| !f.read_only) else {
+                    return FormAction::None;
+                };
+                f.error = None;
+                match k.key {
+                    Key::Char('u') if ctrl => {
+                        f.text.clear();
+                        f.cursor = 0;
+                    }
+                    Key::Char('n') if ctrl && f.nullable => f.null = !f.null,
+                    Key::Char(' ') if f.kind == FieldKind::Boolean => {
+                        let on = f.value() == Ok(Value::Integer(1));
+                        f.text = if on { "no" } else { "yes" }.into();
+                        f.cursor = f.text.chars().count();
+                        f.null = false;
+                    }
+                    Key::Char(c) if !ctrl && !k.mods.alt => {
+                        f.error = f.insert(&c.to_string()).err();
+                    }
+                    Key::Backspace if f.cursor > 0 => {
+                        let at = byte_index(&f.text, f.cursor - 1);
+                        f.text.remove(at);
+                        f.cursor -= 1;
+                    }
+                    Key::Delete if f.cursor < f.text.chars().count() => {
+                        let at = byte_index(&f.text, f.cursor);
+                        f.text.remove(at);
+                    }
+                    Key::Left => f.cursor = f.cursor.saturating_sub(1),
+                    Key::Right => f.cursor = (f.cursor + 1).min(f.text.chars().count()),
+                    Key::Home => f.cursor = 0,
+                    Key::End => f.cursor = f.text.chars().count(),
+                    Key::Char(_) | Key::Enter if ctrl || k.mods.alt => {
+                        f.error = Some("control characters are not accepted".into());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        FormAction::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, ty: &str, not_null: bool) -> ColumnInfo {
+        ColumnInfo {
+            name: name.into(),
+            decl_type: ty.into(),
+            not_null,
+            default: None,
+            pk_ordinal: 0,
+        }
+    }
+
+    #[test]
+    fn kinds_from_declared_types() {
+        for (ty, kind) in [
+            ("INTEGER", FieldKind::Integer),
+            ("BIGINT", FieldKind::Integer),
+            ("BOOLEAN", FieldKind::Boolean),
+            ("VARCHAR(20)", FieldKind::Text),
+            ("TEXT", FieldKind::Text),
+            ("REAL", FieldKind::Real),
+            ("NUMERIC(10,2)", FieldKind::Real),
+            ("DATE", FieldKind::Date),
+            ("TIMESTAMP", FieldKind::Timestamp),
+            ("DATETIME", FieldKind::Timestamp),
+            ("TIME", FieldKind::Time),
+            ("BLOB", FieldKind::Blob),
+            ("", FieldKind::Text),
+        ] {
+            assert_eq!(FieldKind::of(ty), kind, "{ty}");
+        }
+    }
+
+    #[test]
+    fn values_are_validated_by_kind() {
+        let mut f = Field::new(&col("n", "INTEGER", true), &Value::Integer(3), false);
+        f.text = "12x".into();
+        assert!(f.value().unwrap_err().contains("not a whole number"));
+        f.text = " 42 ".into();
+        assert_eq!(f.value(), Ok(Value::Integer(42)));
+        let mut d = Field::new(&col("d", "DATE", false), &Value::Null, false);
+        assert_eq!(d.value(), Ok(Value::Null));
+        d.null = false;
+        d.text = "2024-02-30".into();
+        assert!(d.value().is_err());
+        d.text = "2024-02-29".into();
+        assert_eq!(d.value(), Ok(Value::Text("2024-02-29".into())));
+        let mut t = Field::new(
+            &col("t", "TIMESTAMP", true),
+            &Value::Text("x".into()),
+            false,
+        );
+        t.text = "2024-01-01 25:00:00".into();
+        assert!(t.value().is_err());
+        t.text = "2024-01-01 23:59:59".into();
+        assert!(t.value().is_ok());
+        let mut b = Field::new(&col("b", "BOOLEAN", true), &Value::Integer(0), false);
+        assert_eq!(b.text, "no");
+        b.text = "maybe".into();
+        assert!(b.value().is_err());
+        let mut nn = Field::new(&col("x", "TEXT", true), &Value::Text("a".into()), false);
+        nn.null = true;
+        assert!(nn.value().unwrap_err().contains("NOT NULL"));
+    }
+
+    #[test]
+    fn typing_editing_and_refusing_controls() {
+        let mut form = FormScreen::new(
+            "t".into(),
+            SafeText::new("t"),
+            Some(vec![Value::Integer(1)]),
+            vec![
+                Field::new(&col("id", "INTEGER", true), &Value::Integer(1), true),
+                Field::new(
+                    &col("name", "TEXT", false),
+                    &Value::Text("ab".into()),
+                    false,
+                ),
+                Field::new(&col("ok", "BOOLEAN", true), &Value::Integer(1), false),
+            ],
+        );
+        assert_eq!(form.focus, 1, "focus starts on the first editable field");
+        form.key(KeyEvent::plain(Key::Left));
+        form.key(KeyEvent::plain(Key::Char('X')));
+        assert_eq!(form.fields[1].text, "aXb");
+        form.key(KeyEvent::ctrl('u'));
+        assert_eq!(form.fields[1].text, "");
+        form.paste("line\x1b[31m");
+        assert!(form.fields[1].error.is_some());
+        assert_eq!(
+            form.fields[1].text, "",
+            "nothing of a refused paste is kept"
+        );
+        form.key(KeyEvent::ctrl('n'));
+        assert!(form.fields[1].null);
+        form.key(KeyEvent::plain(Key::Tab));
+        form.key(KeyEvent::plain(Key::Char(' ')));
+        assert_eq!(form.fields[2].value(), Ok(Value::Integer(0)));
+        form.key(KeyEvent::plain(Key::Tab));
+        assert_eq!(form.focus, 1, "read-only fields are skipped");
+        assert!(form.dirty());
+        assert_eq!(form.key(KeyEvent::ctrl('s')), FormAction::Save);
+        let values = form.validate().unwrap();
+        assert_eq!(values[1], ("name".to_string(), Value::Null));
+    }
+}
