@@ -250,3 +250,117 @@ fn a_deleted_row_reloads_its_page_in_place() {
     assert!(screen.contains("\"  4 "), "{screen}");
     assert!(screen.contains("row 5 of 2,000"), "{screen}");
 }
+
+fn col(name: &str, ty: &str, not_null: bool, pk: u32) -> ColumnInfo {
+    ColumnInfo {
+        name: name.into(),
+        decl_type: ty.into(),
+        not_null,
+        default: None,
+        pk_ordinal: pk,
+    }
+}
+
+fn form_app() -> App {
+    let mut app = list_app();
+    app.update(Msg::Form {
+        model: "posts".into(),
+        key: Some(vec![Value::Integer(1)]),
+        fields: vec![
+            (col("id", "INTEGER", true, 1), Value::Integer(1), true),
+            (
+                col("title", "TEXT", true, 0),
+                Value::Text("Post number 1".into()),
+                false,
+            ),
+            (
+                col("status", "TEXT", true, 0),
+                Value::Text("published".into()),
+                false,
+            ),
+            (
+                col("published_at", "TIMESTAMP", false, 0),
+                Value::Null,
+                false,
+            ),
+            (
+                col("view_count", "INTEGER", true, 0),
+                Value::Integer(12),
+                false,
+            ),
+            (
+                col("is_featured", "BOOLEAN", true, 0),
+                Value::Integer(0),
+                false,
+            ),
+        ],
+    });
+    app
+}
+
+#[test]
+fn form() {
+    let mut app = form_app();
+    // Move to view_count and type something that is not a number, then try to save.
+    for _ in 0..3 {
+        app.update(Msg::Input(Input::Key(KeyEvent::plain(Key::Tab))));
+    }
+    app.update(key('x'));
+    app.update(Msg::Input(Input::Key(KeyEvent::ctrl('s'))));
+    insta::assert_snapshot!(render(&mut app));
+}
+
+#[test]
+fn conflict() {
+    let mut app = form_app();
+    app.update(Msg::Conflict {
+        model: "posts".into(),
+        key: vec![Value::Integer(1)],
+        fields: vec![
+            (
+                "title".into(),
+                Value::Text("Post number 1".into()),
+                Value::Text("My title".into()),
+                Value::Text("Their title".into()),
+            ),
+            (
+                "status".into(),
+                Value::Text("published".into()),
+                Value::Text("published".into()),
+                Value::Text("published".into()),
+            ),
+            ("published_at".into(), Value::Null, Value::Null, Value::Null),
+        ],
+    });
+    insta::assert_snapshot!(render(&mut app));
+}
+
+#[test]
+fn delete_confirmation() {
+    let mut app = list_app();
+    let cmds = app.update(key('d'));
+    assert_eq!(
+        cmds,
+        vec![Cmd::AskDelete {
+            model: "posts".into(),
+            key: vec![Value::Integer(1)]
+        }]
+    );
+    app.update(Msg::DeleteAsk {
+        model: "posts".into(),
+        key: vec![Value::Integer(1)],
+        references: vec![moat::domain::Reference {
+            table: "comments".into(),
+            count: RowCount::Exact(3),
+            on_delete: "CASCADE".into(),
+        }],
+    });
+    insta::assert_snapshot!(render(&mut app));
+    assert_eq!(
+        app.update(key('y')),
+        vec![Cmd::Delete {
+            model: "posts".into(),
+            key: vec![Value::Integer(1)]
+        }]
+    );
+}

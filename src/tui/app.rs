@@ -872,7 +872,12 @@ fn delete_question(model: &str, key: &[Value], references: &[Reference]) -> Stri
             "SET NULL" | "SET DEFAULT" => "unlinked",
             _ => "in the way: the delete will be refused",
         };
-        q.push_str(&format!(" {} {} rows {what}.", r.count, r.table));
+        let rows = if r.count == RowCount::Exact(1) {
+            "row"
+        } else {
+            "rows"
+        };
+        q.push_str(&format!(" {} {rows} of {} {what}.", r.count, r.table));
     }
     q
 }

@@ -595,7 +595,7 @@ const HELP: &[(&str, &str)] = &[
     ("← →  h l", "scroll columns"),
     ("Enter", "open model / record"),
     ("Esc", "back"),
-    ("e  n", "edit the record / new record"),
+    ("e  n", "edit record / new record"),
     ("d", "delete (asks first)"),
     ("o", "a record's permissions"),
     (":", "command: users groups q"),
@@ -605,7 +605,7 @@ const HELP: &[(&str, &str)] = &[
 ];
 
 fn draw_help(buf: &mut Buffer, area: Rect) {
-    let w = 44.min(area.width);
+    let w = 50.min(area.width);
     let h = (u16::try_from(HELP.len()).unwrap_or(0) + 4).min(area.height);
     let x = area.x + (area.width - w) / 2;
     let y = area.y + (area.height - h) / 2;

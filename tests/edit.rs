@@ -1,0 +1,302 @@
+//! Editing over SSH: forms, validation, NULL, create, constraint errors, conflicts between
+//! sessions, column rules and permissions at save time.
+
+mod common;
+
+use common::*;
+use moat::commands::{self, Target};
+use moat::domain::Value;
+use moat::tui::{Cmd, Msg};
+
+const ENTER: &[u8] = b"\r";
+const DOWN: &[u8] = b"j";
+const TAB: &[u8] = b"\t";
+const SAVE: &[u8] = b"\x13"; // Ctrl-S
+const CLEAR: &[u8] = b"\x15"; // Ctrl-U
+const NULL: &[u8] = b"\x0e"; // Ctrl-N
+
+/// Open record `n` (1-based position) of the model at index position `model` (0-based).
+async fn open_record(c: &mut Console, model: usize, n: usize) {
+    c.wait_for("post_tags").await;
+    for _ in 0..model {
+        c.send(DOWN).await;
+    }
+    c.send(ENTER).await;
+    c.wait_for("row 1 of").await;
+    for _ in 1..n {
+        c.send(DOWN).await;
+    }
+    c.wait_for(&format!("row {n} of")).await;
+    c.send(ENTER).await;
+    c.wait_for("line 1/").await;
+}
+
+async fn scalar<T>(server: &TestServer, sql: &str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + Unpin,
+{
+    sqlx::query_scalar(sql)
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn edit_a_field_and_save() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    open_record(&mut c, 4, 1).await; // tags #1
+    c.send(b"e").await;
+    c.wait_for("› edit").await;
+    c.keys(&[CLEAR]).await;
+    c.send("Rust 2026 ✓".as_bytes()).await;
+    c.send(SAVE).await;
+    c.wait_for("saved tags #1").await;
+    c.wait_for("Rust 2026 ✓").await;
+    let name: String = scalar(&server, "SELECT name FROM tags WHERE id = 1").await;
+    assert_eq!(name, "Rust 2026 ✓");
+    let (before, after): (String, String) = sqlx::query_as(
+        "SELECT before_json, after_json FROM moat_audit_log WHERE action = 'change'",
+    )
+    .fetch_one(server.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(after, r#"{"name":"Rust 2026 ✓"}"#);
+    assert!(before.contains("\"name\""), "{before}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_integer_is_refused_and_nothing_is_saved() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    open_record(&mut c, 3, 1).await; // posts #1
+    let before: i64 = scalar(&server, "SELECT view_count FROM posts WHERE id = 1").await;
+    c.send(b"e").await;
+    c.wait_for("› edit").await;
+    // Fields: id (read-only), author_id, title, slug, body, status, published_at, view_count
+    for _ in 0..6 {
+        c.send(TAB).await;
+    }
+    c.keys(&[CLEAR, b"12x", SAVE]).await;
+    c.wait_for("is not a whole number").await;
+    let after: i64 = scalar(&server, "SELECT view_count FROM posts WHERE id = 1").await;
+    assert_eq!(before, after);
+    let audited: i64 = scalar(
+        &server,
+        "SELECT COUNT(*) FROM moat_audit_log WHERE action = 'change'",
+    )
+    .await;
+    assert_eq!(audited, 0);
+    // Esc with changes asks first; n keeps the form.
+    c.send(b"\x1b").await;
+    c.wait_for("Discard your changes?").await;
+    c.send(b"y").await;
+    c.wait_for("line 1/").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn null_is_an_explicit_toggle() {
+    let server = TestServer::start().await;
+    let id: i64 = scalar(
+        &server,
+        "SELECT MIN(id) FROM posts WHERE rating IS NOT NULL",
+    )
+    .await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    open_record(&mut c, 3, id as usize).await;
+    c.send(b"e").await;
+    c.wait_for("› edit").await;
+    for _ in 0..7 {
+        c.send(TAB).await; // to rating
+    }
+    c.keys(&[NULL, SAVE]).await;
+    c.wait_for(&format!("saved posts #{id}")).await;
+    let rating: Option<f64> = scalar(
+        &server,
+        &format!("SELECT rating FROM posts WHERE id = {id}"),
+    )
+    .await;
+    assert_eq!(rating, None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn create_a_row_and_a_constraint_error_in_words() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    c.wait_for("post_tags").await;
+    c.keys(&[DOWN, DOWN, DOWN, DOWN, ENTER]).await;
+    c.wait_for("row 1 of 40").await;
+    c.send(b"n").await;
+    c.wait_for("› new").await;
+    // name must be unique: the first tag's name is taken.
+    let taken: String = scalar(&server, "SELECT name FROM tags WHERE id = 1").await;
+    c.send(taken.as_bytes()).await;
+    c.keys(&[TAB, b"fresh-slug", SAVE]).await;
+    c.wait_for("another row already has this tags.name").await;
+    let count: i64 = scalar(&server, "SELECT COUNT(*) FROM tags").await;
+    assert_eq!(count, 40, "nothing half-saved");
+    // The refused field has the focus: fix it there.
+    c.keys(&[CLEAR, b"Zz moat test tag", SAVE]).await;
+    c.wait_for("created tags #41").await;
+    c.wait_for("Zz moat test tag").await;
+    let slug: String = scalar(&server, "SELECT slug FROM tags WHERE id = 41").await;
+    assert_eq!(slug, "fresh-slug");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn two_sessions_editing_one_row_the_second_sees_a_conflict() {
+    let server = TestServer::start().await;
+    let a = login(&server, "admin").await;
+    let b = login(&server, "admin").await;
+    let mut ca = Console::open(&a, 120, 30, "xterm").await;
+    let mut cb = Console::open(&b, 120, 30, "xterm").await;
+    open_record(&mut ca, 4, 2).await;
+    open_record(&mut cb, 4, 2).await;
+    ca.send(b"e").await;
+    cb.send(b"e").await;
+    ca.wait_for("› edit").await;
+    cb.wait_for("› edit").await;
+    ca.keys(&[CLEAR, b"first", SAVE]).await;
+    ca.wait_for("saved tags #2").await;
+    cb.keys(&[CLEAR, b"second", SAVE]).await;
+    let conflict = cb.wait_for("changed since you opened it").await;
+    assert!(
+        conflict.contains("first") && conflict.contains("second"),
+        "{conflict}"
+    );
+    let name: String = scalar(&server, "SELECT name FROM tags WHERE id = 2").await;
+    assert_eq!(name, "first", "the first save stays");
+
+    // Reload shows theirs; an explicit overwrite is possible and audited as such.
+    cb.send(b"o").await;
+    cb.wait_for("saved tags #2").await;
+    let name: String = scalar(&server, "SELECT name FROM tags WHERE id = 2").await;
+    assert_eq!(name, "second");
+    let overwrites: i64 = scalar(
+        &server,
+        "SELECT COUNT(*) FROM moat_audit_log WHERE action = 'overwrite'",
+    )
+    .await;
+    assert_eq!(overwrites, 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn column_rules_and_permissions_hold_at_save_time() {
+    let server = TestServer::start_with(
+        |c| {
+            c.models.insert(
+                "tags".into(),
+                moat::config::ModelConfig {
+                    read_only: vec!["slug".into()],
+                    ..Default::default()
+                },
+            );
+        },
+        None,
+    )
+    .await;
+    let id = server.store.user_id("jane").await.unwrap().unwrap();
+    commands::set_model_perms(
+        &server.config,
+        &Target::User("jane".into()),
+        &["view_tags".to_string(), "change_tags".to_string()],
+        true,
+        "t",
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
+    let jane = server.sessions.actor(
+        &moat::auth::Identity {
+            user_id: id,
+            username: "jane".into(),
+            is_superuser: false,
+            backup_codes_left: None,
+        },
+        "127.0.0.1",
+    );
+    let save = |slug: &str, name: &str| Cmd::Save {
+        model: "tags".into(),
+        key: Some(vec![Value::Integer(3)]),
+        original: vec![("slug".into(), Value::Text("sqlite".into()))],
+        values: vec![
+            ("name".into(), Value::Text(name.into())),
+            ("slug".into(), Value::Text(slug.into())),
+        ],
+        overwrite: true,
+    };
+    // Sent straight to the session, as a modified client would: the read-only slug stays.
+    let msg = server
+        .sessions
+        .execute(&jane, save("hacked", "SQLite"))
+        .await;
+    assert!(
+        matches!(&msg, Some(Msg::Failed(t)) if t.contains("slug is read-only")),
+        "{msg:?}"
+    );
+    let slug: String = scalar(&server, "SELECT slug FROM tags WHERE id = 3").await;
+    assert_eq!(slug, "sqlite");
+    // Creating needs add_tags, which jane lacks.
+    let msg = server
+        .sessions
+        .execute(
+            &jane,
+            Cmd::OpenForm {
+                model: "tags".into(),
+                key: None,
+            },
+        )
+        .await;
+    assert!(
+        matches!(&msg, Some(Msg::Failed(t)) if t.contains("no add_tags permission")),
+        "{msg:?}"
+    );
+    // The form marks the slug read-only.
+    let msg = server
+        .sessions
+        .execute(
+            &jane,
+            Cmd::OpenForm {
+                model: "tags".into(),
+                key: Some(vec![Value::Integer(3)]),
+            },
+        )
+        .await;
+    let Some(Msg::Form { fields, .. }) = msg else {
+        panic!("{msg:?}")
+    };
+    let ro: Vec<(&str, bool)> = fields
+        .iter()
+        .map(|(c, _, ro)| (c.name.as_str(), *ro))
+        .collect();
+    assert_eq!(ro, vec![("id", true), ("name", false), ("slug", true)]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pasted_control_characters_are_refused() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    open_record(&mut c, 4, 5).await;
+    c.send(b"e").await;
+    c.wait_for("› edit").await;
+    c.send(CLEAR).await;
+    c.send(b"\x1b[200~evil\x1b]0;pwned\x07\x1b[201~").await;
+    c.wait_for("control characters are not accepted").await;
+    c.send(b"\x1b[200~plain paste\x1b[201~").await;
+    c.send(SAVE).await;
+    c.wait_for("saved tags #5").await;
+    let name: String = scalar(&server, "SELECT name FROM tags WHERE id = 5").await;
+    assert_eq!(name, "plain paste");
+    server.stop().await;
+}
