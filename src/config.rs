@@ -72,6 +72,8 @@ pub struct Config {
 pub struct ModelConfig {
     /// Custom permission verbs for this model, e.g. `["export"]` gives `export_<model>`.
     pub actions: Vec<String>,
+    /// Columns `/` searches (default: the text columns).
+    pub search: Vec<String>,
     /// Columns never selected for users outside `exempt_groups` (superusers included).
     pub hidden: Vec<String>,
     /// Columns whose values are shown as `••••` to users outside `exempt_groups`.
@@ -226,6 +228,7 @@ impl Config {
                 ("hidden", &mc.hidden),
                 ("masked", &mc.masked),
                 ("read_only", &mc.read_only),
+                ("search", &mc.search),
             ] {
                 for c in columns {
                     if table.column(c).is_none() {

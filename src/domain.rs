@@ -153,11 +153,48 @@ pub enum PageAnchor {
     Before(Vec<Value>),
 }
 
-/// One row of a list: its key (for paging and opening) and the displayed values.
+/// One row of a list: its key (for opening), its cursor (the values it is ordered by,
+/// for paging) and the displayed values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListRow {
     pub key: Vec<Value>,
+    /// The sort column's value (when sorted) followed by the key: what page anchors hold.
+    pub cursor: Vec<Value>,
     pub values: Vec<Value>,
+}
+
+/// A list's order when not by key: one column, then the key to break ties.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sort {
+    pub column: String,
+    pub descending: bool,
+}
+
+/// What the user asked of a list: a search and an order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Case-insensitive substring over the search columns; a leading `^` makes it a
+    /// (case-sensitive, index-friendly) prefix match on the first search column.
+    pub search: Option<String>,
+    pub sort: Option<Sort>,
+}
+
+/// Everything that narrows and orders one list query (built by the session).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listing {
+    pub filter: RowFilter,
+    pub search: Option<(String, Vec<String>)>,
+    pub sort: Option<Sort>,
+}
+
+impl Listing {
+    pub fn all() -> Listing {
+        Listing {
+            filter: RowFilter::All,
+            search: None,
+            sort: None,
+        }
+    }
 }
 
 /// A page of rows in ascending key order.

@@ -20,11 +20,12 @@ use std::collections::BTreeMap;
 use crate::auth::password::Hasher;
 use crate::auth::Identity;
 use crate::config::ModelConfig;
-use crate::domain::{pk_text, Grants, RowFilter, Schema, TableInfo, Value};
+use crate::domain::{pk_text, Grants, ListQuery, Listing, RowFilter, Schema, TableInfo, Value};
 use crate::perm::{self, Action, Decision, Visibility};
 use crate::store::{AuditEntry, SaveOutcome, Store, StoreError};
 use crate::tui::app::ModelSummary;
 use crate::tui::backend::AnsiBackend;
+use crate::tui::form::FieldKind;
 use crate::tui::input::Decoder;
 use crate::tui::{view, App, Cmd, Msg};
 
@@ -215,22 +216,27 @@ impl Context {
                     .collect();
                 return Some(Msg::Models(models));
             }
-            Cmd::Count { model } => match self.listable(actor, g, &model).await {
-                Ok((t, filter)) => self
+            Cmd::Count { model, query } => match self.listable(actor, g, &model, &query).await {
+                Ok((t, listing)) => self
                     .store
-                    .count_rows(&t.table, &filter)
+                    .count_rows(&t.table, &listing)
                     .await
-                    .map(|count| Msg::Counted { model, count }),
+                    .map(|count| Msg::Counted {
+                        model,
+                        query,
+                        count,
+                    }),
                 Err(denied) => return Some(denied),
             },
             Cmd::LoadPage {
                 model,
                 anchor,
                 limit,
-            } => match self.listable(actor, g, &model).await {
-                Ok((t, filter)) => self
+                query,
+            } => match self.listable(actor, g, &model, &query).await {
+                Ok((t, listing)) => self
                     .store
-                    .page(&t.table, &anchor, limit, &filter)
+                    .page(&t.table, &anchor, limit, &listing)
                     .await
                     .map(|mut page| {
                         for row in &mut page.rows {
@@ -552,22 +558,57 @@ impl Context {
         actor: &Actor,
         g: &Grants,
         model: &str,
-    ) -> Result<(Shown, RowFilter), Msg> {
+        query: &ListQuery,
+    ) -> Result<(Shown, Listing), Msg> {
         let t = self.table(g, model)?;
-        match perm::visibility(g, model) {
-            Visibility::All => Ok((t, RowFilter::All)),
-            Visibility::Granted => Ok((
-                t,
-                RowFilter::Granted {
-                    user_id: actor.user_id,
-                    codenames: vec![Action::View.codename(model), Action::Change.codename(model)],
-                },
-            )),
+        let filter = match perm::visibility(g, model) {
+            Visibility::All => RowFilter::All,
+            Visibility::Granted => RowFilter::Granted {
+                user_id: actor.user_id,
+                codenames: vec![Action::View.codename(model), Action::Change.codename(model)],
+            },
             Visibility::Nothing => {
                 let reason = format!("no {} permission", Action::View.codename(model));
-                Err(self.deny(actor, &Action::View, model, None, &reason).await)
+                return Err(self.deny(actor, &Action::View, model, None, &reason).await);
+            }
+        };
+        // Searching or sorting by a masked column would reveal its values.
+        let visible = |c: &str| {
+            t.table
+                .columns
+                .iter()
+                .position(|x| x.name == c)
+                .is_some_and(|i| !t.masked.get(i).copied().unwrap_or(true))
+        };
+        if let Some(sort) = &query.sort {
+            if !visible(&sort.column) {
+                return Err(Msg::Failed(format!("cannot sort by {}", sort.column)));
             }
         }
+        let search = query.search.as_ref().map(|term| {
+            let configured = self
+                .rules
+                .get(model)
+                .map(|r| &r.search)
+                .filter(|s| !s.is_empty());
+            let columns: Vec<String> = match configured {
+                Some(list) => list.iter().filter(|c| visible(c)).cloned().collect(),
+                None => t
+                    .table
+                    .columns
+                    .iter()
+                    .filter(|c| FieldKind::of(&c.decl_type) == FieldKind::Text && visible(&c.name))
+                    .map(|c| c.name.clone())
+                    .collect(),
+            };
+            (term.clone(), columns)
+        });
+        let listing = Listing {
+            filter,
+            search,
+            sort: query.sort.clone(),
+        };
+        Ok((t, listing))
     }
 
     /// The table `model`, if `actor` may do `action` on its row `key`.

@@ -94,6 +94,7 @@ async fn a_group_member_sees_and_does_exactly_what_the_group_allows() {
         model: "authors".into(),
         anchor: PageAnchor::First,
         limit: 10,
+        query: Default::default(),
     };
     assert!(denied(server.sessions.execute(&ed, page).await));
     let record = Cmd::LoadRecord {
@@ -206,6 +207,7 @@ async fn disabled_users_cannot_log_in_and_lose_everything() {
     let jane = actor(&server, "jane").await;
     let cmd = Cmd::Count {
         model: "tags".into(),
+        query: Default::default(),
     };
     assert!(denied(server.sessions.execute(&jane, cmd).await));
     server.stop().await;

@@ -1,7 +1,7 @@
 //! Screens as a person sees them at 80×24: the app is driven with messages (as the session
 //! would) and drawn to ratatui's TestBackend; insta keeps the expected text.
 
-use moat::domain::{ColumnInfo, ListRow, Page, PageAnchor, Record, RowCount, Value};
+use moat::domain::{ColumnInfo, ListQuery, ListRow, Page, PageAnchor, Record, RowCount, Value};
 use moat::tui::app::ModelSummary;
 use moat::tui::input::{Input, Key, KeyEvent};
 use moat::tui::{view, App, Cmd, Msg};
@@ -50,6 +50,7 @@ fn index_app() -> App {
     ] {
         app.update(Msg::Counted {
             model: model.into(),
+            query: ListQuery::default(),
             count: RowCount::Exact(n),
         });
     }
@@ -60,6 +61,7 @@ fn posts_page() -> Page {
     let rows = (1..=30)
         .map(|i| ListRow {
             key: vec![Value::Integer(i)],
+            cursor: vec![Value::Integer(i)],
             values: vec![
                 Value::Integer(i),
                 Value::Text(format!("Post number {i}: notes from the on-call rotation")),
@@ -94,7 +96,8 @@ fn list_app() -> App {
     assert!(cmds.contains(&Cmd::LoadPage {
         model: "posts".into(),
         anchor: PageAnchor::First,
-        limit: 100
+        limit: 100,
+        query: ListQuery::default(),
     }));
     app.update(Msg::Page {
         model: "posts".into(),
@@ -103,6 +106,7 @@ fn list_app() -> App {
     });
     app.update(Msg::Counted {
         model: "posts".into(),
+        query: ListQuery::default(),
         count: RowCount::Exact(2000),
     });
     app
@@ -194,7 +198,8 @@ fn paging_past_the_page_asks_for_the_next_one() {
         vec![Cmd::LoadPage {
             model: "posts".into(),
             anchor: PageAnchor::After(vec![Value::Integer(30)]),
-            limit: 100
+            limit: 100,
+            query: ListQuery::default(),
         }]
     );
     // G jumps to the last page when there are rows after this one.
@@ -204,7 +209,8 @@ fn paging_past_the_page_asks_for_the_next_one() {
         vec![Cmd::LoadPage {
             model: "posts".into(),
             anchor: PageAnchor::Last,
-            limit: 100
+            limit: 100,
+            query: ListQuery::default(),
         }]
     );
 }
@@ -234,7 +240,8 @@ fn a_deleted_row_reloads_its_page_in_place() {
         Cmd::LoadPage {
             model: "posts".into(),
             anchor: anchor.clone(),
-            limit: 100
+            limit: 100,
+            query: ListQuery::default(),
         }
     );
     let mut page = posts_page();

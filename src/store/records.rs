@@ -8,31 +8,30 @@ use sqlx::{Row, TypeInfo, ValueRef};
 
 use super::sql::{self, Ident};
 use super::{Store, StoreError};
-use crate::domain::{ListRow, Page, PageAnchor, Record, RowCount, RowFilter, TableInfo, Value};
+use crate::domain::{
+    ListRow, Listing, Page, PageAnchor, Record, RowCount, RowFilter, Sort, TableInfo, Value,
+};
 
 impl Store {
-    /// Count the rows `filter` lets through, exactly up to [`sql::EXACT_COUNT_LIMIT`],
+    /// Count the rows `listing` lets through, exactly up to [`sql::EXACT_COUNT_LIMIT`],
     /// else `AtLeast(limit)`.
     pub async fn count_rows(
         &self,
         table: &TableInfo,
-        filter: &RowFilter,
+        listing: &Listing,
     ) -> Result<RowCount, StoreError> {
         let limit = sql::EXACT_COUNT_LIMIT;
         let keys = key_idents(table)?;
-        let (condition, filter_binds) = filter_condition(table, &keys, filter)?;
+        let (conditions, binds) = narrowing(table, &keys, listing)?;
         let q = format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM {} {} LIMIT {})",
             Ident::table(table),
-            condition.map(|c| format!("WHERE {c}")).unwrap_or_default(),
+            where_clause(&conditions),
             limit + 1
         );
         let mut query = sqlx::query_scalar(&q);
-        for v in &filter_binds {
-            query = match v {
-                Value::Integer(i) => query.bind(*i),
-                other => query.bind(other.to_string()),
-            };
+        for v in &binds {
+            query = bind_value_scalar(query, v);
         }
         let n: i64 = query.fetch_one(&self.pool).await?;
         let n = u64::try_from(n).unwrap_or(0);
@@ -43,90 +42,66 @@ impl Store {
         })
     }
 
-    /// One page of up to `limit` rows of `table` that `filter` lets through, in key
-    /// order, starting at `anchor`.
+    /// One page of up to `limit` rows of `table` that `listing` lets through, in its
+    /// order (by key unless sorted), starting at `anchor` (a row's cursor).
     pub async fn page(
         &self,
         table: &TableInfo,
         anchor: &PageAnchor,
         limit: u32,
-        filter: &RowFilter,
+        listing: &Listing,
     ) -> Result<Page, StoreError> {
         let keys = key_idents(table)?;
-        let key_tuple = sql::ident_tuple(&keys);
+        let order = Order::new(table, keys.clone(), listing.sort.as_ref())?;
         let cols: Vec<Ident> = table.columns.iter().map(Ident::column).collect();
-        let select_list = keys
+        let select_list = order
+            .cursor
             .iter()
             .chain(cols.iter())
             .map(Ident::as_str)
             .collect::<Vec<_>>()
             .join(", ");
-        let (position, descending, bound) = match anchor {
-            PageAnchor::First => (None, false, None),
-            PageAnchor::Last => (None, true, None),
-            PageAnchor::After(k) => (
-                Some(format!("{key_tuple} > {}", sql::placeholders(keys.len()))),
-                false,
-                Some(k),
-            ),
-            PageAnchor::From(k) => (
-                Some(format!("{key_tuple} >= {}", sql::placeholders(keys.len()))),
-                false,
-                Some(k),
-            ),
-            PageAnchor::Before(k) => (
-                Some(format!("{key_tuple} < {}", sql::placeholders(keys.len()))),
-                true,
-                Some(k),
-            ),
+        let (mut conditions, mut binds) = narrowing(table, &keys, listing)?;
+        let backwards = matches!(anchor, PageAnchor::Last | PageAnchor::Before(_));
+        let position = match anchor {
+            PageAnchor::First | PageAnchor::Last => None,
+            PageAnchor::After(c) => Some(order.beyond(c, true, true)?),
+            PageAnchor::From(c) => Some(order.beyond(c, true, false)?),
+            PageAnchor::Before(c) => Some(order.beyond(c, false, true)?),
         };
-        let (granted, filter_binds) = filter_condition(table, &keys, filter)?;
-        let conditions: Vec<String> = position.into_iter().chain(granted).collect();
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let direction = if descending { " DESC" } else { "" };
-        let order = keys
-            .iter()
-            .map(|k| format!("{k}{direction}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        if let Some((condition, values)) = position {
+            // Position first: its values are bound before the narrowing's.
+            conditions.insert(0, condition);
+            binds.splice(0..0, values);
+        }
         let q = format!(
-            "SELECT {select_list} FROM {} {filter} ORDER BY {order} LIMIT {}",
+            "SELECT {select_list} FROM {} {} ORDER BY {} LIMIT {}",
             Ident::table(table),
+            where_clause(&conditions),
+            order.order_by(backwards),
             u64::from(limit) + 1
         );
         let mut query = sqlx::query(&q);
-        if let Some(values) = bound {
-            if values.len() != keys.len() {
-                return Err(StoreError::NotFound(
-                    "page anchor does not match the key".into(),
-                ));
-            }
-            for v in values {
-                query = bind_value(query, v);
-            }
-        }
-        for v in &filter_binds {
+        for v in &binds {
             query = bind_value(query, v);
         }
         let fetched = query.fetch_all(&self.pool).await?;
         let more = fetched.len() > limit as usize;
+        let nc = order.cursor.len();
+        let key_at = order.key_offset();
         let mut rows: Vec<ListRow> = fetched
             .iter()
             .take(limit as usize)
             .map(|r| {
                 let all = decode_row(r)?;
-                let (key, values) = all.split_at(keys.len());
                 Ok(ListRow {
-                    key: key.to_vec(),
-                    values: values.to_vec(),
+                    key: all.get(key_at..nc).unwrap_or_default().to_vec(),
+                    cursor: all.get(..nc).unwrap_or_default().to_vec(),
+                    values: all.get(nc..).unwrap_or_default().to_vec(),
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        if descending {
+        if backwards {
             rows.reverse();
         }
         let (has_before, has_after) = match anchor {
@@ -189,37 +164,185 @@ pub(crate) async fn record_on(
     })
 }
 
-/// The SQL condition (and its values) that keeps only rows `filter` lets through: the
-/// row's key among the object permissions of the user and their groups. Needs a
-/// single-column key; the key column's affinity converts the stored text pk.
-fn filter_condition(
+/// `WHERE a AND b …` (or nothing).
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// The conditions (and their values, in order) that narrow a list: the object-permission
+/// filter and the search.
+fn narrowing(
     table: &TableInfo,
     keys: &[Ident],
-    filter: &RowFilter,
-) -> Result<(Option<String>, Vec<Value>), StoreError> {
-    let RowFilter::Granted { user_id, codenames } = filter else {
-        return Ok((None, Vec::new()));
-    };
-    let [key] = keys else {
-        return Err(StoreError::NotFound(format!(
-            "object permissions on {} need a single-column key",
-            table.name
-        )));
-    };
-    let codes = sql::placeholders(codenames.len());
-    let condition = format!(
-        "{key} IN (SELECT pk FROM moat_user_object_perms \
-           WHERE user_id = ? AND model = ? AND codename IN {codes} \
-         UNION SELECT pk FROM moat_group_object_perms \
-           WHERE model = ? AND codename IN {codes} AND group_id IN ({}))",
-        super::perms::user_groups!()
-    );
-    let mut binds = vec![Value::Integer(*user_id), Value::Text(table.name.clone())];
-    binds.extend(codenames.iter().cloned().map(Value::Text));
-    binds.push(Value::Text(table.name.clone()));
-    binds.extend(codenames.iter().cloned().map(Value::Text));
-    binds.push(Value::Integer(*user_id));
-    Ok((Some(condition), binds))
+    listing: &Listing,
+) -> Result<(Vec<String>, Vec<Value>), StoreError> {
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    if let RowFilter::Granted { user_id, codenames } = &listing.filter {
+        let [key] = keys else {
+            return Err(StoreError::NotFound(format!(
+                "object permissions on {} need a single-column key",
+                table.name
+            )));
+        };
+        // The key column's affinity converts the stored text pk.
+        let codes = sql::placeholders(codenames.len());
+        conditions.push(format!(
+            "{key} IN (SELECT pk FROM moat_user_object_perms \
+               WHERE user_id = ? AND model = ? AND codename IN {codes} \
+             UNION SELECT pk FROM moat_group_object_perms \
+               WHERE model = ? AND codename IN {codes} AND group_id IN ({}))",
+            super::perms::user_groups!()
+        ));
+        binds.push(Value::Integer(*user_id));
+        binds.push(Value::Text(table.name.clone()));
+        binds.extend(codenames.iter().cloned().map(Value::Text));
+        binds.push(Value::Text(table.name.clone()));
+        binds.extend(codenames.iter().cloned().map(Value::Text));
+        binds.push(Value::Integer(*user_id));
+    }
+    if let Some((term, columns)) = &listing.search {
+        let idents: Vec<Ident> = columns
+            .iter()
+            .filter_map(|c| table.column(c).map(Ident::column))
+            .collect();
+        if let Some(prefix) = term.strip_prefix('^') {
+            // A range on the first column: an index on it makes this a seek.
+            if let Some(first) = idents.first() {
+                conditions.push(format!("{first} >= ? AND {first} < ?"));
+                binds.push(Value::Text(prefix.to_string()));
+                binds.push(Value::Text(format!("{prefix}\u{10FFFF}")));
+            }
+        } else if !idents.is_empty() {
+            let escaped: String = term
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            let like = idents
+                .iter()
+                .map(|i| format!("{i} LIKE ? ESCAPE '\\'"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            conditions.push(format!("({like})"));
+            for _ in &idents {
+                binds.push(Value::Text(format!("%{escaped}%")));
+            }
+        }
+    }
+    Ok((conditions, binds))
+}
+
+/// A list's ordering: the key, or one column and then the key. A nullable sort column
+/// is ordered NULLs first and compared NULL-safely.
+struct Order {
+    /// What a row's cursor holds: [sort column,] key columns.
+    cursor: Vec<Ident>,
+    sorted: bool,
+    nullable: bool,
+    descending: bool,
+}
+
+impl Order {
+    fn new(table: &TableInfo, keys: Vec<Ident>, sort: Option<&Sort>) -> Result<Order, StoreError> {
+        let Some(sort) = sort else {
+            return Ok(Order {
+                cursor: keys,
+                sorted: false,
+                nullable: false,
+                descending: false,
+            });
+        };
+        let col = table.column(&sort.column).ok_or_else(|| {
+            StoreError::NotFound(format!("{} has no column {}", table.name, sort.column))
+        })?;
+        let mut cursor = vec![Ident::column(col)];
+        cursor.extend(keys);
+        Ok(Order {
+            cursor,
+            sorted: true,
+            nullable: !col.not_null && col.pk_ordinal == 0,
+            descending: sort.descending,
+        })
+    }
+
+    fn key_offset(&self) -> usize {
+        usize::from(self.sorted)
+    }
+
+    fn keys(&self) -> &[Ident] {
+        &self.cursor[self.key_offset()..]
+    }
+
+    /// `ORDER BY …`, in the list's direction (or against it, for pages read backwards).
+    fn order_by(&self, backwards: bool) -> String {
+        let dir = if self.descending != backwards {
+            " DESC"
+        } else {
+            ""
+        };
+        let mut parts = Vec::new();
+        if self.sorted && self.nullable {
+            parts.push(format!("({} IS NOT NULL){dir}", self.cursor[0]));
+        }
+        parts.extend(self.cursor.iter().map(|c| format!("{c}{dir}")));
+        parts.join(", ")
+    }
+
+    /// The condition for rows past `cursor` — `forward` in the list's order or against
+    /// it; `strict` excludes the cursor's row itself.
+    fn beyond(
+        &self,
+        cursor: &[Value],
+        forward: bool,
+        strict: bool,
+    ) -> Result<(String, Vec<Value>), StoreError> {
+        if cursor.len() != self.cursor.len() {
+            return Err(StoreError::NotFound(
+                "page anchor does not match the order".into(),
+            ));
+        }
+        let up = forward != self.descending;
+        let op = match (up, strict) {
+            (true, true) => ">",
+            (true, false) => ">=",
+            (false, true) => "<",
+            (false, false) => "<=",
+        };
+        if !(self.sorted && self.nullable) {
+            let condition = format!(
+                "{} {op} {}",
+                sql::ident_tuple(&self.cursor),
+                sql::placeholders(self.cursor.len())
+            );
+            return Ok((condition, cursor.to_vec()));
+        }
+        // NULL-safe: first by NULL-ness, then by value (IS for equality), then by key.
+        let c = &self.cursor[0];
+        let strict_op = if up { ">" } else { "<" };
+        let keys = self.keys();
+        let condition = format!(
+            "(({c} IS NOT NULL) {strict_op} ? OR (({c} IS NOT NULL) = ? AND \
+              ({c} {strict_op} ? OR ({c} IS ? AND {} {op} {}))))",
+            sql::ident_tuple(keys),
+            sql::placeholders(keys.len())
+        );
+        let not_null = Value::Integer(i64::from(!cursor[0].is_null()));
+        let mut values = vec![
+            not_null.clone(),
+            not_null,
+            cursor[0].clone(),
+            cursor[0].clone(),
+        ];
+        values.extend(cursor[1..].iter().cloned());
+        Ok((condition, values))
+    }
 }
 
 pub(super) fn key_idents(table: &TableInfo) -> Result<Vec<Ident>, StoreError> {
@@ -280,7 +403,7 @@ fn decode_row(row: &SqliteRow) -> Result<Vec<Value>, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::{PageAnchor, RowCount, RowFilter, Value};
+    use crate::domain::{Listing, PageAnchor, RowCount, RowFilter, Sort, Value};
     use crate::store::test_support::memory_store;
 
     async fn numbers(n: i64) -> (crate::store::Store, crate::domain::TableInfo) {
@@ -321,7 +444,7 @@ mod tests {
     async fn keyset_pages_walk_both_ways() {
         let (store, t) = numbers(25).await;
         let first = store
-            .page(&t, &PageAnchor::First, 10, &RowFilter::All)
+            .page(&t, &PageAnchor::First, 10, &Listing::all())
             .await
             .unwrap();
         assert_eq!(ids(&first), (1..=10).collect::<Vec<_>>());
@@ -331,13 +454,13 @@ mod tests {
                 &t,
                 &PageAnchor::After(first.rows[9].key.clone()),
                 10,
-                &RowFilter::All,
+                &Listing::all(),
             )
             .await
             .unwrap();
         assert_eq!(ids(&next), (11..=20).collect::<Vec<_>>());
         let last = store
-            .page(&t, &PageAnchor::Last, 10, &RowFilter::All)
+            .page(&t, &PageAnchor::Last, 10, &Listing::all())
             .await
             .unwrap();
         assert_eq!(ids(&last), (16..=25).collect::<Vec<_>>());
@@ -347,7 +470,7 @@ mod tests {
                 &t,
                 &PageAnchor::Before(vec![Value::Integer(11)]),
                 10,
-                &RowFilter::All,
+                &Listing::all(),
             )
             .await
             .unwrap();
@@ -364,12 +487,12 @@ mod tests {
     async fn counts_are_capped() {
         let (store, t) = numbers(25).await;
         assert_eq!(
-            store.count_rows(&t, &RowFilter::All).await.unwrap(),
+            store.count_rows(&t, &Listing::all()).await.unwrap(),
             RowCount::Exact(25)
         );
         let (store, t) = numbers(10_050).await;
         assert_eq!(
-            store.count_rows(&t, &RowFilter::All).await.unwrap(),
+            store.count_rows(&t, &Listing::all()).await.unwrap(),
             RowCount::AtLeast(10_000)
         );
     }
@@ -410,9 +533,12 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let filter = RowFilter::Granted {
-            user_id: jane,
-            codenames: vec!["view_n".into(), "change_n".into()],
+        let filter = Listing {
+            filter: RowFilter::Granted {
+                user_id: jane,
+                codenames: vec!["view_n".into(), "change_n".into()],
+            },
+            ..Listing::all()
         };
         let p1 = store
             .page(&t, &PageAnchor::First, 2, &filter)
@@ -431,6 +557,87 @@ mod tests {
         assert_eq!(
             store.count_rows(&t, &filter).await.unwrap(),
             RowCount::Exact(3)
+        );
+    }
+
+    #[tokio::test]
+    async fn sorted_keyset_pages_cover_every_row_once_nulls_included() {
+        let (store, t) = numbers(37).await;
+        // `raw` is NULL on odd rows; `score` is i / 2.0 (ties between neighbours).
+        for (column, descending) in [
+            ("raw", false),
+            ("raw", true),
+            ("score", false),
+            ("score", true),
+        ] {
+            let listing = Listing {
+                sort: Some(Sort {
+                    column: column.into(),
+                    descending,
+                }),
+                ..Listing::all()
+            };
+            let mut seen = Vec::new();
+            let mut page = store
+                .page(&t, &PageAnchor::First, 5, &listing)
+                .await
+                .unwrap();
+            loop {
+                seen.extend(ids(&page));
+                if !page.has_after {
+                    break;
+                }
+                let cursor = page.rows.last().unwrap().cursor.clone();
+                page = store
+                    .page(&t, &PageAnchor::After(cursor), 5, &listing)
+                    .await
+                    .unwrap();
+            }
+            let mut sorted = seen.clone();
+            sorted.sort();
+            assert_eq!(
+                sorted,
+                (1..=37).collect::<Vec<_>>(),
+                "{column} desc={descending}: {seen:?}"
+            );
+            // And backwards from the end, the same order reversed.
+            let mut back = Vec::new();
+            let mut page = store
+                .page(&t, &PageAnchor::Last, 5, &listing)
+                .await
+                .unwrap();
+            loop {
+                let mut ids_here = ids(&page);
+                ids_here.reverse();
+                back.extend(ids_here);
+                if !page.has_before {
+                    break;
+                }
+                let cursor = page.rows.first().unwrap().cursor.clone();
+                page = store
+                    .page(&t, &PageAnchor::Before(cursor), 5, &listing)
+                    .await
+                    .unwrap();
+            }
+            back.reverse();
+            assert_eq!(back, seen, "{column} desc={descending}");
+        }
+        // Search is bound, LIKE wildcards in the term are literal.
+        let listing = Listing {
+            search: Some(("row 1_".into(), vec!["label".into()])),
+            ..Listing::all()
+        };
+        assert_eq!(
+            store.count_rows(&t, &listing).await.unwrap(),
+            RowCount::Exact(0)
+        );
+        let listing = Listing {
+            search: Some(("ROW 3".into(), vec!["label".into()])),
+            ..Listing::all()
+        };
+        assert_eq!(
+            store.count_rows(&t, &listing).await.unwrap(),
+            RowCount::Exact(9)
         );
     }
 

@@ -8,7 +8,9 @@ use super::form::{Field, FormAction, FormScreen};
 use super::input::{Input, Key, KeyEvent};
 use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
 use super::sanitize::SafeText;
-use crate::domain::{pk_text, ColumnInfo, Page, PageAnchor, Record, Reference, RowCount, Value};
+use crate::domain::{
+    pk_text, ColumnInfo, ListQuery, Page, PageAnchor, Record, Reference, RowCount, Sort, Value,
+};
 
 /// A model as the index lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +32,7 @@ pub enum Msg {
     Models(Vec<ModelSummary>),
     Counted {
         model: String,
+        query: ListQuery,
         count: RowCount,
     },
     Page {
@@ -83,13 +86,16 @@ pub enum Msg {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cmd {
     LoadModels,
+    /// Count the rows of a model that `query` lets through.
     Count {
         model: String,
+        query: ListQuery,
     },
     LoadPage {
         model: String,
         anchor: PageAnchor,
         limit: u32,
+        query: ListQuery,
     },
     LoadRecord {
         model: String,
@@ -159,6 +165,8 @@ pub struct IndexScreen {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListRow {
     pub key: Vec<Value>,
+    /// Where this row sits in the list's order (what page anchors hold).
+    pub cursor: Vec<Value>,
     pub cells: Vec<CellText>,
 }
 
@@ -193,6 +201,10 @@ pub struct ListScreen {
     pub pending: Option<(PageAnchor, Land)>,
     /// Rows that fit on screen, from the last draw (for PgUp/PgDn).
     pub visible: usize,
+    /// The search and order in force.
+    pub query: ListQuery,
+    /// The columns' names as the store knows them (for sorting).
+    pub column_names: Vec<String>,
 }
 
 /// Every field of one record.
@@ -315,8 +327,12 @@ impl App {
                 Vec::new()
             }
             Msg::Models(models) => self.on_models(models),
-            Msg::Counted { model, count } => {
-                self.on_count(&model, count);
+            Msg::Counted {
+                model,
+                query,
+                count,
+            } => {
+                self.on_count(&model, &query, count);
                 Vec::new()
             }
             Msg::Page {
@@ -461,7 +477,25 @@ impl App {
                 return Vec::new();
             }
             Key::Char('c') if k.mods.ctrl => return self.quit(),
-            Key::Esc => return self.back(),
+            Key::Char('/') if plain && matches!(self.stack.last(), Some(Screen::List(_))) => {
+                let current = match self.stack.last() {
+                    Some(Screen::List(l)) => l.query.search.clone().unwrap_or_default(),
+                    _ => String::new(),
+                };
+                self.prompt = Some((PromptFor::Search, current));
+                return Vec::new();
+            }
+            Key::Esc => {
+                // Esc first drops a search or sort, then goes back.
+                let page_size = self.page_size;
+                if let Some(Screen::List(l)) = self.stack.last_mut() {
+                    if l.query != ListQuery::default() {
+                        l.query = ListQuery::default();
+                        return l.requery(page_size);
+                    }
+                }
+                return self.back();
+            }
             Key::Char('q') if plain => {
                 return if self.stack.len() <= 1 {
                     self.quit()
@@ -524,6 +558,15 @@ impl App {
                 self.prompt = None;
                 if what == PromptFor::Command {
                     return self.command_line(&text);
+                }
+                if what == PromptFor::Search {
+                    let page_size = self.page_size;
+                    if let Some(Screen::List(l)) = self.stack.last_mut() {
+                        let term = text.trim();
+                        l.query.search = (!term.is_empty()).then(|| term.to_string());
+                        return l.requery(page_size);
+                    }
+                    return Vec::new();
                 }
                 return match what.command(&text) {
                     Ok(cmd) => vec![Cmd::Manage(cmd)],
@@ -686,17 +729,13 @@ impl App {
         let at = list.selected;
         let cmd = match list.rows.first() {
             Some(first) => {
-                let anchor = PageAnchor::From(first.key.clone());
+                let anchor = PageAnchor::From(first.cursor.clone());
                 list.request(anchor, Land::At(at), page_size)
             }
             None => list.request(PageAnchor::First, Land::First, page_size),
         };
-        vec![
-            cmd,
-            Cmd::Count {
-                model: model.into(),
-            },
-        ]
+        let count = list.count_cmd();
+        vec![cmd, count]
     }
 
     fn on_manage(&mut self, m: ManageMsg) -> Vec<Cmd> {
@@ -750,6 +789,7 @@ impl App {
             .iter()
             .map(|m| Cmd::Count {
                 model: m.name.clone(),
+                query: ListQuery::default(),
             })
             .collect();
         index.models = models
@@ -764,15 +804,17 @@ impl App {
         cmds
     }
 
-    fn on_count(&mut self, model: &str, count: RowCount) {
+    fn on_count(&mut self, model: &str, query: &ListQuery, count: RowCount) {
         for screen in &mut self.stack {
             match screen {
-                Screen::Index(index) => {
+                Screen::Index(index) if query.search.is_none() => {
                     for entry in index.models.iter_mut().filter(|e| e.0.name == model) {
                         entry.2 = Some(count);
                     }
                 }
-                Screen::List(list) if list.model == model => list.count = Some(count),
+                Screen::List(list) if list.model == model && list.query.search == query.search => {
+                    list.count = Some(count)
+                }
                 _ => {}
             }
         }
@@ -792,12 +834,14 @@ impl App {
         };
         let old_len = list.rows.len() as u64;
         list.columns = page.columns.iter().map(|c| SafeText::new(c)).collect();
+        list.column_names = page.columns.clone();
         list.rows = page
             .rows
             .into_iter()
             .map(|r| ListRow {
                 cells: r.values.iter().map(CellText::line).collect(),
                 key: r.key,
+                cursor: r.cursor,
             })
             .collect();
         list.has_before = page.has_before;
@@ -916,10 +960,9 @@ fn index_key(s: &mut IndexScreen, k: KeyEvent, page_size: u32) -> Action {
                         model: m.name.clone(),
                         anchor: PageAnchor::First,
                         limit: page_size,
+                        query: ListQuery::default(),
                     },
-                    Cmd::Count {
-                        model: m.name.clone(),
-                    },
+                    list.count_cmd(),
                 ];
                 return Action::Push(Box::new(Screen::List(list)), cmds);
             }
@@ -968,6 +1011,16 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
                 model: s.model.clone(),
                 key: None,
             }]);
+        }
+        Key::Char('s') => {
+            // Sort by the first column shown (← → choose it); again to reverse.
+            let Some(column) = s.column_names.get(s.col_offset).cloned() else {
+                return Action::None;
+            };
+            let descending =
+                matches!(&s.query.sort, Some(o) if o.column == column && !o.descending);
+            s.query.sort = Some(Sort { column, descending });
+            return Action::Cmds(s.requery(page_size));
         }
         Key::Char('e') => {
             return match s.rows.get(s.selected) {
@@ -1073,6 +1126,8 @@ impl ListScreen {
             start: None,
             pending: Some((PageAnchor::First, Land::First)),
             visible: 10,
+            query: ListQuery::default(),
+            column_names: Vec::new(),
         }
     }
 
@@ -1083,7 +1138,29 @@ impl ListScreen {
             model: self.model.clone(),
             anchor,
             limit,
+            query: self.query.clone(),
         }
+    }
+
+    /// Count the rows of this list (as searched).
+    pub fn count_cmd(&self) -> Cmd {
+        Cmd::Count {
+            model: self.model.clone(),
+            query: self.query.clone(),
+        }
+    }
+
+    /// Search or sort changed: start over from the first row.
+    fn requery(&mut self, limit: u32) -> Vec<Cmd> {
+        self.count = None;
+        self.start = Some(0);
+        self.rows.clear();
+        self.selected = 0;
+        self.offset = 0;
+        vec![
+            self.request(PageAnchor::First, Land::First, limit),
+            self.count_cmd(),
+        ]
     }
 
     /// Move the cursor by `delta` rows, fetching the neighbouring page when it leaves
@@ -1095,13 +1172,13 @@ impl ListScreen {
             .saturating_add(delta);
         if target < 0 {
             if let (true, Some(first)) = (self.has_before, self.rows.first()) {
-                let anchor = PageAnchor::Before(first.key.clone());
+                let anchor = PageAnchor::Before(first.cursor.clone());
                 return Some(self.request(anchor, Land::FromEnd(target.unsigned_abs()), limit));
             }
             self.selected = 0;
         } else if target.unsigned_abs() >= len {
             if let (true, Some(last)) = (self.has_after, self.rows.last()) {
-                let anchor = PageAnchor::After(last.key.clone());
+                let anchor = PageAnchor::After(last.cursor.clone());
                 return Some(self.request(anchor, Land::At(target.unsigned_abs() - len), limit));
             }
             self.selected = len.saturating_sub(1);

@@ -140,6 +140,8 @@ pub struct ManageScreen {
 pub enum PromptFor {
     /// The `:` command line.
     Command,
+    /// The `/` search of a list.
+    Search,
     CreateUser,
     CreateGroup,
     AddToGroup(String),
@@ -155,6 +157,7 @@ impl PromptFor {
     pub fn label(&self) -> &'static str {
         match self {
             PromptFor::Command => ":",
+            PromptFor::Search => "search (^ for a prefix): ",
             PromptFor::CreateUser => "new user name: ",
             PromptFor::CreateGroup => "new group name: ",
             PromptFor::AddToGroup(_) => "add to group: ",
@@ -171,7 +174,7 @@ impl PromptFor {
             return Err("nothing typed".into());
         }
         Ok(match self {
-            PromptFor::Command => return Err("not a management prompt".into()),
+            PromptFor::Command | PromptFor::Search => return Err("not a management prompt".into()),
             PromptFor::CreateUser => ManageCmd::CreateUser(text.into()),
             PromptFor::CreateGroup => ManageCmd::CreateGroup(text.into()),
             PromptFor::AddToGroup(user) => ManageCmd::Membership {

@@ -76,7 +76,14 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         }
         Some(Screen::List(s)) => {
             draw_list(s, buf, body);
-            format!(" {}  Enter open  ←→ columns  Esc back  ? help", position(s))
+            let search = match &s.query.search {
+                Some(term) => format!("  /{}  Esc clears", SafeText::new(term)),
+                None => String::new(),
+            };
+            format!(
+                " {}{search}  Enter open  / search  s sort  e edit  n new  d delete  ? help",
+                position(s)
+            )
         }
         Some(Screen::Detail(s)) => {
             draw_detail(s, buf, body);
@@ -260,7 +267,21 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
         }
         let w = (*width).min(usize::from(right - x));
         if let Some(h) = s.columns.get(c) {
-            buf.set_string(x, area.y, h.truncated(w).as_str(), HEADER);
+            let arrow = match &s.query.sort {
+                Some(o) if s.column_names.get(c) == Some(&o.column) => {
+                    if o.descending {
+                        "▼"
+                    } else {
+                        "▲"
+                    }
+                }
+                _ => "",
+            };
+            let head = format!(
+                "{}{arrow}",
+                h.truncated(w.saturating_sub(arrow.len().min(1)))
+            );
+            buf.set_stringn(x, area.y, head, w, HEADER);
         }
         for (i, row) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
             let y = area.y + 1 + u16::try_from(i - s.offset).unwrap_or(0);
@@ -595,6 +616,8 @@ const HELP: &[(&str, &str)] = &[
     ("← →  h l", "scroll columns"),
     ("Enter", "open model / record"),
     ("Esc", "back"),
+    ("/", "search (^abc: prefix); Esc clears"),
+    ("s", "sort by first column shown"),
     ("e  n", "edit record / new record"),
     ("d", "delete (asks first)"),
     ("o", "a record's permissions"),

@@ -1,0 +1,149 @@
+//! Search and sort over SSH: substring and prefix search bound as values, sorting by a
+//! column with keyset paging in that order, and search inside an object-filtered list.
+
+mod common;
+
+use common::*;
+use moat::commands::{self, ObjectPerm, Target};
+
+const ENTER: &[u8] = b"\r";
+const DOWN: &[u8] = b"j";
+
+async fn open_posts(c: &mut Console) {
+    c.wait_for("post_tags").await;
+    c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
+    c.wait_for("row 1 of 2,000").await;
+}
+
+async fn search(c: &mut Console, term: &str) {
+    c.send(b"/").await;
+    c.send(term.as_bytes()).await;
+    c.send(ENTER).await;
+}
+
+async fn count(server: &TestServer, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn search_finds_matching_rows_and_esc_clears_it() {
+    let server = TestServer::start().await;
+    let expected = count(&server, "SELECT COUNT(*) FROM posts WHERE title LIKE '%kafka%' OR slug LIKE '%kafka%' OR body LIKE '%kafka%' OR status LIKE '%kafka%'").await;
+    assert!(expected > 0);
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 160, 40, "xterm").await;
+    open_posts(&mut c).await;
+    search(&mut c, "Kafka").await;
+    let screen = c
+        .wait_for(&format!(
+            "of {}",
+            moat::domain::group_thousands(expected as u64)
+        ))
+        .await;
+    assert!(screen.contains("/Kafka"), "{screen}");
+    // The first row shown is the first matching post.
+    let first: i64 = count(&server, "SELECT MIN(id) FROM posts WHERE title LIKE '%kafka%' OR slug LIKE '%kafka%' OR body LIKE '%kafka%' OR status LIKE '%kafka%'").await;
+    let row = screen.lines().nth(2).unwrap_or_default();
+    assert!(row.starts_with(&format!("▶ {first} ")), "{row}");
+    c.send(b"\x1b").await;
+    c.wait_for("row 1 of 2,000").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_injection_string_is_searched_for_literally() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    open_posts(&mut c).await;
+    search(&mut c, "' OR 1=1 --").await;
+    c.wait_for("0 of 0 rows").await;
+    search(&mut c, "100%").await;
+    c.wait_for("0 of 0 rows").await;
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM posts").await, 2000);
+    c.send(b"\x1b").await;
+    c.wait_for("row 1 of 2,000").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn prefix_search_and_sorting_page_in_order() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 160, 40, "xterm").await;
+    open_posts(&mut c).await;
+    // Move to the title column and sort by it.
+    c.keys(&[b"l", b"l", b"s"]).await;
+    let first: String = sqlx::query_scalar("SELECT slug FROM posts ORDER BY title, id LIMIT 1")
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+    let screen = c.wait_for("title▲").await;
+    assert!(screen.contains(&first[..20]), "sorted by title:\n{screen}");
+    // The last page in that order, then descending.
+    c.send(b"G").await;
+    let last: String =
+        sqlx::query_scalar("SELECT slug FROM posts ORDER BY title DESC, id DESC LIMIT 1")
+            .fetch_one(server.store.pool())
+            .await
+            .unwrap();
+    c.wait_for("row 2,000 of 2,000").await;
+    let screen = c.screen();
+    assert!(screen.contains(&last[..20]), "{screen}");
+    c.send(b"s").await;
+    let screen = c.wait_for("title▼").await;
+    assert!(
+        screen
+            .lines()
+            .nth(2)
+            .is_some_and(|l| l.contains(&last[..20])),
+        "{screen}"
+    );
+    // Prefix search on the first text column (title).
+    c.send(b"\x1b").await;
+    c.wait_until("the sort dropped", |s| !s.contains("title▼"))
+        .await;
+    search(&mut c, "^How we").await;
+    let n = count(
+        &server,
+        "SELECT COUNT(*) FROM posts WHERE title >= 'How we' AND title < 'How wf'",
+    )
+    .await;
+    c.wait_for(&format!("of {}", moat::domain::group_thousands(n as u64)))
+        .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn search_inside_an_object_filtered_list() {
+    let server = TestServer::start().await;
+    for pk in ["1", "2", "3"] {
+        let perm = ObjectPerm {
+            target: Target::User("jane".into()),
+            codename: "view_posts".into(),
+            model: "posts".into(),
+            pk: pk.into(),
+        };
+        commands::set_object_perm(&server.config, &perm, true, "t", &mut Vec::new())
+            .await
+            .unwrap();
+    }
+    let title: String = sqlx::query_scalar("SELECT title FROM posts WHERE id = 2")
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+    let conn = login(&server, "jane").await;
+    let mut c = Console::open(&conn, 160, 30, "xterm").await;
+    c.wait_for("posts").await;
+    c.send(ENTER).await;
+    c.wait_for("row 1 of 3").await;
+    let word = title.split_whitespace().last().unwrap().to_string();
+    search(&mut c, &word).await;
+    let screen = c.wait_for("row 1 of").await;
+    assert!(screen.contains(&title[..15]), "{screen}");
+    assert!(!screen.contains("of 2,000"), "{screen}");
+    server.stop().await;
+}
