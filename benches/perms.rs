@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use moat::domain::{PageAnchor, RowFilter};
+use moat::domain::{Listing, PageAnchor, RowFilter};
 use moat::perm;
 use moat::store::{AuditEntry, NewUser, Principal, Store};
 
@@ -85,9 +85,12 @@ async fn main() {
         .table("big")
         .unwrap()
         .clone();
-    let filter = RowFilter::Granted {
-        user_id: jane,
-        codenames: vec!["view_big".into(), "change_big".into()],
+    let filter = Listing {
+        filter: RowFilter::Granted {
+            user_id: jane,
+            codenames: vec!["view_big".into(), "change_big".into()],
+        },
+        ..Listing::all()
     };
     let (mut first, mut next, mut last) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
@@ -98,7 +101,7 @@ async fn main() {
             .unwrap();
         first.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(page.rows.len(), 100);
-        let after = PageAnchor::After(page.rows[99].key.clone());
+        let after = PageAnchor::After(page.rows[99].cursor.clone());
         let t = Instant::now();
         store.page(&table, &after, 100, &filter).await.unwrap();
         next.push(t.elapsed().as_secs_f64() * 1e3);
