@@ -14,7 +14,7 @@ use crate::auth::lockout::Policy;
 use crate::auth::password::{generate_password, HashError, Hasher};
 use crate::auth::{backup, totp, AuthService};
 use crate::config::{Config, ConfigError, Validated};
-use crate::domain::{Schema, Value};
+use crate::domain::{format_time, Schema, Value};
 use crate::perm;
 use crate::session;
 use crate::ssh::hostkey::{self, HostKeyError};
@@ -617,28 +617,6 @@ pub async fn perm_list(
     Ok(())
 }
 
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
-pub fn format_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// `moat lockout list`: every failure counter, locked ones first.
 pub async fn lockout_list(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
     let store = open_store(config).await?;
@@ -765,16 +743,6 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("invalid name"));
-    }
-
-    #[test]
-    fn times() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(
-            format_time(1_764_115_200 + 3_723),
-            "2025-11-26 01:02:03 UTC"
-        );
     }
 
     #[test]

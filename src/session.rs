@@ -312,6 +312,27 @@ impl Context {
                     Ok(msg) | Err(msg) => return Some(msg),
                 }
             }
+            Cmd::LoadHistory { model, key } => {
+                match self
+                    .row_allowed(actor, g, &Action::View, &model, &key)
+                    .await
+                {
+                    Ok(t) => match pk_text(&key) {
+                        Some(pk) => {
+                            self.store
+                                .record_history(&model, &pk, 200)
+                                .await
+                                .map(|entries| Msg::History {
+                                    lines: history_lines(&t, &entries),
+                                    model,
+                                    key,
+                                })
+                        }
+                        None => return Some(Msg::Failed("this row has a composite key".into())),
+                    },
+                    Err(denied) => return Some(denied),
+                }
+            }
             Cmd::LoadRecord { model, key } => {
                 match self
                     .row_allowed(actor, g, &Action::View, &model, &key)
@@ -664,6 +685,61 @@ impl Context {
         }
         Msg::Failed(format!("permission denied: {reason}"))
     }
+}
+
+/// Audit entries as lines: a heading per entry, then one line per changed column, with
+/// hidden columns left out and masked ones masked.
+fn history_lines(t: &Shown, entries: &[AuditEntry]) -> Vec<String> {
+    let value = |column: &str, v: Option<&serde_json::Value>| -> Option<String> {
+        let i = t.table.columns.iter().position(|c| c.name == column)?; // hidden: skip
+        Some(match v {
+            None | Some(serde_json::Value::Null) => "∅".into(),
+            Some(_) if t.masked.get(i).copied().unwrap_or(true) => MASK.into(),
+            Some(serde_json::Value::String(s)) => format!("{s:?}"),
+            Some(other) => other.to_string(),
+        })
+    };
+    let mut lines = Vec::new();
+    for e in entries {
+        let who = e.actor.as_deref().unwrap_or("?");
+        let why = e
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{}  {who}  {} {}{why}",
+            crate::domain::format_time(e.at_ms.div_euclid(1000)),
+            e.action,
+            e.outcome
+        ));
+        let object = |v: &Option<serde_json::Value>| match v {
+            Some(serde_json::Value::Object(m)) => Some(m.clone()),
+            _ => None,
+        };
+        let (before, after) = (object(&e.before), object(&e.after));
+        let mut columns: Vec<&String> = before
+            .iter()
+            .chain(after.iter())
+            .flat_map(|m| m.keys())
+            .collect();
+        columns.sort();
+        columns.dedup();
+        for c in columns {
+            let b = before.as_ref().map(|m| m.get(c));
+            let a = after.as_ref().map(|m| m.get(c));
+            let (Some(b), Some(a)) = (value(c, b.flatten()), value(c, a.flatten())) else {
+                continue;
+            };
+            let line = match (before.is_some(), after.is_some()) {
+                (true, true) => format!("    {c}: {b} → {a}"),
+                (true, false) => format!("    {c}: {b}"),
+                _ => format!("    {c}: {a}"),
+            };
+            lines.push(line);
+        }
+    }
+    lines
 }
 
 /// A save as the form sent it.

@@ -300,3 +300,30 @@ async fn pasted_control_characters_are_refused() {
     assert_eq!(name, "plain paste");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn history_shows_the_edit_newest_first() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    open_record(&mut c, 4, 7).await; // tags #7
+    for name in ["First name", "Second name"] {
+        c.send(b"e").await;
+        c.wait_for("› edit").await;
+        c.keys(&[CLEAR]).await;
+        c.send(name.as_bytes()).await;
+        c.send(SAVE).await;
+        c.wait_for("saved tags #7").await;
+    }
+    c.send(b"H").await;
+    let history = c.wait_for("› history").await;
+    let second = history
+        .find("\"First name\" → \"Second name\"")
+        .expect(&history);
+    let first = history.find("→ \"First name\"").expect(&history);
+    assert!(second < first, "newest first:\n{history}");
+    assert!(history.contains("admin  change success"), "{history}");
+    c.send(b"\x1b").await;
+    c.wait_for("line 1/").await;
+    server.stop().await;
+}

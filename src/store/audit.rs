@@ -102,6 +102,43 @@ impl Store {
         Ok(())
     }
 
+    /// The audit rows about row `pk` of `model`, newest first.
+    pub async fn record_history(
+        &self,
+        model: &str,
+        pk: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at_ms, actor, source_ip, action, before_json, after_json, outcome, reason \
+             FROM moat_audit_log WHERE model = ? AND pk = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(model)
+        .bind(pk)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let json = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at_ms: r.try_get("at_ms")?,
+                    actor: r.try_get("actor")?,
+                    source_ip: r.try_get("source_ip")?,
+                    action: r.try_get("action")?,
+                    model: Some(model.to_string()),
+                    pk: Some(pk.to_string()),
+                    before: json(r.try_get("before_json")?),
+                    after: json(r.try_get("after_json")?),
+                    outcome: r.try_get("outcome")?,
+                    reason: r.try_get("reason")?,
+                    ..AuditEntry::default()
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// The newest `limit` audit rows, newest first (for tests and the CLI).
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(

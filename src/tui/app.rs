@@ -60,6 +60,12 @@ pub enum Msg {
         model: String,
         key: Vec<Value>,
     },
+    /// A row's audit trail, newest first, as lines to show.
+    History {
+        model: String,
+        key: Vec<Value>,
+        lines: Vec<String>,
+    },
     /// The form's fields: (column, current value, read-only).
     Form {
         model: String,
@@ -109,6 +115,11 @@ pub enum Cmd {
         key: Vec<Value>,
     },
     Delete {
+        model: String,
+        key: Vec<Value>,
+    },
+    /// The audit trail of one row, newest first.
+    LoadHistory {
         model: String,
         key: Vec<Value>,
     },
@@ -246,6 +257,17 @@ pub enum Screen {
     Manage(ManageScreen),
     Form(FormScreen),
     Conflict(ConflictScreen),
+    History(HistoryScreen),
+}
+
+/// A row's audit trail.
+#[derive(Clone, Debug)]
+pub struct HistoryScreen {
+    pub model: String,
+    pub key: Vec<Value>,
+    pub lines: Vec<SafeText>,
+    pub scroll: usize,
+    pub loaded: bool,
 }
 
 /// A save refused because the row changed: theirs, yours, and what is there now.
@@ -364,6 +386,15 @@ impl App {
                 Vec::new()
             }
             Msg::Deleted { model, key } => self.on_deleted(&model, &key),
+            Msg::History { model, key, lines } => {
+                if let Some(Screen::History(h)) = self.stack.last_mut() {
+                    if h.model == model && h.key == key {
+                        h.lines = lines.iter().map(|l| SafeText::new(l)).collect();
+                        h.loaded = true;
+                    }
+                }
+                Vec::new()
+            }
             Msg::Form { model, key, fields } => {
                 let label = SafeText::new(&model);
                 let fields = fields
@@ -422,6 +453,9 @@ impl App {
                         self.stack.pop();
                     }
                     Some(Screen::Detail(d)) if !d.loaded => {
+                        self.stack.pop();
+                    }
+                    Some(Screen::History(h)) if !h.loaded => {
                         self.stack.pop();
                     }
                     _ => {}
@@ -511,6 +545,17 @@ impl App {
             Some(Screen::List(s)) => list_key(s, k, page_size),
             Some(Screen::Detail(s)) => detail_key(s, k),
             Some(Screen::Form(_) | Screen::Conflict(_)) => Action::None, // handled above
+            Some(Screen::History(h)) => {
+                match k.key {
+                    Key::Down | Key::Char('j') => {
+                        h.scroll = (h.scroll + 1).min(h.lines.len().saturating_sub(1))
+                    }
+                    Key::Up | Key::Char('k') => h.scroll = h.scroll.saturating_sub(1),
+                    Key::Home | Key::Char('g') => h.scroll = 0,
+                    _ => {}
+                }
+                Action::None
+            }
             Some(Screen::Manage(s)) => match s.key(k) {
                 ManageAction::None => Action::None,
                 ManageAction::Open(panel) => open_panel(panel),
@@ -1069,6 +1114,20 @@ fn open_panel(panel: Panel) -> Action {
 }
 
 fn detail_key(s: &mut DetailScreen, k: KeyEvent) -> Action {
+    if k == KeyEvent::plain(Key::Char('H')) {
+        let history = HistoryScreen {
+            model: s.model.clone(),
+            key: s.key.clone(),
+            lines: Vec::new(),
+            scroll: 0,
+            loaded: false,
+        };
+        let load = Cmd::LoadHistory {
+            model: s.model.clone(),
+            key: s.key.clone(),
+        };
+        return Action::Push(Box::new(Screen::History(history)), vec![load]);
+    }
     if k == KeyEvent::plain(Key::Char('e')) {
         return Action::Cmds(vec![Cmd::OpenForm {
             model: s.model.clone(),

@@ -13,11 +13,11 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-use super::app::ConflictScreen;
 use super::app::{
     App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen, Status,
     LIST_CELL_WIDTH,
 };
+use super::app::{ConflictScreen, HistoryScreen};
 use super::form::FormScreen;
 use super::manage::ManageScreen;
 use super::sanitize::SafeText;
@@ -88,7 +88,7 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         Some(Screen::Detail(s)) => {
             draw_detail(s, buf, body);
             format!(
-                " line {}/{}  j/k scroll  o permissions  Esc back  ? help",
+                " line {}/{}  e edit  d delete  H history  o permissions  Esc back",
                 (s.scroll + 1).min(s.total_lines.max(1)),
                 s.total_lines.max(1)
             )
@@ -104,6 +104,10 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         Some(Screen::Conflict(c)) => {
             draw_conflict(c, buf, body);
             " o overwrite with yours  r reload theirs  Esc back to your form".to_string()
+        }
+        Some(Screen::History(h)) => {
+            draw_history(h, buf, body);
+            " newest first  j/k scroll  Esc back".to_string()
         }
         None => String::new(),
     };
@@ -156,6 +160,7 @@ fn crumbs(app: &App) -> String {
                 " › new"
             }),
             Screen::Conflict(_) => s.push_str(" › conflict"),
+            Screen::History(_) => s.push_str(" › history"),
         }
     }
     s
@@ -544,6 +549,33 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
     cursor
 }
 
+fn draw_history(h: &HistoryScreen, buf: &mut Buffer, area: Rect) {
+    if !h.loaded {
+        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        return;
+    }
+    if h.lines.is_empty() {
+        buf.set_string(area.x + 2, area.y + 1, "No recorded changes.", DIM);
+        return;
+    }
+    let width = usize::from(area.width.saturating_sub(4));
+    for (i, line) in h
+        .lines
+        .iter()
+        .skip(h.scroll)
+        .take(usize::from(area.height))
+        .enumerate()
+    {
+        let y = area.y + u16::try_from(i).unwrap_or(0);
+        let style = if line.as_str().starts_with(' ') {
+            Style::new()
+        } else {
+            HEADER
+        };
+        buf.set_stringn(area.x + 2, y, line.as_str(), width, style);
+    }
+}
+
 fn draw_conflict(c: &ConflictScreen, buf: &mut Buffer, area: Rect) {
     buf.set_stringn(
         area.x + 2,
@@ -621,6 +653,7 @@ const HELP: &[(&str, &str)] = &[
     ("e  n", "edit record / new record"),
     ("d", "delete (asks first)"),
     ("o", "a record's permissions"),
+    ("H", "a record's history"),
     (":", "command: users groups q"),
     ("?", "this help"),
     ("q", "back; at the index, quit"),
