@@ -312,6 +312,37 @@ impl Context {
                     Ok(msg) | Err(msg) => return Some(msg),
                 }
             }
+            Cmd::DeleteMany { model, keys } => {
+                // Every row is checked before any is deleted; then all go, or none.
+                for key in &keys {
+                    if let Err(denied) = self
+                        .row_allowed(actor, g, &Action::Delete, &model, key)
+                        .await
+                    {
+                        return Some(denied);
+                    }
+                }
+                match self.full_table(&model) {
+                    Ok(t) => {
+                        let audit = AuditEntry {
+                            at_ms: now_ms(),
+                            actor: Some(actor.username.clone()),
+                            source_ip: Some(actor.source_ip.clone()),
+                            action: "delete".into(),
+                            model: Some(model.clone()),
+                            outcome: "success".into(),
+                            reason: Some(format!("bulk delete of {} rows", keys.len())),
+                            ..AuditEntry::default()
+                        };
+                        let count = keys.len();
+                        self.store
+                            .delete_records(&self.schema, t, &keys, audit)
+                            .await
+                            .map(|()| Msg::DeletedMany { model, count })
+                    }
+                    Err(refused) => return Some(refused),
+                }
+            }
             Cmd::LoadHistory { model, key } => {
                 match self
                     .row_allowed(actor, g, &Action::View, &model, &key)

@@ -327,3 +327,85 @@ async fn history_shows_the_edit_newest_first() {
     c.wait_for("line 1/").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn bulk_delete_of_marked_rows_is_all_or_nothing() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    c.wait_for("post_tags").await;
+    c.keys(&[DOWN, ENTER]).await; // comments
+    c.wait_for("row 1 of 6,000").await;
+    c.keys(&[b" ", b" ", DOWN, b" "]).await; // rows 1, 2 and 4
+    c.wait_for("3 marked").await;
+    c.send(b"d").await;
+    c.wait_for("Delete the 3 marked rows of comments?").await;
+    c.send(b"y").await;
+    c.wait_for("deleted 3 rows of comments").await;
+    let left: i64 = scalar(&server, "SELECT COUNT(*) FROM comments").await;
+    assert_eq!(left, 5997);
+    let gone: i64 = scalar(
+        &server,
+        "SELECT COUNT(*) FROM comments WHERE id IN (1, 2, 4)",
+    )
+    .await;
+    assert_eq!(gone, 0);
+    let audited: i64 = scalar(
+        &server,
+        "SELECT COUNT(*) FROM moat_audit_log WHERE action = 'delete'",
+    )
+    .await;
+    assert_eq!(audited, 3);
+
+    // A user allowed to delete only some of the rows: refused, none deleted.
+    commands::set_model_perms(
+        &server.config,
+        &Target::User("jane".into()),
+        &["view_comments".to_string()],
+        true,
+        "t",
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
+    let perm = commands::ObjectPerm {
+        target: Target::User("jane".into()),
+        codename: "delete_comments".into(),
+        model: "comments".into(),
+        pk: "10".into(),
+    };
+    commands::set_object_perm(&server.config, &perm, true, "t", &mut Vec::new())
+        .await
+        .unwrap();
+    let id = server.store.user_id("jane").await.unwrap().unwrap();
+    let jane = server.sessions.actor(
+        &moat::auth::Identity {
+            user_id: id,
+            username: "jane".into(),
+            is_superuser: false,
+            backup_codes_left: None,
+        },
+        "127.0.0.1",
+    );
+    let msg = server
+        .sessions
+        .execute(
+            &jane,
+            Cmd::DeleteMany {
+                model: "comments".into(),
+                keys: vec![vec![Value::Integer(10)], vec![Value::Integer(11)]],
+            },
+        )
+        .await;
+    assert!(
+        matches!(&msg, Some(Msg::Failed(t)) if t.contains("permission denied")),
+        "{msg:?}"
+    );
+    let still: i64 = scalar(
+        &server,
+        "SELECT COUNT(*) FROM comments WHERE id IN (10, 11)",
+    )
+    .await;
+    assert_eq!(still, 2);
+    server.stop().await;
+}

@@ -92,76 +92,107 @@ impl Store {
         key: &[Value],
         audit: AuditEntry,
     ) -> Result<(), StoreError> {
+        self.delete_records(schema, table, &[key.to_vec()], audit)
+            .await
+    }
+
+    /// Delete every row of `keys` — all or none, in one transaction, one audit row each
+    /// (`audit` is the template; its pk and before values are filled per row).
+    pub async fn delete_records(
+        &self,
+        schema: &Schema,
+        table: &TableInfo,
+        keys: &[Vec<Value>],
+        audit: AuditEntry,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let before = super::records::record_on(&mut tx, table, key).await?;
-        let keys = super::records::key_idents(table)?;
-        let q = format!(
-            "DELETE FROM {} WHERE {} = {}",
-            Ident::table(table),
-            sql::ident_tuple(&keys),
-            sql::placeholders(keys.len())
-        );
-        let mut query = sqlx::query(&q);
-        for v in key {
-            query = super::records::bind_value(query, v);
-        }
-        match query.execute(&mut *tx).await {
-            Ok(r) if r.rows_affected() == 0 => {
-                return Err(StoreError::NotFound(format!(
-                    "no such row in {}",
-                    table.name
-                )))
-            }
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.message().contains("FOREIGN KEY") => {
-                return Err(StoreError::Conflict(format!(
-                    "cannot delete: other rows refer to this {} row and do not allow it",
-                    table.name
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        }
-        if let Some(pk) = pk_text(key) {
-            for statement in [
-                "DELETE FROM moat_user_object_perms WHERE model = ? AND pk = ?",
-                "DELETE FROM moat_group_object_perms WHERE model = ? AND pk = ?",
-            ] {
-                sqlx::query(statement)
-                    .bind(&table.name)
-                    .bind(&pk)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        for child in cascaded_tables(schema, &table.name) {
-            let Some(child) = schema.table(&child) else {
-                continue;
+        for key in keys {
+            let audit = AuditEntry {
+                pk: pk_text(key),
+                ..audit.clone()
             };
-            let Ok([key]) = <[Ident; 1]>::try_from(super::records::key_idents(child)?) else {
-                continue;
-            };
-            for perms in ["moat_user_object_perms", "moat_group_object_perms"] {
-                // `perms` is one of two constants; the table and key come from the schema.
-                let q = format!(
-                    "DELETE FROM {perms} WHERE model = ? AND pk NOT IN (SELECT {key} FROM {})",
-                    Ident::table(child)
-                );
-                sqlx::query(&q).bind(&child.name).execute(&mut *tx).await?;
-            }
+            delete_on(&mut tx, schema, table, key, audit).await?;
         }
-        let before: serde_json::Map<String, serde_json::Value> = before
-            .fields
-            .iter()
-            .map(|(c, v)| (c.name.clone(), value_json(v)))
-            .collect();
-        let audit = AuditEntry {
-            before: Some(serde_json::Value::Object(before)),
-            ..audit
-        };
-        append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Delete one row inside the caller's transaction (see [`Store::delete_records`]).
+async fn delete_on(
+    tx: &mut sqlx::SqliteConnection,
+    schema: &Schema,
+    table: &TableInfo,
+    key: &[Value],
+    audit: AuditEntry,
+) -> Result<(), StoreError> {
+    let before = super::records::record_on(&mut *tx, table, key).await?;
+    let keys = super::records::key_idents(table)?;
+    let q = format!(
+        "DELETE FROM {} WHERE {} = {}",
+        Ident::table(table),
+        sql::ident_tuple(&keys),
+        sql::placeholders(keys.len())
+    );
+    let mut query = sqlx::query(&q);
+    for v in key {
+        query = super::records::bind_value(query, v);
+    }
+    match query.execute(&mut *tx).await {
+        Ok(r) if r.rows_affected() == 0 => {
+            return Err(StoreError::NotFound(format!(
+                "no such row in {}",
+                table.name
+            )))
+        }
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.message().contains("FOREIGN KEY") => {
+            return Err(StoreError::Conflict(format!(
+                "cannot delete: other rows refer to this {} row and do not allow it",
+                table.name
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(pk) = pk_text(key) {
+        for statement in [
+            "DELETE FROM moat_user_object_perms WHERE model = ? AND pk = ?",
+            "DELETE FROM moat_group_object_perms WHERE model = ? AND pk = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(&table.name)
+                .bind(&pk)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    for child in cascaded_tables(schema, &table.name) {
+        let Some(child) = schema.table(&child) else {
+            continue;
+        };
+        let Ok([key]) = <[Ident; 1]>::try_from(super::records::key_idents(child)?) else {
+            continue;
+        };
+        for perms in ["moat_user_object_perms", "moat_group_object_perms"] {
+            // `perms` is one of two constants; the table and key come from the schema.
+            let q = format!(
+                "DELETE FROM {perms} WHERE model = ? AND pk NOT IN (SELECT {key} FROM {})",
+                Ident::table(child)
+            );
+            sqlx::query(&q).bind(&child.name).execute(&mut *tx).await?;
+        }
+    }
+    let before: serde_json::Map<String, serde_json::Value> = before
+        .fields
+        .iter()
+        .map(|(c, v)| (c.name.clone(), value_json(v)))
+        .collect();
+    let audit = AuditEntry {
+        before: Some(serde_json::Value::Object(before)),
+        ..audit
+    };
+    append(&mut *tx, &audit).await?;
+    Ok(())
 }
 
 /// Tables whose rows `ON DELETE CASCADE` may remove when a row of `table` is deleted,

@@ -60,6 +60,10 @@ pub enum Msg {
         model: String,
         key: Vec<Value>,
     },
+    DeletedMany {
+        model: String,
+        count: usize,
+    },
     /// A row's audit trail, newest first, as lines to show.
     History {
         model: String,
@@ -117,6 +121,11 @@ pub enum Cmd {
     Delete {
         model: String,
         key: Vec<Value>,
+    },
+    /// Delete every marked row: all or none.
+    DeleteMany {
+        model: String,
+        keys: Vec<Vec<Value>>,
     },
     /// The audit trail of one row, newest first.
     LoadHistory {
@@ -216,6 +225,8 @@ pub struct ListScreen {
     pub query: ListQuery,
     /// The columns' names as the store knows them (for sorting).
     pub column_names: Vec<String>,
+    /// Keys of the rows marked with Space, for bulk actions.
+    pub marked: Vec<Vec<Value>>,
 }
 
 /// Every field of one record.
@@ -386,6 +397,24 @@ impl App {
                 Vec::new()
             }
             Msg::Deleted { model, key } => self.on_deleted(&model, &key),
+            Msg::DeletedMany { model, count } => {
+                let cmds = match self.stack.last_mut() {
+                    Some(Screen::List(l)) if l.model == model => {
+                        l.marked.clear();
+                        let key = l
+                            .rows
+                            .get(l.selected)
+                            .map(|r| r.key.clone())
+                            .unwrap_or_default();
+                        self.on_deleted(&model, &key)
+                    }
+                    _ => Vec::new(),
+                };
+                self.status = Some(Status::Notice(SafeText::new(&format!(
+                    "deleted {count} rows of {model}"
+                ))));
+                cmds
+            }
             Msg::History { model, key, lines } => {
                 if let Some(Screen::History(h)) = self.stack.last_mut() {
                     if h.model == model && h.key == key {
@@ -578,6 +607,10 @@ impl App {
             Action::Push(screen, cmds) => {
                 self.stack.push(*screen);
                 cmds
+            }
+            Action::Confirm(question, cmd) => {
+                self.confirm = Some((SafeText::new(&question), OnYes::Run(vec![cmd])));
+                Vec::new()
             }
         }
     }
@@ -988,6 +1021,8 @@ enum Action {
     None,
     Cmds(Vec<Cmd>),
     Push(Box<Screen>, Vec<Cmd>),
+    /// Ask first; `y` runs the command.
+    Confirm(String, Cmd),
 }
 
 fn index_key(s: &mut IndexScreen, k: KeyEvent, page_size: u32) -> Action {
@@ -1075,6 +1110,26 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
                 }]),
                 None => Action::None,
             };
+        }
+        Key::Char(' ') => {
+            if let Some(row) = s.rows.get(s.selected) {
+                match s.marked.iter().position(|k| *k == row.key) {
+                    Some(i) => {
+                        s.marked.remove(i);
+                    }
+                    None => s.marked.push(row.key.clone()),
+                }
+            }
+            s.move_by(1, page_size)
+        }
+        Key::Char('d') if !s.marked.is_empty() => {
+            return Action::Confirm(
+                format!("Delete the {} marked rows of {}?", s.marked.len(), s.model),
+                Cmd::DeleteMany {
+                    model: s.model.clone(),
+                    keys: s.marked.clone(),
+                },
+            );
         }
         Key::Char('d') => {
             return match s.rows.get(s.selected) {
@@ -1187,6 +1242,7 @@ impl ListScreen {
             visible: 10,
             query: ListQuery::default(),
             column_names: Vec::new(),
+            marked: Vec::new(),
         }
     }
 

@@ -80,8 +80,12 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
                 Some(term) => format!("  /{}  Esc clears", SafeText::new(term)),
                 None => String::new(),
             };
+            let marked = match s.marked.len() {
+                0 => String::new(),
+                n => format!("  {n} marked"),
+            };
             format!(
-                " {}{search}  Enter open  / search  s sort  e edit  n new  d delete  ? help",
+                " {}{marked}{search}  Enter open  / search  s sort  e edit  n new  d delete  ? help",
                 position(s)
             )
         }
@@ -305,6 +309,12 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
             }
         }
         x = x.saturating_add(u16::try_from(w + 2).unwrap_or(u16::MAX));
+    }
+    for (i, row) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
+        if s.marked.contains(&row.key) {
+            let y = area.y + 1 + u16::try_from(i - s.offset).unwrap_or(0);
+            buf.set_string(area.x + 1, y, "•", NOTICE);
+        }
     }
     if let Some(i) = s.selected.checked_sub(s.offset).filter(|i| *i < s.visible) {
         if !s.rows.is_empty() {
@@ -652,6 +662,7 @@ const HELP: &[(&str, &str)] = &[
     ("s", "sort by first column shown"),
     ("e  n", "edit record / new record"),
     ("d", "delete (asks first)"),
+    ("Space", "mark rows; d deletes the marked"),
     ("o", "a record's permissions"),
     ("H", "a record's history"),
     (":", "command: users groups q"),
