@@ -6,6 +6,8 @@
 //! `target/bench-perms.md`). Figures, not pass/fail. Release build, SQLite, in process
 //! (the store and the engine, as the session calls them).
 
+mod support;
+
 use std::time::Instant;
 
 use moat::domain::{Listing, PageAnchor, RowFilter};
@@ -44,25 +46,7 @@ async fn main() {
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     let t0 = Instant::now();
-    sqlx::raw_sql(
-        "CREATE TABLE big (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT, \
-           status TEXT NOT NULL, created TEXT NOT NULL); \
-         CREATE INDEX big_title ON big(title); CREATE INDEX big_status ON big(status); \
-         CREATE INDEX big_created ON big(created);",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
-    sqlx::query(
-        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) \
-         INSERT INTO big SELECT i, 'Title number ' || i, 'Body of row ' || i || ' with some text', \
-           CASE i % 3 WHEN 0 THEN 'draft' WHEN 1 THEN 'published' ELSE 'archived' END, \
-           datetime(1700000000 + i * 60, 'unixepoch') FROM s",
-    )
-    .bind(ROWS)
-    .execute(store.pool())
-    .await
-    .unwrap();
+    support::big_table(&store, ROWS).await;
     let jane = user(&store, "jane").await;
     // Every tenth row granted to jane directly.
     sqlx::query(

@@ -154,3 +154,33 @@ pub fn percentile(v: &[f64], p: usize) -> f64 {
     let i = ((v.len().saturating_sub(1)) * p) / 100;
     v.get(i).copied().unwrap_or(f64::NAN)
 }
+
+/// Create and fill `big` (id, title, body, status, created; indexes on title, status,
+/// created) with `rows` rows, then ANALYZE: the 1,000,000-row table of the list goals.
+pub async fn big_table(store: &moat::store::Store, rows: i64) {
+    sqlx::raw_sql(
+        "CREATE TABLE big (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT, \
+           status TEXT NOT NULL, created TEXT NOT NULL); \
+         CREATE INDEX big_title ON big(title); CREATE INDEX big_status ON big(status); \
+         CREATE INDEX big_created ON big(created);",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) \
+         INSERT INTO big SELECT i, 'Title number ' || i, 'Body of row ' || i || ' with some text', \
+           CASE i % 3 WHEN 0 THEN 'draft' WHEN 1 THEN 'published' ELSE 'archived' END, \
+           datetime(1700000000 + i * 60, 'unixepoch') FROM s",
+    )
+    .bind(rows)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
+}
+
+/// This process's resident set size, KiB.
+pub fn self_rss_kib() -> u64 {
+    proc_field("/proc/self/status", "VmRSS:")
+}
