@@ -44,15 +44,27 @@ async fn main() {
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     support::big_table(&store, ROWS).await;
-    let t = store.introspect().await.unwrap().table("big").unwrap().clone();
+    let t = store
+        .introspect()
+        .await
+        .unwrap()
+        .table("big")
+        .unwrap()
+        .clone();
     let all = Listing::all();
 
     let open = time(RUNS, || async {
-        store.page(&t, &PageAnchor::First, PAGE, &all).await.unwrap();
+        store
+            .page(&t, &PageAnchor::First, PAGE, &all)
+            .await
+            .unwrap();
         store.count_rows(&t, &all).await.unwrap();
     })
     .await;
-    let first = store.page(&t, &PageAnchor::First, PAGE, &all).await.unwrap();
+    let first = store
+        .page(&t, &PageAnchor::First, PAGE, &all)
+        .await
+        .unwrap();
     let after = PageAnchor::After(first.rows.last().unwrap().cursor.clone());
     let next = time(RUNS, || store.page(&t, &after, PAGE, &all)).await;
     let last = time(RUNS, || store.page(&t, &PageAnchor::Last, PAGE, &all)).await;
@@ -61,7 +73,10 @@ async fn main() {
         ..Listing::all()
     };
     let indexed = time(RUNS, || async {
-        store.page(&t, &PageAnchor::First, PAGE, &prefix).await.unwrap();
+        store
+            .page(&t, &PageAnchor::First, PAGE, &prefix)
+            .await
+            .unwrap();
     })
     .await;
     let rare = Listing {
@@ -69,7 +84,10 @@ async fn main() {
         ..Listing::all()
     };
     let substring = time(5, || async {
-        store.page(&t, &PageAnchor::First, PAGE, &rare).await.unwrap();
+        store
+            .page(&t, &PageAnchor::First, PAGE, &rare)
+            .await
+            .unwrap();
     })
     .await;
     let common = Listing {
@@ -77,7 +95,10 @@ async fn main() {
         ..Listing::all()
     };
     let substring_common = time(RUNS, || async {
-        store.page(&t, &PageAnchor::First, PAGE, &common).await.unwrap();
+        store
+            .page(&t, &PageAnchor::First, PAGE, &common)
+            .await
+            .unwrap();
     })
     .await;
     let sorted = Listing {
@@ -88,18 +109,27 @@ async fn main() {
         ..Listing::all()
     };
     let sort = time(RUNS, || async {
-        store.page(&t, &PageAnchor::First, PAGE, &sorted).await.unwrap();
+        store
+            .page(&t, &PageAnchor::First, PAGE, &sorted)
+            .await
+            .unwrap();
     })
     .await;
 
     // Page through 10,000 pages keeping only the current one, as the console does.
     let rss_start = support::self_rss_kib();
-    let mut page = store.page(&t, &PageAnchor::First, PAGE, &all).await.unwrap();
+    let mut page = store
+        .page(&t, &PageAnchor::First, PAGE, &all)
+        .await
+        .unwrap();
     let mut rss_mid = 0;
     let t0 = Instant::now();
     for i in 0..PAGES {
         let cursor = page.rows.last().unwrap().cursor.clone();
-        page = store.page(&t, &PageAnchor::After(cursor), PAGE, &all).await.unwrap();
+        page = store
+            .page(&t, &PageAnchor::After(cursor), PAGE, &all)
+            .await
+            .unwrap();
         if i == PAGES / 10 {
             rss_mid = support::self_rss_kib();
         }
@@ -119,5 +149,8 @@ async fn main() {
          | RSS paging through {PAGES} pages: start / after 1,000 / end | {rss_start} / {rss_mid} / {rss_end} KiB ({paging_s:.1} s) | flat |\n"
     );
     println!("{report}");
-    let _ = std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-lists.md"), &report);
+    let _ = std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-lists.md"),
+        &report,
+    );
 }

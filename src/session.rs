@@ -376,7 +376,20 @@ impl Context {
                         for (field, value) in record.fields.iter_mut().zip(values) {
                             field.1 = value;
                         }
-                        Msg::Record { model, record }
+                        let links = record
+                            .fields
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (c, _))| {
+                                let masked = t.masked.get(i).copied().unwrap_or(true);
+                                (!masked).then(|| self.link_of(&t.table, &c.name)).flatten()
+                            })
+                            .collect();
+                        Msg::Record {
+                            model,
+                            record,
+                            links,
+                        }
                     }),
                     Err(denied) => return Some(denied),
                 }
@@ -423,7 +436,18 @@ impl Context {
             .enumerate()
             .map(|(i, (c, v))| (c.clone(), v, !shown.writable(i, creating)))
             .collect();
-        Ok(Msg::Form { model, key, fields })
+        let links = shown
+            .table
+            .columns
+            .iter()
+            .map(|c| self.link_of(&shown.table, &c.name))
+            .collect();
+        Ok(Msg::Form {
+            model,
+            key,
+            fields,
+            links,
+        })
     }
 
     /// Check a save against permissions and column rules, then write it.
@@ -564,6 +588,28 @@ impl Context {
             Decision::Allow => Ok(()),
             Decision::Deny(reason) => Err(self.deny(actor, action, model, None, &reason).await),
         }
+    }
+
+    /// The model that `column` of `table` refers to, when it is a single-column foreign
+    /// key onto that model's own key (so the value opens the referenced row).
+    fn link_of(&self, table: &TableInfo, column: &str) -> Option<String> {
+        let fk = table
+            .foreign_keys
+            .iter()
+            .find(|fk| fk.columns.len() == 1 && fk.columns[0] == column)?;
+        let target = self.schema.table(&fk.ref_table)?;
+        let target_key = target.key_columns();
+        let refers_to_key = match fk.ref_columns.as_slice() {
+            [] => true,
+            [c] => {
+                target_key.len() == 1
+                    && (target_key[0] == *c
+                        || (target_key[0] == "rowid"
+                            && target.column(c).is_some_and(|x| x.pk_ordinal == 1)))
+            }
+            _ => false,
+        };
+        refers_to_key.then(|| target.name.clone())
     }
 
     /// The table `model` with every column (for writes and their audit rows).

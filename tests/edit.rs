@@ -409,3 +409,64 @@ async fn bulk_delete_of_marked_rows_is_all_or_nothing() {
     assert_eq!(still, 2);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_foreign_key_opens_the_related_record_and_esc_comes_back() {
+    let server = TestServer::start().await;
+    let author: i64 = scalar(&server, "SELECT author_id FROM posts WHERE id = 1").await;
+    let name: String = scalar(
+        &server,
+        &format!("SELECT name FROM authors WHERE id = {author}"),
+    )
+    .await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 40, "xterm").await;
+    open_record(&mut c, 3, 1).await; // posts #1
+    c.wait_for("→ authors").await;
+    c.keys(&[TAB, ENTER]).await;
+    let screen = c.wait_for(&format!("authors › #{author}")).await;
+    assert!(screen.contains(&name), "{screen}");
+    c.send(b"\x1b").await;
+    c.wait_for("posts › #1").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_foreign_key_is_picked_from_the_related_list() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 140, 40, "xterm").await;
+    c.wait_for("post_tags").await;
+    c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
+    c.wait_for("row 1 of 2,000").await;
+    c.send(b"n").await;
+    c.wait_for("→ authors (Ctrl-P picks)").await;
+    c.send(b"\x10").await; // Ctrl-P on author_id
+    c.wait_for("Enter picks this row").await;
+    c.keys(&[DOWN, DOWN]).await;
+    c.wait_for("row 3 of 200").await;
+    c.send(ENTER).await;
+    c.wait_for("› new").await;
+    for (text, tabs) in [
+        ("Picked author", 1),
+        ("picked-author", 1),
+        ("A body.", 1),
+        ("draft", 1),
+        ("2026-11-26 12:00:00", 4),
+    ] {
+        for _ in 0..tabs {
+            c.send(TAB).await;
+        }
+        c.send(text.as_bytes()).await;
+    }
+    c.send(SAVE).await;
+    c.wait_for("created posts #2001").await;
+    let author: i64 = scalar(&server, "SELECT author_id FROM posts WHERE id = 2001").await;
+    assert_eq!(author, 3);
+    let views: i64 = scalar(&server, "SELECT view_count FROM posts WHERE id = 2001").await;
+    assert_eq!(
+        views, 0,
+        "an untouched field with a default gets the default"
+    );
+    server.stop().await;
+}

@@ -146,6 +146,7 @@ fn detail() {
         pk_ordinal: 0,
     };
     app.update(Msg::Record {
+        links: vec![],
         model: "posts".into(),
         record: Record {
             key: vec![Value::Integer(3)],
@@ -301,6 +302,7 @@ fn form_app() -> App {
                 false,
             ),
         ],
+        links: vec![],
     });
     app
 }

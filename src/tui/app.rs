@@ -43,6 +43,8 @@ pub enum Msg {
     Record {
         model: String,
         record: Record,
+        /// Per field: the model it refers to, when it is a foreign key.
+        links: Vec<Option<String>>,
     },
     /// A command failed; the text is shown on the status line.
     Failed(String),
@@ -70,11 +72,13 @@ pub enum Msg {
         key: Vec<Value>,
         lines: Vec<String>,
     },
-    /// The form's fields: (column, current value, read-only).
+    /// The form's fields: (column, current value, read-only), and per field the model
+    /// a foreign key refers to (for the picker).
     Form {
         model: String,
         key: Option<Vec<Value>>,
         fields: Vec<(ColumnInfo, Value, bool)>,
+        links: Vec<Option<String>>,
     },
     Saved {
         model: String,
@@ -227,6 +231,8 @@ pub struct ListScreen {
     pub column_names: Vec<String>,
     /// Keys of the rows marked with Space, for bulk actions.
     pub marked: Vec<Vec<Value>>,
+    /// Opened from a form to pick a row: Enter puts its key into the form's field.
+    pub picking: bool,
 }
 
 /// Every field of one record.
@@ -242,6 +248,10 @@ pub struct DetailScreen {
     pub visible: u16,
     pub total_lines: u16,
     pub loaded: bool,
+    /// Per field: (referenced model, key value) for a foreign key that is set.
+    pub links: Vec<Option<(String, Value)>>,
+    /// The selected link (a field index), chosen with Tab, followed with Enter.
+    pub link: Option<usize>,
 }
 
 /// A field's value in the detail view.
@@ -376,8 +386,12 @@ impl App {
                 self.on_page(&model, anchor, page);
                 Vec::new()
             }
-            Msg::Record { model, record } => {
-                self.on_record(&model, record);
+            Msg::Record {
+                model,
+                record,
+                links,
+            } => {
+                self.on_record(&model, record, links);
                 Vec::new()
             }
             Msg::Notice(text) => {
@@ -424,11 +438,21 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::Form { model, key, fields } => {
+            Msg::Form {
+                model,
+                key,
+                fields,
+                links,
+            } => {
                 let label = SafeText::new(&model);
                 let fields = fields
                     .iter()
-                    .map(|(col, value, read_only)| Field::new(col, value, *read_only))
+                    .zip(links.into_iter().chain(std::iter::repeat(None)))
+                    .map(|((col, value, read_only), link)| {
+                        let mut f = Field::new(col, value, *read_only);
+                        f.link = link;
+                        f
+                    })
                     .collect();
                 self.stack
                     .push(Screen::Form(FormScreen::new(model, label, key, fields)));
@@ -568,6 +592,18 @@ impl App {
             }
             _ => {}
         }
+        if k.key == Key::Enter {
+            if let Some(Screen::List(l)) = self.stack.last() {
+                if l.picking {
+                    let picked = l.rows.get(l.selected).and_then(|r| pk_text(&r.key));
+                    self.stack.pop();
+                    if let (Some(pk), Some(Screen::Form(form))) = (picked, self.stack.last_mut()) {
+                        form.set_focused(&pk);
+                    }
+                    return Vec::new();
+                }
+            }
+        }
         let page_size = self.page_size;
         let action = match self.stack.last_mut() {
             Some(Screen::Index(s)) => index_key(s, k, page_size),
@@ -686,6 +722,15 @@ impl App {
         };
         match form.key(k) {
             FormAction::None => Vec::new(),
+            FormAction::Pick(model) => {
+                // Pick a row of `model` for the focused field.
+                let mut list = ListScreen::new(model.clone(), SafeText::new(&model), None);
+                list.picking = true;
+                let first = list.request(PageAnchor::First, Land::First, self.page_size);
+                let count = list.count_cmd();
+                self.stack.push(Screen::List(list));
+                vec![first, count]
+            }
             FormAction::Cancel => {
                 if form.dirty() {
                     self.confirm =
@@ -955,7 +1000,7 @@ impl App {
         };
     }
 
-    fn on_record(&mut self, model: &str, record: Record) {
+    fn on_record(&mut self, model: &str, record: Record, links: Vec<Option<String>>) {
         let Some(Screen::Detail(detail)) = self.stack.last_mut() else {
             return;
         };
@@ -979,6 +1024,16 @@ impl App {
                 )
             })
             .collect();
+        detail.links = record
+            .fields
+            .iter()
+            .zip(links.into_iter().chain(std::iter::repeat(None)))
+            .map(|((_, value), link)| {
+                link.filter(|_| !value.is_null())
+                    .map(|m| (m, value.clone()))
+            })
+            .collect();
+        detail.link = None;
         detail.loaded = true;
         detail.scroll = 0;
     }
@@ -1183,6 +1238,31 @@ fn detail_key(s: &mut DetailScreen, k: KeyEvent) -> Action {
         };
         return Action::Push(Box::new(Screen::History(history)), vec![load]);
     }
+    if matches!(k.key, Key::Tab | Key::BackTab) {
+        // Select the next (or previous) foreign key that is set.
+        let linked: Vec<usize> = (0..s.links.len())
+            .filter(|i| s.links[*i].is_some())
+            .collect();
+        let at = s.link.and_then(|l| linked.iter().position(|i| *i == l));
+        s.link = match (at, k.key == Key::Tab) {
+            (None, true) => linked.first().copied(),
+            (None, false) => linked.last().copied(),
+            (Some(p), true) => linked.get(p + 1).copied(),
+            (Some(p), false) => p.checked_sub(1).and_then(|q| linked.get(q).copied()),
+        };
+        return Action::None;
+    }
+    if k.key == Key::Enter {
+        let Some((model, value)) = s.link.and_then(|i| s.links.get(i).cloned().flatten()) else {
+            return Action::None;
+        };
+        let detail = DetailScreen::new(model.clone(), SafeText::new(&model), vec![value.clone()]);
+        let load = Cmd::LoadRecord {
+            model,
+            key: vec![value],
+        };
+        return Action::Push(Box::new(Screen::Detail(detail)), vec![load]);
+    }
     if k == KeyEvent::plain(Key::Char('e')) {
         return Action::Cmds(vec![Cmd::OpenForm {
             model: s.model.clone(),
@@ -1243,6 +1323,7 @@ impl ListScreen {
             query: ListQuery::default(),
             column_names: Vec::new(),
             marked: Vec::new(),
+            picking: false,
         }
     }
 
@@ -1315,6 +1396,8 @@ impl DetailScreen {
             visible: 1,
             total_lines: 0,
             loaded: false,
+            links: Vec::new(),
+            link: None,
         }
     }
 }

@@ -84,6 +84,8 @@ pub struct Field {
     /// The value the field was opened with.
     pub original: Value,
     pub error: Option<String>,
+    /// The model a foreign key field refers to (Ctrl-P picks a row of it).
+    pub link: Option<String>,
 }
 
 impl Field {
@@ -107,6 +109,7 @@ impl Field {
             null: value.is_null(),
             original: value.clone(),
             error: None,
+            link: None,
         }
     }
 
@@ -253,6 +256,8 @@ pub enum FormAction {
     None,
     Save,
     Cancel,
+    /// Pick a row of this model for the focused field.
+    Pick(String),
 }
 
 impl FormScreen {
@@ -352,10 +357,28 @@ impl FormScreen {
         }
     }
 
+    /// Put `text` in the focused field (a picked key).
+    pub fn set_focused(&mut self, text: &str) {
+        if let Some(f) = self.fields.get_mut(self.focus).filter(|f| !f.read_only) {
+            f.text = text.to_string();
+            f.cursor = f.text.chars().count();
+            f.null = false;
+            f.error = None;
+        }
+    }
+
     pub fn key(&mut self, k: KeyEvent) -> FormAction {
         let ctrl = k.mods.ctrl;
         match k.key {
             Key::Char('s') if ctrl => return FormAction::Save,
+            Key::Char('p') if ctrl => {
+                return match self.fields.get(self.focus) {
+                    Some(f) if !f.read_only => {
+                        f.link.clone().map_or(FormAction::None, FormAction::Pick)
+                    }
+                    _ => FormAction::None,
+                }
+            }
             Key::Esc => return FormAction::Cancel,
             Key::Tab | Key::Down => self.move_focus(true),
             Key::BackTab | Key::Up => self.move_focus(false),

@@ -84,15 +84,22 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
                 0 => String::new(),
                 n => format!("  {n} marked"),
             };
-            format!(
-                " {}{marked}{search}  Enter open  / search  s sort  e edit  n new  d delete  ? help",
-                position(s)
-            )
+            if s.picking {
+                format!(
+                    " {}{search}  Enter picks this row  / search  Esc back",
+                    position(s)
+                )
+            } else {
+                format!(
+                    " {}{marked}{search}  Enter open  / search  s sort  e edit  n new  d delete  ? help",
+                    position(s)
+                )
+            }
         }
         Some(Screen::Detail(s)) => {
             draw_detail(s, buf, body);
             format!(
-                " line {}/{}  e edit  d delete  H history  o permissions  Esc back",
+                " line {}/{}  e edit  d delete  H history  o permissions  Tab link  Esc back",
                 (s.scroll + 1).min(s.total_lines.max(1)),
                 s.total_lines.max(1)
             )
@@ -103,7 +110,7 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         }
         Some(Screen::Form(f)) => {
             cursor = draw_form(f, buf, body);
-            " Tab next  Ctrl-S save  Ctrl-N null  Ctrl-U clear  Esc cancel".to_string()
+            " Tab next  Ctrl-S save  Ctrl-N null  Ctrl-U clear  Ctrl-P pick  Esc cancel".to_string()
         }
         Some(Screen::Conflict(c)) => {
             draw_conflict(c, buf, body);
@@ -142,14 +149,22 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
 /// `moat › posts › #17`
 fn crumbs(app: &App) -> String {
     let mut s = String::from(" moat");
+    let mut shown_model: Option<&str> = None;
     for screen in &app.stack {
         match screen {
             Screen::Index(_) => s.push_str(" › models"),
             Screen::List(l) => {
                 s.push_str(" › ");
                 s.push_str(l.label.as_str());
+                shown_model = Some(&l.model);
             }
             Screen::Detail(d) => {
+                // A record reached through a link names its model.
+                if shown_model != Some(d.model.as_str()) {
+                    s.push_str(" › ");
+                    s.push_str(d.label.as_str());
+                    shown_model = Some(&d.model);
+                }
                 s.push_str(" › #");
                 let key: Vec<String> = d.key.iter().map(|v| v.to_string()).collect();
                 s.push_str(SafeText::new(&key.join(",")).as_str());
@@ -352,25 +367,30 @@ fn draw_detail(s: &mut DetailScreen, buf: &mut Buffer, area: Rect) {
     let value_x = area.x + 2 + u16::try_from(name_w).unwrap_or(24) + 2;
     let value_w = usize::from(area.right().saturating_sub(value_x)).max(1);
     // Lay out every field into (is_first_line_of_field, name, text, style) lines.
-    let mut lines: Vec<(Option<&SafeText>, Option<&SafeText>, String, Style)> = Vec::new();
-    for (name, decl_type, value) in &s.fields {
+    // Lines: (field name and index on a field's first line, text, style).
+    type Line<'a> = (Option<(&'a SafeText, usize)>, String, Style);
+    let mut lines: Vec<Line> = Vec::new();
+    for (i, (name, _decl_type, value)) in s.fields.iter().enumerate() {
+        let link = s.links.get(i).and_then(|l| l.as_ref()).map(|(m, _)| m);
         match value {
-            FieldValue::Null => lines.push((Some(name), Some(decl_type), NULL_TEXT.into(), NULL)),
+            FieldValue::Null => lines.push((Some((name, i)), NULL_TEXT.into(), NULL)),
             FieldValue::Lines(text) => {
                 let mut first = true;
                 for line in text {
-                    for piece in wrap(line.as_str(), value_w) {
-                        let (n, t) = if first {
-                            (Some(name), Some(decl_type))
-                        } else {
-                            (None, None)
-                        };
+                    for mut piece in wrap(line.as_str(), value_w) {
+                        if first {
+                            if let Some(m) = link {
+                                // A followable foreign key: say where it goes.
+                                piece.push_str(&format!("  → {}", SafeText::new(m)));
+                            }
+                        }
+                        let n = first.then_some((name, i));
                         first = false;
-                        lines.push((n, t, piece, Style::new()));
+                        lines.push((n, piece, Style::new()));
                     }
                 }
                 if first {
-                    lines.push((Some(name), Some(decl_type), String::new(), Style::new()));
+                    lines.push((Some((name, i)), String::new(), Style::new()));
                 }
             }
         }
@@ -378,15 +398,20 @@ fn draw_detail(s: &mut DetailScreen, buf: &mut Buffer, area: Rect) {
     s.total_lines = u16::try_from(lines.len()).unwrap_or(u16::MAX);
     s.visible = area.height.max(1);
     s.scroll = s.scroll.min(s.total_lines.saturating_sub(s.visible));
-    for (row, (name, _ty, text, style)) in lines
+    for (row, (name, text, style)) in lines
         .iter()
         .skip(usize::from(s.scroll))
         .take(usize::from(area.height))
         .enumerate()
     {
         let y = area.y + u16::try_from(row).unwrap_or(0);
-        if let Some(name) = name {
-            buf.set_string(area.x + 2, y, name.truncated(name_w).as_str(), HEADER);
+        if let Some((name, field)) = name {
+            let style = if s.link == Some(*field) {
+                SELECTED
+            } else {
+                HEADER
+            };
+            buf.set_string(area.x + 2, y, name.truncated(name_w).as_str(), style);
         }
         buf.set_stringn(value_x, y, text, value_w, *style);
     }
@@ -531,13 +556,17 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                     let shown: String = chars.iter().skip(start).collect();
                     let safe = SafeText::new(&shown).truncated(value_w);
                     buf.set_stringn(value_x, y, safe.as_str(), value_w, style);
-                    let hint = if field.read_only {
-                        "read-only"
-                    } else {
-                        field.kind.hint()
+                    let link = field
+                        .link
+                        .as_ref()
+                        .map(|m| format!("→ {} (Ctrl-P picks)", SafeText::new(m)));
+                    let hint = match (&link, field.read_only) {
+                        (_, true) => "read-only",
+                        (Some(l), false) => l.as_str(),
+                        (None, false) => field.kind.hint(),
                     };
                     let hint_x = value_x + u16::try_from(safe.width() + 2).unwrap_or(0);
-                    if hint_x + 4 < area.right() && !focused {
+                    if hint_x + 4 < area.right() {
                         buf.set_stringn(hint_x, y, hint, usize::from(area.right() - hint_x), DIM);
                     }
                     if focused && !field.read_only {
