@@ -263,6 +263,40 @@ pub fn format_time(secs: i64) -> String {
     )
 }
 
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]` (UTC) or unix seconds → unix seconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<i64>() {
+        return Some(secs);
+    }
+    let (date, time) = s.split_once([' ', 'T']).unwrap_or((s, "00:00:00"));
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<i64> = time
+        .trim_end_matches('Z')
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let ([y, m, dd], [hh, mm, rest @ ..]) = (d.as_slice(), t.as_slice()) else {
+        return None;
+    };
+    let ss = rest.first().copied().unwrap_or(0);
+    if !(1..=12).contains(m) || !(1..=31).contains(dd) || *hh > 23 || *mm > 59 || ss > 59 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if *m <= 2 { y - 1 } else { *y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + dd - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
 /// A row's key as object permissions name it: the text of its single key value (`None`
 /// for composite keys, which object permissions do not support).
 pub fn pk_text(key: &[Value]) -> Option<String> {
@@ -339,6 +373,24 @@ mod tests {
             format_time(1_764_115_200 + 3_723),
             "2025-11-26 01:02:03 UTC"
         );
+    }
+
+    #[test]
+    fn parse_times() {
+        assert_eq!(parse_time("1970-01-01"), Some(0));
+        assert_eq!(parse_time("2000-02-29 00:00:00"), Some(951_782_400));
+        assert_eq!(
+            parse_time("2025-11-26T01:02:03Z"),
+            Some(1_764_115_200 + 3_723)
+        );
+        assert_eq!(parse_time("1764115200"), Some(1_764_115_200));
+        for bad in ["", "2025-13-01", "yesterday", "2025-01-01 24:00"] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+        for t in [0, 951_782_400, 1_764_118_923] {
+            let shown = format_time(t);
+            assert_eq!(parse_time(shown.trim_end_matches(" UTC")), Some(t));
+        }
     }
 
     #[test]

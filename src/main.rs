@@ -54,6 +54,37 @@ enum Command {
         #[command(subcommand)]
         command: LockoutCommand,
     },
+    /// The tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exits non-zero naming the first bad entry.
+    Verify {
+        /// A head recorded earlier (from `moat audit head`): also detects a cut tail.
+        #[arg(long, value_name = "ID:HASH")]
+        head: Option<String>,
+    },
+    /// Print the last entry's ID:HASH, to keep somewhere else.
+    Head,
+    /// Write entries as JSON lines to stdout (oldest first).
+    Export {
+        #[arg(long, value_parser = ["jsonl"], default_value = "jsonl")]
+        format: String,
+        /// Only entries at or after this time (YYYY-MM-DD[ HH:MM:SS] UTC, or unix seconds).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only entries by this actor.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only entries about this model.
+        #[arg(long)]
+        model: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -280,6 +311,26 @@ fn run() -> anyhow::Result<()> {
                 PermCommand::List { user } => commands::perm_list(&config, &user, &mut out).await,
             },
             Command::Migrate => commands::migrate(&config, &mut out).await,
+            Command::Audit { command } => match command {
+                AuditCommand::Verify { head } => {
+                    commands::audit_verify(&config, head.as_deref(), &mut out).await
+                }
+                AuditCommand::Head => commands::audit_head(&config, &mut out).await,
+                AuditCommand::Export {
+                    format: _,
+                    since,
+                    user,
+                    model,
+                } => {
+                    let args = commands::ExportArgs { since, user, model };
+                    let mut out = std::io::BufWriter::new(out.lock());
+                    let done =
+                        commands::audit_export(&config, &args, &mut out, &mut std::io::stderr())
+                            .await;
+                    std::io::Write::flush(&mut out)?;
+                    done
+                }
+            },
             Command::Lockout {
                 command: LockoutCommand::List,
             } => commands::lockout_list(&config, &mut out).await,

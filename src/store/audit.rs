@@ -91,7 +91,201 @@ pub async fn append(conn: &mut SqliteConnection, e: &AuditEntry) -> Result<i64, 
     Ok(id)
 }
 
+/// A stored audit row: its entry, id and chain hashes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditRow {
+    pub id: i64,
+    pub entry: AuditEntry,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// What is wrong with the chain, at the first bad row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainError {
+    /// The row's content does not match its hash (altered).
+    Altered { id: i64 },
+    /// The row does not follow the one before it (a row removed, inserted or moved).
+    Broken { id: i64, expected_prev: String },
+    /// Ids skip (a row removed and the chain mended after it).
+    Gap { id: i64, expected_id: i64 },
+    /// The head recorded elsewhere is missing or different (the tail was cut or redone).
+    HeadMismatch { id: i64 },
+}
+
+impl std::fmt::Display for ChainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainError::Altered { id } => write!(f, "entry {id} was altered (its hash does not match its content)"),
+            ChainError::Broken { id, expected_prev } => write!(
+                f,
+                "entry {id} does not follow the entry before it (expected previous hash {expected_prev}): an entry was removed, inserted or moved"
+            ),
+            ChainError::Gap { id, expected_id } => {
+                write!(f, "entry {expected_id} is missing (the next entry is {id})")
+            }
+            ChainError::HeadMismatch { id } => write!(
+                f,
+                "entry {id}, the recorded head, is missing or different: the trail was truncated or rewritten after it"
+            ),
+        }
+    }
+}
+
+/// The result of a verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub rows: u64,
+    /// The last row's id and hash (the head), if any.
+    pub head: Option<(i64, String)>,
+}
+
+fn audit_row(r: &sqlx::sqlite::SqliteRow) -> Result<AuditRow, sqlx::Error> {
+    let json = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
+    Ok(AuditRow {
+        id: r.try_get("id")?,
+        entry: AuditEntry {
+            at_ms: r.try_get("at_ms")?,
+            actor: r.try_get("actor")?,
+            source_ip: r.try_get("source_ip")?,
+            session_id: r.try_get("session_id")?,
+            action: r.try_get("action")?,
+            model: r.try_get("model")?,
+            pk: r.try_get("pk")?,
+            before: json(r.try_get("before_json")?),
+            after: json(r.try_get("after_json")?),
+            outcome: r.try_get("outcome")?,
+            reason: r.try_get("reason")?,
+        },
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+const AUDIT_COLUMNS: &str = "id, at_ms, actor, source_ip, session_id, action, model, pk, \
+     before_json, after_json, outcome, reason, prev_hash, hash";
+
+/// Filters for reading the trail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub since_ms: Option<i64>,
+    pub actor: Option<String>,
+    pub model: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    /// Only rows with an id below this (paging newest first).
+    pub before_id: Option<i64>,
+}
+
 impl Store {
+    /// Walk the whole chain in id order, row by row (constant memory), and report the
+    /// first bad row. With `head` (id and hash recorded earlier), also check that row is
+    /// still there unchanged, which catches a cut or rewritten tail.
+    pub async fn verify_audit(
+        &self,
+        head: Option<(i64, &str)>,
+    ) -> Result<Result<Verified, ChainError>, StoreError> {
+        use futures::TryStreamExt;
+        let q = format!("SELECT {AUDIT_COLUMNS} FROM moat_audit_log ORDER BY id");
+        let mut rows = sqlx::query(&q).fetch(&self.pool);
+        let mut prev = GENESIS.to_string();
+        let mut last_id = 0;
+        let mut count = 0;
+        let mut head_seen = false;
+        while let Some(r) = rows.try_next().await? {
+            let row = audit_row(&r)?;
+            if row.id != last_id + 1 {
+                return Ok(Err(ChainError::Gap {
+                    id: row.id,
+                    expected_id: last_id + 1,
+                }));
+            }
+            if row.prev_hash != prev {
+                return Ok(Err(ChainError::Broken {
+                    id: row.id,
+                    expected_prev: prev,
+                }));
+            }
+            if row_hash(row.id, &row.entry, &row.prev_hash) != row.hash {
+                return Ok(Err(ChainError::Altered { id: row.id }));
+            }
+            if let Some((hid, hhash)) = head {
+                if row.id == hid {
+                    if row.hash != hhash {
+                        return Ok(Err(ChainError::HeadMismatch { id: hid }));
+                    }
+                    head_seen = true;
+                }
+            }
+            prev = row.hash;
+            last_id = row.id;
+            count += 1;
+        }
+        if let Some((hid, _)) = head {
+            if !head_seen {
+                return Ok(Err(ChainError::HeadMismatch { id: hid }));
+            }
+        }
+        Ok(Ok(Verified {
+            rows: count,
+            head: (count > 0).then(|| (last_id, prev)),
+        }))
+    }
+
+    /// The last row's id and hash.
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, hash FROM moat_audit_log ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Stream the rows `filter` selects, oldest first, to `each` (constant memory).
+    pub async fn export_audit<F>(
+        &self,
+        filter: &AuditFilter,
+        mut each: F,
+    ) -> Result<u64, StoreError>
+    where
+        F: FnMut(&AuditRow) -> Result<(), StoreError>,
+    {
+        use futures::TryStreamExt;
+        let (condition, binds) = audit_conditions(filter);
+        let q = format!("SELECT {AUDIT_COLUMNS} FROM moat_audit_log {condition} ORDER BY id");
+        let mut query = sqlx::query(&q);
+        for b in &binds {
+            query = super::records::bind_value(query, b);
+        }
+        let mut rows = query.fetch(&self.pool);
+        let mut n = 0;
+        while let Some(r) = rows.try_next().await? {
+            each(&audit_row(&r)?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Up to `limit` rows `filter` selects, newest first.
+    pub async fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let (condition, binds) = audit_conditions(filter);
+        let q = format!(
+            "SELECT {AUDIT_COLUMNS} FROM moat_audit_log {condition} ORDER BY id DESC LIMIT ?"
+        );
+        let mut query = sqlx::query(&q);
+        for b in &binds {
+            query = super::records::bind_value(query, b);
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| audit_row(r).map_err(StoreError::from))
+            .collect()
+    }
+
     /// Append audit rows on their own (events that change no data: logins, lockouts).
     pub async fn audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -165,6 +359,38 @@ impl Store {
     }
 }
 
+/// `WHERE …` for an audit filter, with its values.
+fn audit_conditions(f: &AuditFilter) -> (String, Vec<crate::domain::Value>) {
+    use crate::domain::Value;
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    if let Some(t) = f.since_ms {
+        conditions.push("at_ms >= ?");
+        binds.push(Value::Integer(t));
+    }
+    for (column, value) in [
+        ("actor = ?", &f.actor),
+        ("model = ?", &f.model),
+        ("action = ?", &f.action),
+        ("outcome = ?", &f.outcome),
+    ] {
+        if let Some(v) = value {
+            conditions.push(column);
+            binds.push(Value::Text(v.clone()));
+        }
+    }
+    if let Some(id) = f.before_id {
+        conditions.push("id < ?");
+        binds.push(Value::Integer(id));
+    }
+    let condition = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    (condition, binds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +423,130 @@ mod tests {
         );
         let recent = store.recent_audit(1).await.unwrap();
         assert_eq!(recent[0].action, "logout");
+    }
+
+    /// A trail of `n` rows, verified intact; returns its head.
+    async fn trail(n: usize) -> (crate::store::Store, (i64, String)) {
+        let store = memory_store().await;
+        let entries: Vec<AuditEntry> = (0..n)
+            .map(|i| AuditEntry {
+                at_ms: i as i64,
+                actor: Some(format!("user{}", i % 3)),
+                action: "change".into(),
+                model: Some("posts".into()),
+                pk: Some(i.to_string()),
+                before: Some(serde_json::json!({ "title": "old" })),
+                after: Some(serde_json::json!({ "title": format!("new {i}") })),
+                outcome: "success".into(),
+                ..AuditEntry::default()
+            })
+            .collect();
+        store.audit(&entries).await.unwrap();
+        let ok = store.verify_audit(None).await.unwrap().unwrap();
+        assert_eq!(ok.rows, n as u64);
+        let head = ok.head.unwrap();
+        assert_eq!(store.audit_head().await.unwrap(), Some(head.clone()));
+        (store, head)
+    }
+
+    async fn tamper(store: &crate::store::Store, sql: &str) {
+        sqlx::raw_sql(sql).execute(store.pool()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn verify_names_the_first_bad_entry_for_each_kind_of_tampering() {
+        // Altered field.
+        let (s, _) = trail(10).await;
+        tamper(
+            &s,
+            "UPDATE moat_audit_log SET actor = 'mallory' WHERE id = 4",
+        )
+        .await;
+        assert_eq!(
+            s.verify_audit(None).await.unwrap(),
+            Err(ChainError::Altered { id: 4 })
+        );
+        // A middle row deleted.
+        let (s, _) = trail(10).await;
+        tamper(&s, "DELETE FROM moat_audit_log WHERE id = 5").await;
+        assert_eq!(
+            s.verify_audit(None).await.unwrap(),
+            Err(ChainError::Gap {
+                id: 6,
+                expected_id: 5
+            })
+        );
+        // A forged row inserted (ids shifted to make room).
+        let (s, _) = trail(10).await;
+        tamper(
+            &s,
+            "UPDATE moat_audit_log SET id = id + 100 WHERE id > 3; \
+             UPDATE moat_audit_log SET id = id - 99 WHERE id > 100; \
+             INSERT INTO moat_audit_log (id, at_ms, action, outcome, prev_hash, hash) \
+             SELECT 4, 0, 'grant', 'success', hash, 'forged' FROM moat_audit_log WHERE id = 3;",
+        )
+        .await;
+        assert_eq!(
+            s.verify_audit(None).await.unwrap(),
+            Err(ChainError::Altered { id: 4 })
+        );
+        // Two rows swapped.
+        let (s, _) = trail(10).await;
+        tamper(
+            &s,
+            "UPDATE moat_audit_log SET id = 100 WHERE id = 6; \
+             UPDATE moat_audit_log SET id = 6 WHERE id = 7; \
+             UPDATE moat_audit_log SET id = 7 WHERE id = 100;",
+        )
+        .await;
+        assert!(matches!(
+            s.verify_audit(None).await.unwrap(),
+            Err(ChainError::Broken { id: 6, .. })
+        ));
+        // The tail cut: the chain itself is fine, the recorded head is not.
+        let (s, head) = trail(10).await;
+        tamper(&s, "DELETE FROM moat_audit_log WHERE id > 8").await;
+        assert!(s.verify_audit(None).await.unwrap().is_ok());
+        assert_eq!(
+            s.verify_audit(Some((head.0, &head.1))).await.unwrap(),
+            Err(ChainError::HeadMismatch { id: 10 })
+        );
+        let (s, head) = trail(10).await;
+        assert!(s
+            .verify_audit(Some((head.0, &head.1)))
+            .await
+            .unwrap()
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn export_streams_the_selected_rows() {
+        let (s, _) = trail(30).await;
+        let mut seen = Vec::new();
+        let filter = AuditFilter {
+            actor: Some("user1".into()),
+            since_ms: Some(10),
+            ..AuditFilter::default()
+        };
+        let n = s
+            .export_audit(&filter, |row| {
+                seen.push(row.id);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 7);
+        assert_eq!(seen, vec![11, 14, 17, 20, 23, 26, 29]);
+        let page = s
+            .audit_page(
+                &AuditFilter {
+                    before_id: Some(5),
+                    ..AuditFilter::default()
+                },
+                2,
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), vec![4, 3]);
     }
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter, AuditRow, ChainError, Verified};
 pub use delete::value_json;
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use users::{LoginUser, NewUser, TotpDevice};
