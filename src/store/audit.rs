@@ -228,7 +228,7 @@ impl Store {
         }
         Ok(Ok(Verified {
             rows: count,
-            head: (count > 0).then(|| (last_id, prev)),
+            head: (count > 0).then_some((last_id, prev)),
         }))
     }
 
