@@ -21,9 +21,11 @@ use crate::auth::password::Hasher;
 use crate::auth::Identity;
 use crate::config::ModelConfig;
 use crate::domain::{pk_text, Grants, ListQuery, Listing, RowFilter, Schema, TableInfo, Value};
+use crate::perm::moat_perms;
 use crate::perm::{self, Action, Decision, Visibility};
-use crate::store::{AuditEntry, SaveOutcome, Store, StoreError};
+use crate::store::{AuditEntry, AuditFilter, SaveOutcome, Store, StoreError};
 use crate::tui::app::ModelSummary;
+use crate::tui::app::{AuditPage, AuditQuery};
 use crate::tui::backend::AnsiBackend;
 use crate::tui::form::FieldKind;
 use crate::tui::input::Decoder;
@@ -108,10 +110,13 @@ impl Context {
 
     /// Who is acting in a session.
     pub fn actor(&self, who: &Identity, source_ip: &str) -> Actor {
+        let mut id = [0u8; 8];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut id);
         Actor {
             user_id: who.user_id,
             username: who.username.clone(),
             source_ip: source_ip.to_string(),
+            session_id: id.iter().map(|b| format!("{b:02x}")).collect(),
         }
     }
 
@@ -277,6 +282,7 @@ impl Context {
                             at_ms: now_ms(),
                             actor: Some(actor.username.clone()),
                             source_ip: Some(actor.source_ip.clone()),
+                            session_id: Some(actor.session_id.clone()),
                             action: "delete".into(),
                             model: Some(model.clone()),
                             pk: pk_text(&key),
@@ -328,6 +334,7 @@ impl Context {
                             at_ms: now_ms(),
                             actor: Some(actor.username.clone()),
                             source_ip: Some(actor.source_ip.clone()),
+                            session_id: Some(actor.session_id.clone()),
                             action: "delete".into(),
                             model: Some(model.clone()),
                             outcome: "success".into(),
@@ -342,6 +349,11 @@ impl Context {
                     }
                     Err(refused) => return Some(refused),
                 }
+            }
+            Cmd::LoadAudit { query, before_id } => {
+                return Some(match self.audit_page(actor, g, query, before_id).await {
+                    Ok(msg) | Err(msg) => msg,
+                });
             }
             Cmd::LoadHistory { model, key } => {
                 match self
@@ -498,6 +510,7 @@ impl Context {
             at_ms: now_ms(),
             actor: Some(actor.username.clone()),
             source_ip: Some(actor.source_ip.clone()),
+            session_id: Some(actor.session_id.clone()),
             model: Some(model.clone()),
             outcome: "success".into(),
             ..AuditEntry::default()
@@ -750,6 +763,7 @@ impl Context {
             at_ms: now_ms(),
             actor: Some(actor.username.clone()),
             source_ip: Some(actor.source_ip.clone()),
+            session_id: Some(actor.session_id.clone()),
             action: action.verb().to_string(),
             model: Some(model.to_string()),
             pk: pk.map(str::to_string),
@@ -761,6 +775,109 @@ impl Context {
             tracing::error!(error = %e, "auditing a denial failed");
         }
         Msg::Failed(format!("permission denied: {reason}"))
+    }
+}
+
+impl Context {
+    /// A page of the audit viewer (needs `moat.view_audit`). Values of columns the viewer
+    /// may not see are left out or masked, as in lists.
+    async fn audit_page(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        query: AuditQuery,
+        before_id: Option<i64>,
+    ) -> Result<Msg, Msg> {
+        if let Decision::Deny(reason) = perm::decide_moat(g, moat_perms::VIEW_AUDIT) {
+            return Err(self
+                .deny(actor, &Action::View, "moat_audit_log", None, &reason)
+                .await);
+        }
+        let since_ms = match &query.since {
+            Some(t) => Some(
+                crate::domain::parse_time(t)
+                    .ok_or_else(|| Msg::Failed(format!("since: `{t}` is not a time (YYYY-MM-DD)")))?
+                    .saturating_mul(1000),
+            ),
+            None => None,
+        };
+        let filter = AuditFilter {
+            since_ms,
+            actor: query.user.clone(),
+            model: query.model.clone(),
+            action: query.action.clone(),
+            outcome: query.outcome.clone(),
+            before_id,
+        };
+        const PAGE: i64 = 200;
+        let rows = self
+            .store
+            .audit_page(&filter, PAGE + 1)
+            .await
+            .map_err(|e| Msg::Failed(describe(&e)))?;
+        let more = rows.len() > PAGE as usize;
+        let rows = rows
+            .into_iter()
+            .take(PAGE as usize)
+            .map(|row| {
+                let e = &row.entry;
+                let shown = e.model.as_deref().and_then(|m| self.table(g, m).ok());
+                let what = match (&e.model, &e.pk) {
+                    (Some(m), Some(pk)) => format!("{m} #{pk}"),
+                    (Some(m), None) => m.clone(),
+                    _ => String::new(),
+                };
+                let line = format!(
+                    "{}  {:<12} {:<14} {:<24} {}{}",
+                    crate::domain::format_time(e.at_ms.div_euclid(1000)),
+                    e.actor.as_deref().unwrap_or("-"),
+                    e.action,
+                    what,
+                    e.outcome,
+                    e.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                );
+                let mut details = vec![
+                    format!("entry      {}", row.id),
+                    format!(
+                        "time       {}",
+                        crate::domain::format_time(e.at_ms.div_euclid(1000))
+                    ),
+                    format!("actor      {}", e.actor.as_deref().unwrap_or("-")),
+                    format!("from       {}", e.source_ip.as_deref().unwrap_or("-")),
+                    format!("session    {}", e.session_id.as_deref().unwrap_or("-")),
+                    format!("action     {} {what}", e.action),
+                    format!("outcome    {}", e.outcome),
+                ];
+                if let Some(r) = &e.reason {
+                    details.push(format!("reason     {r}"));
+                }
+                match &shown {
+                    Some(t) => details.extend(
+                        history_lines(t, std::slice::from_ref(e))
+                            .into_iter()
+                            .skip(1),
+                    ),
+                    None => {
+                        for (label, v) in [("before", &e.before), ("after", &e.after)] {
+                            if let Some(v) = v {
+                                details.push(format!("{label:<10} {v}"));
+                            }
+                        }
+                    }
+                }
+                details.push(format!("hash       {}", row.hash));
+                (row.id, line, details)
+            })
+            .collect();
+        Ok(Msg::Audit(Box::new(AuditPage {
+            query,
+            rows,
+            more,
+            appended: before_id.is_some(),
+        })))
     }
 }
 
@@ -873,6 +990,8 @@ pub struct Actor {
     pub user_id: i64,
     pub username: String,
     pub source_ip: String,
+    /// Random id of this session, written into its audit rows.
+    pub session_id: String,
 }
 
 /// Unix milliseconds, for audit rows.

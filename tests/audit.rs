@@ -271,3 +271,74 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
     let verified = store.verify_audit(None).await.unwrap();
     assert!(verified.is_ok(), "{verified:?}");
 }
+
+#[tokio::test]
+async fn the_console_viewer_filters_and_hides_what_the_viewer_may_not_see() {
+    let mut server = TestServer::start_with(
+        |c| {
+            c.models.insert(
+                "authors".into(),
+                moat::config::ModelConfig {
+                    hidden: vec!["email".into()],
+                    ..Default::default()
+                },
+            );
+        },
+        None,
+    )
+    .await;
+    server
+        .store
+        .audit(&[AuditEntry {
+            at_ms: 1,
+            actor: Some("hr-bot".into()),
+            action: "change".into(),
+            model: Some("authors".into()),
+            pk: Some("3".into()),
+            before: Some(serde_json::json!({ "name": "Old", "email": "old@secret.example" })),
+            after: Some(serde_json::json!({ "name": "New", "email": "new@secret.example" })),
+            outcome: "success".into(),
+            ..AuditEntry::default()
+        }])
+        .await
+        .unwrap();
+    server.add_user("auditor", false).await;
+    let perms = ["moat.view_audit".to_string()];
+    moat::commands::set_model_perms(
+        &server.config,
+        &moat::commands::Target::User("auditor".into()),
+        &perms,
+        true,
+        "t",
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
+
+    let conn = login(&server, "auditor").await;
+    let mut c = Console::open(&conn, 140, 30, "xterm").await;
+    c.wait_for("no permission on any").await;
+    c.send(b":").await;
+    c.send(b"audit\r").await;
+    c.wait_for("hr-bot").await;
+    c.send(b"f").await;
+    c.send(b"action=change\r").await;
+    let list = c.wait_for("[action=change]").await;
+    assert!(!list.contains("login"), "filtered:\n{list}");
+    c.send(b"\r").await;
+    let details = c.wait_for("any key closes").await;
+    assert!(details.contains("name: \"Old\" → \"New\""), "{details}");
+    assert!(
+        !details.contains("secret.example"),
+        "a hidden column leaked:\n{details}"
+    );
+
+    // Without moat.view_audit the viewer is refused (and the refusal audited).
+    let jane = login(&server, "jane").await;
+    let mut j = Console::open(&jane, 120, 24, "xterm").await;
+    j.wait_for("no permission on any").await;
+    j.send(b":").await;
+    j.send(b"audit\r").await;
+    j.wait_for("no moat.view_audit permission").await;
+    server.stop().await;
+}

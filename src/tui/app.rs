@@ -66,6 +66,8 @@ pub enum Msg {
         model: String,
         count: usize,
     },
+    /// A page of the audit viewer.
+    Audit(Box<AuditPage>),
     /// A row's audit trail, newest first, as lines to show.
     History {
         model: String,
@@ -130,6 +132,11 @@ pub enum Cmd {
     DeleteMany {
         model: String,
         keys: Vec<Vec<Value>>,
+    },
+    /// Audit entries matching `query`, newest first, older than `before_id`.
+    LoadAudit {
+        query: AuditQuery,
+        before_id: Option<i64>,
     },
     /// The audit trail of one row, newest first.
     LoadHistory {
@@ -279,6 +286,81 @@ pub enum Screen {
     Form(FormScreen),
     Conflict(ConflictScreen),
     History(HistoryScreen),
+    Audit(AuditScreen),
+}
+
+/// A page of audit entries for the viewer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditPage {
+    pub query: AuditQuery,
+    /// (id, one-line summary, detail lines)
+    pub rows: Vec<(i64, String, Vec<String>)>,
+    pub more: bool,
+    /// Older entries to add below the ones shown (not a fresh list).
+    pub appended: bool,
+}
+
+/// What the audit viewer shows: `user=… model=… action=… outcome=… since=…`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub user: Option<String>,
+    pub model: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    /// `YYYY-MM-DD[ HH:MM:SS]` or unix seconds.
+    pub since: Option<String>,
+}
+
+impl AuditQuery {
+    /// Parse `key=value` words (`since=2026-11-01`); an empty text clears every filter.
+    pub fn parse(text: &str) -> Result<AuditQuery, String> {
+        let mut q = AuditQuery::default();
+        for word in text.split_whitespace() {
+            let (k, v) = word.split_once('=').ok_or_else(|| {
+                format!("`{word}`: use key=value (user, model, action, outcome, since)")
+            })?;
+            let slot = match k {
+                "user" => &mut q.user,
+                "model" => &mut q.model,
+                "action" => &mut q.action,
+                "outcome" => &mut q.outcome,
+                "since" => &mut q.since,
+                other => {
+                    return Err(format!(
+                        "unknown filter `{other}` (user, model, action, outcome, since)"
+                    ))
+                }
+            };
+            *slot = Some(v.to_string());
+        }
+        Ok(q)
+    }
+
+    pub fn describe(&self) -> String {
+        [
+            ("user", &self.user),
+            ("model", &self.model),
+            ("action", &self.action),
+            ("outcome", &self.outcome),
+            ("since", &self.since),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
+/// The audit viewer (`:audit`).
+#[derive(Clone, Debug, Default)]
+pub struct AuditScreen {
+    pub query: AuditQuery,
+    pub rows: Vec<(i64, SafeText, Vec<SafeText>)>,
+    pub selected: usize,
+    pub offset: usize,
+    pub more: bool,
+    pub loaded: bool,
+    pub loading: bool,
 }
 
 /// A row's audit trail.
@@ -429,6 +511,33 @@ impl App {
                 ))));
                 cmds
             }
+            Msg::Audit(page) => {
+                let AuditPage {
+                    query,
+                    rows,
+                    more,
+                    appended,
+                } = *page;
+                if let Some(Screen::Audit(a)) = self.stack.last_mut() {
+                    if a.query == query {
+                        let rows = rows.into_iter().map(|(id, line, details)| {
+                            let details = details.iter().map(|d| SafeText::new(d)).collect();
+                            (id, SafeText::new(&line), details)
+                        });
+                        if appended {
+                            a.rows.extend(rows);
+                        } else {
+                            a.rows = rows.collect();
+                            a.selected = 0;
+                            a.offset = 0;
+                        }
+                        a.more = more;
+                        a.loaded = true;
+                        a.loading = false;
+                    }
+                }
+                Vec::new()
+            }
             Msg::History { model, key, lines } => {
                 if let Some(Screen::History(h)) = self.stack.last_mut() {
                     if h.model == model && h.key == key {
@@ -509,6 +618,9 @@ impl App {
                         self.stack.pop();
                     }
                     Some(Screen::History(h)) if !h.loaded => {
+                        self.stack.pop();
+                    }
+                    Some(Screen::Audit(a)) if !a.loaded => {
                         self.stack.pop();
                     }
                     _ => {}
@@ -610,6 +722,7 @@ impl App {
             Some(Screen::List(s)) => list_key(s, k, page_size),
             Some(Screen::Detail(s)) => detail_key(s, k),
             Some(Screen::Form(_) | Screen::Conflict(_)) => Action::None, // handled above
+            Some(Screen::Audit(a)) => audit_key(a, k, &mut self.prompt, &mut self.dialog),
             Some(Screen::History(h)) => {
                 match k.key {
                     Key::Down | Key::Char('j') => {
@@ -673,6 +786,23 @@ impl App {
                 if what == PromptFor::Command {
                     return self.command_line(&text);
                 }
+                if what == PromptFor::AuditFilter {
+                    return match (AuditQuery::parse(&text), self.stack.last_mut()) {
+                        (Ok(query), Some(Screen::Audit(a))) => {
+                            a.query = query.clone();
+                            a.loading = true;
+                            vec![Cmd::LoadAudit {
+                                query,
+                                before_id: None,
+                            }]
+                        }
+                        (Err(why), _) => {
+                            self.status = Some(Status::Error(SafeText::new(&why)));
+                            Vec::new()
+                        }
+                        _ => Vec::new(),
+                    };
+                }
                 if what == PromptFor::Search {
                     let page_size = self.page_size;
                     if let Some(Screen::List(l)) = self.stack.last_mut() {
@@ -700,9 +830,16 @@ impl App {
         let action = match line.trim() {
             "q" | "quit" => return self.quit(),
             "users" => open_panel(Panel::Users),
+            "audit" => {
+                let load = Cmd::LoadAudit {
+                    query: AuditQuery::default(),
+                    before_id: None,
+                };
+                Action::Push(Box::new(Screen::Audit(AuditScreen::default())), vec![load])
+            }
             "groups" => open_panel(Panel::Groups),
             other => {
-                let text = format!("unknown command :{other} (try :users, :groups, :q)");
+                let text = format!("unknown command :{other} (try :users, :groups, :audit, :q)");
                 self.status = Some(Status::Error(SafeText::new(&text)));
                 return Vec::new();
             }
@@ -1212,6 +1349,42 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
         Some(c) => Action::Cmds(vec![c]),
         None => Action::None,
     }
+}
+
+/// Keys of the audit viewer: move, Enter shows an entry, f filters; moving past the last
+/// row loads older entries.
+fn audit_key(
+    a: &mut AuditScreen,
+    k: KeyEvent,
+    prompt: &mut Option<(PromptFor, String)>,
+    dialog: &mut Option<Vec<SafeText>>,
+) -> Action {
+    let n = a.rows.len();
+    match k.key {
+        Key::Down | Key::Char('j') | Key::PageDown => {
+            let step = if k.key == Key::PageDown { 10 } else { 1 };
+            if a.selected + step >= n && a.more && !a.loading {
+                a.loading = true;
+                a.selected = (a.selected + step).min(n.saturating_sub(1));
+                return Action::Cmds(vec![Cmd::LoadAudit {
+                    query: a.query.clone(),
+                    before_id: a.rows.last().map(|r| r.0),
+                }]);
+            }
+            a.selected = (a.selected + step).min(n.saturating_sub(1));
+        }
+        Key::Up | Key::Char('k') => a.selected = a.selected.saturating_sub(1),
+        Key::PageUp => a.selected = a.selected.saturating_sub(10),
+        Key::Home | Key::Char('g') => a.selected = 0,
+        Key::Enter => {
+            if let Some((_, _, details)) = a.rows.get(a.selected) {
+                *dialog = Some(details.clone());
+            }
+        }
+        Key::Char('f') => *prompt = Some((PromptFor::AuditFilter, a.query.describe())),
+        _ => {}
+    }
+    Action::None
 }
 
 /// Open a management panel and load it.

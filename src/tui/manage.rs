@@ -142,6 +142,8 @@ pub enum PromptFor {
     Command,
     /// The `/` search of a list.
     Search,
+    /// The filter of the audit viewer.
+    AuditFilter,
     CreateUser,
     CreateGroup,
     AddToGroup(String),
@@ -158,6 +160,7 @@ impl PromptFor {
         match self {
             PromptFor::Command => ":",
             PromptFor::Search => "search (^ for a prefix): ",
+            PromptFor::AuditFilter => "filter (user= model= action= outcome= since=): ",
             PromptFor::CreateUser => "new user name: ",
             PromptFor::CreateGroup => "new group name: ",
             PromptFor::AddToGroup(_) => "add to group: ",
@@ -174,7 +177,9 @@ impl PromptFor {
             return Err("nothing typed".into());
         }
         Ok(match self {
-            PromptFor::Command | PromptFor::Search => return Err("not a management prompt".into()),
+            PromptFor::Command | PromptFor::Search | PromptFor::AuditFilter => {
+                return Err("not a management prompt".into())
+            }
             PromptFor::CreateUser => ManageCmd::CreateUser(text.into()),
             PromptFor::CreateGroup => ManageCmd::CreateGroup(text.into()),
             PromptFor::AddToGroup(user) => ManageCmd::Membership {

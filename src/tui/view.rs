@@ -17,7 +17,7 @@ use super::app::{
     App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen, Status,
     LIST_CELL_WIDTH,
 };
-use super::app::{ConflictScreen, HistoryScreen};
+use super::app::{AuditScreen, ConflictScreen, HistoryScreen};
 use super::form::FormScreen;
 use super::manage::ManageScreen;
 use super::sanitize::SafeText;
@@ -120,6 +120,14 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
             draw_history(h, buf, body);
             " newest first  j/k scroll  Esc back".to_string()
         }
+        Some(Screen::Audit(a)) => {
+            draw_audit(a, buf, body);
+            let filter = match a.query.describe() {
+                f if f.is_empty() => String::new(),
+                f => format!("  [{}]", SafeText::new(&f)),
+            };
+            format!(" newest first{filter}  Enter details  f filter  Esc back")
+        }
         None => String::new(),
     };
     if let Some((what, text)) = &app.prompt {
@@ -180,6 +188,7 @@ fn crumbs(app: &App) -> String {
             }),
             Screen::Conflict(_) => s.push_str(" › conflict"),
             Screen::History(_) => s.push_str(" › history"),
+            Screen::Audit(_) => s.push_str(" › audit"),
         }
     }
     s
@@ -615,6 +624,33 @@ fn draw_history(h: &HistoryScreen, buf: &mut Buffer, area: Rect) {
     }
 }
 
+fn draw_audit(a: &mut AuditScreen, buf: &mut Buffer, area: Rect) {
+    if !a.loaded {
+        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        return;
+    }
+    if a.rows.is_empty() {
+        buf.set_string(area.x + 2, area.y + 1, "No entries match.", DIM);
+        return;
+    }
+    let visible = usize::from(area.height).max(1);
+    if a.selected < a.offset {
+        a.offset = a.selected;
+    } else if a.selected >= a.offset + visible {
+        a.offset = a.selected + 1 - visible;
+    }
+    let width = usize::from(area.width.saturating_sub(2));
+    for (i, (_, line, _)) in a.rows.iter().enumerate().skip(a.offset).take(visible) {
+        let y = area.y + u16::try_from(i - a.offset).unwrap_or(0);
+        let selected = i == a.selected;
+        if selected {
+            buf.set_string(area.x, y, GUTTER, Style::new());
+        }
+        let style = if selected { SELECTED } else { Style::new() };
+        buf.set_stringn(area.x + 2, y, line.as_str(), width, style);
+    }
+}
+
 fn draw_conflict(c: &ConflictScreen, buf: &mut Buffer, area: Rect) {
     buf.set_stringn(
         area.x + 2,
@@ -694,7 +730,7 @@ const HELP: &[(&str, &str)] = &[
     ("Space", "mark rows; d deletes the marked"),
     ("o", "a record's permissions"),
     ("H", "a record's history"),
-    (":", "command: users groups q"),
+    (":", "command: users groups audit q"),
     ("?", "this help"),
     ("q", "back; at the index, quit"),
     ("Ctrl-C", "quit"),
