@@ -139,7 +139,7 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
         dir.path().join("moat.toml"),
         format!(
             "listen = \"127.0.0.1:{port}\"\nauth_rejection_ms = 20\n\
-             [argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n\
+             [argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\nmax_queued = 64\n\
              [limits]\nmax_preauth_per_source = 100\nper_source_per_minute = 1000\n"
         ),
     )

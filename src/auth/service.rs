@@ -4,7 +4,7 @@
 //! Answers never say which factor failed or whether the user exists; the caller shows one
 //! generic refusal. Time comes in as `now_ms` (unix milliseconds) from the caller.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::lockout::{Effect, Policy};
@@ -98,12 +98,16 @@ pub enum PasswordCheck {
     Failed(Refusal),
 }
 
-/// Sources with a verification running: one at a time per address, so one source cannot
-/// fill the argon2 queue.
+/// Verifications running or queued per source address. One address may use at most
+/// half of the capacity (workers + queue), so a flood from one address always leaves room
+/// for everyone else, while an office behind one NAT can still log in together.
 #[derive(Debug, Default)]
-struct InFlight(Mutex<HashSet<String>>);
+struct InFlight {
+    counts: Mutex<HashMap<String, usize>>,
+    limit: usize,
+}
 
-/// Removes a source's in-flight mark when its verification ends.
+/// Gives a source's slot back when its verification ends.
 struct InFlightMark<'a> {
     set: &'a InFlight,
     ip: String,
@@ -111,16 +115,33 @@ struct InFlightMark<'a> {
 
 impl Drop for InFlightMark<'_> {
     fn drop(&mut self) {
-        if let Ok(mut m) = self.set.0.lock() {
-            m.remove(&self.ip);
+        if let Ok(mut m) = self.set.counts.lock() {
+            if let Some(n) = m.get_mut(&self.ip) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&self.ip);
+                }
+            }
         }
     }
 }
 
 impl InFlight {
+    fn new(limit: usize) -> InFlight {
+        InFlight {
+            counts: Mutex::new(HashMap::new()),
+            limit: limit.max(1),
+        }
+    }
+
     fn mark(&self, ip: &str) -> Option<InFlightMark<'_>> {
-        let mut set = self.0.lock().ok()?;
-        set.insert(ip.to_string()).then(|| InFlightMark {
+        let mut counts = self.counts.lock().ok()?;
+        let n = counts.entry(ip.to_string()).or_insert(0);
+        if *n >= self.limit {
+            return None;
+        }
+        *n += 1;
+        Some(InFlightMark {
             set: self,
             ip: ip.to_string(),
         })
@@ -151,11 +172,12 @@ impl AuthService {
             Ok(0) | Err(_) => cores,
             Ok(n) => n,
         };
+        let queue = usize::try_from(max_queued).unwrap_or(usize::MAX);
         AuthService {
             store,
             hasher,
-            workers: Workers::new(threads, usize::try_from(max_queued).unwrap_or(usize::MAX)),
-            in_flight: Arc::new(InFlight::default()),
+            workers: Workers::new(threads, queue),
+            in_flight: Arc::new(InFlight::new(threads.saturating_add(queue) / 2)),
             policy: Arc::new(RwLock::new(policy)),
         }
     }
@@ -500,11 +522,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_verification_per_source_at_a_time() {
+    async fn one_source_gets_at_most_half_of_the_hashing_capacity() {
         let (auth, _) = service_with_alice(default_policy()).await;
         let a = attempt("alice");
-        // Another verification from this address is running: refused at once.
-        let mark = auth.in_flight.mark(a.ip).unwrap();
+        // This address already uses its half of the capacity: refused at once.
+        let marks: Vec<_> = (0..auth.in_flight.limit)
+            .map(|_| auth.in_flight.mark(a.ip).unwrap())
+            .collect();
         let r = auth.check_password(&a, "hunter2hunter2").await.unwrap();
         assert!(matches!(
             r,
@@ -513,7 +537,16 @@ mod tests {
                 ..
             })
         ));
-        drop(mark);
+        // Another address is not affected.
+        let other = Attempt {
+            ip: "10.0.0.2",
+            ..a
+        };
+        assert!(matches!(
+            auth.check_password(&other, "hunter2hunter2").await.unwrap(),
+            PasswordCheck::NeedCode(_)
+        ));
+        drop(marks);
         let r = auth.check_password(&a, "hunter2hunter2").await.unwrap();
         assert!(matches!(r, PasswordCheck::NeedCode(_)));
         // Busy refusals are not counted against the user.
