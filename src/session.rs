@@ -279,15 +279,8 @@ impl Context {
                 match checked.and_then(|_| self.full_table(&model)) {
                     Ok(t) => {
                         let audit = AuditEntry {
-                            at_ms: now_ms(),
-                            actor: Some(actor.username.clone()),
-                            source_ip: Some(actor.source_ip.clone()),
-                            session_id: Some(actor.session_id.clone()),
-                            action: "delete".into(),
-                            model: Some(model.clone()),
                             pk: pk_text(&key),
-                            outcome: "success".into(),
-                            ..AuditEntry::default()
+                            ..actor.audit("delete", &model)
                         };
                         self.store
                             .delete_record(&self.schema, t, &key, audit)
@@ -331,15 +324,8 @@ impl Context {
                 match self.full_table(&model) {
                     Ok(t) => {
                         let audit = AuditEntry {
-                            at_ms: now_ms(),
-                            actor: Some(actor.username.clone()),
-                            source_ip: Some(actor.source_ip.clone()),
-                            session_id: Some(actor.session_id.clone()),
-                            action: "delete".into(),
-                            model: Some(model.clone()),
-                            outcome: "success".into(),
                             reason: Some(format!("bulk delete of {} rows", keys.len())),
-                            ..AuditEntry::default()
+                            ..actor.audit("delete", &model)
                         };
                         let count = keys.len();
                         self.store
@@ -506,24 +492,12 @@ impl Context {
             }
         }
         let table = self.full_table(&model)?;
-        let audit = AuditEntry {
-            at_ms: now_ms(),
-            actor: Some(actor.username.clone()),
-            source_ip: Some(actor.source_ip.clone()),
-            session_id: Some(actor.session_id.clone()),
-            model: Some(model.clone()),
-            outcome: "success".into(),
-            ..AuditEntry::default()
-        };
         let refused = |e: StoreError| match e {
             StoreError::Constraint(words) => Msg::SaveRefused(words),
             other => Msg::Failed(describe(&other)),
         };
         let Some(key) = key else {
-            let audit = AuditEntry {
-                action: "add".into(),
-                ..audit
-            };
+            let audit = actor.audit("add", &model);
             let key = self
                 .store
                 .insert_record(table, &changes, audit)
@@ -553,9 +527,8 @@ impl Context {
                 .collect()
         };
         let audit = AuditEntry {
-            action: if overwrite { "overwrite" } else { "change" }.into(),
             pk: pk_text(&key),
-            ..audit
+            ..actor.audit(if overwrite { "overwrite" } else { "change" }, &model)
         };
         match self
             .store
@@ -760,16 +733,10 @@ impl Context {
     ) -> Msg {
         tracing::info!(user = %actor.username, model, pk, reason, "denied");
         let entry = AuditEntry {
-            at_ms: now_ms(),
-            actor: Some(actor.username.clone()),
-            source_ip: Some(actor.source_ip.clone()),
-            session_id: Some(actor.session_id.clone()),
-            action: action.verb().to_string(),
-            model: Some(model.to_string()),
             pk: pk.map(str::to_string),
             outcome: "denied".into(),
             reason: Some(reason.to_string()),
-            ..AuditEntry::default()
+            ..actor.audit(action.verb(), model)
         };
         if let Err(e) = self.store.audit(&[entry]).await {
             tracing::error!(error = %e, "auditing a denial failed");
@@ -980,6 +947,22 @@ impl Shown {
             if *masked && !value.is_null() {
                 *value = Value::Text(MASK.into());
             }
+        }
+    }
+}
+
+impl Actor {
+    /// The audit row of a successful `action` on `model` by this actor (fill in the rest).
+    pub(crate) fn audit(&self, action: &str, model: &str) -> AuditEntry {
+        AuditEntry {
+            at_ms: now_ms(),
+            actor: Some(self.username.clone()),
+            source_ip: Some(self.source_ip.clone()),
+            session_id: Some(self.session_id.clone()),
+            action: action.into(),
+            model: Some(model.into()),
+            outcome: "success".into(),
+            ..AuditEntry::default()
         }
     }
 }

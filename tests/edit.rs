@@ -204,7 +204,6 @@ async fn column_rules_and_permissions_hold_at_save_time() {
         None,
     )
     .await;
-    let id = server.store.user_id("jane").await.unwrap().unwrap();
     commands::set_model_perms(
         &server.config,
         &Target::User("jane".into()),
@@ -215,15 +214,7 @@ async fn column_rules_and_permissions_hold_at_save_time() {
     )
     .await
     .unwrap();
-    let jane = server.sessions.actor(
-        &moat::auth::Identity {
-            user_id: id,
-            username: "jane".into(),
-            is_superuser: false,
-            backup_codes_left: None,
-        },
-        "127.0.0.1",
-    );
+    let jane = session_actor(&server, "jane").await;
     let save = |slug: &str, name: &str| Cmd::Save {
         model: "tags".into(),
         key: Some(vec![Value::Integer(3)]),
@@ -377,16 +368,7 @@ async fn bulk_delete_of_marked_rows_is_all_or_nothing() {
     commands::set_object_perm(&server.config, &perm, true, "t", &mut Vec::new())
         .await
         .unwrap();
-    let id = server.store.user_id("jane").await.unwrap().unwrap();
-    let jane = server.sessions.actor(
-        &moat::auth::Identity {
-            user_id: id,
-            username: "jane".into(),
-            is_superuser: false,
-            backup_codes_left: None,
-        },
-        "127.0.0.1",
-    );
+    let jane = session_actor(&server, "jane").await;
     let msg = server
         .sessions
         .execute(

@@ -38,17 +38,6 @@ async fn assign(server: &TestServer, target: Target, codename: &str, model: &str
         .unwrap();
 }
 
-async fn actor(server: &TestServer, user: &str) -> moat::session::Actor {
-    let id = server.store.user_id(user).await.unwrap().unwrap();
-    let who = moat::auth::Identity {
-        user_id: id,
-        username: user.into(),
-        is_superuser: false,
-        backup_codes_left: None,
-    };
-    server.sessions.actor(&who, "127.0.0.1")
-}
-
 fn denied(msg: Option<Msg>) -> bool {
     matches!(msg, Some(Msg::Failed(text)) if text.starts_with("permission denied"))
 }
@@ -89,7 +78,7 @@ async fn a_group_member_sees_and_does_exactly_what_the_group_allows() {
     c.wait_for("body").await;
 
     // The same commands for another model, sent straight to the session, are refused.
-    let ed = actor(&server, "ed").await;
+    let ed = session_actor(&server, "ed").await;
     let page = Cmd::LoadPage {
         model: "authors".into(),
         anchor: PageAnchor::First,
@@ -168,7 +157,7 @@ async fn object_permissions_show_exactly_those_rows_with_paging_and_counts() {
 
     // A row without a viewing permission is refused when asked for directly, and a
     // delete-only grant does not make a row visible.
-    let olga = actor(&server, "olga").await;
+    let olga = session_actor(&server, "olga").await;
     for pk in [18, 99] {
         let cmd = Cmd::LoadRecord {
             model: "posts".into(),
@@ -204,7 +193,7 @@ async fn disabled_users_cannot_log_in_and_lose_everything() {
             .await
             .success
     );
-    let jane = actor(&server, "jane").await;
+    let jane = session_actor(&server, "jane").await;
     let cmd = Cmd::Count {
         model: "tags".into(),
         query: Default::default(),
@@ -617,7 +606,7 @@ async fn deleting_needs_the_delete_permission_on_the_row() {
         "7",
     )
     .await;
-    let jane = actor(&server, "jane").await;
+    let jane = session_actor(&server, "jane").await;
     let cmd = |pk| Cmd::Delete {
         model: "comments".into(),
         key: vec![Value::Integer(pk)],

@@ -356,16 +356,9 @@ impl Context {
         after: serde_json::Value,
     ) -> AuditEntry {
         AuditEntry {
-            at_ms: now_ms(),
-            actor: Some(actor.username.clone()),
-            source_ip: Some(actor.source_ip.clone()),
-            session_id: Some(actor.session_id.clone()),
-            action: action.into(),
-            model: Some(model.into()),
             pk: (!pk.is_empty()).then(|| pk.to_string()),
             after: Some(after),
-            outcome: "success".into(),
-            ..AuditEntry::default()
+            ..actor.audit(action, model)
         }
     }
 

@@ -198,6 +198,18 @@ impl TestServer {
     }
 }
 
+/// The session-boundary actor for `user` (to send commands straight to the session).
+pub async fn session_actor(server: &TestServer, user: &str) -> moat::session::Actor {
+    let id = server.store.user_id(user).await.unwrap().unwrap();
+    let who = moat::auth::Identity {
+        user_id: id,
+        username: user.into(),
+        is_superuser: false,
+        backup_codes_left: None,
+    };
+    server.sessions.actor(&who, "127.0.0.1")
+}
+
 pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
