@@ -75,6 +75,7 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         max_size: (config.max_cols, config.max_rows),
         rules: config.models.clone(),
         hasher: Arc::clone(&hasher),
+        export_dir: config.export_dir.clone(),
         input_tap: None,
     });
     let auth = AuthService::new(

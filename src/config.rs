@@ -54,6 +54,9 @@ pub struct Config {
     pub max_rows: u16,
     /// Rows fetched per page in a list.
     pub page_size: u32,
+    /// Where CSV exports asked for in the console are written (created if missing). A
+    /// remote user never names a path: files get generated names under this directory.
+    pub export_dir: PathBuf,
     /// Failed logins allowed on one connection before it is closed.
     pub max_auth_tries: u32,
     /// Password hashing parameters.
@@ -144,6 +147,7 @@ impl Default for Config {
             max_cols: 400,
             max_rows: 150,
             page_size: 100,
+            export_dir: PathBuf::from("exports"),
             max_auth_tries: 3,
             argon2: Argon2Config::default(),
             lockout: LockoutConfig::default(),
@@ -202,6 +206,7 @@ const ENV_KEYS: &[&str] = &[
     "max_rows",
     "page_size",
     "max_auth_tries",
+    "export_dir",
 ];
 
 /// Values derived from a validated [`Config`], in the types the rest of moat uses.
@@ -376,7 +381,7 @@ fn apply_env(
         let Some(&key) = ENV_KEYS.iter().find(|k| **k == key) else {
             return Err(ConfigError::Env {
                 var,
-                message: "unknown key (settable: MOAT_LISTEN, MOAT_DATABASE_URL, MOAT_KEYS_DIR, MOAT_ALLOWLIST, MOAT_LOGIN_GRACE_SECS, MOAT_AUTH_REJECTION_MS, MOAT_MAX_COLS, MOAT_MAX_ROWS, MOAT_PAGE_SIZE, MOAT_MAX_AUTH_TRIES)".into(),
+                message: "unknown key (settable: MOAT_LISTEN, MOAT_DATABASE_URL, MOAT_KEYS_DIR, MOAT_ALLOWLIST, MOAT_LOGIN_GRACE_SECS, MOAT_AUTH_REJECTION_MS, MOAT_MAX_COLS, MOAT_MAX_ROWS, MOAT_PAGE_SIZE, MOAT_MAX_AUTH_TRIES, MOAT_EXPORT_DIR)".into(),
             });
         };
         let value = match key {

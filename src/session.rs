@@ -5,6 +5,7 @@
 //! The session knows nothing of SSH: it reads [`Event`]s from a channel and writes frames
 //! into a bounded queue. The `ssh` room adapts a russh channel to those.
 
+mod export;
 mod manage;
 
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub struct Context {
     pub rules: BTreeMap<String, ModelConfig>,
     /// Hashes the passwords of accounts created from the console.
     pub hasher: Arc<Hasher>,
+    /// Where console exports are written.
+    pub export_dir: std::path::PathBuf,
     /// Called with every chunk of client input before it is decoded. Instrumentation for
     /// tests and benchmarks (e.g. proving that a panic stays inside one session); `None`
     /// in production.
@@ -117,6 +120,7 @@ impl Context {
             username: who.username.clone(),
             source_ip: source_ip.to_string(),
             session_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            background: None,
         }
     }
 
@@ -131,7 +135,10 @@ impl Context {
     ) -> Result<(), SessionError> {
         let (cols, rows) = self.clamp_size(term.cols, term.rows);
         let color = crate::tui::term_has_color(&term.term);
-        let actor = self.actor(&who, &source_ip);
+        // Work that outlives a command (an export) reports back through this channel.
+        let (background, mut background_rx) = mpsc::channel::<Msg>(16);
+        let mut actor = self.actor(&who, &source_ip);
+        actor.background = Some(background);
         let (mut app, cmds) = App::new(&who.username, self.page_size, (cols, rows));
         if let Some(left) = who.backup_codes_left {
             app.update(Msg::Notice(format!(
@@ -156,6 +163,11 @@ impl Context {
                     continue;
                 }
                 _ = frames.retry_tick(), if frames.needs_retry() => continue,
+                Some(msg) = background_rx.recv() => {
+                    let cmds = app.update(msg);
+                    self.apply(&mut app, &actor, cmds).await;
+                    continue;
+                }
             };
             match event {
                 Event::Input(bytes) => {
@@ -335,6 +347,11 @@ impl Context {
                     }
                     Err(refused) => return Some(refused),
                 }
+            }
+            Cmd::Export { model, query } => {
+                return Some(match self.export(actor, g, model, query).await {
+                    Ok(msg) | Err(msg) => msg,
+                });
             }
             Cmd::LoadAudit { query, before_id } => {
                 return Some(match self.audit_page(actor, g, query, before_id).await {
@@ -573,6 +590,51 @@ impl Context {
         match perm::decide(g, action, model, &HashSet::new()) {
             Decision::Allow => Ok(()),
             Decision::Deny(reason) => Err(self.deny(actor, action, model, None, &reason).await),
+        }
+    }
+
+    /// Start an export of a list (superusers, or `export_<model>` — a verb the model
+    /// declares in config). It runs in the background; progress and the result come back
+    /// as messages.
+    async fn export(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        query: ListQuery,
+    ) -> Result<Msg, Msg> {
+        let export = Action::Custom("export".into());
+        if let Decision::Deny(reason) = perm::decide(g, &export, &model, &HashSet::new()) {
+            return Err(self.deny(actor, &export, &model, None, &reason).await);
+        }
+        let (shown, listing) = self.listable(actor, g, &model, &query).await?;
+        let total = self.store.count_rows(&shown.table, &listing).await.ok();
+        let audit = AuditEntry {
+            reason: Some(format!("export of {model} ({})", query_words(&query))),
+            ..actor.audit("export", &model)
+        };
+        if let Err(e) = self.store.audit(&[audit]).await {
+            return Err(Msg::Failed(describe(&e)));
+        }
+        let job = export::Job {
+            store: self.store.clone(),
+            shown,
+            listing,
+            dir: self.export_dir.clone(),
+            model,
+            now_ms: now_ms(),
+            total,
+        };
+        match &actor.background {
+            Some(tx) => {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let done = export::run(job, Some(tx.clone())).await;
+                    let _ = tx.send(done).await;
+                });
+                Ok(Msg::ExportProgress { rows: 0, total })
+            }
+            None => Ok(export::run(job, None).await),
         }
     }
 
@@ -848,6 +910,26 @@ impl Context {
     }
 }
 
+/// A list query in words, for the audit trail.
+fn query_words(q: &ListQuery) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = &q.search {
+        parts.push(format!("search {s:?}"));
+    }
+    if let Some(o) = &q.sort {
+        parts.push(format!(
+            "sorted by {}{}",
+            o.column,
+            if o.descending { " desc" } else { "" }
+        ));
+    }
+    if parts.is_empty() {
+        "all rows".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// Audit entries as lines: a heading per entry, then one line per changed column, with
 /// hidden columns left out and masked ones masked.
 fn history_lines(t: &Shown, entries: &[AuditEntry]) -> Vec<String> {
@@ -975,6 +1057,8 @@ pub struct Actor {
     pub source_ip: String,
     /// Random id of this session, written into its audit rows.
     pub session_id: String,
+    /// Where background work (an export) sends its messages; `None` runs it inline.
+    pub background: Option<mpsc::Sender<Msg>>,
 }
 
 /// Unix milliseconds, for audit rows.

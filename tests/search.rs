@@ -147,3 +147,92 @@ async fn search_inside_an_object_filtered_list() {
     assert!(!screen.contains("of 2,000"), "{screen}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn export_writes_the_searched_list_into_the_export_dir() {
+    let server = TestServer::start_with(
+        |c| {
+            c.models.insert(
+                "posts".into(),
+                moat::config::ModelConfig {
+                    actions: vec!["export".into()],
+                    masked: vec!["body".into()],
+                    ..Default::default()
+                },
+            );
+        },
+        None,
+    )
+    .await;
+    let expected = count(&server, "SELECT COUNT(*) FROM posts WHERE title LIKE '%kafka%' OR slug LIKE '%kafka%' OR status LIKE '%kafka%'").await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 200, 30, "xterm").await;
+    open_posts(&mut c).await;
+    search(&mut c, "Kafka").await;
+    c.wait_for("/Kafka").await;
+    c.send(b"x").await;
+    let screen = c.wait_for("exported").await;
+    let line = screen.lines().last().unwrap_or_default().trim().to_string();
+    let path = line
+        .split(" to ")
+        .nth(1)
+        .map(|p| p.trim().to_string())
+        .unwrap_or_else(|| panic!("{line}"));
+    let export_dir = server.config.export_dir.canonicalize().unwrap();
+    let path = std::path::PathBuf::from(path).canonicalize().unwrap();
+    assert!(
+        path.starts_with(&export_dir),
+        "{path:?} outside {export_dir:?}"
+    );
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("id,author_id,title,slug,body,"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(
+        rows.len() as i64,
+        expected,
+        "body is masked, so only title/slug/status match"
+    );
+    assert!(
+        rows.iter().all(|r| r.contains("••••")),
+        "masked column stays masked"
+    );
+    let log = server.store.recent_audit(5).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "export"));
+
+    // jane can view posts but may not export them until granted export_posts.
+    let perms = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    moat::commands::set_model_perms(
+        &server.config,
+        &Target::User("jane".into()),
+        &perms(&["view_posts"]),
+        true,
+        "t",
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
+    let jane = login(&server, "jane").await;
+    let mut j = Console::open(&jane, 120, 24, "xterm").await;
+    j.wait_for("posts").await;
+    j.send(ENTER).await;
+    j.wait_for("row 1 of 2,000").await;
+    j.send(b"x").await;
+    j.wait_for("no export_posts permission").await;
+    moat::commands::set_model_perms(
+        &server.config,
+        &Target::User("jane".into()),
+        &perms(&["export_posts"]),
+        true,
+        "t",
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
+    j.send(b"x").await;
+    j.wait_for("exported 2,000 rows").await;
+    server.stop().await;
+}

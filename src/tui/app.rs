@@ -66,6 +66,16 @@ pub enum Msg {
         model: String,
         count: usize,
     },
+    /// An export is under way: rows written so far, of about `total`.
+    ExportProgress {
+        rows: u64,
+        total: Option<RowCount>,
+    },
+    /// An export finished: where the file is (on the server) and how many rows.
+    Exported {
+        path: String,
+        rows: u64,
+    },
     /// A page of the audit viewer.
     Audit(Box<AuditPage>),
     /// A row's audit trail, newest first, as lines to show.
@@ -127,6 +137,11 @@ pub enum Cmd {
     Delete {
         model: String,
         key: Vec<Value>,
+    },
+    /// Export the list (as searched and sorted) to a CSV file on the server.
+    Export {
+        model: String,
+        query: ListQuery,
     },
     /// Delete every marked row: all or none.
     DeleteMany {
@@ -408,6 +423,8 @@ pub struct App {
     pub confirm: Option<(SafeText, OnYes)>,
     /// Text shown once in a box until a key is pressed.
     pub dialog: Option<Vec<SafeText>>,
+    /// An export under way: rows written, of about this many.
+    pub export: Option<(u64, Option<RowCount>)>,
 }
 
 impl App {
@@ -424,6 +441,7 @@ impl App {
             prompt: None,
             confirm: None,
             dialog: None,
+            export: None,
         };
         (app, vec![Cmd::LoadModels])
     }
@@ -493,6 +511,19 @@ impl App {
                 Vec::new()
             }
             Msg::Deleted { model, key } => self.on_deleted(&model, &key),
+            Msg::ExportProgress { rows, total } => {
+                self.export = Some((rows, total));
+                Vec::new()
+            }
+            Msg::Exported { path, rows } => {
+                self.export = None;
+                let text = format!(
+                    "exported {} rows to {path}",
+                    crate::domain::group_thousands(rows)
+                );
+                self.status = Some(Status::Notice(SafeText::new(&text)));
+                Vec::new()
+            }
             Msg::DeletedMany { model, count } => {
                 let cmds = match self.stack.last_mut() {
                     Some(Screen::List(l)) if l.model == model => {
@@ -606,6 +637,9 @@ impl App {
                 Vec::new()
             }
             Msg::Failed(text) => {
+                if text.starts_with("export") {
+                    self.export = None;
+                }
                 self.status = Some(Status::Error(SafeText::new(&text)));
                 // Nothing may stay waiting forever: a list stops waiting for its page, and
                 // a screen whose first load failed (a denial) is closed again.
@@ -1282,6 +1316,12 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
             return Action::Cmds(vec![Cmd::OpenForm {
                 model: s.model.clone(),
                 key: None,
+            }]);
+        }
+        Key::Char('x') => {
+            return Action::Cmds(vec![Cmd::Export {
+                model: s.model.clone(),
+                query: s.query.clone(),
             }]);
         }
         Key::Char('s') => {

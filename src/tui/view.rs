@@ -21,7 +21,7 @@ use super::app::{AuditScreen, ConflictScreen, HistoryScreen};
 use super::form::FormScreen;
 use super::manage::ManageScreen;
 use super::sanitize::SafeText;
-use crate::domain::group_thousands;
+use crate::domain::{group_thousands, RowCount};
 
 const TITLE: Style = Style::new()
     .fg(Color::White)
@@ -91,7 +91,7 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
                 )
             } else {
                 format!(
-                    " {}{marked}{search}  Enter open  / search  s sort  e edit  n new  d delete  ? help",
+                    " {}{marked}{search}  / search  s sort  e edit  n new  d delete  x export  ? help",
                     position(s)
                 )
             }
@@ -134,6 +134,8 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         // What is typed was checked key by key (printable characters only).
         let line = format!(" {}{}█", what.label(), SafeText::new(text));
         bar(buf, footer, &line, "Enter ok  Esc cancel", PROMPT);
+    } else if let (Some((rows, total)), None) = (app.export, &app.status) {
+        bar(buf, footer, &export_progress(rows, total), "", NOTICE);
     } else if let Some((question, _)) = &app.confirm {
         bar(buf, footer, &format!(" {question}  [y/N]"), "", NOTICE);
     } else {
@@ -345,6 +347,24 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
             let y = area.y + 1 + u16::try_from(i).unwrap_or(0);
             buf.set_string(area.x, y, GUTTER, Style::new());
         }
+    }
+}
+
+/// `exporting… 1,000 of 2,000 rows [#####     ]`
+fn export_progress(rows: u64, total: Option<RowCount>) -> String {
+    let done = group_thousands(rows);
+    match total {
+        Some(RowCount::Exact(n)) if n > 0 => {
+            let filled = usize::try_from((rows.min(n) * 20) / n).unwrap_or(20);
+            format!(
+                " exporting… {done} of {} rows [{}{}]",
+                group_thousands(n),
+                "#".repeat(filled),
+                " ".repeat(20 - filled)
+            )
+        }
+        Some(t) => format!(" exporting… {done} of {t} rows"),
+        None => format!(" exporting… {done} rows"),
     }
 }
 
@@ -728,6 +748,7 @@ const HELP: &[(&str, &str)] = &[
     ("e  n", "edit record / new record"),
     ("d", "delete (asks first)"),
     ("Space", "mark rows; d deletes the marked"),
+    ("x", "export the list to a CSV file"),
     ("o", "a record's permissions"),
     ("H", "a record's history"),
     (":", "command: users groups audit q"),

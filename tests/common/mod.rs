@@ -40,6 +40,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         listen: "127.0.0.1:0".into(),
         database_url: format!("sqlite://{}", dir.join("moat.db").display()),
         keys_dir: dir.join("keys"),
+        export_dir: dir.join("exports"),
         auth_rejection_ms: 20,
         argon2: TEST_ARGON2,
         ..Config::default()
@@ -92,6 +93,7 @@ impl TestServer {
                         max_size: ctx.max_size,
                         rules: ctx.rules.clone(),
                         hasher: Arc::clone(&ctx.hasher),
+                        export_dir: ctx.export_dir.clone(),
                         input_tap: Some(tap),
                     }),
                     Live::from_config(&config).expect("live config"),
