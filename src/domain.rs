@@ -170,13 +170,48 @@ pub struct Sort {
     pub descending: bool,
 }
 
-/// What the user asked of a list: a search and an order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What the user asked of a list: a search, filters and an order.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ListQuery {
     /// Case-insensitive substring over the search columns; a leading `^` makes it a
     /// (case-sensitive, index-friendly) prefix match on the first search column.
     pub search: Option<String>,
     pub sort: Option<Sort>,
+    /// Every filter must hold.
+    pub filters: Vec<Filter>,
+}
+
+/// A condition on one column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Filter {
+    pub column: String,
+    pub op: FilterOp,
+}
+
+/// What a filter checks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FilterOp {
+    /// Equal to this value (`Null`: IS NULL).
+    Equals(Value),
+    /// From `from` (inclusive) to `to` (exclusive); either may be open.
+    Range {
+        from: Option<Value>,
+        to: Option<Value>,
+    },
+}
+
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.op {
+            FilterOp::Equals(Value::Null) => write!(f, "{} is NULL", self.column),
+            FilterOp::Equals(v) => write!(f, "{}={v}", self.column),
+            FilterOp::Range { from, to } => {
+                let show =
+                    |v: &Option<Value>| v.as_ref().map(|x| x.to_string()).unwrap_or_default();
+                write!(f, "{} {}..{}", self.column, show(from), show(to))
+            }
+        }
+    }
 }
 
 /// Everything that narrows and orders one list query (built by the session).
@@ -185,6 +220,8 @@ pub struct Listing {
     pub filter: RowFilter,
     pub search: Option<(String, Vec<String>)>,
     pub sort: Option<Sort>,
+    /// Column filters (columns already checked to be visible).
+    pub filters: Vec<Filter>,
 }
 
 impl Listing {
@@ -193,6 +230,7 @@ impl Listing {
             filter: RowFilter::All,
             search: None,
             sort: None,
+            filters: Vec::new(),
         }
     }
 }

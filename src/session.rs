@@ -353,6 +353,44 @@ impl Context {
                     Ok(msg) | Err(msg) => msg,
                 });
             }
+            Cmd::LoadDistinct {
+                model,
+                column,
+                query,
+            } => {
+                let checked = self.listable(actor, g, &model, &query).await;
+                match checked {
+                    Ok((t, listing)) => {
+                        if !t.table.columns.iter().enumerate().any(|(i, c)| {
+                            c.name == column && !t.masked.get(i).copied().unwrap_or(true)
+                        }) {
+                            return Some(Msg::Failed(format!("cannot filter by {column}")));
+                        }
+                        let kind = t
+                            .table
+                            .column(&column)
+                            .map(|c| FieldKind::of(&c.decl_type))
+                            .unwrap_or(FieldKind::Text);
+                        self.store
+                            .distinct_values(&t.table, &column, &listing, 50)
+                            .await
+                            .map(|values| Msg::Distinct {
+                                model,
+                                column,
+                                ranged: matches!(
+                                    kind,
+                                    FieldKind::Date
+                                        | FieldKind::Timestamp
+                                        | FieldKind::Integer
+                                        | FieldKind::Real
+                                ),
+                                boolean: kind == FieldKind::Boolean,
+                                values,
+                            })
+                    }
+                    Err(denied) => return Some(denied),
+                }
+            }
             Cmd::LoadAudit { query, before_id } => {
                 return Some(match self.audit_page(actor, g, query, before_id).await {
                     Ok(msg) | Err(msg) => msg,
@@ -731,6 +769,9 @@ impl Context {
                 return Err(Msg::Failed(format!("cannot sort by {}", sort.column)));
             }
         }
+        if let Some(f) = query.filters.iter().find(|f| !visible(&f.column)) {
+            return Err(Msg::Failed(format!("cannot filter by {}", f.column)));
+        }
         let search = query.search.as_ref().map(|term| {
             let configured = self
                 .rules
@@ -753,6 +794,7 @@ impl Context {
             filter,
             search,
             sort: query.sort.clone(),
+            filters: query.filters.clone(),
         };
         Ok((t, listing))
     }

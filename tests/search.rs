@@ -236,3 +236,35 @@ async fn export_writes_the_searched_list_into_the_export_dir() {
     j.wait_for("exported 2,000 rows").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn filter_by_a_value_or_a_range_of_the_column_shown_first() {
+    let server = TestServer::start().await;
+    let drafts = count(&server, "SELECT COUNT(*) FROM posts WHERE status = 'draft'").await;
+    let early = count(&server, "SELECT COUNT(*) FROM posts WHERE status = 'draft' AND created_at >= '2024-01-01' AND created_at < '2025-01-01'").await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 160, 30, "xterm").await;
+    open_posts(&mut c).await;
+    for _ in 0..5 {
+        c.send(b"l").await; // to status
+    }
+    c.send(b"f").await;
+    let values = c.wait_for("most common values").await;
+    assert!(values.contains("published  (1,536)"), "{values}");
+    c.keys(&[b"j", b"j", ENTER]).await; // published, archived, draft
+    c.wait_for("[status=draft]").await;
+    c.wait_for(&format!("row 1 of {drafts}")).await;
+    // A date range on created_at, on top of it.
+    for _ in 0..4 {
+        c.send(b"l").await; // published_at, view_count, rating, created_at
+    }
+    c.send(b"f").await;
+    c.wait_for("r a from..to range").await;
+    c.send(b"r").await;
+    c.send(b"2024-01-01..2025-01-01\r").await;
+    c.wait_for("[created_at 2024-01-01..2025-01-01]").await;
+    c.wait_for(&format!("row 1 of {early}")).await;
+    c.send(b"\x1b").await;
+    c.wait_for("row 1 of 2,000").await;
+    server.stop().await;
+}

@@ -9,7 +9,8 @@ use sqlx::{Row, TypeInfo, ValueRef};
 use super::sql::{self, Ident};
 use super::{Store, StoreError};
 use crate::domain::{
-    ListRow, Listing, Page, PageAnchor, Record, RowCount, RowFilter, Sort, TableInfo, Value,
+    FilterOp, ListRow, Listing, Page, PageAnchor, Record, RowCount, RowFilter, Sort, TableInfo,
+    Value,
 };
 
 impl Store {
@@ -116,6 +117,45 @@ impl Store {
             has_before,
             has_after,
         })
+    }
+
+    /// The most common values of `column` among the rows `listing` lets through, with
+    /// their counts (up to `limit`, most frequent first).
+    pub async fn distinct_values(
+        &self,
+        table: &TableInfo,
+        column: &str,
+        listing: &Listing,
+        limit: u32,
+    ) -> Result<Vec<(Value, u64)>, StoreError> {
+        let keys = key_idents(table)?;
+        let col = table.column(column).map(Ident::column).ok_or_else(|| {
+            StoreError::NotFound(format!("{} has no column {column}", table.name))
+        })?;
+        let (conditions, binds) = narrowing(table, &keys, listing)?;
+        let q = format!(
+            "SELECT {col}, COUNT(*) FROM {} {} GROUP BY {col} ORDER BY COUNT(*) DESC, {col} LIMIT {limit}",
+            Ident::table(table),
+            where_clause(&conditions),
+        );
+        let mut query = sqlx::query(&q);
+        for v in &binds {
+            query = bind_value(query, v);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let values = decode_row(r)?;
+                let value = values.first().cloned().unwrap_or(Value::Null);
+                let count = match values.get(1) {
+                    Some(Value::Integer(n)) => u64::try_from(*n).unwrap_or(0),
+                    _ => 0,
+                };
+                Ok((value, count))
+            })
+            .collect()
     }
 
     /// The record of `table` whose key columns equal `key`.
@@ -233,6 +273,31 @@ fn narrowing(
             conditions.push(format!("({like})"));
             for _ in &idents {
                 binds.push(Value::Text(format!("%{escaped}%")));
+            }
+        }
+    }
+    for f in &listing.filters {
+        let Some(col) = table.column(&f.column).map(Ident::column) else {
+            return Err(StoreError::NotFound(format!(
+                "{} has no column {}",
+                table.name, f.column
+            )));
+        };
+        match &f.op {
+            FilterOp::Equals(Value::Null) => conditions.push(format!("{col} IS NULL")),
+            FilterOp::Equals(v) => {
+                conditions.push(format!("{col} = ?"));
+                binds.push(v.clone());
+            }
+            FilterOp::Range { from, to } => {
+                if let Some(v) = from {
+                    conditions.push(format!("{col} >= ?"));
+                    binds.push(v.clone());
+                }
+                if let Some(v) = to {
+                    conditions.push(format!("{col} < ?"));
+                    binds.push(v.clone());
+                }
             }
         }
     }

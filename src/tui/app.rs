@@ -9,7 +9,8 @@ use super::input::{Input, Key, KeyEvent};
 use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
 use super::sanitize::SafeText;
 use crate::domain::{
-    pk_text, ColumnInfo, ListQuery, Page, PageAnchor, Record, Reference, RowCount, Sort, Value,
+    pk_text, ColumnInfo, Filter, FilterOp, ListQuery, Page, PageAnchor, Record, Reference,
+    RowCount, Sort, Value,
 };
 
 /// A model as the index lists it.
@@ -65,6 +66,15 @@ pub enum Msg {
     DeletedMany {
         model: String,
         count: usize,
+    },
+    /// A column's most common values, with counts, for the filter picker. `ranged`: the
+    /// column also takes a from..to range; `boolean`: show yes/no.
+    Distinct {
+        model: String,
+        column: String,
+        ranged: bool,
+        boolean: bool,
+        values: Vec<(Value, u64)>,
     },
     /// An export is under way: rows written so far, of about `total`.
     ExportProgress {
@@ -137,6 +147,12 @@ pub enum Cmd {
     Delete {
         model: String,
         key: Vec<Value>,
+    },
+    /// The most common values of a column of a list (for its filter).
+    LoadDistinct {
+        model: String,
+        column: String,
+        query: ListQuery,
     },
     /// Export the list (as searched and sorted) to a CSV file on the server.
     Export {
@@ -302,6 +318,18 @@ pub enum Screen {
     Conflict(ConflictScreen),
     History(HistoryScreen),
     Audit(AuditScreen),
+    Filter(FilterScreen),
+}
+
+/// Choosing a filter for one column of the list below.
+#[derive(Clone, Debug)]
+pub struct FilterScreen {
+    pub model: String,
+    pub column: String,
+    pub ranged: bool,
+    /// (value, label with its count)
+    pub values: Vec<(Value, SafeText)>,
+    pub selected: usize,
 }
 
 /// A page of audit entries for the viewer.
@@ -511,6 +539,38 @@ impl App {
                 Vec::new()
             }
             Msg::Deleted { model, key } => self.on_deleted(&model, &key),
+            Msg::Distinct {
+                model,
+                column,
+                ranged,
+                boolean,
+                values,
+            } => {
+                let values = values
+                    .into_iter()
+                    .map(|(v, n)| {
+                        let shown = match (&v, boolean) {
+                            (Value::Null, _) => "∅ NULL".to_string(),
+                            (Value::Integer(0), true) => "no".into(),
+                            (Value::Integer(_), true) => "yes".into(),
+                            (other, _) => other.to_string(),
+                        };
+                        let label = SafeText::new(&format!(
+                            "{shown}  ({})",
+                            crate::domain::group_thousands(n)
+                        ));
+                        (v, label.truncated(60))
+                    })
+                    .collect();
+                self.stack.push(Screen::Filter(FilterScreen {
+                    model,
+                    column,
+                    ranged,
+                    values,
+                    selected: 0,
+                }));
+                Vec::new()
+            }
             Msg::ExportProgress { rows, total } => {
                 self.export = Some((rows, total));
                 Vec::new()
@@ -757,6 +817,31 @@ impl App {
             Some(Screen::Detail(s)) => detail_key(s, k),
             Some(Screen::Form(_) | Screen::Conflict(_)) => Action::None, // handled above
             Some(Screen::Audit(a)) => audit_key(a, k, &mut self.prompt, &mut self.dialog),
+            Some(Screen::Filter(f)) => match k.key {
+                Key::Down | Key::Char('j') => {
+                    f.selected = (f.selected + 1).min(f.values.len().saturating_sub(1));
+                    Action::None
+                }
+                Key::Up | Key::Char('k') => {
+                    f.selected = f.selected.saturating_sub(1);
+                    Action::None
+                }
+                Key::Char('r') if f.ranged => {
+                    self.prompt = Some((PromptFor::Range, String::new()));
+                    Action::None
+                }
+                Key::Enter => match f.values.get(f.selected) {
+                    Some((v, _)) => {
+                        let filter = Filter {
+                            column: f.column.clone(),
+                            op: FilterOp::Equals(v.clone()),
+                        };
+                        return self.apply_filter(filter);
+                    }
+                    None => Action::None,
+                },
+                _ => Action::None,
+            },
             Some(Screen::History(h)) => {
                 match k.key {
                     Key::Down | Key::Char('j') => {
@@ -835,6 +920,25 @@ impl App {
                             Vec::new()
                         }
                         _ => Vec::new(),
+                    };
+                }
+                if what == PromptFor::Range {
+                    let Some(Screen::Filter(f)) = self.stack.last() else {
+                        return Vec::new();
+                    };
+                    return match parse_range(&text) {
+                        Some((from, to)) => {
+                            let filter = Filter {
+                                column: f.column.clone(),
+                                op: FilterOp::Range { from, to },
+                            };
+                            self.apply_filter(filter)
+                        }
+                        None => {
+                            let why = "type from..to (either side may be empty), e.g. 2024-01-01..2024-07-01";
+                            self.status = Some(Status::Error(SafeText::new(why)));
+                            Vec::new()
+                        }
                     };
                 }
                 if what == PromptFor::Search {
@@ -968,6 +1072,23 @@ impl App {
             Key::Esc => {
                 self.stack.pop(); // back to the form, changes kept
                 Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Close the filter picker and filter the list below by `filter` (replacing any
+    /// filter on the same column).
+    fn apply_filter(&mut self, filter: Filter) -> Vec<Cmd> {
+        if matches!(self.stack.last(), Some(Screen::Filter(_))) {
+            self.stack.pop();
+        }
+        let page_size = self.page_size;
+        match self.stack.last_mut() {
+            Some(Screen::List(l)) => {
+                l.query.filters.retain(|f| f.column != filter.column);
+                l.query.filters.push(filter);
+                l.requery(page_size)
             }
             _ => Vec::new(),
         }
@@ -1210,6 +1331,26 @@ impl App {
     }
 }
 
+/// `from..to`, either side may be empty; whole numbers and numbers are compared as
+/// numbers, anything else as text (dates and timestamps sort as text).
+fn parse_range(text: &str) -> Option<(Option<Value>, Option<Value>)> {
+    let (from, to) = text.trim().split_once("..")?;
+    let value = |s: &str| -> Option<Value> {
+        let s = s.trim();
+        if s.is_empty() {
+            None
+        } else if let Ok(i) = s.parse::<i64>() {
+            Some(Value::Integer(i))
+        } else if let Ok(r) = s.parse::<f64>() {
+            Some(Value::Real(r))
+        } else {
+            Some(Value::Text(s.to_string()))
+        }
+    };
+    let (from, to) = (value(from), value(to));
+    (from.is_some() || to.is_some()).then_some((from, to))
+}
+
 /// "Delete posts #17? 3 comments are deleted with it. …"
 fn delete_question(model: &str, key: &[Value], references: &[Reference]) -> String {
     let pk = pk_text(key).unwrap_or_default();
@@ -1316,6 +1457,16 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
             return Action::Cmds(vec![Cmd::OpenForm {
                 model: s.model.clone(),
                 key: None,
+            }]);
+        }
+        Key::Char('f') => {
+            let Some(column) = s.column_names.get(s.col_offset).cloned() else {
+                return Action::None;
+            };
+            return Action::Cmds(vec![Cmd::LoadDistinct {
+                model: s.model.clone(),
+                column,
+                query: s.query.clone(),
             }]);
         }
         Key::Char('x') => {

@@ -144,6 +144,8 @@ pub enum PromptFor {
     Search,
     /// The filter of the audit viewer.
     AuditFilter,
+    /// A from..to range for a list filter.
+    Range,
     CreateUser,
     CreateGroup,
     AddToGroup(String),
@@ -161,6 +163,7 @@ impl PromptFor {
             PromptFor::Command => ":",
             PromptFor::Search => "search (^ for a prefix): ",
             PromptFor::AuditFilter => "filter (user= model= action= outcome= since=): ",
+            PromptFor::Range => "range from..to: ",
             PromptFor::CreateUser => "new user name: ",
             PromptFor::CreateGroup => "new group name: ",
             PromptFor::AddToGroup(_) => "add to group: ",
@@ -177,7 +180,7 @@ impl PromptFor {
             return Err("nothing typed".into());
         }
         Ok(match self {
-            PromptFor::Command | PromptFor::Search | PromptFor::AuditFilter => {
+            PromptFor::Command | PromptFor::Search | PromptFor::AuditFilter | PromptFor::Range => {
                 return Err("not a management prompt".into())
             }
             PromptFor::CreateUser => ManageCmd::CreateUser(text.into()),

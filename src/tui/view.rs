@@ -17,7 +17,7 @@ use super::app::{
     App, CellText, DetailScreen, FieldValue, IndexScreen, ListScreen, Screen, Status,
     LIST_CELL_WIDTH,
 };
-use super::app::{AuditScreen, ConflictScreen, HistoryScreen};
+use super::app::{AuditScreen, ConflictScreen, FilterScreen, HistoryScreen};
 use super::form::FormScreen;
 use super::manage::ManageScreen;
 use super::sanitize::SafeText;
@@ -76,10 +76,16 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         }
         Some(Screen::List(s)) => {
             draw_list(s, buf, body);
-            let search = match &s.query.search {
-                Some(term) => format!("  /{}  Esc clears", SafeText::new(term)),
+            let mut search = match &s.query.search {
+                Some(term) => format!("  /{}", SafeText::new(term)),
                 None => String::new(),
             };
+            for f in &s.query.filters {
+                search.push_str(&format!("  [{}]", SafeText::new(&f.to_string())));
+            }
+            if s.query != crate::domain::ListQuery::default() {
+                search.push_str("  Esc clears");
+            }
             let marked = match s.marked.len() {
                 0 => String::new(),
                 n => format!("  {n} marked"),
@@ -119,6 +125,14 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         Some(Screen::History(h)) => {
             draw_history(h, buf, body);
             " newest first  j/k scroll  Esc back".to_string()
+        }
+        Some(Screen::Filter(f)) => {
+            draw_filter(f, buf, body);
+            if f.ranged {
+                " Enter filters by this value  r a from..to range  Esc back".to_string()
+            } else {
+                " Enter filters by this value  Esc back".to_string()
+            }
         }
         Some(Screen::Audit(a)) => {
             draw_audit(a, buf, body);
@@ -191,6 +205,10 @@ fn crumbs(app: &App) -> String {
             Screen::Conflict(_) => s.push_str(" › conflict"),
             Screen::History(_) => s.push_str(" › history"),
             Screen::Audit(_) => s.push_str(" › audit"),
+            Screen::Filter(f) => {
+                s.push_str(" › filter ");
+                s.push_str(SafeText::new(&f.column).as_str());
+            }
         }
     }
     s
@@ -644,6 +662,31 @@ fn draw_history(h: &HistoryScreen, buf: &mut Buffer, area: Rect) {
     }
 }
 
+fn draw_filter(f: &FilterScreen, buf: &mut Buffer, area: Rect) {
+    buf.set_string(area.x + 2, area.y, "most common values", HEADER);
+    if f.values.is_empty() {
+        buf.set_string(area.x + 2, area.y + 1, "No rows.", DIM);
+        return;
+    }
+    let visible = usize::from(area.height.saturating_sub(1)).max(1);
+    let offset = f.selected.saturating_sub(visible - 1);
+    for (i, (_, label)) in f.values.iter().enumerate().skip(offset).take(visible) {
+        let y = area.y + 1 + u16::try_from(i - offset).unwrap_or(0);
+        let selected = i == f.selected;
+        if selected {
+            buf.set_string(area.x, y, GUTTER, Style::new());
+        }
+        let style = if selected { SELECTED } else { Style::new() };
+        buf.set_stringn(
+            area.x + 2,
+            y,
+            label.as_str(),
+            usize::from(area.width.saturating_sub(4)),
+            style,
+        );
+    }
+}
+
 fn draw_audit(a: &mut AuditScreen, buf: &mut Buffer, area: Rect) {
     if !a.loaded {
         buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
@@ -748,6 +791,7 @@ const HELP: &[(&str, &str)] = &[
     ("e  n", "edit record / new record"),
     ("d", "delete (asks first)"),
     ("Space", "mark rows; d deletes the marked"),
+    ("f", "filter by first column shown"),
     ("x", "export the list to a CSV file"),
     ("o", "a record's permissions"),
     ("H", "a record's history"),
