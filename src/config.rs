@@ -77,6 +77,14 @@ pub struct ModelConfig {
     pub actions: Vec<String>,
     /// Columns `/` searches (default: the text columns).
     pub search: Vec<String>,
+    /// The name shown for the model (default: its table name).
+    pub label: Option<String>,
+    /// Columns a list shows, in this order (default: every column).
+    pub list: Vec<String>,
+    /// Default order of a list: a column, `-column` for descending (default: the key).
+    pub ordering: Option<String>,
+    /// Rows per page of this model's lists (default: `page_size`).
+    pub page_size: Option<u32>,
     /// Columns never selected for users outside `exempt_groups` (superusers included).
     pub hidden: Vec<String>,
     /// Columns whose values are shown as `••••` to users outside `exempt_groups`.
@@ -229,11 +237,27 @@ impl Config {
                     format!("models.{model}: the database has no table `{model}`"),
                 ));
             };
+            if let Some(o) = &mc.ordering {
+                let column = o.strip_prefix('-').unwrap_or(o);
+                if table.column(column).is_none() {
+                    return Err(invalid(
+                        "models",
+                        format!("models.{model}.ordering: `{model}` has no column `{column}`"),
+                    ));
+                }
+            }
+            if mc.page_size.is_some_and(|n| !(10..=10_000).contains(&n)) {
+                return Err(invalid(
+                    "models",
+                    format!("models.{model}.page_size: must be between 10 and 10000"),
+                ));
+            }
             for (rule, columns) in [
                 ("hidden", &mc.hidden),
                 ("masked", &mc.masked),
                 ("read_only", &mc.read_only),
                 ("search", &mc.search),
+                ("list", &mc.list),
             ] {
                 for c in columns {
                     if table.column(c).is_none() {

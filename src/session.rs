@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 use crate::auth::password::Hasher;
 use crate::auth::Identity;
 use crate::config::ModelConfig;
-use crate::domain::{pk_text, Grants, ListQuery, Listing, RowFilter, Schema, TableInfo, Value};
+use crate::domain::{
+    pk_text, Grants, ListQuery, Listing, RowFilter, Schema, Sort, TableInfo, Value,
+};
 use crate::perm::moat_perms;
 use crate::perm::{self, Action, Decision, Visibility};
 use crate::store::{AuditEntry, AuditFilter, SaveOutcome, Store, StoreError};
@@ -226,9 +228,20 @@ impl Context {
                     .tables
                     .iter()
                     .filter(|t| perm::model_listed(g, &t.name))
-                    .map(|t| ModelSummary {
-                        name: t.name.clone(),
-                        columns: t.columns.len(),
+                    .map(|t| {
+                        let rules = self.rules.get(&t.name);
+                        ModelSummary {
+                            name: t.name.clone(),
+                            label: rules
+                                .and_then(|r| r.label.clone())
+                                .unwrap_or_else(|| t.name.clone()),
+                            columns: t.columns.len(),
+                            ordering: rules.and_then(|r| r.ordering.as_deref()).map(|o| Sort {
+                                column: o.trim_start_matches('-').to_string(),
+                                descending: o.starts_with('-'),
+                            }),
+                            page_size: rules.and_then(|r| r.page_size),
+                        }
                     })
                     .collect();
                 return Some(Msg::Models(models));
@@ -796,6 +809,16 @@ impl Context {
             sort: query.sort.clone(),
             filters: query.filters.clone(),
         };
+        // A list shows the model's list columns, when it names them.
+        let t = match self
+            .rules
+            .get(model)
+            .map(|r| &r.list)
+            .filter(|l| !l.is_empty())
+        {
+            Some(list) => t.only(list),
+            None => t,
+        };
         Ok((t, listing))
     }
 
@@ -1049,6 +1072,27 @@ struct Shown {
 pub const MASK: &str = "••••";
 
 impl Shown {
+    /// Only the columns named in `names`, in that order.
+    fn only(self, names: &[String]) -> Shown {
+        let mut out = Shown {
+            table: TableInfo {
+                columns: Vec::new(),
+                ..self.table.clone()
+            },
+            masked: Vec::new(),
+            read_only: Vec::new(),
+        };
+        for name in names {
+            if let Some(i) = self.table.columns.iter().position(|c| &c.name == name) {
+                out.table.columns.push(self.table.columns[i].clone());
+                out.masked.push(self.masked.get(i).copied().unwrap_or(true));
+                out.read_only
+                    .push(self.read_only.get(i).copied().unwrap_or(true));
+            }
+        }
+        out
+    }
+
     /// May a form change column `i`? Not if masked, read-only by rule, or (editing) a key
     /// column, or (creating) the auto-numbered integer key.
     fn writable(&self, i: usize, creating: bool) -> bool {

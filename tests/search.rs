@@ -268,3 +268,76 @@ async fn filter_by_a_value_or_a_range_of_the_column_shown_first() {
     c.wait_for("row 1 of 2,000").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_model_registry_names_columns_and_orders_lists() {
+    let server = TestServer::start_with(
+        |c| {
+            c.models.insert(
+                "posts".into(),
+                moat::config::ModelConfig {
+                    label: Some("Blog posts".into()),
+                    list: vec!["title".into(), "status".into(), "created_at".into()],
+                    ordering: Some("-created_at".into()),
+                    page_size: Some(25),
+                    ..Default::default()
+                },
+            );
+        },
+        None,
+    )
+    .await;
+    let newest: String =
+        sqlx::query_scalar("SELECT slug FROM posts ORDER BY created_at DESC, id DESC LIMIT 1")
+            .fetch_one(server.store.pool())
+            .await
+            .unwrap();
+    let newest_title: String = sqlx::query_scalar("SELECT title FROM posts WHERE slug = ?")
+        .bind(&newest)
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 160, 30, "xterm").await;
+    let index = c
+        .wait_until("the index with counts", |s| {
+            s.lines()
+                .any(|l| l.contains("Blog posts") && l.trim_end().ends_with("2,000"))
+        })
+        .await;
+    assert!(
+        index
+            .lines()
+            .any(|l| l.contains("Blog posts") && l.trim_end().ends_with("2,000")),
+        "{index}"
+    );
+    c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
+    let list = c.wait_for("created_at▼").await;
+    let header = list.lines().nth(1).unwrap_or_default();
+    assert!(
+        header.contains("title") && header.contains("status"),
+        "{header}"
+    );
+    assert!(
+        !header.contains("slug") && !header.contains("body"),
+        "only the list columns: {header}"
+    );
+    assert!(
+        list.lines()
+            .nth(2)
+            .unwrap_or_default()
+            .contains(&newest_title[..15]),
+        "{list}"
+    );
+    // Pages of 25: moving past row 25 fetches the next page, in the same order.
+    for _ in 0..25 {
+        c.send(DOWN).await;
+    }
+    c.wait_for("row 26 of 2,000").await;
+    // Esc comes back to the model's default order, then leaves.
+    c.send(b"s").await;
+    c.wait_for("title▲").await;
+    c.send(b"\x1b").await;
+    c.wait_for("created_at▼").await;
+    server.stop().await;
+}

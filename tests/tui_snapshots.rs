@@ -37,7 +37,10 @@ fn index_app() -> App {
             .iter()
             .map(|(n, c)| ModelSummary {
                 name: n.to_string(),
+                label: n.to_string(),
                 columns: *c,
+                ordering: None,
+                page_size: None,
             })
             .collect(),
     ));

@@ -26,7 +26,14 @@ impl Ident {
         if name == "rowid" && t.column("rowid").is_none() {
             return Some(Ident("rowid".into()));
         }
-        t.column(name).map(Ident::column)
+        // A view of the table may leave its key out of `columns`; the key's name is still
+        // introspected schema.
+        t.column(name).map(Ident::column).or_else(|| {
+            t.primary_key
+                .iter()
+                .any(|k| k == name)
+                .then(|| Ident(quote(name)))
+        })
     }
 
     pub fn as_str(&self) -> &str {

@@ -18,7 +18,13 @@ use crate::domain::{
 pub struct ModelSummary {
     /// The model's name (its table name) as the store knows it; used in commands.
     pub name: String,
+    /// What the console calls it.
+    pub label: String,
     pub columns: usize,
+    /// The list's default order (from config).
+    pub ordering: Option<Sort>,
+    /// Rows per page, when the model sets its own.
+    pub page_size: Option<u32>,
 }
 
 /// Something that happened: input from the user, or the answer to a [`Cmd`].
@@ -271,6 +277,10 @@ pub struct ListScreen {
     pub marked: Vec<Vec<Value>>,
     /// Opened from a form to pick a row: Enter puts its key into the form's field.
     pub picking: bool,
+    /// Rows per page.
+    pub limit: u32,
+    /// What Esc goes back to (the model's default order).
+    pub default_query: ListQuery,
 }
 
 /// Every field of one record.
@@ -311,7 +321,7 @@ pub enum Status {
 #[derive(Clone, Debug)]
 pub enum Screen {
     Index(IndexScreen),
-    List(ListScreen),
+    List(Box<ListScreen>),
     Detail(DetailScreen),
     Manage(ManageScreen),
     Form(FormScreen),
@@ -782,11 +792,12 @@ impl App {
                 // Esc first drops a search or sort, then goes back.
                 let page_size = self.page_size;
                 if let Some(Screen::List(l)) = self.stack.last_mut() {
-                    if l.query != ListQuery::default() {
-                        l.query = ListQuery::default();
-                        return l.requery(page_size);
+                    if l.query != l.default_query {
+                        l.query = l.default_query.clone();
+                        return l.requery();
                     }
                 }
+                let _ = page_size;
                 return self.back();
             }
             Key::Char('q') if plain => {
@@ -813,7 +824,7 @@ impl App {
         let page_size = self.page_size;
         let action = match self.stack.last_mut() {
             Some(Screen::Index(s)) => index_key(s, k, page_size),
-            Some(Screen::List(s)) => list_key(s, k, page_size),
+            Some(Screen::List(s)) => list_key(s, k),
             Some(Screen::Detail(s)) => detail_key(s, k),
             Some(Screen::Form(_) | Screen::Conflict(_)) => Action::None, // handled above
             Some(Screen::Audit(a)) => audit_key(a, k, &mut self.prompt, &mut self.dialog),
@@ -942,11 +953,10 @@ impl App {
                     };
                 }
                 if what == PromptFor::Search {
-                    let page_size = self.page_size;
                     if let Some(Screen::List(l)) = self.stack.last_mut() {
                         let term = text.trim();
                         l.query.search = (!term.is_empty()).then(|| term.to_string());
-                        return l.requery(page_size);
+                        return l.requery();
                     }
                     return Vec::new();
                 }
@@ -1001,9 +1011,10 @@ impl App {
                 // Pick a row of `model` for the focused field.
                 let mut list = ListScreen::new(model.clone(), SafeText::new(&model), None);
                 list.picking = true;
-                let first = list.request(PageAnchor::First, Land::First, self.page_size);
+                list.limit = self.page_size;
+                let first = list.request(PageAnchor::First, Land::First);
                 let count = list.count_cmd();
-                self.stack.push(Screen::List(list));
+                self.stack.push(Screen::List(Box::new(list)));
                 vec![first, count]
             }
             FormAction::Cancel => {
@@ -1083,12 +1094,11 @@ impl App {
         if matches!(self.stack.last(), Some(Screen::Filter(_))) {
             self.stack.pop();
         }
-        let page_size = self.page_size;
         match self.stack.last_mut() {
             Some(Screen::List(l)) => {
                 l.query.filters.retain(|f| f.column != filter.column);
                 l.query.filters.push(filter);
-                l.requery(page_size)
+                l.requery()
             }
             _ => Vec::new(),
         }
@@ -1133,7 +1143,6 @@ impl App {
         {
             self.stack.pop();
         }
-        let page_size = self.page_size;
         let Some(Screen::List(list)) = self.stack.last_mut() else {
             return Vec::new();
         };
@@ -1145,9 +1154,9 @@ impl App {
         let cmd = match list.rows.first() {
             Some(first) => {
                 let anchor = PageAnchor::From(first.cursor.clone());
-                list.request(anchor, Land::At(at), page_size)
+                list.request(anchor, Land::At(at))
             }
-            None => list.request(PageAnchor::First, Land::First, page_size),
+            None => list.request(PageAnchor::First, Land::First),
         };
         let count = list.count_cmd();
         vec![cmd, count]
@@ -1210,7 +1219,7 @@ impl App {
         index.models = models
             .into_iter()
             .map(|m| {
-                let label = SafeText::new(&m.name);
+                let label = SafeText::new(&m.label);
                 (m, label, None)
             })
             .collect();
@@ -1401,17 +1410,23 @@ fn index_key(s: &mut IndexScreen, k: KeyEvent, page_size: u32) -> Action {
         Key::End | Key::Char('G') => s.selected = n.saturating_sub(1),
         Key::Enter | Key::Right | Key::Char('l') => {
             if let Some((m, label, count)) = s.models.get(s.selected) {
-                let list = ListScreen::new(m.name.clone(), label.clone(), *count);
+                let mut list = ListScreen::new(m.name.clone(), label.clone(), *count);
+                list.limit = m.page_size.unwrap_or(page_size);
+                list.default_query = ListQuery {
+                    sort: m.ordering.clone(),
+                    ..ListQuery::default()
+                };
+                list.query = list.default_query.clone();
                 let cmds = vec![
                     Cmd::LoadPage {
                         model: m.name.clone(),
                         anchor: PageAnchor::First,
-                        limit: page_size,
-                        query: ListQuery::default(),
+                        limit: list.limit,
+                        query: list.query.clone(),
                     },
                     list.count_cmd(),
                 ];
-                return Action::Push(Box::new(Screen::List(list)), cmds);
+                return Action::Push(Box::new(Screen::List(Box::new(list))), cmds);
             }
         }
         _ => {}
@@ -1419,28 +1434,26 @@ fn index_key(s: &mut IndexScreen, k: KeyEvent, page_size: u32) -> Action {
     Action::None
 }
 
-fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
+fn list_key(s: &mut ListScreen, k: KeyEvent) -> Action {
     if s.pending.is_some() {
         return Action::None; // a page is on its way; keys would act on stale rows
     }
     let page = isize::try_from(s.visible.max(1)).unwrap_or(1);
     let cmd = match k.key {
-        Key::Down | Key::Char('j') => s.move_by(1, page_size),
-        Key::Up | Key::Char('k') => s.move_by(-1, page_size),
-        Key::PageDown => s.move_by(page, page_size),
-        Key::Char('f') if k.mods.ctrl => s.move_by(page, page_size),
-        Key::PageUp => s.move_by(-page, page_size),
-        Key::Char('b') if k.mods.ctrl => s.move_by(-page, page_size),
+        Key::Down | Key::Char('j') => s.move_by(1),
+        Key::Up | Key::Char('k') => s.move_by(-1),
+        Key::PageDown => s.move_by(page),
+        Key::Char('f') if k.mods.ctrl => s.move_by(page),
+        Key::PageUp => s.move_by(-page),
+        Key::Char('b') if k.mods.ctrl => s.move_by(-page),
         Key::Home | Key::Char('g') if s.has_before => {
-            Some(s.request(PageAnchor::First, Land::First, page_size))
+            Some(s.request(PageAnchor::First, Land::First))
         }
         Key::Home | Key::Char('g') => {
             s.selected = 0;
             None
         }
-        Key::End | Key::Char('G') if s.has_after => {
-            Some(s.request(PageAnchor::Last, Land::Last, page_size))
-        }
+        Key::End | Key::Char('G') if s.has_after => Some(s.request(PageAnchor::Last, Land::Last)),
         Key::End | Key::Char('G') => {
             s.selected = s.rows.len().saturating_sub(1);
             None
@@ -1483,7 +1496,7 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
             let descending =
                 matches!(&s.query.sort, Some(o) if o.column == column && !o.descending);
             s.query.sort = Some(Sort { column, descending });
-            return Action::Cmds(s.requery(page_size));
+            return Action::Cmds(s.requery());
         }
         Key::Char('e') => {
             return match s.rows.get(s.selected) {
@@ -1503,7 +1516,7 @@ fn list_key(s: &mut ListScreen, k: KeyEvent, page_size: u32) -> Action {
                     None => s.marked.push(row.key.clone()),
                 }
             }
-            s.move_by(1, page_size)
+            s.move_by(1)
         }
         Key::Char('d') if !s.marked.is_empty() => {
             return Action::Confirm(
@@ -1688,11 +1701,14 @@ impl ListScreen {
             column_names: Vec::new(),
             marked: Vec::new(),
             picking: false,
+            limit: 100,
+            default_query: ListQuery::default(),
         }
     }
 
     /// Ask for the page at `anchor`; the cursor lands at `land` when it arrives.
-    pub fn request(&mut self, anchor: PageAnchor, land: Land, limit: u32) -> Cmd {
+    pub fn request(&mut self, anchor: PageAnchor, land: Land) -> Cmd {
+        let limit = self.limit;
         self.pending = Some((anchor.clone(), land));
         Cmd::LoadPage {
             model: self.model.clone(),
@@ -1711,21 +1727,21 @@ impl ListScreen {
     }
 
     /// Search or sort changed: start over from the first row.
-    fn requery(&mut self, limit: u32) -> Vec<Cmd> {
+    fn requery(&mut self) -> Vec<Cmd> {
         self.count = None;
         self.start = Some(0);
         self.rows.clear();
         self.selected = 0;
         self.offset = 0;
         vec![
-            self.request(PageAnchor::First, Land::First, limit),
+            self.request(PageAnchor::First, Land::First),
             self.count_cmd(),
         ]
     }
 
     /// Move the cursor by `delta` rows, fetching the neighbouring page when it leaves
     /// this one.
-    fn move_by(&mut self, delta: isize, limit: u32) -> Option<Cmd> {
+    fn move_by(&mut self, delta: isize) -> Option<Cmd> {
         let len = self.rows.len();
         let target = isize::try_from(self.selected)
             .unwrap_or(0)
@@ -1733,13 +1749,13 @@ impl ListScreen {
         if target < 0 {
             if let (true, Some(first)) = (self.has_before, self.rows.first()) {
                 let anchor = PageAnchor::Before(first.cursor.clone());
-                return Some(self.request(anchor, Land::FromEnd(target.unsigned_abs()), limit));
+                return Some(self.request(anchor, Land::FromEnd(target.unsigned_abs())));
             }
             self.selected = 0;
         } else if target.unsigned_abs() >= len {
             if let (true, Some(last)) = (self.has_after, self.rows.last()) {
                 let anchor = PageAnchor::After(last.cursor.clone());
-                return Some(self.request(anchor, Land::At(target.unsigned_abs() - len), limit));
+                return Some(self.request(anchor, Land::At(target.unsigned_abs() - len)));
             }
             self.selected = len.saturating_sub(1);
         } else {
