@@ -70,7 +70,7 @@ pub struct Config {
 }
 
 /// Settings of one model (`[models.<table>]`).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     /// Custom permission verbs for this model, e.g. `["export"]` gives `export_<model>`.
@@ -85,6 +85,8 @@ pub struct ModelConfig {
     pub ordering: Option<String>,
     /// Rows per page of this model's lists (default: `page_size`).
     pub page_size: Option<u32>,
+    /// Actions on marked rows: each sets columns to fixed values.
+    pub bulk: Vec<BulkAction>,
     /// Columns never selected for users outside `exempt_groups` (superusers included).
     pub hidden: Vec<String>,
     /// Columns whose values are shown as `••••` to users outside `exempt_groups`.
@@ -127,6 +129,14 @@ pub struct LockoutConfig {
     pub max_cooloff_secs: u64,
     /// Whether an attempt during a lockout starts the cool-off again.
     pub extend_on_attempt: bool,
+}
+
+/// A declared bulk action (`[[models.<m>.bulk]] name = "publish", set = { status = "published" }`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAction {
+    pub name: String,
+    pub set: BTreeMap<String, toml::Value>,
 }
 
 /// Limits on new and unauthenticated connections (OpenSSH's MaxStartups, per source too).
@@ -244,6 +254,37 @@ impl Config {
                         "models",
                         format!("models.{model}.ordering: `{model}` has no column `{column}`"),
                     ));
+                }
+            }
+            for action in &mc.bulk {
+                if action.name.is_empty() || action.set.is_empty() {
+                    return Err(invalid(
+                        "models",
+                        format!("models.{model}.bulk: an action needs a name and columns to set"),
+                    ));
+                }
+                for (column, value) in &action.set {
+                    if table.column(column).is_none() {
+                        return Err(invalid(
+                            "models",
+                            format!(
+                                "models.{model}.bulk.{}: `{model}` has no column `{column}`",
+                                action.name
+                            ),
+                        ));
+                    }
+                    if !matches!(
+                        value,
+                        toml::Value::String(_)
+                            | toml::Value::Integer(_)
+                            | toml::Value::Float(_)
+                            | toml::Value::Boolean(_)
+                    ) {
+                        return Err(invalid(
+                            "models",
+                            format!("models.{model}.bulk.{}: `{column}` must be a string, number or boolean", action.name),
+                        ));
+                    }
                 }
             }
             if mc.page_size.is_some_and(|n| !(10..=10_000).contains(&n)) {

@@ -241,6 +241,9 @@ impl Context {
                                 descending: o.starts_with('-'),
                             }),
                             page_size: rules.and_then(|r| r.page_size),
+                            bulk_actions: rules
+                                .map(|r| r.bulk.iter().map(|a| a.name.clone()).collect())
+                                .unwrap_or_default(),
                         }
                     })
                     .collect();
@@ -406,6 +409,15 @@ impl Context {
             }
             Cmd::LoadAudit { query, before_id } => {
                 return Some(match self.audit_page(actor, g, query, before_id).await {
+                    Ok(msg) | Err(msg) => msg,
+                });
+            }
+            Cmd::Bulk {
+                model,
+                action,
+                keys,
+            } => {
+                return Some(match self.bulk(actor, g, model, action, keys).await {
                     Ok(msg) | Err(msg) => msg,
                 });
             }
@@ -642,6 +654,75 @@ impl Context {
             Decision::Allow => Ok(()),
             Decision::Deny(reason) => Err(self.deny(actor, action, model, None, &reason).await),
         }
+    }
+
+    /// Run a declared bulk action: every marked row checked for `change_<model>` and every
+    /// column the action sets checked against the column rules, then all rows changed in
+    /// one transaction (or none).
+    async fn bulk(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        action: String,
+        keys: Vec<Vec<Value>>,
+    ) -> Result<Msg, Msg> {
+        let declared = self
+            .rules
+            .get(&model)
+            .and_then(|r| r.bulk.iter().find(|a| a.name == action))
+            .ok_or_else(|| Msg::Failed(format!("{model} declares no action {action}")))?;
+        let mut shown = None;
+        for key in &keys {
+            shown = Some(
+                self.row_allowed(actor, g, &Action::Change, &model, key)
+                    .await?,
+            );
+        }
+        let Some(shown) = shown else {
+            return Err(Msg::Failed("no rows marked".into()));
+        };
+        let mut changes = Vec::new();
+        for (column, value) in &declared.set {
+            let writable = shown
+                .table
+                .columns
+                .iter()
+                .position(|c| &c.name == column)
+                .is_some_and(|i| shown.writable(i, false));
+            if !writable {
+                let why = format!("{column} is read-only");
+                return Err(self.deny(actor, &Action::Change, &model, None, &why).await);
+            }
+            let value = match value {
+                toml::Value::String(s) => Value::Text(s.clone()),
+                toml::Value::Integer(i) => Value::Integer(*i),
+                toml::Value::Float(f) => Value::Real(*f),
+                toml::Value::Boolean(b) => Value::Integer(i64::from(*b)),
+                _ => return Err(Msg::Failed(format!("{column}: unsupported value"))),
+            };
+            changes.push((column.clone(), value));
+        }
+        let table = self.full_table(&model)?;
+        let audit = AuditEntry {
+            reason: Some(format!("bulk action {action} on {} rows", keys.len())),
+            ..actor.audit("change", &model)
+        };
+        let count = self
+            .store
+            .update_many(table, &keys, &changes, audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::Constraint(words) => {
+                    Msg::Failed(format!("{action}: nothing changed: {words}"))
+                }
+                other => Msg::Failed(describe(&other)),
+            })?;
+        Ok(Msg::BulkDone {
+            model,
+            action,
+            count,
+        })
     }
 
     /// Start an export of a list (superusers, or `export_<model>` — a verb the model

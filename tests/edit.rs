@@ -452,3 +452,52 @@ async fn a_foreign_key_is_picked_from_the_related_list() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_declared_bulk_action_changes_the_marked_rows_together() {
+    let server = TestServer::start_with(
+        |c| {
+            let mut set = std::collections::BTreeMap::new();
+            set.insert("status".to_string(), toml::Value::String("archived".into()));
+            c.models.insert(
+                "posts".into(),
+                moat::config::ModelConfig {
+                    bulk: vec![moat::config::BulkAction {
+                        name: "archive".into(),
+                        set,
+                    }],
+                    ..Default::default()
+                },
+            );
+        },
+        None,
+    )
+    .await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 140, 30, "xterm").await;
+    c.wait_for("post_tags").await;
+    c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
+    c.wait_for("row 1 of 2,000").await;
+    c.keys(&[b" ", b" ", b" "]).await;
+    c.wait_for("3 marked").await;
+    c.send(b"a").await;
+    c.wait_for("action for the marked rows").await;
+    c.send(b"archive\r").await;
+    c.wait_for("Apply archive to the 3 marked rows of posts?")
+        .await;
+    c.send(b"y").await;
+    c.wait_for("archive: 3 rows of posts changed").await;
+    let archived: i64 = scalar(
+        &server,
+        "SELECT COUNT(*) FROM posts WHERE id IN (1, 2, 3) AND status = 'archived'",
+    )
+    .await;
+    assert_eq!(archived, 3);
+    let audited: i64 = scalar(
+        &server,
+        "SELECT COUNT(*) FROM moat_audit_log WHERE reason = 'bulk action archive on 3 rows'",
+    )
+    .await;
+    assert_eq!(audited, 3);
+    server.stop().await;
+}

@@ -41,6 +41,7 @@ fn index_app() -> App {
                 columns: *c,
                 ordering: None,
                 page_size: None,
+                bulk_actions: vec![],
             })
             .collect(),
     ));

@@ -151,6 +151,62 @@ impl Store {
         Ok(SaveOutcome::Saved(new_key))
     }
 
+    /// Set `changes` on every row of `keys` — all or none, one audit row each (before and
+    /// after of the changed columns). Returns how many rows changed.
+    pub async fn update_many(
+        &self,
+        table: &TableInfo,
+        keys: &[Vec<Value>],
+        changes: &[(String, Value)],
+        audit: AuditEntry,
+    ) -> Result<usize, StoreError> {
+        let idents = columns(table, changes)?;
+        let key_cols = key_idents(table)?;
+        let set = idents
+            .iter()
+            .map(|i| format!("{i} = ?"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let q = format!(
+            "UPDATE {} SET {set} WHERE {} = {}",
+            Ident::table(table),
+            sql::ident_tuple(&key_cols),
+            sql::placeholders(key_cols.len())
+        );
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for key in keys {
+            let now = record_on(&mut tx, table, key).await?;
+            let before: Vec<(String, Value)> = changes
+                .iter()
+                .map(|(c, _)| {
+                    let v = now
+                        .fields
+                        .iter()
+                        .find(|(col, _)| &col.name == c)
+                        .map(|(_, v)| v.clone());
+                    (c.clone(), v.unwrap_or(Value::Null))
+                })
+                .collect();
+            let mut query = sqlx::query(&q);
+            for (_, v) in changes {
+                query = bind_value(query, v);
+            }
+            for v in key {
+                query = bind_value(query, v);
+            }
+            query.execute(&mut *tx).await.map_err(refused)?;
+            let row_audit = AuditEntry {
+                pk: crate::domain::pk_text(key),
+                before: Some(json_of(&before)),
+                after: Some(json_of(changes)),
+                ..audit.clone()
+            };
+            append(&mut tx, &row_audit).await?;
+        }
+        tx.commit().await?;
+        Ok(keys.len())
+    }
+
     /// Create a row of `table` from `values` (columns left out get their defaults).
     /// Returns its key.
     pub async fn insert_record(

@@ -25,6 +25,8 @@ pub struct ModelSummary {
     pub ordering: Option<Sort>,
     /// Rows per page, when the model sets its own.
     pub page_size: Option<u32>,
+    /// Names of the bulk actions the model declares.
+    pub bulk_actions: Vec<String>,
 }
 
 /// Something that happened: input from the user, or the answer to a [`Cmd`].
@@ -71,6 +73,12 @@ pub enum Msg {
     },
     DeletedMany {
         model: String,
+        count: usize,
+    },
+    /// A bulk action changed `count` marked rows.
+    BulkDone {
+        model: String,
+        action: String,
         count: usize,
     },
     /// A column's most common values, with counts, for the filter picker. `ranged`: the
@@ -159,6 +167,12 @@ pub enum Cmd {
         model: String,
         column: String,
         query: ListQuery,
+    },
+    /// Run a declared bulk action on the marked rows: all or none.
+    Bulk {
+        model: String,
+        action: String,
+        keys: Vec<Vec<Value>>,
     },
     /// Export the list (as searched and sorted) to a CSV file on the server.
     Export {
@@ -281,6 +295,8 @@ pub struct ListScreen {
     pub limit: u32,
     /// What Esc goes back to (the model's default order).
     pub default_query: ListQuery,
+    /// The model's declared bulk actions.
+    pub bulk_actions: Vec<String>,
 }
 
 /// Every field of one record.
@@ -594,6 +610,29 @@ impl App {
                 self.status = Some(Status::Notice(SafeText::new(&text)));
                 Vec::new()
             }
+            Msg::BulkDone {
+                model,
+                action,
+                count,
+            } => {
+                let cmds = match self.stack.last_mut() {
+                    Some(Screen::List(l)) if l.model == model => {
+                        l.marked.clear();
+                        let reload = match l.rows.first() {
+                            Some(first) => {
+                                let at = l.selected;
+                                l.request(PageAnchor::From(first.cursor.clone()), Land::At(at))
+                            }
+                            None => l.request(PageAnchor::First, Land::First),
+                        };
+                        vec![reload]
+                    }
+                    _ => Vec::new(),
+                };
+                let text = format!("{action}: {count} rows of {model} changed");
+                self.status = Some(Status::Notice(SafeText::new(&text)));
+                cmds
+            }
             Msg::DeletedMany { model, count } => {
                 let cmds = match self.stack.last_mut() {
                     Some(Screen::List(l)) if l.model == model => {
@@ -891,6 +930,10 @@ impl App {
                 self.confirm = Some((SafeText::new(&question), OnYes::Run(vec![cmd])));
                 Vec::new()
             }
+            Action::Prompt(what) => {
+                self.prompt = Some((what, String::new()));
+                Vec::new()
+            }
         }
     }
 
@@ -932,6 +975,32 @@ impl App {
                         }
                         _ => Vec::new(),
                     };
+                }
+                if let PromptFor::Bulk(_) = &what {
+                    let Some(Screen::List(l)) = self.stack.last() else {
+                        return Vec::new();
+                    };
+                    let name = text.trim();
+                    if !l.bulk_actions.iter().any(|a| a == name) {
+                        let why = format!(
+                            "no action `{name}` (declared: {})",
+                            l.bulk_actions.join(", ")
+                        );
+                        self.status = Some(Status::Error(SafeText::new(&why)));
+                        return Vec::new();
+                    }
+                    let question = format!(
+                        "Apply {name} to the {} marked rows of {}?",
+                        l.marked.len(),
+                        l.model
+                    );
+                    let cmd = Cmd::Bulk {
+                        model: l.model.clone(),
+                        action: name.to_string(),
+                        keys: l.marked.clone(),
+                    };
+                    self.confirm = Some((SafeText::new(&question), OnYes::Run(vec![cmd])));
+                    return Vec::new();
                 }
                 if what == PromptFor::Range {
                     let Some(Screen::Filter(f)) = self.stack.last() else {
@@ -1399,6 +1468,8 @@ enum Action {
     Push(Box<Screen>, Vec<Cmd>),
     /// Ask first; `y` runs the command.
     Confirm(String, Cmd),
+    /// Open a one-line prompt.
+    Prompt(PromptFor),
 }
 
 fn index_key(s: &mut IndexScreen, k: KeyEvent, page_size: u32) -> Action {
@@ -1412,6 +1483,7 @@ fn index_key(s: &mut IndexScreen, k: KeyEvent, page_size: u32) -> Action {
             if let Some((m, label, count)) = s.models.get(s.selected) {
                 let mut list = ListScreen::new(m.name.clone(), label.clone(), *count);
                 list.limit = m.page_size.unwrap_or(page_size);
+                list.bulk_actions = m.bulk_actions.clone();
                 list.default_query = ListQuery {
                     sort: m.ordering.clone(),
                     ..ListQuery::default()
@@ -1517,6 +1589,9 @@ fn list_key(s: &mut ListScreen, k: KeyEvent) -> Action {
                 }
             }
             s.move_by(1)
+        }
+        Key::Char('a') if !s.marked.is_empty() && !s.bulk_actions.is_empty() => {
+            return Action::Prompt(PromptFor::Bulk(s.bulk_actions.join(", ")));
         }
         Key::Char('d') if !s.marked.is_empty() => {
             return Action::Confirm(
@@ -1703,6 +1778,7 @@ impl ListScreen {
             picking: false,
             limit: 100,
             default_query: ListQuery::default(),
+            bulk_actions: Vec::new(),
         }
     }
 

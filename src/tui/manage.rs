@@ -146,6 +146,8 @@ pub enum PromptFor {
     AuditFilter,
     /// A from..to range for a list filter.
     Range,
+    /// The name of a bulk action (the declared ones listed).
+    Bulk(String),
     CreateUser,
     CreateGroup,
     AddToGroup(String),
@@ -164,6 +166,7 @@ impl PromptFor {
             PromptFor::Search => "search (^ for a prefix): ",
             PromptFor::AuditFilter => "filter (user= model= action= outcome= since=): ",
             PromptFor::Range => "range from..to: ",
+            PromptFor::Bulk(_) => "action for the marked rows: ",
             PromptFor::CreateUser => "new user name: ",
             PromptFor::CreateGroup => "new group name: ",
             PromptFor::AddToGroup(_) => "add to group: ",
@@ -180,9 +183,11 @@ impl PromptFor {
             return Err("nothing typed".into());
         }
         Ok(match self {
-            PromptFor::Command | PromptFor::Search | PromptFor::AuditFilter | PromptFor::Range => {
-                return Err("not a management prompt".into())
-            }
+            PromptFor::Command
+            | PromptFor::Search
+            | PromptFor::AuditFilter
+            | PromptFor::Range
+            | PromptFor::Bulk(_) => return Err("not a management prompt".into()),
             PromptFor::CreateUser => ManageCmd::CreateUser(text.into()),
             PromptFor::CreateGroup => ManageCmd::CreateGroup(text.into()),
             PromptFor::AddToGroup(user) => ManageCmd::Membership {
