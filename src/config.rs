@@ -79,6 +79,9 @@ pub struct ModelConfig {
     pub search: Vec<String>,
     /// The name shown for the model (default: its table name).
     pub label: Option<String>,
+    /// The column that names a row where others refer to it (default: the first text
+    /// column).
+    pub display: Option<String>,
     /// Columns a list shows, in this order (default: every column).
     pub list: Vec<String>,
     /// Default order of a list: a column, `-column` for descending (default: the key).
@@ -247,6 +250,14 @@ impl Config {
                     format!("models.{model}: the database has no table `{model}`"),
                 ));
             };
+            if let Some(d) = &mc.display {
+                if table.column(d).is_none() {
+                    return Err(invalid(
+                        "models",
+                        format!("models.{model}.display: `{model}` has no column `{d}`"),
+                    ));
+                }
+            }
             if let Some(o) = &mc.ordering {
                 let column = o.strip_prefix('-').unwrap_or(o);
                 if table.column(column).is_none() {

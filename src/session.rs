@@ -447,28 +447,7 @@ impl Context {
                     .row_allowed(actor, g, &Action::View, &model, &key)
                     .await
                 {
-                    Ok(t) => self.store.record(&t.table, &key).await.map(|mut record| {
-                        let mut values: Vec<Value> =
-                            record.fields.iter().map(|(_, v)| v.clone()).collect();
-                        t.mask(&mut values);
-                        for (field, value) in record.fields.iter_mut().zip(values) {
-                            field.1 = value;
-                        }
-                        let links = record
-                            .fields
-                            .iter()
-                            .enumerate()
-                            .map(|(i, (c, _))| {
-                                let masked = t.masked.get(i).copied().unwrap_or(true);
-                                (!masked).then(|| self.link_of(&t.table, &c.name)).flatten()
-                            })
-                            .collect();
-                        Msg::Record {
-                            model,
-                            record,
-                            links,
-                        }
-                    }),
+                    Ok(t) => self.record_msg(g, &t, model, &key).await,
                     Err(denied) => return Some(denied),
                 }
             }
@@ -767,6 +746,77 @@ impl Context {
                 Ok(Msg::ExportProgress { rows: 0, total })
             }
             None => Ok(export::run(job, None).await),
+        }
+    }
+
+    /// A record for the detail view: masked values masked, and each set foreign key with
+    /// the model it refers to and that row's display value (when the viewer may see it).
+    async fn record_msg(
+        &self,
+        g: &Grants,
+        t: &Shown,
+        model: String,
+        key: &[Value],
+    ) -> Result<Msg, StoreError> {
+        let mut record = self.store.record(&t.table, key).await?;
+        let mut values: Vec<Value> = record.fields.iter().map(|(_, v)| v.clone()).collect();
+        t.mask(&mut values);
+        for (field, value) in record.fields.iter_mut().zip(values) {
+            field.1 = value;
+        }
+        let mut links = Vec::with_capacity(record.fields.len());
+        for (i, (c, v)) in record.fields.iter().enumerate() {
+            let masked = t.masked.get(i).copied().unwrap_or(true);
+            let target = (!masked).then(|| self.link_of(&t.table, &c.name)).flatten();
+            let link = match target {
+                Some(target) => {
+                    let display = self.display_of(g, &target, v).await;
+                    Some(match display {
+                        Some(d) => format!("{target}: {d}"),
+                        None => target,
+                    })
+                }
+                None => None,
+            };
+            links.push(link);
+        }
+        Ok(Msg::Record {
+            model,
+            record,
+            links,
+        })
+    }
+
+    /// What row `key` of `model` is called: its display column (`[models.<m>] display`,
+    /// else its first text column), if the viewer may see that row and column.
+    async fn display_of(&self, g: &Grants, model: &str, key: &Value) -> Option<String> {
+        if key.is_null() || perm::visibility(g, model) != Visibility::All {
+            return None;
+        }
+        let t = self.table(g, model).ok()?;
+        let column = match self.rules.get(model).and_then(|r| r.display.clone()) {
+            Some(c) => c,
+            None => t
+                .table
+                .columns
+                .iter()
+                .find(|c| FieldKind::of(&c.decl_type) == FieldKind::Text && c.pk_ordinal == 0)?
+                .name
+                .clone(),
+        };
+        let shown = t.only(std::slice::from_ref(&column));
+        if shown.masked.first().copied().unwrap_or(true) {
+            return None;
+        }
+        let record = self
+            .store
+            .record(&shown.table, std::slice::from_ref(key))
+            .await
+            .ok()?;
+        match record.fields.first().map(|(_, v)| v) {
+            Some(Value::Text(s)) => Some(s.chars().take(60).collect()),
+            Some(Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
         }
     }
 

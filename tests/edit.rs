@@ -404,7 +404,8 @@ async fn a_foreign_key_opens_the_related_record_and_esc_comes_back() {
     let conn = login(&server, "admin").await;
     let mut c = Console::open(&conn, 120, 40, "xterm").await;
     open_record(&mut c, 3, 1).await; // posts #1
-    c.wait_for("→ authors").await;
+                                     // The link names the row it points to by its display column (authors.name).
+    c.wait_for(&format!("→ authors: {name}")).await;
     c.keys(&[TAB, ENTER]).await;
     let screen = c.wait_for(&format!("authors › #{author}")).await;
     assert!(screen.contains(&name), "{screen}");
@@ -499,5 +500,32 @@ async fn a_declared_bulk_action_changes_the_marked_rows_together() {
     )
     .await;
     assert_eq!(audited, 3);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn long_text_is_edited_over_several_lines() {
+    let server = TestServer::start().await;
+    let before: String = scalar(&server, "SELECT body FROM posts WHERE id = 1").await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 120, 30, "xterm").await;
+    open_record(&mut c, 3, 1).await;
+    c.send(b"e").await;
+    c.wait_for("› edit").await;
+    for _ in 0..3 {
+        c.send(TAB).await; // author_id → title → slug → body
+    }
+    c.send(b"\x05").await; // Ctrl-E
+    let editor = c.wait_for("› body").await;
+    let first_line = before.lines().next().unwrap_or_default();
+    assert!(editor.contains(&first_line[..20]), "{editor}");
+    c.send(b"Intro line").await;
+    c.send(ENTER).await;
+    c.send(SAVE).await; // keep the text
+    c.wait_for("› edit").await;
+    c.send(SAVE).await; // save the form
+    c.wait_for("saved posts #1").await;
+    let after: String = scalar(&server, "SELECT body FROM posts WHERE id = 1").await;
+    assert_eq!(after, format!("Intro line\n{before}"));
     server.stop().await;
 }

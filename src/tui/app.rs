@@ -4,7 +4,7 @@
 //! its permission checks) and answers with [`Msg`]s. Every string from outside is stored as
 //! [`SafeText`], so nothing unsanitized can reach a buffer.
 
-use super::form::{Field, FormAction, FormScreen};
+use super::form::{EditorAction, Field, FormAction, FormScreen, TextEditor};
 use super::input::{Input, Key, KeyEvent};
 use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
 use super::sanitize::SafeText;
@@ -312,8 +312,8 @@ pub struct DetailScreen {
     pub visible: u16,
     pub total_lines: u16,
     pub loaded: bool,
-    /// Per field: (referenced model, key value) for a foreign key that is set.
-    pub links: Vec<Option<(String, Value)>>,
+    /// Per field: (referenced model, key value, label) for a foreign key that is set.
+    pub links: Vec<Option<(String, Value, SafeText)>>,
     /// The selected link (a field index), chosen with Tab, followed with Enter.
     pub link: Option<usize>,
 }
@@ -345,6 +345,7 @@ pub enum Screen {
     History(HistoryScreen),
     Audit(AuditScreen),
     Filter(FilterScreen),
+    Editor(TextEditor),
 }
 
 /// Choosing a filter for one column of the list below.
@@ -515,6 +516,7 @@ impl App {
                         line.extend(text.chars().filter(|c| !c.is_control()).take(200));
                     }
                     (None, Some(Screen::Form(form))) => form.paste(&text),
+                    (None, Some(Screen::Editor(editor))) => editor.paste(&text),
                     _ => {}
                 }
                 Vec::new()
@@ -804,6 +806,22 @@ impl App {
             self.status = None;
             return self.form_key(k);
         }
+        if let Some(Screen::Editor(e)) = self.stack.last_mut() {
+            match e.key(k) {
+                EditorAction::None => {}
+                EditorAction::Drop => {
+                    self.stack.pop();
+                }
+                EditorAction::Keep => {
+                    let (field, text) = (e.field, e.text());
+                    self.stack.pop();
+                    if let Some(Screen::Form(form)) = self.stack.last_mut() {
+                        form.set_text(field, text);
+                    }
+                }
+            }
+            return Vec::new();
+        }
         if let Some(Screen::Conflict(_)) = self.stack.last() {
             return self.conflict_key(k);
         }
@@ -865,7 +883,7 @@ impl App {
             Some(Screen::Index(s)) => index_key(s, k, page_size),
             Some(Screen::List(s)) => list_key(s, k),
             Some(Screen::Detail(s)) => detail_key(s, k),
-            Some(Screen::Form(_) | Screen::Conflict(_)) => Action::None, // handled above
+            Some(Screen::Form(_) | Screen::Conflict(_) | Screen::Editor(_)) => Action::None, // handled above
             Some(Screen::Audit(a)) => audit_key(a, k, &mut self.prompt, &mut self.dialog),
             Some(Screen::Filter(f)) => match k.key {
                 Key::Down | Key::Char('j') => {
@@ -1076,6 +1094,13 @@ impl App {
         };
         match form.key(k) {
             FormAction::None => Vec::new(),
+            FormAction::Edit => {
+                if let Some(f) = form.fields.get(form.focus) {
+                    let editor = TextEditor::new(form.focus, f.label.clone(), &f.text);
+                    self.stack.push(Screen::Editor(editor));
+                }
+                Vec::new()
+            }
             FormAction::Pick(model) => {
                 // Pick a row of `model` for the focused field.
                 let mut list = ListScreen::new(model.clone(), SafeText::new(&model), None);
@@ -1399,8 +1424,14 @@ impl App {
             .iter()
             .zip(links.into_iter().chain(std::iter::repeat(None)))
             .map(|((_, value), link)| {
-                link.filter(|_| !value.is_null())
-                    .map(|m| (m, value.clone()))
+                link.filter(|_| !value.is_null()).map(|l| {
+                    // "authors: José García" → the model, and the label kept for drawing.
+                    let model = l
+                        .split_once(": ")
+                        .map_or(l.as_str(), |(m, _)| m)
+                        .to_string();
+                    (model, value.clone(), SafeText::new(&l))
+                })
             })
             .collect();
         detail.link = None;
@@ -1705,7 +1736,7 @@ fn detail_key(s: &mut DetailScreen, k: KeyEvent) -> Action {
         return Action::None;
     }
     if k.key == Key::Enter {
-        let Some((model, value)) = s.link.and_then(|i| s.links.get(i).cloned().flatten()) else {
+        let Some((model, value, _)) = s.link.and_then(|i| s.links.get(i).cloned().flatten()) else {
             return Action::None;
         };
         let detail = DetailScreen::new(model.clone(), SafeText::new(&model), vec![value.clone()]);

@@ -258,6 +258,8 @@ pub enum FormAction {
     Cancel,
     /// Pick a row of this model for the focused field.
     Pick(String),
+    /// Open the multi-line editor on the focused text field.
+    Edit,
 }
 
 impl FormScreen {
@@ -357,6 +359,16 @@ impl FormScreen {
         }
     }
 
+    /// Put `text` (from the multi-line editor) into field `i`.
+    pub fn set_text(&mut self, i: usize, text: String) {
+        if let Some(f) = self.fields.get_mut(i).filter(|f| !f.read_only) {
+            f.cursor = text.chars().count();
+            f.text = text;
+            f.null = false;
+            f.error = None;
+        }
+    }
+
     /// Put `text` in the focused field (a picked key).
     pub fn set_focused(&mut self, text: &str) {
         if let Some(f) = self.fields.get_mut(self.focus).filter(|f| !f.read_only) {
@@ -371,6 +383,12 @@ impl FormScreen {
         let ctrl = k.mods.ctrl;
         match k.key {
             Key::Char('s') if ctrl => return FormAction::Save,
+            Key::Char('e') if ctrl => {
+                return match self.fields.get(self.focus) {
+                    Some(f) if !f.read_only && f.kind == FieldKind::Text => FormAction::Edit,
+                    _ => FormAction::None,
+                }
+            }
             Key::Char('p') if ctrl => {
                 return match self.fields.get(self.focus) {
                     Some(f) if !f.read_only => {
@@ -532,5 +550,190 @@ mod tests {
         assert_eq!(form.key(KeyEvent::ctrl('s')), FormAction::Save);
         let values = form.validate().unwrap();
         assert_eq!(values[1], ("name".to_string(), Value::Null));
+    }
+}
+
+/// A multi-line editor for one text field (Ctrl-E in a form): arrows move, Enter breaks
+/// the line, Backspace at a line's start joins it to the one above, Ctrl-S keeps the text,
+/// Esc drops the changes. Control characters other than line breaks are refused.
+#[derive(Clone, Debug)]
+pub struct TextEditor {
+    /// The form field this edits.
+    pub field: usize,
+    pub label: SafeText,
+    pub lines: Vec<String>,
+    pub row: usize,
+    /// Cursor column, in characters.
+    pub col: usize,
+    /// First line drawn (kept by `draw`).
+    pub scroll: usize,
+    pub error: Option<String>,
+}
+
+/// What a key in the editor asks for.
+#[derive(Debug, PartialEq)]
+pub enum EditorAction {
+    None,
+    Keep,
+    Drop,
+}
+
+impl TextEditor {
+    pub fn new(field: usize, label: SafeText, text: &str) -> TextEditor {
+        let lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+        TextEditor {
+            field,
+            label,
+            row: 0,
+            col: 0,
+            scroll: 0,
+            error: None,
+            lines: if lines.is_empty() {
+                vec![String::new()]
+            } else {
+                lines
+            },
+        }
+    }
+
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+
+    fn line_len(&self, row: usize) -> usize {
+        self.lines.get(row).map_or(0, |l| l.chars().count())
+    }
+
+    fn insert(&mut self, text: &str) {
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            self.error = Some("control characters are not accepted".into());
+            return;
+        }
+        for ch in text.chars() {
+            if ch == '\n' {
+                let at = byte_index(&self.lines[self.row], self.col);
+                let rest = self.lines[self.row].split_off(at);
+                self.lines.insert(self.row + 1, rest);
+                self.row += 1;
+                self.col = 0;
+            } else {
+                let s = if ch == '\t' {
+                    "    ".to_string()
+                } else {
+                    ch.to_string()
+                };
+                let at = byte_index(&self.lines[self.row], self.col);
+                self.lines[self.row].insert_str(at, &s);
+                self.col += s.chars().count();
+            }
+        }
+    }
+
+    /// Pasted text, line breaks kept.
+    pub fn paste(&mut self, text: &str) {
+        self.error = None;
+        self.insert(&text.replace("\r\n", "\n").replace('\r', "\n"));
+    }
+
+    pub fn key(&mut self, k: KeyEvent) -> EditorAction {
+        self.error = None;
+        let ctrl = k.mods.ctrl;
+        match k.key {
+            Key::Char('s') if ctrl => return EditorAction::Keep,
+            Key::Esc => return EditorAction::Drop,
+            Key::Char(c) if !ctrl && !k.mods.alt => self.insert(&c.to_string()),
+            Key::Enter => self.insert("\n"),
+            Key::Backspace if self.col > 0 => {
+                let at = byte_index(&self.lines[self.row], self.col - 1);
+                self.lines[self.row].remove(at);
+                self.col -= 1;
+            }
+            Key::Backspace if self.row > 0 => {
+                let line = self.lines.remove(self.row);
+                self.row -= 1;
+                self.col = self.line_len(self.row);
+                self.lines[self.row].push_str(&line);
+            }
+            Key::Delete if self.col < self.line_len(self.row) => {
+                let at = byte_index(&self.lines[self.row], self.col);
+                self.lines[self.row].remove(at);
+            }
+            Key::Delete if self.row + 1 < self.lines.len() => {
+                let next = self.lines.remove(self.row + 1);
+                self.lines[self.row].push_str(&next);
+            }
+            Key::Left if self.col > 0 => self.col -= 1,
+            Key::Left if self.row > 0 => {
+                self.row -= 1;
+                self.col = self.line_len(self.row);
+            }
+            Key::Right if self.col < self.line_len(self.row) => self.col += 1,
+            Key::Right if self.row + 1 < self.lines.len() => {
+                self.row += 1;
+                self.col = 0;
+            }
+            Key::Up if self.row > 0 => {
+                self.row -= 1;
+                self.col = self.col.min(self.line_len(self.row));
+            }
+            Key::Down if self.row + 1 < self.lines.len() => {
+                self.row += 1;
+                self.col = self.col.min(self.line_len(self.row));
+            }
+            Key::Home => self.col = 0,
+            Key::End => self.col = self.line_len(self.row),
+            Key::PageUp => {
+                self.row = self.row.saturating_sub(10);
+                self.col = self.col.min(self.line_len(self.row));
+            }
+            Key::PageDown => {
+                self.row = (self.row + 10).min(self.lines.len() - 1);
+                self.col = self.col.min(self.line_len(self.row));
+            }
+            _ => {}
+        }
+        EditorAction::None
+    }
+}
+
+#[cfg(test)]
+mod editor_tests {
+    use super::*;
+
+    fn keys(e: &mut TextEditor, ks: &[KeyEvent]) {
+        for k in ks {
+            e.key(*k);
+        }
+    }
+
+    #[test]
+    fn lines_break_join_and_move() {
+        let mut e = TextEditor::new(0, SafeText::new("body"), "ab\ncd");
+        keys(
+            &mut e,
+            &[KeyEvent::plain(Key::Right), KeyEvent::plain(Key::Enter)],
+        );
+        assert_eq!(e.text(), "a\nb\ncd");
+        keys(&mut e, &[KeyEvent::plain(Key::Backspace)]);
+        assert_eq!(e.text(), "ab\ncd");
+        keys(
+            &mut e,
+            &[
+                KeyEvent::plain(Key::Down),
+                KeyEvent::plain(Key::End),
+                KeyEvent::plain(Key::Char('!')),
+            ],
+        );
+        assert_eq!(e.text(), "ab\ncd!");
+        e.paste("x\r\ny\x1b[2J");
+        assert!(e.error.is_some());
+        assert_eq!(e.text(), "ab\ncd!", "a refused paste changes nothing");
+        e.paste("\nmore\tline");
+        assert_eq!(e.text(), "ab\ncd!\nmore    line");
+        assert_eq!(e.key(KeyEvent::ctrl('s')), EditorAction::Keep);
+        assert_eq!(e.key(KeyEvent::plain(Key::Esc)), EditorAction::Drop);
     }
 }

@@ -18,7 +18,7 @@ use super::app::{
     LIST_CELL_WIDTH,
 };
 use super::app::{AuditScreen, ConflictScreen, FilterScreen, HistoryScreen};
-use super::form::FormScreen;
+use super::form::{FormScreen, TextEditor};
 use super::manage::ManageScreen;
 use super::sanitize::SafeText;
 use crate::domain::{group_thousands, RowCount};
@@ -116,7 +116,8 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         }
         Some(Screen::Form(f)) => {
             cursor = draw_form(f, buf, body);
-            " Tab next  Ctrl-S save  Ctrl-N null  Ctrl-U clear  Ctrl-P pick  Esc cancel".to_string()
+            " Tab next  Ctrl-S save  Ctrl-N null  Ctrl-U clear  Ctrl-E edit text  Ctrl-P pick  Esc"
+                .to_string()
         }
         Some(Screen::Conflict(c)) => {
             draw_conflict(c, buf, body);
@@ -125,6 +126,10 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         Some(Screen::History(h)) => {
             draw_history(h, buf, body);
             " newest first  j/k scroll  Esc back".to_string()
+        }
+        Some(Screen::Editor(e)) => {
+            cursor = draw_editor(e, buf, body);
+            " arrows move  Enter new line  Ctrl-S keep  Esc drop changes".to_string()
         }
         Some(Screen::Filter(f)) => {
             draw_filter(f, buf, body);
@@ -208,6 +213,10 @@ fn crumbs(app: &App) -> String {
             Screen::Filter(f) => {
                 s.push_str(" › filter ");
                 s.push_str(SafeText::new(&f.column).as_str());
+            }
+            Screen::Editor(e) => {
+                s.push_str(" › ");
+                s.push_str(e.label.as_str());
             }
         }
     }
@@ -418,7 +427,11 @@ fn draw_detail(s: &mut DetailScreen, buf: &mut Buffer, area: Rect) {
     type Line<'a> = (Option<(&'a SafeText, usize)>, String, Style);
     let mut lines: Vec<Line> = Vec::new();
     for (i, (name, _decl_type, value)) in s.fields.iter().enumerate() {
-        let link = s.links.get(i).and_then(|l| l.as_ref()).map(|(m, _)| m);
+        let link = s
+            .links
+            .get(i)
+            .and_then(|l| l.as_ref())
+            .map(|(_, _, label)| label);
         match value {
             FieldValue::Null => lines.push((Some((name, i)), NULL_TEXT.into(), NULL)),
             FieldValue::Lines(text) => {
@@ -428,7 +441,7 @@ fn draw_detail(s: &mut DetailScreen, buf: &mut Buffer, area: Rect) {
                         if first {
                             if let Some(m) = link {
                                 // A followable foreign key: say where it goes.
-                                piece.push_str(&format!("  → {}", SafeText::new(m)));
+                                piece.push_str(&format!("  → {m}"));
                             }
                         }
                         let n = first.then_some((name, i));
@@ -660,6 +673,50 @@ fn draw_history(h: &HistoryScreen, buf: &mut Buffer, area: Rect) {
         };
         buf.set_stringn(area.x + 2, y, line.as_str(), width, style);
     }
+}
+
+/// The multi-line editor; returns where the cursor goes.
+fn draw_editor(e: &mut TextEditor, buf: &mut Buffer, area: Rect) -> Option<Position> {
+    if let Some(err) = &e.error {
+        buf.set_stringn(
+            area.x + 2,
+            area.y,
+            SafeText::new(err).as_str(),
+            usize::from(area.width),
+            ERROR,
+        );
+    }
+    let rows = usize::from(area.height.saturating_sub(1)).max(1);
+    if e.row < e.scroll {
+        e.scroll = e.row;
+    } else if e.row >= e.scroll + rows {
+        e.scroll = e.row + 1 - rows;
+    }
+    let width = usize::from(area.width.saturating_sub(4)).max(1);
+    let mut cursor = None;
+    for (i, line) in e.lines.iter().enumerate().skip(e.scroll).take(rows) {
+        let y = area.y + 1 + u16::try_from(i - e.scroll).unwrap_or(0);
+        let chars: Vec<char> = line.chars().collect();
+        // Scroll a long line sideways so the cursor stays visible.
+        let start = if i == e.row {
+            e.col.saturating_sub(width.saturating_sub(1))
+        } else {
+            0
+        };
+        let shown: String = chars.iter().skip(start).collect();
+        let safe = SafeText::new(&shown).truncated(width);
+        buf.set_stringn(area.x + 2, y, safe.as_str(), width, Style::new());
+        if i == e.row {
+            let before: String = chars
+                .iter()
+                .skip(start)
+                .take(e.col - start.min(e.col))
+                .collect();
+            let x = area.x + 2 + u16::try_from(SafeText::new(&before).width()).unwrap_or(0);
+            cursor = Some(Position::new(x.min(area.right().saturating_sub(1)), y));
+        }
+    }
+    cursor
 }
 
 fn draw_filter(f: &FilterScreen, buf: &mut Buffer, area: Rect) {
