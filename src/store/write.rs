@@ -36,6 +36,40 @@ fn columns(table: &TableInfo, names: &[(String, Value)]) -> Result<Vec<Ident>, S
         .collect()
 }
 
+/// `UPDATE table SET <changed columns> WHERE <key> = (?, …)`, identifiers from the schema.
+fn update_sql(table: &TableInfo, changes: &[(String, Value)]) -> Result<String, StoreError> {
+    let set = columns(table, changes)?
+        .iter()
+        .map(|i| format!("{i} = ?"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let keys = key_idents(table)?;
+    Ok(format!(
+        "UPDATE {} SET {set} WHERE {} = {}",
+        Ident::table(table),
+        sql::ident_tuple(&keys),
+        sql::placeholders(keys.len())
+    ))
+}
+
+/// Run an [`update_sql`] statement: the changed values, then the row's key, all bound.
+async fn run_update(
+    tx: &mut sqlx::SqliteConnection,
+    q: &str,
+    changes: &[(String, Value)],
+    key: &[Value],
+) -> Result<(), StoreError> {
+    let mut query = sqlx::query(q);
+    for (_, v) in changes {
+        query = bind_value(query, v);
+    }
+    for v in key {
+        query = bind_value(query, v);
+    }
+    query.execute(tx).await.map_err(refused)?;
+    Ok(())
+}
+
 /// A constraint error in words (SQLite's messages name `table.column`).
 fn refused(e: sqlx::Error) -> StoreError {
     let sqlx::Error::Database(db) = &e else {
@@ -104,27 +138,8 @@ impl Store {
         if changes.is_empty() {
             return Ok(SaveOutcome::Unchanged);
         }
-        let idents = columns(table, &changes)?;
-        let keys = key_idents(table)?;
-        let set = idents
-            .iter()
-            .map(|i| format!("{i} = ?"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let q = format!(
-            "UPDATE {} SET {set} WHERE {} = {}",
-            Ident::table(table),
-            sql::ident_tuple(&keys),
-            sql::placeholders(keys.len())
-        );
-        let mut query = sqlx::query(&q);
-        for (_, v) in &changes {
-            query = bind_value(query, v);
-        }
-        for v in key {
-            query = bind_value(query, v);
-        }
-        query.execute(&mut *tx).await.map_err(refused)?;
+        let q = update_sql(table, &changes)?;
+        run_update(&mut tx, &q, &changes, key).await?;
         let before: Vec<(String, Value)> = changes
             .iter()
             .map(|(c, _)| (c.clone(), current(c).unwrap_or(Value::Null)))
@@ -160,19 +175,7 @@ impl Store {
         changes: &[(String, Value)],
         audit: AuditEntry,
     ) -> Result<usize, StoreError> {
-        let idents = columns(table, changes)?;
-        let key_cols = key_idents(table)?;
-        let set = idents
-            .iter()
-            .map(|i| format!("{i} = ?"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let q = format!(
-            "UPDATE {} SET {set} WHERE {} = {}",
-            Ident::table(table),
-            sql::ident_tuple(&key_cols),
-            sql::placeholders(key_cols.len())
-        );
+        let q = update_sql(table, changes)?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for key in keys {
             let now = record_on(&mut tx, table, key).await?;
@@ -187,14 +190,7 @@ impl Store {
                     (c.clone(), v.unwrap_or(Value::Null))
                 })
                 .collect();
-            let mut query = sqlx::query(&q);
-            for (_, v) in changes {
-                query = bind_value(query, v);
-            }
-            for v in key {
-                query = bind_value(query, v);
-            }
-            query.execute(&mut *tx).await.map_err(refused)?;
+            run_update(&mut tx, &q, changes, key).await?;
             let row_audit = AuditEntry {
                 pk: crate::domain::pk_text(key),
                 before: Some(json_of(&before)),
