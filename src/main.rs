@@ -180,24 +180,33 @@ impl Whom {
     }
 }
 
+/// Who gets which permission on which row.
+#[derive(clap::Args)]
+struct ObjectPermArgs {
+    #[command(flatten)]
+    whom: Whom,
+    codename: String,
+    model: String,
+    pk: String,
+}
+
+impl ObjectPermArgs {
+    fn perm(self) -> commands::ObjectPerm {
+        commands::ObjectPerm {
+            target: self.whom.target(),
+            codename: self.codename,
+            model: self.model,
+            pk: self.pk,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum PermCommand {
     /// Give a user or group a permission on one row: CODENAME MODEL PK.
-    Assign {
-        #[command(flatten)]
-        whom: Whom,
-        codename: String,
-        model: String,
-        pk: String,
-    },
+    Assign(ObjectPermArgs),
     /// Take a permission on one row back.
-    Remove {
-        #[command(flatten)]
-        whom: Whom,
-        codename: String,
-        model: String,
-        pk: String,
-    },
+    Remove(ObjectPermArgs),
     /// Everything a user holds, and through what.
     List {
         #[arg(long)]
@@ -280,33 +289,11 @@ fn run() -> anyhow::Result<()> {
                 GroupCommand::List => commands::group_list(&config, &mut out).await,
             },
             Command::Perm { command } => match command {
-                PermCommand::Assign {
-                    whom,
-                    codename,
-                    model,
-                    pk,
-                } => {
-                    let perm = commands::ObjectPerm {
-                        target: whom.target(),
-                        codename,
-                        model,
-                        pk,
-                    };
-                    commands::set_object_perm(&config, &perm, true, &op, &mut out).await
+                PermCommand::Assign(args) => {
+                    commands::set_object_perm(&config, &args.perm(), true, &op, &mut out).await
                 }
-                PermCommand::Remove {
-                    whom,
-                    codename,
-                    model,
-                    pk,
-                } => {
-                    let perm = commands::ObjectPerm {
-                        target: whom.target(),
-                        codename,
-                        model,
-                        pk,
-                    };
-                    commands::set_object_perm(&config, &perm, false, &op, &mut out).await
+                PermCommand::Remove(args) => {
+                    commands::set_object_perm(&config, &args.perm(), false, &op, &mut out).await
                 }
                 PermCommand::List { user } => commands::perm_list(&config, &user, &mut out).await,
             },

@@ -375,3 +375,66 @@ fn lockout_commands_validate_their_arguments() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such user"));
 }
+
+#[test]
+fn perm_assign_list_and_remove_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    drop(serve(dir.path())); // leaves the demo tables in moat.db
+    let run = |args: &[&str]| {
+        let out = moat(dir.path()).args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), stdout, stderr)
+    };
+    assert!(run(&["user", "add", "jane"]).0);
+
+    let assign = [
+        "perm",
+        "assign",
+        "--user",
+        "jane",
+        "view_posts",
+        "posts",
+        "1",
+    ];
+    let (ok, stdout, stderr) = run(&assign);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("view_posts on posts 1 assigned"),
+        "{stdout}"
+    );
+    let (_, list, _) = run(&["perm", "list", "--user", "jane"]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("view_posts") && l.contains("posts 1") && l.contains("direct")),
+        "{list}"
+    );
+
+    let (ok, _, stderr) = run(&[
+        "perm",
+        "assign",
+        "--user",
+        "jane",
+        "view_posts",
+        "posts",
+        "999999",
+    ]);
+    assert!(!ok && !stderr.is_empty(), "a missing row is refused");
+    let (ok, _, stderr) = run(&["perm", "remove", "view_posts", "posts", "1"]);
+    assert!(!ok && stderr.contains("--user"), "{stderr}");
+
+    let (ok, stdout, stderr) = run(&[
+        "perm",
+        "remove",
+        "--user",
+        "jane",
+        "view_posts",
+        "posts",
+        "1",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("view_posts on posts 1 removed"), "{stdout}");
+    let (_, list, _) = run(&["perm", "list", "--user", "jane"]);
+    assert!(!list.contains("posts 1"), "{list}");
+}
