@@ -33,6 +33,7 @@ async fn user(store: &Store, name: &str) -> i64 {
             is_superuser: false,
             totp_secret: None,
             must_change_password: false,
+            password_expires_at: None,
             now: 0,
         })
         .await

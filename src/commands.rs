@@ -12,14 +12,14 @@ use tokio::net::TcpListener;
 
 use crate::auth::lockout::Policy;
 use crate::auth::password::{generate_password, HashError, Hasher};
-use crate::auth::{backup, totp, AuthService};
+use crate::auth::{backup, policy, seal, totp, AuthService};
 use crate::config::{Config, ConfigError, Validated};
 use crate::domain::{format_time, Schema, Value};
 use crate::perm;
 use crate::session;
 use crate::ssh::hostkey::{self, HostKeyError};
 use crate::ssh::{self, Live, Server};
-use crate::store::{demo, AuditEntry, NewUser, Principal, Store, StoreError};
+use crate::store::{demo, AuditEntry, KeyCheck, NewUser, Principal, Store, StoreError};
 
 /// Why a command failed, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,8 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error(transparent)]
     HostKey(#[from] HostKeyError),
+    #[error(transparent)]
+    Key(#[from] seal::KeyError),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error("{0}")]
@@ -46,11 +48,47 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// Open the configured database and bring moat's tables up to date.
+/// Open the configured database, bring moat's tables up to date and attach the secret
+/// key that seals TOTP secrets (see [`unlock`]).
 pub async fn open_store(config: &Config) -> Result<Store, CommandError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    Ok(store)
+    unlock(store, &config.keys_dir).await
+}
+
+/// Attach the secret key in `keys_dir` to `store`. On a database that holds no sealed
+/// secret yet, a missing key is created. A missing key on a database that has sealed
+/// secrets, or a key that is not this database's, is an error that names the file: moat
+/// never silently starts over (that would lock every user out and re-enrol nobody).
+pub async fn unlock(store: Store, keys_dir: &std::path::Path) -> Result<Store, CommandError> {
+    let path = keys_dir.join(seal::SECRET_KEY_FILE);
+    let sealer = match seal::load_key(keys_dir)? {
+        Some(sealer) => match store.check_key(&sealer).await? {
+            KeyCheck::Fresh | KeyCheck::Matches => sealer,
+            KeyCheck::WrongKey => {
+                return Err(CommandError::Usage(format!(
+                    "{} is not the secret key this database was set up with: the TOTP \
+                     secrets do not open with it. Restore the original key file (moat will \
+                     not re-enrol users on its own).",
+                    path.display()
+                )))
+            }
+        },
+        None if store.holds_sealed_secrets().await? => {
+            return Err(CommandError::Usage(format!(
+                "{} is missing, but this database holds TOTP secrets sealed with it. \
+                 Restore the key file from your backup (moat will not re-enrol users on its \
+                 own; `moat user reset-2fa NAME` re-enrols one user deliberately).",
+                path.display()
+            )))
+        }
+        None => seal::create_key(keys_dir)?,
+    };
+    let sealed = store.adopt_key(&sealer).await?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed TOTP secrets that were stored in plaintext");
+    }
+    Ok(store.with_sealer(sealer))
 }
 
 /// A running server's parts, built from config (used by `serve`, tests and benchmarks).
@@ -68,23 +106,27 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
     let hasher = Arc::new(Hasher::new(config.argon2)?);
     let schema = Arc::new(store.introspect().await?);
     config.validate_models(&schema)?;
+    let auth = AuthService::new(
+        store.clone(),
+        Arc::clone(&hasher),
+        Policy::from(&config.lockout),
+        config.argon2.max_concurrent,
+        config.argon2.max_queued,
+    );
     let sessions = Arc::new(session::Context {
         store: store.clone(),
         schema,
         page_size: config.page_size,
         max_size: (config.max_cols, config.max_rows),
         rules: config.models.clone(),
-        hasher: Arc::clone(&hasher),
+        hasher,
         export_dir: config.export_dir.clone(),
+        auth: auth.clone(),
+        accounts: config.accounts,
+        timeouts: config.session,
+        live: Arc::default(),
         input_tap: None,
     });
-    let auth = AuthService::new(
-        store.clone(),
-        hasher,
-        Policy::from(&config.lockout),
-        config.argon2.max_concurrent,
-        config.argon2.max_queued,
-    );
     let server = Arc::new(Server::new(
         Arc::new(ssh::ssh_config(host_key, v.auth_rejection)),
         auth,
@@ -220,17 +262,23 @@ async fn create_user(
             is_superuser: superuser,
             totp_secret: Some(&secret),
             must_change_password: false,
+            password_expires_at: None,
             now: now_unix(),
         })
         .await?;
     Ok(secret)
 }
 
-/// Minimum length of a password chosen by an operator.
-pub const MIN_PASSWORD_LEN: usize = 12;
+/// When a one-time password made now stops working.
+fn one_time_expiry(config: &Config) -> i64 {
+    let secs = config.accounts.one_time_password_hours.saturating_mul(3600);
+    now_unix().saturating_add(i64::try_from(secs).unwrap_or(i64::MAX))
+}
 
-/// `moat user add NAME [--superuser] [--password-stdin]`. With a password given, prints
-/// one line: the `otpauth://totp/` URI. Otherwise generates a password and prints it too.
+/// `moat user add NAME [--superuser] [--group G]... [--password-stdin]`. With a password
+/// (checked against the password policy) it enrols TOTP at once and prints one line, the
+/// `otpauth://totp/` URI. Without, it prints `one-time password: …`: the first login
+/// with it enrols TOTP and sets a password.
 pub async fn user_add(
     config: &Config,
     name: &str,
@@ -240,22 +288,35 @@ pub async fn user_add(
     operator: &str,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
+    validate_username(name)?;
+    if let Some(p) = &password {
+        policy::check(name, p).map_err(|why| CommandError::Usage(format!("password {why}")))?;
+    }
     let store = open_store(config).await?;
     let mut group_ids = Vec::new();
     for g in groups {
         group_ids.push(group_id(&store, g).await?);
     }
-    let generated = password.is_none();
-    let password = match password {
-        Some(p) if p.chars().count() < MIN_PASSWORD_LEN => {
-            return Err(CommandError::Usage(format!(
-                "password too short: at least {MIN_PASSWORD_LEN} characters"
-            )))
+    let secret = match &password {
+        Some(p) => Some(create_user(config, &store, name, superuser, p).await?),
+        None => {
+            let one_time = generate_password();
+            let phc = Hasher::new(config.argon2)?.hash(&one_time)?;
+            store
+                .create_user(&NewUser {
+                    username: name,
+                    password_hash: &phc,
+                    is_superuser: superuser,
+                    totp_secret: None,
+                    must_change_password: true,
+                    password_expires_at: Some(one_time_expiry(config)),
+                    now: now_unix(),
+                })
+                .await?;
+            writeln!(out, "one-time password: {one_time}")?;
+            None
         }
-        Some(p) => p,
-        None => generate_password(),
     };
-    let secret = create_user(config, &store, name, superuser, &password).await?;
     if !group_ids.is_empty() {
         let id = user_id(&store, name).await?;
         let audit = cli_audit(
@@ -267,10 +328,109 @@ pub async fn user_add(
         );
         store.add_memberships(id, &group_ids, &audit).await?;
     }
-    if generated {
-        writeln!(out, "password: {password}")?;
+    store
+        .audit(&[cli_audit(
+            operator,
+            "user_add",
+            "moat_users",
+            name,
+            serde_json::json!({ "superuser": superuser, "one_time_password": secret.is_none() }),
+        )])
+        .await?;
+    if let Some(secret) = secret {
+        writeln!(out, "{}", totp::otpauth_uri(&secret, name))?;
     }
-    writeln!(out, "{}", totp::otpauth_uri(&secret, name))?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat user reset-2fa NAME`: drop the TOTP device and backup codes, end the user's
+/// sessions, and print a new one-time password (the user enrols again).
+pub async fn reset_2fa(
+    config: &Config,
+    name: &str,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let id = user_id(&store, name).await?;
+    let one_time = generate_password();
+    let phc = Hasher::new(config.argon2)?.hash(&one_time)?;
+    let expires = one_time_expiry(config);
+    let mut audit = cli_audit(
+        operator,
+        "reset_2fa",
+        "moat_users",
+        name,
+        serde_json::json!({ "one_time_password_expires": expires }),
+    );
+    audit.reason = Some("TOTP device and backup codes removed".into());
+    store
+        .reset_second_factor(id, &phc, expires, now_unix(), &audit)
+        .await?;
+    writeln!(out, "one-time password: {one_time}")?;
+    writeln!(
+        out,
+        "(expires {} UTC; {name}'s open sessions end within a second)",
+        format_time(expires)
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat sessions [list]`: live sessions on every instance.
+pub async fn sessions_list(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let now = now_unix();
+    let rows = store.live_sessions(now - session::live::STALE_SECS).await?;
+    if rows.is_empty() {
+        writeln!(out, "no live sessions")?;
+    } else {
+        writeln!(
+            out,
+            "{:<16}  {:<20}  {:<39}  {:<19}  idle",
+            "session", "user", "from", "started (UTC)"
+        )?;
+        for r in rows {
+            let ending = if r.end_requested { "  (ending)" } else { "" };
+            writeln!(
+                out,
+                "{:<16}  {:<20}  {:<39}  {:<19}  {}{ending}",
+                r.id,
+                crate::tui::sanitize::SafeText::new(&r.username),
+                r.source_ip,
+                format_time(r.started_at),
+                crate::domain::format_duration(now - r.last_input_at)
+            )?;
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `moat sessions end ID`: ask the session to end (whichever instance runs it notices
+/// within a second and tells its user).
+pub async fn session_end(
+    config: &Config,
+    id: &str,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let audit = AuditEntry {
+        at_ms: now_unix().saturating_mul(1000),
+        actor: Some(format!("cli:{operator}")),
+        action: "session_end".into(),
+        model: Some("moat_sessions".into()),
+        outcome: "requested".into(),
+        ..AuditEntry::default()
+    };
+    let reason = format!("ended by {operator} (command line)");
+    let (full, user) = match store.request_session_end(id, &reason, &audit).await {
+        Err(StoreError::NotFound(what)) => return Err(CommandError::Usage(what)),
+        other => other?,
+    };
+    writeln!(out, "session {full} of {user} ended")?;
     store.close().await;
     Ok(())
 }

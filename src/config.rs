@@ -67,6 +67,52 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Per-model settings, by table name: custom actions and column rules.
     pub models: BTreeMap<String, ModelConfig>,
+    /// One-time passwords and step-up.
+    pub accounts: AccountsConfig,
+    /// Idle and maximum session time.
+    pub session: SessionConfig,
+}
+
+/// `[accounts]`
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// Hours a one-time password (`moat user add` without a password, 2FA reset) works.
+    pub one_time_password_hours: u64,
+    /// Seconds a verification stays fresh: destructive and security actions after that
+    /// ask for a new TOTP code first (step-up).
+    pub step_up_secs: u64,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            one_time_password_hours: 72,
+            step_up_secs: 600,
+        }
+    }
+}
+
+/// `[session]`
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Seconds without a key from the user before the session is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds before the idle close that a warning is shown.
+    pub idle_warning_secs: u64,
+    /// Seconds a session may last in all, however busy.
+    pub max_session_secs: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_timeout_secs: 15 * 60,
+            idle_warning_secs: 60,
+            max_session_secs: 8 * 3600,
+        }
+    }
 }
 
 /// Settings of one model (`[models.<table>]`).
@@ -174,6 +220,8 @@ impl Default for Config {
             lockout: LockoutConfig::default(),
             limits: LimitsConfig::default(),
             models: BTreeMap::new(),
+            accounts: AccountsConfig::default(),
+            session: SessionConfig::default(),
         }
     }
 }
@@ -408,6 +456,24 @@ impl Config {
             None,
         )
         .map_err(|e| invalid("argon2", e.to_string()))?;
+        if self.session.idle_timeout_secs == 0 || self.session.max_session_secs == 0 {
+            return Err(invalid(
+                "session",
+                "idle_timeout_secs and max_session_secs must be at least 1".into(),
+            ));
+        }
+        if self.session.idle_warning_secs >= self.session.idle_timeout_secs {
+            return Err(invalid(
+                "session.idle_warning_secs",
+                "must be shorter than idle_timeout_secs".into(),
+            ));
+        }
+        if self.accounts.one_time_password_hours == 0 {
+            return Err(invalid(
+                "accounts.one_time_password_hours",
+                "must be at least 1".into(),
+            ));
+        }
         if self.lockout.failure_limit == 0 {
             return Err(invalid(
                 "lockout.failure_limit",

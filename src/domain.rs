@@ -456,3 +456,31 @@ mod tests {
         assert_eq!(t.key_columns(), vec!["a", "b"]);
     }
 }
+
+/// Fewest characters a password chosen by a user may have (the policy lives in
+/// `auth::policy`; the console shows the rule).
+pub const MIN_PASSWORD_LEN: usize = 12;
+
+/// A span of seconds for people: `42s`, `7m 05s`, `3h 12m`, `2d 4h`.
+pub fn format_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    #[test]
+    fn durations_read_well() {
+        use super::format_duration as d;
+        assert_eq!(d(-5), "0s");
+        assert_eq!(d(42), "42s");
+        assert_eq!(d(425), "7m 05s");
+        assert_eq!(d(3 * 3600 + 12 * 60), "3h 12m");
+        assert_eq!(d(2 * 86_400 + 4 * 3600), "2d 4h");
+    }
+}

@@ -59,6 +59,20 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Live sessions on every instance: list them, or end one.
+    Sessions {
+        #[command(subcommand)]
+        command: Option<SessionsCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// List live sessions (the default): id, user, source address, start, idle time.
+    List,
+    /// End a session (its id, or a unique prefix of 4+ characters); it closes within
+    /// a second on whichever instance runs it.
+    End { id: String },
 }
 
 #[derive(Subcommand)]
@@ -102,7 +116,9 @@ enum LockoutCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Create a user with TOTP enrolled; prints the otpauth:// URI.
+    /// Create a user. Without --password-stdin prints a one-time password: the first
+    /// login enrols TOTP and sets a password. With it, enrols TOTP at once and prints
+    /// the otpauth:// URI.
     Add {
         name: String,
         /// Give the user every permission.
@@ -117,6 +133,10 @@ enum UserCommand {
     },
     /// Replace the user's backup codes with 10 new single-use ones, printed once.
     BackupCodes { name: String },
+    /// Remove the user's TOTP device and backup codes, end their sessions and print a
+    /// new one-time password: they enrol again at the next login.
+    #[command(name = "reset-2fa")]
+    Reset2fa { name: String },
     /// Give the user model permissions (e.g. view_posts change_posts).
     Grant {
         name: String,
@@ -255,6 +275,9 @@ fn run() -> anyhow::Result<()> {
                 UserCommand::BackupCodes { name } => {
                     commands::backup_codes(&config, &name, &op, &mut out).await
                 }
+                UserCommand::Reset2fa { name } => {
+                    commands::reset_2fa(&config, &name, &op, &mut out).await
+                }
                 UserCommand::Grant { name, codenames } => {
                     let target = commands::Target::User(name);
                     commands::set_model_perms(&config, &target, &codenames, true, &op, &mut out)
@@ -318,6 +341,12 @@ fn run() -> anyhow::Result<()> {
                     done
                 }
             },
+            Command::Sessions {
+                command: None | Some(SessionsCommand::List),
+            } => commands::sessions_list(&config, &mut out).await,
+            Command::Sessions {
+                command: Some(SessionsCommand::End { id }),
+            } => commands::session_end(&config, &id, &op, &mut out).await,
             Command::Lockout {
                 command: LockoutCommand::List,
             } => commands::lockout_list(&config, &mut out).await,

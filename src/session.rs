@@ -5,7 +5,9 @@
 //! The session knows nothing of SSH: it reads [`Event`]s from a channel and writes frames
 //! into a bounded queue. The `ssh` room adapts a russh channel to those.
 
+mod account;
 mod export;
+pub mod live;
 mod manage;
 
 use std::sync::Arc;
@@ -19,19 +21,22 @@ use std::collections::HashSet;
 use std::collections::BTreeMap;
 
 use crate::auth::password::Hasher;
-use crate::auth::Identity;
-use crate::config::ModelConfig;
+use crate::auth::{AuthService, Identity, Onboarding};
+use crate::config::{AccountsConfig, ModelConfig, SessionConfig};
 use crate::domain::{
     pk_text, Grants, ListQuery, Listing, RowFilter, Schema, Sort, TableInfo, Value,
 };
 use crate::perm::moat_perms;
 use crate::perm::{self, Action, Decision, Visibility};
 use crate::store::{AuditEntry, AuditFilter, SaveOutcome, Store, StoreError};
+use crate::tui::account::Setup;
 use crate::tui::app::ModelSummary;
+use crate::tui::app::Status;
 use crate::tui::app::{AuditPage, AuditQuery};
 use crate::tui::backend::AnsiBackend;
 use crate::tui::form::FieldKind;
 use crate::tui::input::Decoder;
+use crate::tui::sanitize::SafeText;
 use crate::tui::{view, App, Cmd, Msg};
 
 /// How long a lone ESC waits for the rest of an escape sequence.
@@ -65,6 +70,14 @@ pub struct Context {
     pub hasher: Arc<Hasher>,
     /// Where console exports are written.
     pub export_dir: std::path::PathBuf,
+    /// Enrolment, password changes and step-up.
+    pub auth: AuthService,
+    /// One-time passwords and the step-up window.
+    pub accounts: AccountsConfig,
+    /// Idle and maximum session time.
+    pub timeouts: SessionConfig,
+    /// This instance's live sessions (to end them at once).
+    pub live: Arc<live::Registry>,
     /// Called with every chunk of client input before it is decoded. Instrumentation for
     /// tests and benchmarks (e.g. proving that a panic stays inside one session); `None`
     /// in production.
@@ -123,6 +136,8 @@ impl Context {
             source_ip: source_ip.to_string(),
             session_id: id.iter().map(|b| format!("{b:02x}")).collect(),
             background: None,
+            // Logging in just proved both factors (or, during set-up, the password).
+            guard: account::Guard::new(who.onboarding, now_ms()),
         }
     }
 
@@ -141,7 +156,20 @@ impl Context {
         let (background, mut background_rx) = mpsc::channel::<Msg>(16);
         let mut actor = self.actor(&who, &source_ip);
         actor.background = Some(background);
-        let (mut app, cmds) = App::new(&who.username, self.page_size, (cols, rows));
+        let live = self.register(&actor).await;
+        let mut end = live.handle.end.clone();
+        let (mut app, cmds) = match who.onboarding {
+            Onboarding::Done => App::new(&who.username, self.page_size, (cols, rows)),
+            Onboarding::Enrol => {
+                App::for_setup(&who.username, self.page_size, (cols, rows), Setup::Enrol)
+            }
+            Onboarding::ChangePassword => App::for_setup(
+                &who.username,
+                self.page_size,
+                (cols, rows),
+                Setup::ChangePassword,
+            ),
+        };
         if let Some(left) = who.backup_codes_left {
             app.update(Msg::Notice(format!(
                 "Signed in with a backup code: {left} left. Generate new ones before you run out."
@@ -153,10 +181,44 @@ impl Context {
         frames.push(AnsiBackend::ENTER.to_vec());
         self.apply(&mut app, &actor, cmds).await;
 
+        // Idle and maximum time, from the user's input only (our own redraws do not count).
+        let started = tokio::time::Instant::now();
+        let mut last_input = started;
+        let mut warned = false;
         while !app.quit {
             frames.draw(&mut terminal, &mut app)?;
+            let (at, timer) = live::next_timer(
+                &self.timeouts,
+                0.0,
+                last_input.duration_since(started).as_secs_f64(),
+                warned,
+            );
+            let deadline = started + Duration::from_secs_f64(at.max(0.0));
             let event = tokio::select! {
                 e = events.recv() => e.unwrap_or(Event::Closed),
+                _ = tokio::time::sleep_until(deadline) => {
+                    let reason = match timer {
+                        live::Timer::Warn => {
+                            warned = true;
+                            let text = format!(
+                                "No input for a while: this session closes in {} s. Press any key to stay.",
+                                self.timeouts.idle_warning_secs
+                            );
+                            app.status = Some(Status::Error(SafeText::new(&text)));
+                            continue;
+                        }
+                        live::Timer::Idle => "idle timeout: session closed".to_string(),
+                        live::Timer::Max => "maximum session time reached: session closed".to_string(),
+                    };
+                    return self.close(&actor, frames, &reason).await;
+                }
+                changed = end.changed() => {
+                    let reason = match changed {
+                        Ok(()) => end.borrow().clone().unwrap_or_default(),
+                        Err(_) => String::new(),
+                    };
+                    return self.close(&actor, frames, &format!("session ended: {reason}")).await;
+                }
                 _ = tokio::time::sleep(ESC_TIMEOUT), if decoder.has_pending() => {
                     for input in decoder.flush() {
                         let cmds = app.update(Msg::Input(input));
@@ -175,6 +237,13 @@ impl Context {
                 Event::Input(bytes) => {
                     if let Some(tap) = &self.input_tap {
                         tap(&bytes);
+                    }
+                    last_input = tokio::time::Instant::now();
+                    live.handle
+                        .last_input
+                        .store(now_ms() / 1000, std::sync::atomic::Ordering::Relaxed);
+                    if std::mem::take(&mut warned) {
+                        app.status = None;
                     }
                     for input in decoder.feed(&bytes) {
                         let cmds = app.update(Msg::Input(input));
@@ -196,6 +265,42 @@ impl Context {
         Ok(())
     }
 
+    /// Put a starting session in the live registries (this instance's, and the
+    /// database's so the CLI and other instances see it). Leaves both when dropped.
+    async fn register(&self, actor: &Actor) -> LiveGuard {
+        let now = now_ms() / 1000;
+        let handle = self.live.register(&actor.session_id, actor.user_id, now);
+        let row = crate::store::LiveSession {
+            id: &actor.session_id,
+            user_id: actor.user_id,
+            username: &actor.username,
+            source_ip: &actor.source_ip,
+            now,
+        };
+        if let Err(e) = self.store.session_started(&row).await {
+            tracing::warn!(error = %e, "could not record a live session");
+        }
+        LiveGuard {
+            handle,
+            registry: Arc::clone(&self.live),
+            store: self.store.clone(),
+        }
+    }
+
+    /// End the session with `reason` shown on the client's terminal.
+    async fn close(
+        &self,
+        actor: &Actor,
+        mut frames: Frames,
+        reason: &str,
+    ) -> Result<(), SessionError> {
+        tracing::info!(user = %actor.username, session = %actor.session_id, reason, "session closed by the server");
+        let mut bye = AnsiBackend::LEAVE.to_vec();
+        bye.extend_from_slice(format!("moat: {}\r\n", SafeText::new(reason)).as_bytes());
+        frames.finish(&bye).await;
+        Ok(())
+    }
+
     /// Run commands (and the commands their answers produce) until none are left.
     async fn apply(&self, app: &mut App, actor: &Actor, mut cmds: Vec<Cmd>) {
         while !cmds.is_empty() {
@@ -213,6 +318,15 @@ impl Context {
     /// showed. Every store call is preceded by a permission check; every denial is
     /// audited.
     pub async fn execute(&self, actor: &Actor, cmd: Cmd) -> Option<Msg> {
+        match self.account_gate(actor, cmd).await {
+            Ok(cmd) => self.execute_gated(actor, cmd).await,
+            Err(answer) => Some(answer),
+        }
+    }
+
+    /// [`Context::execute`] after the account rules passed (or, for a command held for
+    /// step-up, after the fresh code was accepted).
+    async fn execute_gated(&self, actor: &Actor, cmd: Cmd) -> Option<Msg> {
         // Grants are read afresh for every command, so a revocation takes effect at once.
         let fresh = match self.store.grants(actor.user_id).await {
             Ok(g) => g,
@@ -221,6 +335,12 @@ impl Context {
         let g = &fresh;
         let result = match cmd {
             Cmd::Quit => return None,
+            account @ (Cmd::BeginEnrolment
+            | Cmd::ConfirmEnrolment { .. }
+            | Cmd::ChangePassword { .. }
+            | Cmd::StepUp { .. }
+            | Cmd::StepUpCancel
+            | Cmd::BackupCodes) => return Some(self.account(actor, account).await),
             Cmd::Manage(m) => return Some(self.manage(actor, g, m).await),
             Cmd::LoadModels => {
                 let models = self
@@ -1276,6 +1396,8 @@ pub struct Actor {
     pub session_id: String,
     /// Where background work (an export) sends its messages; `None` runs it inline.
     pub background: Option<mpsc::Sender<Msg>>,
+    /// Set-up and step-up state, shared by this session's clones of the actor.
+    pub guard: Arc<std::sync::Mutex<account::Guard>>,
 }
 
 /// Unix milliseconds, for audit rows.
@@ -1294,6 +1416,28 @@ fn describe(e: &StoreError) -> String {
         other => {
             tracing::warn!(error = %other, "store error in session");
             "the database could not answer; try again".into()
+        }
+    }
+}
+
+/// A session's place in the live registries; leaving them when the session ends,
+/// however it ends (a panic included).
+struct LiveGuard {
+    handle: live::Handle,
+    registry: Arc<live::Registry>,
+    store: Store,
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.registry.remove(&self.handle.id);
+        let (store, id) = (self.store.clone(), self.handle.id.clone());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = store.session_ended(&id, now_ms() / 1000).await {
+                    tracing::warn!(error = %e, "could not record the end of a session");
+                }
+            });
         }
     }
 }

@@ -151,6 +151,10 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
     .await
     .unwrap();
     store.migrate().await.unwrap();
+    // The server started below finds this key in its default keys_dir (./keys).
+    let store = moat::commands::unlock(store, &dir.path().join("keys"))
+        .await
+        .unwrap();
     moat::store::demo::load(store.pool()).await.unwrap();
     let hash = moat::auth::password::Hasher::new(TEST_ARGON2)
         .unwrap()
@@ -166,6 +170,7 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
                 is_superuser: true,
                 totp_secret: Some(&secret),
                 must_change_password: false,
+                password_expires_at: None,
                 now: 0,
             })
             .await

@@ -43,6 +43,8 @@ struct Serve {
     child: Child,
     /// stdout lines up to and including `listening on …`.
     banner: Vec<String>,
+    /// stdout lines after the banner (kept open so the server can still write).
+    rest: std::sync::mpsc::Receiver<String>,
 }
 
 impl Drop for Serve {
@@ -60,12 +62,13 @@ fn serve(dir: &std::path::Path) -> Serve {
         .spawn()
         .unwrap();
     // Owned by `Serve` from here on, so every path (panics included) kills it.
+    let (tx, rx) = std::sync::mpsc::channel();
     let mut serve = Serve {
         child,
         banner: Vec::new(),
+        rest: rx,
     };
     let stdout = serve.child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
@@ -76,7 +79,7 @@ fn serve(dir: &std::path::Path) -> Serve {
     });
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(100)) {
+        match serve.rest.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
                 let done = line.contains("listening on");
                 serve.banner.push(line);
@@ -227,14 +230,15 @@ fn user_add_with_password_stdin_prints_one_otpauth_line() {
         "{err}"
     );
 
-    // Without --password-stdin a password is generated and printed.
+    // Without --password-stdin a one-time password is printed, and no TOTP yet: the
+    // first login enrols (tests/accounts.rs).
     let out = moat(dir.path())
         .args(["user", "add", "bob", "--superuser"])
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.starts_with("password: "), "{stdout}");
-    assert!(stdout.contains("otpauth://totp/moat:bob?"), "{stdout}");
+    assert!(stdout.starts_with("one-time password: "), "{stdout}");
+    assert!(!stdout.contains("otpauth://"), "{stdout}");
 
     let bad = moat(dir.path())
         .args(["user", "add", "Bad Name"])
@@ -437,4 +441,129 @@ fn perm_assign_list_and_remove_from_the_command_line() {
     assert!(stdout.contains("view_posts on posts 1 removed"), "{stdout}");
     let (_, list, _) = run(&["perm", "list", "--user", "jane"]);
     assert!(!list.contains("posts 1"), "{list}");
+}
+
+#[tokio::test]
+async fn sigterm_tells_open_sessions_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    write_config(dir.path(), port);
+    let mut server = serve(dir.path());
+    let password = field(&server.banner, "password:").to_string();
+    let secret = base32_decode(field(&server.banner, "secret:"));
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let conn = login_at_with(addr, "admin", &password, &code_now(&secret)).await;
+    let mut c = Console::open(&conn, 100, 30, "xterm").await;
+    c.wait_for("post_tags").await;
+
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    c.wait_closed().await;
+    assert!(
+        c.screen()
+            .contains("session ended: the server is shutting down"),
+        "{}",
+        c.screen()
+    );
+    assert_eq!(c.exit_status, Some(0));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    let rest: Vec<String> = server.rest.try_iter().collect();
+    assert!(rest.iter().any(|l| l == "moat: stopped"), "{rest:?}");
+}
+
+#[tokio::test]
+async fn totp_secrets_are_sealed_and_serve_refuses_a_missing_or_wrong_key() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    let mut add = moat(dir.path())
+        .args(["user", "add", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"violet staple orbit 42\n")
+        .unwrap();
+    let out = add.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let uri = String::from_utf8(out.stdout).unwrap();
+    let b32 = uri
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("secret="))
+        .unwrap()
+        .trim()
+        .to_string();
+    let seed = base32_decode(&b32);
+
+    // The database alone: no seed, raw or in base32.
+    let db = moat::store::Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("moat.db").display()
+    ))
+    .await
+    .unwrap();
+    let (stored, sealed): (Vec<u8>, bool) =
+        sqlx::query_as("SELECT secret, sealed FROM moat_totp_devices")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    db.close().await;
+    assert!(sealed);
+    assert!(!stored.windows(seed.len()).any(|w| w == seed.as_slice()));
+    assert!(!stored.windows(8).any(|w| w == &b32.as_bytes()[..8]));
+    let key = dir.path().join("keys").join("secret.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Without the key, or with another one, serve refuses to start and says why.
+    let saved = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let run = moat(dir.path()).arg("serve").output().unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("secret.key is missing"), "{err}");
+    assert!(!key.exists(), "a missing key is never silently replaced");
+
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = moat(dir.path()).arg("serve").output().unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("is not the secret key this database was set up with"),
+        "{err}"
+    );
+
+    std::fs::write(&key, saved).unwrap();
+    let ok = moat(dir.path()).arg("sessions").output().unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout).trim(),
+        "no live sessions"
+    );
 }

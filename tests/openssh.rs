@@ -192,3 +192,40 @@ async fn openssh_password_method_then_code() {
     assert!(screen.contains("Permission denied"), "{screen}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssh_first_login_enrols_from_the_qr_code_and_sets_a_password() {
+    if skip_without_tools() {
+        return;
+    }
+    let server = TestServer::start().await;
+    let otp = server.add_one_time_user("olive").await;
+    let dir = tempfile::tempdir().unwrap();
+    // Only the password prompt comes: no code is asked before a device is enrolled.
+    let askpass = write_askpass(dir.path(), &otp, "no code is asked yet");
+    let tmux = Tmux::start(&ssh_command(&server, &askpass, "olive", ""));
+    tmux.wait_for("URI:").await;
+    // Read the QR code off the real terminal, as a phone would.
+    let rows: Vec<String> = tmux.screen().lines().map(str::to_string).collect();
+    let uri = qr::decode_screen(&rows).expect("the QR code reads in a real terminal");
+    assert!(uri.starts_with("otpauth://totp/moat:olive?"), "{uri}");
+    let b32 = uri
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("secret="))
+        .unwrap()
+        .to_string();
+    let secret = totp_rs::Secret::Encoded(b32).to_bytes().unwrap();
+    let code = moat::auth::totp::code_at(&secret, moat::auth::totp::step_at(now()));
+    tmux.keys(&[&code, "Enter"]);
+    tmux.wait_for("Choose your own password").await;
+    tmux.keys(&[
+        "violet-staple-orbit-42",
+        "Tab",
+        "violet-staple-orbit-42",
+        "Enter",
+    ]);
+    tmux.wait_for("Your account is ready").await;
+    tmux.keys(&["q"]);
+    tmux.wait_for("SSH-EXITED-0").await;
+    server.stop().await;
+}

@@ -377,3 +377,66 @@ fn delete_confirmation() {
         }]
     );
 }
+
+#[test]
+fn enrolment_screen_at_80x24() {
+    use moat::tui::account::Setup;
+    let (mut app, cmds) = App::for_setup("olive", 100, (80, 24), Setup::Enrol);
+    assert_eq!(cmds, vec![Cmd::BeginEnrolment]);
+    app.update(Msg::Enrolment {
+        uri: "otpauth://totp/moat:olive?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=moat".into(),
+        secret: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".into(),
+    });
+    for c in "12345".chars() {
+        app.update(key(c));
+    }
+    // Nothing but digits is typed into the code, and nothing else opens.
+    app.update(key(':'));
+    app.update(key('q'));
+    assert!(!app.quit);
+    insta::assert_snapshot!(render(&mut app));
+    app.update(key('6'));
+    let sent = app.update(enter());
+    assert!(matches!(&sent[..], [Cmd::ConfirmEnrolment { code }] if code == "123456"));
+    app.update(Msg::AccountRefused(
+        "that code does not match: check the app's clock and type the code it shows now".into(),
+    ));
+    assert!(render(&mut app).contains("that code does not match"));
+}
+
+#[test]
+fn forced_password_form_masks_and_explains() {
+    use moat::tui::account::Setup;
+    let (mut app, cmds) = App::for_setup("olive", 100, (80, 24), Setup::ChangePassword);
+    assert!(cmds.is_empty());
+    for c in "secret one".chars() {
+        app.update(key(c));
+    }
+    app.update(Msg::Input(Input::Key(KeyEvent::plain(Key::Tab))));
+    for c in "secret".chars() {
+        app.update(key(c));
+    }
+    let screen = render(&mut app);
+    assert!(!screen.contains("secret one"), "{screen}");
+    insta::assert_snapshot!(screen);
+    let sent = app.update(enter());
+    match &sent[..] {
+        [Cmd::ChangePassword {
+            current: None,
+            new,
+            repeat,
+        }] => {
+            assert_eq!(new.0, "secret one");
+            assert_eq!(repeat.0, "secret");
+            assert!(
+                !format!("{sent:?}").contains("secret one"),
+                "Debug hides it"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    app.update(Msg::AccountRefused("new password too short".into()));
+    insta::assert_snapshot!("forced_password_form_refused", render(&mut app));
+    app.update(Msg::PasswordChanged);
+    assert!(app.setup.is_none());
+}

@@ -57,6 +57,8 @@ impl Bench {
         let config = moat::config::Config::load(Some(&dir.path().join("moat.toml")), []).unwrap();
         let config = moat::config::Config {
             database_url: format!("sqlite://{}", dir.path().join("moat.db").display()),
+            // The server below runs in `dir` and finds the secret key in ./keys.
+            keys_dir: dir.path().join("keys"),
             ..config
         };
         let store = moat::commands::open_store(&config).await.unwrap();
@@ -71,6 +73,7 @@ impl Bench {
                     is_superuser: true,
                     totp_secret: Some(&secret),
                     must_change_password: false,
+                    password_expires_at: None,
                     now: 0,
                 })
                 .await

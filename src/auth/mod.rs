@@ -4,14 +4,19 @@
 //! `password` and `totp` are pure (time is passed in); `service` is the only async part
 //! and the only one that touches the store.
 
+pub mod account;
 pub mod backup;
 pub mod lockout;
 pub mod password;
+pub mod policy;
+pub mod seal;
 pub mod service;
 pub mod totp;
 mod workers;
 
-pub use service::{Attempt, AuthService, Identity, PasswordCheck, PendingLogin, Reason, Refusal};
+pub use service::{
+    Attempt, AuthService, Identity, Onboarding, PasswordCheck, PendingLogin, Reason, Refusal,
+};
 
 /// Usernames (and group names): 1–32 of `a-z 0-9 . _ -`, starting with a letter or `_`.
 pub fn validate_name(name: &str) -> Result<(), String> {

@@ -22,6 +22,21 @@ pub struct Identity {
     pub is_superuser: bool,
     /// Set when the login used a backup code: how many unused codes are left.
     pub backup_codes_left: Option<u32>,
+    /// What the user must do before the console opens (first login, reset 2FA).
+    pub onboarding: Onboarding,
+}
+
+/// Steps a user must take before anything else is reachable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Onboarding {
+    /// Nothing: the console opens.
+    #[default]
+    Done,
+    /// Logged in with a one-time password and no TOTP device: enrol one (QR, confirm a
+    /// code), then choose a password.
+    Enrol,
+    /// TOTP is enrolled but the password is still one-time: choose a new one.
+    ChangePassword,
 }
 
 /// One login attempt: who, from where, when.
@@ -33,7 +48,7 @@ pub struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    fn now_secs(&self) -> i64 {
+    pub(super) fn now_secs(&self) -> i64 {
         self.now_ms.div_euclid(1000)
     }
 }
@@ -45,6 +60,8 @@ pub enum Reason {
     BadPassword,
     Disabled,
     NotEnrolled,
+    /// A one-time password past its expiry.
+    Expired,
     Locked,
     /// Too many verifications already running or queued: refused without hashing.
     Busy,
@@ -59,6 +76,7 @@ impl Reason {
             Reason::BadPassword => "bad password",
             Reason::Disabled => "user disabled",
             Reason::NotEnrolled => "no TOTP device",
+            Reason::Expired => "one-time password expired",
             Reason::Locked => "locked",
             Reason::Busy => "busy",
             Reason::BadCode => "bad code",
@@ -72,6 +90,19 @@ impl Reason {
 pub struct Refusal {
     pub reason: Reason,
     pub user_exists: bool,
+}
+
+/// A TOTP device a code is checked against.
+pub(super) struct Device<'a> {
+    pub user_id: i64,
+    pub secret: &'a [u8],
+    pub last_step: Option<i64>,
+}
+
+/// A code accepted by [`AuthService::spend_code`].
+pub(super) struct Spent {
+    /// Set when it was a backup code: how many unused ones are left.
+    pub backup_codes_left: Option<u32>,
 }
 
 /// A login whose password was right and whose code is still to be checked.
@@ -93,6 +124,9 @@ impl PendingLogin {
 pub enum PasswordCheck {
     /// Password right; ask for the code.
     NeedCode(PendingLogin),
+    /// A valid one-time password of a user without a TOTP device: logged in with the
+    /// password alone, straight into enrolment (nothing else is reachable).
+    Enrol(Identity),
     /// Refused. The caller still asks for a code and then refuses, so every failure
     /// looks the same.
     Failed(Refusal),
@@ -151,9 +185,9 @@ impl InFlight {
 /// Runs the factors against the store.
 #[derive(Clone, Debug)]
 pub struct AuthService {
-    store: Store,
-    hasher: Arc<Hasher>,
-    workers: Workers,
+    pub(super) store: Store,
+    pub(super) hasher: Arc<Hasher>,
+    pub(super) workers: Workers,
     in_flight: Arc<InFlight>,
     policy: Arc<RwLock<Policy>>,
 }
@@ -201,7 +235,11 @@ impl AuthService {
     }
 
     /// Is any key of this attempt locked? (A locked key never reaches argon2.)
-    async fn locked(&self, a: &Attempt<'_>, user_exists: bool) -> Result<bool, StoreError> {
+    pub(super) async fn locked(
+        &self,
+        a: &Attempt<'_>,
+        user_exists: bool,
+    ) -> Result<bool, StoreError> {
         let keys = self.policy().keys(a.username, a.ip, user_exists);
         let now = a.now_secs();
         Ok(self
@@ -244,26 +282,41 @@ impl AuthService {
         if !user.is_active {
             return refuse(Reason::Disabled);
         }
-        // A user without a confirmed TOTP device cannot log in until enrolment exists as
-        // a screen of its own (first-login enrolment issue); never password-only.
-        match user.totp {
+        if user.password_expires_at.is_some_and(|t| a.now_secs() >= t) {
+            return refuse(Reason::Expired);
+        }
+        let identity = |onboarding| Identity {
+            user_id: user.id,
+            username: user.username.clone(),
+            is_superuser: user.is_superuser,
+            backup_codes_left: None,
+            onboarding,
+        };
+        // Password alone is enough only for a one-time password of a user who has no
+        // TOTP device yet, and only to reach the enrolment screen.
+        match &user.totp {
             Some(device) if device.confirmed => Ok(PasswordCheck::NeedCode(PendingLogin {
-                identity: Identity {
-                    user_id: user.id,
-                    username: user.username,
-                    is_superuser: user.is_superuser,
-                    backup_codes_left: None,
-                },
-                secret: device.secret,
+                identity: identity(if user.must_change_password {
+                    Onboarding::ChangePassword
+                } else {
+                    Onboarding::Done
+                }),
+                secret: device.secret.clone(),
                 last_step: device.last_step,
             })),
+            _ if user.must_change_password => Ok(PasswordCheck::Enrol(identity(Onboarding::Enrol))),
             _ => refuse(Reason::NotEnrolled),
         }
     }
 
     /// Verify on the argon2 workers; `None` when refused as busy (this source already has
     /// a verification running, or the queue is full).
-    async fn verify_bounded(&self, ip: &str, phc: Option<String>, password: &str) -> Option<bool> {
+    pub(super) async fn verify_bounded(
+        &self,
+        ip: &str,
+        phc: Option<String>,
+        password: &str,
+    ) -> Option<bool> {
         let _mark = self.in_flight.mark(ip)?;
         let hasher = Arc::clone(&self.hasher);
         let password = password.to_owned();
@@ -288,30 +341,48 @@ impl AuthService {
         if self.locked(a, true).await? {
             return Ok(Err(Reason::Locked));
         }
-        let user_id = pending.identity.user_id;
+        let device = Device {
+            user_id: pending.identity.user_id,
+            secret: &pending.secret,
+            last_step: pending.last_step,
+        };
+        Ok(self
+            .spend_code(&device, code, a.now_secs())
+            .await?
+            .map(|spent| Identity {
+                backup_codes_left: spent.backup_codes_left,
+                ..pending.identity.clone()
+            }))
+    }
+
+    /// Check and spend `code` for `device`: a TOTP code (its step becomes the last
+    /// accepted one) or an unused backup code (used up).
+    pub(super) async fn spend_code(
+        &self,
+        device: &Device<'_>,
+        code: &str,
+        now_secs: i64,
+    ) -> Result<Result<Spent, Reason>, StoreError> {
         if let Some(normalized) = backup::normalize(code) {
             let hash = backup::hash(&normalized);
-            return Ok(
-                match self
-                    .store
-                    .use_backup_code(user_id, &hash, a.now_secs())
-                    .await?
-                {
-                    Some(left) => Ok(Identity {
-                        backup_codes_left: Some(left),
-                        ..pending.identity.clone()
-                    }),
-                    None => Err(Reason::BadCode),
-                },
-            );
+            let left = self
+                .store
+                .use_backup_code(device.user_id, &hash, now_secs)
+                .await?;
+            return Ok(match left {
+                Some(left) => Ok(Spent {
+                    backup_codes_left: Some(left),
+                }),
+                None => Err(Reason::BadCode),
+            });
         }
-        let now = u64::try_from(a.now_secs()).unwrap_or(0);
-        match totp::verify(&pending.secret, code, now, pending.last_step) {
+        let now = u64::try_from(now_secs).unwrap_or(0);
+        match totp::verify(device.secret, code, now, device.last_step) {
             Err(totp::CodeError::Invalid) => Ok(Err(Reason::BadCode)),
             Err(totp::CodeError::Replay) => Ok(Err(Reason::Replay)),
-            Ok(step) if self.store.accept_totp_step(user_id, step).await? => {
-                Ok(Ok(pending.identity.clone()))
-            }
+            Ok(step) if self.store.accept_totp_step(device.user_id, step).await? => Ok(Ok(Spent {
+                backup_codes_left: None,
+            })),
             Ok(_) => Ok(Err(Reason::Replay)),
         }
     }
@@ -342,6 +413,14 @@ impl AuthService {
         let mut entries = vec![self.entry(a, "login", "failure", refusal.reason.as_str())];
         for (key, until, tier) in started {
             tracing::warn!(%key, until, tier, "lockout started");
+            if key.ip.is_empty() && !key.username.is_empty() && refusal.user_exists {
+                // The user is locked out everywhere: their open sessions end too.
+                if let Some(id) = self.store.user_id(&key.username).await? {
+                    self.store
+                        .request_user_sessions_end(id, "account locked out")
+                        .await?;
+                }
+            }
             entries.push(self.entry(
                 a,
                 "lockout",
@@ -357,7 +436,12 @@ impl AuthService {
         self.store
             .clear_failure_counter(&LockKey::pair(a.username, a.ip))
             .await?;
-        let mut entries = vec![self.entry(a, "login", "success", "")];
+        let note = match who.onboarding {
+            Onboarding::Done => "",
+            Onboarding::Enrol => "one-time password: TOTP enrolment and a new password required",
+            Onboarding::ChangePassword => "one-time password: a new password required",
+        };
+        let mut entries = vec![self.entry(a, "login", "success", note)];
         if let Some(left) = who.backup_codes_left {
             entries.push(self.entry(
                 a,
@@ -369,7 +453,13 @@ impl AuthService {
         self.store.audit(&entries).await
     }
 
-    fn entry(&self, a: &Attempt<'_>, action: &str, outcome: &str, reason: &str) -> AuditEntry {
+    pub(super) fn entry(
+        &self,
+        a: &Attempt<'_>,
+        action: &str,
+        outcome: &str,
+        reason: &str,
+    ) -> AuditEntry {
         AuditEntry {
             at_ms: a.now_ms,
             // What the client typed as a username, bounded (it may be an attacker's junk).
@@ -412,6 +502,7 @@ mod tests {
                 is_superuser: false,
                 totp_secret: Some(&secret),
                 must_change_password: false,
+                password_expires_at: None,
                 now: 0,
             })
             .await

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::{now_ms, Actor, Context};
-use crate::auth::{totp, validate_name};
+use crate::auth::validate_name;
 use crate::domain::Grants;
 use crate::perm::{self, moat_perms, Decision};
 use crate::store::{AuditEntry, NewUser, Principal};
@@ -40,6 +40,10 @@ impl Context {
                     Panel::Users | Panel::User(_) => MANAGE_USERS,
                     Panel::Groups | Panel::Group(_) => MANAGE_GROUPS,
                     Panel::Row { .. } => MANAGE_PERMISSIONS,
+                    Panel::Sessions => {
+                        self.require_superuser(actor, g, "sessions").await?;
+                        return self.load_panel(panel).await;
+                    }
                 };
                 self.require(actor, g, needed, "load").await?;
                 self.load_panel(panel).await
@@ -87,10 +91,66 @@ impl Context {
                     .set_user_active(id, active, now_ms() / 1000, &audit)
                     .await
                     .map_err(|e| Msg::Failed(e.to_string()))?;
+                if !active {
+                    self.live.end_user(id, "your account was disabled");
+                }
                 Ok(changed(format!(
                     "user {user} {}",
                     if active { "enabled" } else { "disabled" }
                 )))
+            }
+            ManageCmd::ResetTwoFactor { user } => {
+                self.require(actor, g, MANAGE_USERS, "reset_2fa").await?;
+                if user == actor.username {
+                    return Err(Msg::Failed(
+                        "you cannot reset your own second factor (ask another administrator)"
+                            .into(),
+                    ));
+                }
+                let id = self.target_user(actor, g, &user, "reset_2fa").await?;
+                let password = crate::auth::password::generate_password();
+                let phc = self.hash(&password).await?;
+                let now = now_ms() / 1000;
+                let expires = now.saturating_add(self.one_time_password_secs());
+                let mut audit = self.audit(
+                    actor,
+                    "reset_2fa",
+                    "moat_users",
+                    &user,
+                    serde_json::json!({ "one_time_password_expires": expires }),
+                );
+                audit.reason = Some("TOTP device and backup codes removed".into());
+                self.store
+                    .reset_second_factor(id, &phc, expires, now, &audit)
+                    .await
+                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                self.live.end_user(id, "your two-factor set-up was reset");
+                Ok(Msg::Manage(ManageMsg::Show(vec![
+                    format!("Two-factor set-up of {user} reset; their sessions were ended."),
+                    "Give them this, once; they enrol again at their next login:".into(),
+                    String::new(),
+                    format!("one-time password: {password}"),
+                    format!(
+                        "(expires in {} hours)",
+                        self.accounts.one_time_password_hours
+                    ),
+                ])))
+            }
+            ManageCmd::EndSession { id } => {
+                self.require_superuser(actor, g, "end_session").await?;
+                let audit = AuditEntry {
+                    outcome: "requested".into(),
+                    ..actor.audit("session_end", "moat_sessions")
+                };
+                let reason = format!("ended by {}", actor.username);
+                let (full, user) = self
+                    .store
+                    .request_session_end(&id, &reason, &audit)
+                    .await
+                    .map_err(|e| Msg::Failed(super::describe(&e)))?;
+                // At once if it runs here; other instances see it within a second.
+                self.live.end(&full, &reason);
+                Ok(changed(format!("session {full} of {user} ended")))
             }
             ManageCmd::Unlock { user } => {
                 self.require(actor, g, MANAGE_USERS, "unlock").await?;
@@ -362,25 +422,52 @@ impl Context {
         }
     }
 
-    /// A new (non-superuser) account with a generated password and TOTP, shown once.
+    /// Only superusers.
+    async fn require_superuser(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        what: &str,
+    ) -> Result<(), Refused> {
+        if g.is_superuser {
+            Ok(())
+        } else {
+            Err(self.refuse(actor, what, None, "only superusers").await)
+        }
+    }
+
+    /// Seconds a one-time password works.
+    fn one_time_password_secs(&self) -> i64 {
+        i64::try_from(self.accounts.one_time_password_hours.saturating_mul(3600))
+            .unwrap_or(i64::MAX)
+    }
+
+    /// Hash a password off the async threads.
+    async fn hash(&self, password: &str) -> Result<String, Refused> {
+        let hasher = Arc::clone(&self.hasher);
+        let pw = password.to_string();
+        tokio::task::spawn_blocking(move || hasher.hash(&pw))
+            .await
+            .map_err(|_| Msg::Failed("hashing failed".into()))?
+            .map_err(|e| Msg::Failed(e.to_string()))
+    }
+
+    /// A new (non-superuser) account with a one-time password, shown once: the user
+    /// enrols TOTP and chooses a password at the first login.
     async fn create_user(&self, actor: &Actor, name: &str) -> Result<Msg, Refused> {
         validate_name(name).map_err(Msg::Failed)?;
         let password = crate::auth::password::generate_password();
-        let secret = totp::generate_secret();
-        let hasher = Arc::clone(&self.hasher);
-        let pw = password.clone();
-        let phc = tokio::task::spawn_blocking(move || hasher.hash(&pw))
-            .await
-            .map_err(|_| Msg::Failed("hashing failed".into()))?
-            .map_err(|e| Msg::Failed(e.to_string()))?;
+        let phc = self.hash(&password).await?;
+        let now = now_ms() / 1000;
         self.store
             .create_user(&NewUser {
                 username: name,
                 password_hash: &phc,
                 is_superuser: false,
-                totp_secret: Some(&secret),
-                must_change_password: false,
-                now: now_ms() / 1000,
+                totp_secret: None,
+                must_change_password: true,
+                password_expires_at: Some(now.saturating_add(self.one_time_password_secs())),
+                now,
             })
             .await
             .map_err(|e| Msg::Failed(e.to_string()))?;
@@ -390,11 +477,13 @@ impl Context {
             .await
             .map_err(|e| Msg::Failed(e.to_string()))?;
         Ok(Msg::Manage(ManageMsg::Show(vec![
-            format!("User {name} created. Give them, once:"),
+            format!("User {name} created. Give them this, once:"),
             String::new(),
-            format!("password: {password}"),
-            format!("TOTP:     {}", totp::otpauth_uri(&secret, name)),
-            format!("secret:   {}", totp::secret_base32(&secret)),
+            format!("one-time password: {password}"),
+            format!(
+                "(expires in {} hours; at first login they enrol TOTP and choose a password)",
+                self.accounts.one_time_password_hours
+            ),
         ])))
     }
 
@@ -497,6 +586,35 @@ impl Context {
                     id: ItemId::Perm(c),
                 }));
                 (vec!["kind", "name"], items)
+            }
+            Panel::Sessions => {
+                let now = now_ms() / 1000;
+                let rows = self
+                    .store
+                    .live_sessions(now - super::live::STALE_SECS)
+                    .await
+                    .map_err(failed)?;
+                let items = rows
+                    .into_iter()
+                    .map(|r| Item {
+                        cells: vec![
+                            r.id.clone(),
+                            r.username.clone(),
+                            r.source_ip,
+                            crate::domain::format_time(r.started_at),
+                            crate::domain::format_duration(now - r.last_input_at),
+                            if r.end_requested { "ending" } else { "" }.into(),
+                        ],
+                        id: ItemId::Session {
+                            id: r.id,
+                            user: r.username,
+                        },
+                    })
+                    .collect();
+                (
+                    vec!["session", "user", "from", "started", "idle", ""],
+                    items,
+                )
             }
             Panel::Row { model, pk } => {
                 let entries = self

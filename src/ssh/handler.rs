@@ -6,6 +6,9 @@
 //! is asked even when the password was wrong, so a refusal never tells which factor failed
 //! or whether the user exists. A client that sends the password through the `password`
 //! method gets "partial success" and is then asked only for the code.
+//!
+//! One exception: a valid one-time password of a user who has no TOTP device yet is
+//! accepted alone, and the session it opens shows nothing but the enrolment screen.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -131,17 +134,18 @@ impl Handler {
     }
 
     /// The password step, shared by keyboard-interactive and the `password` method.
-    async fn password_step(&mut self, user: &str, password: &str) -> Option<PendingLogin> {
+    /// `None` when refused (already counted).
+    async fn password_step(&mut self, user: &str, password: &str) -> Option<PasswordCheck> {
         match self
             .auth
             .check_password(&self.attempt(user), password)
             .await
         {
-            Ok(PasswordCheck::NeedCode(pending)) => Some(pending),
             Ok(PasswordCheck::Failed(refusal)) => {
                 self.record(user, refusal).await;
                 None
             }
+            Ok(passed) => Some(passed),
             Err(e) => {
                 tracing::error!(error = %e, "password check failed");
                 None
@@ -198,7 +202,7 @@ fn single_answer(response: Response<'_>) -> Option<String> {
 }
 
 /// The one place the SSH front reads the clock; rules get it passed in.
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -227,9 +231,18 @@ impl russh::server::Handler for Handler {
                 Ok(prompt(PASSWORD_PROMPT))
             }
             (Stage::AwaitPassword { user: u }, Some(response)) if u == user => {
-                let pending = match single_answer(response) {
+                let passed = match single_answer(response) {
                     Some(password) => self.password_step(user, &password).await,
                     None => None,
+                };
+                let pending = match passed {
+                    // A one-time password of a user with no TOTP yet: straight in, to
+                    // the enrolment screen only.
+                    Some(PasswordCheck::Enrol(identity)) => {
+                        return Ok(self.accept(user, identity).await)
+                    }
+                    Some(PasswordCheck::NeedCode(pending)) => Some(pending),
+                    Some(PasswordCheck::Failed(_)) | None => None,
                 };
                 self.stage = Stage::AwaitCode { user: u, pending };
                 Ok(prompt(CODE_PROMPT))
@@ -249,7 +262,8 @@ impl russh::server::Handler for Handler {
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         match self.password_step(user, password).await {
-            Some(pending) => {
+            Some(PasswordCheck::Enrol(identity)) => Ok(self.accept(user, identity).await),
+            Some(PasswordCheck::NeedCode(pending)) => {
                 self.stage = Stage::PasswordPassed {
                     user: user.into(),
                     pending,
@@ -261,7 +275,7 @@ impl russh::server::Handler for Handler {
                     partial_success: true,
                 })
             }
-            None => Ok(self.refuse()),
+            Some(PasswordCheck::Failed(_)) | None => Ok(self.refuse()),
         }
     }
 

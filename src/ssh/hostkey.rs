@@ -1,12 +1,13 @@
 //! The server's ed25519 host key: generated on first start into `keys_dir` (file mode
 //! 0600, directory 0700), refused if it is readable by group or others.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData};
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::PrivateKey;
+
+use crate::auth::seal::{check_private, create_private_dir, KeyError};
 
 /// File name of the host key inside `keys_dir`.
 pub const HOST_KEY_FILE: &str = "ssh_host_ed25519_key";
@@ -19,8 +20,8 @@ pub enum HostKeyError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is readable by group or others (mode {mode:o}); run `chmod 600 {path}`")]
-    TooOpen { path: PathBuf, mode: u32 },
+    #[error(transparent)]
+    Key(#[from] KeyError),
     #[error("{path}: not a usable private key: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -68,44 +69,10 @@ pub fn fingerprint(key: &PrivateKey) -> String {
         .to_string()
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn check_private(path: &Path) -> Result<(), HostKeyError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(path)
-        .map_err(|source| HostKeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .permissions()
-        .mode()
-        & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(HostKeyError::TooOpen {
-            path: path.to_path_buf(),
-            mode,
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_path: &Path) -> Result<(), HostKeyError> {
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

@@ -29,6 +29,9 @@ use crate::config::{Config, ConfigError};
 use crate::gate::{Allowlist, Gate, LogThrottle, Preauth, PreauthGuard};
 use crate::session;
 
+/// How long a shutdown waits for sessions to close.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
 /// Identification string: no version to fingerprint.
 pub const SERVER_ID: &str = "SSH-2.0-moat";
 
@@ -122,11 +125,35 @@ impl Server {
         }
     }
 
+    /// Accept connections until `shutdown` completes, then end every session (each
+    /// client is told why; a command already running finishes first) and wait up to
+    /// [`DRAIN`] for them to close.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let live = Arc::clone(&self.sessions.live);
+        let watcher = tokio::spawn(session::live::watch_sessions(
+            Arc::clone(&live),
+            self.sessions.store.clone(),
+            || handler::now_ms().div_euclid(1000),
+        ));
+        let result = Arc::clone(&self).accept_loop(listener, shutdown).await;
+        live.end_all("the server is shutting down");
+        let deadline = tokio::time::Instant::now() + DRAIN;
+        while !live.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        watcher.abort();
+        result
+    }
+
     /// Accept connections until `shutdown` completes. A refused connection is closed
     /// before a single byte is written, and before it costs more than the accept: the
     /// listener is polled directly so a refused socket is never registered with the
     /// reactor.
-    pub async fn serve(
+    async fn accept_loop(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,

@@ -261,6 +261,7 @@ mod tests {
                 is_superuser: false,
                 totp_secret: None,
                 must_change_password: false,
+                password_expires_at: None,
                 now: 0,
             })
             .await

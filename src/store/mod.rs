@@ -16,20 +16,25 @@ mod lockout;
 mod perms;
 mod records;
 mod schema;
+mod sessions;
 pub mod sql;
 mod users;
 mod write;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+use crate::auth::seal::Sealer;
+
 pub use audit::{AuditEntry, AuditFilter, AuditRow, ChainError, Verified};
 pub use delete::value_json;
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
-pub use users::{LoginUser, NewUser, TotpDevice};
+pub use sessions::{LiveSession, SessionRow};
+pub use users::{KeyCheck, LoginUser, NewUser, TotpDevice};
 pub use write::SaveOutcome;
 
 /// Errors from the store, in words a caller can show or log.
@@ -46,12 +51,18 @@ pub enum StoreError {
     /// The database refused a write (NOT NULL, UNIQUE, CHECK, FOREIGN KEY), in words.
     #[error("{0}")]
     Constraint(String),
+    /// A TOTP secret could not be sealed or opened (no key loaded, or the wrong one).
+    #[error("{0}")]
+    Sealed(String),
 }
 
 /// A handle on moat's database. Cheap to clone (it is a pool).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// Seals and opens TOTP secrets; attached once the key is checked against this
+    /// database (see [`Store::with_sealer`]).
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl Store {
@@ -69,13 +80,26 @@ impl Store {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        Ok(Store { pool })
+        Ok(Store { pool, sealer: None })
     }
 
     /// Apply moat's migrations (idempotent).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())
+    }
+
+    /// This store with `sealer` for TOTP secrets. Check it first with
+    /// [`Store::check_key`]; [`Store::adopt_key`] records it and seals older plaintext rows.
+    pub fn with_sealer(mut self, sealer: Sealer) -> Store {
+        self.sealer = Some(Arc::new(sealer));
+        self
+    }
+
+    fn sealer(&self) -> Result<&Sealer, StoreError> {
+        self.sealer
+            .as_deref()
+            .ok_or_else(|| StoreError::Sealed("no secret key loaded for TOTP secrets".into()))
     }
 
     /// The underlying pool, for the demo loader and tests.
@@ -97,6 +121,6 @@ pub(crate) mod test_support {
     pub async fn memory_store() -> Store {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
-        store
+        store.with_sealer(crate::auth::seal::Sealer::random())
     }
 }

@@ -379,7 +379,7 @@ impl Store {
         Ok(())
     }
 
-    /// Enable or disable a user.
+    /// Enable or disable a user. Disabling asks every live session of the user to end.
     pub async fn set_user_active(
         &self,
         user_id: i64,
@@ -394,6 +394,9 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        if !active {
+            super::sessions::request_user_end(&mut tx, user_id, "account disabled").await?;
+        }
         append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -504,6 +507,7 @@ mod tests {
                 is_superuser: false,
                 totp_secret: None,
                 must_change_password: false,
+                password_expires_at: None,
                 now: 0,
             })
             .await

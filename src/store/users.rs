@@ -1,8 +1,30 @@
-//! moat's accounts: users and their TOTP devices.
+//! moat's accounts: users, their TOTP devices (secrets sealed, see [`crate::auth::seal`])
+//! and the key check that ties the secret key to this database.
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{AuditEntry, Store, StoreError};
+use crate::auth::seal::Sealer;
+
+/// Associated data of a sealed TOTP secret: the secret opens only on its own user's row.
+fn totp_aad(user_id: i64) -> Vec<u8> {
+    format!("moat_totp_devices {user_id}").into_bytes()
+}
+
+/// The known value sealed under `moat_meta.key_check`.
+const KEY_CHECK: &[u8] = b"moat secret key check";
+const KEY_CHECK_AAD: &[u8] = b"moat_meta key_check";
+
+/// How a secret key relates to this database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// Nothing is sealed yet: any key may be adopted.
+    Fresh,
+    /// The key opens this database's key check.
+    Matches,
+    /// The database was set up with another key.
+    WrongKey,
+}
 
 /// A user to create. `totp_secret` enrols (and confirms) a TOTP device at once.
 #[derive(Clone, Debug)]
@@ -12,6 +34,8 @@ pub struct NewUser<'a> {
     pub is_superuser: bool,
     pub totp_secret: Option<&'a [u8]>,
     pub must_change_password: bool,
+    /// When the password stops working (one-time passwords), unix seconds.
+    pub password_expires_at: Option<i64>,
     pub now: i64,
 }
 
@@ -23,6 +47,9 @@ pub struct LoginUser {
     pub password_hash: String,
     pub is_active: bool,
     pub is_superuser: bool,
+    /// A one-time password: the user must enrol TOTP (if not yet) and choose a password.
+    pub must_change_password: bool,
+    pub password_expires_at: Option<i64>,
     pub totp: Option<TotpDevice>,
 }
 
@@ -47,13 +74,15 @@ impl Store {
     pub async fn create_user(&self, u: &NewUser<'_>) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO moat_users (username, password_hash, is_superuser, must_change_password, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO moat_users (username, password_hash, is_superuser, must_change_password, \
+                                     password_expires_at, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(u.username)
         .bind(u.password_hash)
         .bind(u.is_superuser)
         .bind(u.must_change_password)
+        .bind(u.password_expires_at)
         .bind(u.now)
         .bind(u.now)
         .execute(&mut *tx)
@@ -69,11 +98,13 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         if let Some(secret) = u.totp_secret {
+            let sealed = self.sealer()?.seal(secret, &totp_aad(id));
             sqlx::query(
-                "INSERT INTO moat_totp_devices (user_id, secret, confirmed, created_at) VALUES (?, ?, 1, ?)",
+                "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, created_at) \
+                 VALUES (?, ?, 1, 1, ?)",
             )
             .bind(id)
-            .bind(secret)
+            .bind(sealed)
             .bind(u.now)
             .execute(&mut *tx)
             .await?;
@@ -86,7 +117,8 @@ impl Store {
     pub async fn login_user(&self, username: &str) -> Result<Option<LoginUser>, StoreError> {
         let row = sqlx::query(
             "SELECT u.id, u.username, u.password_hash, u.is_active, u.is_superuser, \
-                    t.secret, t.confirmed, t.last_step \
+                    u.must_change_password, u.password_expires_at, \
+                    t.secret, t.sealed, t.confirmed, t.last_step \
              FROM moat_users u LEFT JOIN moat_totp_devices t ON t.user_id = u.id \
              WHERE u.username = ?",
         )
@@ -94,23 +126,189 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
+        let id: i64 = r.try_get("id")?;
         let secret: Option<Vec<u8>> = r.try_get("secret")?;
         let totp = match secret {
             Some(secret) => Some(TotpDevice {
-                secret,
+                secret: self.open_secret(id, &secret, r.try_get("sealed")?)?,
                 confirmed: r.try_get("confirmed")?,
                 last_step: r.try_get("last_step")?,
             }),
             None => None,
         };
         Ok(Some(LoginUser {
-            id: r.try_get("id")?,
+            id,
             username: r.try_get("username")?,
             password_hash: r.try_get("password_hash")?,
             is_active: r.try_get("is_active")?,
             is_superuser: r.try_get("is_superuser")?,
+            must_change_password: r.try_get("must_change_password")?,
+            password_expires_at: r.try_get("password_expires_at")?,
             totp,
         }))
+    }
+
+    fn open_secret(
+        &self,
+        user_id: i64,
+        stored: &[u8],
+        sealed: bool,
+    ) -> Result<Vec<u8>, StoreError> {
+        if !sealed {
+            // Written before secrets were sealed; `adopt_key` seals it at the next start.
+            return Ok(stored.to_vec());
+        }
+        self.sealer()?
+            .open(stored, &totp_aad(user_id))
+            .map_err(|_| {
+                StoreError::Sealed(format!(
+                    "the TOTP secret of user #{user_id} does not open with the loaded secret key"
+                ))
+            })
+    }
+
+    /// Whether `sealer` is this database's key.
+    pub async fn check_key(&self, sealer: &Sealer) -> Result<KeyCheck, StoreError> {
+        let check: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT value FROM moat_meta WHERE name = 'key_check'")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match check {
+            Some(c) if sealer.open(&c, KEY_CHECK_AAD).is_ok() => KeyCheck::Matches,
+            Some(_) => KeyCheck::WrongKey,
+            None if self.holds_sealed_secrets().await? => KeyCheck::WrongKey,
+            None => KeyCheck::Fresh,
+        })
+    }
+
+    /// Whether anything in the database was sealed with a secret key (so a missing key
+    /// file is an error, not a first start).
+    pub async fn holds_sealed_secrets(&self) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM moat_meta WHERE name = 'key_check') \
+                  + (SELECT COUNT(*) FROM moat_totp_devices WHERE sealed)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Record `sealer` as this database's key (the key check) and seal every TOTP secret
+    /// still stored in plaintext. Returns how many were sealed. Call after
+    /// [`Store::check_key`] said `Fresh` or `Matches`.
+    pub async fn adopt_key(&self, sealer: &Sealer) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("INSERT OR IGNORE INTO moat_meta (name, value) VALUES ('key_check', ?)")
+            .bind(sealer.seal(KEY_CHECK, KEY_CHECK_AAD))
+            .execute(&mut *tx)
+            .await?;
+        let plain: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT user_id, secret FROM moat_totp_devices WHERE NOT sealed")
+                .fetch_all(&mut *tx)
+                .await?;
+        for (user_id, secret) in &plain {
+            sqlx::query("UPDATE moat_totp_devices SET secret = ?, sealed = 1 WHERE user_id = ?")
+                .bind(sealer.seal(secret, &totp_aad(*user_id)))
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(plain.len() as u64)
+    }
+
+    /// Enrol (or re-enrol) `secret` as the user's confirmed TOTP device, with `step` as
+    /// the last accepted step (the confirming code cannot be replayed), recording `audit`
+    /// in the same transaction.
+    pub async fn confirm_totp(
+        &self,
+        user_id: i64,
+        secret: &[u8],
+        step: i64,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let sealed = self.sealer()?.seal(secret, &totp_aad(user_id));
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, last_step, created_at) \
+             VALUES (?, ?, 1, 1, ?, ?) \
+             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, sealed = 1, \
+                 confirmed = 1, last_step = excluded.last_step, created_at = excluded.created_at",
+        )
+        .bind(user_id)
+        .bind(sealed)
+        .bind(step)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        super::audit::append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replace the user's password hash; `must_change` marks it one-time (expiring at
+    /// `expires_at`), otherwise both marks are cleared. Recorded with `audit`.
+    pub async fn set_password(
+        &self,
+        user_id: i64,
+        phc: &str,
+        must_change: bool,
+        expires_at: Option<i64>,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "UPDATE moat_users SET password_hash = ?, must_change_password = ?, \
+                 password_expires_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(phc)
+        .bind(must_change)
+        .bind(expires_at)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        super::audit::append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Reset the user's second factor: the TOTP device and backup codes go, `phc` (a
+    /// one-time password expiring at `expires_at`) replaces the password, and every live
+    /// session of the user is asked to end. One transaction with `audit`.
+    pub async fn reset_second_factor(
+        &self,
+        user_id: i64,
+        phc: &str,
+        expires_at: i64,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM moat_totp_devices WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM moat_backup_codes WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE moat_users SET password_hash = ?, must_change_password = 1, \
+                 password_expires_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(phc)
+        .bind(expires_at)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        super::sessions::request_user_end(&mut tx, user_id, "second factor reset").await?;
+        super::audit::append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Record `step` as the user's last accepted TOTP step, only if it is later than the
@@ -211,6 +409,7 @@ mod tests {
                 is_superuser: true,
                 totp_secret: Some(&secret),
                 must_change_password: false,
+                password_expires_at: None,
                 now: 100,
             })
             .await
@@ -241,12 +440,54 @@ mod tests {
                 is_superuser: false,
                 totp_secret: None,
                 must_change_password: false,
+                password_expires_at: None,
                 now: 1,
             })
             .await
             .unwrap_err();
         assert!(dup.to_string().contains("already exists"));
         assert_eq!(store.user_count().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn plaintext_secrets_are_sealed_on_adoption_and_the_key_is_checked() {
+        use crate::auth::seal::Sealer;
+        let store = crate::store::Store::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        sqlx::query(
+            "INSERT INTO moat_users (id, username, password_hash, created_at, updated_at) \
+             VALUES (1, 'old', 'h', 0, 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        // A row from before secrets were sealed.
+        sqlx::query(
+            "INSERT INTO moat_totp_devices (user_id, secret, confirmed, created_at) \
+             VALUES (1, X'0102030405', 1, 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let key = Sealer::random();
+        assert_eq!(store.check_key(&key).await.unwrap(), KeyCheck::Fresh);
+        assert!(!store.holds_sealed_secrets().await.unwrap());
+        assert_eq!(store.adopt_key(&key).await.unwrap(), 1);
+        assert_eq!(store.check_key(&key).await.unwrap(), KeyCheck::Matches);
+        assert_eq!(
+            store.check_key(&Sealer::random()).await.unwrap(),
+            KeyCheck::WrongKey
+        );
+        let raw: Vec<u8> = sqlx::query_scalar("SELECT secret FROM moat_totp_devices")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_ne!(raw, vec![1, 2, 3, 4, 5]);
+        let store = store.with_sealer(key);
+        let u = store.login_user("old").await.unwrap().unwrap();
+        assert_eq!(u.totp.unwrap().secret, vec![1, 2, 3, 4, 5]);
     }
 
     #[tokio::test]
@@ -259,6 +500,7 @@ mod tests {
                 is_superuser: false,
                 totp_secret: None,
                 must_change_password: false,
+                password_expires_at: None,
                 now: 0,
             })
             .await

@@ -4,6 +4,7 @@
 //! its permission checks) and answers with [`Msg`]s. Every string from outside is stored as
 //! [`SafeText`], so nothing unsanitized can reach a buffer.
 
+use super::account::{EnrolScreen, PasswordScreen, Secret, Setup};
 use super::form::{EditorAction, Field, FormAction, FormScreen, TextEditor};
 use super::input::{Input, Key, KeyEvent};
 use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
@@ -130,6 +131,19 @@ pub enum Msg {
         /// (column, what the form opened with, yours, what the row holds now)
         fields: Vec<(String, Value, Value, Value)>,
     },
+    /// The TOTP device to enrol: its URI (drawn as a QR) and base32 secret.
+    Enrolment {
+        uri: String,
+        secret: String,
+    },
+    /// The enrolment code was right.
+    Enrolled,
+    /// The password was changed.
+    PasswordChanged,
+    /// An enrolment code or a new password was refused, and why.
+    AccountRefused(String),
+    /// The last command needs a fresh verification code first (what it is).
+    StepUp(String),
 }
 
 /// Something the app wants done.
@@ -208,6 +222,27 @@ pub enum Cmd {
         values: Vec<(String, Value)>,
         overwrite: bool,
     },
+    /// Set-up: make a TOTP secret to enrol (answered with [`Msg::Enrolment`]).
+    BeginEnrolment,
+    /// Set-up: the code the user's app shows for the secret being enrolled.
+    ConfirmEnrolment {
+        code: String,
+    },
+    /// Change the user's password (`current` is `None` in the forced change after
+    /// enrolment).
+    ChangePassword {
+        current: Option<Secret>,
+        new: Secret,
+        repeat: Secret,
+    },
+    /// The fresh code asked for by [`Msg::StepUp`]; the held action runs if it is right.
+    StepUp {
+        code: Secret,
+    },
+    /// The step-up prompt was cancelled: drop the held action.
+    StepUpCancel,
+    /// Replace the user's backup codes and show the new ones once.
+    BackupCodes,
     Quit,
 }
 
@@ -346,6 +381,8 @@ pub enum Screen {
     Audit(AuditScreen),
     Filter(FilterScreen),
     Editor(TextEditor),
+    Enrol(Box<EnrolScreen>),
+    Password(PasswordScreen),
 }
 
 /// Choosing a filter for one column of the list below.
@@ -480,6 +517,8 @@ pub struct App {
     pub dialog: Option<Vec<SafeText>>,
     /// An export under way: rows written, of about this many.
     pub export: Option<(u64, Option<RowCount>)>,
+    /// Set while the user is being set up: only the account screens are reachable.
+    pub setup: Option<Setup>,
 }
 
 impl App {
@@ -497,8 +536,91 @@ impl App {
             confirm: None,
             dialog: None,
             export: None,
+            setup: None,
         };
         (app, vec![Cmd::LoadModels])
+    }
+
+    /// A console for a user who must finish setting up first (enrol TOTP, or choose a
+    /// password): nothing else is reachable until then.
+    pub fn for_setup(
+        user: &str,
+        page_size: u32,
+        size: (u16, u16),
+        setup: Setup,
+    ) -> (App, Vec<Cmd>) {
+        let (mut app, _) = App::new(user, page_size, size);
+        app.setup = Some(setup);
+        match setup {
+            Setup::Enrol => {
+                app.stack = vec![Screen::Enrol(Box::default())];
+                (app, vec![Cmd::BeginEnrolment])
+            }
+            Setup::ChangePassword => {
+                app.stack = vec![Screen::Password(PasswordScreen::new(true))];
+                (app, Vec::new())
+            }
+        }
+    }
+
+    /// A message of the account screens.
+    fn on_account(&mut self, msg: Msg) -> Vec<Cmd> {
+        match msg {
+            Msg::Enrolment { uri, secret } => {
+                if let Some(Screen::Enrol(e)) = self.stack.last_mut() {
+                    e.show(&uri, &secret);
+                }
+            }
+            Msg::Enrolled => {
+                self.setup = Some(Setup::ChangePassword);
+                self.stack = vec![Screen::Password(PasswordScreen::new(true))];
+                self.status = Some(Status::Notice(SafeText::new(
+                    "Code accepted: two-factor authentication is on. Now choose your password.",
+                )));
+            }
+            Msg::PasswordChanged => {
+                if self.setup.take().is_some() {
+                    self.stack = vec![Screen::Index(IndexScreen::default())];
+                    self.status = Some(Status::Notice(SafeText::new(
+                        "Password set. Your account is ready.",
+                    )));
+                    return vec![Cmd::LoadModels];
+                }
+                if let Some(Screen::Password(_)) = self.stack.last() {
+                    self.stack.pop();
+                }
+                self.status = Some(Status::Notice(SafeText::new("password changed")));
+            }
+            Msg::AccountRefused(why) => {
+                match self.stack.last_mut() {
+                    Some(Screen::Enrol(e)) => e.error = Some(SafeText::new(&why)),
+                    Some(Screen::Password(p)) => p.refused(&why),
+                    _ => {}
+                }
+                self.status = Some(Status::Error(SafeText::new(&why)));
+            }
+            Msg::StepUp(what) => {
+                self.status = Some(Status::Notice(SafeText::new(&format!(
+                    "{what} needs a fresh verification code"
+                ))));
+                self.prompt = Some((PromptFor::StepUp(what), String::new()));
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// A key while the user is being set up: only the account screen on top sees it.
+    fn setup_key(&mut self, k: KeyEvent) -> Vec<Cmd> {
+        if k == KeyEvent::ctrl('c') || k == KeyEvent::ctrl('d') {
+            return self.quit();
+        }
+        self.status = None;
+        match self.stack.last_mut() {
+            Some(Screen::Enrol(e)) => e.key(k).into_iter().collect(),
+            Some(Screen::Password(p)) => p.key(k).flatten().into_iter().collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// The screen on top.
@@ -517,6 +639,7 @@ impl App {
                     }
                     (None, Some(Screen::Form(form))) => form.paste(&text),
                     (None, Some(Screen::Editor(editor))) => editor.paste(&text),
+                    (None, Some(Screen::Password(p))) => p.paste(&text),
                     _ => {}
                 }
                 Vec::new()
@@ -526,6 +649,11 @@ impl App {
                 Vec::new()
             }
             Msg::Models(models) => self.on_models(models),
+            msg @ (Msg::Enrolment { .. }
+            | Msg::Enrolled
+            | Msg::PasswordChanged
+            | Msg::AccountRefused(_)
+            | Msg::StepUp(_)) => self.on_account(msg),
             Msg::Counted {
                 model,
                 query,
@@ -799,8 +927,22 @@ impl App {
                 Vec::new()
             };
         }
+        if self.setup.is_some() {
+            return self.setup_key(k);
+        }
         if self.prompt.is_some() {
             return self.prompt_key(k);
+        }
+        if let Some(Screen::Password(p)) = self.stack.last_mut() {
+            self.status = None;
+            return match p.key(k) {
+                Some(Some(cmd)) => vec![cmd],
+                Some(None) => {
+                    self.stack.pop();
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
         }
         if let Some(Screen::Form(_)) = self.stack.last() {
             self.status = None;
@@ -883,7 +1025,13 @@ impl App {
             Some(Screen::Index(s)) => index_key(s, k, page_size),
             Some(Screen::List(s)) => list_key(s, k),
             Some(Screen::Detail(s)) => detail_key(s, k),
-            Some(Screen::Form(_) | Screen::Conflict(_) | Screen::Editor(_)) => Action::None, // handled above
+            Some(
+                Screen::Form(_)
+                | Screen::Conflict(_)
+                | Screen::Editor(_)
+                | Screen::Enrol(_)
+                | Screen::Password(_),
+            ) => Action::None, // handled above
             Some(Screen::Audit(a)) => audit_key(a, k, &mut self.prompt, &mut self.dialog),
             Some(Screen::Filter(f)) => match k.key {
                 Key::Down | Key::Char('j') => {
@@ -961,7 +1109,14 @@ impl App {
             return Vec::new();
         };
         match k.key {
-            Key::Esc => self.prompt = None,
+            Key::Esc => {
+                let step_up = matches!(what, PromptFor::StepUp(_));
+                self.prompt = None;
+                if step_up {
+                    self.status = Some(Status::Notice(SafeText::new("cancelled")));
+                    return vec![Cmd::StepUpCancel];
+                }
+            }
             Key::Backspace => {
                 text.pop();
             }
@@ -976,6 +1131,9 @@ impl App {
                 self.prompt = None;
                 if what == PromptFor::Command {
                     return self.command_line(&text);
+                }
+                if let PromptFor::StepUp(_) = what {
+                    return vec![Cmd::StepUp { code: Secret(text) }];
                 }
                 if what == PromptFor::AuditFilter {
                     return match (AuditQuery::parse(&text), self.stack.last_mut()) {
@@ -1073,8 +1231,18 @@ impl App {
                 Action::Push(Box::new(Screen::Audit(AuditScreen::default())), vec![load])
             }
             "groups" => open_panel(Panel::Groups),
+            "sessions" => open_panel(Panel::Sessions),
+            "password" => {
+                self.stack
+                    .push(Screen::Password(PasswordScreen::new(false)));
+                return Vec::new();
+            }
+            "backup-codes" => return vec![Cmd::BackupCodes],
             other => {
-                let text = format!("unknown command :{other} (try :users, :groups, :audit, :q)");
+                let text = format!(
+                    "unknown command :{other} (try :users, :groups, :sessions, :audit, \
+                     :password, :backup-codes, :q)"
+                );
                 self.status = Some(Status::Error(SafeText::new(&text)));
                 return Vec::new();
             }

@@ -19,6 +19,8 @@ pub enum Panel {
         model: String,
         pk: String,
     },
+    /// Live sessions on every instance (superusers).
+    Sessions,
 }
 
 impl Panel {
@@ -29,17 +31,19 @@ impl Panel {
             Panel::Groups => "groups".into(),
             Panel::Group(g) => format!("group {g}"),
             Panel::Row { model, pk } => format!("{model} #{pk} permissions"),
+            Panel::Sessions => "live sessions".into(),
         }
     }
 
     /// Key hints for the footer.
     pub fn hints(&self) -> &'static str {
         match self {
-            Panel::Users => " Enter open  n new  x disable/enable  u unlock  Esc back",
+            Panel::Users => " Enter open  n new  x disable/enable  u unlock  t reset 2FA  Esc back",
             Panel::User(_) => " g add to group  p grant  r remove  Esc back",
             Panel::Groups => " Enter open  n new  Esc back",
             Panel::Group(_) => " m add member  p grant  r remove  Esc back",
             Panel::Row { .. } => " a assign  r remove  Esc back",
+            Panel::Sessions => " x end session  l reload  Esc back",
         }
     }
 }
@@ -67,6 +71,11 @@ pub enum ItemId {
     Grant {
         to: Who,
         codename: String,
+    },
+    /// A live session (id, user).
+    Session {
+        id: String,
+        user: String,
     },
     /// Shown for information only (e.g. a permission that comes from a group).
     Info,
@@ -109,6 +118,21 @@ pub enum ManageCmd {
         codename: String,
         assign: bool,
     },
+    /// Drop the user's TOTP device and backup codes and give them a new one-time password.
+    ResetTwoFactor {
+        user: String,
+    },
+    /// End a live session (any instance).
+    EndSession {
+        id: String,
+    },
+}
+
+impl ManageCmd {
+    /// Whether this changes anything (and so needs a fresh second factor).
+    pub fn changes(&self) -> bool {
+        !matches!(self, ManageCmd::Load(_))
+    }
 }
 
 /// Answers to management requests.
@@ -157,9 +181,16 @@ pub enum PromptFor {
         model: String,
         pk: String,
     },
+    /// A fresh verification code before a sensitive action (what it is for). Masked.
+    StepUp(String),
 }
 
 impl PromptFor {
+    /// Whether what is typed is a secret (shown as dots).
+    pub fn masked(&self) -> bool {
+        matches!(self, PromptFor::StepUp(_))
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             PromptFor::Command => ":",
@@ -173,6 +204,7 @@ impl PromptFor {
             PromptFor::AddMember(_) => "add member (username): ",
             PromptFor::Grant(_) => "grant permission (e.g. view_posts): ",
             PromptFor::Assign { .. } => "assign (user NAME CODENAME | group NAME CODENAME): ",
+            PromptFor::StepUp(_) => "Verification code (step-up): ",
         }
     }
 
@@ -187,7 +219,8 @@ impl PromptFor {
             | PromptFor::Search
             | PromptFor::AuditFilter
             | PromptFor::Range
-            | PromptFor::Bulk(_) => return Err("not a management prompt".into()),
+            | PromptFor::Bulk(_)
+            | PromptFor::StepUp(_) => return Err("not a management prompt".into()),
             PromptFor::CreateUser => ManageCmd::CreateUser(text.into()),
             PromptFor::CreateGroup => ManageCmd::CreateGroup(text.into()),
             PromptFor::AddToGroup(user) => ManageCmd::Membership {
@@ -291,6 +324,24 @@ impl ManageScreen {
                         active: !active,
                     },
                 )
+            }
+            (Panel::Users, Key::Char('t'), Some(ItemId::User { name, .. })) => {
+                ManageAction::Confirm(
+                    format!(
+                        "Reset the two-factor setup of {name}? They get a new one-time password, \
+                         enrol again, and their sessions end."
+                    ),
+                    ManageCmd::ResetTwoFactor { user: name },
+                )
+            }
+            (Panel::Sessions, Key::Char('x') | Key::Delete, Some(ItemId::Session { id, user })) => {
+                ManageAction::Confirm(
+                    format!("End session {id} of {user}?"),
+                    ManageCmd::EndSession { id },
+                )
+            }
+            (Panel::Sessions, Key::Char('l'), _) => {
+                ManageAction::Run(ManageCmd::Load(Panel::Sessions))
             }
             (Panel::Users, Key::Char('u'), Some(ItemId::User { name, .. })) => {
                 ManageAction::Confirm(

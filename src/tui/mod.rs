@@ -6,11 +6,13 @@
 //! - [`input`]: terminal bytes → keys and pastes;
 //! - [`sanitize`]: the one gate for untrusted text on its way to the screen.
 
+pub mod account;
 pub mod app;
 pub mod backend;
 pub mod form;
 pub mod input;
 pub mod manage;
+pub mod qr;
 pub mod sanitize;
 pub mod view;
 

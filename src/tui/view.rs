@@ -147,11 +147,33 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
             };
             format!(" newest first{filter}  Enter details  f filter  Esc back")
         }
+        Some(Screen::Enrol(e)) => {
+            // The QR may need every row: it may cover the title bar.
+            let tall = u16::try_from(e.qr.len()).unwrap_or(u16::MAX) > body.height;
+            let top = if tall { area.y } else { body.y };
+            let enrol_area = Rect::new(area.x, top, area.width, footer.y - top);
+            cursor = super::account::draw_enrol(e, buf, enrol_area);
+            " type the code, Enter to confirm  Ctrl-C leave (set-up continues next login)"
+                .to_string()
+        }
+        Some(Screen::Password(p)) => {
+            cursor = super::account::draw_password(p, buf, body);
+            if p.forced {
+                " Tab next field  Enter confirm  Ctrl-C leave".to_string()
+            } else {
+                " Tab next field  Enter confirm  Esc cancel".to_string()
+            }
+        }
         None => String::new(),
     };
     if let Some((what, text)) = &app.prompt {
         // What is typed was checked key by key (printable characters only).
-        let line = format!(" {}{}█", what.label(), SafeText::new(text));
+        let shown = if what.masked() {
+            "•".repeat(text.chars().count())
+        } else {
+            SafeText::new(text).to_string()
+        };
+        let line = format!(" {}{shown}█", what.label());
         bar(buf, footer, &line, "Enter ok  Esc cancel", PROMPT);
     } else if let (Some((rows, total)), None) = (app.export, &app.status) {
         bar(buf, footer, &export_progress(rows, total), "", NOTICE);
@@ -208,6 +230,8 @@ fn crumbs(app: &App) -> String {
                 " › new"
             }),
             Screen::Conflict(_) => s.push_str(" › conflict"),
+            Screen::Enrol(_) => s.push_str(" › two-factor set-up"),
+            Screen::Password(_) => s.push_str(" › password"),
             Screen::History(_) => s.push_str(" › history"),
             Screen::Audit(_) => s.push_str(" › audit"),
             Screen::Filter(f) => {

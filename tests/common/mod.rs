@@ -3,6 +3,8 @@
 //! (russh) whose channel output is fed into a vt100 terminal emulator.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod qr;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -94,6 +96,10 @@ impl TestServer {
                         rules: ctx.rules.clone(),
                         hasher: Arc::clone(&ctx.hasher),
                         export_dir: ctx.export_dir.clone(),
+                        auth: ctx.auth.clone(),
+                        accounts: ctx.accounts,
+                        timeouts: ctx.timeouts,
+                        live: Arc::clone(&ctx.live),
                         input_tap: Some(tap),
                     }),
                     Live::from_config(&config).expect("live config"),
@@ -134,11 +140,26 @@ impl TestServer {
                 is_superuser: superuser,
                 totp_secret: Some(&secret),
                 must_change_password: false,
+                password_expires_at: None,
                 now: 0,
             })
             .await
             .expect("create user");
         self.secrets.insert(name.to_string(), secret);
+    }
+
+    /// Create `name` the way an operator does (`moat user add NAME`): no TOTP yet, and a
+    /// one-time password, which is returned.
+    pub async fn add_one_time_user(&self, name: &str) -> String {
+        let mut out = Vec::new();
+        commands::user_add(&self.config, name, false, &[], None, "test", &mut out)
+            .await
+            .expect("user add");
+        let out = String::from_utf8(out).unwrap();
+        out.strip_prefix("one-time password: ")
+            .and_then(|rest| rest.lines().next())
+            .unwrap_or_else(|| panic!("no one-time password in {out:?}"))
+            .to_string()
     }
 
     /// The code `name`'s authenticator shows now.
@@ -208,6 +229,7 @@ pub async fn session_actor(server: &TestServer, user: &str) -> moat::session::Ac
         username: user.into(),
         is_superuser: false,
         backup_codes_left: None,
+        onboarding: moat::auth::Onboarding::Done,
     };
     server.sessions.actor(&who, "127.0.0.1")
 }
@@ -371,6 +393,12 @@ impl Console {
 
     pub fn screen(&self) -> String {
         self.parser.screen().contents()
+    }
+
+    /// The screen, one string per terminal row (unlike `screen`, wrapped rows stay apart).
+    pub fn rows(&self) -> Vec<String> {
+        let (_, cols) = self.parser.screen().size();
+        self.parser.screen().rows(0, cols).collect()
     }
 
     /// Process what arrives for up to `wait`; returns false once the channel closed.

@@ -1,0 +1,287 @@
+//! The live-session registry in `moat_sessions`, shared by every instance on the
+//! database: sessions are registered when they start, kept fresh by a heartbeat, asked to
+//! end by setting `end_requested` (from the CLI, a console, or as a side effect of
+//! disabling or resetting a user), and marked ended when they close.
+
+use sqlx::{Sqlite, Transaction};
+
+use super::{Store, StoreError};
+
+/// A session starting.
+#[derive(Clone, Debug)]
+pub struct LiveSession<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub username: &'a str,
+    pub source_ip: &'a str,
+    pub now: i64,
+}
+
+/// A live session as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub username: String,
+    pub source_ip: String,
+    pub started_at: i64,
+    pub last_input_at: i64,
+    pub end_requested: bool,
+}
+
+/// Ask every live session of `user_id` to end, inside the caller's transaction.
+pub(super) async fn request_user_end(
+    tx: &mut Transaction<'_, Sqlite>,
+    user_id: i64,
+    reason: &str,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE moat_sessions SET end_requested = 1, end_reason = ? \
+         WHERE user_id = ? AND ended_at IS NULL AND NOT end_requested",
+    )
+    .bind(reason)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+impl Store {
+    /// Register a starting session.
+    pub async fn session_started(&self, s: &LiveSession<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO moat_sessions (id, user_id, username, source_ip, started_at, \
+                                        last_input_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id)
+        .bind(s.user_id)
+        .bind(s.username)
+        .bind(s.source_ip)
+        .bind(s.now)
+        .bind(s.now)
+        .bind(s.now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Mark a session ended.
+    pub async fn session_ended(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE moat_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// One instance's heartbeat: its sessions (id, last input) are alive at `now`. Returns
+    /// those of them asked to end, with the reason.
+    pub async fn session_heartbeat(
+        &self,
+        sessions: &[(String, i64)],
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut ended = Vec::new();
+        let mut tx = self.pool.begin().await?;
+        for (id, last_input) in sessions {
+            let asked: Option<(bool, Option<String>)> = sqlx::query_as(
+                "UPDATE moat_sessions SET seen_at = ?, last_input_at = MAX(last_input_at, ?) \
+                 WHERE id = ? RETURNING end_requested, end_reason",
+            )
+            .bind(now)
+            .bind(last_input)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((true, reason)) = asked {
+                ended.push((id.clone(), reason.unwrap_or_default()));
+            }
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Sessions asked to end among `ids` (a cheap read for the frequent poll).
+    pub async fn sessions_to_end(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, end_reason FROM moat_sessions WHERE end_requested AND ended_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(id, _)| ids.contains(id))
+            .map(|(id, r)| (id, r.unwrap_or_default()))
+            .collect())
+    }
+
+    /// Sessions that have not ended and whose instance was heard from since `seen_since`.
+    pub async fn live_sessions(&self, seen_since: i64) -> Result<Vec<SessionRow>, StoreError> {
+        let rows: Vec<(String, String, String, i64, i64, bool)> = sqlx::query_as(
+            "SELECT id, username, source_ip, started_at, last_input_at, end_requested \
+             FROM moat_sessions WHERE ended_at IS NULL AND seen_at >= ? \
+             ORDER BY started_at, id",
+        )
+        .bind(seen_since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, username, source_ip, started_at, last_input_at, end_requested)| SessionRow {
+                    id,
+                    username,
+                    source_ip,
+                    started_at,
+                    last_input_at,
+                    end_requested,
+                },
+            )
+            .collect())
+    }
+
+    /// Ask session `id` (a unique prefix of at least 4 characters is enough) to end.
+    /// Returns the full id and user of the session asked, or `NotFound`.
+    pub async fn request_session_end(
+        &self,
+        id: &str,
+        reason: &str,
+        audit: &super::AuditEntry,
+    ) -> Result<(String, String), StoreError> {
+        if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::NotFound(format!(
+                "session `{}` (give at least 4 hex digits of its id)",
+                id.escape_debug()
+            )));
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, username FROM moat_sessions \
+             WHERE ended_at IS NULL AND substr(id, 1, ?) = ? LIMIT 2",
+        )
+        .bind(i64::try_from(id.len()).unwrap_or(i64::MAX))
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let (full, user) = match found.as_slice() {
+            [one] => one.clone(),
+            [] => return Err(StoreError::NotFound(format!("no live session `{id}`"))),
+            _ => {
+                return Err(StoreError::Conflict(format!(
+                    "`{id}` matches more than one session: give more of its id"
+                )))
+            }
+        };
+        sqlx::query("UPDATE moat_sessions SET end_requested = 1, end_reason = ? WHERE id = ?")
+            .bind(reason)
+            .bind(&full)
+            .execute(&mut *tx)
+            .await?;
+        let mut audit = audit.clone();
+        audit.pk = Some(full.clone());
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok((full, user))
+    }
+
+    /// Ask every live session of `user_id` to end (e.g. after a lockout of the user).
+    pub async fn request_user_sessions_end(
+        &self,
+        user_id: i64,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = request_user_end(&mut tx, user_id, reason).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::memory_store;
+    use crate::store::{AuditEntry, NewUser};
+
+    #[tokio::test]
+    async fn register_heartbeat_end() {
+        let store = memory_store().await;
+        let uid = store
+            .create_user(&NewUser {
+                username: "alice",
+                password_hash: "h",
+                is_superuser: false,
+                totp_secret: None,
+                must_change_password: false,
+                password_expires_at: None,
+                now: 0,
+            })
+            .await
+            .unwrap();
+        for id in ["aaaa1111", "aaaa2222"] {
+            store
+                .session_started(&LiveSession {
+                    id,
+                    user_id: uid,
+                    username: "alice",
+                    source_ip: "127.0.0.1",
+                    now: 100,
+                })
+                .await
+                .unwrap();
+        }
+        let live = store.live_sessions(90).await.unwrap();
+        assert_eq!(live.len(), 2);
+        assert!(store.live_sessions(101).await.unwrap().is_empty(), "stale");
+
+        let audit = AuditEntry {
+            action: "session_end".into(),
+            outcome: "requested".into(),
+            ..Default::default()
+        };
+        let err = store
+            .request_session_end("aaaa", "x", &audit)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("more than one"), "{err}");
+        let (full, user) = store
+            .request_session_end("aaaa2", "by admin", &audit)
+            .await
+            .unwrap();
+        assert_eq!((full.as_str(), user.as_str()), ("aaaa2222", "alice"));
+        let ids = vec!["aaaa1111".to_string(), "aaaa2222".to_string()];
+        assert_eq!(
+            store.sessions_to_end(&ids).await.unwrap(),
+            vec![("aaaa2222".to_string(), "by admin".to_string())]
+        );
+        let beat = store
+            .session_heartbeat(&[("aaaa1111".into(), 150), ("aaaa2222".into(), 120)], 160)
+            .await
+            .unwrap();
+        assert_eq!(beat, vec![("aaaa2222".to_string(), "by admin".to_string())]);
+        let live = store.live_sessions(150).await.unwrap();
+        assert_eq!(live[0].last_input_at, 150);
+        store.session_ended("aaaa2222", 170).await.unwrap();
+        assert_eq!(store.live_sessions(150).await.unwrap().len(), 1);
+
+        // Disabling the user asks its remaining session to end.
+        store
+            .set_user_active(uid, false, 200, &audit)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.sessions_to_end(&ids).await.unwrap(),
+            vec![("aaaa1111".to_string(), "account disabled".to_string())]
+        );
+        assert!(store
+            .request_session_end("zzzz", "x", &audit)
+            .await
+            .is_err());
+    }
+}

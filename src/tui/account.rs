@@ -1,0 +1,297 @@
+//! The account screens: TOTP enrolment (QR, secret, code) and the password form (forced
+//! after a one-time password, or chosen from the console with `:password`).
+//!
+//! While a user is being set up (`App::setup`), these are the only screens: every other
+//! key and command is ignored here, and the session refuses anything else anyway.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+
+use super::app::Cmd;
+use super::input::{Key, KeyEvent};
+use super::qr;
+use super::sanitize::SafeText;
+use super::view::wrap;
+
+/// Longest password or code accepted into a field.
+const MAX_FIELD: usize = 1024;
+
+/// Where a user being set up is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setup {
+    /// No TOTP device yet: enrol one.
+    Enrol,
+    /// Enrolled; the password is still one-time.
+    ChangePassword,
+}
+
+/// A secret typed by the user; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} chars)", self.0.chars().count())
+    }
+}
+
+/// The enrolment screen.
+#[derive(Clone, Debug, Default)]
+pub struct EnrolScreen {
+    /// Half-block rows of the QR code (moat's own characters only).
+    pub qr: Vec<String>,
+    pub qr_width: u16,
+    /// The base32 secret, in groups of four.
+    pub secret: SafeText,
+    pub uri: SafeText,
+    pub code: String,
+    pub error: Option<SafeText>,
+}
+
+impl EnrolScreen {
+    /// Show the device to enrol.
+    pub fn show(&mut self, uri: &str, secret_base32: &str) {
+        if let Some(block) = qr::render(uri) {
+            self.qr = block.lines;
+            self.qr_width = block.width;
+        }
+        let grouped: Vec<String> = secret_base32
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        self.secret = SafeText::new(&grouped.join(" "));
+        self.uri = SafeText::new(uri);
+    }
+
+    /// A key: digits build the code, Enter sends it.
+    pub fn key(&mut self, k: KeyEvent) -> Option<Cmd> {
+        match k.key {
+            Key::Char(c) if c.is_ascii_digit() && self.code.len() < 8 => self.code.push(c),
+            Key::Char('u') if k.mods.ctrl => self.code.clear(),
+            Key::Backspace => {
+                self.code.pop();
+            }
+            Key::Enter if !self.code.is_empty() => {
+                return Some(Cmd::ConfirmEnrolment {
+                    code: std::mem::take(&mut self.code),
+                })
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+/// The password form.
+#[derive(Clone, Debug)]
+pub struct PasswordScreen {
+    /// Forced (after a one-time password): no current password asked, no way out but on.
+    pub forced: bool,
+    /// (label, typed) for each field.
+    pub fields: Vec<(&'static str, Secret)>,
+    pub focus: usize,
+    pub error: Option<SafeText>,
+}
+
+impl PasswordScreen {
+    pub fn new(forced: bool) -> PasswordScreen {
+        let mut fields = Vec::new();
+        if !forced {
+            fields.push(("Current password", Secret::default()));
+        }
+        fields.push(("New password", Secret::default()));
+        fields.push(("New password again", Secret::default()));
+        PasswordScreen {
+            forced,
+            fields,
+            focus: 0,
+            error: None,
+        }
+    }
+
+    /// A bracketed paste (a password manager) goes into the focused field.
+    pub fn paste(&mut self, text: &str) {
+        if let Some((_, f)) = self.fields.get_mut(self.focus) {
+            let room = MAX_FIELD.saturating_sub(f.0.chars().count());
+            f.0.extend(text.chars().filter(|c| !c.is_control()).take(room));
+        }
+    }
+
+    /// A key; `Some(None)` means "close the form", `Some(Some(cmd))` submits.
+    pub fn key(&mut self, k: KeyEvent) -> Option<Option<Cmd>> {
+        let last = self.fields.len().saturating_sub(1);
+        match k.key {
+            Key::Esc if !self.forced => return Some(None),
+            Key::Tab | Key::Down => self.focus = (self.focus + 1).min(last),
+            Key::BackTab | Key::Up => self.focus = self.focus.saturating_sub(1),
+            Key::Enter if self.focus < last => self.focus += 1,
+            Key::Enter => return Some(Some(self.submit())),
+            Key::Char('s') if k.mods.ctrl => return Some(Some(self.submit())),
+            Key::Char('u') if k.mods.ctrl => {
+                if let Some((_, f)) = self.fields.get_mut(self.focus) {
+                    f.0.clear();
+                }
+            }
+            Key::Backspace => {
+                if let Some((_, f)) = self.fields.get_mut(self.focus) {
+                    f.0.pop();
+                }
+            }
+            Key::Char(c) if !k.mods.ctrl && !k.mods.alt && !c.is_control() => {
+                if let Some((_, f)) = self.fields.get_mut(self.focus) {
+                    if f.0.chars().count() < MAX_FIELD {
+                        f.0.push(c);
+                    }
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn submit(&mut self) -> Cmd {
+        let mut values: Vec<Secret> = self.fields.iter().map(|(_, s)| s.clone()).collect();
+        let repeat = values.pop().unwrap_or_default();
+        let new = values.pop().unwrap_or_default();
+        let current = values.pop();
+        Cmd::ChangePassword {
+            current,
+            new,
+            repeat,
+        }
+    }
+
+    /// After a refusal: clear the new passwords and focus the first of them.
+    pub fn refused(&mut self, why: &str) {
+        self.error = Some(SafeText::new(why));
+        let first_new = usize::from(!self.forced);
+        for (_, f) in self.fields.iter_mut().skip(first_new) {
+            f.0.clear();
+        }
+        if why.contains("current password") {
+            if let Some((_, f)) = self.fields.first_mut() {
+                f.0.clear();
+            }
+            self.focus = 0;
+        } else {
+            self.focus = first_new;
+        }
+    }
+}
+
+const TEXT: Style = Style::new();
+const BOLD: Style = Style::new().add_modifier(Modifier::BOLD);
+const ERROR: Style = Style::new()
+    .fg(Color::White)
+    .bg(Color::Red)
+    .add_modifier(Modifier::BOLD);
+/// The QR is painted white on black whatever the terminal's theme, so cameras read it.
+const QR: Style = Style::new().fg(Color::White).bg(Color::Black);
+
+/// Draw the enrolment screen in `area`; returns where the cursor goes.
+pub fn draw_enrol(s: &EnrolScreen, buf: &mut Buffer, area: Rect) -> Option<Position> {
+    for (i, line) in s.qr.iter().enumerate() {
+        let y = area.y + u16::try_from(i).unwrap_or(u16::MAX);
+        if y >= area.bottom() {
+            break;
+        }
+        buf.set_stringn(area.x, y, line, usize::from(area.width), QR);
+    }
+    let x = if s.qr.is_empty() {
+        area.x + 1
+    } else {
+        area.x + s.qr_width + 2
+    };
+    let width = usize::from(area.right().saturating_sub(x + 1)).max(10);
+    let mut lines: Vec<(String, Style)> = vec![
+        ("Set up two-factor authentication".into(), BOLD),
+        (String::new(), TEXT),
+    ];
+    let para = |lines: &mut Vec<(String, Style)>, text: &str, style: Style| {
+        lines.extend(wrap(text, width).into_iter().map(|l| (l, style)));
+    };
+    para(
+        &mut lines,
+        "1. Scan the QR code with an authenticator app, or type this secret:",
+        TEXT,
+    );
+    para(&mut lines, s.secret.as_str(), BOLD);
+    lines.push((String::new(), TEXT));
+    para(
+        &mut lines,
+        "2. Type the 6-digit code the app shows, then Enter:",
+        TEXT,
+    );
+    let code_line = lines.len();
+    lines.push((format!("   code: {}", s.code), BOLD));
+    lines.push((String::new(), TEXT));
+    if let Some(e) = &s.error {
+        para(&mut lines, e.as_str(), ERROR);
+        lines.push((String::new(), TEXT));
+    }
+    para(
+        &mut lines,
+        &format!("URI: {}", s.uri),
+        Style::new().fg(Color::DarkGray),
+    );
+    let mut cursor = None;
+    for (i, (text, style)) in lines.iter().enumerate() {
+        let y = area.y + u16::try_from(i).unwrap_or(u16::MAX);
+        if y >= area.bottom() {
+            break;
+        }
+        buf.set_stringn(x, y, text, width, *style);
+        if i == code_line {
+            let cx = x + u16::try_from(9 + s.code.len()).unwrap_or(0);
+            cursor = Some(Position::new(cx.min(area.right().saturating_sub(1)), y));
+        }
+    }
+    cursor
+}
+
+/// Draw the password form in `area`; returns where the cursor goes.
+pub fn draw_password(s: &PasswordScreen, buf: &mut Buffer, area: Rect) -> Option<Position> {
+    let x = area.x + 2;
+    let width = usize::from(area.width.saturating_sub(4));
+    let mut y = area.y + 1;
+    let title = if s.forced {
+        "Choose your own password to finish setting up your account."
+    } else {
+        "Change your password."
+    };
+    buf.set_stringn(x, y, title, width, BOLD);
+    y += 1;
+    let rule = format!(
+        "At least {} characters, not your username, not a common password.",
+        crate::domain::MIN_PASSWORD_LEN
+    );
+    buf.set_stringn(x, y, rule, width, TEXT);
+    y += 2;
+    let label_w = s.fields.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 2;
+    let mut cursor = None;
+    for (i, (label, value)) in s.fields.iter().enumerate() {
+        if y >= area.bottom() {
+            break;
+        }
+        let style = if i == s.focus { BOLD } else { TEXT };
+        buf.set_stringn(x, y, format!("{label}:"), width, style);
+        let n = value.0.chars().count();
+        let dots: String = "•".repeat(n.min(width.saturating_sub(label_w + 1)));
+        let vx = x + u16::try_from(label_w).unwrap_or(0);
+        buf.set_stringn(vx, y, &dots, width.saturating_sub(label_w), style);
+        if i == s.focus {
+            let cx = vx + u16::try_from(dots.chars().count()).unwrap_or(0);
+            cursor = Some(Position::new(cx.min(area.right().saturating_sub(1)), y));
+        }
+        y += 1;
+    }
+    if let Some(e) = &s.error {
+        y += 1;
+        if y < area.bottom() {
+            buf.set_stringn(x, y, e.as_str(), width, ERROR);
+        }
+    }
+    cursor
+}
