@@ -575,6 +575,19 @@ mod tests {
     }
 
     #[test]
+    fn session_times_must_make_sense() {
+        let warn_too_long =
+            Config::from_toml("[session]\nidle_timeout_secs = 60\nidle_warning_secs = 60\n")
+                .unwrap();
+        let err = warn_too_long.validate().unwrap_err().to_string();
+        assert!(err.contains("session.idle_warning_secs"), "{err}");
+        let zero = Config::from_toml("[accounts]\none_time_password_hours = 0\n").unwrap();
+        assert!(zero.validate().is_err());
+        let typo = Config::from_toml("[session]\nidle_timeout = 5\n").unwrap_err();
+        assert!(typo.to_string().contains("idle_timeout"), "{typo}");
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = Config::from_toml("listen = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
