@@ -45,6 +45,12 @@ pub struct Config {
     /// Source networks allowed to connect (CIDR, IPv4 or IPv6). Everything else is
     /// dropped before the SSH banner.
     pub allowlist: Vec<String>,
+    /// TCP load balancers (CIDR) whose connections start with a PROXY protocol v2 header
+    /// naming the real client. Everyone else's PROXY header closes the connection.
+    pub trusted_proxies: Vec<String>,
+    /// Whether a connection from a trusted proxy without a header is closed (true) or
+    /// treated as the proxy's own connection (false).
+    pub proxy_header_required: bool,
     /// Seconds a connection may take to authenticate before it is closed.
     pub login_grace_secs: u64,
     /// Milliseconds every authentication rejection takes (equalises timing, slows guessing).
@@ -209,6 +215,8 @@ impl Default for Config {
             database_url: "sqlite://moat.db".into(),
             keys_dir: PathBuf::from("keys"),
             allowlist: vec!["127.0.0.1/32".into(), "::1/128".into()],
+            trusted_proxies: Vec::new(),
+            proxy_header_required: true,
             login_grace_secs: 30,
             auth_rejection_ms: 1000,
             max_cols: 400,
@@ -269,6 +277,8 @@ const ENV_KEYS: &[&str] = &[
     "database_url",
     "keys_dir",
     "allowlist",
+    "trusted_proxies",
+    "proxy_header_required",
     "login_grace_secs",
     "auth_rejection_ms",
     "max_cols",
@@ -283,6 +293,7 @@ const ENV_KEYS: &[&str] = &[
 pub struct Validated {
     pub listen: SocketAddr,
     pub allowlist: Vec<IpNet>,
+    pub trusted_proxies: Vec<IpNet>,
     pub login_grace: Duration,
     pub auth_rejection: Duration,
 }
@@ -480,9 +491,22 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|s| {
+                parse_cidr(s).map_err(|_| {
+                    invalid(
+                        "trusted_proxies",
+                        format!("`{s}` is not a CIDR (e.g. 10.0.0.5/32)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Validated {
             listen,
             allowlist,
+            trusted_proxies,
             login_grace: Duration::from_secs(self.login_grace_secs),
             auth_rejection: Duration::from_millis(self.auth_rejection_ms),
         })
@@ -523,11 +547,28 @@ fn apply_env(
         let Some(&key) = ENV_KEYS.iter().find(|k| **k == key) else {
             return Err(ConfigError::Env {
                 var,
-                message: "unknown key (settable: MOAT_LISTEN, MOAT_DATABASE_URL, MOAT_KEYS_DIR, MOAT_ALLOWLIST, MOAT_LOGIN_GRACE_SECS, MOAT_AUTH_REJECTION_MS, MOAT_MAX_COLS, MOAT_MAX_ROWS, MOAT_PAGE_SIZE, MOAT_MAX_AUTH_TRIES, MOAT_EXPORT_DIR)".into(),
+                message: format!(
+                    "unknown key (settable: {})",
+                    ENV_KEYS
+                        .iter()
+                        .map(|k| format!("MOAT_{}", k.to_ascii_uppercase()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             });
         };
         let value = match key {
-            "allowlist" => toml::Value::Array(
+            "proxy_header_required" => match raw.trim() {
+                "true" | "1" | "yes" => toml::Value::Boolean(true),
+                "false" | "0" | "no" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: var.clone(),
+                        message: format!("`{raw}` is not true or false"),
+                    })
+                }
+            },
+            "allowlist" | "trusted_proxies" => toml::Value::Array(
                 raw.split(',')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())

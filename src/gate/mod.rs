@@ -6,6 +6,7 @@
 //! refusal. [`LogThrottle`] keeps a flood of refusals from flooding the log.
 
 mod limits;
+pub mod proxy;
 mod throttle;
 
 use std::net::IpAddr;

@@ -7,6 +7,7 @@
 mod channel;
 mod handler;
 pub mod hostkey;
+mod proxy;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +30,14 @@ use crate::config::{Config, ConfigError};
 use crate::gate::{Allowlist, Gate, LogThrottle, Preauth, PreauthGuard};
 use crate::session;
 
+/// A socket accepted by the std listener, handed to tokio. russh applies `nodelay` only
+/// to sockets it accepts itself.
+fn tokio_stream(stream: std::net::TcpStream) -> std::io::Result<TcpStream> {
+    stream.set_nonblocking(true)?;
+    stream.set_nodelay(true)?;
+    TcpStream::from_std(stream)
+}
+
 /// How long a shutdown waits for sessions to close.
 pub const DRAIN: Duration = Duration::from_secs(10);
 
@@ -41,6 +50,9 @@ pub struct Live {
     pub gate: Gate,
     pub login_grace: Duration,
     pub max_auth_tries: u32,
+    /// Load balancers whose connections start with a PROXY v2 header.
+    pub trusted_proxies: Allowlist,
+    pub proxy_header_required: bool,
 }
 
 impl Live {
@@ -50,6 +62,8 @@ impl Live {
             gate: Gate::new(Allowlist::new(v.allowlist), &config.limits),
             login_grace: v.login_grace,
             max_auth_tries: config.max_auth_tries,
+            trusted_proxies: Allowlist::new(v.trusted_proxies),
+            proxy_header_required: config.proxy_header_required,
         })
     }
 }
@@ -185,36 +199,74 @@ impl Server {
         }
     }
 
-    /// Ask the gate about a new connection; drop it, or run it.
+    /// Ask the gate about a new connection; drop it, or run it. A connection from a
+    /// trusted proxy is gated once its PROXY header names the client.
     fn admit(self: &Arc<Self>, stream: std::net::TcpStream, peer: SocketAddr) {
         let live = self.live();
+        if live.trusted_proxies.allows(peer.ip()) {
+            match tokio_stream(stream) {
+                Ok(stream) => {
+                    tokio::spawn(Arc::clone(self).proxied(stream, peer, live));
+                }
+                Err(e) => tracing::warn!(%peer, error = %e, "could not set up an accepted socket"),
+            }
+            return;
+        }
         let guard = match live.gate.admit(peer.ip(), &self.preauth) {
             Ok(guard) => guard,
             Err(refusal) => {
                 // Reset rather than close: no FIN exchange, no TIME_WAIT to keep.
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 drop(stream);
-                if let Some(n) = self.refusals.note(std::time::Instant::now()) {
-                    tracing::warn!(
-                        %peer,
-                        reason = refusal.as_str(),
-                        refused = n,
-                        "connections refused before the banner (this one and those since the last such line)"
-                    );
-                }
+                self.note_refusal(peer, refusal.as_str());
                 return;
             }
         };
-        // russh applies `nodelay` only to sockets it accepts itself.
-        let stream = stream
-            .set_nonblocking(true)
-            .and_then(|()| stream.set_nodelay(true))
-            .and_then(|()| TcpStream::from_std(stream));
-        match stream {
+        match tokio_stream(stream) {
             Ok(stream) => {
                 tokio::spawn(Arc::clone(self).connection(stream, peer, guard, live));
             }
             Err(e) => tracing::warn!(%peer, error = %e, "could not set up an accepted socket"),
+        }
+    }
+
+    fn note_refusal(&self, peer: SocketAddr, reason: &str) {
+        if let Some(n) = self.refusals.note(std::time::Instant::now()) {
+            tracing::warn!(
+                %peer,
+                reason,
+                refused = n,
+                "connections refused before the banner (this one and those since the last such line)"
+            );
+        }
+    }
+
+    /// A connection from a trusted proxy: read its PROXY header (within the login grace
+    /// time), then gate and serve the client it names. Nothing is sent before that.
+    async fn proxied(self: Arc<Self>, mut stream: TcpStream, proxy: SocketAddr, live: Arc<Live>) {
+        let header = tokio::time::timeout(live.login_grace, proxy::read_header(&mut stream)).await;
+        let client = match header {
+            Ok(Ok(Some(h))) => h.source.unwrap_or(proxy),
+            Ok(Ok(None)) if !live.proxy_header_required => proxy,
+            Ok(Ok(None)) => {
+                tracing::warn!(%proxy, "trusted proxy sent no PROXY header: connection closed");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%proxy, error = %e, "bad PROXY header: connection closed");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%proxy, "no PROXY header within the login grace time");
+                return;
+            }
+        };
+        match live.gate.admit(client.ip(), &self.preauth) {
+            Ok(guard) => self.connection(stream, client, guard, live).await,
+            Err(refusal) => {
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                self.note_refusal(client, refusal.as_str());
+            }
         }
     }
 
@@ -236,6 +288,9 @@ impl Server {
             end_tx,
             live.max_auth_tries,
         );
+        // From anyone but a trusted proxy (whose header is already consumed), a PROXY
+        // header is refused rather than passed to SSH.
+        let stream = proxy::RefuseHeader::new(stream);
         let started = tokio::time::timeout_at(
             deadline,
             russh::server::run_stream(Arc::clone(&self.ssh), stream, handler),
