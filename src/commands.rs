@@ -12,10 +12,11 @@ use tokio::net::TcpListener;
 
 use crate::auth::lockout::Policy;
 use crate::auth::password::{generate_password, HashError, Hasher};
-use crate::auth::{backup, policy, seal, totp, AuthService};
+use crate::auth::{backup, policy, totp, AuthService};
 use crate::config::{Config, ConfigError, Validated};
 use crate::domain::{format_time, Schema, Value};
 use crate::perm;
+use crate::seal;
 use crate::session;
 use crate::ssh::hostkey::{self, HostKeyError};
 use crate::ssh::{self, Live, Server};
@@ -49,18 +50,33 @@ pub fn now_unix() -> i64 {
 }
 
 /// Open the configured database, bring moat's tables up to date and attach the secret
-/// key that seals TOTP secrets (see [`unlock`]).
+/// key that seals TOTP secrets, creating and adopting it if the database has none yet
+/// (see [`unlock`]). For `serve` and `user add`, which write TOTP secrets.
 pub async fn open_store(config: &Config) -> Result<Store, CommandError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    unlock(store, &config.keys_dir).await
+    unlock(store, &config.keys_dir, true).await
 }
 
-/// Attach the secret key in `keys_dir` to `store`. On a database that holds no sealed
-/// secret yet, a missing key is created. A missing key on a database that has sealed
-/// secrets, or a key that is not this database's, is an error that names the file: moat
-/// never silently starts over (that would lock every user out and re-enrol nobody).
-pub async fn unlock(store: Store, keys_dir: &std::path::Path) -> Result<Store, CommandError> {
+/// Like [`open_store`], for commands that never write a TOTP secret: a key present is
+/// checked, but none is created or adopted (run from another directory, such a command
+/// must not tie the database to a key the server does not have).
+pub async fn open_admin_store(config: &Config) -> Result<Store, CommandError> {
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    unlock(store, &config.keys_dir, false).await
+}
+
+/// Attach the secret key in `keys_dir` to `store`. With `adopt`, a database that holds no
+/// sealed secret yet gets a key (created if missing) and older plaintext secrets are
+/// sealed. A missing key on a database that has sealed secrets, or a key that is not this
+/// database's, is an error that names the file: moat never silently starts over (that
+/// would lock every user out and re-enrol nobody).
+pub async fn unlock(
+    store: Store,
+    keys_dir: &std::path::Path,
+    adopt: bool,
+) -> Result<Store, CommandError> {
     let path = keys_dir.join(seal::SECRET_KEY_FILE);
     let sealer = match seal::load_key(keys_dir)? {
         Some(sealer) => match store.check_key(&sealer).await? {
@@ -82,11 +98,14 @@ pub async fn unlock(store: Store, keys_dir: &std::path::Path) -> Result<Store, C
                 path.display()
             )))
         }
-        None => seal::create_key(keys_dir)?,
+        None if adopt => seal::create_key(keys_dir)?,
+        None => return Ok(store),
     };
-    let sealed = store.adopt_key(&sealer).await?;
-    if sealed > 0 {
-        tracing::info!(sealed, "sealed TOTP secrets that were stored in plaintext");
+    if adopt {
+        let sealed = store.adopt_key(&sealer).await?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed TOTP secrets that were stored in plaintext");
+        }
     }
     Ok(store.with_sealer(sealer))
 }
@@ -352,7 +371,7 @@ pub async fn reset_2fa(
     operator: &str,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let id = user_id(&store, name).await?;
     let one_time = generate_password();
     let phc = Hasher::new(config.argon2)?.hash(&one_time)?;
@@ -380,7 +399,7 @@ pub async fn reset_2fa(
 
 /// `moat sessions [list]`: live sessions on every instance.
 pub async fn sessions_list(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let now = now_unix();
     let rows = store.live_sessions(now - session::live::STALE_SECS).await?;
     if rows.is_empty() {
@@ -416,7 +435,7 @@ pub async fn session_end(
     operator: &str,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let audit = AuditEntry {
         at_ms: now_unix().saturating_mul(1000),
         actor: Some(format!("cli:{operator}")),
@@ -437,7 +456,7 @@ pub async fn session_end(
 
 /// `moat migrate`: apply moat's migrations and report.
 pub async fn migrate(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     writeln!(
         out,
         "moat: database is up to date ({})",
@@ -562,7 +581,7 @@ pub async fn group_add(
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
     validate_username(name)?;
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let schema = store.introspect().await?;
     for p in perms {
         check_codename(config, &schema, p)?;
@@ -592,7 +611,7 @@ pub async fn set_model_perms(
     if codenames.is_empty() {
         return Err(CommandError::Usage("name at least one permission".into()));
     }
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let schema = store.introspect().await?;
     for c in codenames {
         check_codename(config, &schema, c)?;
@@ -650,7 +669,7 @@ pub async fn set_object_perm(
         pk,
     } = perm;
     let (codename, model, pk) = (codename.as_str(), model.as_str(), pk.as_str());
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let schema = store.introspect().await?;
     check_codename(config, &schema, codename)?;
     if codename.split_once('_').map(|(_, m)| m) != Some(model) {
@@ -696,7 +715,7 @@ pub async fn user_set_active(
     operator: &str,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let id = user_id(&store, name).await?;
     let action = if active {
         "user_enable"
@@ -724,7 +743,7 @@ pub async fn user_set_active(
 
 /// `moat group list`
 pub async fn group_list(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let groups = store.list_groups().await?;
     if groups.is_empty() {
         writeln!(out, "no groups")?;
@@ -752,7 +771,7 @@ pub async fn perm_list(
     user: &str,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let id = user_id(&store, user).await?;
     let l = store.perm_listing(id).await?;
     writeln!(
@@ -797,7 +816,7 @@ pub async fn audit_verify(
         }
         None => None,
     };
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let result = store.verify_audit(head).await?;
     store.close().await;
     match result {
@@ -818,7 +837,7 @@ pub async fn audit_verify(
 
 /// `moat audit head`: the last entry's id and hash, to store somewhere else.
 pub async fn audit_head(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     match store.audit_head().await? {
         Some((id, hash)) => writeln!(out, "{id}:{hash}")?,
         None => writeln!(out, "0:{}", crate::store::audit::GENESIS)?,
@@ -862,7 +881,7 @@ pub async fn audit_export(
         model: args.model.clone(),
         ..Default::default()
     };
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let n = store
         .export_audit(&filter, |row| {
             let e = &row.entry;
@@ -897,7 +916,7 @@ pub async fn audit_export(
 
 /// `moat lockout list`: every failure counter, locked ones first.
 pub async fn lockout_list(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let now = now_unix();
     let rows = store.list_failure_counters().await?;
     if rows.is_empty() {
@@ -936,7 +955,7 @@ pub async fn lockout_reset(
             CommandError::Usage(format!("`{}` is not an IP address", ip.escape_debug()))
         })?;
     }
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let n = store.reset_failure_counters(user, ip).await?;
     let what = match (user, ip) {
         (Some(u), Some(i)) => format!("user {u} from {i}"),
@@ -967,7 +986,7 @@ pub async fn backup_codes(
     operator: &str,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let store = open_admin_store(config).await?;
     let Some(user_id) = store.user_id(name).await? else {
         return Err(CommandError::Usage(format!(
             "no such user: {}",

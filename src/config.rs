@@ -479,6 +479,17 @@ impl Config {
                 "must be shorter than idle_timeout_secs".into(),
             ));
         }
+        const YEAR: u64 = 365 * 24 * 3600;
+        if self.session.idle_timeout_secs > YEAR
+            || self.session.max_session_secs > YEAR
+            || self.accounts.step_up_secs > YEAR
+            || self.accounts.one_time_password_hours > YEAR / 3600
+        {
+            return Err(invalid(
+                "session",
+                "session and account times are capped at one year".into(),
+            ));
+        }
         if self.accounts.one_time_password_hours == 0 {
             return Err(invalid(
                 "accounts.one_time_password_hours",

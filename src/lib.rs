@@ -24,6 +24,8 @@
 //!   store → messages → frames.
 //! - [`ssh`]: the russh front, kept thin: accept, gate, handshake, forward.
 //! - [`commands`]: the CLI's commands as functions (`main.rs` only parses arguments).
+//! - [`seal`]: the secret key in `keys_dir` and the AEAD that seals TOTP secrets at rest;
+//!   used by `store` (which seals and opens) and the key-file checks of `ssh`.
 //! - [`domain`]: plain values shared by the rooms.
 
 pub mod auth;
@@ -32,6 +34,7 @@ pub mod config;
 pub mod domain;
 pub mod gate;
 pub mod perm;
+pub mod seal;
 pub mod session;
 pub mod ssh;
 pub mod store;

@@ -39,6 +39,8 @@ use crate::tui::input::Decoder;
 use crate::tui::sanitize::SafeText;
 use crate::tui::{view, App, Cmd, Msg};
 
+/// How long the last frame of a session may wait for room in the queue.
+const FINISH_WAIT: Duration = Duration::from_secs(3);
 /// How long a lone ESC waits for the rest of an escape sequence.
 const ESC_TIMEOUT: Duration = Duration::from_millis(25);
 /// Terminal size used when the client asks for a 0×0 pty (OpenSSH without a local tty).
@@ -275,6 +277,7 @@ impl Context {
         let store = self.store.clone();
         let (id, user_id) = (actor.session_id.clone(), actor.user_id);
         let (username, source_ip) = (actor.username.clone(), actor.source_ip.clone());
+        let registry = Arc::clone(&self.live);
         let recorded = tokio::spawn(async move {
             let row = crate::store::LiveSession {
                 id: &id,
@@ -284,7 +287,9 @@ impl Context {
                 now,
             };
             if let Err(e) = store.session_started(&row).await {
-                tracing::warn!(error = %e, "could not record a live session");
+                // A session nobody can see or end from outside does not run.
+                tracing::error!(error = %e, "could not record a live session; ending it");
+                registry.end(&id, "the session could not be registered; try again");
             }
         });
         LiveGuard {
@@ -1516,9 +1521,11 @@ impl Frames {
 
     /// Queue the last bytes (restoring the client's terminal), waiting for room: unlike
     /// a frame, they must not be dropped.
+    /// Queue the last bytes; a client that stopped reading gets a few seconds, not
+    /// forever, so an ended session always goes away.
     async fn finish(&mut self, last: &[u8]) {
         let mut bytes = std::mem::take(&mut self.pending);
         bytes.extend_from_slice(last);
-        let _ = self.out.send(bytes).await;
+        let _ = tokio::time::timeout(FINISH_WAIT, self.out.send(bytes)).await;
     }
 }

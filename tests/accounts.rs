@@ -398,9 +398,15 @@ async fn sessions_are_listed_and_ended_from_the_cli_and_the_console() {
             .to_string()
     };
     let mut out = Vec::new();
-    commands::session_end(&server.config, &olga_id[..6], "ops", &mut out)
-        .await
-        .unwrap();
+    // A prefix is enough, in either case.
+    commands::session_end(
+        &server.config,
+        &olga_id[..6].to_uppercase(),
+        "ops",
+        &mut out,
+    )
+    .await
+    .unwrap();
     assert!(String::from_utf8(out).unwrap().contains("of olga ended"));
     olga.wait_closed().await;
     assert!(olga.screen().contains("ended by ops (command line)"));
@@ -527,5 +533,99 @@ async fn a_lockout_of_the_user_ends_their_open_session() {
         "{}",
         c.screen()
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_session_on_the_same_one_time_password_cannot_take_over() {
+    let server = TestServer::start().await;
+    let otp = server.add_one_time_user("olive").await;
+    // Session A sits on the enrolment screen with the one-time password...
+    let mut conn_a = connect(server.addr).await;
+    assert!(ki_login(&mut conn_a, "olive", &[&otp]).await.success);
+    let mut a = Console::open(&conn_a, 80, 24, "xterm").await;
+    a.wait_for("URI:").await;
+    let secret_a = secret_of(&qr::decode_screen(&a.rows()).expect("QR"));
+    // ...while the real user enrols in session B.
+    let (_conn_b, mut b, _secret_b, step) = enrol(&server, "olive", &otp).await;
+    a.send(totp::code_at(&secret_a, step).as_bytes()).await;
+    a.send(ENTER).await;
+    a.wait_for("already set up for this account").await;
+    set_password(&mut b, "violet staple orbit 42", "violet staple orbit 42").await;
+    b.wait_for("Your account is ready").await;
+    // Setting the password ends every other session of the user.
+    a.wait_closed().await;
+    assert!(a.screen().contains("password changed"), "{}", a.screen());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_user_is_disabled_by_any_means() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "jane").await;
+    let mut c = Console::open(&conn, 100, 30, "xterm").await;
+    c.wait_for("moat › models").await;
+    // Not through moat at all (a DBA, another tool): the flag alone is enough.
+    sqlx::query("UPDATE moat_users SET is_active = 0 WHERE username = 'jane'")
+        .execute(server.store.pool())
+        .await
+        .unwrap();
+    c.wait_closed().await;
+    assert!(
+        c.screen().contains("session ended: account disabled"),
+        "{}",
+        c.screen()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_enrolment_codes_are_bounded_per_session() {
+    let server = TestServer::start().await;
+    let otp = server.add_one_time_user("wes").await;
+    let mut conn = connect(server.addr).await;
+    assert!(ki_login(&mut conn, "wes", &[&otp]).await.success);
+    let mut c = Console::open(&conn, 80, 24, "xterm").await;
+    c.wait_for("URI:").await;
+    for _ in 0..5 {
+        c.keys(&[b"000000", ENTER]).await;
+        c.wait_for("does not match").await;
+        c.settle(Duration::from_millis(50)).await;
+    }
+    c.keys(&[b"000000", ENTER]).await;
+    c.wait_for("too many wrong codes").await;
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM moat_audit_log WHERE actor = 'wes' AND action = 'totp_enrol'",
+    )
+    .fetch_one(server.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(audited, 5);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn only_superusers_reset_another_users_second_factor() {
+    let mut server = TestServer::start_with(|c| c.accounts.step_up_secs = 600, None).await;
+    server.add_user("mia", false).await;
+    let mut out = Vec::new();
+    commands::set_model_perms(
+        &server.config,
+        &commands::Target::User("mia".into()),
+        &["moat.manage_users".into()],
+        true,
+        "t",
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let mia = session_actor(&server, "mia").await;
+    let reset = moat::tui::Cmd::Manage(moat::tui::manage::ManageCmd::ResetTwoFactor {
+        user: "jane".into(),
+    });
+    match server.sessions.execute(&mia, reset).await {
+        Some(moat::tui::Msg::Failed(why)) => assert!(why.contains("only superusers"), "{why}"),
+        other => panic!("{other:?}"),
+    }
     server.stop().await;
 }

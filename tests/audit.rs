@@ -152,7 +152,7 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
     .unwrap();
     store.migrate().await.unwrap();
     // The server started below finds this key in its default keys_dir (./keys).
-    let store = moat::commands::unlock(store, &dir.path().join("keys"))
+    let store = moat::commands::unlock(store, &dir.path().join("keys"), true)
         .await
         .unwrap();
     moat::store::demo::load(store.pool()).await.unwrap();

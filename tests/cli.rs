@@ -443,6 +443,28 @@ fn perm_assign_list_and_remove_from_the_command_line() {
     assert!(!list.contains("posts 1"), "{list}");
 }
 
+#[test]
+fn commands_that_write_no_secret_never_create_the_secret_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    for args in [
+        &["lockout", "list"][..],
+        &["sessions"],
+        &["audit", "verify"],
+    ] {
+        let out = moat(dir.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        !dir.path().join("keys").join("secret.key").exists(),
+        "a read from another directory must not tie the database to a new key"
+    );
+}
+
 #[tokio::test]
 async fn sigterm_tells_open_sessions_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();

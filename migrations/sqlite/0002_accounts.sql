@@ -19,4 +19,8 @@ ALTER TABLE moat_sessions ADD COLUMN username TEXT NOT NULL DEFAULT '';
 ALTER TABLE moat_sessions ADD COLUMN seen_at INTEGER NULL;
 ALTER TABLE moat_sessions ADD COLUMN end_reason TEXT NULL;
 CREATE INDEX moat_sessions_live ON moat_sessions(ended_at, end_requested);
+-- Sessions of the user that started at or before this time (unix seconds) must end: set
+-- by a 2FA reset or a lockout of the user, so that a session whose row was not written
+-- yet when the end was asked for still ends.
+ALTER TABLE moat_users ADD COLUMN sessions_valid_after INTEGER NULL;
 CREATE INDEX moat_sessions_user ON moat_sessions(user_id);

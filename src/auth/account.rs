@@ -70,10 +70,15 @@ impl AuthService {
             ));
         };
         let audit = who.audit("totp_enrol", "success", "TOTP device enrolled");
-        self.store
+        match self
+            .store
             .confirm_totp(who.user_id, secret, step, who.now_secs(), &audit)
-            .await?;
-        Ok(Ok(()))
+            .await
+        {
+            Ok(()) => Ok(Ok(())),
+            Err(StoreError::Conflict(why)) => Ok(Err(why)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Change the user's password. `current` is checked when given (a password change
@@ -99,7 +104,7 @@ impl AuthService {
                 .await?
                 .map(|u| u.password_hash);
             if self.locked(&who.attempt(), true).await? {
-                return Ok(Err(CODE_REFUSED.replace("verification code", "password")));
+                return Ok(Err("too many failed attempts: try again later".into()));
             }
             match self.verify_bounded(who.ip, stored, current).await {
                 Some(true) => {}
@@ -123,11 +128,24 @@ impl AuthService {
             return Ok(Err("busy: try again in a moment".into()));
         };
         let phc = hashed.map_err(|e| StoreError::Conflict(e.to_string()))?;
-        let audit = who.audit("password_change", "success", "");
-        self.store
-            .set_password(who.user_id, &phc, false, None, who.now_secs(), &audit)
-            .await?;
-        Ok(Ok(()))
+        let audit = who.audit("password_change", "success", "other sessions ended");
+        let forced = current.is_none();
+        match self
+            .store
+            .set_password(
+                who.user_id,
+                &phc,
+                forced,
+                who.session_id,
+                who.now_secs(),
+                &audit,
+            )
+            .await
+        {
+            Ok(()) => Ok(Ok(())),
+            Err(StoreError::Conflict(why)) => Ok(Err(why)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Step-up: check a fresh second factor (a TOTP code, replay rule included, or a

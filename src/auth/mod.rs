@@ -9,7 +9,6 @@ pub mod backup;
 pub mod lockout;
 pub mod password;
 pub mod policy;
-pub mod seal;
 pub mod service;
 pub mod totp;
 mod workers;

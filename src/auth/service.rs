@@ -105,12 +105,21 @@ pub(super) struct Spent {
     pub backup_codes_left: Option<u32>,
 }
 
-/// A login whose password was right and whose code is still to be checked.
-#[derive(Clone, Debug)]
+/// A login whose password was right and whose code is still to be checked. `Debug`
+/// leaves the secret out.
+#[derive(Clone)]
 pub struct PendingLogin {
     identity: Identity,
     secret: Vec<u8>,
     last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PendingLogin {
@@ -417,7 +426,7 @@ impl AuthService {
                 // The user is locked out everywhere: their open sessions end too.
                 if let Some(id) = self.store.user_id(&key.username).await? {
                     self.store
-                        .request_user_sessions_end(id, "account locked out")
+                        .request_user_sessions_end(id, "account locked out", now)
                         .await?;
                 }
             }

@@ -23,7 +23,12 @@ pub struct Guard {
     held: Option<Cmd>,
     /// The TOTP secret being enrolled (server memory only until confirmed).
     enrol_secret: Option<Vec<u8>>,
+    /// Wrong enrolment codes so far (each is audited; the count is bounded).
+    enrol_failures: u32,
 }
+
+/// Wrong enrolment codes one session may try.
+const MAX_ENROL_FAILURES: u32 = 5;
 
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -42,6 +47,7 @@ impl Guard {
             verified_at_ms,
             held: None,
             enrol_secret: None,
+            enrol_failures: 0,
         }))
     }
 }
@@ -137,18 +143,26 @@ impl Context {
                     .get_or_insert_with(totp::generate_secret)
                     .clone();
                 Msg::Enrolment {
-                    uri: totp::otpauth_uri(&secret, &actor.username),
-                    secret: totp::secret_base32(&secret),
+                    uri: Secret(totp::otpauth_uri(&secret, &actor.username)),
+                    secret: Secret(totp::secret_base32(&secret)),
                 }
             }
             Cmd::ConfirmEnrolment { code } => {
-                let secret = actor.guard().enrol_secret.clone();
+                let (secret, tries) = {
+                    let guard = actor.guard();
+                    (guard.enrol_secret.clone(), guard.enrol_failures)
+                };
                 let Some(secret) = secret else {
                     return Msg::AccountRefused("no enrolment under way".into());
                 };
+                if tries >= MAX_ENROL_FAILURES {
+                    return Msg::AccountRefused(
+                        "too many wrong codes: disconnect and log in again to start over".into(),
+                    );
+                }
                 match self
                     .auth
-                    .confirm_enrolment(&actor.acting(now), &secret, &code)
+                    .confirm_enrolment(&actor.acting(now), &secret, &code.0)
                     .await
                 {
                     Ok(Ok(())) => {
@@ -158,7 +172,10 @@ impl Context {
                         guard.enrol_secret = None;
                         Msg::Enrolled
                     }
-                    Ok(Err(why)) => Msg::AccountRefused(why),
+                    Ok(Err(why)) => {
+                        actor.guard().enrol_failures += 1;
+                        Msg::AccountRefused(why)
+                    }
                     Err(e) => failed(e),
                 }
             }
@@ -241,8 +258,8 @@ impl Context {
                 lines.extend(codes.into_iter().map(|c| format!("  {c}")));
                 Msg::Manage(ManageMsg::Show(lines))
             }
-            other => {
-                tracing::error!(?other, "not an account command");
+            _ => {
+                tracing::error!("not an account command");
                 Msg::Failed("internal error".into())
             }
         }

@@ -100,7 +100,9 @@ impl Context {
                 )))
             }
             ManageCmd::ResetTwoFactor { user } => {
-                self.require(actor, g, MANAGE_USERS, "reset_2fa").await?;
+                // The one-time password it shows lets its holder become the user: only a
+                // superuser may hand that out (manage_users alone would be an escalation).
+                self.require_superuser(actor, g, "reset_2fa").await?;
                 if user == actor.username {
                     return Err(Msg::Failed(
                         "you cannot reset your own second factor (ask another administrator)"

@@ -90,6 +90,8 @@ pub async fn drive(channel: Channel<Msg>, who: Identity, peer: SocketAddr, ctx: 
             break;
         }
     }
+    // If the client went away mid-stream, the session's sends must fail, not wait.
+    drop(frame_rx);
     let status = match session.await {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {

@@ -7,7 +7,7 @@ use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData};
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::PrivateKey;
 
-use crate::auth::seal::{check_private, create_private_dir, KeyError};
+use crate::seal::{check_private, create_private_dir, KeyError};
 
 /// File name of the host key inside `keys_dir`.
 pub const HOST_KEY_FILE: &str = "ssh_host_ed25519_key";

@@ -28,7 +28,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use crate::auth::seal::Sealer;
+use crate::seal::Sealer;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRow, ChainError, Verified};
 pub use delete::value_json;
@@ -121,6 +121,6 @@ pub(crate) mod test_support {
     pub async fn memory_store() -> Store {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
-        store.with_sealer(crate::auth::seal::Sealer::random())
+        store.with_sealer(crate::seal::Sealer::random())
     }
 }

@@ -395,7 +395,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if !active {
-            super::sessions::request_user_end(&mut tx, user_id, "account disabled").await?;
+            super::sessions::request_user_end(&mut tx, user_id, "account disabled", now).await?;
         }
         append(&mut tx, audit).await?;
         tx.commit().await?;

@@ -28,12 +28,20 @@ pub struct SessionRow {
     pub end_requested: bool,
 }
 
-/// Ask every live session of `user_id` to end, inside the caller's transaction.
+/// Ask every live session of `user_id` to end, inside the caller's transaction: those
+/// registered already, and (through `sessions_valid_after`) any that started before now
+/// but whose row is not written yet.
 pub(super) async fn request_user_end(
     tx: &mut Transaction<'_, Sqlite>,
     user_id: i64,
     reason: &str,
+    now: i64,
 ) -> Result<u64, StoreError> {
+    sqlx::query("UPDATE moat_users SET sessions_valid_after = ? WHERE id = ?")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(sqlx::query(
         "UPDATE moat_sessions SET end_requested = 1, end_reason = ? \
          WHERE user_id = ? AND ended_at IS NULL AND NOT end_requested",
@@ -75,33 +83,33 @@ impl Store {
     }
 
     /// One instance's heartbeat: its sessions (id, last input) are alive at `now`. Returns
-    /// those of them asked to end, with the reason.
+    /// those of them that must end, with the reason (see [`Store::sessions_to_end`]).
     pub async fn session_heartbeat(
         &self,
         sessions: &[(String, i64)],
         now: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut ended = Vec::new();
         let mut tx = self.pool.begin().await?;
         for (id, last_input) in sessions {
-            let asked: Option<(bool, Option<String>)> = sqlx::query_as(
+            sqlx::query(
                 "UPDATE moat_sessions SET seen_at = ?, last_input_at = MAX(last_input_at, ?) \
-                 WHERE id = ? RETURNING end_requested, end_reason",
+                 WHERE id = ?",
             )
             .bind(now)
             .bind(last_input)
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .execute(&mut *tx)
             .await?;
-            if let Some((true, reason)) = asked {
-                ended.push((id.clone(), reason.unwrap_or_default()));
-            }
         }
         tx.commit().await?;
-        Ok(ended)
+        let ids: Vec<String> = sessions.iter().map(|(id, _)| id.clone()).collect();
+        self.sessions_to_end(&ids).await
     }
 
-    /// Sessions asked to end among `ids` (a cheap read for the frequent poll).
+    /// Which of the sessions `ids` must end, and why: asked to (CLI, console, another
+    /// instance), or their user is disabled, or their user's sessions were invalidated
+    /// (2FA reset, lockout) after they started. Reading the user's state here, not only
+    /// the flag, also ends a session whose row was written after the request.
     pub async fn sessions_to_end(
         &self,
         ids: &[String],
@@ -109,16 +117,20 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT id, end_reason FROM moat_sessions WHERE end_requested AND ended_at IS NULL",
+        let ids = serde_json::to_string(ids).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT s.id, CASE WHEN s.end_requested THEN COALESCE(s.end_reason, '') \
+                               WHEN NOT u.is_active THEN 'account disabled' \
+                               ELSE 'account reset or locked out' END \
+             FROM moat_sessions s JOIN moat_users u ON u.id = s.user_id \
+             WHERE s.id IN (SELECT value FROM json_each(?)) AND s.ended_at IS NULL \
+               AND (s.end_requested OR NOT u.is_active \
+                    OR s.started_at <= COALESCE(u.sessions_valid_after, -1))",
         )
+        .bind(ids)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|(id, _)| ids.contains(id))
-            .map(|(id, r)| (id, r.unwrap_or_default()))
-            .collect())
+        Ok(rows)
     }
 
     /// Sessions that have not ended and whose instance was heard from since `seen_since`.
@@ -154,6 +166,8 @@ impl Store {
         reason: &str,
         audit: &super::AuditEntry,
     ) -> Result<(String, String), StoreError> {
+        let id = id.to_ascii_lowercase();
+        let id = id.as_str();
         if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::NotFound(format!(
                 "session `{}` (give at least 4 hex digits of its id)",
@@ -195,9 +209,10 @@ impl Store {
         &self,
         user_id: i64,
         reason: &str,
+        now: i64,
     ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let n = request_user_end(&mut tx, user_id, reason).await?;
+        let n = request_user_end(&mut tx, user_id, reason, now).await?;
         tx.commit().await?;
         Ok(n)
     }

@@ -1,10 +1,10 @@
-//! moat's accounts: users, their TOTP devices (secrets sealed, see [`crate::auth::seal`])
+//! moat's accounts: users, their TOTP devices (secrets sealed, see [`crate::seal`])
 //! and the key check that ties the secret key to this database.
 
 use sqlx::Row;
 
 use super::{AuditEntry, Store, StoreError};
-use crate::auth::seal::Sealer;
+use crate::seal::Sealer;
 
 /// Associated data of a sealed TOTP secret: the secret opens only on its own user's row.
 fn totp_aad(user_id: i64) -> Vec<u8> {
@@ -40,7 +40,8 @@ pub struct NewUser<'a> {
 }
 
 /// What a login needs to know about a user.
-#[derive(Clone, Debug)]
+/// `Debug` leaves the password hash out.
+#[derive(Clone)]
 pub struct LoginUser {
     pub id: i64,
     pub username: String,
@@ -54,12 +55,35 @@ pub struct LoginUser {
 }
 
 /// A user's TOTP device.
-#[derive(Clone, Debug)]
+/// `Debug` leaves the secret out.
+#[derive(Clone)]
 pub struct TotpDevice {
     pub secret: Vec<u8>,
     pub confirmed: bool,
     /// Time step of the last accepted code (replay rule).
     pub last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for LoginUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginUser")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .field("is_superuser", &self.is_superuser)
+            .field("must_change_password", &self.must_change_password)
+            .field("totp", &self.totp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TotpDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpDevice")
+            .field("confirmed", &self.confirmed)
+            .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -173,10 +197,23 @@ impl Store {
             sqlx::query_scalar("SELECT value FROM moat_meta WHERE name = 'key_check'")
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(match check {
-            Some(c) if sealer.open(&c, KEY_CHECK_AAD).is_ok() => KeyCheck::Matches,
+        if let Some(c) = check {
+            return Ok(match sealer.open(&c, KEY_CHECK_AAD) {
+                Ok(_) => KeyCheck::Matches,
+                Err(_) => KeyCheck::WrongKey,
+            });
+        }
+        // No key check (it should be there whenever something is sealed): judge by a
+        // sealed secret, if any.
+        let sealed: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT user_id, secret FROM moat_totp_devices WHERE sealed LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match sealed {
+            Some((user_id, secret)) if sealer.open(&secret, &totp_aad(user_id)).is_ok() => {
+                KeyCheck::Matches
+            }
             Some(_) => KeyCheck::WrongKey,
-            None if self.holds_sealed_secrets().await? => KeyCheck::WrongKey,
             None => KeyCheck::Fresh,
         })
     }
@@ -202,6 +239,16 @@ impl Store {
             .bind(sealer.seal(KEY_CHECK, KEY_CHECK_AAD))
             .execute(&mut *tx)
             .await?;
+        // Another process may have adopted its own key between our check and now.
+        let check: Vec<u8> =
+            sqlx::query_scalar("SELECT value FROM moat_meta WHERE name = 'key_check'")
+                .fetch_one(&mut *tx)
+                .await?;
+        if sealer.open(&check, KEY_CHECK_AAD).is_err() {
+            return Err(StoreError::Sealed(
+                "another secret key was set up for this database at the same time".into(),
+            ));
+        }
         let plain: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT user_id, secret FROM moat_totp_devices WHERE NOT sealed")
                 .fetch_all(&mut *tx)
@@ -217,9 +264,11 @@ impl Store {
         Ok(plain.len() as u64)
     }
 
-    /// Enrol (or re-enrol) `secret` as the user's confirmed TOTP device, with `step` as
-    /// the last accepted step (the confirming code cannot be replayed), recording `audit`
-    /// in the same transaction.
+    /// Enrol `secret` as the user's confirmed TOTP device, with `step` as the last
+    /// accepted step (the confirming code cannot be replayed), recording `audit` in the
+    /// same transaction. Only while the user is being set up (one-time password, no
+    /// confirmed device): a second session on the same one-time password cannot replace
+    /// a device already enrolled.
     pub async fn confirm_totp(
         &self,
         user_id: i64,
@@ -230,44 +279,75 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sealed = self.sealer()?.seal(secret, &totp_aad(user_id));
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let in_setup: Option<bool> =
+            sqlx::query_scalar("SELECT must_change_password FROM moat_users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let inserted = sqlx::query(
             "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, last_step, created_at) \
              VALUES (?, ?, 1, 1, ?, ?) \
              ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, sealed = 1, \
-                 confirmed = 1, last_step = excluded.last_step, created_at = excluded.created_at",
+                 confirmed = 1, last_step = excluded.last_step, created_at = excluded.created_at \
+             WHERE NOT moat_totp_devices.confirmed",
         )
         .bind(user_id)
         .bind(sealed)
         .bind(step)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if in_setup != Some(true) || inserted != 1 {
+            return Err(StoreError::Conflict(
+                "two-factor authentication is already set up for this account: log in again".into(),
+            ));
+        }
         super::audit::append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Replace the user's password hash; `must_change` marks it one-time (expiring at
-    /// `expires_at`), otherwise both marks are cleared. Recorded with `audit`.
+    /// Replace the user's password hash and clear the one-time marks; every other live
+    /// session of the user (all but `keep_session`) is asked to end. With
+    /// `only_if_one_time`, only while the one-time password is still pending and unexpired
+    /// at `now` (the forced change after enrolment: a second session on the same one-time
+    /// password cannot change it again). Recorded with `audit`.
     pub async fn set_password(
         &self,
         user_id: i64,
         phc: &str,
-        must_change: bool,
-        expires_at: Option<i64>,
+        only_if_one_time: bool,
+        keep_session: &str,
         now: i64,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "UPDATE moat_users SET password_hash = ?, must_change_password = ?, \
-                 password_expires_at = ?, updated_at = ? WHERE id = ?",
+        let changed = sqlx::query(
+            "UPDATE moat_users SET password_hash = ?, must_change_password = 0, \
+                 password_expires_at = NULL, updated_at = ? \
+             WHERE id = ? AND (NOT ? OR (must_change_password \
+                 AND (password_expires_at IS NULL OR password_expires_at > ?)))",
         )
         .bind(phc)
-        .bind(must_change)
-        .bind(expires_at)
         .bind(now)
         .bind(user_id)
+        .bind(only_if_one_time)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Err(StoreError::Conflict(
+                "this one-time password is no longer valid: log in again".into(),
+            ));
+        }
+        sqlx::query(
+            "UPDATE moat_sessions SET end_requested = 1, end_reason = 'password changed' \
+             WHERE user_id = ? AND id <> ? AND ended_at IS NULL AND NOT end_requested",
+        )
+        .bind(user_id)
+        .bind(keep_session)
         .execute(&mut *tx)
         .await?;
         super::audit::append(&mut tx, audit).await?;
@@ -305,7 +385,7 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        super::sessions::request_user_end(&mut tx, user_id, "second factor reset").await?;
+        super::sessions::request_user_end(&mut tx, user_id, "second factor reset", now).await?;
         super::audit::append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -451,7 +531,7 @@ mod tests {
 
     #[tokio::test]
     async fn plaintext_secrets_are_sealed_on_adoption_and_the_key_is_checked() {
-        use crate::auth::seal::Sealer;
+        use crate::seal::Sealer;
         let store = crate::store::Store::connect("sqlite::memory:")
             .await
             .unwrap();
@@ -485,9 +565,16 @@ mod tests {
             .await
             .unwrap();
         assert_ne!(raw, vec![1, 2, 3, 4, 5]);
+        // A second key adopted on the same database (a race lost) is refused.
+        let late = Sealer::random();
+        assert!(store.adopt_key(&late).await.is_err());
         let store = store.with_sealer(key);
         let u = store.login_user("old").await.unwrap().unwrap();
-        assert_eq!(u.totp.unwrap().secret, vec![1, 2, 3, 4, 5]);
+        assert_eq!(u.totp.as_ref().unwrap().secret, vec![1, 2, 3, 4, 5]);
+        assert!(
+            !format!("{u:?}").contains("[1, 2, 3, 4, 5]"),
+            "Debug hides the secret"
+        );
     }
 
     #[tokio::test]

@@ -30,14 +30,20 @@ pub enum Setup {
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(pub String);
 
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Secret({} chars)", self.0.chars().count())
     }
 }
 
-/// The enrolment screen.
-#[derive(Clone, Debug, Default)]
+/// The enrolment screen. `Debug` leaves the secret, URI and code out.
+#[derive(Clone, Default)]
 pub struct EnrolScreen {
     /// Half-block rows of the QR code (moat's own characters only).
     pub qr: Vec<String>,
@@ -47,6 +53,15 @@ pub struct EnrolScreen {
     pub uri: SafeText,
     pub code: String,
     pub error: Option<SafeText>,
+}
+
+impl std::fmt::Debug for EnrolScreen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolScreen")
+            .field("shown", &!self.qr.is_empty())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EnrolScreen {
@@ -75,7 +90,7 @@ impl EnrolScreen {
             }
             Key::Enter if !self.code.is_empty() => {
                 return Some(Cmd::ConfirmEnrolment {
-                    code: std::mem::take(&mut self.code),
+                    code: Secret(std::mem::take(&mut self.code)),
                 })
             }
             _ => {}
@@ -190,6 +205,24 @@ const ERROR: Style = Style::new()
 /// The QR is painted white on black whatever the terminal's theme, so cameras read it.
 const QR: Style = Style::new().fg(Color::White).bg(Color::Black);
 
+/// Write `text` at (`x`, `y`) if that cell is inside `area`, cut at `max` columns and at
+/// the area's right edge: a tiny terminal shows less, it never writes outside the buffer.
+fn put(
+    buf: &mut Buffer,
+    area: Rect,
+    x: u16,
+    y: u16,
+    text: impl AsRef<str>,
+    max: usize,
+    style: Style,
+) {
+    if x < area.x || y < area.y || x >= area.right() || y >= area.bottom() {
+        return;
+    }
+    let room = usize::from(area.right() - x).min(max);
+    buf.set_stringn(x, y, text, room, style);
+}
+
 /// Draw the enrolment screen in `area`; returns where the cursor goes.
 pub fn draw_enrol(s: &EnrolScreen, buf: &mut Buffer, area: Rect) -> Option<Position> {
     for (i, line) in s.qr.iter().enumerate() {
@@ -197,7 +230,7 @@ pub fn draw_enrol(s: &EnrolScreen, buf: &mut Buffer, area: Rect) -> Option<Posit
         if y >= area.bottom() {
             break;
         }
-        buf.set_stringn(area.x, y, line, usize::from(area.width), QR);
+        put(buf, area, area.x, y, line, usize::from(area.width), QR);
     }
     let x = if s.qr.is_empty() {
         area.x + 1
@@ -242,7 +275,7 @@ pub fn draw_enrol(s: &EnrolScreen, buf: &mut Buffer, area: Rect) -> Option<Posit
         if y >= area.bottom() {
             break;
         }
-        buf.set_stringn(x, y, text, width, *style);
+        put(buf, area, x, y, text, width, *style);
         if i == code_line {
             let cx = x + u16::try_from(9 + s.code.len()).unwrap_or(0);
             cursor = Some(Position::new(cx.min(area.right().saturating_sub(1)), y));
@@ -261,13 +294,13 @@ pub fn draw_password(s: &PasswordScreen, buf: &mut Buffer, area: Rect) -> Option
     } else {
         "Change your password."
     };
-    buf.set_stringn(x, y, title, width, BOLD);
+    put(buf, area, x, y, title, width, BOLD);
     y += 1;
     let rule = format!(
         "At least {} characters, not your username, not a common password.",
         crate::domain::MIN_PASSWORD_LEN
     );
-    buf.set_stringn(x, y, rule, width, TEXT);
+    put(buf, area, x, y, rule, width, TEXT);
     y += 2;
     let label_w = s.fields.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 2;
     let mut cursor = None;
@@ -276,11 +309,19 @@ pub fn draw_password(s: &PasswordScreen, buf: &mut Buffer, area: Rect) -> Option
             break;
         }
         let style = if i == s.focus { BOLD } else { TEXT };
-        buf.set_stringn(x, y, format!("{label}:"), width, style);
+        put(buf, area, x, y, format!("{label}:"), width, style);
         let n = value.0.chars().count();
         let dots: String = "•".repeat(n.min(width.saturating_sub(label_w + 1)));
         let vx = x + u16::try_from(label_w).unwrap_or(0);
-        buf.set_stringn(vx, y, &dots, width.saturating_sub(label_w), style);
+        put(
+            buf,
+            area,
+            vx,
+            y,
+            &dots,
+            width.saturating_sub(label_w),
+            style,
+        );
         if i == s.focus {
             let cx = vx + u16::try_from(dots.chars().count()).unwrap_or(0);
             cursor = Some(Position::new(cx.min(area.right().saturating_sub(1)), y));
@@ -290,8 +331,31 @@ pub fn draw_password(s: &PasswordScreen, buf: &mut Buffer, area: Rect) -> Option
     if let Some(e) = &s.error {
         y += 1;
         if y < area.bottom() {
-            buf.set_stringn(x, y, e.as_str(), width, ERROR);
+            put(buf, area, x, y, e.as_str(), width, ERROR);
         }
     }
     cursor
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiny_areas_never_write_outside_the_buffer() {
+        let mut enrol = EnrolScreen::default();
+        enrol.show(
+            "otpauth://totp/moat:olive?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=moat",
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        );
+        enrol.error = Some(SafeText::new("that code does not match"));
+        let mut password = PasswordScreen::new(false);
+        password.error = Some(SafeText::new("too short"));
+        for (w, h) in [(10, 1), (10, 2), (10, 3), (12, 4), (45, 5), (80, 24)] {
+            let area = Rect::new(0, 0, w, h);
+            let mut buf = Buffer::empty(area);
+            draw_enrol(&enrol, &mut buf, area);
+            draw_password(&password, &mut buf, area);
+        }
+    }
 }

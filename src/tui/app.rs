@@ -133,8 +133,8 @@ pub enum Msg {
     },
     /// The TOTP device to enrol: its URI (drawn as a QR) and base32 secret.
     Enrolment {
-        uri: String,
-        secret: String,
+        uri: Secret,
+        secret: Secret,
     },
     /// The enrolment code was right.
     Enrolled,
@@ -226,7 +226,7 @@ pub enum Cmd {
     BeginEnrolment,
     /// Set-up: the code the user's app shows for the secret being enrolled.
     ConfirmEnrolment {
-        code: String,
+        code: Secret,
     },
     /// Change the user's password (`current` is `None` in the forced change after
     /// enrolment).
@@ -568,7 +568,7 @@ impl App {
         match msg {
             Msg::Enrolment { uri, secret } => {
                 if let Some(Screen::Enrol(e)) = self.stack.last_mut() {
-                    e.show(&uri, &secret);
+                    e.show(&uri.0, &secret.0);
                 }
             }
             Msg::Enrolled => {
