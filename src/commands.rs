@@ -405,18 +405,33 @@ pub async fn sessions_list(config: &Config, out: &mut impl Write) -> Result<(), 
     if rows.is_empty() {
         writeln!(out, "no live sessions")?;
     } else {
+        let names: Vec<_> = rows
+            .iter()
+            .map(|r| crate::tui::sanitize::SafeText::new(&r.username))
+            .collect();
+        let user_w = names
+            .iter()
+            .map(|n| n.as_str().chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        let from_w = rows
+            .iter()
+            .map(|r| r.source_ip.len())
+            .max()
+            .unwrap_or(0)
+            .max(4);
         writeln!(
             out,
-            "{:<16}  {:<20}  {:<39}  {:<19}  idle",
-            "session", "user", "from", "started (UTC)"
+            "{:<16}  {:<user_w$}  {:<from_w$}  {:<23}  idle",
+            "session", "user", "from", "started"
         )?;
-        for r in rows {
+        for (r, name) in rows.iter().zip(names) {
             let ending = if r.end_requested { "  (ending)" } else { "" };
             writeln!(
                 out,
-                "{:<16}  {:<20}  {:<39}  {:<19}  {}{ending}",
+                "{:<16}  {name:<user_w$}  {:<from_w$}  {:<23}  {}{ending}",
                 r.id,
-                crate::tui::sanitize::SafeText::new(&r.username),
                 r.source_ip,
                 format_time(r.started_at),
                 crate::domain::format_duration(now - r.last_input_at)

@@ -90,8 +90,9 @@ impl SafeText {
 }
 
 impl fmt::Display for SafeText {
+    /// Honours width and alignment (`{:<20}`), so CLI tables line up.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -232,6 +233,13 @@ fn clusters(s: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn display_pads_for_cli_tables() {
+        assert_eq!(format!("[{:<7}]", SafeText::new("olive")), "[olive  ]");
+        assert_eq!(format!("[{:>7}]", SafeText::new("a\x1b")), "[  a\\x1b]");
+    }
+
     use super::*;
 
     fn clean(raw: &str) -> String {
