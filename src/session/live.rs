@@ -18,6 +18,9 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub const HEARTBEAT_SECS: i64 = 10;
 /// A session whose instance has not been heard from for this long is not listed as live.
 pub const STALE_SECS: i64 = 3 * HEARTBEAT_SECS;
+/// How often old rows are pruned, and how long ended sessions are kept.
+const PRUNE_EVERY_SECS: i64 = 3600;
+const KEEP_ENDED_SECS: i64 = 30 * 24 * 3600;
 
 struct Entry {
     user_id: i64,
@@ -115,18 +118,30 @@ impl Registry {
 }
 
 /// Keep the registry and `moat_sessions` in step until the task is dropped: end the
-/// sessions someone asked to end (from any instance or the CLI), and heartbeat.
+/// sessions someone asked to end (from any instance or the CLI), heartbeat, and once an
+/// hour close the rows of crashed instances and delete ended ones older than 30 days.
 pub async fn watch_sessions(registry: Arc<Registry>, store: Store, now: impl Fn() -> i64) {
     let mut ticker = tokio::time::interval(POLL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_beat: Option<i64> = None;
+    let mut last_prune: Option<i64> = None;
     loop {
         ticker.tick().await;
+        let t = now();
+        if last_prune.is_none_or(|p| t.saturating_sub(p) >= PRUNE_EVERY_SECS) {
+            last_prune = Some(t);
+            // A day of silence is a crashed instance, not a slow heartbeat.
+            if let Err(e) = store
+                .prune_sessions(t - 24 * 3600, t - KEEP_ENDED_SECS)
+                .await
+            {
+                tracing::warn!(error = %e, "could not prune old sessions");
+            }
+        }
         let sessions = registry.snapshot();
         if sessions.is_empty() {
             continue;
         }
-        let t = now();
         let asked = if last_beat.is_none_or(|b| t.saturating_sub(b) >= HEARTBEAT_SECS) {
             last_beat = Some(t);
             store.session_heartbeat(&sessions, t).await

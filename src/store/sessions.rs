@@ -204,6 +204,28 @@ impl Store {
         Ok((full, user))
     }
 
+    /// Housekeeping: sessions whose instance went silent before `stale_before` are
+    /// marked ended (the instance crashed), and ended sessions older than `keep_after`
+    /// are deleted (the audit trail keeps the history). Returns rows deleted.
+    pub async fn prune_sessions(
+        &self,
+        stale_before: i64,
+        keep_after: i64,
+    ) -> Result<u64, StoreError> {
+        sqlx::query(
+            "UPDATE moat_sessions SET ended_at = seen_at \
+             WHERE ended_at IS NULL AND COALESCE(seen_at, started_at) < ?",
+        )
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx::query("DELETE FROM moat_sessions WHERE ended_at < ?")
+            .bind(keep_after)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// Ask every live session of `user_id` to end (e.g. after a lockout of the user).
     pub async fn request_user_sessions_end(
         &self,
@@ -298,5 +320,25 @@ mod tests {
             .request_session_end("zzzz", "x", &audit)
             .await
             .is_err());
+
+        // Housekeeping: aaaa1111 went silent after 160 (its instance died): it is closed
+        // at 160 and, like aaaa2222 (ended at 170), deleted once older than the cut-off.
+        assert_eq!(
+            store.prune_sessions(100, 165).await.unwrap(),
+            0,
+            "heard from at 160"
+        );
+        assert_eq!(store.live_sessions(0).await.unwrap().len(), 1);
+        assert_eq!(store.prune_sessions(200, 165).await.unwrap(), 1);
+        assert!(store.live_sessions(0).await.unwrap().is_empty());
+        let left: Vec<String> = sqlx::query_scalar("SELECT id FROM moat_sessions")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            left,
+            ["aaaa2222"],
+            "ended at 170: kept until older than the cut-off"
+        );
     }
 }
