@@ -288,12 +288,6 @@ async fn create_user(
     Ok(secret)
 }
 
-/// When a one-time password made now stops working.
-fn one_time_expiry(config: &Config) -> i64 {
-    let secs = config.accounts.one_time_password_hours.saturating_mul(3600);
-    now_unix().saturating_add(i64::try_from(secs).unwrap_or(i64::MAX))
-}
-
 /// `moat user add NAME [--superuser] [--group G]... [--password-stdin]`. With a password
 /// (checked against the password policy) it enrols TOTP at once and prints one line, the
 /// `otpauth://totp/` URI. Without, it prints `one-time password: …`: the first login
@@ -328,7 +322,7 @@ pub async fn user_add(
                     is_superuser: superuser,
                     totp_secret: None,
                     must_change_password: true,
-                    password_expires_at: Some(one_time_expiry(config)),
+                    password_expires_at: Some(config.accounts.one_time_expiry(now_unix())),
                     now: now_unix(),
                 })
                 .await?;
@@ -375,7 +369,7 @@ pub async fn reset_2fa(
     let id = user_id(&store, name).await?;
     let one_time = generate_password();
     let phc = Hasher::new(config.argon2)?.hash(&one_time)?;
-    let expires = one_time_expiry(config);
+    let expires = config.accounts.one_time_expiry(now_unix());
     let mut audit = cli_audit(
         operator,
         "reset_2fa",

@@ -90,6 +90,14 @@ pub struct AccountsConfig {
     pub step_up_secs: u64,
 }
 
+impl AccountsConfig {
+    /// When a one-time password made at `now` (unix seconds) stops working.
+    pub fn one_time_expiry(&self, now: i64) -> i64 {
+        let secs = self.one_time_password_hours.saturating_mul(3600);
+        now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
+}
+
 impl Default for AccountsConfig {
     fn default() -> Self {
         AccountsConfig {

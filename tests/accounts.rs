@@ -428,12 +428,7 @@ async fn reset_2fa_ends_sessions_and_the_user_enrols_again() {
     commands::reset_2fa(&server.config, "jane", "ops", &mut out)
         .await
         .unwrap();
-    let out = String::from_utf8(out).unwrap();
-    let otp = out
-        .strip_prefix("one-time password: ")
-        .and_then(|r| r.lines().next())
-        .unwrap_or_else(|| panic!("{out}"))
-        .to_string();
+    let otp = one_time_password_in(&String::from_utf8(out).unwrap());
     c.wait_closed().await;
     assert!(c.screen().contains("second factor reset"), "{}", c.screen());
     // The old password and the old app no longer get in; the one-time password enrols.

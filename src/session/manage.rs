@@ -113,7 +113,7 @@ impl Context {
                 let password = crate::auth::password::generate_password();
                 let phc = self.hash(&password).await?;
                 let now = now_ms() / 1000;
-                let expires = now.saturating_add(self.one_time_password_secs());
+                let expires = self.accounts.one_time_expiry(now);
                 let mut audit = self.audit(
                     actor,
                     "reset_2fa",
@@ -438,12 +438,6 @@ impl Context {
         }
     }
 
-    /// Seconds a one-time password works.
-    fn one_time_password_secs(&self) -> i64 {
-        i64::try_from(self.accounts.one_time_password_hours.saturating_mul(3600))
-            .unwrap_or(i64::MAX)
-    }
-
     /// Hash a password off the async threads.
     async fn hash(&self, password: &str) -> Result<String, Refused> {
         let hasher = Arc::clone(&self.hasher);
@@ -468,7 +462,7 @@ impl Context {
                 is_superuser: false,
                 totp_secret: None,
                 must_change_password: true,
-                password_expires_at: Some(now.saturating_add(self.one_time_password_secs())),
+                password_expires_at: Some(self.accounts.one_time_expiry(now)),
                 now,
             })
             .await

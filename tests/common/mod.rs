@@ -155,11 +155,7 @@ impl TestServer {
         commands::user_add(&self.config, name, false, &[], None, "test", &mut out)
             .await
             .expect("user add");
-        let out = String::from_utf8(out).unwrap();
-        out.strip_prefix("one-time password: ")
-            .and_then(|rest| rest.lines().next())
-            .unwrap_or_else(|| panic!("no one-time password in {out:?}"))
-            .to_string()
+        one_time_password_in(&String::from_utf8(out).unwrap())
     }
 
     /// The code `name`'s authenticator shows now.
@@ -239,6 +235,14 @@ pub fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// The password of a `one-time password: …` line that starts `out`.
+pub fn one_time_password_in(out: &str) -> String {
+    out.strip_prefix("one-time password: ")
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no one-time password in {out:?}"))
+        .to_string()
 }
 
 pub fn code_now(secret: &[u8]) -> String {
