@@ -236,7 +236,7 @@ pub fn value_json(v: &Value) -> serde_json::Value {
 mod tests {
     use super::*;
     use crate::store::test_support::memory_store;
-    use crate::store::{NewUser, Principal};
+    use crate::store::Principal;
 
     #[tokio::test]
     async fn delete_removes_grants_of_the_row_and_of_cascaded_rows_and_audits_values() {
@@ -254,18 +254,7 @@ mod tests {
         .unwrap();
         let schema = store.introspect().await.unwrap();
         let p = schema.table("p").unwrap();
-        let jane = store
-            .create_user(&NewUser {
-                username: "jane",
-                password_hash: "h",
-                is_superuser: false,
-                totp_secret: None,
-                must_change_password: false,
-                password_expires_at: None,
-                now: 0,
-            })
-            .await
-            .unwrap();
+        let jane = crate::store::test_support::plain_user(&store, "jane").await;
         for (model, pk) in [("p", "1"), ("p", "2"), ("c", "10"), ("c", "12")] {
             store
                 .set_object_perm(

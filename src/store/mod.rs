@@ -117,6 +117,22 @@ impl Store {
 pub(crate) mod test_support {
     use super::Store;
 
+    /// A plain user (no TOTP, not a superuser) named `name`; returns its id.
+    pub async fn plain_user(store: &Store, name: &str) -> i64 {
+        store
+            .create_user(&super::NewUser {
+                username: name,
+                password_hash: "h",
+                is_superuser: false,
+                totp_secret: None,
+                must_change_password: false,
+                password_expires_at: None,
+                now: 0,
+            })
+            .await
+            .unwrap()
+    }
+
     /// A fresh migrated in-memory database.
     pub async fn memory_store() -> Store {
         let store = Store::connect("sqlite::memory:").await.unwrap();

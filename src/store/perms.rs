@@ -489,7 +489,6 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::test_support::memory_store;
-    use crate::store::NewUser;
 
     fn audit() -> AuditEntry {
         AuditEntry {
@@ -499,20 +498,7 @@ mod tests {
         }
     }
 
-    async fn user(store: &Store, name: &str) -> i64 {
-        store
-            .create_user(&NewUser {
-                username: name,
-                password_hash: "h",
-                is_superuser: false,
-                totp_secret: None,
-                must_change_password: false,
-                password_expires_at: None,
-                now: 0,
-            })
-            .await
-            .unwrap()
-    }
+    use crate::store::test_support::plain_user as user;
 
     #[tokio::test]
     async fn grants_union_user_and_group_permissions() {

@@ -564,20 +564,9 @@ mod tests {
 
     #[tokio::test]
     async fn granted_filter_keeps_exactly_the_granted_rows_across_pages() {
-        use crate::store::{AuditEntry, NewUser, Principal};
+        use crate::store::{AuditEntry, Principal};
         let (store, t) = numbers(100).await;
-        let jane = store
-            .create_user(&NewUser {
-                username: "jane",
-                password_hash: "h",
-                is_superuser: false,
-                totp_secret: None,
-                must_change_password: false,
-                password_expires_at: None,
-                now: 0,
-            })
-            .await
-            .unwrap();
+        let jane = crate::store::test_support::plain_user(&store, "jane").await;
         let group = store
             .create_group("g", &[], 0, &AuditEntry::default())
             .await

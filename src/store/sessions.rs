@@ -244,23 +244,12 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::test_support::memory_store;
-    use crate::store::{AuditEntry, NewUser};
+    use crate::store::AuditEntry;
 
     #[tokio::test]
     async fn register_heartbeat_end() {
         let store = memory_store().await;
-        let uid = store
-            .create_user(&NewUser {
-                username: "alice",
-                password_hash: "h",
-                is_superuser: false,
-                totp_secret: None,
-                must_change_password: false,
-                password_expires_at: None,
-                now: 0,
-            })
-            .await
-            .unwrap();
+        let uid = crate::store::test_support::plain_user(&store, "alice").await;
         for id in ["aaaa1111", "aaaa2222"] {
             store
                 .session_started(&LiveSession {

@@ -580,18 +580,7 @@ mod tests {
     #[tokio::test]
     async fn backup_codes_are_spent_once() {
         let store = memory_store().await;
-        let id = store
-            .create_user(&NewUser {
-                username: "alice",
-                password_hash: "h",
-                is_superuser: false,
-                totp_secret: None,
-                must_change_password: false,
-                password_expires_at: None,
-                now: 0,
-            })
-            .await
-            .unwrap();
+        let id = crate::store::test_support::plain_user(&store, "alice").await;
         assert_eq!(store.user_id("alice").await.unwrap(), Some(id));
         let hashes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let audit = crate::store::AuditEntry {
