@@ -53,7 +53,9 @@ pub fn now_unix() -> i64 {
 /// key that seals TOTP secrets, creating and adopting it if the database has none yet
 /// (see [`unlock`]). For `serve` and `user add`, which write TOTP secrets.
 pub async fn open_store(config: &Config) -> Result<Store, CommandError> {
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect(&config.database_url)
+        .await?
+        .with_schemas(&config.database_schemas);
     store.migrate().await?;
     unlock(store, &config.keys_dir, true).await
 }
@@ -62,7 +64,9 @@ pub async fn open_store(config: &Config) -> Result<Store, CommandError> {
 /// checked, but none is created or adopted (run from another directory, such a command
 /// must not tie the database to a key the server does not have).
 pub async fn open_admin_store(config: &Config) -> Result<Store, CommandError> {
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect(&config.database_url)
+        .await?
+        .with_schemas(&config.database_schemas);
     store.migrate().await?;
     unlock(store, &config.keys_dir, false).await
 }
@@ -173,7 +177,7 @@ pub async fn serve(
     let v = config.validate()?;
     let store = open_store(config).await?;
     if demo_data {
-        match demo::load(store.pool()).await.map_err(StoreError::from)? {
+        match demo::load(&store).await? {
             demo::DemoOutcome::Created { rows } => {
                 writeln!(out, "moat: demo data loaded ({rows} rows)")?
             }

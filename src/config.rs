@@ -38,8 +38,11 @@ pub enum ConfigError {
 pub struct Config {
     /// Address the SSH server listens on.
     pub listen: String,
-    /// `sqlite://path` (created if missing). PostgreSQL follows in its own issue.
+    /// `sqlite://path` (created if missing) or `postgres://user@host/db` (must exist).
     pub database_url: String,
+    /// PostgreSQL: the schemas whose tables the console shows (moat's own tables live in
+    /// schema `moat`, never shown). Ignored on SQLite.
+    pub database_schemas: Vec<String>,
     /// Directory for the host key (and later the secret key); created with mode 0700.
     pub keys_dir: PathBuf,
     /// Source networks allowed to connect (CIDR, IPv4 or IPv6). Everything else is
@@ -221,6 +224,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:2222".into(),
             database_url: "sqlite://moat.db".into(),
+            database_schemas: vec!["public".into()],
             keys_dir: PathBuf::from("keys"),
             allowlist: vec!["127.0.0.1/32".into(), "::1/128".into()],
             trusted_proxies: Vec::new(),
@@ -283,6 +287,7 @@ impl Default for LimitsConfig {
 const ENV_KEYS: &[&str] = &[
     "listen",
     "database_url",
+    "database_schemas",
     "keys_dir",
     "allowlist",
     "trusted_proxies",
@@ -453,10 +458,16 @@ impl Config {
             .iter()
             .map(|s| parse_cidr(s))
             .collect::<Result<Vec<_>, _>>()?;
-        if !self.database_url.starts_with("sqlite:") {
+        if crate::store::Dialect::of_url(&self.database_url).is_none() {
             return Err(invalid(
                 "database_url",
-                "only sqlite:// URLs are supported in this version".into(),
+                "must start with sqlite: or postgres:// (or postgresql://)".into(),
+            ));
+        }
+        if self.database_schemas.is_empty() || self.database_schemas.iter().any(|s| s == "moat") {
+            return Err(invalid(
+                "database_schemas",
+                "must name at least one schema, and not moat's own (`moat`)".into(),
             ));
         }
         if self.login_grace_secs == 0 {

@@ -46,6 +46,18 @@ pub struct ColumnInfo {
     pub default: Option<String>,
     /// 1-based position in the primary key, 0 if not part of it.
     pub pk_ordinal: u32,
+    /// PostgreSQL: the column's type as the catalog names it. `None` on SQLite.
+    pub pg_type: Option<PgType>,
+}
+
+/// A PostgreSQL column type, by its catalog name (values are cast to it when written
+/// or compared), with the labels of an enum type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgType {
+    pub schema: String,
+    pub name: String,
+    /// The labels of an enum type in their declared order; empty for other types.
+    pub labels: Vec<String>,
 }
 
 /// A foreign key from this table's `columns` to `ref_table(ref_columns)`.
@@ -78,6 +90,9 @@ pub struct TableInfo {
     pub foreign_keys: Vec<ForeignKey>,
     /// SQLite: the table has an implicit `rowid` (not `WITHOUT ROWID`).
     pub has_rowid: bool,
+    /// PostgreSQL: the table's schema and name in the catalog (`name` is the model's
+    /// name: the table's, prefixed by its schema outside `public`). `None` on SQLite.
+    pub pg_name: Option<(String, String)>,
 }
 
 impl TableInfo {
@@ -448,6 +463,7 @@ mod tests {
             primary_key: vec!["id".into()],
             foreign_keys: vec![],
             has_rowid: true,
+            pg_name: None,
         };
         assert_eq!(t.key_columns(), vec!["id"]);
         t.primary_key = vec!["a".into(), "b".into()];

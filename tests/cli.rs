@@ -542,13 +542,13 @@ async fn totp_secrets_are_sealed_and_serve_refuses_a_missing_or_wrong_key() {
     ))
     .await
     .unwrap();
-    let (stored, sealed): (Vec<u8>, bool) =
-        sqlx::query_as("SELECT secret, sealed FROM moat_totp_devices")
+    let (stored, sealed): (Vec<u8>, i64) =
+        sqlx::query_as("SELECT secret, sealed + 0 FROM moat_totp_devices")
             .fetch_one(db.pool())
             .await
             .unwrap();
     db.close().await;
-    assert!(sealed);
+    assert_eq!(sealed, 1);
     assert!(!stored.windows(seed.len()).any(|w| w == seed.as_slice()));
     assert!(!stored.windows(8).any(|w| w == &b32.as_bytes()[..8]));
     let key = dir.path().join("keys").join("secret.key");

@@ -33,7 +33,7 @@ async fn open_record(c: &mut Console, model: usize, n: usize) {
 
 async fn scalar<T>(server: &TestServer, sql: &str) -> T
 where
-    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + Unpin,
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin,
 {
     sqlx::query_scalar(sql)
         .fetch_one(server.store.pool())

@@ -148,6 +148,7 @@ fn detail() {
         not_null: false,
         default: None,
         pk_ordinal: 0,
+        pg_type: None,
     };
     app.update(Msg::Record {
         links: vec![],
@@ -270,6 +271,7 @@ fn col(name: &str, ty: &str, not_null: bool, pk: u32) -> ColumnInfo {
         not_null,
         default: None,
         pk_ordinal: pk,
+        pg_type: None,
     }
 }
 

@@ -62,7 +62,7 @@ impl Bench {
             ..config
         };
         let store = moat::commands::open_store(&config).await.unwrap();
-        demo::load(store.pool()).await.unwrap();
+        demo::load(&store).await.unwrap();
         let mut secrets = Vec::new();
         for (i, phc) in hashes.iter().enumerate() {
             let secret = totp::generate_secret();

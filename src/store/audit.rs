@@ -8,9 +8,9 @@
 //! transaction as the change.
 
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError};
+use super::{sql, Store, StoreError};
 
 /// The hash before the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -57,9 +57,9 @@ pub fn row_hash(id: i64, e: &AuditEntry, prev_hash: &str) -> String {
 }
 
 /// Append `e` on `conn`, which must be inside a write transaction. Returns the row id.
-pub async fn append(conn: &mut SqliteConnection, e: &AuditEntry) -> Result<i64, StoreError> {
+pub async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i64, StoreError> {
     let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, hash FROM moat_audit_log ORDER BY id DESC LIMIT 1")
+        sql::query_as("SELECT id, hash FROM moat_audit_log ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
     let (id, prev) = match last {
@@ -67,7 +67,7 @@ pub async fn append(conn: &mut SqliteConnection, e: &AuditEntry) -> Result<i64, 
         None => (1, GENESIS.to_string()),
     };
     let hash = row_hash(id, e, &prev);
-    sqlx::query(
+    sql::query(
         "INSERT INTO moat_audit_log (id, at_ms, actor, source_ip, session_id, action, model, pk, \
            before_json, after_json, outcome, reason, prev_hash, hash) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -140,7 +140,7 @@ pub struct Verified {
     pub head: Option<(i64, String)>,
 }
 
-fn audit_row(r: &sqlx::sqlite::SqliteRow) -> Result<AuditRow, sqlx::Error> {
+fn audit_row(r: &sqlx::any::AnyRow) -> Result<AuditRow, sqlx::Error> {
     let json = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
     Ok(AuditRow {
         id: r.try_get("id")?,
@@ -187,6 +187,7 @@ impl Store {
     ) -> Result<Result<Verified, ChainError>, StoreError> {
         use futures::TryStreamExt;
         let q = format!("SELECT {AUDIT_COLUMNS} FROM moat_audit_log ORDER BY id");
+        let q = sql::numbered(&q);
         let mut rows = sqlx::query(&q).fetch(&self.pool);
         let mut prev = GENESIS.to_string();
         let mut last_id = 0;
@@ -235,7 +236,7 @@ impl Store {
     /// The last row's id and hash.
     pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         Ok(
-            sqlx::query_as("SELECT id, hash FROM moat_audit_log ORDER BY id DESC LIMIT 1")
+            sql::query_as("SELECT id, hash FROM moat_audit_log ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&self.pool)
                 .await?,
         )
@@ -253,6 +254,7 @@ impl Store {
         use futures::TryStreamExt;
         let (condition, binds) = audit_conditions(filter);
         let q = format!("SELECT {AUDIT_COLUMNS} FROM moat_audit_log {condition} ORDER BY id");
+        let q = sql::numbered(&q);
         let mut query = sqlx::query(&q);
         for b in &binds {
             query = super::records::bind_value(query, b);
@@ -276,6 +278,7 @@ impl Store {
         let q = format!(
             "SELECT {AUDIT_COLUMNS} FROM moat_audit_log {condition} ORDER BY id DESC LIMIT ?"
         );
+        let q = sql::numbered(&q);
         let mut query = sqlx::query(&q);
         for b in &binds {
             query = super::records::bind_value(query, b);
@@ -288,7 +291,7 @@ impl Store {
 
     /// Append audit rows on their own (events that change no data: logins, lockouts).
     pub async fn audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for e in entries {
             append(&mut tx, e).await?;
         }
@@ -303,7 +306,7 @@ impl Store {
         pk: &str,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT at_ms, actor, source_ip, action, before_json, after_json, outcome, reason \
              FROM moat_audit_log WHERE model = ? AND pk = ? ORDER BY id DESC LIMIT ?",
         )
@@ -335,7 +338,7 @@ impl Store {
 
     /// The newest `limit` audit rows, newest first (for tests and the CLI).
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT at_ms, actor, source_ip, action, outcome, reason \
              FROM moat_audit_log ORDER BY id DESC LIMIT ?",
         )
@@ -394,35 +397,35 @@ fn audit_conditions(f: &AuditFilter) -> (String, Vec<crate::domain::Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::memory_store;
+    use crate::store::test_support::{memory_store, on_both_databases};
 
-    #[tokio::test]
-    async fn rows_chain_by_hash() {
-        let store = memory_store().await;
-        let e = |action: &str| AuditEntry {
-            at_ms: 5,
-            actor: Some("alice".into()),
-            action: action.into(),
-            outcome: "success".into(),
-            ..AuditEntry::default()
-        };
-        store.audit(&[e("login"), e("logout")]).await.unwrap();
-        let rows: Vec<(i64, String, String)> =
-            sqlx::query_as("SELECT id, prev_hash, hash FROM moat_audit_log ORDER BY id")
-                .fetch_all(store.pool())
-                .await
-                .unwrap();
-        assert_eq!(rows[0].1, GENESIS);
-        assert_eq!(rows[0].2, row_hash(1, &e("login"), GENESIS));
-        assert_eq!(rows[1].1, rows[0].2);
-        assert_eq!(rows[1].2, row_hash(2, &e("logout"), &rows[0].2));
-        assert_ne!(
-            row_hash(2, &e("logout"), GENESIS),
-            rows[1].2,
-            "the chain matters"
-        );
-        let recent = store.recent_audit(1).await.unwrap();
-        assert_eq!(recent[0].action, "logout");
+    on_both_databases! {
+        async fn rows_chain_by_hash(store: Store) {
+            let e = |action: &str| AuditEntry {
+                at_ms: 5,
+                actor: Some("alice".into()),
+                action: action.into(),
+                outcome: "success".into(),
+                ..AuditEntry::default()
+            };
+            store.audit(&[e("login"), e("logout")]).await.unwrap();
+            let rows: Vec<(i64, String, String)> =
+                sqlx::query_as("SELECT id, prev_hash, hash FROM moat_audit_log ORDER BY id")
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(rows[0].1, GENESIS);
+            assert_eq!(rows[0].2, row_hash(1, &e("login"), GENESIS));
+            assert_eq!(rows[1].1, rows[0].2);
+            assert_eq!(rows[1].2, row_hash(2, &e("logout"), &rows[0].2));
+            assert_ne!(
+                row_hash(2, &e("logout"), GENESIS),
+                rows[1].2,
+                "the chain matters"
+            );
+            let recent = store.recent_audit(1).await.unwrap();
+            assert_eq!(recent[0].action, "logout");
+        }
     }
 
     /// A trail of `n` rows, verified intact; returns its head.

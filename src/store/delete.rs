@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::audit::{append, AuditEntry};
-use super::sql::{self, Ident};
+use super::sql::{self, Column, Ident};
 use super::{Store, StoreError};
 use crate::domain::{pk_text, Reference, RowCount, Schema, TableInfo, Value};
 
@@ -48,20 +48,23 @@ impl Store {
                     values,
                     fk.columns
                         .iter()
-                        .map(|c| child.column(c).map(Ident::column))
+                        .map(|c| child.column(c).and_then(|c| Column::of(child, &c.name)))
                         .collect::<Option<Vec<_>>>(),
                 ) else {
                     continue;
                 };
                 let q = format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE {} = {} LIMIT {})",
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE {} = {} LIMIT {}) AS n",
                     Ident::table(child),
-                    sql::ident_tuple(&columns),
-                    sql::placeholders(values.len()),
+                    sql::column_tuple(&columns),
+                    sql::slot_tuple(&columns),
                     REFERENCE_COUNT_LIMIT + 1
                 );
+                let q = sql::numbered(&q);
+                let values: Vec<Value> = values.into_iter().cloned().collect();
+                let args = Column::args(&columns, &values);
                 let mut query = sqlx::query_scalar::<_, i64>(&q);
-                for v in values {
+                for v in &args {
                     query = super::records::bind_value_scalar(query, v);
                 }
                 let n = query.fetch_one(&self.pool).await?;
@@ -105,7 +108,7 @@ impl Store {
         keys: &[Vec<Value>],
         audit: AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for key in keys {
             let audit = AuditEntry {
                 pk: pk_text(key),
@@ -120,22 +123,24 @@ impl Store {
 
 /// Delete one row inside the caller's transaction (see [`Store::delete_records`]).
 async fn delete_on(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     schema: &Schema,
     table: &TableInfo,
     key: &[Value],
     audit: AuditEntry,
 ) -> Result<(), StoreError> {
     let before = super::records::record_on(&mut *tx, table, key).await?;
-    let keys = super::records::key_idents(table)?;
+    let keys = super::records::key_columns(table)?;
     let q = format!(
         "DELETE FROM {} WHERE {} = {}",
         Ident::table(table),
-        sql::ident_tuple(&keys),
-        sql::placeholders(keys.len())
+        sql::column_tuple(&keys),
+        sql::slot_tuple(&keys)
     );
+    let q = sql::numbered(&q);
+    let args = Column::args(&keys, key);
     let mut query = sqlx::query(&q);
-    for v in key {
+    for v in &args {
         query = super::records::bind_value(query, v);
     }
     match query.execute(&mut *tx).await {
@@ -146,7 +151,9 @@ async fn delete_on(
             )))
         }
         Ok(_) => {}
-        Err(sqlx::Error::Database(e)) if e.message().contains("FOREIGN KEY") => {
+        Err(sqlx::Error::Database(e))
+            if e.message().contains("FOREIGN KEY") || e.code().as_deref() == Some("23503") =>
+        {
             return Err(StoreError::Conflict(format!(
                 "cannot delete: other rows refer to this {} row and do not allow it",
                 table.name
@@ -159,7 +166,7 @@ async fn delete_on(
             "DELETE FROM moat_user_object_perms WHERE model = ? AND pk = ?",
             "DELETE FROM moat_group_object_perms WHERE model = ? AND pk = ?",
         ] {
-            sqlx::query(statement)
+            sql::query(statement)
                 .bind(&table.name)
                 .bind(&pk)
                 .execute(&mut *tx)
@@ -170,15 +177,17 @@ async fn delete_on(
         let Some(child) = schema.table(&child) else {
             continue;
         };
-        let Ok([key]) = <[Ident; 1]>::try_from(super::records::key_idents(child)?) else {
+        let Ok([key]) = <[Column; 1]>::try_from(super::records::key_columns(child)?) else {
             continue;
         };
+        let key = key.text();
         for perms in ["moat_user_object_perms", "moat_group_object_perms"] {
             // `perms` is one of two constants; the table and key come from the schema.
             let q = format!(
                 "DELETE FROM {perms} WHERE model = ? AND pk NOT IN (SELECT {key} FROM {})",
                 Ident::table(child)
             );
+            let q = sql::numbered(&q);
             sqlx::query(&q).bind(&child.name).execute(&mut *tx).await?;
         }
     }
@@ -235,91 +244,90 @@ pub fn value_json(v: &Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::memory_store;
+    use crate::store::test_support::on_both_databases;
     use crate::store::Principal;
 
-    #[tokio::test]
-    async fn delete_removes_grants_of_the_row_and_of_cascaded_rows_and_audits_values() {
-        let store = memory_store().await;
-        sqlx::raw_sql(
-            "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT); \
-             CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id) ON DELETE CASCADE); \
-             CREATE TABLE r (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id)); \
-             INSERT INTO p VALUES (1, 'one'), (2, 'two'); \
-             INSERT INTO c VALUES (10, 1), (11, 1), (12, 2); \
-             INSERT INTO r VALUES (20, 2);",
-        )
-        .execute(store.pool())
-        .await
-        .unwrap();
-        let schema = store.introspect().await.unwrap();
-        let p = schema.table("p").unwrap();
-        let jane = crate::store::test_support::plain_user(&store, "jane").await;
-        for (model, pk) in [("p", "1"), ("p", "2"), ("c", "10"), ("c", "12")] {
+    on_both_databases! {
+        async fn delete_removes_grants_of_the_row_and_of_cascaded_rows_and_audits_values(store: Store) {
+            crate::store::test_support::create_tables(
+                &store,
+                "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT); \
+                 CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id) ON DELETE CASCADE); \
+                 CREATE TABLE r (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id)); \
+                 INSERT INTO p VALUES (1, 'one'), (2, 'two'); \
+                 INSERT INTO c VALUES (10, 1), (11, 1), (12, 2); \
+                 INSERT INTO r VALUES (20, 2);",
+            )
+            .await;
+            let schema = store.introspect().await.unwrap();
+            let p = schema.table("p").unwrap();
+            let jane = crate::store::test_support::plain_user(&store, "jane").await;
+            for (model, pk) in [("p", "1"), ("p", "2"), ("c", "10"), ("c", "12")] {
+                store
+                    .set_object_perm(
+                        Principal::User(jane),
+                        &format!("view_{model}"),
+                        model,
+                        pk,
+                        true,
+                        &AuditEntry::default(),
+                    )
+                    .await
+                    .unwrap();
+            }
+            let refs = store
+                .references(&schema, p, &[Value::Integer(1)])
+                .await
+                .unwrap();
+            assert_eq!(
+                refs,
+                vec![Reference {
+                    table: "c".into(),
+                    count: RowCount::Exact(2),
+                    on_delete: "CASCADE".into()
+                }]
+            );
+
+            let audit = AuditEntry {
+                action: "delete".into(),
+                outcome: "success".into(),
+                ..AuditEntry::default()
+            };
             store
-                .set_object_perm(
-                    Principal::User(jane),
-                    &format!("view_{model}"),
-                    model,
-                    pk,
-                    true,
-                    &AuditEntry::default(),
-                )
+                .delete_record(&schema, p, &[Value::Integer(1)], audit.clone())
                 .await
                 .unwrap();
+            let left: Vec<(String, String)> =
+                sqlx::query_as("SELECT model, pk FROM moat_user_object_perms ORDER BY model, pk")
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(
+                left,
+                vec![
+                    ("c".to_string(), "12".to_string()),
+                    ("p".to_string(), "2".to_string())
+                ]
+            );
+            let before: String =
+                sqlx::query_scalar("SELECT before_json FROM moat_audit_log ORDER BY id DESC LIMIT 1")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(before, r#"{"id":1,"name":"one"}"#);
+
+            // A row that others refer to without cascade cannot go; nothing changes.
+            let err = store
+                .delete_record(&schema, p, &[Value::Integer(2)], audit)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("refer to this p row"), "{err}");
+            let still: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM moat_user_object_perms WHERE model = 'p'")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(still, 1);
         }
-        let refs = store
-            .references(&schema, p, &[Value::Integer(1)])
-            .await
-            .unwrap();
-        assert_eq!(
-            refs,
-            vec![Reference {
-                table: "c".into(),
-                count: RowCount::Exact(2),
-                on_delete: "CASCADE".into()
-            }]
-        );
-
-        let audit = AuditEntry {
-            action: "delete".into(),
-            outcome: "success".into(),
-            ..AuditEntry::default()
-        };
-        store
-            .delete_record(&schema, p, &[Value::Integer(1)], audit.clone())
-            .await
-            .unwrap();
-        let left: Vec<(String, String)> =
-            sqlx::query_as("SELECT model, pk FROM moat_user_object_perms ORDER BY model, pk")
-                .fetch_all(store.pool())
-                .await
-                .unwrap();
-        assert_eq!(
-            left,
-            vec![
-                ("c".to_string(), "12".to_string()),
-                ("p".to_string(), "2".to_string())
-            ]
-        );
-        let before: String =
-            sqlx::query_scalar("SELECT before_json FROM moat_audit_log ORDER BY id DESC LIMIT 1")
-                .fetch_one(store.pool())
-                .await
-                .unwrap();
-        assert_eq!(before, r#"{"id":1,"name":"one"}"#);
-
-        // A row that others refer to without cascade cannot go; nothing changes.
-        let err = store
-            .delete_record(&schema, p, &[Value::Integer(2)], audit)
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("refer to this p row"), "{err}");
-        let still: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM moat_user_object_perms WHERE model = 'p'")
-                .fetch_one(store.pool())
-                .await
-                .unwrap();
-        assert_eq!(still, 1);
     }
 }

@@ -4,13 +4,13 @@
 //! in one `BEGIN IMMEDIATE` transaction, so concurrent failures (on this instance or
 //! another sharing the database) never lose a count.
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{sql, Store, StoreError};
 use crate::domain::{FailureCounter, LockKey};
 
-fn counter(r: &SqliteRow) -> Result<(LockKey, FailureCounter), sqlx::Error> {
+fn counter(r: &AnyRow) -> Result<(LockKey, FailureCounter), sqlx::Error> {
     Ok((
         LockKey {
             username: r.try_get("username")?,
@@ -42,6 +42,7 @@ impl Store {
         let mut out = Vec::new();
         for key in keys {
             let q = format!("{SELECT} WHERE username = ? AND ip = ?");
+            let q = sql::numbered(&q);
             if let Some(r) = sqlx::query(&q)
                 .bind(&key.username)
                 .bind(&key.ip)
@@ -64,10 +65,11 @@ impl Store {
     where
         F: FnMut(&LockKey, Option<FailureCounter>) -> FailureCounter,
     {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let mut written = Vec::with_capacity(keys.len());
         for key in keys {
             let q = format!("{SELECT} WHERE username = ? AND ip = ?");
+            let q = sql::numbered(&q);
             let prev = sqlx::query(&q)
                 .bind(&key.username)
                 .bind(&key.ip)
@@ -76,7 +78,7 @@ impl Store {
                 .map(|r| counter(&r).map(|(_, c)| c))
                 .transpose()?;
             let next = update(key, prev);
-            sqlx::query(
+            sql::query(
                 "INSERT INTO moat_auth_failures \
                    (username, ip, failures, tier, first_failure_at, last_failure_at, locked_until) \
                  VALUES (?, ?, ?, ?, ?, ?, ?) \
@@ -101,7 +103,7 @@ impl Store {
 
     /// Forget the counter of one key (a successful login clears its pair).
     pub async fn clear_failure_counter(&self, key: &LockKey) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM moat_auth_failures WHERE username = ? AND ip = ?")
+        sql::query("DELETE FROM moat_auth_failures WHERE username = ? AND ip = ?")
             .bind(&key.username)
             .bind(&key.ip)
             .execute(&self.pool)
@@ -114,6 +116,7 @@ impl Store {
         &self,
     ) -> Result<Vec<(LockKey, FailureCounter)>, StoreError> {
         let q = format!("{SELECT} ORDER BY locked_until IS NULL, username, ip");
+        let q = sql::numbered(&q);
         sqlx::query(&q)
             .fetch_all(&self.pool)
             .await?
@@ -129,7 +132,7 @@ impl Store {
         username: Option<&str>,
         ip: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let r = sqlx::query(
+        let r = sql::query(
             "DELETE FROM moat_auth_failures \
              WHERE (?1 IS NULL OR username = ?1) AND (?2 IS NULL OR ip = ?2) \
                AND (?1 IS NOT NULL OR ?2 IS NOT NULL)",
@@ -145,7 +148,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::memory_store;
+    use crate::store::test_support::on_both_databases;
 
     fn c(failures: u32, locked_until: Option<i64>) -> FailureCounter {
         FailureCounter {
@@ -157,59 +160,59 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn update_list_clear_and_reset() {
-        let store = memory_store().await;
-        let keys = [
-            LockKey::pair("alice", "10.0.0.1"),
-            LockKey::user("alice"),
-            LockKey::ip("10.0.0.1"),
-            LockKey::pair("bob", "10.0.0.1"),
-        ];
-        let written = store
-            .update_failure_counters(&keys, |k, prev| {
-                assert!(prev.is_none());
-                c(1, (k.username == "bob").then_some(50))
-            })
-            .await
-            .unwrap();
-        assert_eq!(written.len(), 4);
-        store
-            .update_failure_counters(&keys[..1], |_, prev| c(prev.unwrap().failures + 1, None))
-            .await
-            .unwrap();
-        let got = store.failure_counters(&keys[..2]).await.unwrap();
-        assert_eq!(got[0].1.failures, 2);
-        assert_eq!(got[1].1.failures, 1);
-        let all = store.list_failure_counters().await.unwrap();
-        assert_eq!(all[0].0, LockKey::pair("bob", "10.0.0.1"), "locked first");
+    on_both_databases! {
+        async fn update_list_clear_and_reset(store: Store) {
+            let keys = [
+                LockKey::pair("alice", "10.0.0.1"),
+                LockKey::user("alice"),
+                LockKey::ip("10.0.0.1"),
+                LockKey::pair("bob", "10.0.0.1"),
+            ];
+            let written = store
+                .update_failure_counters(&keys, |k, prev| {
+                    assert!(prev.is_none());
+                    c(1, (k.username == "bob").then_some(50))
+                })
+                .await
+                .unwrap();
+            assert_eq!(written.len(), 4);
+            store
+                .update_failure_counters(&keys[..1], |_, prev| c(prev.unwrap().failures + 1, None))
+                .await
+                .unwrap();
+            let got = store.failure_counters(&keys[..2]).await.unwrap();
+            assert_eq!(got[0].1.failures, 2);
+            assert_eq!(got[1].1.failures, 1);
+            let all = store.list_failure_counters().await.unwrap();
+            assert_eq!(all[0].0, LockKey::pair("bob", "10.0.0.1"), "locked first");
 
-        store.clear_failure_counter(&keys[0]).await.unwrap();
-        assert_eq!(store.failure_counters(&keys[..1]).await.unwrap().len(), 0);
-        // Both given: only keys naming both.
-        assert_eq!(
-            store
-                .reset_failure_counters(Some("bob"), Some("10.0.0.1"))
-                .await
-                .unwrap(),
-            1
-        );
-        // Nothing given: nothing removed.
-        assert_eq!(store.reset_failure_counters(None, None).await.unwrap(), 0);
-        assert_eq!(
-            store
-                .reset_failure_counters(None, Some("10.0.0.1"))
-                .await
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            store
-                .reset_failure_counters(Some("alice"), None)
-                .await
-                .unwrap(),
-            1
-        );
-        assert!(store.list_failure_counters().await.unwrap().is_empty());
+            store.clear_failure_counter(&keys[0]).await.unwrap();
+            assert_eq!(store.failure_counters(&keys[..1]).await.unwrap().len(), 0);
+            // Both given: only keys naming both.
+            assert_eq!(
+                store
+                    .reset_failure_counters(Some("bob"), Some("10.0.0.1"))
+                    .await
+                    .unwrap(),
+                1
+            );
+            // Nothing given: nothing removed.
+            assert_eq!(store.reset_failure_counters(None, None).await.unwrap(), 0);
+            assert_eq!(
+                store
+                    .reset_failure_counters(None, Some("10.0.0.1"))
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                store
+                    .reset_failure_counters(Some("alice"), None)
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert!(store.list_failure_counters().await.unwrap().is_empty());
+        }
     }
 }

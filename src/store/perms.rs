@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use sqlx::Row;
 
 use super::audit::{append, AuditEntry};
-use super::{Store, StoreError};
+use super::{sql, Store, StoreError};
 use crate::domain::Grants;
 
 /// Who an object permission or a model permission is given to.
@@ -59,14 +59,17 @@ pub(crate) use user_groups;
 impl Store {
     /// The grants of `user_id` for the permission engine.
     pub async fn grants(&self, user_id: i64) -> Result<Grants, StoreError> {
-        let user = sqlx::query("SELECT is_active, is_superuser FROM moat_users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let user = sql::query(
+            "SELECT is_active = TRUE AS is_active, is_superuser = TRUE AS is_superuser \
+             FROM moat_users WHERE id = ?",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(user) = user else {
             return Ok(Grants::default()); // gone: inactive, nothing
         };
-        let model_perms: Vec<String> = sqlx::query_scalar(concat!(
+        let model_perms: Vec<String> = sql::query_scalar(concat!(
             "SELECT codename FROM moat_user_perms WHERE user_id = ? ",
             "UNION SELECT codename FROM moat_group_perms WHERE group_id IN (",
             user_groups!(),
@@ -76,7 +79,7 @@ impl Store {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let object_codes: Vec<(String, String)> = sqlx::query_as(concat!(
+        let object_codes: Vec<(String, String)> = sql::query_as(concat!(
             "SELECT DISTINCT model, codename FROM moat_user_object_perms WHERE user_id = ? ",
             "UNION SELECT DISTINCT model, codename FROM moat_group_object_perms ",
             "WHERE group_id IN (",
@@ -87,7 +90,7 @@ impl Store {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let groups: Vec<String> = sqlx::query_scalar(concat!(
+        let groups: Vec<String> = sql::query_scalar(concat!(
             "SELECT name FROM moat_groups WHERE id IN (",
             user_groups!(),
             ")"
@@ -96,8 +99,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(Grants {
-            is_active: user.try_get("is_active")?,
-            is_superuser: user.try_get("is_superuser")?,
+            is_active: sql::flag(&user, "is_active")?,
+            is_superuser: sql::flag(&user, "is_superuser")?,
             model_perms: model_perms.into_iter().collect(),
             object_models: object_codes
                 .into_iter()
@@ -117,7 +120,7 @@ impl Store {
         model: &str,
         pk: &str,
     ) -> Result<HashSet<String>, StoreError> {
-        let codes: Vec<String> = sqlx::query_scalar(concat!(
+        let codes: Vec<String> = sql::query_scalar(concat!(
             "SELECT codename FROM moat_user_object_perms WHERE user_id = ? AND model = ? AND pk = ? ",
             "UNION SELECT codename FROM moat_group_object_perms ",
             "WHERE model = ? AND pk = ? AND group_id IN (",
@@ -138,7 +141,7 @@ impl Store {
     /// The id of group `name`.
     pub async fn group_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT id FROM moat_groups WHERE name = ?")
+            sql::query_scalar("SELECT id FROM moat_groups WHERE name = ?")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -153,14 +156,16 @@ impl Store {
         now: i64,
         audit: &AuditEntry,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = sqlx::query("INSERT INTO moat_groups (name, created_at) VALUES (?, ?)")
-            .bind(name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await;
+        let mut tx = self.begin_write().await?;
+        let inserted: Result<i64, _> = sql::query_scalar(
+            "INSERT INTO moat_groups (name, created_at) VALUES (?, ?) RETURNING id",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await;
         let id = match inserted {
-            Ok(r) => r.last_insert_rowid(),
+            Ok(id) => id,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(StoreError::Conflict(format!(
                     "group `{name}` already exists"
@@ -169,8 +174,8 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         for p in perms {
-            sqlx::query(
-                "INSERT OR IGNORE INTO moat_group_perms (group_id, codename) VALUES (?, ?)",
+            sql::query(
+                "INSERT INTO moat_group_perms (group_id, codename) VALUES (?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(id)
             .bind(p)
@@ -193,7 +198,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let (statement, id) = match (to, grant) {
             (Principal::User(id), true) => (
-                "INSERT OR IGNORE INTO moat_user_perms (user_id, codename) VALUES (?, ?)",
+                "INSERT INTO moat_user_perms (user_id, codename) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 id,
             ),
             (Principal::User(id), false) => (
@@ -201,7 +206,7 @@ impl Store {
                 id,
             ),
             (Principal::Group(id), true) => (
-                "INSERT OR IGNORE INTO moat_group_perms (group_id, codename) VALUES (?, ?)",
+                "INSERT INTO moat_group_perms (group_id, codename) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 id,
             ),
             (Principal::Group(id), false) => (
@@ -209,10 +214,10 @@ impl Store {
                 id,
             ),
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let mut changed = 0;
         for c in codenames {
-            changed += sqlx::query(statement)
+            changed += sql::query(statement)
                 .bind(id)
                 .bind(c)
                 .execute(&mut *tx)
@@ -237,8 +242,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let (statement, id) = match (to, assign) {
             (Principal::User(id), true) => (
-                "INSERT OR IGNORE INTO moat_user_object_perms (user_id, codename, model, pk) \
-                 VALUES (?, ?, ?, ?)",
+                "INSERT INTO moat_user_object_perms (user_id, codename, model, pk) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 id,
             ),
             (Principal::User(id), false) => (
@@ -247,8 +252,8 @@ impl Store {
                 id,
             ),
             (Principal::Group(id), true) => (
-                "INSERT OR IGNORE INTO moat_group_object_perms (group_id, codename, model, pk) \
-                 VALUES (?, ?, ?, ?)",
+                "INSERT INTO moat_group_object_perms (group_id, codename, model, pk) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 id,
             ),
             (Principal::Group(id), false) => (
@@ -257,8 +262,8 @@ impl Store {
                 id,
             ),
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let changed = sqlx::query(statement)
+        let mut tx = self.begin_write().await?;
+        let changed = sql::query(statement)
             .bind(id)
             .bind(codename)
             .bind(model)
@@ -274,8 +279,9 @@ impl Store {
     /// Every user, by name, with groups and whether any of their lockout keys is locked
     /// at `now`.
     pub async fn list_users(&self, now: i64) -> Result<Vec<UserRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT u.id, u.username, u.is_superuser, u.is_active, \
+        let rows = sql::query(
+            "SELECT u.id, u.username, u.is_superuser = TRUE AS is_superuser, \
+                    u.is_active = TRUE AS is_active, \
                EXISTS (SELECT 1 FROM moat_auth_failures f \
                        WHERE f.username = u.username AND f.locked_until > ?) AS locked \
              FROM moat_users u ORDER BY u.username",
@@ -283,7 +289,7 @@ impl Store {
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        let memberships: Vec<(i64, String)> = sqlx::query_as(
+        let memberships: Vec<(i64, String)> = sql::query_as(
             "SELECT ug.user_id, g.name FROM moat_user_groups ug \
              JOIN moat_groups g ON g.id = ug.group_id ORDER BY g.name",
         )
@@ -294,9 +300,9 @@ impl Store {
                 let id: i64 = r.try_get("id")?;
                 Ok(UserRow {
                     username: r.try_get("username")?,
-                    is_superuser: r.try_get("is_superuser")?,
-                    is_active: r.try_get("is_active")?,
-                    locked: r.try_get("locked")?,
+                    is_superuser: sql::flag(r, "is_superuser")?,
+                    is_active: sql::flag(r, "is_active")?,
+                    locked: sql::flag(r, "locked")?,
                     groups: memberships
                         .iter()
                         .filter(|(u, _)| *u == id)
@@ -314,7 +320,7 @@ impl Store {
         model: &str,
         pk: &str,
     ) -> Result<Vec<(Principal, String, String)>, StoreError> {
-        let rows: Vec<(String, i64, String, String)> = sqlx::query_as(
+        let rows: Vec<(String, i64, String, String)> = sql::query_as(
             "SELECT 'user', u.id, u.username, p.codename FROM moat_user_object_perms p \
                JOIN moat_users u ON u.id = p.user_id WHERE p.model = ? AND p.pk = ? \
              UNION ALL SELECT 'group', g.id, g.name, p.codename FROM moat_group_object_perms p \
@@ -347,8 +353,8 @@ impl Store {
         group_id: i64,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let n = sqlx::query("DELETE FROM moat_user_groups WHERE user_id = ? AND group_id = ?")
+        let mut tx = self.begin_write().await?;
+        let n = sql::query("DELETE FROM moat_user_groups WHERE user_id = ? AND group_id = ?")
             .bind(user_id)
             .bind(group_id)
             .execute(&mut *tx)
@@ -366,9 +372,9 @@ impl Store {
         group_ids: &[i64],
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for g in group_ids {
-            sqlx::query("INSERT OR IGNORE INTO moat_user_groups (user_id, group_id) VALUES (?, ?)")
+            sql::query("INSERT INTO moat_user_groups (user_id, group_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
                 .bind(user_id)
                 .bind(g)
                 .execute(&mut *tx)
@@ -387,8 +393,8 @@ impl Store {
         now: i64,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE moat_users SET is_active = ?, updated_at = ? WHERE id = ?")
+        let mut tx = self.begin_write().await?;
+        sql::query("UPDATE moat_users SET is_active = ?, updated_at = ? WHERE id = ?")
             .bind(active)
             .bind(now)
             .bind(user_id)
@@ -405,17 +411,17 @@ impl Store {
     /// Every group with its members and permissions, by name.
     pub async fn list_groups(&self) -> Result<Vec<GroupInfo>, StoreError> {
         let groups: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, name FROM moat_groups ORDER BY name")
+            sql::query_as("SELECT id, name FROM moat_groups ORDER BY name")
                 .fetch_all(&self.pool)
                 .await?;
-        let members: Vec<(i64, String)> = sqlx::query_as(
+        let members: Vec<(i64, String)> = sql::query_as(
             "SELECT ug.group_id, u.username FROM moat_user_groups ug \
              JOIN moat_users u ON u.id = ug.user_id ORDER BY u.username",
         )
         .fetch_all(&self.pool)
         .await?;
         let perms: Vec<(i64, String)> =
-            sqlx::query_as("SELECT group_id, codename FROM moat_group_perms ORDER BY codename")
+            sql::query_as("SELECT group_id, codename FROM moat_group_perms ORDER BY codename")
                 .fetch_all(&self.pool)
                 .await?;
         Ok(groups
@@ -438,14 +444,17 @@ impl Store {
 
     /// What `user_id` holds and through what.
     pub async fn perm_listing(&self, user_id: i64) -> Result<PermListing, StoreError> {
-        let Some(user) = sqlx::query("SELECT is_active, is_superuser FROM moat_users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(user) = sql::query(
+            "SELECT is_active = TRUE AS is_active, is_superuser = TRUE AS is_superuser \
+             FROM moat_users WHERE id = ?",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?
         else {
             return Ok(PermListing::default());
         };
-        let groups: Vec<String> = sqlx::query_scalar(concat!(
+        let groups: Vec<String> = sql::query_scalar(concat!(
             "SELECT name FROM moat_groups WHERE id IN (",
             user_groups!(),
             ") ORDER BY name"
@@ -453,7 +462,7 @@ impl Store {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let model_perms: Vec<(String, String)> = sqlx::query_as(concat!(
+        let model_perms: Vec<(String, String)> = sql::query_as(concat!(
             "SELECT codename, 'direct' FROM moat_user_perms WHERE user_id = ? ",
             "UNION ALL SELECT gp.codename, g.name FROM moat_group_perms gp ",
             "JOIN moat_groups g ON g.id = gp.group_id WHERE gp.group_id IN (",
@@ -464,7 +473,7 @@ impl Store {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let object_perms: Vec<(String, String, String, String)> = sqlx::query_as(concat!(
+        let object_perms: Vec<(String, String, String, String)> = sql::query_as(concat!(
             "SELECT codename, model, pk, 'direct' FROM moat_user_object_perms WHERE user_id = ? ",
             "UNION ALL SELECT op.codename, op.model, op.pk, g.name FROM moat_group_object_perms op ",
             "JOIN moat_groups g ON g.id = op.group_id WHERE op.group_id IN (",
@@ -476,8 +485,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(PermListing {
-            is_superuser: user.try_get("is_superuser")?,
-            is_active: user.try_get("is_active")?,
+            is_superuser: sql::flag(&user, "is_superuser")?,
+            is_active: sql::flag(&user, "is_active")?,
             groups,
             model_perms,
             object_perms,
@@ -488,7 +497,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::memory_store;
+    use crate::store::test_support::on_both_databases;
 
     fn audit() -> AuditEntry {
         AuditEntry {
@@ -500,107 +509,107 @@ mod tests {
 
     use crate::store::test_support::plain_user as user;
 
-    #[tokio::test]
-    async fn grants_union_user_and_group_permissions() {
-        let store = memory_store().await;
-        let jane = user(&store, "jane").await;
-        let bob = user(&store, "bob").await;
-        let editors = store
-            .create_group("editors", &["change_posts".into()], 0, &audit())
-            .await
-            .unwrap();
-        assert!(store
-            .create_group("editors", &[], 0, &audit())
-            .await
-            .is_err());
-        store
-            .add_memberships(jane, &[editors], &audit())
-            .await
-            .unwrap();
-        store
-            .set_model_perms(Principal::User(jane), &["view_tags".into()], true, &audit())
-            .await
-            .unwrap();
-        store
-            .set_object_perm(
-                Principal::Group(editors),
-                "view_authors",
-                "authors",
-                "7",
-                true,
-                &audit(),
-            )
-            .await
-            .unwrap();
-        store
-            .set_object_perm(
-                Principal::User(jane),
-                "delete_posts",
-                "posts",
-                "3",
-                true,
-                &audit(),
-            )
-            .await
-            .unwrap();
+    on_both_databases! {
+        async fn grants_union_user_and_group_permissions(store: Store) {
+            let jane = user(&store, "jane").await;
+            let bob = user(&store, "bob").await;
+            let editors = store
+                .create_group("editors", &["change_posts".into()], 0, &audit())
+                .await
+                .unwrap();
+            assert!(store
+                .create_group("editors", &[], 0, &audit())
+                .await
+                .is_err());
+            store
+                .add_memberships(jane, &[editors], &audit())
+                .await
+                .unwrap();
+            store
+                .set_model_perms(Principal::User(jane), &["view_tags".into()], true, &audit())
+                .await
+                .unwrap();
+            store
+                .set_object_perm(
+                    Principal::Group(editors),
+                    "view_authors",
+                    "authors",
+                    "7",
+                    true,
+                    &audit(),
+                )
+                .await
+                .unwrap();
+            store
+                .set_object_perm(
+                    Principal::User(jane),
+                    "delete_posts",
+                    "posts",
+                    "3",
+                    true,
+                    &audit(),
+                )
+                .await
+                .unwrap();
 
-        let g = store.grants(jane).await.unwrap();
-        assert!(g.is_active && !g.is_superuser);
-        assert_eq!(
-            g.model_perms,
-            ["change_posts", "view_tags"].map(String::from).into()
-        );
-        assert!(g.object_models.contains(&("authors".into(), "view".into())));
-        assert!(g.object_models.contains(&("posts".into(), "delete".into())));
-        assert!(g.groups.contains("editors"));
-        assert_eq!(
-            store.row_perms(jane, "authors", "7").await.unwrap(),
-            ["view_authors".to_string()].into()
-        );
-        assert!(store
-            .row_perms(jane, "authors", "8")
-            .await
-            .unwrap()
-            .is_empty());
-        assert!(store.grants(bob).await.unwrap().model_perms.is_empty());
+            let g = store.grants(jane).await.unwrap();
+            assert!(g.is_active && !g.is_superuser);
+            assert_eq!(
+                g.model_perms,
+                ["change_posts", "view_tags"].map(String::from).into()
+            );
+            assert!(g.object_models.contains(&("authors".into(), "view".into())));
+            assert!(g.object_models.contains(&("posts".into(), "delete".into())));
+            assert!(g.groups.contains("editors"));
+            assert_eq!(
+                store.row_perms(jane, "authors", "7").await.unwrap(),
+                ["view_authors".to_string()].into()
+            );
+            assert!(store
+                .row_perms(jane, "authors", "8")
+                .await
+                .unwrap()
+                .is_empty());
+            assert!(store.grants(bob).await.unwrap().model_perms.is_empty());
 
-        let listing = store.perm_listing(jane).await.unwrap();
-        assert_eq!(listing.groups, vec!["editors"]);
-        assert!(listing
-            .model_perms
-            .contains(&("change_posts".into(), "editors".into())));
-        assert_eq!(listing.object_perms.len(), 2);
+            let listing = store.perm_listing(jane).await.unwrap();
+            assert_eq!(listing.groups, vec!["editors"]);
+            assert!(listing
+                .model_perms
+                .contains(&("change_posts".into(), "editors".into())));
+            assert_eq!(listing.object_perms.len(), 2);
 
-        // Revoking and removing.
-        let n = store
-            .set_model_perms(
-                Principal::User(jane),
-                &["view_tags".into(), "nope".into()],
-                false,
-                &audit(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(n, 1);
-        assert!(!store
-            .set_object_perm(
-                Principal::User(jane),
-                "delete_posts",
-                "posts",
-                "4",
-                false,
-                &audit()
-            )
-            .await
-            .unwrap());
-        let groups = store.list_groups().await.unwrap();
-        assert_eq!(groups[0].members, vec!["jane"]);
-        assert_eq!(groups[0].perms, vec!["change_posts"]);
+            // Revoking and removing.
+            let n = store
+                .set_model_perms(
+                    Principal::User(jane),
+                    &["view_tags".into(), "nope".into()],
+                    false,
+                    &audit(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+            assert!(!store
+                .set_object_perm(
+                    Principal::User(jane),
+                    "delete_posts",
+                    "posts",
+                    "4",
+                    false,
+                    &audit()
+                )
+                .await
+                .unwrap());
+            let groups = store.list_groups().await.unwrap();
+            assert_eq!(groups[0].members, vec!["jane"]);
+            assert_eq!(groups[0].perms, vec!["change_posts"]);
 
-        store
-            .set_user_active(jane, false, 1, &audit())
-            .await
-            .unwrap();
-        assert!(!store.grants(jane).await.unwrap().is_active);
+            store
+                .set_user_active(jane, false, 1, &audit())
+                .await
+                .unwrap();
+            assert!(!store.grants(jane).await.unwrap().is_active);
+        }
     }
 }

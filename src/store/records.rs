@@ -3,10 +3,10 @@
 //! Lists page by key (`WHERE (k…) > (?…) ORDER BY k… LIMIT n`), never by OFFSET, so the
 //! last page costs what the first does. Counts stop at [`sql::EXACT_COUNT_LIMIT`].
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::{Row, TypeInfo, ValueRef};
 
-use super::sql::{self, Ident};
+use super::sql::{self, Column, Ident};
 use super::{Store, StoreError};
 use crate::domain::{
     FilterOp, ListRow, Listing, Page, PageAnchor, Record, RowCount, RowFilter, Sort, TableInfo,
@@ -22,14 +22,15 @@ impl Store {
         listing: &Listing,
     ) -> Result<RowCount, StoreError> {
         let limit = sql::EXACT_COUNT_LIMIT;
-        let keys = key_idents(table)?;
+        let keys = key_columns(table)?;
         let (conditions, binds) = narrowing(table, &keys, listing)?;
         let q = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM {} {} LIMIT {})",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} {} LIMIT {}) AS n",
             Ident::table(table),
             where_clause(&conditions),
             limit + 1
         );
+        let q = sql::numbered(&q);
         let mut query = sqlx::query_scalar(&q);
         for v in &binds {
             query = bind_value_scalar(query, v);
@@ -52,14 +53,17 @@ impl Store {
         limit: u32,
         listing: &Listing,
     ) -> Result<Page, StoreError> {
-        let keys = key_idents(table)?;
+        let keys = key_columns(table)?;
         let order = Order::new(table, keys.clone(), listing.sort.as_ref())?;
-        let cols: Vec<Ident> = table.columns.iter().map(Ident::column).collect();
+        let cols = all_columns(table)?;
+        // Aliased: PostgreSQL would take `ORDER BY "c"` for an output column named `c`,
+        // and a column read as text would sort as text.
         let select_list = order
             .cursor
             .iter()
             .chain(cols.iter())
-            .map(Ident::as_str)
+            .enumerate()
+            .map(|(i, c)| format!("{} AS r{i}", c.read()))
             .collect::<Vec<_>>()
             .join(", ");
         let (mut conditions, mut binds) = narrowing(table, &keys, listing)?;
@@ -82,6 +86,7 @@ impl Store {
             order.order_by(backwards),
             u64::from(limit) + 1
         );
+        let q = sql::numbered(&q);
         let mut query = sqlx::query(&q);
         for v in &binds {
             query = bind_value(query, v);
@@ -128,16 +133,21 @@ impl Store {
         listing: &Listing,
         limit: u32,
     ) -> Result<Vec<(Value, u64)>, StoreError> {
-        let keys = key_idents(table)?;
-        let col = table.column(column).map(Ident::column).ok_or_else(|| {
-            StoreError::NotFound(format!("{} has no column {column}", table.name))
-        })?;
+        let keys = key_columns(table)?;
+        let col = table
+            .column(column)
+            .and_then(|c| Column::of(table, &c.name))
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("{} has no column {column}", table.name))
+            })?;
         let (conditions, binds) = narrowing(table, &keys, listing)?;
+        let (read, col) = (col.read(), col.ident);
         let q = format!(
-            "SELECT {col}, COUNT(*) FROM {} {} GROUP BY {col} ORDER BY COUNT(*) DESC, {col} LIMIT {limit}",
+            "SELECT {read} AS r0, COUNT(*) FROM {} {} GROUP BY {col} ORDER BY COUNT(*) DESC, {col} LIMIT {limit}",
             Ident::table(table),
             where_clause(&conditions),
         );
+        let q = sql::numbered(&q);
         let mut query = sqlx::query(&q);
         for v in &binds {
             query = bind_value(query, v);
@@ -167,30 +177,31 @@ impl Store {
 
 /// [`Store::record`] on a given connection (inside a transaction, for instance).
 pub(crate) async fn record_on(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     table: &TableInfo,
     key: &[Value],
 ) -> Result<Record, StoreError> {
-    let keys = key_idents(table)?;
+    let keys = key_columns(table)?;
     if key.len() != keys.len() {
         return Err(StoreError::NotFound(
             "record key does not match the table".into(),
         ));
     }
-    let cols: Vec<Ident> = table.columns.iter().map(Ident::column).collect();
-    let select_list = cols
+    let select_list = all_columns(table)?
         .iter()
-        .map(Ident::as_str)
+        .map(Column::read)
         .collect::<Vec<_>>()
         .join(", ");
     let q = format!(
         "SELECT {select_list} FROM {} WHERE {} = {}",
         Ident::table(table),
-        sql::ident_tuple(&keys),
-        sql::placeholders(keys.len())
+        sql::column_tuple(&keys),
+        sql::slot_tuple(&keys)
     );
+    let q = sql::numbered(&q);
+    let args = Column::args(&keys, key);
     let mut query = sqlx::query(&q);
-    for v in key {
+    for v in &args {
         query = bind_value(query, v);
     }
     let row = query
@@ -217,9 +228,10 @@ fn where_clause(conditions: &[String]) -> String {
 /// filter and the search.
 fn narrowing(
     table: &TableInfo,
-    keys: &[Ident],
+    keys: &[Column],
     listing: &Listing,
 ) -> Result<(Vec<String>, Vec<Value>), StoreError> {
+    let pg = table.pg_name.is_some();
     let mut conditions = Vec::new();
     let mut binds = Vec::new();
     if let RowFilter::Granted { user_id, codenames } = &listing.filter {
@@ -229,8 +241,10 @@ fn narrowing(
                 table.name
             )));
         };
-        // The key column's affinity converts the stored text pk.
+        // Object permissions store keys as text: compare the key's text form (on
+        // SQLite the key column's affinity converts the stored text instead).
         let codes = sql::placeholders(codenames.len());
+        let key = key.text();
         conditions.push(format!(
             "{key} IN (SELECT pk FROM moat_user_object_perms \
                WHERE user_id = ? AND model = ? AND codename IN {codes} \
@@ -246,9 +260,10 @@ fn narrowing(
         binds.push(Value::Integer(*user_id));
     }
     if let Some((term, columns)) = &listing.search {
-        let idents: Vec<Ident> = columns
+        let idents: Vec<String> = columns
             .iter()
-            .filter_map(|c| table.column(c).map(Ident::column))
+            .filter_map(|c| table.column(c).and_then(|c| Column::of(table, &c.name)))
+            .map(|c| c.text())
             .collect();
         if let Some(prefix) = term.strip_prefix('^') {
             // A range on the first column: an index on it makes this a seek.
@@ -265,9 +280,11 @@ fn narrowing(
                     c => vec![c],
                 })
                 .collect();
+            // SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE ignores all case.
+            let like = if pg { "ILIKE" } else { "LIKE" };
             let like = idents
                 .iter()
-                .map(|i| format!("{i} LIKE ? ESCAPE '\\'"))
+                .map(|i| format!("{i} {like} ? ESCAPE '\\'"))
                 .collect::<Vec<_>>()
                 .join(" OR ");
             conditions.push(format!("({like})"));
@@ -277,26 +294,29 @@ fn narrowing(
         }
     }
     for f in &listing.filters {
-        let Some(col) = table.column(&f.column).map(Ident::column) else {
+        let Some(col) = table
+            .column(&f.column)
+            .and_then(|c| Column::of(table, &c.name))
+        else {
             return Err(StoreError::NotFound(format!(
                 "{} has no column {}",
                 table.name, f.column
             )));
         };
         match &f.op {
-            FilterOp::Equals(Value::Null) => conditions.push(format!("{col} IS NULL")),
+            FilterOp::Equals(Value::Null) => conditions.push(format!("{} IS NULL", col.ident)),
             FilterOp::Equals(v) => {
-                conditions.push(format!("{col} = ?"));
-                binds.push(v.clone());
+                conditions.push(format!("{} = {}", col.ident, col.slot()));
+                binds.push(col.arg(v));
             }
             FilterOp::Range { from, to } => {
                 if let Some(v) = from {
-                    conditions.push(format!("{col} >= ?"));
-                    binds.push(v.clone());
+                    conditions.push(format!("{} >= {}", col.ident, col.slot()));
+                    binds.push(col.arg(v));
                 }
                 if let Some(v) = to {
-                    conditions.push(format!("{col} < ?"));
-                    binds.push(v.clone());
+                    conditions.push(format!("{} < {}", col.ident, col.slot()));
+                    binds.push(col.arg(v));
                 }
             }
         }
@@ -308,14 +328,14 @@ fn narrowing(
 /// is ordered NULLs first and compared NULL-safely.
 struct Order {
     /// What a row's cursor holds: [sort column,] key columns.
-    cursor: Vec<Ident>,
+    cursor: Vec<Column>,
     sorted: bool,
     nullable: bool,
     descending: bool,
 }
 
 impl Order {
-    fn new(table: &TableInfo, keys: Vec<Ident>, sort: Option<&Sort>) -> Result<Order, StoreError> {
+    fn new(table: &TableInfo, keys: Vec<Column>, sort: Option<&Sort>) -> Result<Order, StoreError> {
         let Some(sort) = sort else {
             return Ok(Order {
                 cursor: keys,
@@ -324,10 +344,10 @@ impl Order {
                 descending: false,
             });
         };
-        let col = table.column(&sort.column).ok_or_else(|| {
-            StoreError::NotFound(format!("{} has no column {}", table.name, sort.column))
-        })?;
-        let mut cursor = vec![Ident::column(col)];
+        let missing =
+            || StoreError::NotFound(format!("{} has no column {}", table.name, sort.column));
+        let col = table.column(&sort.column).ok_or_else(missing)?;
+        let mut cursor = vec![Column::of(table, &col.name).ok_or_else(missing)?];
         cursor.extend(keys);
         Ok(Order {
             cursor,
@@ -341,7 +361,7 @@ impl Order {
         usize::from(self.sorted)
     }
 
-    fn keys(&self) -> &[Ident] {
+    fn keys(&self) -> &[Column] {
         &self.cursor[self.key_offset()..]
     }
 
@@ -354,9 +374,9 @@ impl Order {
         };
         let mut parts = Vec::new();
         if self.sorted && self.nullable {
-            parts.push(format!("({} IS NOT NULL){dir}", self.cursor[0]));
+            parts.push(format!("({} IS NOT NULL){dir}", self.cursor[0].ident));
         }
-        parts.extend(self.cursor.iter().map(|c| format!("{c}{dir}")));
+        parts.extend(self.cursor.iter().map(|c| format!("{}{dir}", c.ident)));
         parts.join(", ")
     }
 
@@ -383,49 +403,68 @@ impl Order {
         if !(self.sorted && self.nullable) {
             let condition = format!(
                 "{} {op} {}",
-                sql::ident_tuple(&self.cursor),
-                sql::placeholders(self.cursor.len())
+                sql::column_tuple(&self.cursor),
+                sql::slot_tuple(&self.cursor)
             );
-            return Ok((condition, cursor.to_vec()));
+            return Ok((condition, Column::args(&self.cursor, cursor)));
         }
-        // NULL-safe: first by NULL-ness, then by value (IS for equality), then by key.
-        let c = &self.cursor[0];
+        // NULL-safe: first by NULL-ness (as 0 or 1), then by value (equal when both are
+        // NULL or both are the same value), then by key.
+        let (c, slot) = (&self.cursor[0].ident, self.cursor[0].slot());
         let strict_op = if up { ">" } else { "<" };
         let keys = self.keys();
+        let set = format!("CASE WHEN {c} IS NULL THEN 0 ELSE 1 END");
         let condition = format!(
-            "(({c} IS NOT NULL) {strict_op} ? OR (({c} IS NOT NULL) = ? AND \
-              ({c} {strict_op} ? OR ({c} IS ? AND {} {op} {}))))",
-            sql::ident_tuple(keys),
-            sql::placeholders(keys.len())
+            "(({set}) {strict_op} ? OR (({set}) = ? AND \
+              ({c} {strict_op} {slot} OR ((({c} IS NULL) AND ({slot} IS NULL) OR {c} = {slot}) \
+               AND {} {op} {}))))",
+            sql::column_tuple(keys),
+            sql::slot_tuple(keys)
         );
         let not_null = Value::Integer(i64::from(!cursor[0].is_null()));
-        let mut values = vec![
-            not_null.clone(),
-            not_null,
-            cursor[0].clone(),
-            cursor[0].clone(),
-        ];
-        values.extend(cursor[1..].iter().cloned());
+        let at = self.cursor[0].arg(&cursor[0]);
+        let mut values = vec![not_null.clone(), not_null, at.clone(), at.clone(), at];
+        values.extend(Column::args(keys, &cursor[1..]));
         Ok((condition, values))
     }
 }
 
-pub(super) fn key_idents(table: &TableInfo) -> Result<Vec<Ident>, StoreError> {
-    table
-        .key_columns()
+/// The columns that identify a row of `table` (see [`TableInfo::key_columns`]).
+pub(super) fn key_columns(table: &TableInfo) -> Result<Vec<Column>, StoreError> {
+    let names = table.key_columns();
+    if names.is_empty() {
+        return Err(StoreError::NotFound(format!(
+            "{} has no primary key, so its rows cannot be told apart",
+            table.name
+        )));
+    }
+    names
         .iter()
         .map(|k| {
-            Ident::key_column(table, k)
+            Column::of(table, k)
                 .ok_or_else(|| StoreError::NotFound(format!("key column {k} of {}", table.name)))
         })
         .collect()
 }
 
-type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+/// Every column of `table`, in order.
+fn all_columns(table: &TableInfo) -> Result<Vec<Column>, StoreError> {
+    table
+        .columns
+        .iter()
+        .map(|c| {
+            Column::of(table, &c.name)
+                .ok_or_else(|| StoreError::NotFound(format!("column {} of {}", c.name, table.name)))
+        })
+        .collect()
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::any::Any, sqlx::any::AnyArguments<'q>>;
 
 pub(super) fn bind_value<'q>(q: Query<'q>, v: &'q Value) -> Query<'q> {
     match v {
-        Value::Null => q.bind(None::<i64>),
+        // A NULL is typed text, like every value bound to a PostgreSQL slot.
+        Value::Null => q.bind(None::<String>),
         Value::Integer(i) => q.bind(*i),
         Value::Real(r) => q.bind(*r),
         Value::Text(s) => q.bind(s.as_str()),
@@ -434,11 +473,11 @@ pub(super) fn bind_value<'q>(q: Query<'q>, v: &'q Value) -> Query<'q> {
 }
 
 type ScalarQuery<'q> =
-    sqlx::query::QueryScalar<'q, sqlx::Sqlite, i64, sqlx::sqlite::SqliteArguments<'q>>;
+    sqlx::query::QueryScalar<'q, sqlx::any::Any, i64, sqlx::any::AnyArguments<'q>>;
 
 pub(super) fn bind_value_scalar<'q>(q: ScalarQuery<'q>, v: &'q Value) -> ScalarQuery<'q> {
     match v {
-        Value::Null => q.bind(None::<i64>),
+        Value::Null => q.bind(None::<String>),
         Value::Integer(i) => q.bind(*i),
         Value::Real(r) => q.bind(*r),
         Value::Text(s) => q.bind(s.as_str()),
@@ -446,19 +485,20 @@ pub(super) fn bind_value_scalar<'q>(q: ScalarQuery<'q>, v: &'q Value) -> ScalarQ
     }
 }
 
-/// Decode every column of a row by its runtime storage class (not its declared type:
-/// SQLite lets a `BOOLEAN` column hold text).
-fn decode_row(row: &SqliteRow) -> Result<Vec<Value>, StoreError> {
+/// Decode every column of a row by the value's own type (not the column's declared type:
+/// SQLite lets a `BOOLEAN` column hold text). A PostgreSQL boolean reads as 0 or 1, as
+/// SQLite stores it; types without a native reading arrive as text (see [`Column::read`]).
+pub(super) fn decode_row(row: &AnyRow) -> Result<Vec<Value>, StoreError> {
     (0..row.len())
         .map(|i| {
             let raw = row.try_get_raw(i)?;
             if raw.is_null() {
                 return Ok(Value::Null);
             }
-            let class = raw.type_info().name().to_ascii_uppercase();
-            Ok(match class.as_str() {
-                "INTEGER" | "BOOLEAN" | "INT8" => Value::Integer(row.try_get_unchecked(i)?),
-                "REAL" | "FLOAT" | "DOUBLE" => Value::Real(row.try_get_unchecked(i)?),
+            Ok(match raw.type_info().name() {
+                "BOOLEAN" => Value::Integer(i64::from(row.try_get_unchecked::<bool, _>(i)?)),
+                "SMALLINT" | "INTEGER" | "BIGINT" => Value::Integer(row.try_get_unchecked(i)?),
+                "REAL" | "DOUBLE" => Value::Real(row.try_get_unchecked(i)?),
                 "BLOB" => Value::Blob(row.try_get_unchecked(i)?),
                 _ => Value::Text(row.try_get_unchecked(i)?),
             })
@@ -469,22 +509,21 @@ fn decode_row(row: &SqliteRow) -> Result<Vec<Value>, StoreError> {
 #[cfg(test)]
 mod tests {
     use crate::domain::{Listing, PageAnchor, RowCount, RowFilter, Sort, Value};
-    use crate::store::test_support::memory_store;
+    use crate::store::test_support::on_both_databases;
+    use crate::store::{Dialect, Store};
 
-    async fn numbers(n: i64) -> (crate::store::Store, crate::domain::TableInfo) {
-        let store = memory_store().await;
-        sqlx::query("CREATE TABLE n (id INTEGER PRIMARY KEY, label TEXT, score REAL, raw BLOB)")
-            .execute(store.pool())
-            .await
-            .unwrap();
-        sqlx::query(
-            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) \
-             INSERT INTO n SELECT i, 'row ' || i, i / 2.0, CASE WHEN i % 2 = 0 THEN x'00ff' END FROM s",
+    /// Table `n` with rows 1..=`n`: a label, a score of i / 2 and bytes on even rows.
+    async fn numbers(store: Store, n: i64) -> (Store, crate::domain::TableInfo) {
+        let (blob, bytes) = match store.dialect() {
+            Dialect::Sqlite => ("BLOB", "x'00ff'"),
+            Dialect::Postgres => ("BYTEA", "decode('00ff', 'hex')"),
+        };
+        crate::store::test_support::create_tables(
+            &store,
+            &format!("CREATE TABLE n (id INTEGER PRIMARY KEY, label TEXT, score REAL, raw {blob})"),
         )
-        .bind(n)
-        .execute(store.pool())
-        .await
-        .unwrap();
+        .await;
+        add_numbers(&store, 1, n, bytes).await;
         let table = store
             .introspect()
             .await
@@ -493,6 +532,18 @@ mod tests {
             .unwrap()
             .clone();
         (store, table)
+    }
+
+    async fn add_numbers(store: &Store, from: i64, to: i64, bytes: &str) {
+        sqlx::raw_sql(&format!(
+            "INSERT INTO n SELECT i, 'row ' || i, i / 2.0, \
+                 CASE WHEN i % 2 = 0 THEN {bytes} END \
+             FROM (WITH RECURSIVE s(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM s WHERE i < {to}) \
+                   SELECT i FROM s) AS s"
+        ))
+        .execute(store.pool())
+        .await
+        .unwrap();
     }
 
     fn ids(p: &crate::domain::Page) -> Vec<i64> {
@@ -505,203 +556,209 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn keyset_pages_walk_both_ways() {
-        let (store, t) = numbers(25).await;
-        let first = store
-            .page(&t, &PageAnchor::First, 10, &Listing::all())
-            .await
-            .unwrap();
-        assert_eq!(ids(&first), (1..=10).collect::<Vec<_>>());
-        assert!(!first.has_before && first.has_after);
-        let next = store
-            .page(
-                &t,
-                &PageAnchor::After(first.rows[9].key.clone()),
-                10,
-                &Listing::all(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(ids(&next), (11..=20).collect::<Vec<_>>());
-        let last = store
-            .page(&t, &PageAnchor::Last, 10, &Listing::all())
-            .await
-            .unwrap();
-        assert_eq!(ids(&last), (16..=25).collect::<Vec<_>>());
-        assert!(last.has_before && !last.has_after);
-        let prev = store
-            .page(
-                &t,
-                &PageAnchor::Before(vec![Value::Integer(11)]),
-                10,
-                &Listing::all(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(ids(&prev), (1..=10).collect::<Vec<_>>());
-        assert!(!prev.has_before && prev.has_after);
-        // Values decode by storage class.
-        assert_eq!(first.rows[1].values[1], Value::Text("row 2".into()));
-        assert_eq!(first.rows[1].values[2], Value::Real(1.0));
-        assert_eq!(first.rows[1].values[3], Value::Blob(vec![0, 255]));
-        assert_eq!(first.rows[0].values[3], Value::Null);
-    }
-
-    #[tokio::test]
-    async fn counts_are_capped() {
-        let (store, t) = numbers(25).await;
-        assert_eq!(
-            store.count_rows(&t, &Listing::all()).await.unwrap(),
-            RowCount::Exact(25)
-        );
-        let (store, t) = numbers(10_050).await;
-        assert_eq!(
-            store.count_rows(&t, &Listing::all()).await.unwrap(),
-            RowCount::AtLeast(10_000)
-        );
-    }
-
-    #[tokio::test]
-    async fn granted_filter_keeps_exactly_the_granted_rows_across_pages() {
-        use crate::store::{AuditEntry, Principal};
-        let (store, t) = numbers(100).await;
-        let jane = crate::store::test_support::plain_user(&store, "jane").await;
-        let group = store
-            .create_group("g", &[], 0, &AuditEntry::default())
-            .await
-            .unwrap();
-        store
-            .add_memberships(jane, &[group], &AuditEntry::default())
-            .await
-            .unwrap();
-        for (to, code, pk) in [
-            (Principal::User(jane), "view_n", "5"),
-            (Principal::User(jane), "change_n", "50"),
-            (Principal::Group(group), "view_n", "77"),
-            (Principal::User(jane), "delete_n", "60"), // not a viewing permission
-            (Principal::User(jane), "view_other", "6"), // another model
-        ] {
-            let model = code.split_once('_').unwrap().1;
-            store
-                .set_object_perm(to, code, model, pk, true, &AuditEntry::default())
+    on_both_databases! {
+        async fn keyset_pages_walk_both_ways(store: Store) {
+            let (store, t) = numbers(store, 25).await;
+            let first = store
+                .page(&t, &PageAnchor::First, 10, &Listing::all())
                 .await
                 .unwrap();
+            assert_eq!(ids(&first), (1..=10).collect::<Vec<_>>());
+            assert!(!first.has_before && first.has_after);
+            let next = store
+                .page(
+                    &t,
+                    &PageAnchor::After(first.rows[9].key.clone()),
+                    10,
+                    &Listing::all(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(ids(&next), (11..=20).collect::<Vec<_>>());
+            let last = store
+                .page(&t, &PageAnchor::Last, 10, &Listing::all())
+                .await
+                .unwrap();
+            assert_eq!(ids(&last), (16..=25).collect::<Vec<_>>());
+            assert!(last.has_before && !last.has_after);
+            let prev = store
+                .page(
+                    &t,
+                    &PageAnchor::Before(vec![Value::Integer(11)]),
+                    10,
+                    &Listing::all(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(ids(&prev), (1..=10).collect::<Vec<_>>());
+            assert!(!prev.has_before && prev.has_after);
+            // Values decode by storage class.
+            assert_eq!(first.rows[1].values[1], Value::Text("row 2".into()));
+            assert_eq!(first.rows[1].values[2], Value::Real(1.0));
+            assert_eq!(first.rows[1].values[3], Value::Blob(vec![0, 255]));
+            assert_eq!(first.rows[0].values[3], Value::Null);
         }
-        let filter = Listing {
-            filter: RowFilter::Granted {
-                user_id: jane,
-                codenames: vec!["view_n".into(), "change_n".into()],
-            },
-            ..Listing::all()
-        };
-        let p1 = store
-            .page(&t, &PageAnchor::First, 2, &filter)
-            .await
-            .unwrap();
-        assert_eq!(ids(&p1), vec![5, 50]);
-        assert!(p1.has_after);
-        let p2 = store
-            .page(&t, &PageAnchor::After(p1.rows[1].key.clone()), 2, &filter)
-            .await
-            .unwrap();
-        assert_eq!(ids(&p2), vec![77]);
-        assert!(!p2.has_after);
-        let last = store.page(&t, &PageAnchor::Last, 2, &filter).await.unwrap();
-        assert_eq!(ids(&last), vec![50, 77]);
-        assert_eq!(
-            store.count_rows(&t, &filter).await.unwrap(),
-            RowCount::Exact(3)
-        );
     }
 
-    #[tokio::test]
-    async fn sorted_keyset_pages_cover_every_row_once_nulls_included() {
-        let (store, t) = numbers(37).await;
-        // `raw` is NULL on odd rows; `score` is i / 2.0 (ties between neighbours).
-        for (column, descending) in [
-            ("raw", false),
-            ("raw", true),
-            ("score", false),
-            ("score", true),
-        ] {
-            let listing = Listing {
-                sort: Some(Sort {
-                    column: column.into(),
-                    descending,
-                }),
+    on_both_databases! {
+        async fn counts_are_capped(store: Store) {
+            let (store, t) = numbers(store, 25).await;
+            assert_eq!(
+                store.count_rows(&t, &Listing::all()).await.unwrap(),
+                RowCount::Exact(25)
+            );
+            let bytes = if store.dialect() == Dialect::Sqlite { "x'00ff'" } else { "decode('00ff', 'hex')" };
+            add_numbers(&store, 26, 10_050, bytes).await;
+            assert_eq!(
+                store.count_rows(&t, &Listing::all()).await.unwrap(),
+                RowCount::AtLeast(10_000)
+            );
+        }
+    }
+
+    on_both_databases! {
+        async fn granted_filter_keeps_exactly_the_granted_rows_across_pages(store: Store) {
+            use crate::store::{AuditEntry, Principal};
+            let (store, t) = numbers(store, 100).await;
+            let jane = crate::store::test_support::plain_user(&store, "jane").await;
+            let group = store
+                .create_group("g", &[], 0, &AuditEntry::default())
+                .await
+                .unwrap();
+            store
+                .add_memberships(jane, &[group], &AuditEntry::default())
+                .await
+                .unwrap();
+            for (to, code, pk) in [
+                (Principal::User(jane), "view_n", "5"),
+                (Principal::User(jane), "change_n", "50"),
+                (Principal::Group(group), "view_n", "77"),
+                (Principal::User(jane), "delete_n", "60"), // not a viewing permission
+                (Principal::User(jane), "view_other", "6"), // another model
+            ] {
+                let model = code.split_once('_').unwrap().1;
+                store
+                    .set_object_perm(to, code, model, pk, true, &AuditEntry::default())
+                    .await
+                    .unwrap();
+            }
+            let filter = Listing {
+                filter: RowFilter::Granted {
+                    user_id: jane,
+                    codenames: vec!["view_n".into(), "change_n".into()],
+                },
                 ..Listing::all()
             };
-            let mut seen = Vec::new();
-            let mut page = store
-                .page(&t, &PageAnchor::First, 5, &listing)
+            let p1 = store
+                .page(&t, &PageAnchor::First, 2, &filter)
                 .await
                 .unwrap();
-            loop {
-                seen.extend(ids(&page));
-                if !page.has_after {
-                    break;
-                }
-                let cursor = page.rows.last().unwrap().cursor.clone();
-                page = store
-                    .page(&t, &PageAnchor::After(cursor), 5, &listing)
-                    .await
-                    .unwrap();
-            }
-            let mut sorted = seen.clone();
-            sorted.sort();
+            assert_eq!(ids(&p1), vec![5, 50]);
+            assert!(p1.has_after);
+            let p2 = store
+                .page(&t, &PageAnchor::After(p1.rows[1].key.clone()), 2, &filter)
+                .await
+                .unwrap();
+            assert_eq!(ids(&p2), vec![77]);
+            assert!(!p2.has_after);
+            let last = store.page(&t, &PageAnchor::Last, 2, &filter).await.unwrap();
+            assert_eq!(ids(&last), vec![50, 77]);
             assert_eq!(
-                sorted,
-                (1..=37).collect::<Vec<_>>(),
-                "{column} desc={descending}: {seen:?}"
+                store.count_rows(&t, &filter).await.unwrap(),
+                RowCount::Exact(3)
             );
-            // And backwards from the end, the same order reversed.
-            let mut back = Vec::new();
-            let mut page = store
-                .page(&t, &PageAnchor::Last, 5, &listing)
-                .await
-                .unwrap();
-            loop {
-                let mut ids_here = ids(&page);
-                ids_here.reverse();
-                back.extend(ids_here);
-                if !page.has_before {
-                    break;
-                }
-                let cursor = page.rows.first().unwrap().cursor.clone();
-                page = store
-                    .page(&t, &PageAnchor::Before(cursor), 5, &listing)
-                    .await
-                    .unwrap();
-            }
-            back.reverse();
-            assert_eq!(back, seen, "{column} desc={descending}");
         }
-        // Search is bound, LIKE wildcards in the term are literal.
-        let listing = Listing {
-            search: Some(("row 1_".into(), vec!["label".into()])),
-            ..Listing::all()
-        };
-        assert_eq!(
-            store.count_rows(&t, &listing).await.unwrap(),
-            RowCount::Exact(0)
-        );
-        let listing = Listing {
-            search: Some(("ROW 3".into(), vec!["label".into()])),
-            ..Listing::all()
-        };
-        assert_eq!(
-            store.count_rows(&t, &listing).await.unwrap(),
-            RowCount::Exact(9)
-        );
     }
 
-    #[tokio::test]
-    async fn record_by_key() {
-        let (store, t) = numbers(3).await;
-        let r = store.record(&t, &[Value::Integer(2)]).await.unwrap();
-        assert_eq!(r.fields[1].0.name, "label");
-        assert_eq!(r.fields[1].1, Value::Text("row 2".into()));
-        assert!(store.record(&t, &[Value::Integer(99)]).await.is_err());
+    on_both_databases! {
+        async fn sorted_keyset_pages_cover_every_row_once_nulls_included(store: Store) {
+            let (store, t) = numbers(store, 37).await;
+            // `raw` is NULL on odd rows; `score` is i / 2.0 (ties between neighbours).
+            for (column, descending) in [
+                ("raw", false),
+                ("raw", true),
+                ("score", false),
+                ("score", true),
+            ] {
+                let listing = Listing {
+                    sort: Some(Sort {
+                        column: column.into(),
+                        descending,
+                    }),
+                    ..Listing::all()
+                };
+                let mut seen = Vec::new();
+                let mut page = store
+                    .page(&t, &PageAnchor::First, 5, &listing)
+                    .await
+                    .unwrap();
+                loop {
+                    seen.extend(ids(&page));
+                    if !page.has_after {
+                        break;
+                    }
+                    let cursor = page.rows.last().unwrap().cursor.clone();
+                    page = store
+                        .page(&t, &PageAnchor::After(cursor), 5, &listing)
+                        .await
+                        .unwrap();
+                }
+                let mut sorted = seen.clone();
+                sorted.sort();
+                assert_eq!(
+                    sorted,
+                    (1..=37).collect::<Vec<_>>(),
+                    "{column} desc={descending}: {seen:?}"
+                );
+                // And backwards from the end, the same order reversed.
+                let mut back = Vec::new();
+                let mut page = store
+                    .page(&t, &PageAnchor::Last, 5, &listing)
+                    .await
+                    .unwrap();
+                loop {
+                    let mut ids_here = ids(&page);
+                    ids_here.reverse();
+                    back.extend(ids_here);
+                    if !page.has_before {
+                        break;
+                    }
+                    let cursor = page.rows.first().unwrap().cursor.clone();
+                    page = store
+                        .page(&t, &PageAnchor::Before(cursor), 5, &listing)
+                        .await
+                        .unwrap();
+                }
+                back.reverse();
+                assert_eq!(back, seen, "{column} desc={descending}");
+            }
+            // Search is bound, LIKE wildcards in the term are literal.
+            let listing = Listing {
+                search: Some(("row 1_".into(), vec!["label".into()])),
+                ..Listing::all()
+            };
+            assert_eq!(
+                store.count_rows(&t, &listing).await.unwrap(),
+                RowCount::Exact(0)
+            );
+            let listing = Listing {
+                search: Some(("ROW 3".into(), vec!["label".into()])),
+                ..Listing::all()
+            };
+            assert_eq!(
+                store.count_rows(&t, &listing).await.unwrap(),
+                RowCount::Exact(9)
+            );
+        }
+    }
+
+    on_both_databases! {
+        async fn record_by_key(store: Store) {
+            let (store, t) = numbers(store, 3).await;
+            let r = store.record(&t, &[Value::Integer(2)]).await.unwrap();
+            assert_eq!(r.fields[1].0.name, "label");
+            assert_eq!(r.fields[1].1, Value::Text("row 2".into()));
+            assert!(store.record(&t, &[Value::Integer(99)]).await.is_err());
+        }
     }
 }

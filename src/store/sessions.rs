@@ -3,9 +3,9 @@
 //! end by setting `end_requested` (from the CLI, a console, or as a side effect of
 //! disabling or resetting a user), and marked ended when they close.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
-use super::{Store, StoreError};
+use super::{sql, Store, StoreError};
 
 /// A session starting.
 #[derive(Clone, Debug)]
@@ -32,19 +32,19 @@ pub struct SessionRow {
 /// registered already, and (through `sessions_valid_after`) any that started before now
 /// but whose row is not written yet.
 pub(super) async fn request_user_end(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     user_id: i64,
     reason: &str,
     now: i64,
 ) -> Result<u64, StoreError> {
-    sqlx::query("UPDATE moat_users SET sessions_valid_after = ? WHERE id = ?")
+    sql::query("UPDATE moat_users SET sessions_valid_after = ? WHERE id = ?")
         .bind(now)
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-    Ok(sqlx::query(
-        "UPDATE moat_sessions SET end_requested = 1, end_reason = ? \
-         WHERE user_id = ? AND ended_at IS NULL AND NOT end_requested",
+    Ok(sql::query(
+        "UPDATE moat_sessions SET end_requested = TRUE, end_reason = ? \
+         WHERE user_id = ? AND ended_at IS NULL AND end_requested = FALSE",
     )
     .bind(reason)
     .bind(user_id)
@@ -56,7 +56,7 @@ pub(super) async fn request_user_end(
 impl Store {
     /// Register a starting session.
     pub async fn session_started(&self, s: &LiveSession<'_>) -> Result<(), StoreError> {
-        sqlx::query(
+        sql::query(
             "INSERT INTO moat_sessions (id, user_id, username, source_ip, started_at, \
                                         last_input_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
@@ -74,7 +74,7 @@ impl Store {
 
     /// Mark a session ended.
     pub async fn session_ended(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE moat_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
+        sql::query("UPDATE moat_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
             .bind(now)
             .bind(id)
             .execute(&self.pool)
@@ -91,9 +91,10 @@ impl Store {
     ) -> Result<Vec<(String, String)>, StoreError> {
         let mut tx = self.pool.begin().await?;
         for (id, last_input) in sessions {
-            sqlx::query(
-                "UPDATE moat_sessions SET seen_at = ?, last_input_at = MAX(last_input_at, ?) \
-                 WHERE id = ?",
+            sql::query(
+                "UPDATE moat_sessions SET seen_at = ?1, \
+                     last_input_at = CASE WHEN last_input_at > ?2 THEN last_input_at ELSE ?2 END \
+                 WHERE id = ?3",
             )
             .bind(now)
             .bind(last_input)
@@ -117,26 +118,29 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = serde_json::to_string(ids).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        let q = sql::numbered(&format!(
             "SELECT s.id, CASE WHEN s.end_requested THEN COALESCE(s.end_reason, '') \
                                WHEN NOT u.is_active THEN 'account disabled' \
                                ELSE 'account reset or locked out' END \
              FROM moat_sessions s JOIN moat_users u ON u.id = s.user_id \
-             WHERE s.id IN (SELECT value FROM json_each(?)) AND s.ended_at IS NULL \
+             WHERE s.id IN {} AND s.ended_at IS NULL \
                AND (s.end_requested OR NOT u.is_active \
                     OR s.started_at <= COALESCE(u.sessions_valid_after, -1))",
-        )
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
+            sql::placeholders(ids.len())
+        ));
+        let mut query = sqlx::query_as(&q);
+        for id in ids {
+            query = query.bind(id);
+        }
+        let rows: Vec<(String, String)> = query.fetch_all(&self.pool).await?;
         Ok(rows)
     }
 
     /// Sessions that have not ended and whose instance was heard from since `seen_since`.
     pub async fn live_sessions(&self, seen_since: i64) -> Result<Vec<SessionRow>, StoreError> {
-        let rows: Vec<(String, String, String, i64, i64, bool)> = sqlx::query_as(
-            "SELECT id, username, source_ip, started_at, last_input_at, end_requested \
+        let rows = sql::query(
+            "SELECT id, username, source_ip, started_at, last_input_at, \
+                    end_requested = TRUE AS end_requested \
              FROM moat_sessions WHERE ended_at IS NULL AND seen_at >= ? \
              ORDER BY started_at, id",
         )
@@ -144,18 +148,18 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
-            .into_iter()
-            .map(
-                |(id, username, source_ip, started_at, last_input_at, end_requested)| SessionRow {
-                    id,
-                    username,
-                    source_ip,
-                    started_at,
-                    last_input_at,
-                    end_requested,
-                },
-            )
-            .collect())
+            .iter()
+            .map(|r| {
+                Ok(SessionRow {
+                    id: r.try_get("id")?,
+                    username: r.try_get("username")?,
+                    source_ip: r.try_get("source_ip")?,
+                    started_at: r.try_get("started_at")?,
+                    last_input_at: r.try_get("last_input_at")?,
+                    end_requested: sql::flag(r, "end_requested")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// Ask session `id` (a unique prefix of at least 4 characters is enough) to end.
@@ -174,10 +178,10 @@ impl Store {
                 id.escape_debug()
             )));
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let found: Vec<(String, String)> = sqlx::query_as(
+        let mut tx = self.begin_write().await?;
+        let found: Vec<(String, String)> = sql::query_as(
             "SELECT id, username FROM moat_sessions \
-             WHERE ended_at IS NULL AND substr(id, 1, ?) = ? LIMIT 2",
+             WHERE ended_at IS NULL AND substr(id, 1, CAST(? AS integer)) = ? LIMIT 2",
         )
         .bind(i64::try_from(id.len()).unwrap_or(i64::MAX))
         .bind(id)
@@ -192,7 +196,7 @@ impl Store {
                 )))
             }
         };
-        sqlx::query("UPDATE moat_sessions SET end_requested = 1, end_reason = ? WHERE id = ?")
+        sql::query("UPDATE moat_sessions SET end_requested = TRUE, end_reason = ? WHERE id = ?")
             .bind(reason)
             .bind(&full)
             .execute(&mut *tx)
@@ -212,14 +216,14 @@ impl Store {
         stale_before: i64,
         keep_after: i64,
     ) -> Result<u64, StoreError> {
-        sqlx::query(
+        sql::query(
             "UPDATE moat_sessions SET ended_at = seen_at \
              WHERE ended_at IS NULL AND COALESCE(seen_at, started_at) < ?",
         )
         .bind(stale_before)
         .execute(&self.pool)
         .await?;
-        Ok(sqlx::query("DELETE FROM moat_sessions WHERE ended_at < ?")
+        Ok(sql::query("DELETE FROM moat_sessions WHERE ended_at < ?")
             .bind(keep_after)
             .execute(&self.pool)
             .await?
@@ -243,91 +247,91 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::memory_store;
+    use crate::store::test_support::on_both_databases;
     use crate::store::AuditEntry;
 
-    #[tokio::test]
-    async fn register_heartbeat_end() {
-        let store = memory_store().await;
-        let uid = crate::store::test_support::plain_user(&store, "alice").await;
-        for id in ["aaaa1111", "aaaa2222"] {
-            store
-                .session_started(&LiveSession {
-                    id,
-                    user_id: uid,
-                    username: "alice",
-                    source_ip: "127.0.0.1",
-                    now: 100,
-                })
+    on_both_databases! {
+        async fn register_heartbeat_end(store: Store) {
+            let uid = crate::store::test_support::plain_user(&store, "alice").await;
+            for id in ["aaaa1111", "aaaa2222"] {
+                store
+                    .session_started(&LiveSession {
+                        id,
+                        user_id: uid,
+                        username: "alice",
+                        source_ip: "127.0.0.1",
+                        now: 100,
+                    })
+                    .await
+                    .unwrap();
+            }
+            let live = store.live_sessions(90).await.unwrap();
+            assert_eq!(live.len(), 2);
+            assert!(store.live_sessions(101).await.unwrap().is_empty(), "stale");
+
+            let audit = AuditEntry {
+                action: "session_end".into(),
+                outcome: "requested".into(),
+                ..Default::default()
+            };
+            let err = store
+                .request_session_end("aaaa", "x", &audit)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("more than one"), "{err}");
+            let (full, user) = store
+                .request_session_end("aaaa2", "by admin", &audit)
                 .await
                 .unwrap();
+            assert_eq!((full.as_str(), user.as_str()), ("aaaa2222", "alice"));
+            let ids = vec!["aaaa1111".to_string(), "aaaa2222".to_string()];
+            assert_eq!(
+                store.sessions_to_end(&ids).await.unwrap(),
+                vec![("aaaa2222".to_string(), "by admin".to_string())]
+            );
+            let beat = store
+                .session_heartbeat(&[("aaaa1111".into(), 150), ("aaaa2222".into(), 120)], 160)
+                .await
+                .unwrap();
+            assert_eq!(beat, vec![("aaaa2222".to_string(), "by admin".to_string())]);
+            let live = store.live_sessions(150).await.unwrap();
+            assert_eq!(live[0].last_input_at, 150);
+            store.session_ended("aaaa2222", 170).await.unwrap();
+            assert_eq!(store.live_sessions(150).await.unwrap().len(), 1);
+
+            // Disabling the user asks its remaining session to end.
+            store
+                .set_user_active(uid, false, 200, &audit)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.sessions_to_end(&ids).await.unwrap(),
+                vec![("aaaa1111".to_string(), "account disabled".to_string())]
+            );
+            assert!(store
+                .request_session_end("zzzz", "x", &audit)
+                .await
+                .is_err());
+
+            // Housekeeping: aaaa1111 went silent after 160 (its instance died): it is closed
+            // at 160 and, like aaaa2222 (ended at 170), deleted once older than the cut-off.
+            assert_eq!(
+                store.prune_sessions(100, 165).await.unwrap(),
+                0,
+                "heard from at 160"
+            );
+            assert_eq!(store.live_sessions(0).await.unwrap().len(), 1);
+            assert_eq!(store.prune_sessions(200, 165).await.unwrap(), 1);
+            assert!(store.live_sessions(0).await.unwrap().is_empty());
+            let left: Vec<String> = sqlx::query_scalar("SELECT id FROM moat_sessions")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(
+                left,
+                ["aaaa2222"],
+                "ended at 170: kept until older than the cut-off"
+            );
         }
-        let live = store.live_sessions(90).await.unwrap();
-        assert_eq!(live.len(), 2);
-        assert!(store.live_sessions(101).await.unwrap().is_empty(), "stale");
-
-        let audit = AuditEntry {
-            action: "session_end".into(),
-            outcome: "requested".into(),
-            ..Default::default()
-        };
-        let err = store
-            .request_session_end("aaaa", "x", &audit)
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("more than one"), "{err}");
-        let (full, user) = store
-            .request_session_end("aaaa2", "by admin", &audit)
-            .await
-            .unwrap();
-        assert_eq!((full.as_str(), user.as_str()), ("aaaa2222", "alice"));
-        let ids = vec!["aaaa1111".to_string(), "aaaa2222".to_string()];
-        assert_eq!(
-            store.sessions_to_end(&ids).await.unwrap(),
-            vec![("aaaa2222".to_string(), "by admin".to_string())]
-        );
-        let beat = store
-            .session_heartbeat(&[("aaaa1111".into(), 150), ("aaaa2222".into(), 120)], 160)
-            .await
-            .unwrap();
-        assert_eq!(beat, vec![("aaaa2222".to_string(), "by admin".to_string())]);
-        let live = store.live_sessions(150).await.unwrap();
-        assert_eq!(live[0].last_input_at, 150);
-        store.session_ended("aaaa2222", 170).await.unwrap();
-        assert_eq!(store.live_sessions(150).await.unwrap().len(), 1);
-
-        // Disabling the user asks its remaining session to end.
-        store
-            .set_user_active(uid, false, 200, &audit)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.sessions_to_end(&ids).await.unwrap(),
-            vec![("aaaa1111".to_string(), "account disabled".to_string())]
-        );
-        assert!(store
-            .request_session_end("zzzz", "x", &audit)
-            .await
-            .is_err());
-
-        // Housekeeping: aaaa1111 went silent after 160 (its instance died): it is closed
-        // at 160 and, like aaaa2222 (ended at 170), deleted once older than the cut-off.
-        assert_eq!(
-            store.prune_sessions(100, 165).await.unwrap(),
-            0,
-            "heard from at 160"
-        );
-        assert_eq!(store.live_sessions(0).await.unwrap().len(), 1);
-        assert_eq!(store.prune_sessions(200, 165).await.unwrap(), 1);
-        assert!(store.live_sessions(0).await.unwrap().is_empty());
-        let left: Vec<String> = sqlx::query_scalar("SELECT id FROM moat_sessions")
-            .fetch_all(&store.pool)
-            .await
-            .unwrap();
-        assert_eq!(
-            left,
-            ["aaaa2222"],
-            "ended at 170: kept until older than the cut-off"
-        );
     }
 }

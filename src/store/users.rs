@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{AuditEntry, Store, StoreError};
+use super::{sql, AuditEntry, Store, StoreError};
 use crate::seal::Sealer;
 
 /// Associated data of a sealed TOTP secret: the secret opens only on its own user's row.
@@ -89,7 +89,7 @@ impl std::fmt::Debug for TotpDevice {
 impl Store {
     /// Number of accounts.
     pub async fn user_count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM moat_users")
+        Ok(sql::query_scalar("SELECT COUNT(*) FROM moat_users")
             .fetch_one(&self.pool)
             .await?)
     }
@@ -97,10 +97,10 @@ impl Store {
     /// Create a user (and its TOTP device) in one transaction; returns its id.
     pub async fn create_user(&self, u: &NewUser<'_>) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
+        let inserted: Result<i64, _> = sql::query_scalar(
             "INSERT INTO moat_users (username, password_hash, is_superuser, must_change_password, \
                                      password_expires_at, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(u.username)
         .bind(u.password_hash)
@@ -109,10 +109,10 @@ impl Store {
         .bind(u.password_expires_at)
         .bind(u.now)
         .bind(u.now)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await;
         let id = match inserted {
-            Ok(r) => r.last_insert_rowid(),
+            Ok(id) => id,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(StoreError::Conflict(format!(
                     "user `{}` already exists",
@@ -123,9 +123,9 @@ impl Store {
         };
         if let Some(secret) = u.totp_secret {
             let sealed = self.sealer()?.seal(secret, &totp_aad(id));
-            sqlx::query(
+            sql::query(
                 "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, created_at) \
-                 VALUES (?, ?, 1, 1, ?)",
+                 VALUES (?, ?, TRUE, TRUE, ?)",
             )
             .bind(id)
             .bind(sealed)
@@ -139,10 +139,12 @@ impl Store {
 
     /// The login view of `username`, if it exists.
     pub async fn login_user(&self, username: &str) -> Result<Option<LoginUser>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.is_active, u.is_superuser, \
-                    u.must_change_password, u.password_expires_at, \
-                    t.secret, t.sealed, t.confirmed, t.last_step \
+        let row = sql::query(
+            "SELECT u.id, u.username, u.password_hash, u.is_active = TRUE AS is_active, \
+                    u.is_superuser = TRUE AS is_superuser, \
+                    u.must_change_password = TRUE AS must_change_password, \
+                    u.password_expires_at, t.secret, t.sealed = TRUE AS sealed, \
+                    t.confirmed = TRUE AS confirmed, t.last_step \
              FROM moat_users u LEFT JOIN moat_totp_devices t ON t.user_id = u.id \
              WHERE u.username = ?",
         )
@@ -154,8 +156,8 @@ impl Store {
         let secret: Option<Vec<u8>> = r.try_get("secret")?;
         let totp = match secret {
             Some(secret) => Some(TotpDevice {
-                secret: self.open_secret(id, &secret, r.try_get("sealed")?)?,
-                confirmed: r.try_get("confirmed")?,
+                secret: self.open_secret(id, &secret, sql::flag(&r, "sealed")?)?,
+                confirmed: sql::flag(&r, "confirmed")?,
                 last_step: r.try_get("last_step")?,
             }),
             None => None,
@@ -164,9 +166,9 @@ impl Store {
             id,
             username: r.try_get("username")?,
             password_hash: r.try_get("password_hash")?,
-            is_active: r.try_get("is_active")?,
-            is_superuser: r.try_get("is_superuser")?,
-            must_change_password: r.try_get("must_change_password")?,
+            is_active: sql::flag(&r, "is_active")?,
+            is_superuser: sql::flag(&r, "is_superuser")?,
+            must_change_password: sql::flag(&r, "must_change_password")?,
             password_expires_at: r.try_get("password_expires_at")?,
             totp,
         }))
@@ -194,7 +196,7 @@ impl Store {
     /// Whether `sealer` is this database's key.
     pub async fn check_key(&self, sealer: &Sealer) -> Result<KeyCheck, StoreError> {
         let check: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT value FROM moat_meta WHERE name = 'key_check'")
+            sql::query_scalar("SELECT value FROM moat_meta WHERE name = 'key_check'")
                 .fetch_optional(&self.pool)
                 .await?;
         if let Some(c) = check {
@@ -205,10 +207,11 @@ impl Store {
         }
         // No key check (it should be there whenever something is sealed): judge by a
         // sealed secret, if any.
-        let sealed: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT user_id, secret FROM moat_totp_devices WHERE sealed LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?;
+        let sealed: Option<(i64, Vec<u8>)> = sql::query_as(
+            "SELECT user_id, secret FROM moat_totp_devices WHERE sealed = TRUE LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(match sealed {
             Some((user_id, secret)) if sealer.open(&secret, &totp_aad(user_id)).is_ok() => {
                 KeyCheck::Matches
@@ -221,9 +224,9 @@ impl Store {
     /// Whether anything in the database was sealed with a secret key (so a missing key
     /// file is an error, not a first start).
     pub async fn holds_sealed_secrets(&self) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar(
+        let n: i64 = sql::query_scalar(
             "SELECT (SELECT COUNT(*) FROM moat_meta WHERE name = 'key_check') \
-                  + (SELECT COUNT(*) FROM moat_totp_devices WHERE sealed)",
+                  + (SELECT COUNT(*) FROM moat_totp_devices WHERE sealed = TRUE)",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -234,14 +237,16 @@ impl Store {
     /// still stored in plaintext. Returns how many were sealed. Call after
     /// [`Store::check_key`] said `Fresh` or `Matches`.
     pub async fn adopt_key(&self, sealer: &Sealer) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT OR IGNORE INTO moat_meta (name, value) VALUES ('key_check', ?)")
-            .bind(sealer.seal(KEY_CHECK, KEY_CHECK_AAD))
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        sql::query(
+            "INSERT INTO moat_meta (name, value) VALUES ('key_check', ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(sealer.seal(KEY_CHECK, KEY_CHECK_AAD))
+        .execute(&mut *tx)
+        .await?;
         // Another process may have adopted its own key between our check and now.
         let check: Vec<u8> =
-            sqlx::query_scalar("SELECT value FROM moat_meta WHERE name = 'key_check'")
+            sql::query_scalar("SELECT value FROM moat_meta WHERE name = 'key_check'")
                 .fetch_one(&mut *tx)
                 .await?;
         if sealer.open(&check, KEY_CHECK_AAD).is_err() {
@@ -250,11 +255,11 @@ impl Store {
             ));
         }
         let plain: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT user_id, secret FROM moat_totp_devices WHERE NOT sealed")
+            sql::query_as("SELECT user_id, secret FROM moat_totp_devices WHERE sealed = FALSE")
                 .fetch_all(&mut *tx)
                 .await?;
         for (user_id, secret) in &plain {
-            sqlx::query("UPDATE moat_totp_devices SET secret = ?, sealed = 1 WHERE user_id = ?")
+            sql::query("UPDATE moat_totp_devices SET secret = ?, sealed = TRUE WHERE user_id = ?")
                 .bind(sealer.seal(secret, &totp_aad(*user_id)))
                 .bind(user_id)
                 .execute(&mut *tx)
@@ -278,18 +283,20 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let sealed = self.sealer()?.seal(secret, &totp_aad(user_id));
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let in_setup: Option<bool> =
-            sqlx::query_scalar("SELECT must_change_password FROM moat_users WHERE id = ?")
+        let mut tx = self.begin_write().await?;
+        let in_setup =
+            sql::query("SELECT must_change_password = TRUE AS m FROM moat_users WHERE id = ?")
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
-                .await?;
-        let inserted = sqlx::query(
+                .await?
+                .map(|r| sql::flag(&r, "m"))
+                .transpose()?;
+        let inserted = sql::query(
             "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, last_step, created_at) \
-             VALUES (?, ?, 1, 1, ?, ?) \
-             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, sealed = 1, \
-                 confirmed = 1, last_step = excluded.last_step, created_at = excluded.created_at \
-             WHERE NOT moat_totp_devices.confirmed",
+             VALUES (?, ?, TRUE, TRUE, ?, ?) \
+             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, sealed = TRUE, \
+                 confirmed = TRUE, last_step = excluded.last_step, created_at = excluded.created_at \
+             WHERE moat_totp_devices.confirmed = FALSE",
         )
         .bind(user_id)
         .bind(sealed)
@@ -322,11 +329,11 @@ impl Store {
         now: i64,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let changed = sqlx::query(
-            "UPDATE moat_users SET password_hash = ?, must_change_password = 0, \
+        let mut tx = self.begin_write().await?;
+        let changed = sql::query(
+            "UPDATE moat_users SET password_hash = ?, must_change_password = FALSE, \
                  password_expires_at = NULL, updated_at = ? \
-             WHERE id = ? AND (NOT ? OR (must_change_password \
+             WHERE id = ? AND (? = FALSE OR (must_change_password = TRUE \
                  AND (password_expires_at IS NULL OR password_expires_at > ?)))",
         )
         .bind(phc)
@@ -342,9 +349,9 @@ impl Store {
                 "this one-time password is no longer valid: log in again".into(),
             ));
         }
-        sqlx::query(
-            "UPDATE moat_sessions SET end_requested = 1, end_reason = 'password changed' \
-             WHERE user_id = ? AND id <> ? AND ended_at IS NULL AND NOT end_requested",
+        sql::query(
+            "UPDATE moat_sessions SET end_requested = TRUE, end_reason = 'password changed' \
+             WHERE user_id = ? AND id <> ? AND ended_at IS NULL AND end_requested = FALSE",
         )
         .bind(user_id)
         .bind(keep_session)
@@ -366,17 +373,17 @@ impl Store {
         now: i64,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM moat_totp_devices WHERE user_id = ?")
+        let mut tx = self.begin_write().await?;
+        sql::query("DELETE FROM moat_totp_devices WHERE user_id = ?")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM moat_backup_codes WHERE user_id = ?")
+        sql::query("DELETE FROM moat_backup_codes WHERE user_id = ?")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE moat_users SET password_hash = ?, must_change_password = 1, \
+        sql::query(
+            "UPDATE moat_users SET password_hash = ?, must_change_password = TRUE, \
                  password_expires_at = ?, updated_at = ? WHERE id = ?",
         )
         .bind(phc)
@@ -395,7 +402,7 @@ impl Store {
     /// stored one. Returns false for a replay. Atomic: two sessions racing with the same
     /// code cannot both succeed.
     pub async fn accept_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError> {
-        let r = sqlx::query(
+        let r = sql::query(
             "UPDATE moat_totp_devices SET last_step = ? \
              WHERE user_id = ? AND (last_step IS NULL OR last_step < ?)",
         )
@@ -412,7 +419,7 @@ impl Store {
     /// The id of `username`, if the user exists.
     pub async fn user_id(&self, username: &str) -> Result<Option<i64>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT id FROM moat_users WHERE username = ?")
+            sql::query_scalar("SELECT id FROM moat_users WHERE username = ?")
                 .bind(username)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -427,13 +434,13 @@ impl Store {
         hashes: &[String],
         audit: &super::AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM moat_backup_codes WHERE user_id = ?")
+        let mut tx = self.begin_write().await?;
+        sql::query("DELETE FROM moat_backup_codes WHERE user_id = ?")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         for hash in hashes {
-            sqlx::query("INSERT INTO moat_backup_codes (user_id, code_hash) VALUES (?, ?)")
+            sql::query("INSERT INTO moat_backup_codes (user_id, code_hash) VALUES (?, ?)")
                 .bind(user_id)
                 .bind(hash)
                 .execute(&mut *tx)
@@ -452,8 +459,8 @@ impl Store {
         hash: &str,
         now: i64,
     ) -> Result<Option<u32>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let used = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let used = sql::query(
             "UPDATE moat_backup_codes SET used_at = ?              WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
         )
         .bind(now)
@@ -462,7 +469,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let left: i64 = sqlx::query_scalar(
+        let left: i64 = sql::query_scalar(
             "SELECT COUNT(*) FROM moat_backup_codes WHERE user_id = ? AND used_at IS NULL",
         )
         .bind(user_id)
@@ -476,57 +483,57 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::memory_store;
+    use crate::store::test_support::on_both_databases;
 
-    #[tokio::test]
-    async fn create_find_and_replay_rule() {
-        let store = memory_store().await;
-        let secret = [7u8; 20];
-        let id = store
-            .create_user(&NewUser {
-                username: "alice",
-                password_hash: "$argon2id$x",
-                is_superuser: true,
-                totp_secret: Some(&secret),
-                must_change_password: false,
-                password_expires_at: None,
-                now: 100,
-            })
-            .await
-            .unwrap();
-        let u = store.login_user("alice").await.unwrap().unwrap();
-        assert_eq!(u.id, id);
-        assert!(u.is_superuser && u.is_active);
-        let t = u.totp.unwrap();
-        assert_eq!(t.secret, secret);
-        assert_eq!(t.last_step, None);
-        assert!(store.login_user("bob").await.unwrap().is_none());
+    on_both_databases! {
+        async fn create_find_and_replay_rule(store: Store) {
+            let secret = [7u8; 20];
+            let id = store
+                .create_user(&NewUser {
+                    username: "alice",
+                    password_hash: "$argon2id$x",
+                    is_superuser: true,
+                    totp_secret: Some(&secret),
+                    must_change_password: false,
+                    password_expires_at: None,
+                    now: 100,
+                })
+                .await
+                .unwrap();
+            let u = store.login_user("alice").await.unwrap().unwrap();
+            assert_eq!(u.id, id);
+            assert!(u.is_superuser && u.is_active);
+            let t = u.totp.unwrap();
+            assert_eq!(t.secret, secret);
+            assert_eq!(t.last_step, None);
+            assert!(store.login_user("bob").await.unwrap().is_none());
 
-        assert!(store.accept_totp_step(id, 10).await.unwrap());
-        assert!(
-            !store.accept_totp_step(id, 10).await.unwrap(),
-            "same step is a replay"
-        );
-        assert!(
-            !store.accept_totp_step(id, 9).await.unwrap(),
-            "earlier step is a replay"
-        );
-        assert!(store.accept_totp_step(id, 11).await.unwrap());
+            assert!(store.accept_totp_step(id, 10).await.unwrap());
+            assert!(
+                !store.accept_totp_step(id, 10).await.unwrap(),
+                "same step is a replay"
+            );
+            assert!(
+                !store.accept_totp_step(id, 9).await.unwrap(),
+                "earlier step is a replay"
+            );
+            assert!(store.accept_totp_step(id, 11).await.unwrap());
 
-        let dup = store
-            .create_user(&NewUser {
-                username: "alice",
-                password_hash: "h",
-                is_superuser: false,
-                totp_secret: None,
-                must_change_password: false,
-                password_expires_at: None,
-                now: 1,
-            })
-            .await
-            .unwrap_err();
-        assert!(dup.to_string().contains("already exists"));
-        assert_eq!(store.user_count().await.unwrap(), 1);
+            let dup = store
+                .create_user(&NewUser {
+                    username: "alice",
+                    password_hash: "h",
+                    is_superuser: false,
+                    totp_secret: None,
+                    must_change_password: false,
+                    password_expires_at: None,
+                    now: 1,
+                })
+                .await
+                .unwrap_err();
+            assert!(dup.to_string().contains("already exists"));
+            assert_eq!(store.user_count().await.unwrap(), 1);
+        }
     }
 
     #[tokio::test]
@@ -577,34 +584,34 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn backup_codes_are_spent_once() {
-        let store = memory_store().await;
-        let id = crate::store::test_support::plain_user(&store, "alice").await;
-        assert_eq!(store.user_id("alice").await.unwrap(), Some(id));
-        let hashes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        let audit = crate::store::AuditEntry {
-            action: "backup_codes".into(),
-            outcome: "generated".into(),
-            ..Default::default()
-        };
-        store
-            .replace_backup_codes(id, &hashes, &audit)
-            .await
-            .unwrap();
-        assert_eq!(store.use_backup_code(id, "b", 1).await.unwrap(), Some(2));
-        assert_eq!(
-            store.use_backup_code(id, "b", 2).await.unwrap(),
-            None,
-            "spent"
-        );
-        assert_eq!(store.use_backup_code(id, "zz", 2).await.unwrap(), None);
-        // Regenerating replaces every old code.
-        store
-            .replace_backup_codes(id, &hashes[..1], &audit)
-            .await
-            .unwrap();
-        assert_eq!(store.use_backup_code(id, "c", 3).await.unwrap(), None);
-        assert_eq!(store.use_backup_code(id, "a", 3).await.unwrap(), Some(0));
+    on_both_databases! {
+        async fn backup_codes_are_spent_once(store: Store) {
+            let id = crate::store::test_support::plain_user(&store, "alice").await;
+            assert_eq!(store.user_id("alice").await.unwrap(), Some(id));
+            let hashes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+            let audit = crate::store::AuditEntry {
+                action: "backup_codes".into(),
+                outcome: "generated".into(),
+                ..Default::default()
+            };
+            store
+                .replace_backup_codes(id, &hashes, &audit)
+                .await
+                .unwrap();
+            assert_eq!(store.use_backup_code(id, "b", 1).await.unwrap(), Some(2));
+            assert_eq!(
+                store.use_backup_code(id, "b", 2).await.unwrap(),
+                None,
+                "spent"
+            );
+            assert_eq!(store.use_backup_code(id, "zz", 2).await.unwrap(), None);
+            // Regenerating replaces every old code.
+            store
+                .replace_backup_codes(id, &hashes[..1], &audit)
+                .await
+                .unwrap();
+            assert_eq!(store.use_backup_code(id, "c", 3).await.unwrap(), None);
+            assert_eq!(store.use_backup_code(id, "a", 3).await.unwrap(), Some(0));
+        }
     }
 }

@@ -7,8 +7,8 @@
 
 use super::audit::{append, AuditEntry};
 use super::delete::value_json;
-use super::records::{bind_value, key_idents, record_on};
-use super::sql::{self, Ident};
+use super::records::{bind_value, decode_row, key_columns, record_on};
+use super::sql::{self, Column, Ident};
 use super::{Store, StoreError};
 use crate::domain::{TableInfo, Value};
 
@@ -23,59 +23,99 @@ pub enum SaveOutcome {
     Unchanged,
 }
 
-/// The identifiers of `names`, all columns of `table`.
-fn columns(table: &TableInfo, names: &[(String, Value)]) -> Result<Vec<Ident>, StoreError> {
+/// The columns of `table` that `names` name.
+fn columns(table: &TableInfo, names: &[(String, Value)]) -> Result<Vec<Column>, StoreError> {
     names
         .iter()
         .map(|(n, _)| {
             table
                 .column(n)
-                .map(Ident::column)
+                .and_then(|c| Column::of(table, &c.name))
                 .ok_or_else(|| StoreError::NotFound(format!("{} has no column {n}", table.name)))
         })
         .collect()
 }
 
-/// `UPDATE table SET <changed columns> WHERE <key> = (?, …)`, identifiers from the schema.
-fn update_sql(table: &TableInfo, changes: &[(String, Value)]) -> Result<String, StoreError> {
-    let set = columns(table, changes)?
-        .iter()
-        .map(|i| format!("{i} = ?"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let keys = key_idents(table)?;
-    Ok(format!(
-        "UPDATE {} SET {set} WHERE {} = {}",
-        Ident::table(table),
-        sql::ident_tuple(&keys),
-        sql::placeholders(keys.len())
-    ))
+/// `UPDATE table SET <changed columns> WHERE <key> = (?, …)`, identifiers from the
+/// schema, with the columns its placeholders stand for (changed ones, then the key).
+struct Update {
+    sql: String,
+    slots: Vec<Column>,
 }
 
-/// Run an [`update_sql`] statement: the changed values, then the row's key, all bound.
-async fn run_update(
-    tx: &mut sqlx::SqliteConnection,
-    q: &str,
-    changes: &[(String, Value)],
-    key: &[Value],
-) -> Result<(), StoreError> {
-    let mut query = sqlx::query(q);
-    for (_, v) in changes {
-        query = bind_value(query, v);
+impl Update {
+    fn new(table: &TableInfo, changes: &[(String, Value)]) -> Result<Update, StoreError> {
+        let mut slots = columns(table, changes)?;
+        let set = slots
+            .iter()
+            .map(|c| format!("{} = {}", c.ident, c.slot()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let keys = key_columns(table)?;
+        let sql = sql::numbered(&format!(
+            "UPDATE {} SET {set} WHERE {} = {}",
+            Ident::table(table),
+            sql::column_tuple(&keys),
+            sql::slot_tuple(&keys)
+        ));
+        slots.extend(keys);
+        Ok(Update { sql, slots })
     }
-    for v in key {
-        query = bind_value(query, v);
+
+    /// Run it on row `key`, setting `changes` (the ones it was made for).
+    async fn run(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        changes: &[(String, Value)],
+        key: &[Value],
+    ) -> Result<(), StoreError> {
+        let values: Vec<Value> = changes
+            .iter()
+            .map(|(_, v)| v.clone())
+            .chain(key.iter().cloned())
+            .collect();
+        let args = Column::args(&self.slots, &values);
+        let mut query = sqlx::query(&self.sql);
+        for v in &args {
+            query = bind_value(query, v);
+        }
+        query.execute(tx).await.map_err(refused)?;
+        Ok(())
     }
-    query.execute(tx).await.map_err(refused)?;
-    Ok(())
 }
 
-/// A constraint error in words (SQLite's messages name `table.column`).
+/// A constraint or input error in words naming `table.column`, as SQLite's messages do.
 fn refused(e: sqlx::Error) -> StoreError {
     let sqlx::Error::Database(db) = &e else {
         return e.into();
     };
     let msg = db.message();
+    // PostgreSQL: told by SQLSTATE, named like SQLite's (`table.column`) where it can be.
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        let table = pg.table().unwrap_or("");
+        let words = match pg.code() {
+            "23502" => format!("{table}.{} must have a value", pg.column().unwrap_or("")),
+            "23505" => {
+                // "Key (name)=(b) already exists."
+                let columns = pg
+                    .detail()
+                    .and_then(|d| d.strip_prefix("Key ("))
+                    .and_then(|d| d.split_once(")="))
+                    .map_or("", |(c, _)| c);
+                format!("another row already has this {table}.{columns}")
+            }
+            "23514" => format!(
+                "the value breaks a rule of the table ({})",
+                pg.constraint().unwrap_or("")
+            ),
+            "23503" => "it refers to a row that does not exist".to_string(),
+            // Class 22 is bad data: the syntax of a uuid, a date, JSON, an enum label; a
+            // number out of range. PostgreSQL's message says which and what.
+            code if code.starts_with("22") => format!("a value is not valid for its column: {msg}"),
+            _ => return e.into(),
+        };
+        return StoreError::Constraint(words);
+    }
     let what = msg.split_once(": ").map_or("", |(_, w)| w);
     let words = if msg.contains("NOT NULL") {
         format!("{what} must have a value")
@@ -114,7 +154,7 @@ impl Store {
         changes: &[(String, Value)],
         audit: AuditEntry,
     ) -> Result<SaveOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let now = record_on(&mut tx, table, key).await?;
         let current = |name: &str| {
             now.fields
@@ -138,8 +178,9 @@ impl Store {
         if changes.is_empty() {
             return Ok(SaveOutcome::Unchanged);
         }
-        let q = update_sql(table, &changes)?;
-        run_update(&mut tx, &q, &changes, key).await?;
+        Update::new(table, &changes)?
+            .run(&mut tx, &changes, key)
+            .await?;
         let before: Vec<(String, Value)> = changes
             .iter()
             .map(|(c, _)| (c.clone(), current(c).unwrap_or(Value::Null)))
@@ -175,8 +216,8 @@ impl Store {
         changes: &[(String, Value)],
         audit: AuditEntry,
     ) -> Result<usize, StoreError> {
-        let q = update_sql(table, changes)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let update = Update::new(table, changes)?;
+        let mut tx = self.begin_write().await?;
         for key in keys {
             let now = record_on(&mut tx, table, key).await?;
             let before: Vec<(String, Value)> = changes
@@ -190,7 +231,7 @@ impl Store {
                     (c.clone(), v.unwrap_or(Value::Null))
                 })
                 .collect();
-            run_update(&mut tx, &q, changes, key).await?;
+            update.run(&mut tx, changes, key).await?;
             let row_audit = AuditEntry {
                 pk: crate::domain::pk_text(key),
                 before: Some(json_of(&before)),
@@ -211,37 +252,34 @@ impl Store {
         values: &[(String, Value)],
         audit: AuditEntry,
     ) -> Result<Vec<Value>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let idents = columns(table, values)?;
-        let q = if idents.is_empty() {
-            format!("INSERT INTO {} DEFAULT VALUES", Ident::table(table))
+        let mut tx = self.begin_write().await?;
+        let columns = columns(table, values)?;
+        let keys = key_columns(table)?;
+        // The key comes back from the database: it may be a default (an identity, a
+        // sequence, SQLite's rowid).
+        let returning = keys.iter().map(Column::read).collect::<Vec<_>>().join(", ");
+        let q = if columns.is_empty() {
+            format!(
+                "INSERT INTO {} DEFAULT VALUES RETURNING {returning}",
+                Ident::table(table)
+            )
         } else {
             format!(
-                "INSERT INTO {} {} VALUES {}",
+                "INSERT INTO {} {} VALUES {} RETURNING {returning}",
                 Ident::table(table),
-                sql::ident_tuple(&idents),
-                sql::placeholders(idents.len())
+                sql::column_tuple(&columns),
+                sql::slot_tuple(&columns)
             )
         };
+        let q = sql::numbered(&q);
+        let plain: Vec<Value> = values.iter().map(|(_, v)| v.clone()).collect();
+        let args = Column::args(&columns, &plain);
         let mut query = sqlx::query(&q);
-        for (_, v) in values {
+        for v in &args {
             query = bind_value(query, v);
         }
-        let done = query.execute(&mut *tx).await.map_err(refused)?;
-        let key: Vec<Value> = match table.key_columns().as_slice() {
-            [k] if k == "rowid" || values.iter().all(|(c, _)| c != k) => {
-                vec![Value::Integer(done.last_insert_rowid())]
-            }
-            keys => keys
-                .iter()
-                .map(|k| {
-                    values
-                        .iter()
-                        .find(|(c, _)| c == k)
-                        .map_or(Value::Null, |(_, v)| v.clone())
-                })
-                .collect(),
-        };
+        let row = query.fetch_one(&mut *tx).await.map_err(refused)?;
+        let key = decode_row(&row)?;
         let audit = AuditEntry {
             pk: crate::domain::pk_text(&key),
             after: Some(json_of(values)),
@@ -256,18 +294,19 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::memory_store;
+    use crate::store::test_support::on_both_databases;
 
-    async fn table() -> (Store, TableInfo) {
-        let store = memory_store().await;
-        sqlx::raw_sql(
-            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, \
-               score INTEGER CHECK (score >= 0), note TEXT); \
-             INSERT INTO t VALUES (1, 'a', 1, NULL), (2, 'b', 2, 'x');",
+    async fn table(store: Store) -> (Store, TableInfo) {
+        let key = crate::store::test_support::auto_key(&store);
+        crate::store::test_support::create_tables(
+            &store,
+            &format!(
+                "CREATE TABLE t (id {key}, name TEXT NOT NULL UNIQUE, \
+                   score INTEGER CHECK (score >= 0), note TEXT); \
+                 INSERT INTO t (name, score, note) VALUES ('a', 1, NULL), ('b', 2, 'x');"
+            ),
         )
-        .execute(store.pool())
-        .await
-        .unwrap();
+        .await;
         let t = store
             .introspect()
             .await
@@ -292,113 +331,117 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn update_checks_what_was_opened_and_audits_the_change() {
-        let (store, t) = table().await;
-        let opened = vals(&[
-            ("name", Value::Text("a".into())),
-            ("score", Value::Integer(1)),
-        ]);
-        let out = store
-            .update_record(
-                &t,
-                &[Value::Integer(1)],
-                &opened,
-                &vals(&[("score", Value::Integer(5))]),
-                AuditEntry::default(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(out, SaveOutcome::Saved(vec![Value::Integer(1)]));
-        // Same opened values again: the row changed since, so a conflict, nothing saved.
-        let out = store
-            .update_record(
-                &t,
-                &[Value::Integer(1)],
-                &opened,
-                &vals(&[("score", Value::Integer(9))]),
-                AuditEntry::default(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            out,
-            SaveOutcome::Conflict(vals(&[
+    on_both_databases! {
+        async fn update_checks_what_was_opened_and_audits_the_change(store: Store) {
+            let (store, t) = table(store).await;
+            let opened = vals(&[
                 ("name", Value::Text("a".into())),
-                ("score", Value::Integer(5))
-            ]))
-        );
-        let score: i64 = sqlx::query_scalar("SELECT score FROM t WHERE id = 1")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        assert_eq!(score, 5);
-        assert_eq!(audit_rows(&store).await, 1);
-        let (before, after): (String, String) =
-            sqlx::query_as("SELECT before_json, after_json FROM moat_audit_log")
-                .fetch_one(store.pool())
-                .await
-                .unwrap();
-        assert_eq!(
-            (before.as_str(), after.as_str()),
-            (r#"{"score":1}"#, r#"{"score":5}"#)
-        );
-    }
-
-    #[tokio::test]
-    async fn constraint_failures_save_nothing_and_say_which_column() {
-        let (store, t) = table().await;
-        for (changes, words) in [
-            (
-                vals(&[("name", Value::Text("b".into()))]),
-                "another row already has this t.name",
-            ),
-            (vals(&[("name", Value::Null)]), "t.name must have a value"),
-            (vals(&[("score", Value::Integer(-1))]), "breaks a rule"),
-        ] {
-            let err = store
+                ("score", Value::Integer(1)),
+            ]);
+            let out = store
                 .update_record(
                     &t,
                     &[Value::Integer(1)],
-                    &[],
-                    &changes,
+                    &opened,
+                    &vals(&[("score", Value::Integer(5))]),
+                    AuditEntry::default(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(out, SaveOutcome::Saved(vec![Value::Integer(1)]));
+            // Same opened values again: the row changed since, so a conflict, nothing saved.
+            let out = store
+                .update_record(
+                    &t,
+                    &[Value::Integer(1)],
+                    &opened,
+                    &vals(&[("score", Value::Integer(9))]),
+                    AuditEntry::default(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                out,
+                SaveOutcome::Conflict(vals(&[
+                    ("name", Value::Text("a".into())),
+                    ("score", Value::Integer(5))
+                ]))
+            );
+            let score: i64 = sqlx::query_scalar("SELECT score FROM t WHERE id = 1")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(score, 5);
+            assert_eq!(audit_rows(&store).await, 1);
+            let (before, after): (String, String) =
+                sqlx::query_as("SELECT before_json, after_json FROM moat_audit_log")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(
+                (before.as_str(), after.as_str()),
+                (r#"{"score":1}"#, r#"{"score":5}"#)
+            );
+        }
+    }
+
+    on_both_databases! {
+        async fn constraint_failures_save_nothing_and_say_which_column(store: Store) {
+            let (store, t) = table(store).await;
+            for (changes, words) in [
+                (
+                    vals(&[("name", Value::Text("b".into()))]),
+                    "another row already has this t.name",
+                ),
+                (vals(&[("name", Value::Null)]), "t.name must have a value"),
+                (vals(&[("score", Value::Integer(-1))]), "breaks a rule"),
+            ] {
+                let err = store
+                    .update_record(
+                        &t,
+                        &[Value::Integer(1)],
+                        &[],
+                        &changes,
+                        AuditEntry::default(),
+                    )
+                    .await
+                    .unwrap_err();
+                assert!(err.to_string().contains(words), "{err}");
+            }
+            assert_eq!(
+                audit_rows(&store).await,
+                0,
+                "a failed write leaves no audit row"
+            );
+            let err = store
+                .insert_record(
+                    &t,
+                    &vals(&[("score", Value::Integer(1))]),
                     AuditEntry::default(),
                 )
                 .await
                 .unwrap_err();
-            assert!(err.to_string().contains(words), "{err}");
+            assert!(
+                err.to_string().contains("t.name must have a value"),
+                "{err}"
+            );
+            let key = store
+                .insert_record(
+                    &t,
+                    &vals(&[("name", Value::Text("c'; DROP TABLE t; --".into()))]),
+                    AuditEntry::default(),
+                )
+                .await
+                .unwrap();
+            // The key the database gave (PostgreSQL's sequence also counted the failed
+            // insert above; SQLite's rowid did not).
+            let record = store.record(&t, &key).await.unwrap();
+            assert_eq!(
+                record.fields[1].1,
+                Value::Text("c'; DROP TABLE t; --".into()),
+                "stored literally"
+            );
+            assert_eq!(audit_rows(&store).await, 1);
         }
-        assert_eq!(
-            audit_rows(&store).await,
-            0,
-            "a failed write leaves no audit row"
-        );
-        let err = store
-            .insert_record(
-                &t,
-                &vals(&[("score", Value::Integer(1))]),
-                AuditEntry::default(),
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("t.name must have a value"),
-            "{err}"
-        );
-        let key = store
-            .insert_record(
-                &t,
-                &vals(&[("name", Value::Text("c'; DROP TABLE t; --".into()))]),
-                AuditEntry::default(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(key, vec![Value::Integer(3)]);
-        let name: String = sqlx::query_scalar("SELECT name FROM t WHERE id = 3")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        assert_eq!(name, "c'; DROP TABLE t; --", "stored literally");
-        assert_eq!(audit_rows(&store).await, 1);
     }
 }
