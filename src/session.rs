@@ -518,7 +518,7 @@ impl Context {
                         let kind = t
                             .table
                             .column(&column)
-                            .map(|c| FieldKind::of(&c.decl_type))
+                            .map(FieldKind::of_column)
                             .unwrap_or(FieldKind::Text);
                         self.store
                             .distinct_values(&t.table, &column, &listing, 50)
@@ -933,7 +933,7 @@ impl Context {
                 .table
                 .columns
                 .iter()
-                .find(|c| FieldKind::of(&c.decl_type) == FieldKind::Text && c.pk_ordinal == 0)?
+                .find(|c| FieldKind::of_column(c) == FieldKind::Text && c.pk_ordinal == 0)?
                 .name
                 .clone(),
         };
@@ -1061,7 +1061,7 @@ impl Context {
                     .table
                     .columns
                     .iter()
-                    .filter(|c| FieldKind::of(&c.decl_type) == FieldKind::Text && visible(&c.name))
+                    .filter(|c| FieldKind::of_column(c) == FieldKind::Text && visible(&c.name))
                     .map(|c| c.name.clone())
                     .collect(),
             };
@@ -1364,9 +1364,12 @@ impl Shown {
             return false;
         };
         let key = self.table.key_columns().contains(&col.name);
+        // SQLite's INTEGER PRIMARY KEY (the rowid), or a PostgreSQL key with a default
+        // (identity, serial): the database numbers new rows.
         let auto_key = self.table.primary_key.len() == 1
             && key
-            && col.decl_type.eq_ignore_ascii_case("INTEGER");
+            && (col.decl_type.eq_ignore_ascii_case("INTEGER")
+                || (col.pg_type.is_some() && col.default.is_some()));
         let hidden_value = self.masked.get(i).copied().unwrap_or(true);
         let ruled = self.read_only.get(i).copied().unwrap_or(true);
         let locked_key = if creating { auto_key } else { key };

@@ -3,7 +3,7 @@
 //!
 //! Keys: Tab / Shift-Tab (or ↓ / ↑) move between fields; typing edits at the cursor
 //! (← → Home End move it); Backspace / Delete; Ctrl-U clears; Ctrl-N toggles NULL on a
-//! nullable field; Space toggles a boolean; Ctrl-S saves; Esc cancels (asking first when
+//! nullable field; Space toggles a boolean or steps through an enum's labels; Ctrl-S saves; Esc cancels (asking first when
 //! something changed). Only printable characters reach a field: control characters typed
 //! or pasted are refused with a message, never stored.
 
@@ -21,6 +21,10 @@ pub enum FieldKind {
     Date,
     Time,
     Timestamp,
+    /// One of the labels of a PostgreSQL enum (see [`Field::choices`]).
+    Choice,
+    /// JSON text (PostgreSQL `json`/`jsonb`), checked before it is sent.
+    Json,
     /// Shown as size and hex; not editable.
     Blob,
 }
@@ -52,6 +56,33 @@ impl FieldKind {
         }
     }
 
+    /// The kind of `col`: by its PostgreSQL type when it has one, else by SQLite's rules
+    /// on the declared type.
+    pub fn of_column(col: &ColumnInfo) -> FieldKind {
+        let Some(t) = &col.pg_type else {
+            return FieldKind::of(&col.decl_type);
+        };
+        if !t.labels.is_empty() {
+            return FieldKind::Choice;
+        }
+        if t.schema != "pg_catalog" {
+            return FieldKind::Text;
+        }
+        match t.name.as_str() {
+            "int2" | "int4" | "int8" => FieldKind::Integer,
+            "float4" | "float8" => FieldKind::Real,
+            "bool" => FieldKind::Boolean,
+            "date" => FieldKind::Date,
+            "time" | "timetz" => FieldKind::Time,
+            "timestamp" | "timestamptz" => FieldKind::Timestamp,
+            "json" | "jsonb" => FieldKind::Json,
+            "bytea" => FieldKind::Blob,
+            // numeric keeps its digits as text; uuid, interval, arrays, inet, … are
+            // checked by the database, which says what is wrong.
+            _ => FieldKind::Text,
+        }
+    }
+
     pub fn hint(self) -> &'static str {
         match self {
             FieldKind::Integer => "integer",
@@ -61,6 +92,8 @@ impl FieldKind {
             FieldKind::Date => "YYYY-MM-DD",
             FieldKind::Time => "HH:MM[:SS]",
             FieldKind::Timestamp => "YYYY-MM-DD HH:MM:SS",
+            FieldKind::Choice => "one of the listed values (Space)",
+            FieldKind::Json => "JSON",
             FieldKind::Blob => "binary (not editable)",
         }
     }
@@ -86,11 +119,13 @@ pub struct Field {
     pub error: Option<String>,
     /// The model a foreign key field refers to (Ctrl-P picks a row of it).
     pub link: Option<String>,
+    /// The values a [`FieldKind::Choice`] field may take, in order.
+    pub choices: Vec<String>,
 }
 
 impl Field {
     pub fn new(col: &ColumnInfo, value: &Value, read_only: bool) -> Field {
-        let kind = FieldKind::of(&col.decl_type);
+        let kind = FieldKind::of_column(col);
         let text = match (kind, value) {
             (_, Value::Null) => String::new(),
             (FieldKind::Boolean, Value::Integer(i)) => if *i != 0 { "yes" } else { "no" }.into(),
@@ -110,6 +145,11 @@ impl Field {
             original: value.clone(),
             error: None,
             link: None,
+            choices: col
+                .pg_type
+                .as_ref()
+                .map(|t| t.labels.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -153,12 +193,21 @@ impl Field {
             FieldKind::Timestamp => {
                 let t = t.trim();
                 let ok = match t.split_once([' ', 'T']) {
-                    Some((d, tm)) => valid_date(d) && valid_time(tm),
+                    Some((d, tm)) => valid_date(d) && valid_time(without_zone(tm)),
                     None => valid_date(t),
                 };
                 ok.then(|| Value::Text(t.into()))
                     .ok_or_else(|| format!("`{t}` is not a timestamp (YYYY-MM-DD HH:MM:SS)"))
             }
+            FieldKind::Choice => self
+                .choices
+                .iter()
+                .any(|c| c == t)
+                .then(|| Value::Text(t.into()))
+                .ok_or_else(|| format!("`{t}` is not one of: {}", self.choices.join(", "))),
+            FieldKind::Json => serde_json::from_str::<serde_json::Value>(t)
+                .map(|_| Value::Text(t.into()))
+                .map_err(|e| format!("not valid JSON: {e}")),
             FieldKind::Text => Ok(Value::Text(self.text.clone())),
             FieldKind::Blob => Ok(self.original.clone()),
         }
@@ -188,6 +237,27 @@ fn digits(s: &str, n: usize) -> Option<u32> {
     (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
         .flatten()
+}
+
+/// A time of day without its zone: `12:00:00+02`, `12:00:00-05:30` and `12:00:00Z` give
+/// `12:00:00` (PostgreSQL writes `timestamptz` with the offset).
+fn without_zone(t: &str) -> &str {
+    let t = t.strip_suffix('Z').unwrap_or(t);
+    match t.rfind(['+', '-']) {
+        Some(at) => {
+            let zone = &t[at + 1..];
+            let ok = match zone.split_once(':') {
+                Some((h, m)) => digits(h, 2).is_some() && digits(m, 2).is_some(),
+                None => digits(zone, 2).is_some(),
+            };
+            if ok {
+                &t[..at]
+            } else {
+                t
+            }
+        }
+        None => t,
+    }
 }
 
 /// `YYYY-MM-DD` with a real day of that month.
@@ -417,6 +487,18 @@ impl FormScreen {
                         f.cursor = f.text.chars().count();
                         f.null = false;
                     }
+                    Key::Char(' ') if f.kind == FieldKind::Choice && !f.choices.is_empty() => {
+                        let next = f
+                            .choices
+                            .iter()
+                            .position(|c| *c == f.text)
+                            .map_or(0, |i| (i + 1) % f.choices.len());
+                        if let Some(choice) = f.choices.get(next) {
+                            f.text = choice.clone();
+                            f.cursor = f.text.chars().count();
+                            f.null = false;
+                        }
+                    }
                     Key::Char(c) if !ctrl && !k.mods.alt => {
                         f.error = f.insert(&c.to_string()).err();
                     }
@@ -455,6 +537,7 @@ mod tests {
             not_null,
             default: None,
             pk_ordinal: 0,
+            pg_type: None,
         }
     }
 

@@ -18,7 +18,7 @@ use super::app::{
     LIST_CELL_WIDTH,
 };
 use super::app::{AuditScreen, ConflictScreen, FilterScreen, HistoryScreen};
-use super::form::{FormScreen, TextEditor};
+use super::form::{FieldKind, FormScreen, TextEditor};
 use super::manage::ManageScreen;
 use super::sanitize::SafeText;
 use crate::domain::{group_thousands, RowCount};
@@ -644,10 +644,19 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                         .link
                         .as_ref()
                         .map(|m| format!("→ {} (Ctrl-P picks)", SafeText::new(m)));
-                    let hint = match (&link, field.read_only) {
-                        (_, true) => "read-only",
-                        (Some(l), false) => l.as_str(),
-                        (None, false) => field.kind.hint(),
+                    let choices = (field.kind == FieldKind::Choice).then(|| {
+                        let labels: Vec<String> = field
+                            .choices
+                            .iter()
+                            .map(|c| SafeText::new(c).as_str().to_string())
+                            .collect();
+                        format!("{} (Space)", labels.join(" | "))
+                    });
+                    let hint = match (&link, &choices, field.read_only) {
+                        (_, _, true) => "read-only",
+                        (Some(l), _, false) => l.as_str(),
+                        (None, Some(c), false) => c.as_str(),
+                        (None, None, false) => field.kind.hint(),
                     };
                     let hint_x = value_x + u16::try_from(safe.width() + 2).unwrap_or(0);
                     if hint_x + 4 < area.right() {
