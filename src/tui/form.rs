@@ -562,6 +562,90 @@ mod tests {
         }
     }
 
+    fn pg_col(name: &str, decl: &str, typ: &str, labels: &[&str]) -> ColumnInfo {
+        ColumnInfo {
+            pg_type: Some(crate::domain::PgType {
+                schema: if labels.is_empty() {
+                    "pg_catalog"
+                } else {
+                    "public"
+                }
+                .into(),
+                name: typ.into(),
+                labels: labels.iter().map(|l| l.to_string()).collect(),
+            }),
+            ..col(name, decl, false)
+        }
+    }
+
+    #[test]
+    fn kinds_from_postgres_types() {
+        for (decl, typ, kind) in [
+            ("integer", "int4", FieldKind::Integer),
+            ("double precision", "float8", FieldKind::Real),
+            ("numeric(10,2)", "numeric", FieldKind::Text),
+            ("interval", "interval", FieldKind::Text),
+            ("integer[]", "_int4", FieldKind::Text),
+            ("uuid", "uuid", FieldKind::Text),
+            ("boolean", "bool", FieldKind::Boolean),
+            (
+                "timestamp with time zone",
+                "timestamptz",
+                FieldKind::Timestamp,
+            ),
+            ("jsonb", "jsonb", FieldKind::Json),
+            ("bytea", "bytea", FieldKind::Blob),
+        ] {
+            assert_eq!(
+                FieldKind::of_column(&pg_col("c", decl, typ, &[])),
+                kind,
+                "{decl}"
+            );
+        }
+        let mood = pg_col("m", "mood", "mood", &["sad", "ok"]);
+        assert_eq!(FieldKind::of_column(&mood), FieldKind::Choice);
+    }
+
+    #[test]
+    fn enum_fields_step_through_their_labels_and_json_is_checked() {
+        let mood = pg_col("m", "mood", "mood", &["sad", "ok", "happy"]);
+        let field = Field::new(&mood, &Value::Text("ok".into()), false);
+        let mut form = FormScreen::new("t".into(), SafeText::new("t"), None, vec![field]);
+        form.key(KeyEvent::plain(Key::Char(' ')));
+        assert_eq!(form.fields[0].value(), Ok(Value::Text("happy".into())));
+        form.key(KeyEvent::plain(Key::Char(' ')));
+        assert_eq!(form.fields[0].value(), Ok(Value::Text("sad".into())));
+        form.fields[0].text = "angry".into();
+        assert!(form.fields[0]
+            .value()
+            .unwrap_err()
+            .contains("sad, ok, happy"));
+
+        let mut doc = Field::new(&pg_col("d", "jsonb", "jsonb", &[]), &Value::Null, false);
+        doc.null = false;
+        doc.text = "{\"a\": [1, 2".into();
+        assert!(doc.value().unwrap_err().contains("not valid JSON"));
+        doc.text = "{\"a\": [1, 2]}".into();
+        assert_eq!(doc.value(), Ok(Value::Text("{\"a\": [1, 2]}".into())));
+
+        let mut at = Field::new(
+            &pg_col("t", "timestamptz", "timestamptz", &[]),
+            &Value::Null,
+            false,
+        );
+        at.null = false;
+        for ok in [
+            "2024-05-01 12:00:00+00",
+            "2024-05-01 12:00:00-05:30",
+            "2024-05-01T12:00:00Z",
+        ] {
+            at.text = ok.into();
+            assert!(at.value().is_ok(), "{ok}");
+        }
+        at.text = "2024-05-01 12:00:00+5".into();
+        assert!(at.value().is_err());
+    }
+
     #[test]
     fn values_are_validated_by_kind() {
         let mut f = Field::new(&col("n", "INTEGER", true), &Value::Integer(3), false);
