@@ -40,90 +40,91 @@ async fn trail(dir: &std::path::Path, n: usize) -> Store {
     store
 }
 
-#[tokio::test]
-async fn verify_head_and_export_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = trail(dir.path(), 12).await;
-    let out = moat(dir.path()).args(["audit", "verify"]).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 12 entries"));
-    let head = String::from_utf8(
-        moat(dir.path())
-            .args(["audit", "head"])
+on_both_databases! {
+    async fn verify_head_and_export_from_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = trail(dir.path(), 12).await;
+        let out = moat(dir.path()).args(["audit", "verify"]).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 12 entries"));
+        let head = String::from_utf8(
+            moat(dir.path())
+                .args(["audit", "head"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let head = head.trim().to_string();
+        assert!(head.starts_with("12:"), "{head}");
+
+        // Export: all, then filtered; one JSON object a line, matching the rows.
+        let out = moat(dir.path())
+            .args(["audit", "export", "--format", "jsonl"])
+            .output()
+            .unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 12);
+        assert_eq!(lines[3]["id"], 4);
+        assert_eq!(lines[3]["actor"], "bob");
+        assert_eq!(lines[3]["after"]["n"], 3);
+        let out = moat(dir.path())
+            .args([
+                "audit",
+                "export",
+                "--user",
+                "alice",
+                "--model",
+                "posts",
+                "--since",
+                "2023-11-14 22:19:00",
+            ])
+            .output()
+            .unwrap();
+        let ids: Vec<i64> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ids, vec![7]);
+
+        // Tampering is named; a cut tail is caught with the recorded head.
+        sqlx::query("DELETE FROM moat_audit_log WHERE id > 10")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(moat(dir.path())
+            .args(["audit", "verify"])
             .output()
             .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let head = head.trim().to_string();
-    assert!(head.starts_with("12:"), "{head}");
-
-    // Export: all, then filtered; one JSON object a line, matching the rows.
-    let out = moat(dir.path())
-        .args(["audit", "export", "--format", "jsonl"])
-        .output()
-        .unwrap();
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 12);
-    assert_eq!(lines[3]["id"], 4);
-    assert_eq!(lines[3]["actor"], "bob");
-    assert_eq!(lines[3]["after"]["n"], 3);
-    let out = moat(dir.path())
-        .args([
-            "audit",
-            "export",
-            "--user",
-            "alice",
-            "--model",
-            "posts",
-            "--since",
-            "2023-11-14 22:19:00",
-        ])
-        .output()
-        .unwrap();
-    let ids: Vec<i64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_i64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(ids, vec![7]);
-
-    // Tampering is named; a cut tail is caught with the recorded head.
-    sqlx::query("DELETE FROM moat_audit_log WHERE id > 10")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    assert!(moat(dir.path())
-        .args(["audit", "verify"])
-        .output()
-        .unwrap()
-        .status
-        .success());
-    let out = moat(dir.path())
-        .args(["audit", "verify", "--head", &head])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("entry 12, the recorded head"));
-    sqlx::query("UPDATE moat_audit_log SET reason = 'nothing to see' WHERE id = 6")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let out = moat(dir.path()).args(["audit", "verify"]).output().unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("entry 6 was altered") && err.trim().lines().count() == 1,
-        "{err}"
-    );
+            .status
+            .success());
+        let out = moat(dir.path())
+            .args(["audit", "verify", "--head", &head])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("entry 12, the recorded head"));
+        sqlx::query("UPDATE moat_audit_log SET reason = 'nothing to see' WHERE id = 6")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let out = moat(dir.path()).args(["audit", "verify"]).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("entry 6 was altered") && err.trim().lines().count() == 1,
+            "{err}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,73 +278,74 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
     assert!(verified.is_ok(), "{verified:?}");
 }
 
-#[tokio::test]
-async fn the_console_viewer_filters_and_hides_what_the_viewer_may_not_see() {
-    let mut server = TestServer::start_with(
-        |c| {
-            c.models.insert(
-                "authors".into(),
-                moat::config::ModelConfig {
-                    hidden: vec!["email".into()],
-                    ..Default::default()
-                },
-            );
-        },
-        None,
-    )
-    .await;
-    server
-        .store
-        .audit(&[AuditEntry {
-            at_ms: 1,
-            actor: Some("hr-bot".into()),
-            action: "change".into(),
-            model: Some("authors".into()),
-            pk: Some("3".into()),
-            before: Some(serde_json::json!({ "name": "Old", "email": "old@secret.example" })),
-            after: Some(serde_json::json!({ "name": "New", "email": "new@secret.example" })),
-            outcome: "success".into(),
-            ..AuditEntry::default()
-        }])
+on_both_databases! {
+    async fn the_console_viewer_filters_and_hides_what_the_viewer_may_not_see() {
+        let mut server = TestServer::start_with(
+            |c| {
+                c.models.insert(
+                    "authors".into(),
+                    moat::config::ModelConfig {
+                        hidden: vec!["email".into()],
+                        ..Default::default()
+                    },
+                );
+            },
+            None,
+        )
+        .await;
+        server
+            .store
+            .audit(&[AuditEntry {
+                at_ms: 1,
+                actor: Some("hr-bot".into()),
+                action: "change".into(),
+                model: Some("authors".into()),
+                pk: Some("3".into()),
+                before: Some(serde_json::json!({ "name": "Old", "email": "old@secret.example" })),
+                after: Some(serde_json::json!({ "name": "New", "email": "new@secret.example" })),
+                outcome: "success".into(),
+                ..AuditEntry::default()
+            }])
+            .await
+            .unwrap();
+        server.add_user("auditor", false).await;
+        let perms = ["moat.view_audit".to_string()];
+        moat::commands::set_model_perms(
+            &server.config,
+            &moat::commands::Target::User("auditor".into()),
+            &perms,
+            true,
+            "t",
+            &mut Vec::new(),
+        )
         .await
         .unwrap();
-    server.add_user("auditor", false).await;
-    let perms = ["moat.view_audit".to_string()];
-    moat::commands::set_model_perms(
-        &server.config,
-        &moat::commands::Target::User("auditor".into()),
-        &perms,
-        true,
-        "t",
-        &mut Vec::new(),
-    )
-    .await
-    .unwrap();
 
-    let conn = login(&server, "auditor").await;
-    let mut c = Console::open(&conn, 140, 30, "xterm").await;
-    c.wait_for("no permission on any").await;
-    c.send(b":").await;
-    c.send(b"audit\r").await;
-    c.wait_for("hr-bot").await;
-    c.send(b"f").await;
-    c.send(b"action=change\r").await;
-    let list = c.wait_for("[action=change]").await;
-    assert!(!list.contains("login"), "filtered:\n{list}");
-    c.send(b"\r").await;
-    let details = c.wait_for("any key closes").await;
-    assert!(details.contains("name: \"Old\" → \"New\""), "{details}");
-    assert!(
-        !details.contains("secret.example"),
-        "a hidden column leaked:\n{details}"
-    );
+        let conn = login(&server, "auditor").await;
+        let mut c = Console::open(&conn, 140, 30, "xterm").await;
+        c.wait_for("no permission on any").await;
+        c.send(b":").await;
+        c.send(b"audit\r").await;
+        c.wait_for("hr-bot").await;
+        c.send(b"f").await;
+        c.send(b"action=change\r").await;
+        let list = c.wait_for("[action=change]").await;
+        assert!(!list.contains("login"), "filtered:\n{list}");
+        c.send(b"\r").await;
+        let details = c.wait_for("any key closes").await;
+        assert!(details.contains("name: \"Old\" → \"New\""), "{details}");
+        assert!(
+            !details.contains("secret.example"),
+            "a hidden column leaked:\n{details}"
+        );
 
-    // Without moat.view_audit the viewer is refused (and the refusal audited).
-    let jane = login(&server, "jane").await;
-    let mut j = Console::open(&jane, 120, 24, "xterm").await;
-    j.wait_for("no permission on any").await;
-    j.send(b":").await;
-    j.send(b"audit\r").await;
-    j.wait_for("no moat.view_audit permission").await;
-    server.stop().await;
+        // Without moat.view_audit the viewer is refused (and the refusal audited).
+        let jane = login(&server, "jane").await;
+        let mut j = Console::open(&jane, 120, 24, "xterm").await;
+        j.wait_for("no permission on any").await;
+        j.send(b":").await;
+        j.send(b"audit\r").await;
+        j.wait_for("no moat.view_audit permission").await;
+        server.stop().await;
+    }
 }

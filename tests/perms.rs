@@ -42,321 +42,326 @@ fn denied(msg: Option<Msg>) -> bool {
     matches!(msg, Some(Msg::Failed(text)) if text.starts_with("permission denied"))
 }
 
-#[tokio::test]
-async fn a_group_member_sees_and_does_exactly_what_the_group_allows() {
-    let mut server = TestServer::start().await;
-    commands::group_add(
-        &server.config,
-        "editors",
-        &["view_posts".into(), "change_posts".into()],
-        "test",
-        &mut Vec::new(),
-    )
-    .await
-    .unwrap();
-    server.add_user("ed", false).await;
-    let id = server.store.user_id("ed").await.unwrap().unwrap();
-    let gid = server.store.group_id("editors").await.unwrap().unwrap();
-    server
-        .store
-        .add_memberships(id, &[gid], &Default::default())
+on_both_databases! {
+    async fn a_group_member_sees_and_does_exactly_what_the_group_allows() {
+        let mut server = TestServer::start().await;
+        commands::group_add(
+            &server.config,
+            "editors",
+            &["view_posts".into(), "change_posts".into()],
+            "test",
+            &mut Vec::new(),
+        )
         .await
         .unwrap();
+        server.add_user("ed", false).await;
+        let id = server.store.user_id("ed").await.unwrap().unwrap();
+        let gid = server.store.group_id("editors").await.unwrap().unwrap();
+        server
+            .store
+            .add_memberships(id, &[gid], &Default::default())
+            .await
+            .unwrap();
 
-    let conn = login(&server, "ed").await;
-    let mut c = Console::open(&conn, 80, 24, "xterm").await;
-    let index = c.wait_for("posts").await;
-    for other in ["authors", "comments", "tags"] {
-        assert!(
-            !index.contains(other),
-            "{other} shown to an editor:\n{index}"
-        );
+        let conn = login(&server, "ed").await;
+        let mut c = Console::open(&conn, 80, 24, "xterm").await;
+        let index = c.wait_for("posts").await;
+        for other in ["authors", "comments", "tags"] {
+            assert!(
+                !index.contains(other),
+                "{other} shown to an editor:\n{index}"
+            );
+        }
+        c.send(ENTER).await;
+        c.wait_for("row 1 of 2,000").await;
+        c.send(ENTER).await;
+        c.wait_for("body").await;
+
+        // The same commands for another model, sent straight to the session, are refused.
+        let ed = session_actor(&server, "ed").await;
+        let page = Cmd::LoadPage {
+            model: "authors".into(),
+            anchor: PageAnchor::First,
+            limit: 10,
+            query: Default::default(),
+        };
+        assert!(denied(server.sessions.execute(&ed, page).await));
+        let record = Cmd::LoadRecord {
+            model: "authors".into(),
+            key: vec![Value::Integer(1)],
+        };
+        assert!(denied(server.sessions.execute(&ed, record).await));
+        let log = server.store.recent_audit(5).await.unwrap();
+        assert!(log.iter().any(|e| e.outcome == "denied"
+            && e.actor.as_deref() == Some("ed")
+            && e.reason.as_deref() == Some("no view_authors permission")));
+        server.stop().await;
     }
-    c.send(ENTER).await;
-    c.wait_for("row 1 of 2,000").await;
-    c.send(ENTER).await;
-    c.wait_for("body").await;
-
-    // The same commands for another model, sent straight to the session, are refused.
-    let ed = session_actor(&server, "ed").await;
-    let page = Cmd::LoadPage {
-        model: "authors".into(),
-        anchor: PageAnchor::First,
-        limit: 10,
-        query: Default::default(),
-    };
-    assert!(denied(server.sessions.execute(&ed, page).await));
-    let record = Cmd::LoadRecord {
-        model: "authors".into(),
-        key: vec![Value::Integer(1)],
-    };
-    assert!(denied(server.sessions.execute(&ed, record).await));
-    let log = server.store.recent_audit(5).await.unwrap();
-    assert!(log.iter().any(|e| e.outcome == "denied"
-        && e.actor.as_deref() == Some("ed")
-        && e.reason.as_deref() == Some("no view_authors permission")));
-    server.stop().await;
 }
 
-#[tokio::test]
-async fn object_permissions_show_exactly_those_rows_with_paging_and_counts() {
-    let mut server = TestServer::start().await;
-    server.add_user("olga", false).await;
-    commands::group_add(&server.config, "reviewers", &[], "test", &mut Vec::new())
-        .await
-        .unwrap();
-    let id = server.store.user_id("olga").await.unwrap().unwrap();
-    let gid = server.store.group_id("reviewers").await.unwrap().unwrap();
-    server
-        .store
-        .add_memberships(id, &[gid], &Default::default())
-        .await
-        .unwrap();
-    assign(
-        &server,
-        Target::User("olga".into()),
-        "view_posts",
-        "posts",
-        "17",
-    )
-    .await;
-    assign(
-        &server,
-        Target::Group("reviewers".into()),
-        "change_posts",
-        "posts",
-        "42",
-    )
-    .await;
-    assign(
-        &server,
-        Target::User("olga".into()),
-        "delete_posts",
-        "posts",
-        "99",
-    )
-    .await;
+on_both_databases! {
+    async fn object_permissions_show_exactly_those_rows_with_paging_and_counts() {
+        let mut server = TestServer::start().await;
+        server.add_user("olga", false).await;
+        commands::group_add(&server.config, "reviewers", &[], "test", &mut Vec::new())
+            .await
+            .unwrap();
+        let id = server.store.user_id("olga").await.unwrap().unwrap();
+        let gid = server.store.group_id("reviewers").await.unwrap().unwrap();
+        server
+            .store
+            .add_memberships(id, &[gid], &Default::default())
+            .await
+            .unwrap();
+        assign(
+            &server,
+            Target::User("olga".into()),
+            "view_posts",
+            "posts",
+            "17",
+        )
+        .await;
+        assign(
+            &server,
+            Target::Group("reviewers".into()),
+            "change_posts",
+            "posts",
+            "42",
+        )
+        .await;
+        assign(
+            &server,
+            Target::User("olga".into()),
+            "delete_posts",
+            "posts",
+            "99",
+        )
+        .await;
 
-    let conn = login(&server, "olga").await;
-    let mut c = Console::open(&conn, 100, 24, "xterm").await;
-    let index = c.wait_for("posts").await;
-    assert!(!index.contains("authors"), "{index}");
-    c.send(ENTER).await;
-    let list = c.wait_for("row 1 of 2").await;
-    let ids: Vec<&str> = list
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.trim_start_matches(['▶', ' ']).split_whitespace().next())
-        .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
-        .collect();
-    assert_eq!(ids, vec!["17", "42"], "{list}");
-    c.keys(&[DOWN]).await;
-    c.wait_for("row 2 of 2").await;
-    c.send(ENTER).await;
-    c.wait_for("#42").await;
+        let conn = login(&server, "olga").await;
+        let mut c = Console::open(&conn, 100, 24, "xterm").await;
+        let index = c.wait_for("posts").await;
+        assert!(!index.contains("authors"), "{index}");
+        c.send(ENTER).await;
+        let list = c.wait_for("row 1 of 2").await;
+        let ids: Vec<&str> = list
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.trim_start_matches(['▶', ' ']).split_whitespace().next())
+            .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
+            .collect();
+        assert_eq!(ids, vec!["17", "42"], "{list}");
+        c.keys(&[DOWN]).await;
+        c.wait_for("row 2 of 2").await;
+        c.send(ENTER).await;
+        c.wait_for("#42").await;
 
-    // A row without a viewing permission is refused when asked for directly, and a
-    // delete-only grant does not make a row visible.
-    let olga = session_actor(&server, "olga").await;
-    for pk in [18, 99] {
+        // A row without a viewing permission is refused when asked for directly, and a
+        // delete-only grant does not make a row visible.
+        let olga = session_actor(&server, "olga").await;
+        for pk in [18, 99] {
+            let cmd = Cmd::LoadRecord {
+                model: "posts".into(),
+                key: vec![Value::Integer(pk)],
+            };
+            assert!(
+                denied(server.sessions.execute(&olga, cmd).await),
+                "row {pk}"
+            );
+        }
         let cmd = Cmd::LoadRecord {
             model: "posts".into(),
-            key: vec![Value::Integer(pk)],
+            key: vec![Value::Integer(17)],
         };
-        assert!(
-            denied(server.sessions.execute(&olga, cmd).await),
-            "row {pk}"
-        );
+        assert!(matches!(
+            server.sessions.execute(&olga, cmd).await,
+            Some(Msg::Record { .. })
+        ));
+        server.stop().await;
     }
-    let cmd = Cmd::LoadRecord {
-        model: "posts".into(),
-        key: vec![Value::Integer(17)],
-    };
-    assert!(matches!(
-        server.sessions.execute(&olga, cmd).await,
-        Some(Msg::Record { .. })
-    ));
-    server.stop().await;
 }
 
-#[tokio::test]
-async fn disabled_users_cannot_log_in_and_lose_everything() {
-    let server = TestServer::start().await;
-    grant(&server, Target::User("jane".into()), &["view_tags"]).await;
-    commands::user_set_active(&server.config, "jane", false, "test", &mut Vec::new())
-        .await
-        .unwrap();
-    let mut conn = connect(server.addr).await;
-    let code = server.next_code("jane");
-    assert!(
-        !ki_login(&mut conn, "jane", &[PASSWORD, &code])
+on_both_databases! {
+    async fn disabled_users_cannot_log_in_and_lose_everything() {
+        let server = TestServer::start().await;
+        grant(&server, Target::User("jane".into()), &["view_tags"]).await;
+        commands::user_set_active(&server.config, "jane", false, "test", &mut Vec::new())
             .await
-            .success
-    );
-    let jane = session_actor(&server, "jane").await;
-    let cmd = Cmd::Count {
-        model: "tags".into(),
-        query: Default::default(),
-    };
-    assert!(denied(server.sessions.execute(&jane, cmd).await));
-    server.stop().await;
+            .unwrap();
+        let mut conn = connect(server.addr).await;
+        let code = server.next_code("jane");
+        assert!(
+            !ki_login(&mut conn, "jane", &[PASSWORD, &code])
+                .await
+                .success
+        );
+        let jane = session_actor(&server, "jane").await;
+        let cmd = Cmd::Count {
+            model: "tags".into(),
+            query: Default::default(),
+        };
+        assert!(denied(server.sessions.execute(&jane, cmd).await));
+        server.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn column_rules_hide_and_mask_except_for_exempt_groups() {
-    let mut server = TestServer::start_with(
-        |c| {
-            c.models.insert(
-                "authors".into(),
-                moat::config::ModelConfig {
-                    hidden: vec!["email".into()],
-                    masked: vec!["bio".into()],
-                    exempt_groups: vec!["hr".into()],
-                    ..Default::default()
-                },
-            );
-        },
-        None,
-    )
-    .await;
-    // A superuser outside the exempt group: no email column, bio masked.
-    let conn = login(&server, "admin").await;
-    let mut c = Console::open(&conn, 200, 30, "xterm").await;
-    c.wait_for("post_tags").await;
-    c.send(ENTER).await;
-    let list = c.wait_for("row 1 of 200").await;
-    assert!(
-        !list.contains("email") && !list.contains("@example"),
-        "{list}"
-    );
-    assert!(list.contains("••••"), "{list}");
-    c.send(ENTER).await;
-    let detail = c.wait_for("joined_at").await;
-    assert!(!detail.contains("email"), "{detail}");
+on_both_databases! {
+    async fn column_rules_hide_and_mask_except_for_exempt_groups() {
+        let mut server = TestServer::start_with(
+            |c| {
+                c.models.insert(
+                    "authors".into(),
+                    moat::config::ModelConfig {
+                        hidden: vec!["email".into()],
+                        masked: vec!["bio".into()],
+                        exempt_groups: vec!["hr".into()],
+                        ..Default::default()
+                    },
+                );
+            },
+            None,
+        )
+        .await;
+        // A superuser outside the exempt group: no email column, bio masked.
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 200, 30, "xterm").await;
+        c.wait_for("post_tags").await;
+        c.send(ENTER).await;
+        let list = c.wait_for("row 1 of 200").await;
+        assert!(
+            !list.contains("email") && !list.contains("@example"),
+            "{list}"
+        );
+        assert!(list.contains("••••"), "{list}");
+        c.send(ENTER).await;
+        let detail = c.wait_for("joined_at").await;
+        assert!(!detail.contains("email"), "{detail}");
 
-    // A member of the exempt group sees both.
-    server.add_user("hanna", true).await;
-    commands::group_add(&server.config, "hr", &[], "test", &mut Vec::new())
-        .await
-        .unwrap();
-    let id = server.store.user_id("hanna").await.unwrap().unwrap();
-    let gid = server.store.group_id("hr").await.unwrap().unwrap();
-    server
-        .store
-        .add_memberships(id, &[gid], &Default::default())
-        .await
-        .unwrap();
-    let conn = login(&server, "hanna").await;
-    let mut c = Console::open(&conn, 200, 30, "xterm").await;
-    c.wait_for("post_tags").await;
-    c.send(ENTER).await;
-    let list = c.wait_for("row 1 of 200").await;
-    assert!(
-        list.contains("email") && list.contains("@example"),
-        "{list}"
-    );
-    server.stop().await;
+        // A member of the exempt group sees both.
+        server.add_user("hanna", true).await;
+        commands::group_add(&server.config, "hr", &[], "test", &mut Vec::new())
+            .await
+            .unwrap();
+        let id = server.store.user_id("hanna").await.unwrap().unwrap();
+        let gid = server.store.group_id("hr").await.unwrap().unwrap();
+        server
+            .store
+            .add_memberships(id, &[gid], &Default::default())
+            .await
+            .unwrap();
+        let conn = login(&server, "hanna").await;
+        let mut c = Console::open(&conn, 200, 30, "xterm").await;
+        c.wait_for("post_tags").await;
+        c.send(ENTER).await;
+        let list = c.wait_for("row 1 of 200").await;
+        assert!(
+            list.contains("email") && list.contains("@example"),
+            "{list}"
+        );
+        server.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn management_commands_refuse_unknown_names() {
-    let server = TestServer::start().await;
-    let cfg = &server.config;
-    let err = |r: Result<(), commands::CommandError>| r.unwrap_err().to_string();
-    let mut out = Vec::new();
-    let codes = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert!(err(commands::set_model_perms(
-        cfg,
-        &Target::User("ghost".into()),
-        &codes(&["view_posts"]),
-        true,
-        "t",
-        &mut out
-    )
-    .await)
-    .contains("no such user"));
-    assert!(err(commands::set_model_perms(
-        cfg,
-        &Target::Group("ghosts".into()),
-        &codes(&["view_posts"]),
-        true,
-        "t",
-        &mut out
-    )
-    .await)
-    .contains("no such group"));
-    assert!(err(commands::set_model_perms(
-        cfg,
-        &Target::User("jane".into()),
-        &codes(&["view_ghosts"]),
-        true,
-        "t",
-        &mut out
-    )
-    .await)
-    .contains("no model"));
-    assert!(err(commands::set_model_perms(
-        cfg,
-        &Target::User("jane".into()),
-        &codes(&["export_posts"]),
-        true,
-        "t",
-        &mut out
-    )
-    .await)
-    .contains("not view, add, change, delete"));
-    let perm = |codename: &str, model: &str, pk: &str| ObjectPerm {
-        target: Target::User("jane".into()),
-        codename: codename.into(),
-        model: model.into(),
-        pk: pk.into(),
-    };
-    assert!(err(commands::set_object_perm(
-        cfg,
-        &perm("view_posts", "posts", "999999"),
-        true,
-        "t",
-        &mut out
-    )
-    .await)
-    .contains("no row"));
-    assert!(err(commands::set_object_perm(
-        cfg,
-        &perm("view_posts", "posts", "abc"),
-        true,
-        "t",
-        &mut out
-    )
-    .await)
-    .contains("integer"));
-    assert!(err(commands::set_object_perm(
-        cfg,
-        &perm("view_tags", "posts", "1"),
-        true,
-        "t",
-        &mut out
-    )
-    .await)
-    .contains("not a permission on posts"));
-    // moat's own permissions are accepted.
-    commands::set_model_perms(
-        cfg,
-        &Target::User("jane".into()),
-        &codes(&["moat.view_audit"]),
-        true,
-        "t",
-        &mut out,
-    )
-    .await
-    .unwrap();
-    let mut listing = Vec::new();
-    commands::perm_list(cfg, "jane", &mut listing)
+on_both_databases! {
+    async fn management_commands_refuse_unknown_names() {
+        let server = TestServer::start().await;
+        let cfg = &server.config;
+        let err = |r: Result<(), commands::CommandError>| r.unwrap_err().to_string();
+        let mut out = Vec::new();
+        let codes = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(err(commands::set_model_perms(
+            cfg,
+            &Target::User("ghost".into()),
+            &codes(&["view_posts"]),
+            true,
+            "t",
+            &mut out
+        )
+        .await)
+        .contains("no such user"));
+        assert!(err(commands::set_model_perms(
+            cfg,
+            &Target::Group("ghosts".into()),
+            &codes(&["view_posts"]),
+            true,
+            "t",
+            &mut out
+        )
+        .await)
+        .contains("no such group"));
+        assert!(err(commands::set_model_perms(
+            cfg,
+            &Target::User("jane".into()),
+            &codes(&["view_ghosts"]),
+            true,
+            "t",
+            &mut out
+        )
+        .await)
+        .contains("no model"));
+        assert!(err(commands::set_model_perms(
+            cfg,
+            &Target::User("jane".into()),
+            &codes(&["export_posts"]),
+            true,
+            "t",
+            &mut out
+        )
+        .await)
+        .contains("not view, add, change, delete"));
+        let perm = |codename: &str, model: &str, pk: &str| ObjectPerm {
+            target: Target::User("jane".into()),
+            codename: codename.into(),
+            model: model.into(),
+            pk: pk.into(),
+        };
+        assert!(err(commands::set_object_perm(
+            cfg,
+            &perm("view_posts", "posts", "999999"),
+            true,
+            "t",
+            &mut out
+        )
+        .await)
+        .contains("no row"));
+        assert!(err(commands::set_object_perm(
+            cfg,
+            &perm("view_posts", "posts", "abc"),
+            true,
+            "t",
+            &mut out
+        )
+        .await)
+        .contains("integer"));
+        assert!(err(commands::set_object_perm(
+            cfg,
+            &perm("view_tags", "posts", "1"),
+            true,
+            "t",
+            &mut out
+        )
+        .await)
+        .contains("not a permission on posts"));
+        // moat's own permissions are accepted.
+        commands::set_model_perms(
+            cfg,
+            &Target::User("jane".into()),
+            &codes(&["moat.view_audit"]),
+            true,
+            "t",
+            &mut out,
+        )
         .await
         .unwrap();
-    assert!(String::from_utf8(listing)
-        .unwrap()
-        .contains("moat.view_audit"));
-    server.stop().await;
+        let mut listing = Vec::new();
+        commands::perm_list(cfg, "jane", &mut listing)
+            .await
+            .unwrap();
+        assert!(String::from_utf8(listing)
+            .unwrap()
+            .contains("moat.view_audit"));
+        server.stop().await;
+    }
 }
 
 /// Type `text` and press Enter.
@@ -365,261 +370,267 @@ async fn type_line(c: &mut Console, text: &str) {
     c.send(ENTER).await;
 }
 
-#[tokio::test]
-async fn managers_manage_within_what_they_hold_and_escalation_is_refused() {
-    let mut server = TestServer::start().await;
-    server.add_user("mia", false).await;
-    grant(
-        &server,
-        Target::User("mia".into()),
-        &[
-            "moat.manage_users",
-            "moat.manage_groups",
-            "moat.manage_permissions",
-            "view_posts",
-        ],
-    )
-    .await;
-    commands::group_add(
-        &server.config,
-        "authors_admin",
-        &["change_authors".into()],
-        "t",
-        &mut Vec::new(),
-    )
-    .await
-    .unwrap();
-
-    let conn = login(&server, "mia").await;
-    let mut c = Console::open(&conn, 120, 30, "xterm").await;
-    c.wait_for("posts").await;
-    c.send(b":").await;
-    type_line(&mut c, "users").await;
-    let users = c.wait_for("jane").await;
-    assert!(
-        users.contains("superuser") && users.contains("admin"),
-        "{users}"
-    );
-
-    // Create a user: the one-time password is shown once.
-    c.send(b"n").await;
-    type_line(&mut c, "neo").await;
-    let shown = c.wait_for("one-time password:").await;
-    assert!(shown.contains("User neo created"), "{shown}");
-    c.send(b"x").await; // any key closes the box
-    c.wait_for("neo").await;
-
-    // Open neo (users are sorted: admin, jane, mia, neo).
-    c.keys(&[b"G", ENTER]).await;
-    c.wait_for("user neo").await;
-    c.send(b"p").await;
-    type_line(&mut c, "view_posts").await;
-    c.wait_for("view_posts granted to neo").await;
-    c.send(b"p").await;
-    type_line(&mut c, "delete_posts").await;
-    c.wait_for("you do not hold delete_posts yourself").await;
-    c.send(b"g").await;
-    type_line(&mut c, "authors_admin").await;
-    c.wait_for("you do not hold change_authors yourself").await;
-
-    // A superuser's account is out of reach.
-    c.send(b"\x1b").await;
-    c.wait_for("lockout").await;
-    c.keys(&[b"g", b"x"]).await; // admin is first
-    c.wait_for("Disable user admin?").await;
-    c.send(b"y").await;
-    c.wait_for("only a superuser may change a superuser").await;
-
-    let g = server
-        .store
-        .grants(server.store.user_id("neo").await.unwrap().unwrap())
+on_both_databases! {
+    async fn managers_manage_within_what_they_hold_and_escalation_is_refused() {
+        let mut server = TestServer::start().await;
+        server.add_user("mia", false).await;
+        grant(
+            &server,
+            Target::User("mia".into()),
+            &[
+                "moat.manage_users",
+                "moat.manage_groups",
+                "moat.manage_permissions",
+                "view_posts",
+            ],
+        )
+        .await;
+        commands::group_add(
+            &server.config,
+            "authors_admin",
+            &["change_authors".into()],
+            "t",
+            &mut Vec::new(),
+        )
         .await
         .unwrap();
-    assert!(g.model_perms.contains("view_posts") && !g.model_perms.contains("delete_posts"));
-    assert!(g.groups.is_empty());
-    let log = server.store.recent_audit(20).await.unwrap();
-    assert!(log
-        .iter()
-        .any(|e| e.outcome == "denied" && e.actor.as_deref() == Some("mia")));
-    assert!(log
-        .iter()
-        .any(|e| e.action == "user_add" && e.actor.as_deref() == Some("mia")));
-    server.stop().await;
-}
 
-#[tokio::test]
-async fn management_screens_need_their_permission() {
-    let server = TestServer::start().await;
-    grant(&server, Target::User("jane".into()), &["view_posts"]).await;
-    let conn = login(&server, "jane").await;
-    let mut c = Console::open(&conn, 100, 24, "xterm").await;
-    c.wait_for("posts").await;
-    c.send(b":").await;
-    type_line(&mut c, "users").await;
-    let screen = c.wait_for("no moat.manage_users permission").await;
-    assert!(
-        !screen.contains("loading"),
-        "the refused screen is not left open:\n{screen}"
-    );
-    c.send(b":").await;
-    type_line(&mut c, "groups").await;
-    c.wait_for("no moat.manage_groups permission").await;
-    server.stop().await;
-}
+        let conn = login(&server, "mia").await;
+        let mut c = Console::open(&conn, 120, 30, "xterm").await;
+        c.wait_for("posts").await;
+        c.send(b":").await;
+        type_line(&mut c, "users").await;
+        let users = c.wait_for("jane").await;
+        assert!(
+            users.contains("superuser") && users.contains("admin"),
+            "{users}"
+        );
 
-#[tokio::test]
-async fn a_row_permission_assigned_from_the_record_screen_takes_effect() {
-    let server = TestServer::start().await;
-    let conn = login(&server, "admin").await;
-    let mut c = Console::open(&conn, 120, 30, "xterm").await;
-    c.wait_for("post_tags").await;
-    c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
-    c.wait_for("row 1 of 2,000").await;
-    c.send(ENTER).await;
-    c.wait_for("body").await;
-    c.send(b"o").await;
-    c.wait_for("posts #1 permissions").await;
-    c.send(b"a").await;
-    type_line(&mut c, "user jane view_posts").await;
-    c.wait_for("view_posts on posts #1 assigned to jane").await;
-    c.wait_for("jane").await;
+        // Create a user: the one-time password is shown once.
+        c.send(b"n").await;
+        type_line(&mut c, "neo").await;
+        let shown = c.wait_for("one-time password:").await;
+        assert!(shown.contains("User neo created"), "{shown}");
+        c.send(b"x").await; // any key closes the box
+        c.wait_for("neo").await;
 
-    let jane = login(&server, "jane").await;
-    let mut j = Console::open(&jane, 100, 24, "xterm").await;
-    j.wait_for("posts").await;
-    j.send(ENTER).await;
-    j.wait_for("row 1 of 1").await;
+        // Open neo (users are sorted: admin, jane, mia, neo).
+        c.keys(&[b"G", ENTER]).await;
+        c.wait_for("user neo").await;
+        c.send(b"p").await;
+        type_line(&mut c, "view_posts").await;
+        c.wait_for("view_posts granted to neo").await;
+        c.send(b"p").await;
+        type_line(&mut c, "delete_posts").await;
+        c.wait_for("you do not hold delete_posts yourself").await;
+        c.send(b"g").await;
+        type_line(&mut c, "authors_admin").await;
+        c.wait_for("you do not hold change_authors yourself").await;
 
-    // Removing it from the same screen takes it away, even from a session already open.
-    c.send(b"r").await;
-    c.wait_for("[y/N]").await;
-    c.send(b"y").await;
-    c.wait_for("removed from jane").await;
-    j.send(ENTER).await;
-    j.wait_for("permission denied").await;
-    server.stop().await;
-}
+        // A superuser's account is out of reach.
+        c.send(b"\x1b").await;
+        c.wait_for("lockout").await;
+        c.keys(&[b"g", b"x"]).await; // admin is first
+        c.wait_for("Disable user admin?").await;
+        c.send(b"y").await;
+        c.wait_for("only a superuser may change a superuser").await;
 
-#[tokio::test]
-async fn unlock_from_the_console() {
-    let server = TestServer::start_with(|c| c.lockout.failure_limit = 2, None).await;
-    for _ in 0..2 {
-        let mut conn = connect(server.addr).await;
-        ki_login(&mut conn, "jane", &["nope", "000000"]).await;
-    }
-    let conn = login(&server, "admin").await;
-    let mut c = Console::open(&conn, 120, 30, "xterm").await;
-    c.wait_for("post_tags").await;
-    c.send(b":").await;
-    type_line(&mut c, "users").await;
-    c.wait_for("locked").await;
-    c.keys(&[DOWN, b"u"]).await; // admin, jane
-    c.wait_for("Clear the failed-login counts and lockouts of jane?")
-        .await;
-    c.send(b"y").await;
-    c.wait_for("failure counters of jane cleared").await;
-    let _jane = login(&server, "jane").await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn deleting_a_row_asks_first_and_takes_its_object_permissions_with_it() {
-    let server = TestServer::start().await;
-    assign(
-        &server,
-        Target::User("jane".into()),
-        "view_posts",
-        "posts",
-        "5",
-    )
-    .await;
-    let conn = login(&server, "admin").await;
-    let mut c = Console::open(&conn, 160, 30, "xterm").await;
-    c.wait_for("post_tags").await;
-    c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
-    c.wait_for("row 1 of 2,000").await;
-    for _ in 0..4 {
-        c.send(DOWN).await;
-    }
-    c.wait_for("row 5 of 2,000").await;
-    c.send(b"d").await;
-    let ask = c.wait_for("Delete posts #5?").await;
-    assert!(ask.contains("deleted with it"), "comments cascade: {ask}");
-    c.send(b"n").await;
-    c.wait_for("cancelled").await;
-    c.send(b"d").await;
-    c.wait_for("Delete posts #5?").await;
-    c.send(b"y").await;
-    let list = c.wait_for("deleted posts #5").await;
-    assert!(
-        list.contains("\n  4 ") && list.contains("\n▶ 6 "),
-        "reloaded in place:\n{list}"
-    );
-    c.send(DOWN).await;
-    c.wait_for("row 6 of 1,999").await;
-
-    let grants: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM moat_user_object_perms WHERE model = 'posts'")
-            .fetch_one(server.store.pool())
+        let g = server
+            .store
+            .grants(server.store.user_id("neo").await.unwrap().unwrap())
             .await
             .unwrap();
-    assert_eq!(grants, 0, "no stale grant for a reused key");
-    let before: String = sqlx::query_scalar(
-        "SELECT before_json FROM moat_audit_log WHERE action = 'delete' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(server.store.pool())
-    .await
-    .unwrap();
-    assert!(
-        before.contains("\"id\":5") && before.contains("\"title\""),
-        "{before}"
-    );
+        assert!(g.model_perms.contains("view_posts") && !g.model_perms.contains("delete_posts"));
+        assert!(g.groups.is_empty());
+        let log = server.store.recent_audit(20).await.unwrap();
+        assert!(log
+            .iter()
+            .any(|e| e.outcome == "denied" && e.actor.as_deref() == Some("mia")));
+        assert!(log
+            .iter()
+            .any(|e| e.action == "user_add" && e.actor.as_deref() == Some("mia")));
+        server.stop().await;
+    }
+}
 
-    // A row others refer to without cascade: refused in plain words, nothing changes.
-    c.keys(&[b"\x1b"]).await;
-    c.wait_for("Columns").await;
-    c.send(b"g").await;
-    c.send(ENTER).await; // authors
-    c.wait_for("row 1 of 200").await;
-    c.send(b"d").await;
-    let ask = c.wait_for("Delete authors #1?").await;
-    assert!(ask.contains("refused"), "{ask}");
-    c.send(b"y").await;
-    c.wait_for("cannot delete").await;
-    let authors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authors")
+on_both_databases! {
+    async fn management_screens_need_their_permission() {
+        let server = TestServer::start().await;
+        grant(&server, Target::User("jane".into()), &["view_posts"]).await;
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 100, 24, "xterm").await;
+        c.wait_for("posts").await;
+        c.send(b":").await;
+        type_line(&mut c, "users").await;
+        let screen = c.wait_for("no moat.manage_users permission").await;
+        assert!(
+            !screen.contains("loading"),
+            "the refused screen is not left open:\n{screen}"
+        );
+        c.send(b":").await;
+        type_line(&mut c, "groups").await;
+        c.wait_for("no moat.manage_groups permission").await;
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_row_permission_assigned_from_the_record_screen_takes_effect() {
+        let server = TestServer::start().await;
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 120, 30, "xterm").await;
+        c.wait_for("post_tags").await;
+        c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
+        c.wait_for("row 1 of 2,000").await;
+        c.send(ENTER).await;
+        c.wait_for("body").await;
+        c.send(b"o").await;
+        c.wait_for("posts #1 permissions").await;
+        c.send(b"a").await;
+        type_line(&mut c, "user jane view_posts").await;
+        c.wait_for("view_posts on posts #1 assigned to jane").await;
+        c.wait_for("jane").await;
+
+        let jane = login(&server, "jane").await;
+        let mut j = Console::open(&jane, 100, 24, "xterm").await;
+        j.wait_for("posts").await;
+        j.send(ENTER).await;
+        j.wait_for("row 1 of 1").await;
+
+        // Removing it from the same screen takes it away, even from a session already open.
+        c.send(b"r").await;
+        c.wait_for("[y/N]").await;
+        c.send(b"y").await;
+        c.wait_for("removed from jane").await;
+        j.send(ENTER).await;
+        j.wait_for("permission denied").await;
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn unlock_from_the_console() {
+        let server = TestServer::start_with(|c| c.lockout.failure_limit = 2, None).await;
+        for _ in 0..2 {
+            let mut conn = connect(server.addr).await;
+            ki_login(&mut conn, "jane", &["nope", "000000"]).await;
+        }
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 120, 30, "xterm").await;
+        c.wait_for("post_tags").await;
+        c.send(b":").await;
+        type_line(&mut c, "users").await;
+        c.wait_for("locked").await;
+        c.keys(&[DOWN, b"u"]).await; // admin, jane
+        c.wait_for("Clear the failed-login counts and lockouts of jane?")
+            .await;
+        c.send(b"y").await;
+        c.wait_for("failure counters of jane cleared").await;
+        let _jane = login(&server, "jane").await;
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn deleting_a_row_asks_first_and_takes_its_object_permissions_with_it() {
+        let server = TestServer::start().await;
+        assign(
+            &server,
+            Target::User("jane".into()),
+            "view_posts",
+            "posts",
+            "5",
+        )
+        .await;
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 160, 30, "xterm").await;
+        c.wait_for("post_tags").await;
+        c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
+        c.wait_for("row 1 of 2,000").await;
+        for _ in 0..4 {
+            c.send(DOWN).await;
+        }
+        c.wait_for("row 5 of 2,000").await;
+        c.send(b"d").await;
+        let ask = c.wait_for("Delete posts #5?").await;
+        assert!(ask.contains("deleted with it"), "comments cascade: {ask}");
+        c.send(b"n").await;
+        c.wait_for("cancelled").await;
+        c.send(b"d").await;
+        c.wait_for("Delete posts #5?").await;
+        c.send(b"y").await;
+        let list = c.wait_for("deleted posts #5").await;
+        assert!(
+            list.contains("\n  4 ") && list.contains("\n▶ 6 "),
+            "reloaded in place:\n{list}"
+        );
+        c.send(DOWN).await;
+        c.wait_for("row 6 of 1,999").await;
+
+        let grants: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM moat_user_object_perms WHERE model = 'posts'")
+                .fetch_one(server.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(grants, 0, "no stale grant for a reused key");
+        let before: String = sqlx::query_scalar(
+            "SELECT before_json FROM moat_audit_log WHERE action = 'delete' ORDER BY id DESC LIMIT 1",
+        )
         .fetch_one(server.store.pool())
         .await
         .unwrap();
-    assert_eq!(authors, 200);
-    server.stop().await;
+        assert!(
+            before.contains("\"id\":5") && before.contains("\"title\""),
+            "{before}"
+        );
+
+        // A row others refer to without cascade: refused in plain words, nothing changes.
+        c.keys(&[b"\x1b"]).await;
+        c.wait_for("Columns").await;
+        c.send(b"g").await;
+        c.send(ENTER).await; // authors
+        c.wait_for("row 1 of 200").await;
+        c.send(b"d").await;
+        let ask = c.wait_for("Delete authors #1?").await;
+        assert!(ask.contains("refused"), "{ask}");
+        c.send(b"y").await;
+        c.wait_for("cannot delete").await;
+        let authors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authors")
+            .fetch_one(server.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(authors, 200);
+        server.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn deleting_needs_the_delete_permission_on_the_row() {
-    let server = TestServer::start().await;
-    grant(&server, Target::User("jane".into()), &["view_comments"]).await;
-    assign(
-        &server,
-        Target::User("jane".into()),
-        "delete_comments",
-        "comments",
-        "7",
-    )
-    .await;
-    let jane = session_actor(&server, "jane").await;
-    let cmd = |pk| Cmd::Delete {
-        model: "comments".into(),
-        key: vec![Value::Integer(pk)],
-    };
-    assert!(denied(server.sessions.execute(&jane, cmd(8)).await));
-    assert!(matches!(
-        server.sessions.execute(&jane, cmd(7)).await,
-        Some(Msg::Deleted { .. })
-    ));
-    let log = server.store.recent_audit(5).await.unwrap();
-    assert!(log
-        .iter()
-        .any(|e| e.outcome == "denied"
-            && e.reason.as_deref() == Some("no delete_comments permission")));
-    server.stop().await;
+on_both_databases! {
+    async fn deleting_needs_the_delete_permission_on_the_row() {
+        let server = TestServer::start().await;
+        grant(&server, Target::User("jane".into()), &["view_comments"]).await;
+        assign(
+            &server,
+            Target::User("jane".into()),
+            "delete_comments",
+            "comments",
+            "7",
+        )
+        .await;
+        let jane = session_actor(&server, "jane").await;
+        let cmd = |pk| Cmd::Delete {
+            model: "comments".into(),
+            key: vec![Value::Integer(pk)],
+        };
+        assert!(denied(server.sessions.execute(&jane, cmd(8)).await));
+        assert!(matches!(
+            server.sessions.execute(&jane, cmd(7)).await,
+            Some(Msg::Deleted { .. })
+        ));
+        let log = server.store.recent_audit(5).await.unwrap();
+        assert!(log
+            .iter()
+            .any(|e| e.outcome == "denied"
+                && e.reason.as_deref() == Some("no delete_comments permission")));
+        server.stop().await;
+    }
 }

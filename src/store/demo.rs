@@ -180,11 +180,12 @@ struct Inserts {
 
 impl Inserts {
     fn new(dialect: Dialect) -> Inserts {
-        let (ts, status, schema) = match dialect {
-            Dialect::Sqlite => ("?", "?", ""),
+        let (ts, status, real, schema) = match dialect {
+            Dialect::Sqlite => ("?", "?", "?", ""),
             Dialect::Postgres => (
                 "CAST(? AS timestamp)",
                 "CAST(? AS public.post_status)",
+                "CAST(? AS double precision)",
                 "public.",
             ),
         };
@@ -200,7 +201,7 @@ impl Inserts {
             post: n(format!(
                 "INSERT INTO {schema}posts (id, author_id, title, slug, body, status, \
                      published_at, view_count, rating, created_at) \
-                 VALUES (?, ?, ?, ?, ?, {status}, {ts}, ?, ?, {ts})"
+                 VALUES (?, ?, ?, ?, ?, {status}, {ts}, ?, {real}, {ts})"
             )),
             comment: n(format!(
                 "INSERT INTO {schema}comments (id, post_id, author_name, body, is_approved, \
@@ -302,7 +303,10 @@ async fn insert(
             .bind(p.status.as_str())
             .bind(p.published_at.map(format_ts))
             .bind(p.view_count)
-            .bind(p.rating)
+            // As text (REAL affinity stores a number): sqlx 0.8's Any driver sends a
+            // NULL f64 to PostgreSQL as a float4, which then clashes with the
+            // statement's next non-NULL float8.
+            .bind(p.rating.map(|r| r.to_string()))
             .bind(format_ts(p.created_at))
             .execute(&mut *conn)
             .await?

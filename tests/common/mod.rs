@@ -36,6 +36,54 @@ pub const PASSWORD: &str = "correct horse battery";
 /// How long any wait for the screen may take before a test fails.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// Which database a test's servers run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    /// The database of the running test, set by [`on_both_databases!`] (SQLite otherwise).
+    pub static DATABASE: Db;
+}
+
+/// The database the running test's servers use.
+pub fn current_db() -> Db {
+    DATABASE.try_with(|d| *d).unwrap_or(Db::Sqlite)
+}
+
+/// Define each end-to-end test once, run on both databases: `name::sqlite` with a SQLite
+/// file, `name::postgres` on a fresh PostgreSQL database (see `moat::store::testing`:
+/// ignored, with the reason, when `MOAT_TEST_POSTGRES_URL` was unset at build time).
+#[allow(unused_macros)] // not every test binary uses it
+macro_rules! on_both_databases {
+    ($(async fn $name:ident() $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body() $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                crate::common::DATABASE.scope(crate::common::Db::Sqlite, body()).await
+            }
+
+            #[tokio::test]
+            #[cfg_attr(
+                not(moat_postgres),
+                ignore = "MOAT_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"
+            )]
+            async fn postgres() {
+                crate::common::DATABASE.scope(crate::common::Db::Postgres, body()).await
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_databases;
+
 /// A config for a server living in `dir`.
 pub fn test_config(dir: &std::path::Path) -> Config {
     Config {
@@ -74,9 +122,14 @@ impl TestServer {
     pub async fn start_with(tweak: impl FnOnce(&mut Config), tap: Option<InputTap>) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path());
+        if current_db() == Db::Postgres {
+            config.database_url = moat::store::testing::fresh_postgres_url()
+                .await
+                .expect("a PostgreSQL test database");
+        }
         tweak(&mut config);
         let store = commands::open_store(&config).await.expect("store");
-        demo::load(store.pool()).await.expect("demo data");
+        demo::load(&store).await.expect("demo data");
         let built = commands::build(&config, store.clone())
             .await
             .expect("build");
