@@ -260,6 +260,33 @@ impl TestServer {
         self
     }
 
+    /// A second moat instance on this server's database and keys, as a load balancer
+    /// would have beside it. It shares what the database holds and nothing else; stop it
+    /// before this one (this one owns the directory).
+    pub async fn second_instance(&self) -> TestServer {
+        let store = commands::open_store(&self.config).await.expect("store");
+        let built = commands::build(&self.config, store.clone())
+            .await
+            .expect("build");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(Arc::clone(&built.server).serve(listener, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            store,
+            config: self.config.clone(),
+            sessions: Arc::clone(&built.server.sessions),
+            secrets: self.secrets.clone(),
+            used_steps: Default::default(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
