@@ -128,6 +128,9 @@ impl Schema {
 pub enum RowCount {
     Exact(u64),
     AtLeast(u64),
+    /// About this many: the database's planner statistics (PostgreSQL), for a whole
+    /// table too big to count.
+    About(u64),
 }
 
 impl fmt::Display for RowCount {
@@ -135,6 +138,7 @@ impl fmt::Display for RowCount {
         match self {
             RowCount::Exact(n) => f.write_str(&group_thousands(*n)),
             RowCount::AtLeast(n) => write!(f, "{}+", group_thousands(*n)),
+            RowCount::About(n) => write!(f, "~{}", group_thousands(*n)),
         }
     }
 }
@@ -453,6 +457,7 @@ mod tests {
         assert_eq!(group_thousands(1000), "1,000");
         assert_eq!(group_thousands(1234567), "1,234,567");
         assert_eq!(RowCount::AtLeast(10000).to_string(), "10,000+");
+        assert_eq!(RowCount::About(1_000_000).to_string(), "~1,000,000");
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::domain::{
 
 impl Store {
     /// Count the rows `listing` lets through, exactly up to [`sql::EXACT_COUNT_LIMIT`],
-    /// else `AtLeast(limit)`.
+    /// else `AtLeast(limit)` — or, for a whole PostgreSQL table, `About(n)` from the
+    /// planner's statistics (as fresh as the last ANALYZE or autovacuum).
     pub async fn count_rows(
         &self,
         table: &TableInfo,
@@ -37,11 +38,22 @@ impl Store {
         }
         let n: i64 = query.fetch_one(&self.pool).await?;
         let n = u64::try_from(n).unwrap_or(0);
-        Ok(if n > limit {
-            RowCount::AtLeast(limit)
-        } else {
-            RowCount::Exact(n)
-        })
+        if n <= limit {
+            return Ok(RowCount::Exact(n));
+        }
+        if table.pg_name.is_some() && conditions.is_empty() {
+            let estimate: i64 = sql::query_scalar(sql::PG_ESTIMATED_ROWS)
+                .bind(Ident::table(table).as_str())
+                .fetch_one(&self.pool)
+                .await?;
+            // Never analysed (-1), or statistics older than the rows counted just now.
+            if let Ok(estimate) = u64::try_from(estimate) {
+                if estimate > limit {
+                    return Ok(RowCount::About(estimate));
+                }
+            }
+        }
+        Ok(RowCount::AtLeast(limit))
     }
 
     /// One page of up to `limit` rows of `table` that `listing` lets through, in its
@@ -609,9 +621,27 @@ mod tests {
             );
             let bytes = if store.dialect() == Dialect::Sqlite { "x'00ff'" } else { "decode('00ff', 'hex')" };
             add_numbers(&store, 26, 10_050, bytes).await;
+            if store.dialect() == Dialect::Sqlite {
+                assert_eq!(
+                    store.count_rows(&t, &Listing::all()).await.unwrap(),
+                    RowCount::AtLeast(10_000)
+                );
+            } else {
+                sqlx::raw_sql("ANALYZE public.n").execute(store.pool()).await.unwrap();
+                assert_eq!(
+                    store.count_rows(&t, &Listing::all()).await.unwrap(),
+                    RowCount::About(10_050),
+                    "a whole big table: the planner's estimate"
+                );
+            }
+            let some = Listing {
+                search: Some(("row".into(), vec!["label".into()])),
+                ..Listing::all()
+            };
             assert_eq!(
-                store.count_rows(&t, &Listing::all()).await.unwrap(),
-                RowCount::AtLeast(10_000)
+                store.count_rows(&t, &some).await.unwrap(),
+                RowCount::AtLeast(10_000),
+                "a narrowed list is never estimated"
             );
         }
     }

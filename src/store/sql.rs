@@ -354,6 +354,11 @@ pub const PG_TABLE_FOREIGN_KEYS: &str = "SELECT \
      WHERE con.contype = 'f' AND con.conrelid = CAST(? AS oid) \
      ORDER BY con.conname";
 
+/// PostgreSQL: the planner's estimate of a table's rows (bind its quoted name); -1 when it
+/// was never analysed.
+pub const PG_ESTIMATED_ROWS: &str =
+    "SELECT CAST(reltuples AS bigint) FROM pg_class WHERE oid = CAST(CAST(? AS text) AS regclass)";
+
 /// Rows counted exactly up to this many; beyond it a count is shown as `N+`.
 pub const EXACT_COUNT_LIMIT: u64 = 10_000;
 
