@@ -174,6 +174,17 @@ fn detail() {
                 (col("published_at", "TIMESTAMP"), Value::Null),
                 (col("rating", "REAL"), Value::Real(1.5)),
                 (
+                    ColumnInfo {
+                        pg_type: Some(moat::domain::PgType {
+                            schema: "pg_catalog".into(),
+                            name: "jsonb".into(),
+                            labels: vec![],
+                        }),
+                        ..col("meta", "jsonb")
+                    },
+                    Value::Text("{\"tags\": [\"ops\", \"db\"], \"v\": 2}".into()),
+                ),
+                (
                     col("cover", "BLOB"),
                     Value::Blob(vec![0x89, 0x50, 0x4e, 0x47]),
                 ),

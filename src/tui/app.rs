@@ -5,7 +5,7 @@
 //! [`SafeText`], so nothing unsanitized can reach a buffer.
 
 use super::account::{EnrolScreen, PasswordScreen, Secret, Setup};
-use super::form::{EditorAction, Field, FormAction, FormScreen, TextEditor};
+use super::form::{EditorAction, Field, FieldKind, FormAction, FormScreen, TextEditor};
 use super::input::{Input, Key, KeyEvent};
 use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
 use super::sanitize::SafeText;
@@ -1576,6 +1576,13 @@ impl App {
             .map(|(col, value)| {
                 let shown = match value {
                     Value::Null => FieldValue::Null,
+                    // JSON is shown indented, one member a line.
+                    Value::Text(s) if FieldKind::of_column(col) == FieldKind::Json => {
+                        let pretty = serde_json::from_str::<serde_json::Value>(s)
+                            .ok()
+                            .and_then(|v| serde_json::to_string_pretty(&v).ok());
+                        FieldValue::Lines(SafeText::multiline(pretty.as_deref().unwrap_or(s)))
+                    }
                     Value::Text(s) => FieldValue::Lines(SafeText::multiline(s)),
                     Value::Blob(b) => FieldValue::Lines(vec![SafeText::new(&blob_summary(b))]),
                     other => FieldValue::Lines(vec![SafeText::new(&other.to_string())]),
