@@ -78,109 +78,112 @@ async fn enrol(server: &TestServer, name: &str, otp: &str) -> (Conn, Console, Ve
     (conn, c, secret, step)
 }
 
-#[tokio::test]
-async fn one_time_password_enrolment_forced_change_then_normal_login() {
-    let server = TestServer::start().await;
-    let otp = server.add_one_time_user("olive").await;
-    let (conn, mut c, secret, step) = enrol(&server, "olive", &otp).await;
+on_both_databases! {
+    async fn one_time_password_enrolment_forced_change_then_normal_login() {
+        let server = TestServer::start().await;
+        let otp = server.add_one_time_user("olive").await;
+        let (conn, mut c, secret, step) = enrol(&server, "olive", &otp).await;
 
-    // The password policy, each refusal in words, nothing lost but the new passwords.
-    for (new, again, why) in [
-        ("short", "short", "too short"),
-        ("olive-likes-long-ones", "olive-likes-long-ones", "username"),
-        ("Password1234", "Password1234", "too common"),
-        ("violet staple orbit 42", "violet staple orbit 43", "differ"),
-    ] {
-        set_password(&mut c, new, again).await;
-        c.wait_for(why).await;
-        assert!(c.screen().contains("Choose your own password"));
-    }
-    set_password(&mut c, "violet staple orbit 42", "violet staple orbit 42").await;
-    c.wait_for("Your account is ready").await;
-    c.send(b"q").await;
-    c.wait_closed().await;
-    disconnect(conn).await;
+        // The password policy, each refusal in words, nothing lost but the new passwords.
+        for (new, again, why) in [
+            ("short", "short", "too short"),
+            ("olive-likes-long-ones", "olive-likes-long-ones", "username"),
+            ("Password1234", "Password1234", "too common"),
+            ("violet staple orbit 42", "violet staple orbit 43", "differ"),
+        ] {
+            set_password(&mut c, new, again).await;
+            c.wait_for(why).await;
+            assert!(c.screen().contains("Choose your own password"));
+        }
+        set_password(&mut c, "violet staple orbit 42", "violet staple orbit 42").await;
+        c.wait_for("Your account is ready").await;
+        c.send(b"q").await;
+        c.wait_closed().await;
+        disconnect(conn).await;
 
-    // The one-time password is spent; the chosen one and a code from the app work.
-    let mut old = connect(server.addr).await;
-    let next = totp::code_at(&secret, step + 1);
-    let refused = ki_login(&mut old, "olive", &[&otp, &next]).await;
-    assert!(!refused.success, "{refused:?}");
-    let conn = login_at_with(server.addr, "olive", "violet staple orbit 42", &next).await;
-    let mut c = Console::open(&conn, 100, 30, "xterm").await;
-    c.wait_for("moat › models").await;
+        // The one-time password is spent; the chosen one and a code from the app work.
+        let mut old = connect(server.addr).await;
+        let next = totp::code_at(&secret, step + 1);
+        let refused = ki_login(&mut old, "olive", &[&otp, &next]).await;
+        assert!(!refused.success, "{refused:?}");
+        let conn = login_at_with(server.addr, "olive", "violet staple orbit 42", &next).await;
+        let mut c = Console::open(&conn, 100, 30, "xterm").await;
+        c.wait_for("moat › models").await;
 
-    let audit: Vec<(String, String)> = sqlx::query_as(
-        "SELECT action, outcome FROM moat_audit_log WHERE actor = 'olive' \
-         AND action IN ('totp_enrol', 'password_change') ORDER BY id",
-    )
-    .fetch_all(server.store.pool())
-    .await
-    .unwrap();
-    assert_eq!(
-        audit,
-        [
-            ("totp_enrol", "failure"),
-            ("totp_enrol", "success"),
-            ("password_change", "success")
-        ]
-        .map(|(a, o)| (a.to_string(), o.to_string()))
-    );
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn expired_one_time_password_is_refused() {
-    let server = TestServer::start_with(|c| c.accounts.one_time_password_hours = 1, None).await;
-    let otp = server.add_one_time_user("late").await;
-    // Two hours later (moved in the database rather than waiting).
-    sqlx::query("UPDATE moat_users SET password_expires_at = ? WHERE username = 'late'")
-        .bind(i64::try_from(now()).unwrap() - 3600)
-        .execute(server.store.pool())
+        let audit: Vec<(String, String)> = sqlx::query_as(
+            "SELECT action, outcome FROM moat_audit_log WHERE actor = 'olive' \
+             AND action IN ('totp_enrol', 'password_change') ORDER BY id",
+        )
+        .fetch_all(server.store.pool())
         .await
         .unwrap();
-    let mut conn = connect(server.addr).await;
-    let outcome = ki_login(&mut conn, "late", &[&otp, "000000"]).await;
-    assert!(!outcome.success);
-    // Refused like any other failure: the code is still asked.
-    assert_eq!(outcome.prompts, vec!["Password: ", "Verification code: "]);
-    let reason: String = sqlx::query_scalar(
-        "SELECT reason FROM moat_audit_log WHERE actor = 'late' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(server.store.pool())
-    .await
-    .unwrap();
-    assert_eq!(reason, "one-time password expired");
-    server.stop().await;
+        assert_eq!(
+            audit,
+            [
+                ("totp_enrol", "failure"),
+                ("totp_enrol", "success"),
+                ("password_change", "success")
+            ]
+            .map(|(a, o)| (a.to_string(), o.to_string()))
+        );
+        server.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn password_change_from_the_console() {
-    let server = TestServer::start().await;
-    let conn = login(&server, "jane").await;
-    let mut c = Console::open(&conn, 100, 30, "xterm").await;
-    c.wait_for("moat › models").await;
-    c.keys(&[b":", b"password", ENTER]).await;
-    c.wait_for("Change your password").await;
-    c.keys(&[b"not my password", TAB]).await;
-    set_password(&mut c, "a brand new passphrase", "a brand new passphrase").await;
-    c.wait_for("current password is wrong").await;
-    c.keys(&[PASSWORD.as_bytes(), TAB]).await;
-    set_password(&mut c, "a brand new passphrase", "a brand new passphrase").await;
-    c.wait_for("password changed").await;
-    disconnect(conn).await;
+on_both_databases! {
+    async fn expired_one_time_password_is_refused() {
+        let server = TestServer::start_with(|c| c.accounts.one_time_password_hours = 1, None).await;
+        let otp = server.add_one_time_user("late").await;
+        // Two hours later (moved in the database rather than waiting).
+        sqlx::query("UPDATE moat_users SET password_expires_at = $1 WHERE username = 'late'")
+            .bind(i64::try_from(now()).unwrap() - 3600)
+            .execute(server.store.pool())
+            .await
+            .unwrap();
+        let mut conn = connect(server.addr).await;
+        let outcome = ki_login(&mut conn, "late", &[&otp, "000000"]).await;
+        assert!(!outcome.success);
+        // Refused like any other failure: the code is still asked.
+        assert_eq!(outcome.prompts, vec!["Password: ", "Verification code: "]);
+        let reason: String = sqlx::query_scalar(
+            "SELECT reason FROM moat_audit_log WHERE actor = 'late' ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(reason, "one-time password expired");
+        server.stop().await;
+    }
+}
 
-    let mut old = connect(server.addr).await;
-    let refused = ki_login(&mut old, "jane", &[PASSWORD, &server.next_code("jane")]).await;
-    assert!(!refused.success);
-    login_at_with(
-        server.addr,
-        "jane",
-        "a brand new passphrase",
-        &totp::code_at(&server.secrets["jane"], totp::step_at(now()) + 1),
-    )
-    .await;
-    server.stop().await;
+on_both_databases! {
+    async fn password_change_from_the_console() {
+        let server = TestServer::start().await;
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 100, 30, "xterm").await;
+        c.wait_for("moat › models").await;
+        c.keys(&[b":", b"password", ENTER]).await;
+        c.wait_for("Change your password").await;
+        c.keys(&[b"not my password", TAB]).await;
+        set_password(&mut c, "a brand new passphrase", "a brand new passphrase").await;
+        c.wait_for("current password is wrong").await;
+        c.keys(&[PASSWORD.as_bytes(), TAB]).await;
+        set_password(&mut c, "a brand new passphrase", "a brand new passphrase").await;
+        c.wait_for("password changed").await;
+        disconnect(conn).await;
+
+        let mut old = connect(server.addr).await;
+        let refused = ki_login(&mut old, "jane", &[PASSWORD, &server.next_code("jane")]).await;
+        assert!(!refused.success);
+        login_at_with(
+            server.addr,
+            "jane",
+            "a brand new passphrase",
+            &totp::code_at(&server.secrets["jane"], totp::step_at(now()) + 1),
+        )
+        .await;
+        server.stop().await;
+    }
 }
 
 /// Open comments and ask to delete the selected row, answering yes.
@@ -190,437 +193,451 @@ async fn delete_selected_comment(c: &mut Console) {
     c.send(b"y").await;
 }
 
-#[tokio::test]
-async fn step_up_before_a_delete_after_the_window_not_before() {
-    let server = TestServer::start_with(|c| c.accounts.step_up_secs = 2, None).await;
-    let conn = login(&server, "admin").await;
-    let mut c = Console::open(&conn, 120, 30, "xterm").await;
-    c.wait_for("post_tags").await;
-    c.keys(&[DOWN, ENTER]).await; // comments
-    c.wait_for("row 1 of 6,000").await;
+on_both_databases! {
+    async fn step_up_before_a_delete_after_the_window_not_before() {
+        let server = TestServer::start_with(|c| c.accounts.step_up_secs = 2, None).await;
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 120, 30, "xterm").await;
+        c.wait_for("post_tags").await;
+        c.keys(&[DOWN, ENTER]).await; // comments
+        c.wait_for("row 1 of 6,000").await;
 
-    // Within the window: no prompt.
-    delete_selected_comment(&mut c).await;
-    c.wait_for("deleted comments #1").await;
-    assert!(!c.screen().contains("Verification code"));
+        // Within the window: no prompt.
+        delete_selected_comment(&mut c).await;
+        c.wait_for("deleted comments #1").await;
+        assert!(!c.screen().contains("Verification code"));
 
-    // After it: the delete waits for a fresh code.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    delete_selected_comment(&mut c).await;
-    c.wait_for("Verification code (step-up)").await;
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments")
-        .fetch_one(server.store.pool())
-        .await
-        .unwrap();
-    assert_eq!(left, 5999, "nothing deleted before the code");
-    // A wrong code refuses (and is counted); the held delete is dropped.
-    c.keys(&[b"000000", ENTER]).await;
-    c.wait_for("verification code refused").await;
-    delete_selected_comment(&mut c).await;
-    c.wait_for("Verification code (step-up)").await;
-    let code = server.next_code("admin");
-    c.send(code.as_bytes()).await;
-    // Typed digits are masked.
-    c.wait_for("••••••").await;
-    c.send(ENTER).await;
-    c.wait_for("deleted comments #2").await;
-    let steps: Vec<String> = sqlx::query_scalar(
-        "SELECT outcome FROM moat_audit_log WHERE action = 'step_up' ORDER BY id",
-    )
-    .fetch_all(server.store.pool())
-    .await
-    .unwrap();
-    assert_eq!(steps, ["success"]);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn backup_codes_regenerated_in_the_console_are_shown_once_and_work() {
-    let server = TestServer::start_with(|c| c.accounts.step_up_secs = 0, None).await;
-    let conn = login(&server, "jane").await;
-    let mut c = Console::open(&conn, 100, 30, "xterm").await;
-    c.wait_for("moat › models").await;
-    c.keys(&[b":", b"backup-codes", ENTER]).await;
-    c.wait_for("Verification code (step-up)").await;
-    c.send(server.next_code("jane").as_bytes()).await;
-    c.send(ENTER).await;
-    let shown = c.wait_for("shown only now").await;
-    let codes: Vec<String> = shown
-        .split_whitespace()
-        .filter(|w| w.len() == 19 && w.matches('-').count() == 3)
-        .map(str::to_string)
-        .collect();
-    assert_eq!(codes.len(), 10, "{shown}");
-    disconnect(conn).await;
-    // A backup code works once in place of the app's code.
-    login_at(server.addr, "jane", &codes[3]).await;
-    let mut again = connect(server.addr).await;
-    assert!(
-        !ki_login(&mut again, "jane", &[PASSWORD, &codes[3]])
+        // After it: the delete waits for a fresh code.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        delete_selected_comment(&mut c).await;
+        c.wait_for("Verification code (step-up)").await;
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments")
+            .fetch_one(server.store.pool())
             .await
-            .success
-    );
-    server.stop().await;
+            .unwrap();
+        assert_eq!(left, 5999, "nothing deleted before the code");
+        // A wrong code refuses (and is counted); the held delete is dropped.
+        c.keys(&[b"000000", ENTER]).await;
+        c.wait_for("verification code refused").await;
+        delete_selected_comment(&mut c).await;
+        c.wait_for("Verification code (step-up)").await;
+        let code = server.next_code("admin");
+        c.send(code.as_bytes()).await;
+        // Typed digits are masked.
+        c.wait_for("••••••").await;
+        c.send(ENTER).await;
+        c.wait_for("deleted comments #2").await;
+        let steps: Vec<String> = sqlx::query_scalar(
+            "SELECT outcome FROM moat_audit_log WHERE action = 'step_up' ORDER BY id",
+        )
+        .fetch_all(server.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(steps, ["success"]);
+        server.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn idle_timeout_warns_then_disconnects() {
-    let server = TestServer::start_with(
-        |c| {
-            c.session.idle_timeout_secs = 3;
-            c.session.idle_warning_secs = 2;
-        },
-        None,
-    )
-    .await;
-    let conn = login(&server, "jane").await;
-    let mut c = Console::open(&conn, 100, 30, "xterm").await;
-    c.wait_for("moat › models").await;
-    c.wait_for("this session closes in 2 s").await;
-    // A key keeps the session and clears the warning.
-    c.send(b"j").await;
-    c.wait_until("warning cleared", |s| !s.contains("closes in"))
+on_both_databases! {
+    async fn backup_codes_regenerated_in_the_console_are_shown_once_and_work() {
+        let server = TestServer::start_with(|c| c.accounts.step_up_secs = 0, None).await;
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 100, 30, "xterm").await;
+        c.wait_for("moat › models").await;
+        c.keys(&[b":", b"backup-codes", ENTER]).await;
+        c.wait_for("Verification code (step-up)").await;
+        c.send(server.next_code("jane").as_bytes()).await;
+        c.send(ENTER).await;
+        let shown = c.wait_for("shown only now").await;
+        let codes: Vec<String> = shown
+            .split_whitespace()
+            .filter(|w| w.len() == 19 && w.matches('-').count() == 3)
+            .map(str::to_string)
+            .collect();
+        assert_eq!(codes.len(), 10, "{shown}");
+        disconnect(conn).await;
+        // A backup code works once in place of the app's code.
+        login_at(server.addr, "jane", &codes[3]).await;
+        let mut again = connect(server.addr).await;
+        assert!(
+            !ki_login(&mut again, "jane", &[PASSWORD, &codes[3]])
+                .await
+                .success
+        );
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn idle_timeout_warns_then_disconnects() {
+        let server = TestServer::start_with(
+            |c| {
+                c.session.idle_timeout_secs = 3;
+                c.session.idle_warning_secs = 2;
+            },
+            None,
+        )
         .await;
-    c.wait_for("this session closes in 2 s").await;
-    c.wait_closed().await;
-    assert!(c.screen().contains("idle timeout"), "{}", c.screen());
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn maximum_session_time_ends_a_busy_session() {
-    let server = TestServer::start_with(|c| c.session.max_session_secs = 2, None).await;
-    let conn = login(&server, "jane").await;
-    let mut c = Console::open(&conn, 100, 30, "xterm").await;
-    c.wait_for("moat › models").await;
-    for _ in 0..8 {
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 100, 30, "xterm").await;
+        c.wait_for("moat › models").await;
+        c.wait_for("this session closes in 2 s").await;
+        // A key keeps the session and clears the warning.
         c.send(b"j").await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        c.wait_until("warning cleared", |s| !s.contains("closes in"))
+            .await;
+        c.wait_for("this session closes in 2 s").await;
+        c.wait_closed().await;
+        assert!(c.screen().contains("idle timeout"), "{}", c.screen());
+        server.stop().await;
     }
-    c.wait_closed().await;
-    assert!(
-        c.screen().contains("maximum session time"),
-        "{}",
-        c.screen()
-    );
-    server.stop().await;
 }
 
-#[tokio::test]
-async fn disabling_a_user_ends_their_open_session() {
-    let server = TestServer::start().await;
-    let conn = login(&server, "jane").await;
-    let mut c = Console::open(&conn, 100, 30, "xterm").await;
-    c.wait_for("moat › models").await;
-    // From the command line (another process in real life): the session's instance
-    // learns it from the database.
-    let mut out = Vec::new();
-    commands::user_set_active(&server.config, "jane", false, "ops", &mut out)
-        .await
-        .unwrap();
-    c.wait_closed().await;
-    assert!(
-        c.screen().contains("session ended: account disabled"),
-        "{}",
-        c.screen()
-    );
-    server.stop().await;
+on_both_databases! {
+    async fn maximum_session_time_ends_a_busy_session() {
+        let server = TestServer::start_with(|c| c.session.max_session_secs = 2, None).await;
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 100, 30, "xterm").await;
+        c.wait_for("moat › models").await;
+        for _ in 0..8 {
+            c.send(b"j").await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        c.wait_closed().await;
+        assert!(
+            c.screen().contains("maximum session time"),
+            "{}",
+            c.screen()
+        );
+        server.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn sessions_are_listed_and_ended_from_the_cli_and_the_console() {
-    let mut server = TestServer::start_with(|c| c.accounts.step_up_secs = 600, None).await;
-    server.add_user("olga", false).await;
-    let conn_jane = login(&server, "jane").await;
-    let mut jane = Console::open(&conn_jane, 100, 30, "xterm").await;
-    jane.wait_for("moat › models").await;
-
-    // `moat sessions` lists it (user, source address, start, idle).
-    let mut out = Vec::new();
-    commands::sessions_list(&server.config, &mut out)
-        .await
-        .unwrap();
-    let listing = String::from_utf8(out).unwrap();
-    let line = listing
-        .lines()
-        .find(|l| l.contains(" jane "))
-        .unwrap_or_else(|| panic!("{listing}"));
-    assert!(line.contains("127.0.0.1"), "{listing}");
-    let id = line.split_whitespace().next().unwrap().to_string();
-
-    // The superuser screen lists it too, and ends it.
-    let conn_admin = login(&server, "admin").await;
-    let mut admin = Console::open(&conn_admin, 120, 30, "xterm").await;
-    admin.wait_for("post_tags").await;
-    admin.keys(&[b":", b"sessions", ENTER]).await;
-    admin.wait_for("live sessions").await;
-    let screen = admin.wait_for(&id).await;
-    assert!(
-        screen.contains("jane") && screen.contains("admin"),
-        "{screen}"
-    );
-    // Select jane's row (oldest first; both started within the same second).
-    let jane_row = screen.lines().position(|l| l.contains(&id)).unwrap();
-    let selected = screen.lines().position(|l| l.contains('▶')).unwrap();
-    if jane_row > selected {
-        admin.send(DOWN).await;
+on_both_databases! {
+    async fn disabling_a_user_ends_their_open_session() {
+        let server = TestServer::start().await;
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 100, 30, "xterm").await;
+        c.wait_for("moat › models").await;
+        // From the command line (another process in real life): the session's instance
+        // learns it from the database.
+        let mut out = Vec::new();
+        commands::user_set_active(&server.config, "jane", false, "ops", &mut out)
+            .await
+            .unwrap();
+        c.wait_closed().await;
+        assert!(
+            c.screen().contains("session ended: account disabled"),
+            "{}",
+            c.screen()
+        );
+        server.stop().await;
     }
-    admin.send(b"x").await;
-    admin.wait_for(&format!("End session {id} of jane?")).await;
-    admin.send(b"y").await;
-    admin.wait_for(&format!("session {id} of jane ended")).await;
-    jane.wait_closed().await;
-    assert!(
-        jane.screen().contains("session ended: ended by admin"),
-        "{}",
-        jane.screen()
-    );
+}
 
-    // A plain user may not see the list.
-    let conn = login(&server, "olga").await;
-    let mut olga = Console::open(&conn, 100, 30, "xterm").await;
-    olga.wait_for("moat › models").await;
-    olga.keys(&[b":", b"sessions", ENTER]).await;
-    olga.wait_for("permission denied: only superusers").await;
+on_both_databases! {
+    async fn sessions_are_listed_and_ended_from_the_cli_and_the_console() {
+        let mut server = TestServer::start_with(|c| c.accounts.step_up_secs = 600, None).await;
+        server.add_user("olga", false).await;
+        let conn_jane = login(&server, "jane").await;
+        let mut jane = Console::open(&conn_jane, 100, 30, "xterm").await;
+        jane.wait_for("moat › models").await;
 
-    // `moat sessions end` ends one from the command line.
-    let mut out = Vec::new();
-    let olga_id = {
+        // `moat sessions` lists it (user, source address, start, idle).
+        let mut out = Vec::new();
         commands::sessions_list(&server.config, &mut out)
             .await
             .unwrap();
         let listing = String::from_utf8(out).unwrap();
-        listing
+        let line = listing
             .lines()
-            .find(|l| l.contains(" olga "))
-            .and_then(|l| l.split_whitespace().next())
-            .unwrap_or_else(|| panic!("{listing}"))
-            .to_string()
-    };
-    let mut out = Vec::new();
-    // A prefix is enough, in either case.
-    commands::session_end(
-        &server.config,
-        &olga_id[..6].to_uppercase(),
-        "ops",
-        &mut out,
-    )
-    .await
-    .unwrap();
-    assert!(String::from_utf8(out).unwrap().contains("of olga ended"));
-    olga.wait_closed().await;
-    assert!(olga.screen().contains("ended by ops (command line)"));
-    let mut out = Vec::new();
-    let err = commands::session_end(&server.config, "ffffffff", "ops", &mut out)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("no live session"), "{err}");
-    server.stop().await;
-}
+            .find(|l| l.contains(" jane "))
+            .unwrap_or_else(|| panic!("{listing}"));
+        assert!(line.contains("127.0.0.1"), "{listing}");
+        let id = line.split_whitespace().next().unwrap().to_string();
 
-#[tokio::test]
-async fn reset_2fa_ends_sessions_and_the_user_enrols_again() {
-    let server = TestServer::start().await;
-    let conn = login(&server, "jane").await;
-    let mut c = Console::open(&conn, 100, 30, "xterm").await;
-    c.wait_for("moat › models").await;
-    let mut out = Vec::new();
-    commands::reset_2fa(&server.config, "jane", "ops", &mut out)
-        .await
-        .unwrap();
-    let otp = one_time_password_in(&String::from_utf8(out).unwrap());
-    c.wait_closed().await;
-    assert!(c.screen().contains("second factor reset"), "{}", c.screen());
-    // The old password and the old app no longer get in; the one-time password enrols.
-    let mut old = connect(server.addr).await;
-    assert!(
-        !ki_login(&mut old, "jane", &[PASSWORD, &server.next_code("jane")])
-            .await
-            .success
-    );
-    let (_conn, _c, secret, _) = enrol(&server, "jane", &otp).await;
-    assert_ne!(secret, server.secrets["jane"]);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn console_user_screen_resets_2fa_after_step_up() {
-    let server = TestServer::start_with(|c| c.accounts.step_up_secs = 0, None).await;
-    let conn = login(&server, "admin").await;
-    let mut c = Console::open(&conn, 120, 30, "xterm").await;
-    c.wait_for("post_tags").await;
-    c.keys(&[b":", b"users", ENTER]).await;
-    c.wait_for("jane").await;
-    c.keys(&[DOWN, b"t"]).await;
-    c.wait_for("Reset the two-factor setup of jane?").await;
-    c.send(b"y").await;
-    c.wait_for("Verification code (step-up)").await;
-    c.send(server.next_code("admin").as_bytes()).await;
-    c.send(ENTER).await;
-    c.wait_for("one-time password:").await;
-    let device: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM moat_totp_devices d JOIN moat_users u ON u.id = d.user_id \
-         WHERE u.username = 'jane'",
-    )
-    .fetch_one(server.store.pool())
-    .await
-    .unwrap();
-    assert_eq!(device, 0);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_user_created_without_a_device_cannot_log_in_with_password_alone_later() {
-    // must_change_password off and no device (e.g. an old row): refused, never
-    // password-only.
-    let server = TestServer::start().await;
-    let phc = moat::auth::password::Hasher::new(TEST_ARGON2)
-        .unwrap()
-        .hash(PASSWORD)
-        .unwrap();
-    server
-        .store
-        .create_user(&NewUser {
-            username: "nodev",
-            password_hash: &phc,
-            is_superuser: false,
-            totp_secret: None,
-            must_change_password: false,
-            password_expires_at: None,
-            now: 0,
-        })
-        .await
-        .unwrap();
-    let mut conn = connect(server.addr).await;
-    assert!(
-        !ki_login(&mut conn, "nodev", &[PASSWORD, "123456"])
-            .await
-            .success
-    );
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_lockout_of_the_user_ends_their_open_session() {
-    let server = TestServer::start_with(
-        |c| {
-            c.lockout.user_failure_limit = 2;
-            c.lockout.failure_limit = 10;
-        },
-        None,
-    )
-    .await;
-    let conn = login(&server, "jane").await;
-    let mut c = Console::open(&conn, 100, 30, "xterm").await;
-    c.wait_for("moat › models").await;
-    // Someone guesses jane's password from elsewhere until the account locks.
-    for _ in 0..2 {
-        let mut guess = connect(server.addr).await;
+        // The superuser screen lists it too, and ends it.
+        let conn_admin = login(&server, "admin").await;
+        let mut admin = Console::open(&conn_admin, 120, 30, "xterm").await;
+        admin.wait_for("post_tags").await;
+        admin.keys(&[b":", b"sessions", ENTER]).await;
+        admin.wait_for("live sessions").await;
+        let screen = admin.wait_for(&id).await;
         assert!(
-            !ki_login(&mut guess, "jane", &["guess", "000000"])
+            screen.contains("jane") && screen.contains("admin"),
+            "{screen}"
+        );
+        // Select jane's row (oldest first; both started within the same second).
+        let jane_row = screen.lines().position(|l| l.contains(&id)).unwrap();
+        let selected = screen.lines().position(|l| l.contains('▶')).unwrap();
+        if jane_row > selected {
+            admin.send(DOWN).await;
+        }
+        admin.send(b"x").await;
+        admin.wait_for(&format!("End session {id} of jane?")).await;
+        admin.send(b"y").await;
+        admin.wait_for(&format!("session {id} of jane ended")).await;
+        jane.wait_closed().await;
+        assert!(
+            jane.screen().contains("session ended: ended by admin"),
+            "{}",
+            jane.screen()
+        );
+
+        // A plain user may not see the list.
+        let conn = login(&server, "olga").await;
+        let mut olga = Console::open(&conn, 100, 30, "xterm").await;
+        olga.wait_for("moat › models").await;
+        olga.keys(&[b":", b"sessions", ENTER]).await;
+        olga.wait_for("permission denied: only superusers").await;
+
+        // `moat sessions end` ends one from the command line.
+        let mut out = Vec::new();
+        let olga_id = {
+            commands::sessions_list(&server.config, &mut out)
+                .await
+                .unwrap();
+            let listing = String::from_utf8(out).unwrap();
+            listing
+                .lines()
+                .find(|l| l.contains(" olga "))
+                .and_then(|l| l.split_whitespace().next())
+                .unwrap_or_else(|| panic!("{listing}"))
+                .to_string()
+        };
+        let mut out = Vec::new();
+        // A prefix is enough, in either case.
+        commands::session_end(
+            &server.config,
+            &olga_id[..6].to_uppercase(),
+            "ops",
+            &mut out,
+        )
+        .await
+        .unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("of olga ended"));
+        olga.wait_closed().await;
+        assert!(olga.screen().contains("ended by ops (command line)"));
+        let mut out = Vec::new();
+        let err = commands::session_end(&server.config, "ffffffff", "ops", &mut out)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no live session"), "{err}");
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn reset_2fa_ends_sessions_and_the_user_enrols_again() {
+        let server = TestServer::start().await;
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 100, 30, "xterm").await;
+        c.wait_for("moat › models").await;
+        let mut out = Vec::new();
+        commands::reset_2fa(&server.config, "jane", "ops", &mut out)
+            .await
+            .unwrap();
+        let otp = one_time_password_in(&String::from_utf8(out).unwrap());
+        c.wait_closed().await;
+        assert!(c.screen().contains("second factor reset"), "{}", c.screen());
+        // The old password and the old app no longer get in; the one-time password enrols.
+        let mut old = connect(server.addr).await;
+        assert!(
+            !ki_login(&mut old, "jane", &[PASSWORD, &server.next_code("jane")])
                 .await
                 .success
         );
+        let (_conn, _c, secret, _) = enrol(&server, "jane", &otp).await;
+        assert_ne!(secret, server.secrets["jane"]);
+        server.stop().await;
     }
-    c.wait_closed().await;
-    assert!(
-        c.screen().contains("session ended: account locked out"),
-        "{}",
-        c.screen()
-    );
-    server.stop().await;
 }
 
-#[tokio::test]
-async fn a_second_session_on_the_same_one_time_password_cannot_take_over() {
-    let server = TestServer::start().await;
-    let otp = server.add_one_time_user("olive").await;
-    // Session A sits on the enrolment screen with the one-time password...
-    let mut conn_a = connect(server.addr).await;
-    assert!(ki_login(&mut conn_a, "olive", &[&otp]).await.success);
-    let mut a = Console::open(&conn_a, 80, 24, "xterm").await;
-    a.wait_for("URI:").await;
-    let secret_a = secret_of(&qr::decode_screen(&a.rows()).expect("QR"));
-    // ...while the real user enrols in session B.
-    let (_conn_b, mut b, _secret_b, step) = enrol(&server, "olive", &otp).await;
-    a.send(totp::code_at(&secret_a, step).as_bytes()).await;
-    a.send(ENTER).await;
-    a.wait_for("already set up for this account").await;
-    set_password(&mut b, "violet staple orbit 42", "violet staple orbit 42").await;
-    b.wait_for("Your account is ready").await;
-    // Setting the password ends every other session of the user.
-    a.wait_closed().await;
-    assert!(a.screen().contains("password changed"), "{}", a.screen());
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_session_ends_when_its_user_is_disabled_by_any_means() {
-    let server = TestServer::start().await;
-    let conn = login(&server, "jane").await;
-    let mut c = Console::open(&conn, 100, 30, "xterm").await;
-    c.wait_for("moat › models").await;
-    // Not through moat at all (a DBA, another tool): the flag alone is enough.
-    sqlx::query("UPDATE moat_users SET is_active = 0 WHERE username = 'jane'")
-        .execute(server.store.pool())
+on_both_databases! {
+    async fn console_user_screen_resets_2fa_after_step_up() {
+        let server = TestServer::start_with(|c| c.accounts.step_up_secs = 0, None).await;
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 120, 30, "xterm").await;
+        c.wait_for("post_tags").await;
+        c.keys(&[b":", b"users", ENTER]).await;
+        c.wait_for("jane").await;
+        c.keys(&[DOWN, b"t"]).await;
+        c.wait_for("Reset the two-factor setup of jane?").await;
+        c.send(b"y").await;
+        c.wait_for("Verification code (step-up)").await;
+        c.send(server.next_code("admin").as_bytes()).await;
+        c.send(ENTER).await;
+        c.wait_for("one-time password:").await;
+        let device: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM moat_totp_devices d JOIN moat_users u ON u.id = d.user_id \
+             WHERE u.username = 'jane'",
+        )
+        .fetch_one(server.store.pool())
         .await
         .unwrap();
-    c.wait_closed().await;
-    assert!(
-        c.screen().contains("session ended: account disabled"),
-        "{}",
-        c.screen()
-    );
-    server.stop().await;
+        assert_eq!(device, 0);
+        server.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn wrong_enrolment_codes_are_bounded_per_session() {
-    let server = TestServer::start().await;
-    let otp = server.add_one_time_user("wes").await;
-    let mut conn = connect(server.addr).await;
-    assert!(ki_login(&mut conn, "wes", &[&otp]).await.success);
-    let mut c = Console::open(&conn, 80, 24, "xterm").await;
-    c.wait_for("URI:").await;
-    for _ in 0..5 {
+on_both_databases! {
+    async fn a_user_created_without_a_device_cannot_log_in_with_password_alone_later() {
+        // must_change_password off and no device (e.g. an old row): refused, never
+        // password-only.
+        let server = TestServer::start().await;
+        let phc = moat::auth::password::Hasher::new(TEST_ARGON2)
+            .unwrap()
+            .hash(PASSWORD)
+            .unwrap();
+        server
+            .store
+            .create_user(&NewUser {
+                username: "nodev",
+                password_hash: &phc,
+                is_superuser: false,
+                totp_secret: None,
+                must_change_password: false,
+                password_expires_at: None,
+                now: 0,
+            })
+            .await
+            .unwrap();
+        let mut conn = connect(server.addr).await;
+        assert!(
+            !ki_login(&mut conn, "nodev", &[PASSWORD, "123456"])
+                .await
+                .success
+        );
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_lockout_of_the_user_ends_their_open_session() {
+        let server = TestServer::start_with(
+            |c| {
+                c.lockout.user_failure_limit = 2;
+                c.lockout.failure_limit = 10;
+            },
+            None,
+        )
+        .await;
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 100, 30, "xterm").await;
+        c.wait_for("moat › models").await;
+        // Someone guesses jane's password from elsewhere until the account locks.
+        for _ in 0..2 {
+            let mut guess = connect(server.addr).await;
+            assert!(
+                !ki_login(&mut guess, "jane", &["guess", "000000"])
+                    .await
+                    .success
+            );
+        }
+        c.wait_closed().await;
+        assert!(
+            c.screen().contains("session ended: account locked out"),
+            "{}",
+            c.screen()
+        );
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_second_session_on_the_same_one_time_password_cannot_take_over() {
+        let server = TestServer::start().await;
+        let otp = server.add_one_time_user("olive").await;
+        // Session A sits on the enrolment screen with the one-time password...
+        let mut conn_a = connect(server.addr).await;
+        assert!(ki_login(&mut conn_a, "olive", &[&otp]).await.success);
+        let mut a = Console::open(&conn_a, 80, 24, "xterm").await;
+        a.wait_for("URI:").await;
+        let secret_a = secret_of(&qr::decode_screen(&a.rows()).expect("QR"));
+        // ...while the real user enrols in session B.
+        let (_conn_b, mut b, _secret_b, step) = enrol(&server, "olive", &otp).await;
+        a.send(totp::code_at(&secret_a, step).as_bytes()).await;
+        a.send(ENTER).await;
+        a.wait_for("already set up for this account").await;
+        set_password(&mut b, "violet staple orbit 42", "violet staple orbit 42").await;
+        b.wait_for("Your account is ready").await;
+        // Setting the password ends every other session of the user.
+        a.wait_closed().await;
+        assert!(a.screen().contains("password changed"), "{}", a.screen());
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_session_ends_when_its_user_is_disabled_by_any_means() {
+        let server = TestServer::start().await;
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 100, 30, "xterm").await;
+        c.wait_for("moat › models").await;
+        // Not through moat at all (a DBA, another tool): the flag alone is enough.
+        sqlx::query("UPDATE moat_users SET is_active = FALSE WHERE username = 'jane'")
+            .execute(server.store.pool())
+            .await
+            .unwrap();
+        c.wait_closed().await;
+        assert!(
+            c.screen().contains("session ended: account disabled"),
+            "{}",
+            c.screen()
+        );
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn wrong_enrolment_codes_are_bounded_per_session() {
+        let server = TestServer::start().await;
+        let otp = server.add_one_time_user("wes").await;
+        let mut conn = connect(server.addr).await;
+        assert!(ki_login(&mut conn, "wes", &[&otp]).await.success);
+        let mut c = Console::open(&conn, 80, 24, "xterm").await;
+        c.wait_for("URI:").await;
+        for _ in 0..5 {
+            c.keys(&[b"000000", ENTER]).await;
+            c.wait_for("does not match").await;
+            c.settle(Duration::from_millis(50)).await;
+        }
         c.keys(&[b"000000", ENTER]).await;
-        c.wait_for("does not match").await;
-        c.settle(Duration::from_millis(50)).await;
+        c.wait_for("too many wrong codes").await;
+        let audited: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM moat_audit_log WHERE actor = 'wes' AND action = 'totp_enrol'",
+        )
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(audited, 5);
+        server.stop().await;
     }
-    c.keys(&[b"000000", ENTER]).await;
-    c.wait_for("too many wrong codes").await;
-    let audited: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM moat_audit_log WHERE actor = 'wes' AND action = 'totp_enrol'",
-    )
-    .fetch_one(server.store.pool())
-    .await
-    .unwrap();
-    assert_eq!(audited, 5);
-    server.stop().await;
 }
 
-#[tokio::test]
-async fn only_superusers_reset_another_users_second_factor() {
-    let mut server = TestServer::start_with(|c| c.accounts.step_up_secs = 600, None).await;
-    server.add_user("mia", false).await;
-    let mut out = Vec::new();
-    commands::set_model_perms(
-        &server.config,
-        &commands::Target::User("mia".into()),
-        &["moat.manage_users".into()],
-        true,
-        "t",
-        &mut out,
-    )
-    .await
-    .unwrap();
-    let mia = session_actor(&server, "mia").await;
-    let reset = moat::tui::Cmd::Manage(moat::tui::manage::ManageCmd::ResetTwoFactor {
-        user: "jane".into(),
-    });
-    match server.sessions.execute(&mia, reset).await {
-        Some(moat::tui::Msg::Failed(why)) => assert!(why.contains("only superusers"), "{why}"),
-        other => panic!("{other:?}"),
+on_both_databases! {
+    async fn only_superusers_reset_another_users_second_factor() {
+        let mut server = TestServer::start_with(|c| c.accounts.step_up_secs = 600, None).await;
+        server.add_user("mia", false).await;
+        let mut out = Vec::new();
+        commands::set_model_perms(
+            &server.config,
+            &commands::Target::User("mia".into()),
+            &["moat.manage_users".into()],
+            true,
+            "t",
+            &mut out,
+        )
+        .await
+        .unwrap();
+        let mia = session_actor(&server, "mia").await;
+        let reset = moat::tui::Cmd::Manage(moat::tui::manage::ManageCmd::ResetTwoFactor {
+            user: "jane".into(),
+        });
+        match server.sessions.execute(&mia, reset).await {
+            Some(moat::tui::Msg::Failed(why)) => assert!(why.contains("only superusers"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        server.stop().await;
     }
-    server.stop().await;
 }

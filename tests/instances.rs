@@ -1,7 +1,7 @@
 //! Two moat instances on one database, as behind a TCP load balancer: what must be
 //! global is in the database, so a TOTP code used on one is refused on the other, a
-//! lockout earned on one holds on the other, and a session ended from one ends on the
-//! other. On SQLite the instances share the file; on PostgreSQL the database.
+//! lockout earned on one holds on the other, a session ended from one ends on the other,
+//! and audit rows appended by both at once form one chain. On SQLite the instances share the file; on PostgreSQL the database.
 
 mod common;
 
@@ -46,6 +46,33 @@ on_both_databases! {
             .await
             .unwrap();
         let _admin = login_at(b.addr, "admin", &a.next_code("admin")).await;
+        b.stop().await;
+        a.stop().await;
+    }
+
+    async fn audit_appends_from_both_instances_keep_one_chain() {
+        let a = TestServer::start().await;
+        let b = a.second_instance().await;
+        let before = a.store.verify_audit(None).await.unwrap().unwrap().rows;
+        let append = |store: moat::store::Store, who: &'static str| {
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    let e = AuditEntry {
+                        at_ms: i,
+                        actor: Some(who.into()),
+                        action: "change".into(),
+                        outcome: "success".into(),
+                        ..AuditEntry::default()
+                    };
+                    store.audit(&[e]).await.unwrap();
+                }
+            })
+        };
+        let (x, y) = (append(a.store.clone(), "on-a"), append(b.store.clone(), "on-b"));
+        x.await.unwrap();
+        y.await.unwrap();
+        let verified = b.store.verify_audit(None).await.unwrap();
+        assert_eq!(verified.map(|v| v.rows), Ok(before + 80), "one unbroken chain");
         b.stop().await;
         a.stop().await;
     }
