@@ -1,10 +1,11 @@
-//! List figures on a 1,000,000-row table: open (first page + capped count), next page,
-//! last page, indexed (prefix) search, non-indexed (substring) search, sort change — and
-//! memory while paging through 10,000 pages.
+//! List figures on a 1,000,000-row table: open (first page + count), next page, last page,
+//! indexed (prefix) search, non-indexed (substring) search, sort change — and memory while
+//! paging through 10,000 pages. On SQLite, and on PostgreSQL beside it when
+//! `MOAT_TEST_POSTGRES_URL` names a server (a fresh database is made on it).
 //!
 //! `cargo bench --bench lists` — prints a Markdown table (also written to
-//! `target/bench-lists.md`). Figures, not pass/fail. Release build, SQLite, in process:
-//! the store queries the session runs for those keys.
+//! `target/bench-lists.md`). Figures, not pass/fail. Release build, in process: the store
+//! queries the session runs for those keys.
 
 mod support;
 
@@ -37,11 +38,20 @@ where
     median(ms)
 }
 
-#[tokio::main]
-async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = Store::connect(&url).await.unwrap();
+/// One database's figures, in the report's row order.
+struct Figures {
+    open: f64,
+    next: f64,
+    last: f64,
+    indexed: f64,
+    substring: f64,
+    substring_common: f64,
+    sort: f64,
+    count: String,
+    rss: String,
+}
+
+async fn figures(store: Store) -> Figures {
     store.migrate().await.unwrap();
     support::big_table(&store, ROWS).await;
     let t = store
@@ -61,6 +71,7 @@ async fn main() {
         store.count_rows(&t, &all).await.unwrap();
     })
     .await;
+    let count = store.count_rows(&t, &all).await.unwrap().to_string();
     let first = store
         .page(&t, &PageAnchor::First, PAGE, &all)
         .await
@@ -136,18 +147,100 @@ async fn main() {
     }
     let paging_s = t0.elapsed().as_secs_f64();
     let rss_end = support::self_rss_kib();
+    store.close().await;
+    Figures {
+        open,
+        next,
+        last,
+        indexed,
+        substring,
+        substring_common,
+        sort,
+        count,
+        rss: format!("{rss_start} / {rss_mid} / {rss_end} KiB ({paging_s:.1} s)"),
+    }
+}
 
-    let report = format!(
-        "| figure (median) | value | goal |\n|---|---|---|\n\
-         | open list: first page (100 rows) + capped count | {open:.2} ms | ≤ 50 ms |\n\
-         | next page | {next:.2} ms | ≤ 20 ms |\n\
-         | last page | {last:.2} ms | ≤ 50 ms |\n\
-         | indexed search (`^Title number 7777`, prefix on indexed title) | {indexed:.2} ms | ≤ 100 ms |\n\
-         | non-indexed search, rare term (substring over title and body, full scan) | {substring:.0} ms | (report) |\n\
-         | non-indexed search, common term (stops at one page) | {substring_common:.2} ms | (report) |\n\
-         | sort change (title, descending, first page) | {sort:.2} ms | |\n\
-         | RSS paging through {PAGES} pages: start / after 1,000 / end | {rss_start} / {rss_mid} / {rss_end} KiB ({paging_s:.1} s) | flat |\n"
-    );
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let sqlite = figures(Store::connect(&url).await.unwrap()).await;
+    let postgres = match std::env::var_os(moat::store::testing::POSTGRES_ENV) {
+        Some(_) => {
+            let url = moat::store::testing::fresh_postgres_url().await.unwrap();
+            Some(figures(Store::connect(&url).await.unwrap()).await)
+        }
+        None => {
+            eprintln!(
+                "{} is not set: PostgreSQL column left out",
+                moat::store::testing::POSTGRES_ENV
+            );
+            None
+        }
+    };
+    let pg = |f: &dyn Fn(&Figures) -> String| postgres.as_ref().map_or("—".to_string(), f);
+    let rows: [(&str, String, String, &str); 9] = [
+        (
+            "open list: first page (100 rows) + count",
+            format!("{:.2} ms", sqlite.open),
+            pg(&|p| format!("{:.2} ms", p.open)),
+            "≤ 50 ms",
+        ),
+        (
+            "the count shown",
+            sqlite.count.clone(),
+            pg(&|p| p.count.clone()),
+            "",
+        ),
+        (
+            "next page",
+            format!("{:.2} ms", sqlite.next),
+            pg(&|p| format!("{:.2} ms", p.next)),
+            "≤ 20 ms",
+        ),
+        (
+            "last page",
+            format!("{:.2} ms", sqlite.last),
+            pg(&|p| format!("{:.2} ms", p.last)),
+            "≤ 50 ms",
+        ),
+        (
+            "indexed search (`^Title number 7777`, prefix on indexed title)",
+            format!("{:.2} ms", sqlite.indexed),
+            pg(&|p| format!("{:.2} ms", p.indexed)),
+            "≤ 100 ms",
+        ),
+        (
+            "non-indexed search, rare term (substring over title and body, full scan)",
+            format!("{:.0} ms", sqlite.substring),
+            pg(&|p| format!("{:.0} ms", p.substring)),
+            "(report)",
+        ),
+        (
+            "non-indexed search, common term (stops at one page)",
+            format!("{:.2} ms", sqlite.substring_common),
+            pg(&|p| format!("{:.2} ms", p.substring_common)),
+            "(report)",
+        ),
+        (
+            "sort change (title, descending, first page)",
+            format!("{:.2} ms", sqlite.sort),
+            pg(&|p| format!("{:.2} ms", p.sort)),
+            "",
+        ),
+        (
+            "RSS paging through 10,000 pages: start / after 1,000 / end",
+            sqlite.rss.clone(),
+            pg(&|p| p.rss.clone()),
+            "flat",
+        ),
+    ];
+    let mut report =
+        String::from("| figure (median) | SQLite | PostgreSQL | goal |\n|---|---|---|---|\n");
+    for (what, s, p, goal) in rows {
+        report.push_str(&format!("| {what} | {s} | {p} | {goal} |\n"));
+    }
     println!("{report}");
     let _ = std::fs::write(
         concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-lists.md"),

@@ -161,26 +161,41 @@ pub fn percentile(v: &[f64], p: usize) -> f64 {
 /// Create and fill `big` (id, title, body, status, created; indexes on title, status,
 /// created) with `rows` rows, then ANALYZE: the 1,000,000-row table of the list goals.
 pub async fn big_table(store: &moat::store::Store, rows: i64) {
-    sqlx::raw_sql(
-        "CREATE TABLE big (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT, \
-           status TEXT NOT NULL, created TEXT NOT NULL); \
-         CREATE INDEX big_title ON big(title); CREATE INDEX big_status ON big(status); \
-         CREATE INDEX big_created ON big(created);",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
-    sqlx::query(
-        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) \
-         INSERT INTO big SELECT i, 'Title number ' || i, 'Body of row ' || i || ' with some text', \
-           CASE i % 3 WHEN 0 THEN 'draft' WHEN 1 THEN 'published' ELSE 'archived' END, \
-           datetime(1700000000 + i * 60, 'unixepoch') FROM s",
-    )
-    .bind(rows)
-    .execute(store.pool())
-    .await
-    .unwrap();
-    sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
+    use moat::store::Dialect;
+    let sql = match store.dialect() {
+        Dialect::Sqlite => format!(
+            "CREATE TABLE big (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT, \
+               status TEXT NOT NULL, created TEXT NOT NULL); \
+             CREATE INDEX big_title ON big(title); CREATE INDEX big_status ON big(status); \
+             CREATE INDEX big_created ON big(created); \
+             WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows}) \
+             INSERT INTO big SELECT i, 'Title number ' || i, 'Body of row ' || i || ' with some text', \
+               CASE i % 3 WHEN 0 THEN 'draft' WHEN 1 THEN 'published' ELSE 'archived' END, \
+               datetime(1700000000 + i * 60, 'unixepoch') FROM s; \
+             ANALYZE;"
+        ),
+        // The same rows in public.big; indexes after the load, then fresh statistics.
+        Dialect::Postgres => format!(
+            "CREATE TABLE public.big (id BIGINT PRIMARY KEY, title TEXT NOT NULL, body TEXT, \
+               status TEXT NOT NULL, created TIMESTAMP NOT NULL); \
+             INSERT INTO public.big SELECT i, 'Title number ' || i, \
+               'Body of row ' || i || ' with some text', \
+               CASE i % 3 WHEN 0 THEN 'draft' WHEN 1 THEN 'published' ELSE 'archived' END, \
+               to_timestamp(1700000000 + i * 60) AT TIME ZONE 'UTC' \
+             FROM generate_series(1, {rows}) AS i; \
+             CREATE INDEX big_title ON public.big(title); \
+             CREATE INDEX big_status ON public.big(status); \
+             CREATE INDEX big_created ON public.big(created);"
+        ),
+    };
+    sqlx::raw_sql(&sql).execute(store.pool()).await.unwrap();
+    if store.dialect() == Dialect::Postgres {
+        // Fresh statistics and visibility map (VACUUM runs outside a transaction).
+        sqlx::raw_sql("VACUUM ANALYZE public.big")
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
 }
 
 /// This process's resident set size, KiB.
