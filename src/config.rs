@@ -56,6 +56,10 @@ pub struct Config {
     pub proxy_header_required: bool,
     /// Seconds a connection may take to authenticate before it is closed.
     pub login_grace_secs: u64,
+    /// Seconds an authenticated connection may take to open its console (the shell
+    /// request) before it is closed. The session exists, and can be ended, from the
+    /// moment authentication succeeds.
+    pub shell_grace_secs: u64,
     /// Milliseconds every authentication rejection takes (equalises timing, slows guessing).
     pub auth_rejection_ms: u64,
     /// Terminal sizes above this are clamped (columns, rows): bounds per-session memory.
@@ -178,7 +182,7 @@ pub struct Argon2Config {
 
 /// Failed-login lockout, counted in the database per (username, address), per username
 /// and per address. A limit of 0 turns that count off.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LockoutConfig {
     /// Failures of one username from one address before both are locked together.
@@ -195,6 +199,24 @@ pub struct LockoutConfig {
     pub max_cooloff_secs: u64,
     /// Whether an attempt during a lockout starts the cool-off again.
     pub extend_on_attempt: bool,
+    /// Days a successful login keeps its (username, address) pair a *known source*: only
+    /// the pair's own lock refuses it, never a lock of the username or the address that
+    /// strangers' guesses caused. 0 turns this off.
+    pub known_source_days: u64,
+    /// Per-address failure limits for networks many people share (NAT, bastion, proxy),
+    /// instead of `ip_failure_limit`: `[{ net = "10.20.0.0/16", limit = 500 }]`. First
+    /// match wins; a limit of 0 does not count that network's addresses at all.
+    pub address_limits: Vec<AddressLimit>,
+}
+
+/// One entry of `[lockout] address_limits`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AddressLimit {
+    /// A CIDR (or a bare address).
+    pub net: String,
+    /// Failures from one address of `net` before that address is locked.
+    pub limit: u32,
 }
 
 /// A declared bulk action (`[[models.<m>.bulk]] name = "publish", set = { status = "published" }`).
@@ -230,6 +252,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             proxy_header_required: true,
             login_grace_secs: 30,
+            shell_grace_secs: 10,
             auth_rejection_ms: 1000,
             max_cols: 400,
             max_rows: 150,
@@ -268,6 +291,8 @@ impl Default for LockoutConfig {
             backoff_factor: 2,
             max_cooloff_secs: 24 * 3600,
             extend_on_attempt: false,
+            known_source_days: 30,
+            address_limits: Vec::new(),
         }
     }
 }
@@ -293,6 +318,7 @@ const ENV_KEYS: &[&str] = &[
     "trusted_proxies",
     "proxy_header_required",
     "login_grace_secs",
+    "shell_grace_secs",
     "auth_rejection_ms",
     "max_cols",
     "max_rows",
@@ -308,6 +334,7 @@ pub struct Validated {
     pub allowlist: Vec<IpNet>,
     pub trusted_proxies: Vec<IpNet>,
     pub login_grace: Duration,
+    pub shell_grace: Duration,
     pub auth_rejection: Duration,
 }
 
@@ -473,6 +500,20 @@ impl Config {
         if self.login_grace_secs == 0 {
             return Err(invalid("login_grace_secs", "must be at least 1".into()));
         }
+        if !(1..=3600).contains(&self.shell_grace_secs) {
+            return Err(invalid(
+                "shell_grace_secs",
+                "must be between 1 and 3600".into(),
+            ));
+        }
+        for a in &self.lockout.address_limits {
+            parse_cidr(&a.net).map_err(|_| {
+                invalid(
+                    "lockout.address_limits",
+                    format!("`{}` is not a CIDR (e.g. 10.20.0.0/16)", a.net),
+                )
+            })?;
+        }
         if self.max_cols < 40 || self.max_rows < 10 {
             return Err(invalid("max_cols", "must allow at least 40x10".into()));
         }
@@ -538,6 +579,7 @@ impl Config {
             allowlist,
             trusted_proxies,
             login_grace: Duration::from_secs(self.login_grace_secs),
+            shell_grace: Duration::from_secs(self.shell_grace_secs),
             auth_rejection: Duration::from_millis(self.auth_rejection_ms),
         })
     }
@@ -605,8 +647,8 @@ fn apply_env(
                     .map(|s| toml::Value::String(s.to_string()))
                     .collect(),
             ),
-            "login_grace_secs" | "auth_rejection_ms" | "max_cols" | "max_rows" | "page_size"
-            | "max_auth_tries" => {
+            "login_grace_secs" | "shell_grace_secs" | "auth_rejection_ms" | "max_cols"
+            | "max_rows" | "page_size" | "max_auth_tries" => {
                 let n: i64 = raw.trim().parse().map_err(|_| ConfigError::Env {
                     var: var.clone(),
                     message: format!("`{raw}` is not a number"),

@@ -408,6 +408,25 @@ impl LockKey {
     }
 }
 
+/// Most characters of an untrusted string (a username a client typed, a key naming one)
+/// that go into a log line.
+pub const LOG_TEXT_CHARS: usize = 64;
+
+/// `raw` as it may appear in a log line: control characters escaped (`escape_debug`),
+/// cut after [`LOG_TEXT_CHARS`] characters with the full length noted, so a 200 KB
+/// username costs the log a hundred bytes, not 200 KB.
+pub fn log_text(raw: &str) -> String {
+    let mut out: String = raw
+        .chars()
+        .take(LOG_TEXT_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if raw.chars().nth(LOG_TEXT_CHARS).is_some() {
+        out.push_str(&format!("…({} bytes)", raw.len()));
+    }
+    out
+}
+
 impl fmt::Display for LockKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.username.is_empty(), self.ip.is_empty()) {
@@ -421,6 +440,20 @@ impl fmt::Display for LockKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_text_escapes_and_bounds() {
+        assert_eq!(log_text("alice"), "alice");
+        assert_eq!(log_text("a\x1b[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        let huge = "x".repeat(200_000);
+        let logged = log_text(&huge);
+        assert!(logged.len() < 100, "{}", logged.len());
+        assert!(logged.ends_with("…(200000 bytes)"), "{logged}");
+        assert_eq!(
+            log_text(&"y".repeat(LOG_TEXT_CHARS)),
+            "y".repeat(LOG_TEXT_CHARS)
+        );
+    }
 
     #[test]
     fn times() {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ratatui::Terminal;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use std::collections::HashSet;
 
@@ -143,23 +143,53 @@ impl Context {
         }
     }
 
-    /// Run one session until the user quits or the client goes away.
+    /// Both factors passed for `who` from `source_ip`: the session starts now. It is
+    /// registered on this instance and in the database (so `moat sessions`, `:sessions`
+    /// and other instances see it and can end it), and its clock — step-up freshness,
+    /// `max_session_secs` — runs from here, whether or not a console is ever opened.
+    pub fn authenticated(&self, who: Identity, source_ip: &str) -> Authenticated {
+        let actor = self.actor(&who, source_ip);
+        let live = self.register(&actor);
+        let (shell, _) = watch::channel(false);
+        Authenticated {
+            who,
+            actor,
+            live,
+            at: tokio::time::Instant::now(),
+            shell,
+        }
+    }
+
+    /// Run one session's console until the user quits or the client goes away. The
+    /// session must still be valid: one ended between authentication and now (on any
+    /// instance) gets its reason, never a console.
     pub async fn run(
         &self,
-        who: Identity,
-        source_ip: String,
+        login: Authenticated,
         term: TermInfo,
         mut events: mpsc::Receiver<Event>,
         out: mpsc::Sender<Vec<u8>>,
     ) -> Result<(), SessionError> {
+        let Authenticated {
+            who,
+            mut actor,
+            mut live,
+            at: started,
+            shell,
+        } = login;
+        shell.send_replace(true);
         let (cols, rows) = self.clamp_size(term.cols, term.rows);
         let color = crate::tui::term_has_color(&term.term);
         // Work that outlives a command (an export) reports back through this channel.
         let (background, mut background_rx) = mpsc::channel::<Msg>(16);
-        let mut actor = self.actor(&who, &source_ip);
         actor.background = Some(background);
-        let live = self.register(&actor);
         let mut end = live.handle.end.clone();
+        if let Some(reason) = self.ended_before_console(&mut live).await {
+            let frames = Frames::new(out);
+            return self
+                .close(&actor, frames, &format!("session ended: {reason}"))
+                .await;
+        }
         let (mut app, cmds) = match who.onboarding {
             Onboarding::Done => App::new(&who.username, self.page_size, (cols, rows)),
             Onboarding::Enrol => {
@@ -183,9 +213,9 @@ impl Context {
         frames.push(AnsiBackend::ENTER.to_vec());
         self.apply(&mut app, &actor, cmds).await;
 
-        // Idle and maximum time, from the user's input only (our own redraws do not count).
-        let started = tokio::time::Instant::now();
-        let mut last_input = started;
+        // Idle time from the user's input only (our own redraws do not count); the
+        // maximum from authentication.
+        let mut last_input = tokio::time::Instant::now();
         let mut warned = false;
         while !app.quit {
             frames.draw(&mut terminal, &mut app)?;
@@ -297,6 +327,38 @@ impl Context {
             registry: Arc::clone(&self.live),
             store: self.store.clone(),
             recorded: Some(recorded),
+        }
+    }
+
+    /// Why a session that is about to open its console must not: it was ended since
+    /// authentication (asked here, or in the database by the CLI, another instance, a
+    /// disable or a 2FA reset), or it cannot be checked. Waits for the session's row.
+    async fn ended_before_console(&self, live: &mut LiveGuard) -> Option<String> {
+        if let Some(reason) = live.handle.end.borrow().clone() {
+            return Some(reason);
+        }
+        if let Some(recorded) = live.recorded.take() {
+            let _ = recorded.await;
+        }
+        if let Some(reason) = live.handle.end.borrow().clone() {
+            return Some(reason);
+        }
+        match self
+            .store
+            .sessions_to_end(std::slice::from_ref(&live.handle.id))
+            .await
+        {
+            Ok(asked) => asked.into_iter().next().map(|(_, reason)| {
+                if reason.is_empty() {
+                    "ended by an administrator".to_string()
+                } else {
+                    reason
+                }
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "could not check a session before its console");
+                Some("the session could not be checked; try again".into())
+            }
         }
     }
 
@@ -1400,6 +1462,55 @@ impl Actor {
             ..AuditEntry::default()
         }
     }
+}
+
+/// A session from the moment both factors passed, before (and until) its console opens.
+/// Dropping it ends the session (its registry entry and database row).
+pub struct Authenticated {
+    who: Identity,
+    actor: Actor,
+    live: LiveGuard,
+    /// When authentication succeeded: the session's clock starts here.
+    at: tokio::time::Instant,
+    /// Set once the console opens (the shell request).
+    shell: watch::Sender<bool>,
+}
+
+impl Authenticated {
+    pub fn username(&self) -> &str {
+        &self.who.username
+    }
+
+    /// The session's id (as in `moat sessions` and its audit rows).
+    pub fn id(&self) -> &str {
+        &self.actor.session_id
+    }
+
+    /// What the transport watches until the console opens.
+    pub fn watch(&self) -> Watch {
+        Watch {
+            end: self.live.handle.end.clone(),
+            shell: self.shell.subscribe(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Authenticated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticated")
+            .field("user", &self.who.username)
+            .field("session", &self.actor.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authenticated session as the transport sees it before the console opens.
+#[derive(Debug)]
+pub struct Watch {
+    /// Why the session must end, once someone asks (closed when the session is gone).
+    pub end: watch::Receiver<Option<String>>,
+    /// `true` once the console opened; from then on the session ends itself.
+    pub shell: watch::Receiver<bool>,
 }
 
 /// Who is acting in a session. Their grants are read afresh for every command.

@@ -103,10 +103,14 @@ impl AuthService {
                 .login_user(who.username)
                 .await?
                 .map(|u| u.password_hash);
-            if self.locked(&who.attempt(), true).await? {
+            // A logged-in session's pair is a known source: only its own lock applies.
+            if self.locked(&who.attempt(), true, true).await?.is_some() {
                 return Ok(Err("too many failed attempts: try again later".into()));
             }
-            match self.verify_bounded(who.ip, stored, current).await {
+            match self
+                .verify_bounded(&who.attempt(), true, stored, current)
+                .await
+            {
                 Some(true) => {}
                 Some(false) => {
                     let refusal = Refusal {
@@ -157,7 +161,8 @@ impl AuthService {
         code: &str,
     ) -> Result<Result<(), String>, StoreError> {
         let a = who.attempt();
-        if self.locked(&a, true).await? {
+        // A logged-in session's pair is a known source: only its own lock applies.
+        if self.locked(&a, true, true).await?.is_some() {
             return Ok(Err(CODE_REFUSED.into()));
         }
         let user = self.store.login_user(who.username).await?;

@@ -6,12 +6,27 @@
 //! capped at `max_cooloff_secs`). Attempts during a lockout do not extend it unless the
 //! policy says so. Failures older than one cool-off are forgotten; a key quiet for a whole
 //! maximum cool-off (after its last lockout ended) starts again at the first tier.
+//!
+//! Two rules keep the lockout from being a kill switch in a stranger's hands:
+//! - a *known source* — a (username, address) pair that logged in successfully within
+//!   `known_source_secs` — is blocked only by its own pair's lock, never by the lock of
+//!   the username or of the address that strangers can trip ([`Policy::blocking`]);
+//! - an attempt refused because a key is already locked is not counted again (the caller
+//!   does not call [`Policy::record_failure`] for it), so hammering a locked address
+//!   cannot spill over into the username's count.
+//!
+//! Per-address limits can be raised for networks where many people share one address (a
+//! NAT, a bastion): `address_limits`, first matching network wins.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use crate::config::LockoutConfig;
 use crate::domain::{FailureCounter, LockKey};
 
 /// The lockout policy, from config.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     pub pair_limit: u32,
     pub user_limit: u32,
@@ -20,9 +35,16 @@ pub struct Policy {
     pub backoff_factor: u32,
     pub max_cooloff_secs: i64,
     pub extend_on_attempt: bool,
+    /// How long a successful login keeps its (username, address) pair a known source
+    /// (0: no pair is ever known, every lock applies to everyone).
+    pub known_source_secs: i64,
+    /// Per-address limits for networks (first match wins), instead of `ip_limit`.
+    pub address_limits: Vec<(IpNet, u32)>,
 }
 
 impl From<&LockoutConfig> for Policy {
+    /// `address_limits` entries that do not parse are skipped here; `Config::validate`
+    /// refuses them before a policy is ever built.
     fn from(c: &LockoutConfig) -> Policy {
         Policy {
             pair_limit: c.failure_limit,
@@ -32,6 +54,34 @@ impl From<&LockoutConfig> for Policy {
             backoff_factor: c.backoff_factor,
             max_cooloff_secs: i64::try_from(c.max_cooloff_secs).unwrap_or(i64::MAX),
             extend_on_attempt: c.extend_on_attempt,
+            known_source_secs: i64::try_from(c.known_source_days.saturating_mul(86_400))
+                .unwrap_or(i64::MAX),
+            address_limits: c
+                .address_limits
+                .iter()
+                .filter_map(|a| Some((a.net.trim().parse::<IpNet>().ok()?, a.limit)))
+                .collect(),
+        }
+    }
+}
+
+/// Which of an attempt's keys refused it (recorded in the audit row, never shown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockScope {
+    /// This username from this address.
+    Pair,
+    /// The username, from every address.
+    User,
+    /// The address, for every username.
+    Address,
+}
+
+impl LockScope {
+    pub fn of(key: &LockKey) -> LockScope {
+        match (key.username.is_empty(), key.ip.is_empty()) {
+            (false, false) => LockScope::Pair,
+            (false, true) => LockScope::User,
+            _ => LockScope::Address,
         }
     }
 }
@@ -50,11 +100,45 @@ pub enum Effect {
 impl Policy {
     /// The limit for `key` (0: not counted).
     pub fn limit(&self, key: &LockKey) -> u32 {
-        match (key.username.is_empty(), key.ip.is_empty()) {
-            (false, false) => self.pair_limit,
-            (false, true) => self.user_limit,
-            _ => self.ip_limit,
+        match LockScope::of(key) {
+            LockScope::Pair => self.pair_limit,
+            LockScope::User => self.user_limit,
+            LockScope::Address => self.address_limit(&key.ip),
         }
+    }
+
+    /// The per-address limit of `ip`: its network's in `address_limits`, else `ip_limit`.
+    pub fn address_limit(&self, ip: &str) -> u32 {
+        let Ok(addr) = ip.parse::<IpAddr>() else {
+            return self.ip_limit;
+        };
+        let addr = addr.to_canonical();
+        self.address_limits
+            .iter()
+            .find(|(net, _)| net.contains(&addr))
+            .map_or(self.ip_limit, |(_, limit)| *limit)
+    }
+
+    /// Whether a pair whose last successful login was at `last_success` (unix seconds)
+    /// is a known source at `now`.
+    pub fn is_known_source(&self, last_success: Option<i64>, now: i64) -> bool {
+        self.known_source_secs > 0
+            && last_success.is_some_and(|t| now.saturating_sub(t) < self.known_source_secs)
+    }
+
+    /// The key that refuses an attempt at `now`, given the stored counters of its keys:
+    /// `None` lets it through. A known source is refused only by its own pair's lock.
+    pub fn blocking<'a>(
+        &self,
+        counters: &'a [(LockKey, FailureCounter)],
+        known_source: bool,
+        now: i64,
+    ) -> Option<&'a LockKey> {
+        counters
+            .iter()
+            .filter(|(key, _)| !known_source || LockScope::of(key) == LockScope::Pair)
+            .find(|(_, c)| c.is_locked(now))
+            .map(|(key, _)| key)
     }
 
     /// How long the lockout of a key at `tier` (0 for its first) lasts.
@@ -142,6 +226,8 @@ mod tests {
             backoff_factor: 2,
             max_cooloff_secs: 1000,
             extend_on_attempt: false,
+            known_source_days: 0,
+            address_limits: Vec::new(),
         })
     }
 
@@ -185,7 +271,7 @@ mod tests {
 
         let extending = Policy {
             extend_on_attempt: true,
-            ..p
+            ..p.clone()
         };
         let mut c = None;
         fail(&extending, &key, &mut c, 3, 1000);
@@ -245,5 +331,96 @@ mod tests {
         assert_eq!(p.keys("a", "1.2.3.4", true).len(), 3);
         let no_user_limit = Policy { user_limit: 0, ..p };
         assert_eq!(no_user_limit.keys("a", "1.2.3.4", true).len(), 2);
+    }
+
+    fn locked_until(until: i64) -> FailureCounter {
+        FailureCounter {
+            failures: 10,
+            tier: 1,
+            first_failure_at: 0,
+            last_failure_at: 0,
+            locked_until: Some(until),
+        }
+    }
+
+    #[test]
+    fn a_known_source_is_blocked_only_by_its_own_pair() {
+        let p = Policy {
+            known_source_secs: 30 * 86_400,
+            ..policy()
+        };
+        let now = 1_000_000;
+        // Strangers locked the username and the (shared NAT) address.
+        let by_strangers = [
+            (LockKey::user("admin"), locked_until(now + 100)),
+            (LockKey::ip("10.0.0.1"), locked_until(now + 100)),
+        ];
+        assert_eq!(
+            p.blocking(&by_strangers, false, now),
+            Some(&LockKey::user("admin")),
+            "an unknown source is refused"
+        );
+        assert_eq!(
+            p.blocking(&by_strangers, true, now),
+            None,
+            "admin's usual address still gets in"
+        );
+        // The pair's own limit still applies to the known source.
+        let own = [
+            (LockKey::user("admin"), locked_until(now + 100)),
+            (LockKey::pair("admin", "10.0.0.1"), locked_until(now + 100)),
+        ];
+        assert_eq!(
+            p.blocking(&own, true, now),
+            Some(&LockKey::pair("admin", "10.0.0.1"))
+        );
+        // Expired locks refuse nobody.
+        assert_eq!(p.blocking(&by_strangers, false, now + 100), None);
+    }
+
+    #[test]
+    fn a_source_is_known_for_the_configured_time_after_a_success() {
+        let p = Policy {
+            known_source_secs: 100,
+            ..policy()
+        };
+        assert!(p.is_known_source(Some(1000), 1000));
+        assert!(p.is_known_source(Some(1000), 1099));
+        assert!(!p.is_known_source(Some(1000), 1100), "expired");
+        assert!(!p.is_known_source(None, 1000), "never logged in");
+        let off = Policy {
+            known_source_secs: 0,
+            ..p
+        };
+        assert!(!off.is_known_source(Some(1000), 1000), "0 turns it off");
+    }
+
+    #[test]
+    fn address_limits_raise_the_limit_for_shared_networks() {
+        let p = Policy {
+            address_limits: vec![
+                ("10.1.0.0/16".parse().unwrap(), 200),
+                ("10.0.0.0/8".parse().unwrap(), 50),
+                ("2001:db8::/32".parse().unwrap(), 0),
+            ],
+            ..policy()
+        };
+        assert_eq!(p.limit(&LockKey::ip("10.1.2.3")), 200, "first match wins");
+        assert_eq!(p.limit(&LockKey::ip("10.9.9.9")), 50);
+        assert_eq!(p.limit(&LockKey::ip("::ffff:10.9.9.9")), 50, "mapped is v4");
+        assert_eq!(p.limit(&LockKey::ip("192.0.2.1")), 10, "default");
+        assert_eq!(p.limit(&LockKey::ip("2001:db8::5")), 0);
+        // A limit of 0 means the address is not counted at all.
+        assert_eq!(p.keys("ghost", "2001:db8::5", false), Vec::<LockKey>::new());
+        // Pair and username limits are untouched.
+        assert_eq!(p.limit(&LockKey::pair("a", "10.1.2.3")), 3);
+        // A bastion's users locking its address: a limit of 200 takes 200 failures.
+        let key = LockKey::ip("10.1.2.3");
+        let mut c = None;
+        assert_eq!(fail(&p, &key, &mut c, 199, 0), Effect::Counted);
+        assert!(matches!(
+            fail(&p, &key, &mut c, 1, 0),
+            Effect::LockStarted { .. }
+        ));
     }
 }

@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::lockout::{Effect, Policy};
+use super::lockout::{Effect, LockScope, Policy};
 use super::password::Hasher;
 use super::workers::Workers;
 use super::{backup, totp};
-use crate::domain::LockKey;
+use crate::domain::log_text;
 use crate::store::{AuditEntry, Store, StoreError};
 
 /// Who a session belongs to once both factors passed.
@@ -62,11 +62,16 @@ pub enum Reason {
     NotEnrolled,
     /// A one-time password past its expiry.
     Expired,
-    Locked,
+    /// A key of the attempt was already locked (which one: for the audit row).
+    Locked(LockScope),
     /// Too many verifications already running or queued: refused without hashing.
     Busy,
     BadCode,
     Replay,
+    /// The password was right but the client never answered the code prompt (it
+    /// restarted the round, switched method or hung up): knowing a password without the
+    /// second factor is counted and visible.
+    NoCode,
 }
 
 impl Reason {
@@ -77,10 +82,13 @@ impl Reason {
             Reason::Disabled => "user disabled",
             Reason::NotEnrolled => "no TOTP device",
             Reason::Expired => "one-time password expired",
-            Reason::Locked => "locked",
+            Reason::Locked(LockScope::Pair) => "locked: this username from this address",
+            Reason::Locked(LockScope::User) => "locked: this username",
+            Reason::Locked(LockScope::Address) => "locked: this address",
             Reason::Busy => "busy",
             Reason::BadCode => "bad code",
             Reason::Replay => "replayed code",
+            Reason::NoCode => "password right, no code given",
         }
     }
 }
@@ -141,53 +149,132 @@ pub enum PasswordCheck {
     Failed(Refusal),
 }
 
-/// Verifications running or queued per source address. One address may use at most
-/// half of the capacity (workers + queue), so a flood from one address always leaves room
-/// for everyone else, while an office behind one NAT can still log in together.
+/// Argon2 verifications running or queued, bounded so that nobody can starve everyone
+/// else's logins (capacity = workers + queue):
+/// - one source address may hold at most half of the capacity, so a flood from one
+///   address always leaves room, while an office behind one NAT can still log in;
+/// - one username may hold at most a quarter, so an insider who knows a password (and
+///   loops on it from several addresses) cannot fill the queue;
+/// - a quarter is reserved for known sources (a pair that logged in recently), so a
+///   flood of strangers from many addresses still leaves real users a way in.
 #[derive(Debug, Default)]
 struct InFlight {
-    counts: Mutex<HashMap<String, usize>>,
-    limit: usize,
+    counts: Mutex<Counts>,
+    per_source: usize,
+    per_user: usize,
+    /// Slots strangers (not known sources) may hold together.
+    strangers: usize,
 }
 
-/// Gives a source's slot back when its verification ends.
+#[derive(Debug, Default)]
+struct Counts {
+    by_source: HashMap<String, usize>,
+    by_user: HashMap<String, usize>,
+    strangers: usize,
+}
+
+/// Gives a verification's slots back when it ends.
 struct InFlightMark<'a> {
     set: &'a InFlight,
-    ip: String,
+    source: String,
+    user: String,
+    known: bool,
+}
+
+fn give_back(map: &mut HashMap<String, usize>, key: &str) {
+    if let Some(n) = map.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
 }
 
 impl Drop for InFlightMark<'_> {
     fn drop(&mut self) {
-        if let Ok(mut m) = self.set.counts.lock() {
-            if let Some(n) = m.get_mut(&self.ip) {
-                *n -= 1;
-                if *n == 0 {
-                    m.remove(&self.ip);
-                }
-            }
+        let mut c = match self.set.counts.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        give_back(&mut c.by_source, &self.source);
+        give_back(&mut c.by_user, &self.user);
+        if !self.known {
+            c.strangers = c.strangers.saturating_sub(1);
         }
     }
 }
 
+/// Why [`InFlight::mark`] refused a verification (for the audit row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Full {
+    Source,
+    User,
+    Strangers,
+}
+
 impl InFlight {
-    fn new(limit: usize) -> InFlight {
+    fn new(capacity: usize) -> InFlight {
+        let capacity = capacity.max(1);
         InFlight {
-            counts: Mutex::new(HashMap::new()),
-            limit: limit.max(1),
+            counts: Mutex::new(Counts::default()),
+            per_source: (capacity / 2).max(1),
+            per_user: (capacity / 4).max(1),
+            strangers: (capacity - capacity / 4).max(1),
         }
     }
 
-    fn mark(&self, ip: &str) -> Option<InFlightMark<'_>> {
-        let mut counts = self.counts.lock().ok()?;
-        let n = counts.entry(ip.to_string()).or_insert(0);
-        if *n >= self.limit {
+    /// Take a slot for a verification of `user` from `source` (`known`: the pair is a
+    /// known source), or say which bound is reached.
+    fn mark(&self, source: &str, user: &str, known: bool) -> Result<InFlightMark<'_>, Full> {
+        let mut c = match self.counts.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if c.by_source.get(source).copied().unwrap_or(0) >= self.per_source {
+            return Err(Full::Source);
+        }
+        if c.by_user.get(user).copied().unwrap_or(0) >= self.per_user {
+            return Err(Full::User);
+        }
+        if !known && c.strangers >= self.strangers {
+            return Err(Full::Strangers);
+        }
+        *c.by_source.entry(source.to_string()).or_insert(0) += 1;
+        *c.by_user.entry(user.to_string()).or_insert(0) += 1;
+        if !known {
+            c.strangers += 1;
+        }
+        Ok(InFlightMark {
+            set: self,
+            source: source.to_string(),
+            user: user.to_string(),
+            known,
+        })
+    }
+}
+
+/// "Busy" refusals are audited, at most one row per [`BUSY_AUDIT_EVERY_MS`], carrying
+/// how many were refused since the last row: a flood cannot flood the audit table.
+const BUSY_AUDIT_EVERY_MS: i64 = 10_000;
+
+#[derive(Debug, Default)]
+struct BusyLog {
+    last_ms: Option<i64>,
+    since: u64,
+}
+
+impl BusyLog {
+    /// Note a refusal at `now_ms`; `Some(n)` when a row is due, covering `n` refusals.
+    fn note(&mut self, now_ms: i64) -> Option<u64> {
+        self.since += 1;
+        if self
+            .last_ms
+            .is_some_and(|t| now_ms.saturating_sub(t) < BUSY_AUDIT_EVERY_MS)
+        {
             return None;
         }
-        *n += 1;
-        Some(InFlightMark {
-            set: self,
-            ip: ip.to_string(),
-        })
+        self.last_ms = Some(now_ms);
+        Some(std::mem::take(&mut self.since))
     }
 }
 
@@ -198,7 +285,8 @@ pub struct AuthService {
     pub(super) hasher: Arc<Hasher>,
     pub(super) workers: Workers,
     in_flight: Arc<InFlight>,
-    policy: Arc<RwLock<Policy>>,
+    busy: Arc<Mutex<BusyLog>>,
+    policy: Arc<RwLock<Arc<Policy>>>,
 }
 
 impl AuthService {
@@ -220,8 +308,9 @@ impl AuthService {
             store,
             hasher,
             workers: Workers::new(threads, queue),
-            in_flight: Arc::new(InFlight::new(threads.saturating_add(queue) / 2)),
-            policy: Arc::new(RwLock::new(policy)),
+            in_flight: Arc::new(InFlight::new(threads.saturating_add(queue))),
+            busy: Arc::new(Mutex::new(BusyLog::default())),
+            policy: Arc::new(RwLock::new(Arc::new(policy))),
         }
     }
 
@@ -231,32 +320,43 @@ impl AuthService {
 
     /// Replace the lockout policy (config reload).
     pub fn set_policy(&self, policy: Policy) {
-        if let Ok(mut p) = self.policy.write() {
-            *p = policy;
+        match self.policy.write() {
+            Ok(mut p) => *p = Arc::new(policy),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(policy),
         }
     }
 
-    fn policy(&self) -> Policy {
+    fn policy(&self) -> Arc<Policy> {
         match self.policy.read() {
-            Ok(p) => *p,
-            Err(poisoned) => *poisoned.into_inner(),
+            Ok(p) => Arc::clone(&p),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
 
-    /// Is any key of this attempt locked? (A locked key never reaches argon2.)
+    /// Whether this attempt's (username, address) pair is a known source: the user
+    /// exists and logged in successfully from this address recently.
+    async fn known_source(&self, a: &Attempt<'_>, user_exists: bool) -> Result<bool, StoreError> {
+        if !user_exists {
+            return Ok(false);
+        }
+        let last = self.store.last_success_from(a.username, a.ip).await?;
+        Ok(self.policy().is_known_source(last, a.now_secs()))
+    }
+
+    /// Which key of this attempt is locked, if any (a locked key never reaches argon2).
+    /// A known source is refused only by its own pair's lock.
     pub(super) async fn locked(
         &self,
         a: &Attempt<'_>,
         user_exists: bool,
-    ) -> Result<bool, StoreError> {
-        let keys = self.policy().keys(a.username, a.ip, user_exists);
-        let now = a.now_secs();
-        Ok(self
-            .store
-            .failure_counters(&keys)
-            .await?
-            .iter()
-            .any(|(_, c)| c.is_locked(now)))
+        known_source: bool,
+    ) -> Result<Option<LockScope>, StoreError> {
+        let policy = self.policy();
+        let keys = policy.keys(a.username, a.ip, user_exists);
+        let counters = self.store.failure_counters(&keys).await?;
+        Ok(policy
+            .blocking(&counters, known_source, a.now_secs())
+            .map(LockScope::of))
     }
 
     /// The password step.
@@ -273,13 +373,14 @@ impl AuthService {
                 user_exists: exists,
             }))
         };
-        if self.locked(a, exists).await? {
+        let known = self.known_source(a, exists).await?;
+        if let Some(scope) = self.locked(a, exists, known).await? {
             // Take as long as a verification would, without doing one.
             tokio::time::sleep(self.hasher.typical_verify_time()).await;
-            return refuse(Reason::Locked);
+            return refuse(Reason::Locked(scope));
         }
         let phc = user.as_ref().map(|u| u.password_hash.clone());
-        let Some(matches) = self.verify_bounded(a.ip, phc, password).await else {
+        let Some(matches) = self.verify_bounded(a, known, phc, password).await else {
             return refuse(Reason::Busy);
         };
         let Some(user) = user else {
@@ -318,15 +419,23 @@ impl AuthService {
         }
     }
 
-    /// Verify on the argon2 workers; `None` when refused as busy (this source already has
-    /// a verification running, or the queue is full).
+    /// Verify on the argon2 workers; `None` when refused as busy (this source or this
+    /// username holds its share already, strangers fill theirs, or the queue is full).
     pub(super) async fn verify_bounded(
         &self,
-        ip: &str,
+        a: &Attempt<'_>,
+        known_source: bool,
         phc: Option<String>,
         password: &str,
     ) -> Option<bool> {
-        let _mark = self.in_flight.mark(ip)?;
+        let user: String = a.username.chars().take(64).collect();
+        let _mark = match self.in_flight.mark(a.ip, &user, known_source) {
+            Ok(mark) => mark,
+            Err(full) => {
+                tracing::debug!(?full, "verification refused as busy");
+                return None;
+            }
+        };
         let hasher = Arc::clone(&self.hasher);
         let password = password.to_owned();
         self.workers
@@ -347,8 +456,9 @@ impl AuthService {
         a: &Attempt<'_>,
         code: &str,
     ) -> Result<Result<Identity, Reason>, StoreError> {
-        if self.locked(a, true).await? {
-            return Ok(Err(Reason::Locked));
+        let known = self.known_source(a, true).await?;
+        if let Some(scope) = self.locked(a, true, known).await? {
+            return Ok(Err(Reason::Locked(scope)));
         }
         let device = Device {
             user_id: pending.identity.user_id,
@@ -397,14 +507,41 @@ impl AuthService {
     }
 
     /// Count a refused attempt under its lockout keys and audit it (and any lockout it
-    /// started). `Busy` refusals are neither counted nor audited: they did no work.
+    /// started). Not counted: `Busy` refusals (they did no work; audited at most once per
+    /// 10 s with a count) and refusals of an already locked key (audited with the key, so
+    /// hammering a locked address never adds to the username's count).
+    ///
+    /// A lockout started here never ends live sessions: failed guesses are a stranger's
+    /// doing, and ending the real user's session would hand strangers a kill switch.
+    /// Operators end sessions (disable, 2FA reset, `moat sessions end`).
     pub async fn record_failure(
         &self,
         a: &Attempt<'_>,
         refusal: Refusal,
     ) -> Result<(), StoreError> {
-        if refusal.reason == Reason::Busy {
-            return Ok(());
+        match refusal.reason {
+            Reason::Busy => {
+                let due = match self.busy.lock() {
+                    Ok(mut b) => b.note(a.now_ms),
+                    Err(poisoned) => poisoned.into_inner().note(a.now_ms),
+                };
+                if let Some(n) = due {
+                    let reason = format!(
+                        "busy: hashing capacity full ({n} login(s) refused without a verification since the last such entry)"
+                    );
+                    let mut entry = self.entry(a, "login", "busy", &reason);
+                    // One row stands for many sources and names: name none of them.
+                    entry.actor = None;
+                    entry.source_ip = None;
+                    self.store.audit(&[entry]).await?;
+                }
+                return Ok(());
+            }
+            Reason::Locked(_) => {
+                let entry = self.entry(a, "login", "failure", refusal.reason.as_str());
+                return self.store.audit(&[entry]).await;
+            }
+            _ => {}
         }
         let policy = self.policy();
         let keys = policy.keys(a.username, a.ip, refusal.user_exists);
@@ -421,15 +558,7 @@ impl AuthService {
             .await?;
         let mut entries = vec![self.entry(a, "login", "failure", refusal.reason.as_str())];
         for (key, until, tier) in started {
-            tracing::warn!(%key, until, tier, "lockout started");
-            if key.ip.is_empty() && !key.username.is_empty() && refusal.user_exists {
-                // The user is locked out everywhere: their open sessions end too.
-                if let Some(id) = self.store.user_id(&key.username).await? {
-                    self.store
-                        .request_user_sessions_end(id, "account locked out", now)
-                        .await?;
-                }
-            }
+            tracing::warn!(key = %log_text(&key.to_string()), until, tier, "lockout started");
             entries.push(self.entry(
                 a,
                 "lockout",
@@ -440,10 +569,11 @@ impl AuthService {
         self.store.audit(&entries).await
     }
 
-    /// Clear the (username, address) counter and audit the login.
+    /// Clear the (username, address) counter, make the pair a known source, and audit
+    /// the login.
     pub async fn record_success(&self, a: &Attempt<'_>, who: &Identity) -> Result<(), StoreError> {
         self.store
-            .clear_failure_counter(&LockKey::pair(a.username, a.ip))
+            .record_login_source(a.username, a.ip, a.now_secs())
             .await?;
         let note = match who.onboarding {
             Onboarding::Done => "",
@@ -595,7 +725,7 @@ mod tests {
             matches!(
                 r,
                 PasswordCheck::Failed(Refusal {
-                    reason: Reason::Locked,
+                    reason: Reason::Locked(LockScope::Pair),
                     ..
                 })
             ),
@@ -626,8 +756,8 @@ mod tests {
         let (auth, _) = service_with_alice(default_policy()).await;
         let a = attempt("alice");
         // This address already uses its half of the capacity: refused at once.
-        let marks: Vec<_> = (0..auth.in_flight.limit)
-            .map(|_| auth.in_flight.mark(a.ip).unwrap())
+        let marks: Vec<_> = (0..auth.in_flight.per_source)
+            .map(|i| auth.in_flight.mark(a.ip, &format!("u{i}"), false).unwrap())
             .collect();
         let r = auth.check_password(&a, "hunter2hunter2").await.unwrap();
         assert!(matches!(
@@ -660,5 +790,144 @@ mod tests {
         .await
         .unwrap();
         assert!(auth.store.list_failure_counters().await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn one_username_gets_at_most_a_quarter_and_strangers_leave_a_quarter() {
+        let f = InFlight::new(16);
+        assert_eq!((f.per_source, f.per_user, f.strangers), (8, 4, 12));
+        // An insider looping on their own password from four addresses.
+        let insider: Vec<_> = (0..4)
+            .map(|i| f.mark(&format!("10.0.0.{i}"), "mallory", true).unwrap())
+            .collect();
+        assert_eq!(
+            f.mark("10.0.0.9", "mallory", true).err(),
+            Some(Full::User),
+            "a fifth verification of one username waits its turn"
+        );
+        assert!(
+            f.mark("10.0.0.9", "alice", true).is_ok(),
+            "others still verify"
+        );
+        drop(insider);
+        // Strangers (unknown pairs) from many addresses fill their three quarters…
+        let strangers: Vec<_> = (0..12)
+            .map(|i| {
+                f.mark(&format!("10.1.0.{i}"), &format!("guess{i}"), false)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            f.mark("10.1.1.1", "guess99", false).err(),
+            Some(Full::Strangers)
+        );
+        // …and a known source still gets in.
+        let known = f.mark("10.2.0.1", "alice", true);
+        assert!(known.is_ok());
+        drop((strangers, known));
+        let c = f.counts.lock().unwrap();
+        assert!(c.by_source.is_empty() && c.by_user.is_empty() && c.strangers == 0);
+    }
+
+    #[test]
+    fn busy_refusals_are_audited_at_most_every_ten_seconds_with_a_count() {
+        let mut b = BusyLog::default();
+        assert_eq!(b.note(0), Some(1));
+        assert_eq!(b.note(1_000), None);
+        assert_eq!(b.note(9_999), None);
+        assert_eq!(
+            b.note(10_000),
+            Some(3),
+            "the two suppressed ones and this one"
+        );
+        assert_eq!(b.note(10_001), None);
+    }
+
+    fn at<'a>(user: &'a str, ip: &'static str, now_ms: i64) -> Attempt<'a> {
+        Attempt {
+            username: user,
+            ip,
+            now_ms,
+        }
+    }
+
+    #[tokio::test]
+    async fn strangers_cannot_lock_a_known_source_out_and_locked_refusals_are_not_counted() {
+        let policy = Policy {
+            user_limit: 10,
+            ip_limit: 3,
+            pair_limit: 5,
+            known_source_secs: 30 * 86_400,
+            ..default_policy()
+        };
+        let (auth, _) = service_with_alice(policy).await;
+        let id = Identity {
+            user_id: 1,
+            username: "alice".into(),
+            is_superuser: false,
+            backup_codes_left: None,
+            onboarding: Onboarding::Done,
+        };
+        // alice logs in from her usual address; she has a live session.
+        let home = at("alice", "10.0.0.1", NOW_MS);
+        auth.record_success(&home, &id).await.unwrap();
+        auth.store
+            .session_started(&crate::store::LiveSession {
+                id: "s1",
+                user_id: 1,
+                username: "alice",
+                source_ip: "10.0.0.1",
+                now: NOW_MS / 1000,
+            })
+            .await
+            .unwrap();
+        // Strangers guess her password from ten other addresses: the username locks.
+        const IPS: [&str; 10] = [
+            "10.9.0.1",
+            "10.9.0.2",
+            "10.9.0.3",
+            "10.9.0.4",
+            "10.9.0.5",
+            "10.9.0.6",
+            "10.9.0.7",
+            "10.9.0.8",
+            "10.9.0.9",
+            "10.9.0.10",
+        ];
+        for ip in IPS {
+            let a = at("alice", ip, NOW_MS + 1000);
+            let PasswordCheck::Failed(r) = auth.check_password(&a, "wrong").await.unwrap() else {
+                panic!("wrong password passed")
+            };
+            auth.record_failure(&a, r).await.unwrap();
+        }
+        let stranger = at("alice", "10.9.0.11", NOW_MS + 2000);
+        let PasswordCheck::Failed(r) = auth
+            .check_password(&stranger, "hunter2hunter2")
+            .await
+            .unwrap()
+        else {
+            panic!("a stranger's address should be refused while the username is locked")
+        };
+        assert_eq!(r.reason, Reason::Locked(LockScope::User));
+        // alice's own address still gets in with the right password…
+        let later = at("alice", "10.0.0.1", NOW_MS + 2000);
+        assert!(matches!(
+            auth.check_password(&later, "hunter2hunter2").await.unwrap(),
+            PasswordCheck::NeedCode(_)
+        ));
+        // …and her live session was not asked to end.
+        assert!(auth
+            .store
+            .sessions_to_end(&["s1".to_string()])
+            .await
+            .unwrap()
+            .is_empty());
+        // A refusal of an already locked key is audited with the key, not counted.
+        let before = auth.store.list_failure_counters().await.unwrap();
+        auth.record_failure(&stranger, r).await.unwrap();
+        assert_eq!(auth.store.list_failure_counters().await.unwrap(), before);
+        let log = auth.store.recent_audit(1).await.unwrap();
+        assert_eq!(log[0].reason.as_deref(), Some("locked: this username"));
     }
 }

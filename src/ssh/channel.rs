@@ -9,8 +9,7 @@ use russh::server::Msg;
 use russh::{Channel, ChannelMsg};
 use tokio::sync::mpsc;
 
-use crate::auth::Identity;
-use crate::session::{Context, Event, TermInfo};
+use crate::session::{Authenticated, Context, Event, TermInfo};
 use crate::tui::backend::AnsiBackend;
 
 /// Frames queued towards the client before the session starts dropping (and repainting).
@@ -19,7 +18,12 @@ const FRAME_QUEUE: usize = 8;
 const EVENT_QUEUE: usize = 64;
 
 /// Serve the console on `channel` until either side closes it.
-pub async fn drive(channel: Channel<Msg>, who: Identity, peer: SocketAddr, ctx: Arc<Context>) {
+pub async fn drive(
+    channel: Channel<Msg>,
+    login: Authenticated,
+    peer: SocketAddr,
+    ctx: Arc<Context>,
+) {
     let (mut read, write) = channel.split();
     // Wait for the shell request, remembering the pty's terminal type and size.
     let mut term = TermInfo {
@@ -78,11 +82,10 @@ pub async fn drive(channel: Channel<Msg>, who: Identity, peer: SocketAddr, ctx: 
         }
         let _ = event_tx.send(Event::Closed).await;
     });
-    let user = who.username.clone();
+    let user = crate::domain::log_text(login.username());
     let session_ctx = Arc::clone(&ctx);
-    let ip = peer.ip().to_canonical().to_string();
     let session =
-        tokio::spawn(async move { session_ctx.run(who, ip, term, event_rx, frame_tx).await });
+        tokio::spawn(async move { session_ctx.run(login, term, event_rx, frame_tx).await });
 
     // Forward frames until the session drops its sender (it ended, or panicked).
     while let Some(frame) = frame_rx.recv().await {

@@ -1,26 +1,38 @@
 //! The russh handler: authentication callbacks forwarded to `auth::service`, and the
 //! session channel handed to [`super::channel`]. No decisions of its own beyond the order
-//! of the two factors.
+//! of the two factors and what a round costs.
 //!
 //! Keyboard-interactive runs two rounds: `Password:` then `Verification code:`. The code
 //! is asked even when the password was wrong, so a refusal never tells which factor failed
 //! or whether the user exists. A client that sends the password through the `password`
-//! method gets "partial success" and is then asked only for the code.
+//! method always gets "partial success" — right password or wrong — and is then asked for
+//! the code; the decision comes only after the code, exactly as in keyboard-interactive.
+//!
+//! Every round counts. A round that is abandoned — the client restarts
+//! keyboard-interactive or sends another `password` before answering, or hangs up at the
+//! code prompt — counts toward `max_auth_tries` and waits the rejection delay like a
+//! refusal; one whose password was right is also counted toward lockout and audited
+//! (`password right, no code given`), so knowing a password without the second factor
+//! is visible to operators.
 //!
 //! One exception: a valid one-time password of a user who has no TOTP device yet is
 //! accepted alone, and the session it opens shows nothing but the enrolment screen.
+//!
+//! The session exists from the moment both factors pass ([`session::Authenticated`]):
+//! it is registered, can be ended, and its clock runs, before any channel is opened.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use russh::server::{Auth, ChannelOpenHandle, Msg, Response, Session};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use tokio::sync::oneshot;
 
 use super::LoginEnd;
-use crate::auth::{Attempt, AuthService, Identity, PasswordCheck, PendingLogin, Refusal};
+use crate::auth::{Attempt, AuthService, PasswordCheck, PendingLogin, Reason, Refusal};
+use crate::domain::log_text;
 use crate::session;
 
 /// Prompt texts (tests and the README rely on the words `Password` and `Verification code`).
@@ -40,8 +52,29 @@ enum Stage {
         user: String,
         pending: Option<PendingLogin>,
     },
-    /// The `password` method succeeded partially; keyboard-interactive asks the code.
-    PasswordPassed { user: String, pending: PendingLogin },
+    /// The `password` method was answered with partial success (whatever the password);
+    /// keyboard-interactive asks the code next. `pending` as in `AwaitCode`.
+    PasswordDone {
+        user: String,
+        pending: Option<PendingLogin>,
+    },
+}
+
+impl Stage {
+    /// The user and login of a round whose password was right and whose code is not in.
+    fn password_passed(&self) -> Option<&str> {
+        match self {
+            Stage::AwaitCode {
+                user,
+                pending: Some(_),
+            }
+            | Stage::PasswordDone {
+                user,
+                pending: Some(_),
+            } => Some(user),
+            _ => None,
+        }
+    }
 }
 
 /// One connection's handler.
@@ -51,12 +84,14 @@ pub struct Handler {
     auth: AuthService,
     sessions: Arc<session::Context>,
     stage: Stage,
-    identity: Option<Identity>,
+    /// The session, from the moment both factors passed until its channel takes it.
+    login: Option<session::Authenticated>,
     /// Tells the connection task how the login phase ended.
     login_end: Option<oneshot::Sender<LoginEnd>>,
     failures: u32,
     max_failures: u32,
-    channel_open: bool,
+    /// What every refusal costs; an abandoned round waits it too.
+    rejection: Duration,
 }
 
 impl Handler {
@@ -66,6 +101,7 @@ impl Handler {
         sessions: Arc<session::Context>,
         login_end: oneshot::Sender<LoginEnd>,
         max_failures: u32,
+        rejection: Duration,
     ) -> Handler {
         Handler {
             peer,
@@ -73,11 +109,11 @@ impl Handler {
             auth,
             sessions,
             stage: Stage::Start,
-            identity: None,
+            login: None,
             login_end: Some(login_end),
             failures: 0,
             max_failures,
-            channel_open: false,
+            rejection,
         }
     }
 
@@ -95,9 +131,10 @@ impl Handler {
         }
     }
 
-    /// Both factors passed.
-    async fn accept(&mut self, user: &str, identity: Identity) -> Auth {
-        tracing::info!(user = %identity.username, peer = %self.peer, "login");
+    /// Both factors passed: the session starts now (registered, visible, endable), even
+    /// though no channel is open yet.
+    async fn accept(&mut self, user: &str, identity: crate::auth::Identity) -> Auth {
+        tracing::info!(user = %log_text(&identity.username), peer = %self.peer, "login");
         if let Err(e) = self
             .auth
             .record_success(&self.attempt(user), &identity)
@@ -105,15 +142,17 @@ impl Handler {
         {
             tracing::error!(error = %e, "recording a login failed");
         }
-        self.identity = Some(identity);
-        self.end_login(LoginEnd::Authenticated);
+        let login = self.sessions.authenticated(identity, &self.ip);
+        let watch = login.watch();
+        self.login = Some(login);
+        self.end_login(LoginEnd::Authenticated(watch));
         Auth::Accept
     }
 
     /// Count and audit a failed step (once per attempt).
     async fn record(&self, user: &str, refusal: Refusal) {
         tracing::info!(
-            user = %user.escape_debug(),
+            user = %log_text(user),
             peer = %self.peer,
             reason = refusal.reason.as_str(),
             "login step refused"
@@ -126,11 +165,36 @@ impl Handler {
     /// The generic refusal. After `max_failures` of them the connection is closed.
     fn refuse(&mut self) -> Auth {
         self.stage = Stage::Start;
+        self.count_round();
+        Auth::reject()
+    }
+
+    /// One more failed round on this connection; the last one allowed closes it.
+    fn count_round(&mut self) {
         self.failures += 1;
         if self.failures >= self.max_failures {
             self.end_login(LoginEnd::TooManyFailures);
         }
-        Auth::reject()
+    }
+
+    /// A new round begins while `previous` was under way: that round was abandoned. It
+    /// costs what a refusal costs (a counted try and the rejection delay), and one whose
+    /// password was right is counted toward lockout and audited. Returns the refusal
+    /// when this was the last try the connection had.
+    async fn abandon(&mut self, previous: Stage) -> Option<Auth> {
+        if matches!(previous, Stage::Start) {
+            return None;
+        }
+        if let Some(user) = previous.password_passed() {
+            let refusal = Refusal {
+                reason: Reason::NoCode,
+                user_exists: true,
+            };
+            self.record(user, refusal).await;
+        }
+        tokio::time::sleep(self.rejection).await;
+        self.count_round();
+        (self.failures >= self.max_failures).then(Auth::reject)
     }
 
     /// The password step, shared by keyboard-interactive and the `password` method.
@@ -159,7 +223,7 @@ impl Handler {
         user: &str,
         pending: &PendingLogin,
         code: &str,
-    ) -> Option<Identity> {
+    ) -> Option<crate::auth::Identity> {
         match self
             .auth
             .check_code(pending, &self.attempt(user), code)
@@ -178,6 +242,33 @@ impl Handler {
                 tracing::error!(error = %e, "code check failed");
                 None
             }
+        }
+    }
+}
+
+impl Drop for Handler {
+    /// A client that hangs up at the code prompt after a right password is counted and
+    /// audited like one that restarts the round.
+    fn drop(&mut self) {
+        let Some(user) = self.stage.password_passed().map(str::to_string) else {
+            return;
+        };
+        let (auth, ip) = (self.auth.clone(), self.ip.clone());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let a = Attempt {
+                    username: &user,
+                    ip: &ip,
+                    now_ms: now_ms(),
+                };
+                let refusal = Refusal {
+                    reason: Reason::NoCode,
+                    user_exists: true,
+                };
+                if let Err(e) = auth.record_failure(&a, refusal).await {
+                    tracing::error!(error = %e, "recording an abandoned login failed");
+                }
+            });
         }
     }
 }
@@ -219,14 +310,14 @@ impl russh::server::Handler for Handler {
         response: Option<Response<'a>>,
     ) -> Result<Auth, Self::Error> {
         match (std::mem::take(&mut self.stage), response) {
-            (Stage::PasswordPassed { user: u, pending }, None) if u == user => {
-                self.stage = Stage::AwaitCode {
-                    user: u,
-                    pending: Some(pending),
-                };
+            (Stage::PasswordDone { user: u, pending }, None) if u == user => {
+                self.stage = Stage::AwaitCode { user: u, pending };
                 Ok(prompt(CODE_PROMPT))
             }
-            (_, None) => {
+            (previous, None) => {
+                if let Some(refused) = self.abandon(previous).await {
+                    return Ok(refused);
+                }
                 self.stage = Stage::AwaitPassword { user: user.into() };
                 Ok(prompt(PASSWORD_PROMPT))
             }
@@ -256,27 +347,40 @@ impl russh::server::Handler for Handler {
                 }
                 Ok(self.refuse())
             }
-            _ => Ok(self.refuse()),
+            (previous, Some(_)) => {
+                // An answer to a prompt this connection did not send (or for another
+                // user): refused, and a right password left behind is still counted.
+                if let Some(user) = previous.password_passed() {
+                    let refusal = Refusal {
+                        reason: Reason::NoCode,
+                        user_exists: true,
+                    };
+                    self.record(user, refusal).await;
+                }
+                Ok(self.refuse())
+            }
         }
     }
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
-        match self.password_step(user, password).await {
-            Some(PasswordCheck::Enrol(identity)) => Ok(self.accept(user, identity).await),
-            Some(PasswordCheck::NeedCode(pending)) => {
-                self.stage = Stage::PasswordPassed {
-                    user: user.into(),
-                    pending,
-                };
-                Ok(Auth::Reject {
-                    proceed_with_methods: Some(MethodSet::from(
-                        &[MethodKind::KeyboardInteractive][..],
-                    )),
-                    partial_success: true,
-                })
-            }
-            Some(PasswordCheck::Failed(_)) | None => Ok(self.refuse()),
+        let previous = std::mem::take(&mut self.stage);
+        if let Some(refused) = self.abandon(previous).await {
+            return Ok(refused);
         }
+        let pending = match self.password_step(user, password).await {
+            Some(PasswordCheck::Enrol(identity)) => return Ok(self.accept(user, identity).await),
+            Some(PasswordCheck::NeedCode(pending)) => Some(pending),
+            Some(PasswordCheck::Failed(_)) | None => None,
+        };
+        // Right or wrong, the same answer: the code is asked next, and only then decided.
+        self.stage = Stage::PasswordDone {
+            user: user.into(),
+            pending,
+        };
+        Ok(Auth::Reject {
+            proceed_with_methods: Some(MethodSet::from(&[MethodKind::KeyboardInteractive][..])),
+            partial_success: true,
+        })
     }
 
     async fn channel_open_session(
@@ -286,17 +390,16 @@ impl russh::server::Handler for Handler {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         // One console per connection; russh only calls this after authentication.
-        let Some(identity) = self.identity.clone().filter(|_| !self.channel_open) else {
+        let Some(login) = self.login.take() else {
             reply
                 .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
                 .await;
             return Ok(());
         };
-        self.channel_open = true;
         reply.accept().await;
         tokio::spawn(super::channel::drive(
             channel,
-            identity,
+            login,
             self.peer,
             Arc::clone(&self.sessions),
         ));

@@ -49,6 +49,8 @@ pub const SERVER_ID: &str = "SSH-2.0-moat";
 pub struct Live {
     pub gate: Gate,
     pub login_grace: Duration,
+    /// How long an authenticated connection may take to ask for its console.
+    pub shell_grace: Duration,
     pub max_auth_tries: u32,
     /// Load balancers whose connections start with a PROXY v2 header.
     pub trusted_proxies: Allowlist,
@@ -61,6 +63,7 @@ impl Live {
         Ok(Live {
             gate: Gate::new(Allowlist::new(v.allowlist), &config.limits),
             login_grace: v.login_grace,
+            shell_grace: v.shell_grace,
             max_auth_tries: config.max_auth_tries,
             trusted_proxies: Allowlist::new(v.trusted_proxies),
             proxy_header_required: config.proxy_header_required,
@@ -69,9 +72,10 @@ impl Live {
 }
 
 /// How the login phase of a connection ended (told by the handler).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum LoginEnd {
-    Authenticated,
+    /// Both factors passed; the session is registered and watched from here on.
+    Authenticated(session::Watch),
     TooManyFailures,
 }
 
@@ -287,6 +291,7 @@ impl Server {
             Arc::clone(&self.sessions),
             end_tx,
             live.max_auth_tries,
+            self.ssh.auth_rejection_time,
         );
         // From anyone but a trusted proxy (whose header is already consumed), a PROXY
         // header is refused rather than passed to SSH.
@@ -318,24 +323,67 @@ impl Server {
             }
             end = tokio::time::timeout_at(deadline, end_rx) => end,
         };
-        let reason = match end {
-            Ok(Ok(LoginEnd::Authenticated)) => None,
-            Ok(Ok(LoginEnd::TooManyFailures)) => Some("too many authentication failures"),
-            _ => Some("login grace time expired"),
-        };
         drop(preauth);
+        let reason = match end {
+            Ok(Ok(LoginEnd::Authenticated(watch))) => {
+                tokio::select! {
+                    result = &mut running => {
+                        if let Err(e) = result {
+                            tracing::debug!(%peer, error = %e, "connection ended");
+                        }
+                        return;
+                    }
+                    reason = until_console(watch, live.shell_grace) => reason,
+                }
+            }
+            Ok(Ok(LoginEnd::TooManyFailures)) => Some("too many authentication failures".into()),
+            _ => Some("login grace time expired".into()),
+        };
         if let Some(reason) = reason {
-            tracing::info!(%peer, reason, "closing connection");
+            tracing::info!(%peer, reason = %reason, "closing connection");
             let _ = handle
-                .disconnect(
-                    russh::Disconnect::ByApplication,
-                    reason.into(),
-                    String::new(),
-                )
+                .disconnect(russh::Disconnect::ByApplication, reason, String::new())
                 .await;
         }
         if let Err(e) = running.await {
             tracing::debug!(%peer, error = %e, "connection ended");
+        }
+    }
+}
+
+/// Watch an authenticated connection until its console opens: `None` once it has (the
+/// session itself takes over ending it), or why the connection must close first — the
+/// session was ended (an operator, a 2FA reset, a disabled account, on any instance), or
+/// no console was asked for within `shell_grace`.
+async fn until_console(mut watch: session::Watch, shell_grace: Duration) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + shell_grace;
+    loop {
+        if *watch.shell.borrow() {
+            return None;
+        }
+        tokio::select! {
+            changed = watch.end.changed() => {
+                if *watch.shell.borrow() {
+                    return None;
+                }
+                let reason = match changed {
+                    Ok(()) => watch.end.borrow().clone().unwrap_or_default(),
+                    // The session is gone (its channel asked for something else).
+                    Err(_) => "no console on this connection".into(),
+                };
+                return Some(format!("session ended: {reason}"));
+            }
+            changed = watch.shell.changed() => {
+                if changed.is_err() && !*watch.shell.borrow() {
+                    return Some("session ended: no console on this connection".into());
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                return Some(format!(
+                    "no console requested within {} s of logging in",
+                    shell_grace.as_secs()
+                ));
+            }
         }
     }
 }

@@ -111,6 +111,48 @@ impl Store {
         Ok(())
     }
 
+    /// When `username` last logged in successfully from `ip` (unix seconds), if ever.
+    pub async fn last_success_from(
+        &self,
+        username: &str,
+        ip: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sql::query_scalar(
+            "SELECT last_success_at FROM moat_login_sources WHERE username = ? AND ip = ?",
+        )
+        .bind(username)
+        .bind(ip)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// A successful login of `username` from `ip` at `now`: its pair's failure count is
+    /// forgotten and the pair becomes a known source.
+    pub async fn record_login_source(
+        &self,
+        username: &str,
+        ip: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sql::query("DELETE FROM moat_auth_failures WHERE username = ? AND ip = ?")
+            .bind(username)
+            .bind(ip)
+            .execute(&mut *tx)
+            .await?;
+        sql::query(
+            "INSERT INTO moat_login_sources (username, ip, last_success_at) VALUES (?, ?, ?) \
+             ON CONFLICT (username, ip) DO UPDATE SET last_success_at = excluded.last_success_at",
+        )
+        .bind(username)
+        .bind(ip)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Every stored counter, locked ones first, then by key.
     pub async fn list_failure_counters(
         &self,
@@ -213,6 +255,25 @@ mod tests {
                 1
             );
             assert!(store.list_failure_counters().await.unwrap().is_empty());
+        }
+
+        async fn a_success_clears_the_pair_and_makes_it_a_known_source(store: Store) {
+            let pair = LockKey::pair("alice", "10.0.0.1");
+            store
+                .update_failure_counters(&[pair.clone(), LockKey::user("alice")], |_, _| c(2, None))
+                .await
+                .unwrap();
+            assert_eq!(store.last_success_from("alice", "10.0.0.1").await.unwrap(), None);
+            store.record_login_source("alice", "10.0.0.1", 100).await.unwrap();
+            store.record_login_source("alice", "10.0.0.1", 200).await.unwrap();
+            assert_eq!(
+                store.last_success_from("alice", "10.0.0.1").await.unwrap(),
+                Some(200)
+            );
+            assert_eq!(store.last_success_from("alice", "10.0.0.2").await.unwrap(), None);
+            let left = store.list_failure_counters().await.unwrap();
+            assert_eq!(left.len(), 1, "only the pair's count is forgotten");
+            assert_eq!(left[0].0, LockKey::user("alice"));
         }
     }
 }

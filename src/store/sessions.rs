@@ -109,7 +109,7 @@ impl Store {
 
     /// Which of the sessions `ids` must end, and why: asked to (CLI, console, another
     /// instance), or their user is disabled, or their user's sessions were invalidated
-    /// (2FA reset, lockout) after they started. Reading the user's state here, not only
+    /// (2FA reset, disable) after they started. Reading the user's state here, not only
     /// the flag, also ends a session whose row was written after the request.
     pub async fn sessions_to_end(
         &self,
@@ -121,7 +121,7 @@ impl Store {
         let q = sql::numbered(&format!(
             "SELECT s.id, CASE WHEN s.end_requested THEN COALESCE(s.end_reason, '') \
                                WHEN NOT u.is_active THEN 'account disabled' \
-                               ELSE 'account reset or locked out' END \
+                               ELSE 'account reset' END \
              FROM moat_sessions s JOIN moat_users u ON u.id = s.user_id \
              WHERE s.id IN {} AND s.ended_at IS NULL \
                AND (s.end_requested OR NOT u.is_active \
@@ -228,19 +228,6 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected())
-    }
-
-    /// Ask every live session of `user_id` to end (e.g. after a lockout of the user).
-    pub async fn request_user_sessions_end(
-        &self,
-        user_id: i64,
-        reason: &str,
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let n = request_user_end(&mut tx, user_id, reason, now).await?;
-        tx.commit().await?;
-        Ok(n)
     }
 }
 
