@@ -179,16 +179,21 @@ on_both_databases! {
         assert_eq!(outcome.prompts, vec!["Verification code: "]);
         assert!(outcome.success);
 
-        // A wrong password through the password method is a plain refusal.
+        // A wrong password gets the very same answer (no password oracle); the refusal
+        // comes only after the code.
         let mut conn = connect(server.addr).await;
         let r = conn.authenticate_password("admin", "nope").await.unwrap();
         assert!(matches!(
             r,
             russh::client::AuthResult::Failure {
-                partial_success: false,
+                partial_success: true,
                 ..
             }
         ));
+        let code = server.next_code("admin");
+        let outcome = ki_login(&mut conn, "admin", &[&code]).await;
+        assert_eq!(outcome.prompts, vec!["Verification code: "]);
+        assert!(!outcome.success);
         server.stop().await;
     }
 }

@@ -58,7 +58,12 @@ async fn lockout_after_the_limit_holds_even_with_the_right_code_until_reset() {
     let log = server.store.recent_audit(50).await.unwrap();
     let reasons: Vec<_> = log.iter().filter_map(|e| e.reason.clone()).collect();
     assert!(reasons.iter().any(|r| r == "bad password"), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r == "locked"), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r == "locked: this username from this address"),
+        "{reasons:?}"
+    );
     assert!(log
         .iter()
         .any(|e| e.action == "lockout" && e.outcome == "started"));
