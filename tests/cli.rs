@@ -279,6 +279,31 @@ fn migrate_creates_moats_tables() {
     assert!(dir.path().join("moat.db").exists());
 }
 
+#[test]
+fn the_database_is_created_private_under_the_usual_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    let moat = moat(dir.path());
+    // The same command, started by a shell whose umask is the usual 022.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" \"$@\"")
+        .arg(moat.get_program())
+        .args(moat.get_args())
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env("MOAT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mode = std::fs::metadata(dir.path().join("moat.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "moat.db holds password hashes");
+}
+
 /// Does `source` get the SSH banner from 127.0.0.1:`port`?
 async fn gets_banner(source: &str, port: u16) -> bool {
     use tokio::io::AsyncReadExt;

@@ -90,9 +90,11 @@ fn csv_line(fields: impl Iterator<Item = String>) -> String {
     line
 }
 
-/// A new file in `dir` named after `model` and the time; never one a client named.
+/// A new file in `dir` named after `model` and the time; never one a client named. The file
+/// is private to moat's user (0600) whatever the umask, and so is `dir` (0700) when it has
+/// to be created; an existing `dir` keeps the mode its operator gave it.
 fn create_file(dir: &Path, model: &str, now_ms: i64) -> std::io::Result<(PathBuf, std::fs::File)> {
-    std::fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     let safe: String = model
         .chars()
         .map(|c| {
@@ -112,11 +114,36 @@ fn create_file(dir: &Path, model: &str, now_ms: i64) -> std::io::Result<(PathBuf
     rand::Rng::fill(&mut rand::thread_rng(), &mut suffix);
     let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let path = dir.join(format!("{safe}-{stamp}-{suffix}.csv"));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    Ok((path, file))
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(&path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok((path, file))
+    }
+    #[cfg(not(unix))]
+    Ok((path.clone(), options.open(&path)?))
+}
+
+/// Create `dir` and any missing parents with mode 0700 (set outright, not left to the
+/// umask); leave it alone if it exists.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700).create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
 }
 
 /// One export to run.
@@ -277,6 +304,30 @@ mod tests {
         assert_eq!(text("dos\r\nline\ttab"), "\"dos\nline\ttab\"");
         let out = text("\u{1}\u{1f}\u{80}\u{9f}");
         assert!(!out.chars().any(char::is_control), "{out:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn export_directory_and_files_are_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // The usual umask, which left exports 0644 in a 0755 directory.
+        // SAFETY: umask only sets the process's file-creation mask; 022 is the usual default,
+        // so tests running alongside see no difference.
+        unsafe { libc::umask(0o022) };
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("exports").join("posts");
+        let (path, _) = create_file(&dir, "posts", 1_764_115_200_000).unwrap();
+        assert_eq!(mode(&path), 0o600, "file");
+        assert_eq!(mode(&dir), 0o700, "directory");
+        assert_eq!(mode(&root.path().join("exports")), 0o700, "created parent");
+        // A directory the operator made keeps its mode; the file in it is still private.
+        let shared = root.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let (path, _) = create_file(&shared, "posts", 1_764_115_200_000).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&shared), 0o750);
     }
 
     #[test]
