@@ -614,3 +614,94 @@ async fn totp_secrets_are_sealed_and_serve_refuses_a_missing_or_wrong_key() {
         "no live sessions"
     );
 }
+
+/// What a terminal would obey or use to reorder text: ESC, BEL, a C1 CSI, RLO.
+fn raw_terminal_bytes(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| matches!(c, '\x1b' | '\x07' | '\u{9b}' | '\u{202e}'))
+        .collect()
+}
+
+#[tokio::test]
+async fn database_names_reach_the_terminal_sanitized() {
+    // A model whose name sets the terminal's title (OSC 0), carries a C1 CSI and turns the
+    // rest of the line right-to-left.
+    const EVIL: &str = "evil\x1b]0;pwned\x07\u{9b}2J\u{202e}gpj";
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    let run = |args: &[&str]| {
+        let out = moat(dir.path()).args(args).output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+            assert_eq!(
+                raw_terminal_bytes(text),
+                Vec::<char>::new(),
+                "{args:?} {stream}: {}",
+                text.escape_debug()
+            );
+        }
+        (out.status.success(), stdout, stderr)
+    };
+    assert!(run(&["migrate"]).0);
+    let db = moat::store::Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("moat.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE \"{EVIL}\" (id INTEGER PRIMARY KEY, title TEXT); \
+         INSERT INTO \"{EVIL}\" (id, title) VALUES (1, 'x');"
+    ))
+    .execute(db.pool())
+    .await
+    .unwrap();
+    db.close().await;
+
+    let view = format!("view_{EVIL}");
+    let shown = r"evil\x1b]0;pwned\x07\x9b2J\u{202e}gpj";
+    assert!(run(&["user", "add", "jane"]).0);
+    let (ok, _, stderr) = run(&["group", "add", "ops", "--perm", &view]);
+    assert!(ok, "{stderr}");
+    assert!(run(&["user", "add", "bob", "--group", "ops"]).0);
+
+    let (ok, stdout, stderr) = run(&["perm", "assign", "--user", "jane", &view, EVIL, "1"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&format!("view_{shown} on {shown} 1 assigned")),
+        "{stdout}"
+    );
+
+    let (ok, stdout, _) = run(&["perm", "list", "--user", "jane"]);
+    assert!(ok && stdout.contains(shown), "{stdout}");
+    let (ok, stdout, _) = run(&["perm", "list", "--user", "bob"]);
+    assert!(ok && stdout.contains(shown), "{stdout}");
+    let (ok, stdout, _) = run(&["group", "list"]);
+    assert!(ok && stdout.contains(shown), "{stdout}");
+
+    // Errors that quote the name are sanitized too.
+    let (ok, _, stderr) = run(&["perm", "assign", "--user", "jane", &view, "posts", "1"]);
+    assert!(!ok && stderr.contains(shown), "{stderr}");
+
+    // The JSON lines keep the exact name for a pipeline, written with \u escapes.
+    let (ok, stdout, _) = run(&["audit", "export", "--format", "jsonl"]);
+    assert!(ok);
+    let models: Vec<String> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| v["model"].as_str().map(String::from))
+        .collect();
+    assert!(models.iter().any(|m| m == EVIL), "{models:?}");
+
+    for args in [
+        &["audit", "verify"][..],
+        &["audit", "head"],
+        &["lockout", "list"],
+        &["sessions"],
+        &["perm", "remove", "--user", "jane", &view, EVIL, "1"],
+    ] {
+        let (ok, _, stderr) = run(args);
+        assert!(ok, "{args:?}: {stderr}");
+    }
+}

@@ -143,6 +143,13 @@ pub fn sanitize(raw: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Whether [`sanitize`] writes `c` as an escape (a control, bidi, format or other invisible
+/// character). For output formats with escapes of their own, such as JSON, which can write the
+/// same characters their own way.
+pub fn is_escaped(c: char) -> bool {
+    c.is_control() || is_invisible(c)
+}
+
 /// What becomes of one character.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Action {
