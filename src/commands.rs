@@ -1,5 +1,11 @@
 //! The CLI's commands as library functions, so tests and benchmarks run exactly what an
 //! operator runs. Each takes the loaded [`Config`] and writes its report to `out`.
+//!
+//! Everything a report shows that comes from the database (table and model names, user and
+//! group names, keys, audit fields) or from the command line goes through the terminal
+//! sanitizer ([`SafeText`]), so a table named with an escape sequence or a bidi override
+//! cannot drive the operator's terminal. `audit export` writes JSON instead, with those
+//! characters as `\u` escapes (see [`TerminalSafeJson`]).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -21,6 +27,7 @@ use crate::session;
 use crate::ssh::hostkey::{self, HostKeyError};
 use crate::ssh::{self, Live, Server};
 use crate::store::{demo, AuditEntry, KeyCheck, NewUser, Principal, Store, StoreError};
+use crate::tui::sanitize::{self, SafeText};
 
 /// Why a command failed, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -388,8 +395,9 @@ pub async fn reset_2fa(
     writeln!(out, "one-time password: {one_time}")?;
     writeln!(
         out,
-        "(expires {} UTC; {name}'s open sessions end within a second)",
-        format_time(expires)
+        "(expires {} UTC; {}'s open sessions end within a second)",
+        format_time(expires),
+        SafeText::new(name)
     )?;
     store.close().await;
     Ok(())
@@ -403,19 +411,25 @@ pub async fn sessions_list(config: &Config, out: &mut impl Write) -> Result<(), 
     if rows.is_empty() {
         writeln!(out, "no live sessions")?;
     } else {
-        let names: Vec<_> = rows
+        let shown: Vec<_> = rows
             .iter()
-            .map(|r| crate::tui::sanitize::SafeText::new(&r.username))
+            .map(|r| {
+                (
+                    SafeText::new(&r.id),
+                    SafeText::new(&r.username),
+                    SafeText::new(&r.source_ip),
+                )
+            })
             .collect();
-        let user_w = names
+        let user_w = shown
             .iter()
-            .map(|n| n.as_str().chars().count())
+            .map(|(_, n, _)| n.as_str().chars().count())
             .max()
             .unwrap_or(0)
             .max(4);
-        let from_w = rows
+        let from_w = shown
             .iter()
-            .map(|r| r.source_ip.len())
+            .map(|(_, _, ip)| ip.as_str().chars().count())
             .max()
             .unwrap_or(0)
             .max(4);
@@ -424,13 +438,11 @@ pub async fn sessions_list(config: &Config, out: &mut impl Write) -> Result<(), 
             "{:<16}  {:<user_w$}  {:<from_w$}  {:<23}  idle",
             "session", "user", "from", "started"
         )?;
-        for (r, name) in rows.iter().zip(names) {
+        for (r, (id, name, from)) in rows.iter().zip(shown) {
             let ending = if r.end_requested { "  (ending)" } else { "" };
             writeln!(
                 out,
-                "{:<16}  {name:<user_w$}  {:<from_w$}  {:<23}  {}{ending}",
-                r.id,
-                r.source_ip,
+                "{id:<16}  {name:<user_w$}  {from:<from_w$}  {:<23}  {}{ending}",
                 format_time(r.started_at),
                 crate::domain::format_duration(now - r.last_input_at)
             )?;
@@ -462,7 +474,12 @@ pub async fn session_end(
         Err(StoreError::NotFound(what)) => return Err(CommandError::Usage(what)),
         other => other?,
     };
-    writeln!(out, "session {full} of {user} ended")?;
+    writeln!(
+        out,
+        "session {} of {} ended",
+        SafeText::new(&full),
+        SafeText::new(&user)
+    )?;
     store.close().await;
     Ok(())
 }
@@ -473,7 +490,7 @@ pub async fn migrate(config: &Config, out: &mut impl Write) -> Result<(), Comman
     writeln!(
         out,
         "moat: database is up to date ({})",
-        config.database_url
+        SafeText::new(&config.database_url)
     )?;
     store.close().await;
     Ok(())
@@ -577,11 +594,17 @@ impl Target {
         })
     }
 
+    /// `user NAME` or `group NAME`, as the audit trail records it.
     fn describe(&self) -> String {
         match self {
             Target::User(u) => format!("user {u}"),
             Target::Group(g) => format!("group {g}"),
         }
+    }
+
+    /// [`Target::describe`], sanitized for the terminal.
+    fn shown(&self) -> SafeText {
+        SafeText::new(&self.describe())
     }
 }
 
@@ -607,7 +630,12 @@ pub async fn group_add(
         serde_json::json!({ "perms": perms }),
     );
     store.create_group(name, perms, now_unix(), &audit).await?;
-    writeln!(out, "group {name} created with {} permissions", perms.len())?;
+    writeln!(
+        out,
+        "group {} created with {} permissions",
+        SafeText::new(name),
+        perms.len()
+    )?;
     store.close().await;
     Ok(())
 }
@@ -653,7 +681,7 @@ pub async fn set_model_perms(
         .set_model_perms(principal, codenames, grant, &audit)
         .await?;
     let verb = if grant { "granted to" } else { "revoked from" };
-    writeln!(out, "{n} permissions {verb} {}", target.describe())?;
+    writeln!(out, "{n} permissions {verb} {}", target.shown())?;
     store.close().await;
     Ok(())
 }
@@ -713,8 +741,11 @@ pub async fn set_object_perm(
     };
     writeln!(
         out,
-        "{codename} on {model} {pk} {what} ({})",
-        target.describe()
+        "{} on {} {} {what} ({})",
+        SafeText::new(codename),
+        SafeText::new(model),
+        SafeText::new(pk),
+        target.shown()
     )?;
     store.close().await;
     Ok(())
@@ -747,7 +778,8 @@ pub async fn user_set_active(
         .await?;
     writeln!(
         out,
-        "user {name} {}",
+        "user {} {}",
+        SafeText::new(name),
         if active { "enabled" } else { "disabled" }
     )?;
     store.close().await;
@@ -762,7 +794,7 @@ pub async fn group_list(config: &Config, out: &mut impl Write) -> Result<(), Com
         writeln!(out, "no groups")?;
     }
     for g in groups {
-        writeln!(out, "{}", g.name)?;
+        writeln!(out, "{}", SafeText::new(&g.name))?;
         writeln!(out, "  members:     {}", or_none(&g.members))?;
         writeln!(out, "  permissions: {}", or_none(&g.perms))?;
     }
@@ -770,11 +802,16 @@ pub async fn group_list(config: &Config, out: &mut impl Write) -> Result<(), Com
     Ok(())
 }
 
+/// `items` sanitized and joined with commas, or `-`.
 fn or_none(items: &[String]) -> String {
     if items.is_empty() {
         "-".into()
     } else {
-        items.join(", ")
+        items
+            .iter()
+            .map(|item| String::from(SafeText::new(item)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -789,7 +826,8 @@ pub async fn perm_list(
     let l = store.perm_listing(id).await?;
     writeln!(
         out,
-        "{user}: {}{}",
+        "{}: {}{}",
+        SafeText::new(user),
         if l.is_active { "active" } else { "disabled" },
         if l.is_superuser {
             ", superuser (every permission)"
@@ -800,10 +838,12 @@ pub async fn perm_list(
     writeln!(out, "groups: {}", or_none(&l.groups))?;
     writeln!(out, "model permissions:")?;
     for (codename, via) in &l.model_perms {
+        let (codename, via) = (SafeText::new(codename), SafeText::new(via));
         writeln!(out, "  {codename:<32} via {via}")?;
     }
     writeln!(out, "object permissions:")?;
     for (codename, model, pk, via) in &l.object_perms {
+        let [codename, model, pk, via] = [codename, model, pk, via].map(|s| SafeText::new(s));
         writeln!(out, "  {codename:<32} {model} {pk}  via {via}")?;
     }
     store.close().await;
@@ -837,8 +877,9 @@ pub async fn audit_verify(
             match v.head {
                 Some((id, hash)) => writeln!(
                     out,
-                    "audit trail intact: {} entries, head {id}:{hash}",
-                    v.rows
+                    "audit trail intact: {} entries, head {id}:{}",
+                    v.rows,
+                    SafeText::new(&hash)
                 )?,
                 None => writeln!(out, "audit trail intact: no entries yet")?,
             }
@@ -852,7 +893,7 @@ pub async fn audit_verify(
 pub async fn audit_head(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
     let store = open_admin_store(config).await?;
     match store.audit_head().await? {
-        Some((id, hash)) => writeln!(out, "{id}:{hash}")?,
+        Some((id, hash)) => writeln!(out, "{id}:{}", SafeText::new(&hash))?,
         None => writeln!(out, "0:{}", crate::store::audit::GENESIS)?,
     }
     store.close().await;
@@ -915,7 +956,7 @@ pub async fn audit_export(
                 "prev_hash": row.prev_hash,
                 "hash": row.hash,
             });
-            writeln!(out, "{line}").map_err(|e| StoreError::Conflict(e.to_string()))?;
+            write_json_line(out, &line).map_err(|e| StoreError::Conflict(e.to_string()))?;
             if row.id % 100_000 == 0 {
                 let _ = writeln!(progress, "moat: exported up to entry {}…", row.id);
             }
@@ -925,6 +966,39 @@ pub async fn audit_export(
     let _ = writeln!(progress, "moat: exported {n} entries");
     store.close().await;
     Ok(())
+}
+
+/// Write `value` as one line of JSON with [`TerminalSafeJson`].
+fn write_json_line(out: &mut impl Write, value: &serde_json::Value) -> std::io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, TerminalSafeJson);
+    serde::Serialize::serialize(value, &mut ser).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
+}
+
+/// JSON as serde_json writes it compactly, except that every character the terminal
+/// sanitizer would escape (DEL, C1 controls, bidi, format and other invisible characters;
+/// serde_json itself escapes only C0) is written as a `\uXXXX` escape. A parser reads the
+/// same value; a terminal shown the lines gets nothing it would obey or hide.
+pub struct TerminalSafeJson;
+
+impl serde_json::ser::Formatter for TerminalSafeJson {
+    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()>
+    where
+        W: ?Sized + Write,
+    {
+        let mut plain = 0;
+        for (i, c) in fragment.char_indices() {
+            if sanitize::is_escaped(c) {
+                writer.write_all(fragment.get(plain..i).unwrap_or_default().as_bytes())?;
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+                plain = i + c.len_utf8();
+            }
+        }
+        writer.write_all(fragment.get(plain..).unwrap_or_default().as_bytes())
+    }
 }
 
 /// `moat lockout list`: every failure counter, locked ones first.
@@ -941,7 +1015,7 @@ pub async fn lockout_list(config: &Config, out: &mut impl Write) -> Result<(), C
                 Some(t) if t > now => format_time(t),
                 _ => "-".into(),
             };
-            let key = crate::tui::sanitize::SafeText::new(&key.to_string());
+            let key = SafeText::new(&key.to_string());
             writeln!(out, "{key:<40} {:>8}  {locked}", c.failures)?;
         }
     }
@@ -986,7 +1060,7 @@ pub async fn lockout_reset(
             ..AuditEntry::default()
         }])
         .await?;
-    writeln!(out, "reset {n} counters for {what}")?;
+    writeln!(out, "reset {n} counters for {}", SafeText::new(&what))?;
     store.close().await;
     Ok(())
 }
@@ -1028,7 +1102,8 @@ pub async fn backup_codes(
     store.replace_backup_codes(user_id, &hashes, &audit).await?;
     writeln!(
         out,
-        "Backup codes for {name} (each works once; shown only now):"
+        "Backup codes for {} (each works once; shown only now):",
+        SafeText::new(name)
     )?;
     for code in codes {
         writeln!(out, "  {code}")?;
@@ -1053,6 +1128,21 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("invalid name"));
+    }
+
+    #[test]
+    fn json_lines_escape_what_a_terminal_would_obey_and_keep_the_value() {
+        let raw = "a\x1b[2J\x7f\u{9b}\u{202e}\u{e0041}\u{3164}é日\"\\";
+        let value = serde_json::json!({ "model": raw });
+        let mut out = Vec::new();
+        write_json_line(&mut out, &value).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(
+            line,
+            "{\"model\":\"a\\u001b[2J\\u007f\\u009b\\u202e\\udb40\\udc41\\u3164é日\\\"\\\\\"}\n"
+        );
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, value);
     }
 
     #[test]

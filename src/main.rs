@@ -238,7 +238,10 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("moat: {e:#}");
+            // Errors quote names from the database and the command line: sanitized, on one
+            // line.
+            let message = moat::tui::sanitize::SafeText::new(&format!("{e:#}"));
+            eprintln!("moat: {message}");
             ExitCode::FAILURE
         }
     }

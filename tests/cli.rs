@@ -279,6 +279,31 @@ fn migrate_creates_moats_tables() {
     assert!(dir.path().join("moat.db").exists());
 }
 
+#[test]
+fn the_database_is_created_private_under_the_usual_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    let moat = moat(dir.path());
+    // The same command, started by a shell whose umask is the usual 022.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" \"$@\"")
+        .arg(moat.get_program())
+        .args(moat.get_args())
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env("MOAT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mode = std::fs::metadata(dir.path().join("moat.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "moat.db holds password hashes");
+}
+
 /// Does `source` get the SSH banner from 127.0.0.1:`port`?
 async fn gets_banner(source: &str, port: u16) -> bool {
     use tokio::io::AsyncReadExt;
@@ -588,4 +613,95 @@ async fn totp_secrets_are_sealed_and_serve_refuses_a_missing_or_wrong_key() {
         String::from_utf8_lossy(&ok.stdout).trim(),
         "no live sessions"
     );
+}
+
+/// What a terminal would obey or use to reorder text: ESC, BEL, a C1 CSI, RLO.
+fn raw_terminal_bytes(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| matches!(c, '\x1b' | '\x07' | '\u{9b}' | '\u{202e}'))
+        .collect()
+}
+
+#[tokio::test]
+async fn database_names_reach_the_terminal_sanitized() {
+    // A model whose name sets the terminal's title (OSC 0), carries a C1 CSI and turns the
+    // rest of the line right-to-left.
+    const EVIL: &str = "evil\x1b]0;pwned\x07\u{9b}2J\u{202e}gpj";
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    let run = |args: &[&str]| {
+        let out = moat(dir.path()).args(args).output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+            assert_eq!(
+                raw_terminal_bytes(text),
+                Vec::<char>::new(),
+                "{args:?} {stream}: {}",
+                text.escape_debug()
+            );
+        }
+        (out.status.success(), stdout, stderr)
+    };
+    assert!(run(&["migrate"]).0);
+    let db = moat::store::Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("moat.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE \"{EVIL}\" (id INTEGER PRIMARY KEY, title TEXT); \
+         INSERT INTO \"{EVIL}\" (id, title) VALUES (1, 'x');"
+    ))
+    .execute(db.pool())
+    .await
+    .unwrap();
+    db.close().await;
+
+    let view = format!("view_{EVIL}");
+    let shown = r"evil\x1b]0;pwned\x07\x9b2J\u{202e}gpj";
+    assert!(run(&["user", "add", "jane"]).0);
+    let (ok, _, stderr) = run(&["group", "add", "ops", "--perm", &view]);
+    assert!(ok, "{stderr}");
+    assert!(run(&["user", "add", "bob", "--group", "ops"]).0);
+
+    let (ok, stdout, stderr) = run(&["perm", "assign", "--user", "jane", &view, EVIL, "1"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&format!("view_{shown} on {shown} 1 assigned")),
+        "{stdout}"
+    );
+
+    let (ok, stdout, _) = run(&["perm", "list", "--user", "jane"]);
+    assert!(ok && stdout.contains(shown), "{stdout}");
+    let (ok, stdout, _) = run(&["perm", "list", "--user", "bob"]);
+    assert!(ok && stdout.contains(shown), "{stdout}");
+    let (ok, stdout, _) = run(&["group", "list"]);
+    assert!(ok && stdout.contains(shown), "{stdout}");
+
+    // Errors that quote the name are sanitized too.
+    let (ok, _, stderr) = run(&["perm", "assign", "--user", "jane", &view, "posts", "1"]);
+    assert!(!ok && stderr.contains(shown), "{stderr}");
+
+    // The JSON lines keep the exact name for a pipeline, written with \u escapes.
+    let (ok, stdout, _) = run(&["audit", "export", "--format", "jsonl"]);
+    assert!(ok);
+    let models: Vec<String> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| v["model"].as_str().map(String::from))
+        .collect();
+    assert!(models.iter().any(|m| m == EVIL), "{models:?}");
+
+    for args in [
+        &["audit", "verify"][..],
+        &["audit", "head"],
+        &["lockout", "list"],
+        &["sessions"],
+        &["perm", "remove", "--user", "jane", &view, EVIL, "1"],
+    ] {
+        let (ok, _, stderr) = run(args);
+        assert!(ok, "{args:?}: {stderr}");
+    }
 }

@@ -193,7 +193,7 @@ on_both_databases! {
         assert!(lines
             .next()
             .unwrap()
-            .starts_with("id,author_id,title,slug,body,"));
+            .starts_with(r#""id","author_id","title","slug","body","#));
         let rows: Vec<&str> = lines.collect();
         assert_eq!(
             rows.len() as i64,

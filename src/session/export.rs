@@ -2,6 +2,8 @@
 //! rules applied), into the configured `export_dir` under a generated name. Streams page
 //! by page, so memory stays flat however big the list; reports progress as it goes.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,8 +17,22 @@ use crate::tui::Msg;
 /// Rows fetched per page while exporting.
 const EXPORT_PAGE: u32 = 1_000;
 
-/// One CSV field (RFC 4180 quoting). Text that a spreadsheet would run as a formula
-/// (`=`, `+`, `-`, `@`, tab, carriage return first) is prefixed with `'`.
+/// Characters that make a spreadsheet read a cell as a formula or a command (DDE) when they
+/// open it: ASCII and fullwidth `= + - @`, `|`, and a tab or carriage return first.
+const FORMULA_START: [char; 11] = [
+    '=', '+', '-', '@', '|', '\t', '\r', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+];
+
+/// One CSV field (RFC 4180). Numbers and blobs (as hex) are written bare, NULL as nothing, and
+/// text always between double quotes (inner quotes doubled), after two defences:
+///
+/// - control characters are escaped as the terminal sanitizer writes them (`\r`, `\xNN`),
+///   so a file looked at with `cat` or `less` cannot drive the terminal; line feeds and tabs
+///   stay (multi-line text survives), and `\r\n` inside a value becomes `\n`;
+/// - text a spreadsheet would run as a formula gets a `'` in front: a cell whose first
+///   character other than spaces and line breaks is one of [`FORMULA_START`], and likewise each
+///   part after a `;` (a spreadsheet that splits on semicolons would start a new cell there),
+///   so `a;=1+1` is written `"a;'=1+1"`.
 pub fn csv_field(v: &Value) -> String {
     let text = match v {
         Value::Null => return String::new(),
@@ -25,16 +41,47 @@ pub fn csv_field(v: &Value) -> String {
         Value::Blob(b) => return b.iter().map(|x| format!("{x:02x}")).collect(),
         Value::Text(s) => s,
     };
-    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.clone()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) || guarded != guarded.trim() {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
+    let text = escape_controls(text);
+    let mut out = String::with_capacity(text.len() + 4);
+    out.push('"');
+    for (i, part) in text.split(';').enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        if starts_formula(part) {
+            out.push('\'');
+        }
+        out.push_str(&part.replace('"', "\"\""));
     }
+    out.push('"');
+    out
+}
+
+/// Whether a spreadsheet would take `cell` for a formula.
+fn starts_formula(cell: &str) -> bool {
+    cell.starts_with(FORMULA_START)
+        || cell
+            .trim_start_matches([' ', '\n', '\r'])
+            .starts_with(FORMULA_START)
+}
+
+/// `text` with every control character except line feed and tab escaped (`\r`, `\xNN`:
+/// C0, DEL and C1), `\r\n` first turned into `\n`.
+fn escape_controls(text: &str) -> Cow<'_, str> {
+    let keep = |c: char| !c.is_control() || c == '\n' || c == '\t';
+    if text.chars().all(keep) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.replace("\r\n", "\n").chars() {
+        match c {
+            c if keep(c) => out.push(c),
+            '\r' => out.push_str(r"\r"),
+            // Writing to a String cannot fail.
+            c => _ = write!(out, "\\x{:02x}", u32::from(c)),
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn csv_line(fields: impl Iterator<Item = String>) -> String {
@@ -43,9 +90,11 @@ fn csv_line(fields: impl Iterator<Item = String>) -> String {
     line
 }
 
-/// A new file in `dir` named after `model` and the time; never one a client named.
+/// A new file in `dir` named after `model` and the time; never one a client named. The file
+/// is private to moat's user (0600) whatever the umask, and so is `dir` (0700) when it has
+/// to be created; an existing `dir` keeps the mode its operator gave it.
 fn create_file(dir: &Path, model: &str, now_ms: i64) -> std::io::Result<(PathBuf, std::fs::File)> {
-    std::fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     let safe: String = model
         .chars()
         .map(|c| {
@@ -65,11 +114,36 @@ fn create_file(dir: &Path, model: &str, now_ms: i64) -> std::io::Result<(PathBuf
     rand::Rng::fill(&mut rand::thread_rng(), &mut suffix);
     let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let path = dir.join(format!("{safe}-{stamp}-{suffix}.csv"));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    Ok((path, file))
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(&path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok((path, file))
+    }
+    #[cfg(not(unix))]
+    Ok((path.clone(), options.open(&path)?))
+}
+
+/// Create `dir` and any missing parents with mode 0700 (set outright, not left to the
+/// umask); leave it alone if it exists.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700).create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
 }
 
 /// One export to run.
@@ -154,26 +228,106 @@ pub async fn run(job: Job, progress: Option<mpsc::Sender<Msg>>) -> Msg {
 mod tests {
     use super::*;
 
+    fn text(s: &str) -> String {
+        csv_field(&Value::Text(s.into()))
+    }
+
     #[test]
-    fn fields_are_quoted_and_formulas_defused() {
+    fn numbers_blobs_and_null_are_bare() {
         assert_eq!(csv_field(&Value::Null), "");
         assert_eq!(csv_field(&Value::Integer(-3)), "-3");
-        assert_eq!(csv_field(&Value::Text("plain".into())), "plain");
-        assert_eq!(csv_field(&Value::Text("a,b".into())), "\"a,b\"");
-        assert_eq!(
-            csv_field(&Value::Text("say \"hi\"".into())),
-            "\"say \"\"hi\"\"\""
-        );
-        assert_eq!(
-            csv_field(&Value::Text("two\nlines".into())),
-            "\"two\nlines\""
-        );
-        assert_eq!(
-            csv_field(&Value::Text("=HYPERLINK(\"x\")".into())),
-            "\"'=HYPERLINK(\"\"x\"\")\""
-        );
-        assert_eq!(csv_field(&Value::Text("@SUM(A1)".into())), "'@SUM(A1)");
+        assert_eq!(csv_field(&Value::Real(-1.5)), "-1.5");
         assert_eq!(csv_field(&Value::Blob(vec![0, 255])), "00ff");
+    }
+
+    #[test]
+    fn text_is_always_quoted() {
+        assert_eq!(text("plain"), "\"plain\"");
+        assert_eq!(text(""), "\"\"");
+        assert_eq!(text("a,b"), "\"a,b\"");
+        assert_eq!(text("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(text("two\nlines"), "\"two\nlines\"");
+        assert_eq!(text(" padded "), "\" padded \"");
+    }
+
+    #[test]
+    fn leading_formula_characters_are_defused() {
+        assert_eq!(text("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(text("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(text("+1"), "\"'+1\"");
+        assert_eq!(text("-1+2"), "\"'-1+2\"");
+        assert_eq!(text("\tx"), "\"'\tx\"");
+        assert_eq!(text("a=b"), "\"a=b\"", "only a leading one counts");
+    }
+
+    #[test]
+    fn formulas_after_leading_whitespace_are_defused() {
+        assert_eq!(text("  =1+1"), "\"'  =1+1\"");
+        assert_eq!(text("\n=1+1"), "\"'\n=1+1\"");
+        assert_eq!(text(" \n @x"), "\"' \n @x\"");
+        // A carriage return is escaped, so the cell starts with a backslash: no formula.
+        assert_eq!(text("\r=1+1"), "\"\\r=1+1\"");
+        assert_eq!(text("\r\n=1+1"), "\"'\n=1+1\"");
+    }
+
+    #[test]
+    fn fullwidth_formula_characters_are_defused() {
+        for c in ['\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}'] {
+            assert_eq!(text(&format!("{c}1+1")), format!("\"'{c}1+1\""), "{c}");
+        }
+    }
+
+    #[test]
+    fn a_leading_pipe_is_defused() {
+        assert_eq!(text("|cmd"), "\"'|cmd\"");
+        assert_eq!(text("a|b"), "\"a|b\"");
+    }
+
+    #[test]
+    fn formulas_after_a_semicolon_are_defused() {
+        assert_eq!(text(";=1+1"), "\";'=1+1\"");
+        assert_eq!(text("a;=1+1"), "\"a;'=1+1\"");
+        assert_eq!(text("a; @x;b;-1"), "\"a;' @x;b;'-1\"");
+        assert_eq!(text("a;b"), "\"a;b\"");
+        assert_eq!(text("=a;+b"), "\"'=a;'+b\"");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(text("a\x1b[2Jb"), "\"a\\x1b[2Jb\"");
+        assert_eq!(text("\x1b]0;pwned\x07"), "\"\\x1b]0;pwned\\x07\"");
+        assert_eq!(
+            text("nul\0del\x7fcsi\u{9b}"),
+            "\"nul\\x00del\\x7fcsi\\x9b\""
+        );
+        assert_eq!(text("over\rwrite"), "\"over\\rwrite\"");
+        assert_eq!(text("dos\r\nline\ttab"), "\"dos\nline\ttab\"");
+        let out = text("\u{1}\u{1f}\u{80}\u{9f}");
+        assert!(!out.chars().any(char::is_control), "{out:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn export_directory_and_files_are_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // The usual umask, which left exports 0644 in a 0755 directory.
+        // SAFETY: umask only sets the process's file-creation mask; 022 is the usual default,
+        // so tests running alongside see no difference.
+        unsafe { libc::umask(0o022) };
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("exports").join("posts");
+        let (path, _) = create_file(&dir, "posts", 1_764_115_200_000).unwrap();
+        assert_eq!(mode(&path), 0o600, "file");
+        assert_eq!(mode(&dir), 0o700, "directory");
+        assert_eq!(mode(&root.path().join("exports")), 0o700, "created parent");
+        // A directory the operator made keeps its mode; the file in it is still private.
+        let shared = root.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let (path, _) = create_file(&shared, "posts", 1_764_115_200_000).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&shared), 0o750);
     }
 
     #[test]

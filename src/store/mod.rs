@@ -62,6 +62,12 @@ pub enum StoreError {
     /// A TOTP secret could not be sealed or opened (no key loaded, or the wrong one).
     #[error("{0}")]
     Sealed(String),
+    /// The SQLite database file could not be created.
+    #[error("{path}: {source}")]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A handle on moat's database. Cheap to clone (it is a pool).
@@ -85,9 +91,11 @@ const POOL_SIZE: u32 = 8;
 impl Store {
     /// Open the database at `url`.
     ///
-    /// SQLite: created if missing; WAL journal, foreign keys on, a busy timeout so
-    /// concurrent writers wait instead of failing. PostgreSQL: the database must exist;
-    /// each connection's `search_path` starts with moat's schema.
+    /// SQLite: created if missing, mode 0600 whatever the umask (it holds password hashes),
+    /// and its `-wal` and `-shm` files too (see [`private_sqlite_files`]); WAL journal,
+    /// foreign keys on, a busy timeout so concurrent writers wait instead of failing.
+    /// PostgreSQL: the database must exist; each connection's `search_path` starts with
+    /// moat's schema.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(url).ok_or_else(|| {
@@ -101,7 +109,12 @@ impl Store {
             .min_connections(1);
         let pool = match dialect {
             Dialect::Sqlite => {
-                options
+                let url = sqlite_creating(url);
+                let file = sqlite_file(&url);
+                if let Some(path) = file.as_deref().filter(|_| creates(&url)) {
+                    create_private_file(path)?;
+                }
+                let pool = options
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             for pragma in [
@@ -115,8 +128,12 @@ impl Store {
                             Ok(())
                         })
                     })
-                    .connect(&sqlite_creating(url))
-                    .await?
+                    .connect(&url)
+                    .await?;
+                if let Some(path) = &file {
+                    private_sqlite_files(path);
+                }
+                pool
             }
             Dialect::Postgres => {
                 options
@@ -239,6 +256,95 @@ fn sqlite_creating(url: &str) -> String {
     }
 }
 
+/// The file a SQLite `url` (as [`sqlite_creating`] made it) opens, as sqlx reads it; `None`
+/// for an in-memory database or a name SQLite takes for a URI of its own.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() || path.to_string_lossy().starts_with("file:") {
+        return None;
+    }
+    Some(path.to_path_buf())
+}
+
+/// Whether `url` lets SQLite create the file (`mode=rwc`).
+fn creates(url: &str) -> bool {
+    url.split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| pair == "mode=rwc"))
+}
+
+/// Create `path` empty with mode 0600 if it does not exist, before SQLite would create it
+/// with the process umask (SQLite gives its `-wal` and `-shm` files the database's mode).
+fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        #[cfg(unix)]
+        Ok(file) => {
+            use std::os::unix::fs::PermissionsExt;
+            // The umask cannot widen a mode, but set it outright all the same.
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|source| StoreError::File {
+                    path: path.to_path_buf(),
+                    source,
+                })
+        }
+        #[cfg(not(unix))]
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::File {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Take group and other permissions off the database at `path` and its `-wal` and `-shm`
+/// files (they hold password hashes and session state). A database that an earlier version
+/// created with the umask is tightened too, with a warning; a file moat may not change
+/// (another owner) is only warned about.
+fn private_sqlite_files(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = std::path::PathBuf::from(name);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 == 0 {
+                continue;
+            }
+            let private = std::fs::Permissions::from_mode(mode & 0o700);
+            match std::fs::set_permissions(&file, private) {
+                Ok(()) => tracing::warn!(
+                    file = %file.display(),
+                    "database file was readable by group or others (mode {mode:o}); \
+                     now {:o}",
+                    mode & 0o700
+                ),
+                Err(e) => tracing::warn!(
+                    file = %file.display(),
+                    error = %e,
+                    "database file is readable by group or others (mode {mode:o}); \
+                     run `chmod 600` on it"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::Store;
@@ -314,5 +420,75 @@ pub(crate) mod test_support {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
         store.with_sealer(crate::seal::Sealer::random())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod file_mode_tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    use super::Store;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn beside(db: &Path, suffix: &str) -> std::path::PathBuf {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        name.into()
+    }
+
+    #[tokio::test]
+    async fn a_new_sqlite_database_and_its_wal_and_shm_are_private_whatever_the_umask() {
+        // The usual umask, under which SQLite created moat.db 0644.
+        // SAFETY: umask only sets the process's file-creation mask; 022 is the usual default,
+        // so tests running alongside see no difference.
+        unsafe { libc::umask(0o022) };
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("moat.db");
+        for url in [
+            format!("sqlite://{}", db.display()),
+            format!("sqlite:{}", db.display()),
+        ] {
+            let _ = std::fs::remove_file(&db);
+            let store = Store::connect(&url).await.unwrap();
+            store.migrate().await.unwrap();
+            for file in [db.clone(), beside(&db, "-wal"), beside(&db, "-shm")] {
+                assert!(file.exists(), "{url}: {file:?}");
+                assert_eq!(mode(&file), 0o600, "{url}: {file:?}");
+            }
+            store.close().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_existing_database_readable_by_others_is_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("old.db");
+        std::fs::File::create(&db).unwrap();
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&beside(&db, "-wal")), 0o600);
+        store.close().await;
+    }
+
+    #[test]
+    fn only_files_sqlite_may_create_are_created_first() {
+        assert!(super::sqlite_file(&super::sqlite_creating("sqlite::memory:")).is_none());
+        let url = super::sqlite_creating("sqlite://data/moat.db");
+        assert!(super::creates(&url));
+        assert_eq!(
+            super::sqlite_file(&url).as_deref(),
+            Some(Path::new("data/moat.db"))
+        );
+        assert!(!super::creates(&super::sqlite_creating(
+            "sqlite://moat.db?mode=ro"
+        )));
     }
 }

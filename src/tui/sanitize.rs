@@ -7,7 +7,13 @@
 //!
 //! - C0 controls, DEL and C1 controls become `\xNN`, so `ESC [31m` is drawn as the text `\x1b[31m`
 //!   (newline, carriage return and tab as `\n`, `\r`, `\t`);
-//! - bidi controls and invisible format characters become `\u{NNNN}`;
+//! - characters that show nothing or reorder what is around them become `\u{NNNN}`: every
+//!   format character (Unicode General Category Cf: bidi controls, zero-width space and
+//!   joiners, BOM, soft hyphen, tag characters, shorthand format controls, musical symbol
+//!   beams…), line and paragraph separators (Zl, Zp), and every other Default_Ignorable_Code_Point
+//!   (Hangul fillers, variation selectors, combining grapheme joiner…), except the text and emoji
+//!   presentation selectors U+FE0E and U+FE0F, which only choose how the character before them
+//!   is drawn;
 //! - a run of zero-width characters (combining marks) is cut after the fourth, which bounds
 //!   "Zalgo" text that would otherwise smear over neighbouring cells.
 //!
@@ -18,6 +24,8 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+use icu_properties::{CodePointMapData, CodePointSetData};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Most bytes of sanitized text a [`SafeText`] line keeps before it is cut with '…'.
@@ -135,6 +143,13 @@ pub fn sanitize(raw: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Whether [`sanitize`] writes `c` as an escape (a control, bidi, format or other invisible
+/// character). For output formats with escapes of their own, such as JSON, which can write the
+/// same characters their own way.
+pub fn is_escaped(c: char) -> bool {
+    c.is_control() || is_invisible(c)
+}
+
 /// What becomes of one character.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -166,17 +181,25 @@ fn action(c: char, marks: &mut usize) -> Action {
     action
 }
 
-/// Bidi controls and characters that take no room and show nothing (zero-width space and
-/// joiners, word joiner and invisible operators, BOM, soft hyphen, line/paragraph separators,
-/// interlinear annotation marks and tag characters, which can smuggle hidden text).
+/// Characters that show nothing or reorder their neighbours, decided from the Unicode
+/// Character Database (through ICU4X's tables, which follow each Unicode release) rather than
+/// a hand-kept list: General Category Cf (format), Zl and Zp (line and paragraph separators),
+/// and Default_Ignorable_Code_Point (which adds the Hangul fillers, variation selectors and the
+/// unassigned code points reserved as ignorable). U+FE0E and U+FE0F stay: they pick text or
+/// emoji presentation for the character before them and hide nothing.
 fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{FEFF}'
-        | '\u{200B}'..='\u{200F}'
-        | '\u{2028}'..='\u{202E}'
-        | '\u{2060}'..='\u{206F}'
-        | '\u{FFF9}'..='\u{FFFB}'
-        | '\u{E0000}'..='\u{E007F}')
+    // Fast path: nothing below U+00AD (soft hyphen) is a format or ignorable character
+    // (controls are handled before this is asked).
+    if c < '\u{AD}' || matches!(c, '\u{FE0E}' | '\u{FE0F}') {
+        return false;
+    }
+    let category = CodePointMapData::<GeneralCategory>::new().get(c);
+    matches!(
+        category,
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    ) || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
 }
 
 /// Appends `raw`, sanitized, to `out`; stops before `out` would grow past `limit` bytes and then
@@ -290,6 +313,83 @@ mod tests {
             r"\u{200b}\u{200c}\u{2060}\u{feff}\u{180e}\u{ad}"
         );
         assert_eq!(clean("a\u{E0041}"), r"a\u{e0041}");
+    }
+
+    #[test]
+    fn format_characters_are_escaped_by_general_category() {
+        // Shorthand format controls and musical symbol beams/phrasing (Cf), which no hand-kept
+        // list had.
+        for c in ('\u{1BCA0}'..='\u{1BCA3}').chain('\u{1D173}'..='\u{1D17A}') {
+            let escaped = format!("a\\u{{{:x}}}b", u32::from(c));
+            assert_eq!(clean(&format!("a{c}b")), escaped, "U+{:04X}", u32::from(c));
+        }
+        // More Cf: Arabic number sign, Syriac abbreviation mark, Mongolian vowel separator,
+        // invisible times, Egyptian hieroglyph format controls, language tag.
+        for c in [
+            '\u{600}',
+            '\u{70f}',
+            '\u{180e}',
+            '\u{2062}',
+            '\u{13430}',
+            '\u{e0001}',
+        ] {
+            assert_eq!(clean(&c.to_string()), format!("\\u{{{:x}}}", u32::from(c)));
+        }
+    }
+
+    #[test]
+    fn line_and_paragraph_separators_are_escaped() {
+        assert_eq!(clean("a\u{2028}b\u{2029}c"), r"a\u{2028}b\u{2029}c");
+    }
+
+    #[test]
+    fn default_ignorable_characters_are_escaped() {
+        // Hangul fillers: letters (Lo) that draw as blank space, so a name can look empty
+        // or padded.
+        for c in ['\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}'] {
+            let escaped = format!("ad\\u{{{:x}}}min", u32::from(c));
+            assert_eq!(
+                clean(&format!("ad{c}min")),
+                escaped,
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        // Combining grapheme joiner, Khmer inherent vowels, Mongolian free variation
+        // selectors, variation selectors (they can carry hidden bytes), and ignorable code
+        // points not yet assigned.
+        for c in [
+            '\u{34f}',
+            '\u{17b4}',
+            '\u{180b}',
+            '\u{fe00}',
+            '\u{e0100}',
+            '\u{e01ef}',
+            '\u{2065}',
+            '\u{e0fff}',
+        ] {
+            assert_eq!(
+                clean(&format!("x{c}")),
+                format!("x\\u{{{:x}}}", u32::from(c))
+            );
+        }
+        // Text and emoji presentation selectors only choose a glyph: kept.
+        assert_eq!(
+            clean("\u{2764}\u{fe0f}\u{263a}\u{fe0e}"),
+            "\u{2764}\u{fe0f}\u{263a}\u{fe0e}"
+        );
+    }
+
+    #[test]
+    fn visible_text_is_not_taken_for_format_characters() {
+        for raw in [
+            "Hangul 한글 \u{1100}\u{1161}",
+            "Arabic العربية",
+            "math ∑∫",
+            "NBSP\u{a0}x",
+        ] {
+            assert_eq!(clean(raw), raw);
+        }
     }
 
     #[test]
