@@ -1001,7 +1001,10 @@ impl serde_json::ser::Formatter for TerminalSafeJson {
     }
 }
 
-/// `moat lockout list`: every failure counter, locked ones first.
+/// `moat lockout list`: every failure counter, locked ones first: the key (which scope
+/// is locked: a username from an address, a username, an address), its failures, how
+/// many lockouts it has had (each lasts longer), the last failure, and until when it is
+/// locked. Why a login was refused is in the audit trail (`locked: this username`, …).
 pub async fn lockout_list(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
     let store = open_admin_store(config).await?;
     let now = now_unix();
@@ -1009,14 +1012,24 @@ pub async fn lockout_list(config: &Config, out: &mut impl Write) -> Result<(), C
     if rows.is_empty() {
         writeln!(out, "no failed logins recorded")?;
     } else {
-        writeln!(out, "{:<40} {:>8}  locked until", "key", "failures")?;
+        writeln!(
+            out,
+            "{:<40} {:>8} {:>8}  {:<23}  locked until",
+            "key", "failures", "lockouts", "last failure"
+        )?;
         for (key, c) in rows {
             let locked = match c.locked_until {
                 Some(t) if t > now => format_time(t),
                 _ => "-".into(),
             };
             let key = SafeText::new(&key.to_string());
-            writeln!(out, "{key:<40} {:>8}  {locked}", c.failures)?;
+            writeln!(
+                out,
+                "{key:<40} {:>8} {:>8}  {:<23}  {locked}",
+                c.failures,
+                c.tier,
+                format_time(c.last_failure_at)
+            )?;
         }
     }
     store.close().await;

@@ -75,6 +75,10 @@ async fn lockout_after_the_limit_holds_even_with_the_right_code_until_reset() {
     let listing = String::from_utf8(out).unwrap();
     assert!(listing.contains("user admin from 127.0.0.1"), "{listing}");
     assert!(listing.contains("UTC"), "shows until when: {listing}");
+    assert!(
+        listing.contains("lockouts"),
+        "shows how many lockouts: {listing}"
+    );
 
     let mut out = Vec::new();
     commands::lockout_reset(&server.config, Some("admin"), None, "tester", &mut out)
