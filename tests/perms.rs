@@ -634,3 +634,115 @@ on_both_databases! {
         server.stop().await;
     }
 }
+
+on_both_databases! {
+    async fn joining_a_group_cannot_give_what_the_manager_lacks() {
+        let mut server = TestServer::start_with(
+            |c| {
+                c.models.insert(
+                    "authors".into(),
+                    moat::config::ModelConfig {
+                        hidden: vec!["email".into()],
+                        masked: vec!["bio".into()],
+                        exempt_groups: vec!["hr".into(), "payroll".into()],
+                        ..Default::default()
+                    },
+                );
+            },
+            None,
+        )
+        .await;
+        server.add_user("mia", false).await;
+        grant(
+            &server,
+            Target::User("mia".into()),
+            &["view_authors", "view_posts", "moat.manage_groups"],
+        )
+        .await;
+        // hr is exempt from the authors column rules; reviewers may change post 42.
+        for g in ["hr", "reviewers"] {
+            commands::group_add(&server.config, g, &[], "t", &mut Vec::new())
+                .await
+                .unwrap();
+        }
+        for codename in ["change_posts", "delete_posts"] {
+            assign(&server, Target::Group("reviewers".into()), codename, "posts", "42").await;
+        }
+
+        let conn = login(&server, "mia").await;
+        let mut c = Console::open(&conn, 120, 30, "xterm").await;
+        c.wait_for("posts").await;
+        c.send(b":").await;
+        type_line(&mut c, "groups").await;
+        c.wait_for("reviewers").await;
+        // hr (first): joining would show authors.email and bio in clear.
+        c.keys(&[b"g", ENTER]).await;
+        c.wait_for("group hr").await;
+        c.send(b"m").await;
+        type_line(&mut c, "mia").await;
+        c.wait_for("you are not exempt from the column rules of authors yourself")
+            .await;
+        // reviewers: joining would give change/delete on post 42.
+        c.send(b"\x1b").await;
+        c.wait_for("reviewers").await;
+        c.keys(&[b"G", ENTER]).await;
+        c.wait_for("group reviewers").await;
+        c.send(b"m").await;
+        type_line(&mut c, "mia").await;
+        c.wait_for("you do not hold change_posts on posts #42 yourself")
+            .await;
+        // payroll does not exist yet, but the column rules name it: creating it is
+        // conferring the exemption too.
+        c.send(b"\x1b").await;
+        c.wait_until("the groups list", |s| s.contains("hr") && !s.contains("group reviewers"))
+            .await;
+        c.send(b"n").await;
+        type_line(&mut c, "payroll").await;
+        c.wait_for("you are not exempt from the column rules of authors yourself")
+            .await;
+
+        let mia = server.store.user_id("mia").await.unwrap().unwrap();
+        let g = server.store.grants(mia).await.unwrap();
+        assert!(g.groups.is_empty(), "{:?}", g.groups);
+        assert!(server.store.group_id("payroll").await.unwrap().is_none());
+        let denials = server
+            .store
+            .recent_audit(30)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.actor.as_deref() == Some("mia") && e.outcome == "denied")
+            .count();
+        assert!(denials >= 3, "{denials} audited denials");
+
+        // A superuser may.
+        let admin = {
+            let id = server.store.user_id("admin").await.unwrap().unwrap();
+            let who = moat::auth::Identity {
+                user_id: id,
+                username: "admin".into(),
+                is_superuser: true,
+                backup_codes_left: None,
+                onboarding: moat::auth::Onboarding::Done,
+            };
+            server.sessions.actor(&who, "127.0.0.1")
+        };
+        for group in ["hr", "reviewers"] {
+            let msg = server
+                .sessions
+                .execute(
+                    &admin,
+                    Cmd::Manage(moat::tui::manage::ManageCmd::Membership {
+                        user: "mia".into(),
+                        group: group.into(),
+                        member: true,
+                    }),
+                )
+                .await;
+            assert!(!denied(msg.clone()), "{msg:?}");
+        }
+        let g = server.store.grants(mia).await.unwrap();
+        assert_eq!(g.groups.len(), 2);
+        server.stop().await;
+    }
+}

@@ -170,17 +170,144 @@ pub fn capabilities(g: &Grants, model: &str) -> Capabilities {
     }
 }
 
-/// The granting rule against escalation: may `granter` give `codename` to someone? Only
-/// what they hold themselves (at model level), and superuser status never.
+/// May `granter` give `codename` to someone at model level? [`may_confer`] for that one
+/// permission: only what they can already do on every row, and superuser status never.
 pub fn may_grant(granter: &Grants, codename: &str) -> Decision {
-    if !granter.is_active {
+    let rows = std::collections::HashMap::new();
+    let none = HashSet::new();
+    let held = Held {
+        grants: granter,
+        rows: &rows,
+        exempt_on: &none,
+    };
+    let conferred = Conferred {
+        model_perms: vec![codename.to_string()],
+        ..Conferred::default()
+    };
+    may_confer(&held, &conferred)
+}
+
+/// One object permission: `codename` on row `pk` of `model`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectGrant {
+    pub codename: String,
+    pub model: String,
+    pub pk: String,
+}
+
+/// Everything a change would give someone: membership of a group gives the group's
+/// model permissions, its object permissions and every column-rule exemption that names
+/// it; a grant to a group gives the permission plus, to its members, what their
+/// exemptions then reveal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Conferred {
+    pub model_perms: Vec<String>,
+    pub object_perms: Vec<ObjectGrant>,
+    /// Models whose column rules (`hidden`, `masked`) exempt the group.
+    pub exempt_on: Vec<String>,
+}
+
+/// What the acting user already holds, as far as a [`Conferred`] asks.
+#[derive(Clone, Copy, Debug)]
+pub struct Held<'a> {
+    pub grants: &'a Grants,
+    /// The codenames the actor holds (own or through a group) on each row the change
+    /// names, by (model, pk); rows it does not name may be left out.
+    pub rows: &'a std::collections::HashMap<(String, String), HashSet<String>>,
+    /// Models on which the actor is exempt from the column rules.
+    pub exempt_on: &'a HashSet<String>,
+}
+
+/// Split `verb_model` into its action and model (`view_post_tags` → view, post_tags).
+fn parse_codename(codename: &str) -> Option<(Action, &str)> {
+    let (verb, model) = codename.split_once('_')?;
+    let action = match verb {
+        "view" => Action::View,
+        "add" => Action::Add,
+        "change" => Action::Change,
+        "delete" => Action::Delete,
+        other => Action::Custom(other.to_string()),
+    };
+    Some((action, model))
+}
+
+/// Whether the actor may already do what `codename` allows, on every row (`row` None)
+/// or on one row whose codenames (the actor's) are `row_perms`.
+fn can_do(g: &Grants, codename: &str, row_perms: &HashSet<String>) -> bool {
+    if codename.starts_with("moat.") {
+        return decide_moat(g, codename).is_allowed();
+    }
+    match parse_codename(codename) {
+        Some((action, model)) => decide(g, &action, model, row_perms).is_allowed(),
+        None => false,
+    }
+}
+
+/// The one rule against escalation, for every change that gives permissions (grants,
+/// object permissions, group membership, creating or granting to an exempt group): the
+/// actor must already be able to do everything it would give — each model permission on
+/// every row, each object permission on that very row (as [`decide`] answers, so holding
+/// `change_posts` covers giving `view_posts`), and each column-rule exemption through a
+/// group of their own. Superusers hold everything. Exemptions are created only in
+/// config; this decides who may confer them. The refusal names the first thing missing.
+pub fn may_confer(held: &Held<'_>, conferred: &Conferred) -> Decision {
+    let g = held.grants;
+    if !g.is_active {
         return Decision::Deny("user is disabled".into());
     }
-    if granter.is_superuser || granter.holds(codename) {
-        Decision::Allow
-    } else {
-        Decision::Deny(format!("you do not hold {codename} yourself"))
+    if g.is_superuser {
+        return Decision::Allow;
     }
+    let no_row = HashSet::new();
+    for codename in &conferred.model_perms {
+        if !can_do(g, codename, &no_row) {
+            return Decision::Deny(format!("you do not hold {codename} yourself"));
+        }
+    }
+    for o in &conferred.object_perms {
+        let row = held
+            .rows
+            .get(&(o.model.clone(), o.pk.clone()))
+            .unwrap_or(&no_row);
+        if !can_do(g, &o.codename, row) {
+            return Decision::Deny(format!(
+                "you do not hold {} on {} #{} yourself",
+                o.codename, o.model, o.pk
+            ));
+        }
+    }
+    for model in &conferred.exempt_on {
+        if !held.exempt_on.contains(model) {
+            return Decision::Deny(format!(
+                "you are not exempt from the column rules of {model} yourself"
+            ));
+        }
+    }
+    Decision::Allow
+}
+
+/// The models whose column rules exempt group `group` (`exempt_groups` in config).
+pub fn exemptions_of_group(
+    models: &std::collections::BTreeMap<String, crate::config::ModelConfig>,
+    group: &str,
+) -> Vec<String> {
+    models
+        .iter()
+        .filter(|(_, m)| m.exempt_groups.iter().any(|e| e == group))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The models on which a member of `groups` is exempt from the column rules.
+pub fn exemptions_of(
+    models: &std::collections::BTreeMap<String, crate::config::ModelConfig>,
+    groups: &HashSet<String>,
+) -> HashSet<String> {
+    models
+        .iter()
+        .filter(|(_, m)| m.exempt_groups.iter().any(|e| groups.contains(e)))
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 /// Check that `codename` names a permission that exists: one of moat's own, or a verb

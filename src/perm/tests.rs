@@ -283,3 +283,210 @@ fn engine_agrees_with_the_reference_on_random_grants() {
     }
     assert!(cases >= 10_000, "{cases} cases");
 }
+
+/// A random group as `moat group add` and `perm assign --group` would make it, and the
+/// column-rule exemptions config gives it.
+struct RandomGroup {
+    perms: Vec<String>,
+    objects: Vec<(String, String, String)>,
+    exempt_on: Vec<String>,
+}
+
+impl RandomGroup {
+    fn random(rng: &mut Rng) -> RandomGroup {
+        let codename = |rng: &mut Rng| format!("{}_{}", rng.pick(&VERBS), rng.pick(&MODELS));
+        let perms = (0..rng.next() % 3).map(|_| codename(rng)).collect();
+        let objects = (0..rng.next() % 3)
+            .map(|_| {
+                let model = rng.pick(&MODELS);
+                (
+                    format!("{}_{model}", rng.pick(&VERBS)),
+                    model.to_string(),
+                    rng.pick(&PKS).to_string(),
+                )
+            })
+            .collect();
+        let exempt_on = MODELS
+            .iter()
+            .filter(|_| rng.chance(6))
+            .map(|m| m.to_string())
+            .collect();
+        RandomGroup {
+            perms,
+            objects,
+            exempt_on,
+        }
+    }
+
+    fn conferred(&self) -> Conferred {
+        Conferred {
+            model_perms: self.perms.clone(),
+            object_perms: self
+                .objects
+                .iter()
+                .map(|(c, m, p)| ObjectGrant {
+                    codename: c.clone(),
+                    model: m.clone(),
+                    pk: p.clone(),
+                })
+                .collect(),
+            exempt_on: self.exempt_on.clone(),
+        }
+    }
+}
+
+fn random_exemptions(rng: &mut Rng) -> HashSet<String> {
+    MODELS
+        .iter()
+        .filter(|_| rng.chance(4))
+        .map(|m| m.to_string())
+        .collect()
+}
+
+#[test]
+fn joining_a_group_never_gives_the_member_what_the_actor_lacks() {
+    let mut rng = Rng(0x0bad_cafe_f00d_0001);
+    let mut cases = 0;
+    let mut allowed = 0;
+    for _ in 0..2_000 {
+        let actor = World::random(&mut rng);
+        let actor_exempt = random_exemptions(&mut rng);
+        for _ in 0..5 {
+            let group = RandomGroup::random(&mut rng);
+            let mut member = World::random(&mut rng);
+            member.active = true;
+            member.superuser = false;
+            let member_exempt = random_exemptions(&mut rng);
+
+            let g = actor.grants();
+            let rows = group
+                .objects
+                .iter()
+                .map(|(_, m, p)| ((m.clone(), p.clone()), actor.row_perms(m, p)))
+                .collect();
+            let held = Held {
+                grants: &g,
+                rows: &rows,
+                exempt_on: &actor_exempt,
+            };
+            let engine = may_confer(&held, &group.conferred()).is_allowed();
+
+            // The reference: the actor can already do each thing the group gives.
+            let verb_model = |c: &str| {
+                let (v, m) = c.split_once('_').unwrap();
+                (v.to_string(), m.to_string())
+            };
+            let reference = actor.active
+                && (actor.superuser
+                    || (group.perms.iter().all(|c| {
+                        let (v, m) = verb_model(c);
+                        actor.allowed(&v, &m, None)
+                    }) && group.objects.iter().all(|(c, _, p)| {
+                        let (v, m) = verb_model(c);
+                        actor.allowed(&v, &m, Some(p))
+                    }) && group.exempt_on.iter().all(|m| actor_exempt.contains(m))));
+            assert_eq!(
+                engine, reference,
+                "group {:?} {:?} {:?}, actor {g:?} exempt {actor_exempt:?}",
+                group.perms, group.objects, group.exempt_on
+            );
+            cases += 1;
+
+            // And what an allowed change does: the member gains nothing the actor lacks.
+            if engine {
+                allowed += 1;
+                let mut joined = World {
+                    active: true,
+                    superuser: false,
+                    user_perms: member.user_perms.clone(),
+                    group_perms: member.group_perms.clone(),
+                    user_objects: member.user_objects.clone(),
+                    group_objects: member.group_objects.clone(),
+                };
+                joined.group_perms.push(group.perms.clone());
+                joined.group_objects.push(group.objects.clone());
+                for verb in VERBS {
+                    for model in MODELS {
+                        for pk in PKS.iter().map(Some).chain([None]) {
+                            let pk = pk.copied();
+                            if joined.allowed(verb, model, pk) {
+                                assert!(
+                                    member.allowed(verb, model, pk)
+                                        || actor.allowed(verb, model, pk),
+                                    "joining gave {verb} {model} {pk:?} that the actor lacks"
+                                );
+                            }
+                        }
+                    }
+                }
+                // Exemptions: only superusers confer ones they do not hold themselves.
+                for m in &group.exempt_on {
+                    assert!(
+                        actor.superuser || member_exempt.contains(m) || actor_exempt.contains(m),
+                        "joining gave an exemption on {m} that the actor lacks"
+                    );
+                }
+            }
+        }
+    }
+    assert!(cases >= 10_000, "{cases} cases");
+    assert!(
+        allowed > 500 && allowed < cases - 500,
+        "{allowed} of {cases} allowed: both sides tested"
+    );
+}
+
+#[test]
+fn confer_names_what_is_missing() {
+    let actor = grants(&["view_authors", "view_posts", "change_posts"], &[]);
+    let rows = std::collections::HashMap::new();
+    let none = HashSet::new();
+    let held = Held {
+        grants: &actor,
+        rows: &rows,
+        exempt_on: &none,
+    };
+    // hr is exempt from the authors column rules: membership would show authors.email.
+    let hr = Conferred {
+        exempt_on: vec!["authors".into()],
+        ..Conferred::default()
+    };
+    assert_eq!(
+        may_confer(&held, &hr),
+        Decision::Deny("you are not exempt from the column rules of authors yourself".into())
+    );
+    // reviewers hold delete_posts on post 42.
+    let reviewers = Conferred {
+        object_perms: vec![ObjectGrant {
+            codename: "delete_posts".into(),
+            model: "posts".into(),
+            pk: "42".into(),
+        }],
+        ..Conferred::default()
+    };
+    assert_eq!(
+        may_confer(&held, &reviewers),
+        Decision::Deny("you do not hold delete_posts on posts #42 yourself".into())
+    );
+    // Holding change_posts covers giving view_posts, on every row or one.
+    let viewers = Conferred {
+        model_perms: vec!["view_posts".into()],
+        object_perms: vec![ObjectGrant {
+            codename: "view_posts".into(),
+            model: "posts".into(),
+            pk: "7".into(),
+        }],
+        ..Conferred::default()
+    };
+    assert!(may_confer(&held, &viewers).is_allowed());
+    // A superuser confers anything, exemptions included.
+    let root = Grants {
+        is_superuser: true,
+        ..actor.clone()
+    };
+    let held = Held {
+        grants: &root,
+        ..held
+    };
+    assert!(may_confer(&held, &hr).is_allowed() && may_confer(&held, &reviewers).is_allowed());
+}

@@ -56,6 +56,12 @@ impl Context {
                 self.require(actor, g, MANAGE_GROUPS, "create_group")
                     .await?;
                 validate_name(&name).map_err(Msg::Failed)?;
+                // A name that column rules exempt is an exemption: only for its holders.
+                let conferred = perm::Conferred {
+                    exempt_on: perm::exemptions_of_group(&self.rules, &name),
+                    ..perm::Conferred::default()
+                };
+                self.confer(actor, g, &conferred, "create_group").await?;
                 let audit = self.audit(
                     actor,
                     "group_add",
@@ -197,12 +203,9 @@ impl Context {
                     serde_json::json!({ "user": user }),
                 );
                 if member {
-                    // Joining a group gives its permissions: only what the actor holds.
-                    if let Some(info) = self.group_info(&group).await? {
-                        for codename in &info.perms {
-                            self.may_grant(actor, g, codename, action).await?;
-                        }
-                    }
+                    // Joining a group gives all it holds: only what the actor holds.
+                    let conferred = self.membership_gives(group_id, &group).await?;
+                    self.confer(actor, g, &conferred, action).await?;
                     self.store
                         .add_memberships(user_id, &[group_id], &audit)
                         .await
@@ -226,6 +229,15 @@ impl Context {
                 perm::check_codename(&self.schema, &self.rules, &codename).map_err(Msg::Failed)?;
                 let action = if grant { "grant" } else { "revoke" };
                 self.may_grant(actor, g, &codename, action).await?;
+                if let (true, Who::Group(group)) = (grant, &to) {
+                    // Members of an exempt group would see the model's hidden columns.
+                    let conferred = perm::Conferred {
+                        model_perms: vec![codename.clone()],
+                        exempt_on: perm::exemptions_of_group(&self.rules, group),
+                        ..perm::Conferred::default()
+                    };
+                    self.confer(actor, g, &conferred, action).await?;
+                }
                 let (principal, model, name) = self.principal(actor, g, &to, action).await?;
                 let audit = self.audit(
                     actor,
@@ -268,9 +280,22 @@ impl Context {
                     .row_perms(actor.user_id, &model, &pk)
                     .await
                     .map_err(|e| Msg::Failed(e.to_string()))?;
-                if !on_row.contains(&codename) {
-                    self.may_grant(actor, g, &codename, "object_perm").await?;
+                let mut conferred = perm::Conferred {
+                    object_perms: vec![perm::ObjectGrant {
+                        codename: codename.clone(),
+                        model: model.clone(),
+                        pk: pk.clone(),
+                    }],
+                    ..perm::Conferred::default()
+                };
+                if let (true, Who::Group(group)) = (assign, &to) {
+                    conferred.exempt_on = perm::exemptions_of_group(&self.rules, group);
                 }
+                let rows = [((model.clone(), pk.clone()), on_row)]
+                    .into_iter()
+                    .collect();
+                self.confer_with(actor, g, &conferred, &rows, "object_perm")
+                    .await?;
                 let (principal, _, name) = self.principal(actor, g, &to, "object_perm").await?;
                 let action = if assign { "perm_assign" } else { "perm_remove" };
                 let audit = self.audit(
@@ -305,6 +330,83 @@ impl Context {
         what: &str,
     ) -> Result<(), Refused> {
         match perm::decide_moat(g, perm) {
+            Decision::Allow => Ok(()),
+            Decision::Deny(reason) => Err(self.refuse(actor, what, None, &reason).await),
+        }
+    }
+
+    /// Everything membership of group `name` (id `group_id`) gives: its model and object
+    /// permissions and the column-rule exemptions that name it.
+    async fn membership_gives(
+        &self,
+        group_id: i64,
+        name: &str,
+    ) -> Result<perm::Conferred, Refused> {
+        let failed = |e: crate::store::StoreError| Msg::Failed(e.to_string());
+        let perms = self
+            .group_info(name)
+            .await?
+            .map(|info| info.perms)
+            .unwrap_or_default();
+        let object_perms = self
+            .store
+            .group_object_perms(group_id)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(|(codename, model, pk)| perm::ObjectGrant {
+                codename,
+                model,
+                pk,
+            })
+            .collect();
+        Ok(perm::Conferred {
+            model_perms: perms,
+            object_perms,
+            exempt_on: perm::exemptions_of_group(&self.rules, name),
+        })
+    }
+
+    /// No escalation ([`perm::may_confer`]): the actor must already hold everything
+    /// `conferred` gives. A refusal is audited.
+    async fn confer(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        conferred: &perm::Conferred,
+        what: &str,
+    ) -> Result<(), Refused> {
+        let mut rows = std::collections::HashMap::new();
+        for o in &conferred.object_perms {
+            let key = (o.model.clone(), o.pk.clone());
+            if let std::collections::hash_map::Entry::Vacant(slot) = rows.entry(key) {
+                let held = self
+                    .store
+                    .row_perms(actor.user_id, &o.model, &o.pk)
+                    .await
+                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                slot.insert(held);
+            }
+        }
+        self.confer_with(actor, g, conferred, &rows, what).await
+    }
+
+    /// [`Context::confer`] with the actor's codenames on the rows `conferred` names.
+    async fn confer_with(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        conferred: &perm::Conferred,
+        rows: &std::collections::HashMap<(String, String), std::collections::HashSet<String>>,
+        what: &str,
+    ) -> Result<(), Refused> {
+        let exempt_on = perm::exemptions_of(&self.rules, &g.groups);
+        let held = perm::Held {
+            grants: g,
+            rows,
+            exempt_on: &exempt_on,
+        };
+        match perm::may_confer(&held, conferred) {
             Decision::Allow => Ok(()),
             Decision::Deny(reason) => Err(self.refuse(actor, what, None, &reason).await),
         }

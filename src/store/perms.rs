@@ -314,6 +314,20 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// Every object permission group `group_id` holds: (codename, model, pk).
+    pub async fn group_object_perms(
+        &self,
+        group_id: i64,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        Ok(sql::query_as(
+            "SELECT codename, model, pk FROM moat_group_object_perms WHERE group_id = ? \
+             ORDER BY model, pk, codename",
+        )
+        .bind(group_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The object permissions on row `pk` of `model`: (user or group, its name, codename).
     pub async fn object_perm_entries(
         &self,
