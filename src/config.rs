@@ -340,7 +340,7 @@ pub struct Validated {
 
 impl Config {
     /// Check `[models.*]` against the introspected schema: every model and column named
-    /// must exist, and key columns cannot be hidden.
+    /// must exist, and key columns can be neither hidden nor masked.
     pub fn validate_models(&self, schema: &crate::domain::Schema) -> Result<(), ConfigError> {
         for (model, mc) in &self.models {
             let Some(table) = schema.table(model) else {
@@ -417,11 +417,16 @@ impl Config {
                             format!("models.{model}.{rule}: `{model}` has no column `{c}`"),
                         ));
                     }
-                    if rule == "hidden" && table.key_columns().contains(c) {
+                    // A key names its row everywhere (breadcrumb, status lines, delete
+                    // questions, audit rows): it can be neither hidden nor masked.
+                    if (rule == "hidden" || rule == "masked") && table.key_columns().contains(c) {
                         return Err(invalid(
                             "models",
                             format!(
-                                "models.{model}.hidden: `{c}` identifies rows and cannot be hidden"
+                                "models.{model}.{rule}: `{c}` identifies rows (it names the row \
+                                 on every screen and in the audit trail), so it cannot be {rule}; \
+                                 give the table a surrogate key to {} it",
+                                if rule == "hidden" { "hide" } else { "mask" }
                             ),
                         ));
                     }

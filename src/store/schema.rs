@@ -473,3 +473,37 @@ mod tests {
         assert!(left.rows.is_empty(), "cascaded");
     }
 }
+
+#[cfg(test)]
+mod model_rule_tests {
+    use crate::config::{Config, ModelConfig};
+
+    #[tokio::test]
+    async fn a_key_column_can_be_neither_hidden_nor_masked() {
+        let store = crate::store::test_support::memory_store().await;
+        sqlx::query("CREATE TABLE people (ssn TEXT PRIMARY KEY, name TEXT)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let schema = store.introspect().await.unwrap();
+        let with = |rule: &str| {
+            let mut c = Config::default();
+            let mut m = ModelConfig::default();
+            match rule {
+                "hidden" => m.hidden = vec!["ssn".into()],
+                "masked" => m.masked = vec!["ssn".into()],
+                _ => m.masked = vec!["name".into()],
+            }
+            c.models.insert("people".into(), m);
+            c.validate_models(&schema)
+        };
+        for rule in ["hidden", "masked"] {
+            let err = with(rule).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("models.people.{rule}: `ssn` identifies rows")),
+                "{err}"
+            );
+        }
+        assert!(with("other").is_ok(), "masking another column is fine");
+    }
+}
