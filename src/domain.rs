@@ -75,8 +75,9 @@ pub struct ForeignKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
     pub table: String,
-    /// Counted up to 1,000 (`AtLeast` beyond).
-    pub count: RowCount,
+    /// Counted up to 1,000 (`AtLeast` beyond); `None` when the viewer may not see how
+    /// many rows that model has (they cannot view all of it).
+    pub count: Option<RowCount>,
     pub on_delete: String,
 }
 

@@ -483,15 +483,14 @@ impl Context {
                     .row_allowed(actor, g, &Action::Delete, &model, &key)
                     .await;
                 match checked.and_then(|_| self.full_table(&model)) {
-                    Ok(t) => self
-                        .store
-                        .references(&self.schema, t, &key)
-                        .await
-                        .map(|references| Msg::DeleteAsk {
+                    Ok(t) => match self.delete_reach(actor, g, t, &key).await {
+                        Ok(references) => Ok(Msg::DeleteAsk {
                             model,
                             key,
                             references,
                         }),
+                        Err(refused) => return Some(refused),
+                    },
                     Err(refused) => return Some(refused),
                 }
             }
@@ -501,6 +500,9 @@ impl Context {
                     .await;
                 match checked.and_then(|_| self.full_table(&model)) {
                     Ok(t) => {
+                        if let Err(refused) = self.delete_reach(actor, g, t, &key).await {
+                            return Some(refused);
+                        }
                         let audit = AuditEntry {
                             pk: pk_text(&key),
                             ..actor.audit("delete", &model)
@@ -546,6 +548,11 @@ impl Context {
                 }
                 match self.full_table(&model) {
                     Ok(t) => {
+                        for key in &keys {
+                            if let Err(refused) = self.delete_reach(actor, g, t, key).await {
+                                return Some(refused);
+                            }
+                        }
                         let audit = AuditEntry {
                             reason: Some(format!("bulk delete of {} rows", keys.len())),
                             ..actor.audit("delete", &model)
@@ -1176,6 +1183,51 @@ impl Context {
     }
 
     /// Audit a denial and turn it into the message the user sees.
+    /// What deleting row `key` of `t` reaches, as the user may see it, or the refusal:
+    /// a delete whose `ON DELETE CASCADE` would remove rows of a model the user may not
+    /// delete is refused (audited), naming those models; counts of rows in models the
+    /// user cannot view in full are left out.
+    async fn delete_reach(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        t: &TableInfo,
+        key: &[Value],
+    ) -> Result<Vec<crate::domain::Reference>, Msg> {
+        let mut references = self
+            .store
+            .references(&self.schema, t, key)
+            .await
+            .map_err(|e| Msg::Failed(describe(&e)))?;
+        let cascading: Vec<String> = references
+            .iter()
+            .filter(|r| r.on_delete.eq_ignore_ascii_case("CASCADE"))
+            .map(|r| r.table.clone())
+            .collect();
+        let blockers = perm::cascade_blockers(g, &self.schema, &cascading);
+        if !blockers.is_empty() {
+            let reason = format!(
+                "deleting it would also delete rows of {}, which you may not delete",
+                blockers.join(", ")
+            );
+            return Err(self
+                .deny(
+                    actor,
+                    &Action::Delete,
+                    &t.name,
+                    pk_text(key).as_deref(),
+                    &reason,
+                )
+                .await);
+        }
+        for r in &mut references {
+            if perm::visibility(g, &r.table) != Visibility::All {
+                r.count = None;
+            }
+        }
+        Ok(references)
+    }
+
     async fn deny(
         &self,
         actor: &Actor,
@@ -1198,9 +1250,52 @@ impl Context {
     }
 }
 
+/// Which before/after values of an audit entry a viewer sees.
+enum AuditValues {
+    /// Everything (`moat.view_audit_values`, or a superuser).
+    All,
+    /// As the viewer sees the row today: hidden columns left out, masked ones masked.
+    Shown(Shown),
+    /// None: the viewer may not view that model or row.
+    Withheld,
+}
+
 impl Context {
-    /// A page of the audit viewer (needs `moat.view_audit`). Values of columns the viewer
-    /// may not see are left out or masked, as in lists.
+    /// The values of entry `e` that `g` may see without `moat.view_audit_values`: those
+    /// of a row of a model they may view (column rules applied, as in `H`); entries about
+    /// moat's own tables (users, groups, sessions) show theirs, which are who-did-what.
+    async fn audit_values(&self, actor: &Actor, g: &Grants, e: &AuditEntry) -> AuditValues {
+        let Some(model) = e.model.as_deref() else {
+            return AuditValues::Withheld;
+        };
+        if self.schema.table(model).is_none() {
+            return if model.starts_with("moat") {
+                AuditValues::All
+            } else {
+                AuditValues::Withheld
+            };
+        }
+        let allowed = match perm::visibility(g, model) {
+            Visibility::All => true,
+            Visibility::Nothing => false,
+            Visibility::Granted => match e.pk.as_deref() {
+                Some(pk) => match self.store.row_perms(actor.user_id, model, pk).await {
+                    Ok(row) => perm::decide(g, &Action::View, model, &row).is_allowed(),
+                    Err(_) => false,
+                },
+                None => false,
+            },
+        };
+        match (allowed, self.table(g, model)) {
+            (true, Ok(t)) => AuditValues::Shown(t),
+            _ => AuditValues::Withheld,
+        }
+    }
+
+    /// A page of the audit viewer (needs `moat.view_audit`): who did what, where and
+    /// when for every model; before/after values only where the viewer may view the row
+    /// (hidden columns left out, masked ones masked, as in lists), or all of them with
+    /// `moat.view_audit_values`.
     async fn audit_page(
         &self,
         actor: &Actor,
@@ -1236,62 +1331,70 @@ impl Context {
             .await
             .map_err(|e| Msg::Failed(describe(&e)))?;
         let more = rows.len() > PAGE as usize;
-        let rows = rows
-            .into_iter()
-            .take(PAGE as usize)
-            .map(|row| {
-                let e = &row.entry;
-                let shown = e.model.as_deref().and_then(|m| self.table(g, m).ok());
-                let what = match (&e.model, &e.pk) {
-                    (Some(m), Some(pk)) => format!("{m} #{pk}"),
-                    (Some(m), None) => m.clone(),
-                    _ => String::new(),
-                };
-                let line = format!(
-                    "{}  {:<12} {:<14} {:<24} {}{}",
-                    crate::domain::format_time(e.at_ms.div_euclid(1000)),
-                    e.actor.as_deref().unwrap_or("-"),
-                    e.action,
-                    what,
-                    e.outcome,
-                    e.reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                );
-                let mut details = vec![
-                    format!("entry      {}", row.id),
-                    format!(
-                        "time       {}",
-                        crate::domain::format_time(e.at_ms.div_euclid(1000))
-                    ),
-                    format!("actor      {}", e.actor.as_deref().unwrap_or("-")),
-                    format!("from       {}", e.source_ip.as_deref().unwrap_or("-")),
-                    format!("session    {}", e.session_id.as_deref().unwrap_or("-")),
-                    format!("action     {} {what}", e.action),
-                    format!("outcome    {}", e.outcome),
-                ];
-                if let Some(r) = &e.reason {
-                    details.push(format!("reason     {r}"));
-                }
-                match &shown {
-                    Some(t) => details.extend(
-                        history_lines(t, std::slice::from_ref(e))
-                            .into_iter()
-                            .skip(1),
-                    ),
-                    None => {
-                        for (label, v) in [("before", &e.before), ("after", &e.after)] {
-                            if let Some(v) = v {
-                                details.push(format!("{label:<10} {v}"));
-                            }
+        let all_values = perm::decide_moat(g, moat_perms::VIEW_AUDIT_VALUES).is_allowed();
+        let mut page = Vec::with_capacity(rows.len().min(PAGE as usize));
+        for row in rows.into_iter().take(PAGE as usize) {
+            let e = &row.entry;
+            let values = if all_values {
+                AuditValues::All
+            } else {
+                self.audit_values(actor, g, e).await
+            };
+            let what = match (&e.model, &e.pk) {
+                (Some(m), Some(pk)) => format!("{m} #{pk}"),
+                (Some(m), None) => m.clone(),
+                _ => String::new(),
+            };
+            let line = format!(
+                "{}  {:<12} {:<14} {:<24} {}{}",
+                crate::domain::format_time(e.at_ms.div_euclid(1000)),
+                e.actor.as_deref().unwrap_or("-"),
+                e.action,
+                what,
+                e.outcome,
+                e.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+            let mut details = vec![
+                format!("entry      {}", row.id),
+                format!(
+                    "time       {}",
+                    crate::domain::format_time(e.at_ms.div_euclid(1000))
+                ),
+                format!("actor      {}", e.actor.as_deref().unwrap_or("-")),
+                format!("from       {}", e.source_ip.as_deref().unwrap_or("-")),
+                format!("session    {}", e.session_id.as_deref().unwrap_or("-")),
+                format!("action     {} {what}", e.action),
+                format!("outcome    {}", e.outcome),
+            ];
+            if let Some(r) = &e.reason {
+                details.push(format!("reason     {r}"));
+            }
+            match values {
+                AuditValues::Shown(t) => details.extend(
+                    history_lines(&t, std::slice::from_ref(e))
+                        .into_iter()
+                        .skip(1),
+                ),
+                AuditValues::All => {
+                    for (label, v) in [("before", &e.before), ("after", &e.after)] {
+                        if let Some(v) = v {
+                            details.push(format!("{label:<10} {v}"));
                         }
                     }
                 }
-                details.push(format!("hash       {}", row.hash));
-                (row.id, line, details)
-            })
-            .collect();
+                AuditValues::Withheld if e.before.is_some() || e.after.is_some() => details.push(
+                    "values     not shown: you may not view this row (moat.view_audit_values shows them)"
+                        .into(),
+                ),
+                AuditValues::Withheld => {}
+            }
+            details.push(format!("hash       {}", row.hash));
+            page.push((row.id, line, details));
+        }
+        let rows = page;
         Ok(Msg::Audit(Box::new(AuditPage {
             query,
             rows,

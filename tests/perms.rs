@@ -746,3 +746,66 @@ on_both_databases! {
         server.stop().await;
     }
 }
+
+on_both_databases! {
+    async fn a_delete_shows_no_counts_the_user_may_not_see_and_refuses_a_cascade_they_may_not_do() {
+        let server = TestServer::start().await;
+        // jane may view and delete posts, and view post_tags, but nothing of comments.
+        grant(
+            &server,
+            Target::User("jane".into()),
+            &["view_posts", "delete_posts", "view_post_tags", "delete_post_tags"],
+        )
+        .await;
+        let jane = session_actor(&server, "jane").await;
+        let post = server
+            .store
+            .pool();
+        let (pk,): (i64,) = sqlx::query_as(
+            "SELECT p.id FROM posts p WHERE EXISTS (SELECT 1 FROM comments c WHERE c.post_id = p.id) \
+             AND EXISTS (SELECT 1 FROM post_tags t WHERE t.post_id = p.id) ORDER BY p.id LIMIT 1",
+        )
+        .fetch_one(post)
+        .await
+        .unwrap();
+        let ask = Cmd::AskDelete {
+            model: "posts".into(),
+            key: vec![Value::Integer(pk)],
+        };
+        // Comments would go with the post, and jane may not delete comments: refused,
+        // naming them, before any question is asked.
+        let refused = server.sessions.execute(&jane, ask.clone()).await;
+        let Some(Msg::Failed(text)) = refused else {
+            panic!("expected a refusal, got {refused:?}")
+        };
+        assert!(text.contains("would also delete rows of comments"), "{text}");
+        let delete = Cmd::Delete {
+            model: "posts".into(),
+            key: vec![Value::Integer(pk)],
+        };
+        assert!(denied(server.sessions.execute(&jane, delete.clone()).await));
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts WHERE id = $1")
+            .bind(pk)
+            .fetch_one(server.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(kept, 1, "the cascade ran with the database's rights");
+
+        // With delete_comments (but still no view on comments) the question comes, and it
+        // names comments without saying how many there are.
+        grant(&server, Target::User("jane".into()), &["delete_comments"]).await;
+        let Some(Msg::DeleteAsk { references, .. }) = server.sessions.execute(&jane, ask).await
+        else {
+            panic!("no delete question");
+        };
+        let comments = references.iter().find(|r| r.table == "comments").unwrap();
+        assert_eq!(comments.count, None, "a count of rows jane cannot view");
+        let tags = references.iter().find(|r| r.table == "post_tags").unwrap();
+        assert!(tags.count.is_some(), "post_tags jane may view: counted");
+        assert!(matches!(
+            server.sessions.execute(&jane, delete).await,
+            Some(Msg::Deleted { .. })
+        ));
+        server.stop().await;
+    }
+}

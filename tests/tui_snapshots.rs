@@ -377,7 +377,7 @@ fn delete_confirmation() {
         key: vec![Value::Integer(1)],
         references: vec![moat::domain::Reference {
             table: "comments".into(),
-            count: RowCount::Exact(3),
+            count: Some(RowCount::Exact(3)),
             on_delete: "CASCADE".into(),
         }],
     });

@@ -6,8 +6,8 @@
 //! groups' model permissions, and the object permissions (their own and their groups') on
 //! the row in question. A codename is a verb and a model: `view_posts`, `change_posts`, or
 //! a custom verb the config declares (`export_posts`); moat's own management permissions
-//! are `moat.manage_users`, `moat.manage_groups`, `moat.manage_permissions` and
-//! `moat.view_audit`.
+//! are `moat.manage_users`, `moat.manage_groups`, `moat.manage_permissions`,
+//! `moat.view_audit` and `moat.view_audit_values`.
 //!
 //! Object permissions can be many (100,000 grants on one table), so they are not loaded
 //! into [`Grants`]: the session asks the store for the codenames on the one row it is about
@@ -49,7 +49,15 @@ pub mod moat_perms {
     pub const MANAGE_GROUPS: &str = "moat.manage_groups";
     pub const MANAGE_PERMISSIONS: &str = "moat.manage_permissions";
     pub const VIEW_AUDIT: &str = "moat.view_audit";
-    pub const ALL: [&str; 4] = [MANAGE_USERS, MANAGE_GROUPS, MANAGE_PERMISSIONS, VIEW_AUDIT];
+    /// Before/after values of every audit entry, whatever the model, row and column rules.
+    pub const VIEW_AUDIT_VALUES: &str = "moat.view_audit_values";
+    pub const ALL: [&str; 5] = [
+        MANAGE_USERS,
+        MANAGE_GROUPS,
+        MANAGE_PERMISSIONS,
+        VIEW_AUDIT,
+        VIEW_AUDIT_VALUES,
+    ];
 }
 
 pub use crate::domain::Grants;
@@ -185,6 +193,44 @@ pub fn may_grant(granter: &Grants, codename: &str) -> Decision {
         ..Conferred::default()
     };
     may_confer(&held, &conferred)
+}
+
+/// The models a delete may not reach: those whose rows `ON DELETE CASCADE` would remove
+/// with it and that the user may not delete (at model level; a cascade removes rows the
+/// user never picked). `cascading` are the models with rows that refer to the row being
+/// deleted through a cascading key; from them, every model that cascades further is
+/// checked too, whether or not it has rows now (the check stays cheap and errs on the
+/// side of refusing). As Django's admin refuses a delete whose cascade the user could
+/// not do by hand.
+pub fn cascade_blockers(
+    g: &Grants,
+    schema: &crate::domain::Schema,
+    cascading: &[String],
+) -> Vec<String> {
+    let none = HashSet::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut todo: Vec<String> = cascading.to_vec();
+    while let Some(model) = todo.pop() {
+        if seen.contains(&model) {
+            continue;
+        }
+        for child in &schema.tables {
+            let cascades = child
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.ref_table == model && fk.on_delete.eq_ignore_ascii_case("CASCADE"));
+            if cascades {
+                todo.push(child.name.clone());
+            }
+        }
+        seen.push(model);
+    }
+    let mut blockers: Vec<String> = seen
+        .into_iter()
+        .filter(|m| !decide(g, &Action::Delete, m, &none).is_allowed())
+        .collect();
+    blockers.sort();
+    blockers
 }
 
 /// One object permission: `codename` on row `pk` of `model`.

@@ -490,3 +490,54 @@ fn confer_names_what_is_missing() {
     };
     assert!(may_confer(&held, &hr).is_allowed() && may_confer(&held, &reviewers).is_allowed());
 }
+
+#[test]
+fn a_cascade_needs_delete_on_every_model_it_reaches() {
+    use crate::domain::{ForeignKey, Schema, TableInfo};
+    let table = |name: &str, refs: &[(&str, &str)]| TableInfo {
+        name: name.into(),
+        columns: Vec::new(),
+        primary_key: Vec::new(),
+        foreign_keys: refs
+            .iter()
+            .map(|(to, on_delete)| ForeignKey {
+                columns: vec!["x".into()],
+                ref_table: to.to_string(),
+                ref_columns: Vec::new(),
+                on_delete: on_delete.to_string(),
+            })
+            .collect(),
+        has_rowid: true,
+        pg_name: None,
+    };
+    // posts ← comments (cascade) ← reactions (cascade); posts ← post_tags (cascade);
+    // comments ← flags (set null: not reached).
+    let schema = Schema {
+        tables: vec![
+            table("posts", &[]),
+            table("comments", &[("posts", "CASCADE")]),
+            table("reactions", &[("comments", "cascade")]),
+            table("post_tags", &[("posts", "CASCADE")]),
+            table("flags", &[("comments", "SET NULL")]),
+        ],
+    };
+    let g = grants(&["delete_posts", "delete_comments"], &[]);
+    assert_eq!(
+        cascade_blockers(&g, &schema, &["comments".into()]),
+        vec!["reactions".to_string()],
+        "reached through comments"
+    );
+    assert_eq!(
+        cascade_blockers(&g, &schema, &["comments".into(), "post_tags".into()]),
+        vec!["post_tags".to_string(), "reactions".to_string()]
+    );
+    assert!(
+        cascade_blockers(&g, &schema, &[]).is_empty(),
+        "nothing cascades"
+    );
+    let root = Grants {
+        is_superuser: true,
+        ..g
+    };
+    assert!(cascade_blockers(&root, &schema, &["comments".into()]).is_empty());
+}

@@ -76,7 +76,7 @@ impl Store {
                     };
                     out.push(Reference {
                         table: child.name.clone(),
-                        count,
+                        count: Some(count),
                         on_delete: fk.on_delete.clone(),
                     });
                 }
@@ -283,7 +283,7 @@ mod tests {
                 refs,
                 vec![Reference {
                     table: "c".into(),
-                    count: RowCount::Exact(2),
+                    count: Some(RowCount::Exact(2)),
                     on_delete: "CASCADE".into()
                 }]
             );

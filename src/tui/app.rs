@@ -1645,12 +1645,18 @@ fn delete_question(model: &str, key: &[Value], references: &[Reference]) -> Stri
             "SET NULL" | "SET DEFAULT" => "unlinked",
             _ => "in the way: the delete will be refused",
         };
-        let rows = if r.count == RowCount::Exact(1) {
-            "row"
-        } else {
-            "rows"
-        };
-        q.push_str(&format!(" {} {rows} of {} {what}.", r.count, r.table));
+        match r.count {
+            Some(count) => {
+                let rows = if count == RowCount::Exact(1) {
+                    "row"
+                } else {
+                    "rows"
+                };
+                q.push_str(&format!(" {count} {rows} of {} {what}.", r.table));
+            }
+            // The viewer may not see how many rows that model has.
+            None => q.push_str(&format!(" Rows of {} {what}.", r.table)),
+        }
     }
     q
 }
