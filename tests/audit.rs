@@ -309,7 +309,8 @@ on_both_databases! {
             .await
             .unwrap();
         server.add_user("auditor", false).await;
-        let perms = ["moat.view_audit".to_string()];
+        // Values of authors rows need viewing authors; the hidden column stays out.
+        let perms = ["moat.view_audit".to_string(), "view_authors".to_string()];
         moat::commands::set_model_perms(
             &server.config,
             &moat::commands::Target::User("auditor".into()),
@@ -323,7 +324,7 @@ on_both_databases! {
 
         let conn = login(&server, "auditor").await;
         let mut c = Console::open(&conn, 140, 30, "xterm").await;
-        c.wait_for("no permission on any").await;
+        c.wait_for("authors").await;
         c.send(b":").await;
         c.send(b"audit\r").await;
         c.wait_for("hr-bot").await;
@@ -346,6 +347,96 @@ on_both_databases! {
         j.send(b":").await;
         j.send(b"audit\r").await;
         j.wait_for("no moat.view_audit permission").await;
+        server.stop().await;
+    }
+}
+
+/// The detail lines of the audit entries `user` is shown for action `change`.
+async fn change_entries(server: &TestServer, user: &str) -> Vec<Vec<String>> {
+    let actor = session_actor(server, user).await;
+    let query = moat::tui::app::AuditQuery {
+        action: Some("change".into()),
+        ..Default::default()
+    };
+    match server
+        .sessions
+        .execute(
+            &actor,
+            moat::tui::Cmd::LoadAudit {
+                query,
+                before_id: None,
+            },
+        )
+        .await
+    {
+        Some(moat::tui::Msg::Audit(page)) => page.rows.into_iter().map(|(_, _, d)| d).collect(),
+        other => panic!("no audit page: {other:?}"),
+    }
+}
+
+on_both_databases! {
+    async fn audit_values_are_shown_only_to_those_who_may_view_the_row() {
+        let mut server = TestServer::start().await;
+        server
+            .store
+            .audit(&[AuditEntry {
+                at_ms: 1,
+                actor: Some("editor".into()),
+                action: "change".into(),
+                model: Some("posts".into()),
+                pk: Some("42".into()),
+                before: Some(serde_json::json!({ "title": "Embargoed: Q3 layoffs" })),
+                after: Some(serde_json::json!({ "title": "Company picnic" })),
+                outcome: "success".into(),
+                ..AuditEntry::default()
+            }])
+            .await
+            .unwrap();
+        for (user, perms) in [
+            ("auditor", vec!["moat.view_audit"]),
+            ("olga", vec!["moat.view_audit"]),
+            ("valerie", vec!["moat.view_audit", "moat.view_audit_values"]),
+        ] {
+            server.add_user(user, false).await;
+            let perms: Vec<String> = perms.iter().map(|p| p.to_string()).collect();
+            moat::commands::set_model_perms(
+                &server.config,
+                &moat::commands::Target::User(user.into()),
+                &perms,
+                true,
+                "t",
+                &mut Vec::new(),
+            )
+            .await
+            .unwrap();
+        }
+        // olga may view post 42 alone, by object permission.
+        moat::commands::set_object_perm(
+            &server.config,
+            &moat::commands::ObjectPerm {
+                target: moat::commands::Target::User("olga".into()),
+                codename: "view_posts".into(),
+                model: "posts".into(),
+                pk: "42".into(),
+            },
+            true,
+            "t",
+            &mut Vec::new(),
+        )
+        .await
+        .unwrap();
+
+        // No posts permission: who did what, where and when, but not the values.
+        let auditor = change_entries(&server, "auditor").await;
+        let text = auditor[0].join("\n");
+        assert!(text.contains("posts #42") && text.contains("editor"), "{text}");
+        assert!(!text.contains("Embargoed") && !text.contains("picnic"), "{text}");
+        assert!(text.contains("values     not shown"), "{text}");
+        // The row's viewer sees them; so does moat.view_audit_values.
+        for user in ["olga", "valerie"] {
+            let text = change_entries(&server, user).await[0].join("\n");
+            assert!(text.contains("Embargoed") && text.contains("picnic"), "{user}: {text}");
+        }
         server.stop().await;
     }
 }
