@@ -93,12 +93,25 @@ impl Store {
             query = query.bind(schema);
         }
         let tables = query.fetch_all(&self.pool).await?;
-        let mut out = Vec::with_capacity(tables.len());
+        let mut out: Vec<TableInfo> = Vec::with_capacity(tables.len());
         for row in tables {
             let oid: i64 = row.try_get("oid")?;
             let schema: String = row.try_get("schema")?;
             let table: String = row.try_get("name")?;
-            out.push(self.postgres_table(oid, schema, table).await?);
+            let info = self.postgres_table(oid, schema, table).await?;
+            // A model name must name one table: `public."sales.orders"` and
+            // `sales.orders` would both be `sales.orders`, and rules, grants and edits
+            // would land on whichever came first.
+            if let Some(clash) = out.iter().find(|t| t.name == info.name) {
+                return Err(StoreError::Conflict(format!(
+                    "two tables would both be the model `{}`: {} and {}; rename one, or \
+                     leave its schema out of database_schemas",
+                    info.name.escape_debug(),
+                    qualified(clash),
+                    qualified(&info)
+                )));
+            }
+            out.push(info);
         }
         Ok(Schema { tables: out })
     }
@@ -174,6 +187,14 @@ impl Store {
 }
 
 /// The model name of a PostgreSQL table: its name in `public`, else `schema.table`.
+/// `schema."table"` as the catalog has it, for messages.
+fn qualified(t: &TableInfo) -> String {
+    match &t.pg_name {
+        Some((schema, table)) => format!("{}.\"{}\"", schema.escape_debug(), table.escape_debug()),
+        None => t.name.escape_debug().to_string(),
+    }
+}
+
 fn model_name(schema: &str, table: &str) -> String {
     if schema == "public" {
         table.to_string()
@@ -471,6 +492,28 @@ mod tests {
             .await
             .unwrap();
         assert!(left.rows.is_empty(), "cascaded");
+
+        // A table of public named like a table of another schema: refused, both named.
+        crate::store::test_support::create_tables(
+            &store,
+            "CREATE TABLE public.\"sales.orders\" (id bigint PRIMARY KEY)",
+        )
+        .await;
+        let err = store.introspect().await.unwrap_err().to_string();
+        assert!(
+            err.contains("two tables would both be the model `sales.orders`")
+                && err.contains("public.\"sales.orders\"")
+                && err.contains("sales.\"orders\""),
+            "{err}"
+        );
+        // Without the other schema configured, the name is unambiguous again.
+        let public_only = store.with_schemas(&["public".into()]);
+        assert!(public_only
+            .introspect()
+            .await
+            .unwrap()
+            .table("sales.orders")
+            .is_some());
     }
 }
 
