@@ -205,7 +205,8 @@ pub struct BulkAction {
     pub set: BTreeMap<String, toml::Value>,
 }
 
-/// Limits on new and unauthenticated connections (OpenSSH's MaxStartups, per source too).
+/// Limits on new and unauthenticated connections (OpenSSH's MaxStartups with random early
+/// drop, and PerSourceMaxStartups).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
@@ -215,8 +216,48 @@ pub struct LimitsConfig {
     pub global_per_second: u32,
     /// Connections not yet logged in, per source address.
     pub max_preauth_per_source: u32,
-    /// Connections not yet logged in, in total.
+    /// Connections not yet logged in, in total: at this many every new one is refused
+    /// (MaxStartups `full`).
     pub max_preauth_total: u32,
+    /// Random early drop (MaxStartups `start:rate:full`): from this many unauthenticated
+    /// connections on, a new one is refused with probability `preauth_drop_percent`,
+    /// rising linearly to certainty at `max_preauth_total`. Equal to `max_preauth_total`:
+    /// no early drop, only the hard cap.
+    pub preauth_drop_start: u32,
+    /// The refusal probability at `preauth_drop_start`, in percent (0–100).
+    pub preauth_drop_percent: u32,
+}
+
+impl LimitsConfig {
+    /// Check the limits make sense together; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, n) in [
+            ("limits.per_source_per_minute", self.per_source_per_minute),
+            ("limits.global_per_second", self.global_per_second),
+            ("limits.max_preauth_per_source", self.max_preauth_per_source),
+            ("limits.max_preauth_total", self.max_preauth_total),
+        ] {
+            if n == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
+        }
+        if self.preauth_drop_start > self.max_preauth_total {
+            return Err(invalid(
+                "limits.preauth_drop_start",
+                format!(
+                    "must not be above max_preauth_total ({}), where every new connection is refused",
+                    self.max_preauth_total
+                ),
+            ));
+        }
+        if self.preauth_drop_percent > 100 {
+            return Err(invalid(
+                "limits.preauth_drop_percent",
+                "is a percentage (0 to 100)".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -279,6 +320,8 @@ impl Default for LimitsConfig {
             global_per_second: 100,
             max_preauth_per_source: 10,
             max_preauth_total: 100,
+            preauth_drop_start: 30,
+            preauth_drop_percent: 30,
         }
     }
 }
@@ -521,6 +564,7 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
+        self.limits.validate()?;
         let trusted_proxies = self
             .trusted_proxies
             .iter()
@@ -643,6 +687,27 @@ mod tests {
     fn the_example_file_is_the_defaults() {
         let example = Config::from_toml(include_str!("../config.example.toml")).unwrap();
         assert_eq!(example, Config::default());
+    }
+
+    #[test]
+    fn limits_must_make_sense() {
+        let bad = |toml: &str| {
+            let c = Config::from_toml(&format!("[limits]\n{toml}\n")).unwrap();
+            c.validate().unwrap_err().to_string()
+        };
+        let err = bad("max_preauth_total = 20\npreauth_drop_start = 21");
+        assert!(err.contains("limits.preauth_drop_start"), "{err}");
+        let err = bad("preauth_drop_percent = 101");
+        assert!(err.contains("limits.preauth_drop_percent"), "{err}");
+        let err = bad("max_preauth_per_source = 0");
+        assert!(err.contains("limits.max_preauth_per_source"), "{err}");
+        // start = full turns early drop off; that is allowed.
+        let off = Config::from_toml(
+            "[limits]\nmax_preauth_total = 20\npreauth_drop_start = 20\npreauth_drop_percent = 0\n",
+        )
+        .unwrap();
+        assert!(off.validate().is_ok());
+        assert!(Config::from_toml("[limits]\npreauth_start = 3\n").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The gate: decides, right after TCP accept and before a single SSH byte is sent, whether
 //! a source address may talk to moat at all: the allow-list, new-connection rates (per
-//! source and global, governor), and caps on connections that have not logged in yet.
+//! source and global, governor), and caps on connections that have not logged in yet
+//! (per source, and in total with OpenSSH-style random early drop, [`EarlyDrop`]).
 //!
 //! Nothing here does IO; the caller hands in the peer address and drops the socket on a
 //! refusal. [`LogThrottle`] keeps a flood of refusals from flooding the log.
@@ -13,7 +14,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-pub use limits::{Gate, Preauth, PreauthGuard, Refusal};
+pub use limits::{EarlyDrop, Gate, Preauth, PreauthGuard, Refusal};
 pub use throttle::LogThrottle;
 
 /// Source networks allowed to connect.
