@@ -206,15 +206,16 @@ pub struct BulkAction {
 }
 
 /// Limits on new and unauthenticated connections (OpenSSH's MaxStartups with random early
-/// drop, and PerSourceMaxStartups).
+/// drop, PerSourceMaxStartups and PerSourceNetBlockSize). Every per-source limit counts an IPv6 source by its `/ipv6_prefix`
+/// network and an IPv4 one (IPv4-mapped IPv6 included) by its address.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// New connections per source address per minute.
+    /// New connections per source per minute.
     pub per_source_per_minute: u32,
     /// New connections per second, all sources together.
     pub global_per_second: u32,
-    /// Connections not yet logged in, per source address.
+    /// Connections not yet logged in, per source.
     pub max_preauth_per_source: u32,
     /// Connections not yet logged in, in total: at this many every new one is refused
     /// (MaxStartups `full`).
@@ -226,6 +227,9 @@ pub struct LimitsConfig {
     pub preauth_drop_start: u32,
     /// The refusal probability at `preauth_drop_start`, in percent (0–100).
     pub preauth_drop_percent: u32,
+    /// IPv6 sources are counted per network of this many leading bits (64: one site's
+    /// LAN), so a client holding a whole prefix is one source, not 2^64.
+    pub ipv6_prefix: u8,
 }
 
 impl LimitsConfig {
@@ -254,6 +258,12 @@ impl LimitsConfig {
             return Err(invalid(
                 "limits.preauth_drop_percent",
                 "is a percentage (0 to 100)".into(),
+            ));
+        }
+        if !(1..=128).contains(&self.ipv6_prefix) {
+            return Err(invalid(
+                "limits.ipv6_prefix",
+                "must be between 1 and 128 (bits)".into(),
             ));
         }
         Ok(())
@@ -322,6 +332,7 @@ impl Default for LimitsConfig {
             max_preauth_total: 100,
             preauth_drop_start: 30,
             preauth_drop_percent: 30,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -699,6 +710,10 @@ mod tests {
         assert!(err.contains("limits.preauth_drop_start"), "{err}");
         let err = bad("preauth_drop_percent = 101");
         assert!(err.contains("limits.preauth_drop_percent"), "{err}");
+        let err = bad("ipv6_prefix = 0");
+        assert!(err.contains("limits.ipv6_prefix"), "{err}");
+        let err = bad("ipv6_prefix = 129");
+        assert!(err.contains("limits.ipv6_prefix"), "{err}");
         let err = bad("max_preauth_per_source = 0");
         assert!(err.contains("limits.max_preauth_per_source"), "{err}");
         // start = full turns early drop off; that is allowed.

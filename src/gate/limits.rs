@@ -1,5 +1,6 @@
 //! Admission: allow-list, then the global and per-source new-connection rates, then the
 //! caps on unauthenticated connections: per source, and in total with random early drop.
+//! Every per-source count is kept under [`source_key`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 
-use super::Allowlist;
+use super::{source_key, Allowlist};
 use crate::config::LimitsConfig;
 
 /// Why a connection was refused before the banner.
@@ -82,9 +83,11 @@ pub struct Gate {
     global: DefaultDirectRateLimiter,
     max_preauth_per_source: u32,
     early_drop: EarlyDrop,
+    ipv6_prefix: u8,
 }
 
-/// Connections not yet logged in, per source. Lives across reloads (guards point at it).
+/// Connections not yet logged in, per source key. Lives across reloads (guards point at
+/// it).
 #[derive(Debug, Default)]
 pub struct Preauth {
     counts: Mutex<(HashMap<IpAddr, u32>, u32)>,
@@ -138,7 +141,14 @@ impl Gate {
                 percent: limits.preauth_drop_percent.min(100),
                 full,
             },
+            ipv6_prefix: limits.ipv6_prefix,
         }
+    }
+
+    /// The key the per-source limits count `ip` under ([`source_key`] with this gate's
+    /// IPv6 prefix).
+    pub fn source_key(&self, ip: IpAddr) -> IpAddr {
+        source_key(ip, self.ipv6_prefix)
     }
 
     /// Admit a new connection from `ip`, or say why not (random early drop drawn from the
@@ -162,7 +172,7 @@ impl Gate {
         if !self.allowlist.allows(ip) {
             return Err(Refusal::NotAllowed);
         }
-        let key = ip;
+        let key = self.source_key(ip);
         if self.per_source.check_key(&key).is_err() {
             return Err(Refusal::SourceRate);
         }
@@ -198,7 +208,10 @@ mod tests {
     use super::*;
 
     fn gate(limits: LimitsConfig) -> Gate {
-        let allow = Allowlist::new(vec!["127.0.0.0/8".parse().unwrap()]);
+        let allow = Allowlist::new(vec![
+            "127.0.0.0/8".parse().unwrap(),
+            "2001:db8::/32".parse().unwrap(),
+        ]);
         Gate::new(allow, &limits)
     }
 
@@ -321,6 +334,69 @@ mod tests {
             // About 35 % expected; each try is independent (refusals hold no slot).
             assert!(got_in > 100, "seed {seed}: {got_in} of 1000 got in");
         }
+    }
+
+    #[test]
+    fn ipv6_sources_are_counted_per_prefix_and_mapped_ipv4_as_ipv4() {
+        let g = gate(LimitsConfig {
+            max_preauth_per_source: 2,
+            ..LimitsConfig::default()
+        });
+        let p = Arc::new(Preauth::default());
+        let ok = |ip: &str| g.admit_with(ip.parse().unwrap(), &p, never);
+        let _a = ok("2001:db8:0:1::1").unwrap();
+        let _b = ok("2001:db8:0:1:ffff:ffff:ffff:ffff").unwrap();
+        assert_eq!(
+            ok("2001:db8:0:1::abcd").unwrap_err(),
+            Refusal::SourcePreauth,
+            "a third address in the same /64"
+        );
+        let _c = ok("2001:db8:0:2::1").expect("another /64 is another source");
+        let _d = ok("127.0.0.2").unwrap();
+        let _e = ok("::ffff:127.0.0.2").unwrap();
+        assert_eq!(
+            ok("127.0.0.2").unwrap_err(),
+            Refusal::SourcePreauth,
+            "mapped IPv4 is the same source as IPv4"
+        );
+        assert!(ok("127.0.0.3").is_ok(), "IPv4 is keyed per address");
+
+        let wide = gate(LimitsConfig {
+            max_preauth_per_source: 1,
+            ipv6_prefix: 48,
+            ..LimitsConfig::default()
+        });
+        let _f = wide
+            .admit_with("2001:db8:0:1::1".parse().unwrap(), &p, never)
+            .unwrap();
+        assert_eq!(
+            wide.admit_with("2001:db8:0:2::1".parse().unwrap(), &p, never)
+                .unwrap_err(),
+            Refusal::SourcePreauth,
+            "one /48"
+        );
+    }
+
+    #[test]
+    fn the_per_source_rate_is_counted_per_ipv6_prefix() {
+        let g = gate(LimitsConfig {
+            per_source_per_minute: 3,
+            ..LimitsConfig::default()
+        });
+        let p = Arc::new(Preauth::default());
+        for host in 1..=3 {
+            let ip = format!("2001:db8:7:7::{host}").parse().unwrap();
+            drop(g.admit_with(ip, &p, never).unwrap());
+        }
+        assert_eq!(
+            g.admit_with("2001:db8:7:7::99".parse().unwrap(), &p, never)
+                .unwrap_err(),
+            Refusal::SourceRate,
+            "fresh addresses in the same /64 share its rate"
+        );
+        assert!(g
+            .admit_with("2001:db8:7:8::1".parse().unwrap(), &p, never)
+            .is_ok());
     }
 
     const A: &str = "127.0.0.2";
