@@ -206,7 +206,8 @@ pub struct BulkAction {
 }
 
 /// Limits on new and unauthenticated connections (OpenSSH's MaxStartups with random early
-/// drop, PerSourceMaxStartups and PerSourceNetBlockSize). Every per-source limit counts an IPv6 source by its `/ipv6_prefix`
+/// drop, PerSourceMaxStartups and PerSourceNetBlockSize, plus a deadline for the client's
+/// version line). Every per-source limit counts an IPv6 source by its `/ipv6_prefix`
 /// network and an IPv4 one (IPv4-mapped IPv6 included) by its address.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -227,6 +228,9 @@ pub struct LimitsConfig {
     pub preauth_drop_start: u32,
     /// The refusal probability at `preauth_drop_start`, in percent (0–100).
     pub preauth_drop_percent: u32,
+    /// Milliseconds a new connection has to send its SSH version line before it is closed
+    /// (and its slot freed). The login grace time still applies when it is shorter.
+    pub version_grace_ms: u64,
     /// IPv6 sources are counted per network of this many leading bits (64: one site's
     /// LAN), so a client holding a whole prefix is one source, not 2^64.
     pub ipv6_prefix: u8,
@@ -258,6 +262,12 @@ impl LimitsConfig {
             return Err(invalid(
                 "limits.preauth_drop_percent",
                 "is a percentage (0 to 100)".into(),
+            ));
+        }
+        if !(100..=600_000).contains(&self.version_grace_ms) {
+            return Err(invalid(
+                "limits.version_grace_ms",
+                "must be between 100 and 600000".into(),
             ));
         }
         if !(1..=128).contains(&self.ipv6_prefix) {
@@ -332,6 +342,7 @@ impl Default for LimitsConfig {
             max_preauth_total: 100,
             preauth_drop_start: 30,
             preauth_drop_percent: 30,
+            version_grace_ms: 5000,
             ipv6_prefix: 64,
         }
     }
@@ -710,6 +721,8 @@ mod tests {
         assert!(err.contains("limits.preauth_drop_start"), "{err}");
         let err = bad("preauth_drop_percent = 101");
         assert!(err.contains("limits.preauth_drop_percent"), "{err}");
+        let err = bad("version_grace_ms = 0");
+        assert!(err.contains("limits.version_grace_ms"), "{err}");
         let err = bad("ipv6_prefix = 0");
         assert!(err.contains("limits.ipv6_prefix"), "{err}");
         let err = bad("ipv6_prefix = 129");

@@ -1,5 +1,5 @@
 //! The gate and lockout over real SSH: connection caps and rates before the banner,
-//! random early drop under a flood of idle connections,
+//! random early drop and the version-line deadline under a flood of idle connections,
 //! persistent lockout with reset, backup codes, attempts per connection, and a flood.
 
 mod common;
@@ -35,6 +35,18 @@ async fn admitted(server: &TestServer, source: &str) -> Option<TcpStream> {
     } else {
         assert_eq!(first, b"SSH-2.0-moat\r\n");
         Some(stream)
+    }
+}
+
+/// Whether the server closes `stream` within [`WAIT`].
+async fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    loop {
+        match tokio::time::timeout(WAIT, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
     }
 }
 
@@ -219,6 +231,7 @@ async fn newcomer_under_an_idle_flood(drop_start: u32) -> (usize, usize) {
             c.limits.max_preauth_total = 100;
             c.limits.preauth_drop_start = drop_start;
             c.limits.preauth_drop_percent = 30;
+            c.limits.version_grace_ms = 120_000;
             c.login_grace_secs = 120;
         },
         None,
@@ -259,6 +272,39 @@ async fn a_newcomer_still_gets_in_while_ten_sources_hold_idle_connections() {
     let (got_in, held) = newcomer_under_an_idle_flood(30).await;
     assert!(held < 100, "the flood held {held} slots");
     assert!(got_in >= 10, "only {got_in} of 100 tries got the banner");
+}
+
+#[tokio::test]
+async fn a_connection_without_a_version_line_is_closed_at_the_version_deadline() {
+    let server = TestServer::start_with(
+        |c| {
+            c.allowlist = vec!["127.0.0.0/8".into()];
+            c.limits.max_preauth_per_source = 2;
+            c.limits.version_grace_ms = 300;
+            c.login_grace_secs = 120;
+        },
+        None,
+    )
+    .await;
+    let mut a = admitted(&server, "127.0.0.6").await.expect("first slot");
+    let mut b = admitted(&server, "127.0.0.6").await.expect("second slot");
+    assert!(
+        admitted(&server, "127.0.0.6").await.is_none(),
+        "the source's two slots are taken"
+    );
+    // A client that sends its version line at once is past that deadline.
+    let mut ssh = connect(server.addr).await;
+    // The idle two are closed by the server, long before the login grace time (120 s)...
+    assert!(closed_by_server(&mut a).await, "idle connection still open");
+    assert!(closed_by_server(&mut b).await, "idle connection still open");
+    // ...which frees their slots.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(admitted(&server, "127.0.0.6").await.is_some());
+    assert!(
+        ssh.authenticate_none("admin").await.is_ok(),
+        "a connection that sent its version line is still open"
+    );
+    server.stop().await;
 }
 
 #[tokio::test]

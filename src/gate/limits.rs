@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rand::Rng;
@@ -83,6 +84,7 @@ pub struct Gate {
     global: DefaultDirectRateLimiter,
     max_preauth_per_source: u32,
     early_drop: EarlyDrop,
+    version_grace: Duration,
     ipv6_prefix: u8,
 }
 
@@ -141,8 +143,14 @@ impl Gate {
                 percent: limits.preauth_drop_percent.min(100),
                 full,
             },
+            version_grace: Duration::from_millis(limits.version_grace_ms),
             ipv6_prefix: limits.ipv6_prefix,
         }
+    }
+
+    /// How long a new connection has to send its SSH version line.
+    pub fn version_grace(&self) -> Duration {
+        self.version_grace
     }
 
     /// The key the per-source limits count `ip` under ([`source_key`] with this gate's

@@ -241,10 +241,11 @@ impl Server {
         }
     }
 
-    /// A connection from a trusted proxy: read its PROXY header (within the login grace
+    /// A connection from a trusted proxy: read its PROXY header (within the version grace
     /// time), then gate and serve the client it names. Nothing is sent before that.
     async fn proxied(self: Arc<Self>, mut stream: TcpStream, proxy: SocketAddr, live: Arc<Live>) {
-        let header = tokio::time::timeout(live.login_grace, proxy::read_header(&mut stream)).await;
+        let wait = live.gate.version_grace().min(live.login_grace);
+        let header = tokio::time::timeout(wait, proxy::read_header(&mut stream)).await;
         let client = match header {
             Ok(Ok(Some(h))) => h.source.unwrap_or(proxy),
             Ok(Ok(None)) if !live.proxy_header_required => proxy,
@@ -257,7 +258,7 @@ impl Server {
                 return;
             }
             Err(_) => {
-                tracing::info!(%proxy, "no PROXY header within the login grace time");
+                tracing::info!(%proxy, "no PROXY header within the version grace time");
                 return;
             }
         };
@@ -291,8 +292,12 @@ impl Server {
         // From anyone but a trusted proxy (whose header is already consumed), a PROXY
         // header is refused rather than passed to SSH.
         let stream = proxy::RefuseHeader::new(stream);
+        // run_stream returns once the client's version line is in: one that has not sent
+        // it within the version grace time is closed, freeing its slot.
+        let version_deadline =
+            deadline.min(tokio::time::Instant::now() + live.gate.version_grace());
         let started = tokio::time::timeout_at(
-            deadline,
+            version_deadline,
             russh::server::run_stream(Arc::clone(&self.ssh), stream, handler),
         )
         .await;
@@ -303,7 +308,7 @@ impl Server {
                 return;
             }
             Err(_) => {
-                tracing::info!(%peer, "login grace time expired before the handshake");
+                tracing::info!(%peer, "no SSH version line within the version grace time");
                 return;
             }
         };
