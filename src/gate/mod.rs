@@ -7,7 +7,7 @@
 //! network of `[limits] ipv6_prefix` bits.
 //!
 //! Nothing here does IO; the caller hands in the peer address and drops the socket on a
-//! refusal. [`LogThrottle`] keeps a flood of refusals from flooding the log.
+//! refusal. [`LogThrottle`] keeps a flood of refusals from flooding the log, per source.
 
 mod limits;
 pub mod proxy;
@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use ipnet::IpNet;
 
 pub use limits::{EarlyDrop, Gate, Preauth, PreauthGuard, Refusal};
-pub use throttle::LogThrottle;
+pub use throttle::{LogLine, LogThrottle};
 
 /// The source a per-address limit counts `ip` under, as a network address: an IPv4
 /// address is its own key (an IPv4-mapped IPv6 address, as a dual-stack listener reports

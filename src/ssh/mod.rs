@@ -218,7 +218,7 @@ impl Server {
                 // Reset rather than close: no FIN exchange, no TIME_WAIT to keep.
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 drop(stream);
-                self.note_refusal(peer, refusal.as_str());
+                self.note_refusal(&live.gate, peer, refusal.as_str());
                 return;
             }
         };
@@ -230,14 +230,28 @@ impl Server {
         }
     }
 
-    fn note_refusal(&self, peer: SocketAddr, reason: &str) {
-        if let Some(n) = self.refusals.note(std::time::Instant::now()) {
-            tracing::warn!(
+    /// Log a refused (or, before its version line, closed) connection: at most one line
+    /// per source per 10 s, so one flooding source cannot hide the others. Only the
+    /// address and a fixed reason are logged, nothing the client sent.
+    fn note_refusal(&self, gate: &Gate, peer: SocketAddr, reason: &'static str) {
+        let source = gate.source_key(peer.ip());
+        let Some(line) = self.refusals.note(source, std::time::Instant::now()) else {
+            return;
+        };
+        match line.source {
+            Some(source) => tracing::warn!(
+                %peer,
+                %source,
+                reason,
+                refused = line.events,
+                "connections refused before login (this one and those from the same source since its last such line)"
+            ),
+            None => tracing::warn!(
                 %peer,
                 reason,
-                refused = n,
-                "connections refused before the banner (this one and those since the last such line)"
-            );
+                refused = line.events,
+                "connections refused before login from sources past the ones tracked (this one and those since the last such line)"
+            ),
         }
     }
 
@@ -266,7 +280,7 @@ impl Server {
             Ok(guard) => self.connection(stream, client, guard, live).await,
             Err(refusal) => {
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-                self.note_refusal(client, refusal.as_str());
+                self.note_refusal(&live.gate, client, refusal.as_str());
             }
         }
     }
@@ -308,7 +322,7 @@ impl Server {
                 return;
             }
             Err(_) => {
-                tracing::info!(%peer, "no SSH version line within the version grace time");
+                self.note_refusal(&live.gate, peer, "no SSH version line in time");
                 return;
             }
         };
