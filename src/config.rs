@@ -227,18 +227,79 @@ pub struct BulkAction {
     pub set: BTreeMap<String, toml::Value>,
 }
 
-/// Limits on new and unauthenticated connections (OpenSSH's MaxStartups, per source too).
+/// Limits on new and unauthenticated connections (OpenSSH's MaxStartups with random early
+/// drop, PerSourceMaxStartups and PerSourceNetBlockSize, plus a deadline for the client's
+/// version line). Every per-source limit counts an IPv6 source by its `/ipv6_prefix`
+/// network and an IPv4 one (IPv4-mapped IPv6 included) by its address.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// New connections per source address per minute.
+    /// New connections per source per minute.
     pub per_source_per_minute: u32,
     /// New connections per second, all sources together.
     pub global_per_second: u32,
-    /// Connections not yet logged in, per source address.
+    /// Connections not yet logged in, per source.
     pub max_preauth_per_source: u32,
-    /// Connections not yet logged in, in total.
+    /// Connections not yet logged in, in total: at this many every new one is refused
+    /// (MaxStartups `full`).
     pub max_preauth_total: u32,
+    /// Random early drop (MaxStartups `start:rate:full`): from this many unauthenticated
+    /// connections on, a new one is refused with probability `preauth_drop_percent`,
+    /// rising linearly to certainty at `max_preauth_total`. Equal to `max_preauth_total`:
+    /// no early drop, only the hard cap.
+    pub preauth_drop_start: u32,
+    /// The refusal probability at `preauth_drop_start`, in percent (0–100).
+    pub preauth_drop_percent: u32,
+    /// Milliseconds a new connection has to send its SSH version line before it is closed
+    /// (and its slot freed). The login grace time still applies when it is shorter.
+    pub version_grace_ms: u64,
+    /// IPv6 sources are counted per network of this many leading bits (64: one site's
+    /// LAN), so a client holding a whole prefix is one source, not 2^64.
+    pub ipv6_prefix: u8,
+}
+
+impl LimitsConfig {
+    /// Check the limits make sense together; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, n) in [
+            ("limits.per_source_per_minute", self.per_source_per_minute),
+            ("limits.global_per_second", self.global_per_second),
+            ("limits.max_preauth_per_source", self.max_preauth_per_source),
+            ("limits.max_preauth_total", self.max_preauth_total),
+        ] {
+            if n == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
+        }
+        if self.preauth_drop_start > self.max_preauth_total {
+            return Err(invalid(
+                "limits.preauth_drop_start",
+                format!(
+                    "must not be above max_preauth_total ({}), where every new connection is refused",
+                    self.max_preauth_total
+                ),
+            ));
+        }
+        if self.preauth_drop_percent > 100 {
+            return Err(invalid(
+                "limits.preauth_drop_percent",
+                "is a percentage (0 to 100)".into(),
+            ));
+        }
+        if !(100..=600_000).contains(&self.version_grace_ms) {
+            return Err(invalid(
+                "limits.version_grace_ms",
+                "must be between 100 and 600000".into(),
+            ));
+        }
+        if !(1..=128).contains(&self.ipv6_prefix) {
+            return Err(invalid(
+                "limits.ipv6_prefix",
+                "must be between 1 and 128 (bits)".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -304,6 +365,10 @@ impl Default for LimitsConfig {
             global_per_second: 100,
             max_preauth_per_source: 10,
             max_preauth_total: 100,
+            preauth_drop_start: 30,
+            preauth_drop_percent: 30,
+            version_grace_ms: 5000,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -567,6 +632,7 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
+        self.limits.validate()?;
         let trusted_proxies = self
             .trusted_proxies
             .iter()
@@ -690,6 +756,33 @@ mod tests {
     fn the_example_file_is_the_defaults() {
         let example = Config::from_toml(include_str!("../config.example.toml")).unwrap();
         assert_eq!(example, Config::default());
+    }
+
+    #[test]
+    fn limits_must_make_sense() {
+        let bad = |toml: &str| {
+            let c = Config::from_toml(&format!("[limits]\n{toml}\n")).unwrap();
+            c.validate().unwrap_err().to_string()
+        };
+        let err = bad("max_preauth_total = 20\npreauth_drop_start = 21");
+        assert!(err.contains("limits.preauth_drop_start"), "{err}");
+        let err = bad("preauth_drop_percent = 101");
+        assert!(err.contains("limits.preauth_drop_percent"), "{err}");
+        let err = bad("version_grace_ms = 0");
+        assert!(err.contains("limits.version_grace_ms"), "{err}");
+        let err = bad("ipv6_prefix = 0");
+        assert!(err.contains("limits.ipv6_prefix"), "{err}");
+        let err = bad("ipv6_prefix = 129");
+        assert!(err.contains("limits.ipv6_prefix"), "{err}");
+        let err = bad("max_preauth_per_source = 0");
+        assert!(err.contains("limits.max_preauth_per_source"), "{err}");
+        // start = full turns early drop off; that is allowed.
+        let off = Config::from_toml(
+            "[limits]\nmax_preauth_total = 20\npreauth_drop_start = 20\npreauth_drop_percent = 0\n",
+        )
+        .unwrap();
+        assert!(off.validate().is_ok());
+        assert!(Config::from_toml("[limits]\npreauth_start = 3\n").is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! The gate and lockout over real SSH: connection caps and rates before the banner,
+//! random early drop and the version-line deadline under a flood of idle connections,
 //! persistent lockout with reset, backup codes, attempts per connection, and a flood.
 
 mod common;
@@ -23,6 +24,30 @@ async fn first_bytes(server: &TestServer, source: &str) -> (TcpStream, Vec<u8>) 
     };
     buf.truncate(n);
     (stream, buf)
+}
+
+/// Connect from `source`; the stream if the server sent its banner, `None` if it reset
+/// the connection before a byte.
+async fn admitted(server: &TestServer, source: &str) -> Option<TcpStream> {
+    let (stream, first) = first_bytes(server, source).await;
+    if first.is_empty() {
+        None
+    } else {
+        assert_eq!(first, b"SSH-2.0-moat\r\n");
+        Some(stream)
+    }
+}
+
+/// Whether the server closes `stream` within [`WAIT`].
+async fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    loop {
+        match tokio::time::timeout(WAIT, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
 }
 
 fn wrong_code(server: &TestServer, user: &str) -> String {
@@ -199,6 +224,98 @@ async fn unauthenticated_connections_are_capped_per_source() {
     server.stop().await;
 }
 
+/// Ten sources each hold as many idle unauthenticated connections as the per-source cap
+/// lets them (10 × 10 = `max_preauth_total`), then a newcomer from an eleventh source
+/// tries 100 fresh connections. `drop_start` is `[limits] preauth_drop_start`; the
+/// newcomer's banners and the flood's slots held are returned.
+async fn newcomer_under_an_idle_flood(drop_start: u32) -> (usize, usize) {
+    let server = TestServer::start_with(
+        |c| {
+            c.allowlist = vec!["127.0.0.0/8".into()];
+            // Only the pre-auth caps are under test: rates out of the way, and the
+            // flood's idle connections kept for the whole test.
+            c.limits.per_source_per_minute = 10_000;
+            c.limits.global_per_second = 10_000;
+            c.limits.max_preauth_per_source = 10;
+            c.limits.max_preauth_total = 100;
+            c.limits.preauth_drop_start = drop_start;
+            c.limits.preauth_drop_percent = 30;
+            c.limits.version_grace_ms = 120_000;
+            c.login_grace_secs = 120;
+        },
+        None,
+    )
+    .await;
+    let mut flood = Vec::new();
+    for source in 2..12 {
+        for _ in 0..10 {
+            if let Some(s) = admitted(&server, &format!("127.0.0.{source}")).await {
+                flood.push(s);
+            }
+        }
+    }
+    let mut got_in = 0;
+    for _ in 0..100 {
+        if admitted(&server, "127.0.0.50").await.is_some() {
+            got_in += 1;
+            // Dropped: let the server notice and free the slot before the next try.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let held = flood.len();
+    eprintln!("early drop from {drop_start}: flood holds {held}, newcomer got in {got_in}/100");
+    drop(flood);
+    server.stop().await;
+    (got_in, held)
+}
+
+#[tokio::test]
+async fn a_newcomer_still_gets_in_while_ten_sources_hold_idle_connections() {
+    // The hard cap alone (early drop off): the flood takes every slot, nobody else gets
+    // in until its connections time out.
+    let (got_in, held) = newcomer_under_an_idle_flood(100).await;
+    assert_eq!((got_in, held), (0, 100), "without early drop");
+    // With early drop from 30 (the default) at 30 %: part of the flood is refused on its
+    // way up, and each fresh try of the newcomer has a fair chance (about a third is
+    // expected; fewer than 10 of 100 has a probability of about 1e-7).
+    let (got_in, held) = newcomer_under_an_idle_flood(30).await;
+    assert!(held < 100, "the flood held {held} slots");
+    assert!(got_in >= 10, "only {got_in} of 100 tries got the banner");
+}
+
+#[tokio::test]
+async fn a_connection_without_a_version_line_is_closed_at_the_version_deadline() {
+    let server = TestServer::start_with(
+        |c| {
+            c.allowlist = vec!["127.0.0.0/8".into()];
+            c.limits.max_preauth_per_source = 2;
+            c.limits.version_grace_ms = 300;
+            c.login_grace_secs = 120;
+        },
+        None,
+    )
+    .await;
+    let mut a = admitted(&server, "127.0.0.6").await.expect("first slot");
+    let mut b = admitted(&server, "127.0.0.6").await.expect("second slot");
+    assert!(
+        admitted(&server, "127.0.0.6").await.is_none(),
+        "the source's two slots are taken"
+    );
+    // A client that sends its version line at once is past that deadline.
+    let mut ssh = connect(server.addr).await;
+    // The idle two are closed by the server, long before the login grace time (120 s)...
+    assert!(closed_by_server(&mut a).await, "idle connection still open");
+    assert!(closed_by_server(&mut b).await, "idle connection still open");
+    // ...which frees their slots.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(admitted(&server, "127.0.0.6").await.is_some());
+    assert!(
+        ssh.authenticate_none("admin").await.is_ok(),
+        "a connection that sent its version line is still open"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn new_connections_are_rate_limited_per_source() {
     let server = TestServer::start_with(
@@ -229,6 +346,10 @@ async fn a_password_flood_neither_locks_out_nor_starves_a_legitimate_user() {
             c.limits.per_source_per_minute = 10_000;
             c.limits.max_preauth_per_source = 1_000;
             c.limits.global_per_second = 10_000;
+            // The 50 attackers' connections stay under the cap; random early drop (tested
+            // above) would refuse the legitimate login at random, which is not what this
+            // test is about.
+            c.limits.preauth_drop_start = c.limits.max_preauth_total;
         },
         None,
     )

@@ -222,7 +222,7 @@ impl Server {
                 // Reset rather than close: no FIN exchange, no TIME_WAIT to keep.
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 drop(stream);
-                self.note_refusal(peer, refusal.as_str());
+                self.note_refusal(&live.gate, peer, refusal.as_str());
                 return;
             }
         };
@@ -234,21 +234,36 @@ impl Server {
         }
     }
 
-    fn note_refusal(&self, peer: SocketAddr, reason: &str) {
-        if let Some(n) = self.refusals.note(std::time::Instant::now()) {
-            tracing::warn!(
+    /// Log a refused (or, before its version line, closed) connection: at most one line
+    /// per source per 10 s, so one flooding source cannot hide the others. Only the
+    /// address and a fixed reason are logged, nothing the client sent.
+    fn note_refusal(&self, gate: &Gate, peer: SocketAddr, reason: &'static str) {
+        let source = gate.source_key(peer.ip());
+        let Some(line) = self.refusals.note(source, std::time::Instant::now()) else {
+            return;
+        };
+        match line.source {
+            Some(source) => tracing::warn!(
+                %peer,
+                %source,
+                reason,
+                refused = line.events,
+                "connections refused before login (this one and those from the same source since its last such line)"
+            ),
+            None => tracing::warn!(
                 %peer,
                 reason,
-                refused = n,
-                "connections refused before the banner (this one and those since the last such line)"
-            );
+                refused = line.events,
+                "connections refused before login from sources past the ones tracked (this one and those since the last such line)"
+            ),
         }
     }
 
-    /// A connection from a trusted proxy: read its PROXY header (within the login grace
+    /// A connection from a trusted proxy: read its PROXY header (within the version grace
     /// time), then gate and serve the client it names. Nothing is sent before that.
     async fn proxied(self: Arc<Self>, mut stream: TcpStream, proxy: SocketAddr, live: Arc<Live>) {
-        let header = tokio::time::timeout(live.login_grace, proxy::read_header(&mut stream)).await;
+        let wait = live.gate.version_grace().min(live.login_grace);
+        let header = tokio::time::timeout(wait, proxy::read_header(&mut stream)).await;
         let client = match header {
             Ok(Ok(Some(h))) => h.source.unwrap_or(proxy),
             Ok(Ok(None)) if !live.proxy_header_required => proxy,
@@ -261,7 +276,7 @@ impl Server {
                 return;
             }
             Err(_) => {
-                tracing::info!(%proxy, "no PROXY header within the login grace time");
+                tracing::info!(%proxy, "no PROXY header within the version grace time");
                 return;
             }
         };
@@ -269,7 +284,7 @@ impl Server {
             Ok(guard) => self.connection(stream, client, guard, live).await,
             Err(refusal) => {
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-                self.note_refusal(client, refusal.as_str());
+                self.note_refusal(&live.gate, client, refusal.as_str());
             }
         }
     }
@@ -296,8 +311,12 @@ impl Server {
         // From anyone but a trusted proxy (whose header is already consumed), a PROXY
         // header is refused rather than passed to SSH.
         let stream = proxy::RefuseHeader::new(stream);
+        // run_stream returns once the client's version line is in: one that has not sent
+        // it within the version grace time is closed, freeing its slot.
+        let version_deadline =
+            deadline.min(tokio::time::Instant::now() + live.gate.version_grace());
         let started = tokio::time::timeout_at(
-            deadline,
+            version_deadline,
             russh::server::run_stream(Arc::clone(&self.ssh), stream, handler),
         )
         .await;
@@ -308,7 +327,7 @@ impl Server {
                 return;
             }
             Err(_) => {
-                tracing::info!(%peer, "login grace time expired before the handshake");
+                self.note_refusal(&live.gate, peer, "no SSH version line in time");
                 return;
             }
         };
