@@ -1050,11 +1050,21 @@ pub async fn lockout_reset(
             "lockout reset needs --user, --ip or both".into(),
         ));
     }
-    if let Some(ip) = ip {
-        ip.parse::<std::net::IpAddr>().map_err(|_| {
-            CommandError::Usage(format!("`{}` is not an IP address", ip.escape_debug()))
-        })?;
-    }
+    // Counts are kept per source: an IPv6 address is counted as its network
+    // ([limits] ipv6_prefix), so `--ip 2001:db8:1:2::5` resets `2001:db8:1:2::/64`.
+    let source = match ip {
+        Some(ip) => {
+            let addr = ip
+                .parse::<std::net::IpAddr>()
+                .or_else(|_| ip.parse::<ipnet::IpNet>().map(|n| n.addr()))
+                .map_err(|_| {
+                    CommandError::Usage(format!("`{}` is not an IP address", ip.escape_debug()))
+                })?;
+            Some(crate::gate::source_label(addr, config.limits.ipv6_prefix))
+        }
+        None => None,
+    };
+    let ip = source.as_deref();
     let store = open_admin_store(config).await?;
     let n = store.reset_failure_counters(user, ip).await?;
     let what = match (user, ip) {

@@ -136,6 +136,7 @@ impl Context {
             user_id: who.user_id,
             username: who.username.clone(),
             source_ip: source_ip.to_string(),
+            source_key: source_ip.to_string(),
             session_id: id.iter().map(|b| format!("{b:02x}")).collect(),
             background: None,
             // Logging in just proved both factors (or, during set-up, the password).
@@ -143,12 +144,14 @@ impl Context {
         }
     }
 
-    /// Both factors passed for `who` from `source_ip`: the session starts now. It is
+    /// Both factors passed for `who` from `source_ip` (counted as `source_key`): the
+    /// session starts now. It is
     /// registered on this instance and in the database (so `moat sessions`, `:sessions`
     /// and other instances see it and can end it), and its clock — step-up freshness,
     /// `max_session_secs` — runs from here, whether or not a console is ever opened.
-    pub fn authenticated(&self, who: Identity, source_ip: &str) -> Authenticated {
-        let actor = self.actor(&who, source_ip);
+    pub fn authenticated(&self, who: Identity, source_ip: &str, source_key: &str) -> Authenticated {
+        let mut actor = self.actor(&who, source_ip);
+        actor.source_key = source_key.to_string();
         let live = self.register(&actor);
         let (shell, _) = watch::channel(false);
         Authenticated {
@@ -1622,6 +1625,9 @@ pub struct Actor {
     pub user_id: i64,
     pub username: String,
     pub source_ip: String,
+    /// The source the login was counted as for lockout (the address, or its IPv6
+    /// network): step-up and password checks count under the same key.
+    pub source_key: String,
     /// Random id of this session, written into its audit rows.
     pub session_id: String,
     /// Where background work (an export) sends its messages; `None` runs it inline.

@@ -14,6 +14,8 @@ pub struct Acting<'a> {
     pub user_id: i64,
     pub username: &'a str,
     pub ip: &'a str,
+    /// The source the login was counted as (see [`Attempt::source`]).
+    pub source: &'a str,
     pub session_id: &'a str,
     pub now_ms: i64,
 }
@@ -23,6 +25,7 @@ impl Acting<'_> {
         Attempt {
             username: self.username,
             ip: self.ip,
+            source: self.source,
             now_ms: self.now_ms,
         }
     }

@@ -12,6 +12,8 @@ use super::password::Hasher;
 use super::workers::Workers;
 use super::{backup, totp};
 use crate::domain::log_text;
+#[cfg(test)]
+use crate::domain::LockKey;
 use crate::store::{AuditEntry, Store, StoreError};
 
 /// Who a session belongs to once both factors passed.
@@ -43,7 +45,12 @@ pub enum Onboarding {
 #[derive(Clone, Copy, Debug)]
 pub struct Attempt<'a> {
     pub username: &'a str,
+    /// The client's address, as audited.
     pub ip: &'a str,
+    /// The source it is counted as (lockout keys, known sources, the hashing bound): the
+    /// address for IPv4, its network for IPv6 (`[limits] ipv6_prefix`), so rotating
+    /// through the addresses of one /64 buys nothing.
+    pub source: &'a str,
     pub now_ms: i64,
 }
 
@@ -339,7 +346,7 @@ impl AuthService {
         if !user_exists {
             return Ok(false);
         }
-        let last = self.store.last_success_from(a.username, a.ip).await?;
+        let last = self.store.last_success_from(a.username, a.source).await?;
         Ok(self.policy().is_known_source(last, a.now_secs()))
     }
 
@@ -352,7 +359,7 @@ impl AuthService {
         known_source: bool,
     ) -> Result<Option<LockScope>, StoreError> {
         let policy = self.policy();
-        let keys = policy.keys(a.username, a.ip, user_exists);
+        let keys = policy.keys(a.username, a.source, user_exists);
         let counters = self.store.failure_counters(&keys).await?;
         Ok(policy
             .blocking(&counters, known_source, a.now_secs())
@@ -429,7 +436,7 @@ impl AuthService {
         password: &str,
     ) -> Option<bool> {
         let user: String = a.username.chars().take(64).collect();
-        let _mark = match self.in_flight.mark(a.ip, &user, known_source) {
+        let _mark = match self.in_flight.mark(a.source, &user, known_source) {
             Ok(mark) => mark,
             Err(full) => {
                 tracing::debug!(?full, "verification refused as busy");
@@ -544,7 +551,7 @@ impl AuthService {
             _ => {}
         }
         let policy = self.policy();
-        let keys = policy.keys(a.username, a.ip, refusal.user_exists);
+        let keys = policy.keys(a.username, a.source, refusal.user_exists);
         let now = a.now_secs();
         let mut started = Vec::new();
         self.store
@@ -573,7 +580,7 @@ impl AuthService {
     /// the login.
     pub async fn record_success(&self, a: &Attempt<'_>, who: &Identity) -> Result<(), StoreError> {
         self.store
-            .record_login_source(a.username, a.ip, a.now_secs())
+            .record_login_source(a.username, a.source, a.now_secs())
             .await?;
         let note = match who.onboarding {
             Onboarding::Done => "",
@@ -653,6 +660,7 @@ mod tests {
         Attempt {
             username: user,
             ip: "10.0.0.1",
+            source: "10.0.0.1",
             now_ms: NOW_MS,
         }
     }
@@ -757,7 +765,11 @@ mod tests {
         let a = attempt("alice");
         // This address already uses its half of the capacity: refused at once.
         let marks: Vec<_> = (0..auth.in_flight.per_source)
-            .map(|i| auth.in_flight.mark(a.ip, &format!("u{i}"), false).unwrap())
+            .map(|i| {
+                auth.in_flight
+                    .mark(a.source, &format!("u{i}"), false)
+                    .unwrap()
+            })
             .collect();
         let r = auth.check_password(&a, "hunter2hunter2").await.unwrap();
         assert!(matches!(
@@ -770,6 +782,7 @@ mod tests {
         // Another address is not affected.
         let other = Attempt {
             ip: "10.0.0.2",
+            source: "10.0.0.2",
             ..a
         };
         assert!(matches!(
@@ -847,6 +860,7 @@ mod tests {
         Attempt {
             username: user,
             ip,
+            source: ip,
             now_ms,
         }
     }
@@ -929,5 +943,38 @@ mod tests {
         assert_eq!(auth.store.list_failure_counters().await.unwrap(), before);
         let log = auth.store.recent_audit(1).await.unwrap();
         assert_eq!(log[0].reason.as_deref(), Some("locked: this username"));
+    }
+
+    #[tokio::test]
+    async fn addresses_of_one_ipv6_network_are_counted_as_one_source() {
+        let policy = Policy {
+            ip_limit: 3,
+            ..default_policy()
+        };
+        let (auth, _) = service_with_alice(policy).await;
+        for ip in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"] {
+            let a = Attempt {
+                username: "ghost",
+                ip,
+                source: "2001:db8:1:2::/64",
+                now_ms: NOW_MS,
+            };
+            let PasswordCheck::Failed(r) = auth.check_password(&a, "guess").await.unwrap() else {
+                panic!()
+            };
+            auth.record_failure(&a, r).await.unwrap();
+        }
+        let counters = auth.store.list_failure_counters().await.unwrap();
+        assert_eq!(counters.len(), 1, "{counters:?}");
+        assert_eq!(counters[0].0, LockKey::ip("2001:db8:1:2::/64"));
+        assert!(
+            counters[0].1.locked_until.is_some(),
+            "three addresses, one lock"
+        );
+        // The audit keeps each real address.
+        let log = auth.store.recent_audit(10).await.unwrap();
+        assert!(log
+            .iter()
+            .any(|e| e.source_ip.as_deref() == Some("2001:db8:1:2:ffff::3")));
     }
 }

@@ -159,6 +159,13 @@ impl Gate {
         source_key(ip, self.ipv6_prefix)
     }
 
+    /// [`Gate::source_key`] as text, for the per-source counts kept outside the gate
+    /// (lockout, the hashing bound): an IPv4 address as itself, an IPv6 source as its
+    /// network (`2001:db8:1:2::/64`).
+    pub fn source_label(&self, ip: IpAddr) -> String {
+        super::source_label(ip, self.ipv6_prefix)
+    }
+
     /// Admit a new connection from `ip`, or say why not (random early drop drawn from the
     /// thread's generator).
     pub fn admit(&self, ip: IpAddr, preauth: &Arc<Preauth>) -> Result<PreauthGuard, Refusal> {
@@ -225,6 +232,20 @@ mod tests {
 
     fn never() -> u32 {
         panic!("no draw expected below the early-drop start")
+    }
+
+    #[test]
+    fn source_labels_name_the_ipv6_network_and_the_ipv4_address() {
+        let g = gate(LimitsConfig::default());
+        assert_eq!(g.source_label("10.1.2.3".parse().unwrap()), "10.1.2.3");
+        assert_eq!(
+            g.source_label("::ffff:10.1.2.3".parse().unwrap()),
+            "10.1.2.3"
+        );
+        assert_eq!(
+            g.source_label("2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap()),
+            "2001:db8:1:2::/64"
+        );
     }
 
     #[test]

@@ -37,6 +37,15 @@ pub fn source_key(ip: IpAddr, v6_prefix: u8) -> IpAddr {
     }
 }
 
+/// [`source_key`] as text, as lockout counts and the hashing bound key a source: an IPv4
+/// address as itself, an IPv6 source as its network (`2001:db8:1:2::/64`).
+pub fn source_label(ip: IpAddr, v6_prefix: u8) -> String {
+    match source_key(ip, v6_prefix) {
+        IpAddr::V6(net) if v6_prefix < 128 => format!("{net}/{v6_prefix}"),
+        key => key.to_string(),
+    }
+}
+
 /// Source networks allowed to connect.
 #[derive(Clone, Debug, Default)]
 pub struct Allowlist {

@@ -92,6 +92,7 @@ impl Actor {
             user_id: self.user_id,
             username: &self.username,
             ip: &self.source_ip,
+            source: &self.source_key,
             session_id: &self.session_id,
             now_ms,
         }

@@ -81,6 +81,8 @@ impl Stage {
 pub struct Handler {
     peer: SocketAddr,
     ip: String,
+    /// What this connection's attempts are counted as (see `auth::Attempt::source`).
+    source: String,
     auth: AuthService,
     sessions: Arc<session::Context>,
     stage: Stage,
@@ -102,10 +104,12 @@ impl Handler {
         login_end: oneshot::Sender<LoginEnd>,
         max_failures: u32,
         rejection: Duration,
+        source: String,
     ) -> Handler {
         Handler {
             peer,
             ip: peer.ip().to_canonical().to_string(),
+            source,
             auth,
             sessions,
             stage: Stage::Start,
@@ -121,6 +125,7 @@ impl Handler {
         Attempt {
             username: user,
             ip: &self.ip,
+            source: &self.source,
             now_ms: now_ms(),
         }
     }
@@ -142,7 +147,9 @@ impl Handler {
         {
             tracing::error!(error = %e, "recording a login failed");
         }
-        let login = self.sessions.authenticated(identity, &self.ip);
+        let login = self
+            .sessions
+            .authenticated(identity, &self.ip, &self.source);
         let watch = login.watch();
         self.login = Some(login);
         self.end_login(LoginEnd::Authenticated(watch));
@@ -253,12 +260,13 @@ impl Drop for Handler {
         let Some(user) = self.stage.password_passed().map(str::to_string) else {
             return;
         };
-        let (auth, ip) = (self.auth.clone(), self.ip.clone());
+        let (auth, ip, source) = (self.auth.clone(), self.ip.clone(), self.source.clone());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 let a = Attempt {
                     username: &user,
                     ip: &ip,
+                    source: &source,
                     now_ms: now_ms(),
                 };
                 let refusal = Refusal {

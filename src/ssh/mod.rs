@@ -307,6 +307,7 @@ impl Server {
             end_tx,
             live.max_auth_tries,
             self.ssh.auth_rejection_time,
+            live.gate.source_label(peer.ip()),
         );
         // From anyone but a trusted proxy (whose header is already consumed), a PROXY
         // header is refused rather than passed to SSH.
