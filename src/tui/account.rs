@@ -12,7 +12,7 @@ use super::app::Cmd;
 use super::input::{Key, KeyEvent};
 use super::qr;
 use super::sanitize::SafeText;
-use super::view::wrap;
+use super::view::{putn as put, wrap};
 
 /// Longest password or code accepted into a field.
 const MAX_FIELD: usize = 1024;
@@ -204,24 +204,6 @@ const ERROR: Style = Style::new()
     .add_modifier(Modifier::BOLD);
 /// The QR is painted white on black whatever the terminal's theme, so cameras read it.
 const QR: Style = Style::new().fg(Color::White).bg(Color::Black);
-
-/// Write `text` at (`x`, `y`) if that cell is inside `area`, cut at `max` columns and at
-/// the area's right edge: a tiny terminal shows less, it never writes outside the buffer.
-fn put(
-    buf: &mut Buffer,
-    area: Rect,
-    x: u16,
-    y: u16,
-    text: impl AsRef<str>,
-    max: usize,
-    style: Style,
-) {
-    if x < area.x || y < area.y || x >= area.right() || y >= area.bottom() {
-        return;
-    }
-    let room = usize::from(area.right() - x).min(max);
-    buf.set_stringn(x, y, text, room, style);
-}
 
 /// Draw the enrolment screen in `area`; returns where the cursor goes.
 pub fn draw_enrol(s: &EnrolScreen, buf: &mut Buffer, area: Rect) -> Option<Position> {
