@@ -455,9 +455,68 @@ fn forced_password_form_masks_and_explains() {
     assert!(app.setup.is_none());
 }
 
+fn render_at(app: &mut App, cols: u16, rows: u16) -> String {
+    app.update(Msg::Resize { cols, rows });
+    let mut terminal = Terminal::new(TestBackend::new(cols, rows)).unwrap();
+    terminal.draw(|f| view::draw(app, f)).unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn new_backup_codes_are_saved_only_once_they_were_on_screen() {
+    let mut app = index_app();
+    app.update(key(':'));
+    typed(&mut app, "backup-codes");
+    assert_eq!(app.update(enter()), vec![Cmd::BackupCodes]);
+    app.update(Msg::BackupCodes {
+        codes: backup_codes(),
+    });
+    assert!(
+        !format!("{app:?}").contains("k7pq"),
+        "Debug leaves the codes out"
+    );
+    // Too small for the box: it says so, and Enter saves nothing.
+    let small = render_at(&mut app, 15, 10);
+    assert!(!small.contains("k7pq"), "{small}");
+    assert!(small.contains("waiting"), "{small}");
+    assert!(app.update(enter()).is_empty());
+    assert!(app.backup_codes.is_some(), "the codes wait");
+    // Other keys do not get past the box.
+    assert!(app.update(key('q')).is_empty());
+    assert!(app.update(key(':')).is_empty() && app.prompt.is_none());
+    // Large enough: every code is on screen, and Enter asks for them to be saved.
+    let screen = render_at(&mut app, 80, 24);
+    for code in backup_codes() {
+        assert!(screen.contains(&code.0), "{code:?} in\n{screen}");
+    }
+    insta::assert_snapshot!(screen);
+    assert_eq!(app.update(enter()), vec![Cmd::SaveBackupCodes]);
+    assert!(app.backup_codes.is_some(), "shown until they are saved");
+    app.update(Msg::BackupCodesSaved);
+    assert!(app.backup_codes.is_none());
+    assert!(render_at(&mut app, 80, 24).contains("backup codes saved"));
+    // Shrunk after being shown: not shown any more, so Enter does not save.
+    app.update(Msg::BackupCodes {
+        codes: backup_codes(),
+    });
+    render_at(&mut app, 80, 24);
+    render_at(&mut app, 30, 12);
+    assert!(app.update(enter()).is_empty());
+    // Esc drops them.
+    assert_eq!(app.update(msg_key(Key::Esc)), vec![Cmd::DropBackupCodes]);
+    assert!(app.backup_codes.is_none());
+}
+
 // ---------------------------------------------------------------------------------------
 // Every screen and popup, drawn at every size: drawing never panics, whatever the
 // terminal (the session clamps sizes to at least 10×3, but the view must not rely on it).
+
+/// Ten codes shaped like moat's.
+fn backup_codes() -> Vec<moat::tui::account::Secret> {
+    (0..10)
+        .map(|i| format!("{i:04}-k7pq-x2mz-9vbn").as_str().into())
+        .collect()
+}
 
 fn msg_key(k: Key) -> Msg {
     Msg::Input(Input::Key(KeyEvent::plain(k)))
@@ -977,12 +1036,13 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::Failed(format!("database error: {}", "∞ ".repeat(200))));
     states.push(("error status", app));
     let mut app = index_app();
-    app.update(Msg::Manage(ManageMsg::Show(
-        std::iter::once("Your new backup codes. They are shown only now.".to_string())
-            .chain((0..10).map(|i| format!("  {i:04}-abcd-efgh-ijkl")))
-            .collect(),
-    )));
-    states.push(("backup codes dialog", app));
+    app.update(Msg::BackupCodes {
+        codes: backup_codes(),
+    });
+    states.push(("backup codes", app.clone()));
+    app.update(enter());
+    app.update(Msg::Failed("database is locked".into()));
+    states.push(("backup codes, saving failed", app));
     states
 }
 

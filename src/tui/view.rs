@@ -60,6 +60,9 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
             put(buf, area, area.x, y, line, NOTICE);
         }
+        if let Some(b) = &mut app.backup_codes {
+            b.shown = false;
+        }
         return;
     }
     let body = Rect::new(area.x, area.y + 1, area.width, area.height - 2);
@@ -172,6 +175,10 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         }
         None => String::new(),
     };
+    let hints = match &app.backup_codes {
+        Some(_) => " Enter I have stored them: save them  Esc drop them".to_string(),
+        None => hints,
+    };
     if let Some((what, text)) = &app.prompt {
         // What is typed was checked key by key (printable characters only).
         let shown = if what.masked() {
@@ -198,7 +205,16 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
     if app.help {
         draw_help(buf, area);
     }
-    if let (Some(p), None, None, false) = (cursor, &app.prompt, &app.confirm, app.help) {
+    if let Some(b) = &mut app.backup_codes {
+        super::account::draw_backup_codes(b, buf, area);
+    }
+    if let (Some(p), None, None, false, None) = (
+        cursor,
+        &app.prompt,
+        &app.confirm,
+        app.help,
+        &app.backup_codes,
+    ) {
         frame.set_cursor_position(p);
     }
 }
