@@ -1097,8 +1097,11 @@ fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
 /// Draw every state at each size in turn, catching panics; returns what failed. With
 /// `fresh`, a new copy of the state is drawn at each size (a session that starts there)
 /// besides the copy that lives through all of them (a session that is resized).
-fn draw_everywhere(sizes: &[(u16, u16)], fresh: bool) -> Vec<String> {
-    let states = every_state();
+fn draw_everywhere(
+    states: &[(&'static str, App)],
+    sizes: &[(u16, u16)],
+    fresh: bool,
+) -> Vec<String> {
     let mut failures: Vec<String> = Vec::new();
     let mut lived: Vec<App> = states.iter().map(|(_, a)| a.clone()).collect();
     let mut terminal = Terminal::new(TestBackend::new(1, 1)).unwrap();
@@ -1133,11 +1136,33 @@ fn no_failures(failures: Vec<String>) {
 }
 
 #[test]
+fn every_screen_draws_at_the_largest_sizes() {
+    // Beyond what the session accepts by default (max_cols, max_rows), as a config may
+    // allow: no arithmetic on positions overflows.
+    let mut states = every_state();
+    let mut app = form_app();
+    app.update(msg_key(Key::Tab));
+    app.update(Msg::Input(Input::Paste("w".repeat(70_000))));
+    states.push(("form with a field as wide as the terminal", app));
+    no_failures(draw_everywhere(
+        &states,
+        &[
+            (u16::MAX, 1),
+            (u16::MAX, 3),
+            (u16::MAX, 5),
+            (10, u16::MAX),
+            (11, 6000),
+        ],
+        false,
+    ));
+}
+
+#[test]
 fn every_screen_draws_at_every_size_up_to_20x20() {
-    no_failures(draw_everywhere(&small_sizes(), true));
+    no_failures(draw_everywhere(&every_state(), &small_sizes(), true));
 }
 
 #[test]
 fn every_screen_draws_at_sampled_sizes_up_to_400x150() {
-    no_failures(draw_everywhere(&sampled_sizes(), false));
+    no_failures(draw_everywhere(&every_state(), &sampled_sizes(), false));
 }

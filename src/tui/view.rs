@@ -770,8 +770,9 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                         (None, Some(c), false) => c.as_str(),
                         (None, None, false) => field.kind.hint(),
                     };
-                    let hint_x = value_x + u16::try_from(safe.width() + 2).unwrap_or(0);
-                    if hint_x + 4 < area.right() {
+                    let hint_x =
+                        value_x.saturating_add(u16::try_from(safe.width() + 2).unwrap_or(0));
+                    if hint_x.saturating_add(4) < area.right() {
                         putn(
                             buf,
                             area,
