@@ -418,7 +418,9 @@ impl Context {
             | Cmd::ChangePassword { .. }
             | Cmd::StepUp { .. }
             | Cmd::StepUpCancel
-            | Cmd::BackupCodes) => return Some(self.account(actor, account).await),
+            | Cmd::BackupCodes
+            | Cmd::SaveBackupCodes
+            | Cmd::DropBackupCodes) => return Some(self.account(actor, account).await),
             Cmd::Manage(m) => return Some(self.manage(actor, g, m).await),
             Cmd::LoadModels => {
                 let models = self

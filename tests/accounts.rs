@@ -248,13 +248,11 @@ on_both_databases! {
         c.wait_for("Verification code (step-up)").await;
         c.send(server.next_code("jane").as_bytes()).await;
         c.send(ENTER).await;
-        let shown = c.wait_for("shown only now").await;
-        let codes: Vec<String> = shown
-            .split_whitespace()
-            .filter(|w| w.len() == 19 && w.matches('-').count() == 3)
-            .map(str::to_string)
-            .collect();
+        let shown = c.wait_for("Esc    drop them").await;
+        let codes = codes_on(&shown);
         assert_eq!(codes.len(), 10, "{shown}");
+        c.send(ENTER).await;
+        c.wait_for("backup codes saved").await;
         disconnect(conn).await;
         // A backup code works once in place of the app's code.
         login_at(server.addr, "jane", &codes[3]).await;
@@ -264,6 +262,85 @@ on_both_databases! {
                 .await
                 .success
         );
+        server.stop().await;
+    }
+}
+
+/// The backup codes on a screen (four groups joined by dashes).
+fn codes_on(screen: &str) -> Vec<String> {
+    screen
+        .split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|w| w.len() == 19 && w.matches('-').count() == 3)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Jane's stored backup codes and audited generations.
+async fn stored_backup_codes(server: &TestServer) -> (i64, i64) {
+    let codes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM moat_backup_codes b JOIN moat_users u ON u.id = b.user_id \
+         WHERE u.username = 'jane'",
+    )
+    .fetch_one(server.store.pool())
+    .await
+    .unwrap();
+    let generated: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM moat_audit_log WHERE actor = 'jane' AND action = 'backup_codes'",
+    )
+    .fetch_one(server.store.pool())
+    .await
+    .unwrap();
+    (codes, generated)
+}
+
+on_both_databases! {
+    async fn backup_codes_on_a_tiny_terminal_wait_until_they_are_read_and_confirmed() {
+        let server = TestServer::start_with(|c| c.accounts.step_up_secs = 0, None).await;
+        let conn = login(&server, "jane").await;
+        // 15 columns: a dialog there used to panic after the codes were committed.
+        let mut c = Console::open(&conn, 15, 10, "xterm").await;
+        c.wait_for("moat").await;
+        c.keys(&[b":", b"backup-codes", ENTER]).await;
+        c.wait_for("Verification").await;
+        c.send(server.next_code("jane").as_bytes()).await;
+        c.send(ENTER).await;
+        let small = c.wait_for("waiting").await;
+        assert!(codes_on(&small).is_empty(), "{small}");
+        // Enter cannot confirm codes that are not on screen; nothing is saved yet.
+        c.send(ENTER).await;
+        c.settle(Duration::from_millis(200)).await;
+        assert!(!c.closed, "the session goes on");
+        assert_eq!(stored_backup_codes(&server).await, (0, 0));
+
+        // Larger: the codes are readable, and Enter saves them.
+        c.resize(80, 24).await;
+        let shown = c.wait_for("Esc    drop them").await;
+        let codes = codes_on(&shown);
+        assert_eq!(codes.len(), 10, "{shown}");
+        assert_eq!(stored_backup_codes(&server).await, (0, 0), "shown, not saved");
+        c.send(ENTER).await;
+        c.wait_for("backup codes saved").await;
+        assert_eq!(stored_backup_codes(&server).await, (10, 1));
+
+        // New ones shown but never confirmed (the connection drops) change nothing: the
+        // saved codes still work. (The step-up takes a saved backup code: two logins'
+        // worth of TOTP codes per 30 s is all a test gets.)
+        c.keys(&[b":", b"backup-codes", ENTER]).await;
+        c.wait_for("Verification code (step-up)").await;
+        c.send(codes[1].as_bytes()).await;
+        c.send(ENTER).await;
+        let offered = codes_on(&c.wait_for("Esc    drop them").await);
+        assert_eq!(offered.len(), 10);
+        assert!(offered.iter().all(|o| !codes.contains(o)));
+        disconnect(conn).await;
+        assert_eq!(stored_backup_codes(&server).await, (10, 1));
+        let mut refused = connect(server.addr).await;
+        assert!(
+            !ki_login(&mut refused, "jane", &[PASSWORD, &offered[0]])
+                .await
+                .success
+        );
+        login_at(server.addr, "jane", &codes[0]).await;
         server.stop().await;
     }
 }

@@ -1,5 +1,6 @@
 //! Screens as a person sees them at 80×24: the app is driven with messages (as the session
-//! would) and drawn to ratatui's TestBackend; insta keeps the expected text.
+//! would) and drawn to ratatui's TestBackend; insta keeps the expected text. And every
+//! screen and popup drawn at every size from 1×1 up: drawing never panics.
 
 use moat::domain::{ColumnInfo, ListQuery, ListRow, Page, PageAnchor, Record, RowCount, Value};
 use moat::tui::app::ModelSummary;
@@ -452,4 +453,716 @@ fn forced_password_form_masks_and_explains() {
     insta::assert_snapshot!("forced_password_form_refused", render(&mut app));
     app.update(Msg::PasswordChanged);
     assert!(app.setup.is_none());
+}
+
+fn render_at(app: &mut App, cols: u16, rows: u16) -> String {
+    app.update(Msg::Resize { cols, rows });
+    let mut terminal = Terminal::new(TestBackend::new(cols, rows)).unwrap();
+    terminal.draw(|f| view::draw(app, f)).unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn new_backup_codes_are_saved_only_once_they_were_on_screen() {
+    let mut app = index_app();
+    app.update(key(':'));
+    typed(&mut app, "backup-codes");
+    assert_eq!(app.update(enter()), vec![Cmd::BackupCodes]);
+    app.update(Msg::BackupCodes {
+        codes: backup_codes(),
+    });
+    assert!(
+        !format!("{app:?}").contains("k7pq"),
+        "Debug leaves the codes out"
+    );
+    // Too small for the box: it says so, and Enter saves nothing.
+    let small = render_at(&mut app, 15, 10);
+    assert!(!small.contains("k7pq"), "{small}");
+    assert!(small.contains("waiting"), "{small}");
+    assert!(app.update(enter()).is_empty());
+    assert!(app.backup_codes.is_some(), "the codes wait");
+    // Other keys do not get past the box.
+    assert!(app.update(key('q')).is_empty());
+    assert!(app.update(key(':')).is_empty() && app.prompt.is_none());
+    // Large enough: every code is on screen, and Enter asks for them to be saved.
+    let screen = render_at(&mut app, 80, 24);
+    for code in backup_codes() {
+        assert!(screen.contains(&code.0), "{code:?} in\n{screen}");
+    }
+    insta::assert_snapshot!(screen);
+    assert_eq!(app.update(enter()), vec![Cmd::SaveBackupCodes]);
+    assert!(app.backup_codes.is_some(), "shown until they are saved");
+    app.update(Msg::BackupCodesSaved);
+    assert!(app.backup_codes.is_none());
+    assert!(render_at(&mut app, 80, 24).contains("backup codes saved"));
+    // Shrunk after being shown: not shown any more, so Enter does not save.
+    app.update(Msg::BackupCodes {
+        codes: backup_codes(),
+    });
+    render_at(&mut app, 80, 24);
+    render_at(&mut app, 30, 12);
+    assert!(app.update(enter()).is_empty());
+    // Esc drops them.
+    assert_eq!(app.update(msg_key(Key::Esc)), vec![Cmd::DropBackupCodes]);
+    assert!(app.backup_codes.is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// Every screen and popup, drawn at every size: drawing never panics, whatever the
+// terminal (the session clamps sizes to at least 10×3, but the view must not rely on it).
+
+/// Ten codes shaped like moat's.
+fn backup_codes() -> Vec<moat::tui::account::Secret> {
+    (0..10)
+        .map(|i| format!("{i:04}-k7pq-x2mz-9vbn").as_str().into())
+        .collect()
+}
+
+fn msg_key(k: Key) -> Msg {
+    Msg::Input(Input::Key(KeyEvent::plain(k)))
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Input(Input::Key(KeyEvent::ctrl(c)))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(key(c));
+    }
+}
+
+/// A page of awkward cells: wide characters, emoji, long text, NULLs, many columns.
+fn awkward_page() -> Page {
+    let columns: Vec<String> = (0..12)
+        .map(|i| match i {
+            0 => "id".to_string(),
+            1 => "名前".to_string(),
+            2 => "a_very_long_column_name_that_goes_on_and_on_and_on".to_string(),
+            n => format!("c{n}"),
+        })
+        .collect();
+    let rows = (1..=40)
+        .map(|i| ListRow {
+            key: vec![Value::Integer(i)],
+            cursor: vec![Value::Integer(i)],
+            values: (0..12)
+                .map(|c| match c {
+                    0 => Value::Integer(i),
+                    1 => Value::Text("日本語テキスト☺\u{fe0f}👩\u{200d}💻".repeat(3)),
+                    2 => Value::Text("x".repeat(300)),
+                    3 => Value::Null,
+                    4 => Value::Text("\x1b[31mred\x1b[0m\u{202e}evil".into()),
+                    _ => Value::Real(f64::from(c) * 1.5),
+                })
+                .collect(),
+        })
+        .collect();
+    Page {
+        columns,
+        rows,
+        has_before: true,
+        has_after: true,
+    }
+}
+
+fn manage_loaded(app: &mut App, panel: moat::tui::manage::Panel, rows: usize) {
+    use moat::tui::manage::{Item, ItemId, ManageMsg};
+    app.update(Msg::Manage(ManageMsg::Loaded {
+        panel,
+        header: vec![
+            "name".into(),
+            "groups".into(),
+            "2FA".into(),
+            "last login".into(),
+        ],
+        items: (0..rows)
+            .map(|i| Item {
+                id: ItemId::User {
+                    name: format!("user{i}"),
+                    active: i % 2 == 0,
+                },
+                cells: vec![
+                    format!("user{i}_with_a_rather_long_name_日本"),
+                    "ops, support, billing, everything".into(),
+                    "yes".into(),
+                    "2026-01-01 10:00:00".into(),
+                ],
+            })
+            .collect(),
+    }));
+}
+
+fn detail_record() -> Msg {
+    Msg::Record {
+        links: vec![None, Some("authors: José García".into())],
+        model: "posts".into(),
+        record: Record {
+            key: vec![Value::Integer(3)],
+            fields: vec![
+                (col("id", "INTEGER", true, 1), Value::Integer(3)),
+                (col("author_id", "INTEGER", false, 0), Value::Integer(7)),
+                (
+                    col("a_field_name_longer_than_the_name_column", "TEXT", false, 0),
+                    Value::Text("日本語 ".repeat(100)),
+                ),
+                (
+                    col("body", "TEXT", false, 0),
+                    Value::Text("line\n".repeat(200)),
+                ),
+                (col("published_at", "TIMESTAMP", false, 0), Value::Null),
+                (col("cover", "BLOB", false, 0), Value::Blob(vec![0; 64])),
+            ],
+        },
+    }
+}
+
+/// The app in every screen and popup it has, each with a name.
+fn every_state() -> Vec<(&'static str, App)> {
+    use moat::tui::account::Setup;
+    use moat::tui::manage::{ManageMsg, Panel};
+    let mut states: Vec<(&'static str, App)> = Vec::new();
+
+    states.push(("index loading", App::new("admin", 100, (80, 24)).0));
+    let mut app = App::new("a-user-name-that-is-very-long-indeed-日本語", 100, (80, 24)).0;
+    app.update(Msg::Models(vec![]));
+    states.push(("index empty", app));
+    states.push(("index", index_app()));
+    let mut app = index_app();
+    app.update(Msg::Models(
+        (0..60)
+            .map(|i| ModelSummary {
+                name: format!("m{i}"),
+                label: format!("model_{i}_{}", "名".repeat(i % 30)),
+                columns: i,
+                ordering: None,
+                page_size: None,
+                bulk_actions: vec![],
+            })
+            .collect(),
+    ));
+    for _ in 0..45 {
+        app.update(key('j'));
+    }
+    states.push(("index many, scrolled", app));
+
+    let mut app = index_app();
+    app.update(key('j'));
+    app.update(enter());
+    states.push(("list loading", app.clone()));
+    app.update(Msg::Page {
+        model: "comments".into(),
+        anchor: PageAnchor::First,
+        page: Page {
+            columns: vec!["id".into(), "body".into()],
+            rows: vec![],
+            has_before: false,
+            has_after: false,
+        },
+    });
+    states.push(("list empty", app));
+
+    let mut app = list_app();
+    for _ in 0..3 {
+        app.update(key(' '));
+    }
+    app.update(key('l'));
+    app.update(key('s'));
+    states.push(("list marked, sorted, scrolled right", app));
+    let mut app = list_app();
+    for _ in 0..25 {
+        app.update(key('j'));
+    }
+    states.push(("list far down", app));
+
+    let mut app = index_app();
+    app.update(enter());
+    app.update(Msg::Page {
+        model: "authors".into(),
+        anchor: PageAnchor::First,
+        page: awkward_page(),
+    });
+    for _ in 0..30 {
+        app.update(key('j'));
+    }
+    states.push(("list of awkward cells", app.clone()));
+    for _ in 0..11 {
+        app.update(key('l'));
+    }
+    states.push(("list of awkward cells, last column", app));
+
+    let mut app = list_app();
+    app.update(key('/'));
+    typed(&mut app, "on-call ☺\u{fe0f} 日本");
+    states.push(("search prompt", app.clone()));
+    app.update(enter());
+    app.update(Msg::Page {
+        model: "posts".into(),
+        anchor: PageAnchor::First,
+        page: posts_page(),
+    });
+    states.push(("list searched", app));
+
+    let mut app = list_app();
+    app.update(enter());
+    states.push(("detail loading", app.clone()));
+    app.update(Msg::Record {
+        links: vec![],
+        model: "posts".into(),
+        record: Record {
+            key: vec![Value::Integer(1)],
+            fields: vec![],
+        },
+    });
+    states.push(("detail without fields", app));
+    let mut app = list_app();
+    for _ in 0..2 {
+        app.update(key('j'));
+    }
+    app.update(enter());
+    app.update(detail_record());
+    states.push(("detail", app.clone()));
+    app.update(msg_key(Key::Tab));
+    for _ in 0..150 {
+        app.update(key('j'));
+    }
+    states.push(("detail scrolled, link selected", app.clone()));
+    app.update(key('H'));
+    states.push(("history loading", app.clone()));
+    app.update(Msg::History {
+        model: "posts".into(),
+        key: vec![Value::Integer(3)],
+        lines: vec![],
+    });
+    states.push(("history empty", app.clone()));
+    app.update(msg_key(Key::Esc));
+    app.update(key('H'));
+    app.update(Msg::History {
+        model: "posts".into(),
+        key: vec![Value::Integer(3)],
+        lines: (0..80)
+            .map(|i| {
+                if i % 4 == 0 {
+                    format!("2026-01-0{} admin change ok", i % 9)
+                } else {
+                    format!("  title: {} → {}", "old ".repeat(30), "新".repeat(40))
+                }
+            })
+            .collect(),
+    });
+    for _ in 0..70 {
+        app.update(key('j'));
+    }
+    states.push(("history", app));
+
+    let mut app = form_app();
+    for _ in 0..3 {
+        app.update(msg_key(Key::Tab));
+    }
+    app.update(key('x'));
+    app.update(ctrl('s'));
+    states.push(("form with an error", app.clone()));
+    app.update(Msg::SaveRefused(
+        "UNIQUE constraint failed: posts.title — a long database message ".repeat(4),
+    ));
+    states.push(("form refused by the database", app.clone()));
+    app.update(msg_key(Key::Esc));
+    states.push(("discard confirmation", app));
+
+    let mut app = list_app();
+    let mut fields: Vec<(ColumnInfo, Value, bool)> = (0..40)
+        .map(|i| {
+            (
+                col(
+                    &format!("field_{i}_{}", "長".repeat(i % 20)),
+                    "TEXT",
+                    false,
+                    0,
+                ),
+                Value::Text(format!("{}{}", "value ".repeat(i), "☺\u{fe0f}")),
+                i % 7 == 3,
+            )
+        })
+        .collect();
+    fields.push((
+        ColumnInfo {
+            pg_type: Some(moat::domain::PgType {
+                schema: "public".into(),
+                name: "mood".into(),
+                labels: vec!["happy".into(), "sad".into(), "a-very-long-label".into()],
+            }),
+            ..col("mood", "mood", false, 0)
+        },
+        Value::Text("sad".into()),
+        false,
+    ));
+    let mut links = vec![None; fields.len()];
+    links[1] = Some("authors".to_string());
+    app.update(Msg::Form {
+        model: "posts".into(),
+        key: None,
+        fields,
+        links,
+    });
+    app.update(msg_key(Key::Tab));
+    states.push(("new form, long", app.clone()));
+    app.update(ctrl('p'));
+    states.push(("picking a row (loading)", app.clone()));
+    app.update(Msg::Page {
+        model: "authors".into(),
+        anchor: PageAnchor::First,
+        page: posts_page(),
+    });
+    states.push(("picking a row", app.clone()));
+    app.update(msg_key(Key::Esc));
+    for _ in 0..30 {
+        app.update(msg_key(Key::Tab));
+    }
+    typed(&mut app, &"long text typed into a field ".repeat(10));
+    states.push(("form scrolled, long typed text", app.clone()));
+    app.update(ctrl('e'));
+    for _ in 0..30 {
+        app.update(enter());
+        typed(&mut app, &"多".repeat(20));
+    }
+    states.push(("editor", app.clone()));
+    app.update(Msg::Input(Input::Paste("\x07bell".into())));
+    states.push(("editor with an error", app));
+
+    let mut app = form_app();
+    app.update(Msg::Conflict {
+        model: "posts".into(),
+        key: vec![Value::Integer(1)],
+        fields: (0..30)
+            .map(|i| {
+                (
+                    format!("column_{i}"),
+                    Value::Text("opened ".repeat(i)),
+                    Value::Text("yours 日本".repeat(i)),
+                    if i % 2 == 0 {
+                        Value::Null
+                    } else {
+                        Value::Text("now".into())
+                    },
+                )
+            })
+            .collect(),
+    });
+    states.push(("conflict", app));
+
+    let mut app = list_app();
+    app.update(Msg::Distinct {
+        model: "posts".into(),
+        column: "status".into(),
+        ranged: true,
+        boolean: false,
+        values: (0..50)
+            .map(|i| {
+                (
+                    Value::Text(format!("value {i} {}", "ü".repeat(i))),
+                    i as u64,
+                )
+            })
+            .collect(),
+    });
+    for _ in 0..45 {
+        app.update(key('j'));
+    }
+    states.push(("filter", app.clone()));
+    app.update(key('r'));
+    states.push(("range prompt", app));
+    let mut app = list_app();
+    app.update(Msg::Distinct {
+        model: "posts".into(),
+        column: "status".into(),
+        ranged: false,
+        boolean: true,
+        values: vec![],
+    });
+    states.push(("filter without values", app));
+
+    let mut app = index_app();
+    app.update(key(':'));
+    typed(&mut app, "audit");
+    states.push(("command prompt", app.clone()));
+    app.update(enter());
+    states.push(("audit loading", app.clone()));
+    app.update(Msg::Audit(Box::new(moat::tui::app::AuditPage {
+        query: moat::tui::app::AuditQuery::default(),
+        rows: vec![],
+        more: false,
+        appended: false,
+    })));
+    states.push(("audit empty", app.clone()));
+    app.update(Msg::Audit(Box::new(moat::tui::app::AuditPage {
+        query: moat::tui::app::AuditQuery::default(),
+        rows: (0..60)
+            .map(|i| {
+                (
+                    i,
+                    format!(
+                        "#{i} 2026-01-01 admin delete posts #{i} ok {}",
+                        "…".repeat(i as usize)
+                    ),
+                    (0..40)
+                        .map(|d| format!("detail line {d}: {}", "wide 幅 ".repeat(d)))
+                        .collect(),
+                )
+            })
+            .collect(),
+        more: true,
+        appended: false,
+    })));
+    for _ in 0..50 {
+        app.update(key('j'));
+    }
+    states.push(("audit", app.clone()));
+    app.update(enter());
+    states.push(("audit entry details", app.clone()));
+    app.update(key('x'));
+    app.update(key('f'));
+    states.push(("audit filter prompt", app));
+
+    for (name, command, panel) in [
+        ("users", "users", Panel::Users),
+        ("groups", "groups", Panel::Groups),
+        ("sessions", "sessions", Panel::Sessions),
+    ] {
+        let mut app = index_app();
+        app.update(key(':'));
+        typed(&mut app, command);
+        app.update(enter());
+        if name == "users" {
+            states.push(("users loading", app.clone()));
+        }
+        manage_loaded(&mut app, panel.clone(), 40);
+        for _ in 0..35 {
+            app.update(key('j'));
+        }
+        states.push((name, app.clone()));
+        if name == "users" {
+            app.update(key('n'));
+            states.push(("new user prompt", app.clone()));
+            app.update(msg_key(Key::Esc));
+            app.update(key('x'));
+            states.push(("disable user confirmation", app.clone()));
+            app.update(key('n'));
+            app.update(Msg::Manage(ManageMsg::Show(vec![
+                "User olive created. Give them this, once:".into(),
+                String::new(),
+                format!("one-time password: {}", "x".repeat(40)),
+                "(expires in 24 hours; at first login they enrol TOTP and choose a password)"
+                    .into(),
+            ])));
+            states.push(("one-time password dialog", app.clone()));
+            app.update(key('x'));
+            app.update(enter());
+            manage_loaded(&mut app, Panel::User("user0".into()), 0);
+            states.push(("user without rows", app));
+        }
+    }
+    let mut app = list_app();
+    app.update(enter());
+    app.update(detail_record());
+    app.update(key('o'));
+    manage_loaded(
+        &mut app,
+        Panel::Row {
+            model: "posts".into(),
+            pk: "1".into(),
+        },
+        3,
+    );
+    states.push(("row permissions", app));
+
+    let (app, _) = App::for_setup("olive", 100, (80, 24), Setup::Enrol);
+    states.push(("enrolment loading", app.clone()));
+    let mut app = app;
+    app.update(Msg::Enrolment {
+        uri: "otpauth://totp/moat:olive?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=moat".into(),
+        secret: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".into(),
+    });
+    typed(&mut app, "123456");
+    states.push(("enrolment", app.clone()));
+    app.update(Msg::AccountRefused(
+        "that code does not match: check the app's clock and type the code it shows now".into(),
+    ));
+    states.push(("enrolment refused", app));
+    let (mut app, _) = App::for_setup("olive", 100, (80, 24), Setup::ChangePassword);
+    typed(&mut app, &"p".repeat(300));
+    states.push(("forced password change", app.clone()));
+    app.update(Msg::AccountRefused("new password too short".into()));
+    states.push(("forced password change refused", app));
+    let mut app = index_app();
+    app.update(key(':'));
+    typed(&mut app, "password");
+    app.update(enter());
+    typed(&mut app, "secret");
+    states.push(("password change", app.clone()));
+    app.update(Msg::AccountRefused("the current password is wrong".into()));
+    states.push(("password change refused", app));
+
+    let mut app = list_app();
+    app.update(key('?'));
+    states.push(("help", app));
+    let mut app = list_app();
+    app.update(key('d'));
+    app.update(Msg::DeleteAsk {
+        model: "posts".into(),
+        key: vec![Value::Integer(1)],
+        references: vec![moat::domain::Reference {
+            table: "comments".into(),
+            count: RowCount::AtLeast(1000),
+            on_delete: "CASCADE".into(),
+        }],
+    });
+    states.push(("delete confirmation", app.clone()));
+    app.update(key('y'));
+    app.update(Msg::StepUp("delete".into()));
+    typed(&mut app, "1234");
+    states.push(("step-up prompt", app));
+    let mut app = list_app();
+    app.update(Msg::ExportProgress {
+        rows: 1000,
+        total: Some(RowCount::Exact(2000)),
+    });
+    states.push(("export progress", app.clone()));
+    app.update(Msg::Exported {
+        path: "/var/lib/moat/exports/posts-2026-01-01-abcdef.csv".into(),
+        rows: 2000,
+    });
+    states.push(("export notice", app));
+    let mut app = list_app();
+    app.update(Msg::Failed(format!("database error: {}", "∞ ".repeat(200))));
+    states.push(("error status", app));
+    let mut app = index_app();
+    app.update(Msg::BackupCodes {
+        codes: backup_codes(),
+    });
+    states.push(("backup codes", app.clone()));
+    app.update(enter());
+    app.update(Msg::Failed("database is locked".into()));
+    states.push(("backup codes, saving failed", app));
+    states
+}
+
+/// Every size up to 20×20: where layouts run out of room.
+fn small_sizes() -> Vec<(u16, u16)> {
+    (1..=20u16)
+        .flat_map(|w| (1..=20u16).map(move |h| (w, h)))
+        .collect()
+}
+
+/// The small widths and heights with the common sizes, the sizes around the layout's
+/// thresholds and the extremes (up to 400×150), each combination not in
+/// [`small_sizes`].
+fn sampled_sizes() -> Vec<(u16, u16)> {
+    let dims = |extra: &[u16]| -> Vec<u16> { (1..=20).chain(extra.iter().copied()).collect() };
+    let widths = dims(&[21, 25, 30, 40, 41, 54, 64, 79, 80, 81, 120, 200, 400]);
+    let heights = dims(&[21, 23, 24, 25, 30, 50, 100, 150]);
+    widths
+        .iter()
+        .flat_map(|&w| heights.iter().map(move |&h| (w, h)))
+        .filter(|&(w, h)| w > 20 || h > 20)
+        .collect()
+}
+
+thread_local! {
+    /// Inside [`quietly`] on this thread: where and why the last panic was.
+    static CATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static LAST_PANIC: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// Run `f`, catching a panic; the panic's location and message are kept in
+/// [`LAST_PANIC`] instead of printed. One hook for the whole process (tests run on
+/// several threads), installed once; other threads' panics print as usual.
+fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CATCHING.with(|c| c.get()) {
+                LAST_PANIC.with(|p| p.set(info.to_string()));
+            } else {
+                default_hook(info);
+            }
+        }));
+    });
+    CATCHING.with(|c| c.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(false));
+    result
+}
+
+/// Draw every state at each size in turn, catching panics; returns what failed. With
+/// `fresh`, a new copy of the state is drawn at each size (a session that starts there)
+/// besides the copy that lives through all of them (a session that is resized).
+fn draw_everywhere(
+    states: &[(&'static str, App)],
+    sizes: &[(u16, u16)],
+    fresh: bool,
+) -> Vec<String> {
+    let mut failures: Vec<String> = Vec::new();
+    let mut lived: Vec<App> = states.iter().map(|(_, a)| a.clone()).collect();
+    let mut terminal = Terminal::new(TestBackend::new(1, 1)).unwrap();
+    for &(w, h) in sizes {
+        terminal.backend_mut().resize(w, h);
+        for ((name, state), lived) in states.iter().zip(lived.iter_mut()) {
+            let mut new = fresh.then(|| state.clone());
+            for app in new.iter_mut().chain([lived]) {
+                app.update(Msg::Resize { cols: w, rows: h });
+                let drawn = quietly(|| terminal.draw(|f| view::draw(app, f)).map(|_| ()));
+                let failure = match drawn {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => LAST_PANIC.with(|p| p.take()),
+                };
+                failures.push(format!("{name} at {w}×{h}: {failure}"));
+                // A panic mid-draw leaves the terminal's buffers in any state.
+                terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+            }
+        }
+    }
+    failures
+}
+
+fn no_failures(failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{} draws failed; the first ones:\n{}",
+        failures.len(),
+        failures[..failures.len().min(40)].join("\n")
+    );
+}
+
+#[test]
+fn every_screen_draws_at_the_largest_sizes() {
+    // Beyond what the session accepts by default (max_cols, max_rows), as a config may
+    // allow: no arithmetic on positions overflows.
+    let mut states = every_state();
+    let mut app = form_app();
+    app.update(msg_key(Key::Tab));
+    app.update(Msg::Input(Input::Paste("w".repeat(70_000))));
+    states.push(("form with a field as wide as the terminal", app));
+    no_failures(draw_everywhere(
+        &states,
+        &[
+            (u16::MAX, 1),
+            (u16::MAX, 3),
+            (u16::MAX, 5),
+            (10, u16::MAX),
+            (11, 6000),
+        ],
+        false,
+    ));
+}
+
+#[test]
+fn every_screen_draws_at_every_size_up_to_20x20() {
+    no_failures(draw_everywhere(&every_state(), &small_sizes(), true));
+}
+
+#[test]
+fn every_screen_draws_at_sampled_sizes_up_to_400x150() {
+    no_failures(draw_everywhere(&every_state(), &sampled_sizes(), false));
 }

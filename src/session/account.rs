@@ -10,7 +10,6 @@ use crate::auth::account::Acting;
 use crate::auth::{backup, totp, Onboarding};
 use crate::store::AuditEntry;
 use crate::tui::account::Secret;
-use crate::tui::manage::ManageMsg;
 use crate::tui::{Cmd, Msg};
 
 /// A session's account state, shared by the clones of its [`Actor`].
@@ -25,6 +24,11 @@ pub struct Guard {
     enrol_secret: Option<Vec<u8>>,
     /// Wrong enrolment codes so far (each is audited; the count is bounded).
     enrol_failures: u32,
+    /// Hashes of the backup codes on the user's screen, not saved yet: they replace the
+    /// stored ones only when the user says they stored them ([`Cmd::SaveBackupCodes`]),
+    /// so codes nobody saw (a session cut off, a terminal too small) are never the only
+    /// ones that work.
+    backup_offer: Option<Vec<String>>,
 }
 
 /// Wrong enrolment codes one session may try.
@@ -36,6 +40,7 @@ impl std::fmt::Debug for Guard {
             .field("onboarding", &self.onboarding)
             .field("verified_at_ms", &self.verified_at_ms)
             .field("held", &self.held.is_some())
+            .field("backup_offer", &self.backup_offer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -48,6 +53,7 @@ impl Guard {
             held: None,
             enrol_secret: None,
             enrol_failures: 0,
+            backup_offer: None,
         }))
     }
 }
@@ -231,33 +237,46 @@ impl Context {
                 Err(e) => failed(e),
             },
             Cmd::BackupCodes => {
+                // Shown first, saved on the user's word: see `Guard::backup_offer`.
                 let codes = backup::generate();
                 let hashes: Vec<String> = codes
                     .iter()
                     .filter_map(|c| backup::normalize(c))
                     .map(|n| backup::hash(&n))
                     .collect();
+                actor.guard().backup_offer = Some(hashes);
+                Msg::BackupCodes {
+                    codes: codes.into_iter().map(Secret).collect(),
+                }
+            }
+            Cmd::SaveBackupCodes => {
+                let Some(hashes) = actor.guard().backup_offer.take() else {
+                    return Msg::Failed(
+                        "no new backup codes to save: ask again with :backup-codes".into(),
+                    );
+                };
                 let audit = AuditEntry {
                     pk: Some(actor.username.clone()),
                     outcome: "generated".into(),
                     reason: Some(format!("{} new codes; old ones revoked", hashes.len())),
                     ..actor.audit("backup_codes", "moat_users")
                 };
-                if let Err(e) = self
+                match self
                     .store
                     .replace_backup_codes(actor.user_id, &hashes, &audit)
                     .await
                 {
-                    return failed(e);
+                    Ok(()) => Msg::BackupCodesSaved,
+                    Err(e) => {
+                        // Still on screen: Enter may try again.
+                        actor.guard().backup_offer = Some(hashes);
+                        failed(e)
+                    }
                 }
-                let mut lines = vec![
-                    "Your new backup codes. Each works once, in place of a code".to_string(),
-                    "from your app. They are shown only now: store them safely.".to_string(),
-                    "Your earlier backup codes no longer work.".to_string(),
-                    String::new(),
-                ];
-                lines.extend(codes.into_iter().map(|c| format!("  {c}")));
-                Msg::Manage(ManageMsg::Show(lines))
+            }
+            Cmd::DropBackupCodes => {
+                actor.guard().backup_offer = None;
+                Msg::Notice("new backup codes dropped: your earlier codes still work".into())
             }
             _ => {
                 tracing::error!("not an account command");

@@ -4,7 +4,7 @@
 //! its permission checks) and answers with [`Msg`]s. Every string from outside is stored as
 //! [`SafeText`], so nothing unsanitized can reach a buffer.
 
-use super::account::{EnrolScreen, PasswordScreen, Secret, Setup};
+use super::account::{BackupCodesBox, EnrolScreen, PasswordScreen, Secret, Setup};
 use super::form::{EditorAction, Field, FieldKind, FormAction, FormScreen, TextEditor};
 use super::input::{Input, Key, KeyEvent};
 use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
@@ -144,6 +144,13 @@ pub enum Msg {
     AccountRefused(String),
     /// The last command needs a fresh verification code first (what it is).
     StepUp(String),
+    /// New backup codes to show. They are not saved: the session keeps them until
+    /// [`Cmd::SaveBackupCodes`] (the user stored them) or [`Cmd::DropBackupCodes`].
+    BackupCodes {
+        codes: Vec<Secret>,
+    },
+    /// The backup codes shown were saved: they work now, the earlier ones no longer do.
+    BackupCodesSaved,
 }
 
 /// Something the app wants done.
@@ -241,8 +248,12 @@ pub enum Cmd {
     },
     /// The step-up prompt was cancelled: drop the held action.
     StepUpCancel,
-    /// Replace the user's backup codes and show the new ones once.
+    /// Make new backup codes and show them ([`Msg::BackupCodes`]); nothing is saved yet.
     BackupCodes,
+    /// The user stored the codes shown: save them in place of the earlier ones.
+    SaveBackupCodes,
+    /// The user does not want the codes shown: forget them, keep the earlier ones.
+    DropBackupCodes,
     Quit,
 }
 
@@ -519,6 +530,9 @@ pub struct App {
     pub export: Option<(u64, Option<RowCount>)>,
     /// Set while the user is being set up: only the account screens are reachable.
     pub setup: Option<Setup>,
+    /// New backup codes on screen, waiting for Enter (save) or Esc (drop). On top of
+    /// everything, and takes every key while it is there.
+    pub backup_codes: Option<BackupCodesBox>,
 }
 
 impl App {
@@ -537,6 +551,7 @@ impl App {
             dialog: None,
             export: None,
             setup: None,
+            backup_codes: None,
         };
         (app, vec![Cmd::LoadModels])
     }
@@ -605,9 +620,38 @@ impl App {
                 ))));
                 self.prompt = Some((PromptFor::StepUp(what), String::new()));
             }
+            Msg::BackupCodes { codes } => {
+                self.help = false;
+                self.dialog = None;
+                self.backup_codes = Some(BackupCodesBox::new(&codes));
+            }
+            Msg::BackupCodesSaved => {
+                self.backup_codes = None;
+                self.status = Some(Status::Notice(SafeText::new(
+                    "backup codes saved: the new ones work now, the earlier ones no longer do",
+                )));
+            }
             _ => {}
         }
         Vec::new()
+    }
+
+    /// A key while new backup codes are on screen: Enter saves them (only if the last
+    /// draw showed them whole), Esc drops them; nothing else gets past the box.
+    fn backup_codes_key(&mut self, k: KeyEvent) -> Vec<Cmd> {
+        if k == KeyEvent::ctrl('c') || k == KeyEvent::ctrl('d') {
+            return self.quit();
+        }
+        let shown = self.backup_codes.as_ref().is_some_and(|b| b.shown);
+        match k.key {
+            // Not on screen whole: the box says to make the terminal larger.
+            Key::Enter if shown => vec![Cmd::SaveBackupCodes],
+            Key::Esc => {
+                self.backup_codes = None;
+                vec![Cmd::DropBackupCodes]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// A key while the user is being set up: only the account screen on top sees it.
@@ -653,7 +697,9 @@ impl App {
             | Msg::Enrolled
             | Msg::PasswordChanged
             | Msg::AccountRefused(_)
-            | Msg::StepUp(_)) => self.on_account(msg),
+            | Msg::StepUp(_)
+            | Msg::BackupCodes { .. }
+            | Msg::BackupCodesSaved) => self.on_account(msg),
             Msg::Counted {
                 model,
                 query,
@@ -904,6 +950,9 @@ impl App {
     }
 
     fn on_key(&mut self, k: KeyEvent) -> Vec<Cmd> {
+        if self.backup_codes.is_some() {
+            return self.backup_codes_key(k);
+        }
         if self.help {
             self.help = false;
             return Vec::new();

@@ -7,6 +7,13 @@
 //! dozen bytes. In monochrome mode (a client TERM without colours) colours are dropped:
 //! text keeps its bold/italic/reverse, and a cell with a background colour is drawn in
 //! reverse video so bars and highlights stay visible.
+//!
+//! The cursor's column after a cell is only known if the terminal agrees with
+//! unicode-width on the cell's width. For graphemes where terminals differ (emoji with a
+//! variation selector, ZWJ sequences, skin tones, flags, newer emoji, East Asian
+//! Ambiguous characters: see [`width_uncertain`]) the next cell is placed with an
+//! explicit cursor position, and a wide one is drawn over blanks so that a terminal
+//! drawing it narrower shows no stale cell beside it. Plain text costs no extra byte.
 
 use std::fmt::Write as _;
 use std::io;
@@ -15,6 +22,7 @@ use ratatui::backend::{Backend, ClearType, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use ratatui::style::{Color, Modifier};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Renders frames into bytes; take them with [`AnsiBackend::take_output`].
 #[derive(Debug)]
@@ -132,6 +140,45 @@ fn push_color(sgr: &mut String, color: Color, background: bool) {
     let _ = write!(sgr, ";{code}");
 }
 
+/// Whether terminals may put the cursor somewhere else than unicode-width (and so
+/// ratatui) says after drawing `symbol`, one grapheme:
+///
+/// - variation selectors (U+FE0E text, U+FE0F emoji presentation: `☺️` is 2 columns to
+///   unicode-width, 1 to many terminals), zero-width joiner sequences (`👩‍💻`: 2, or 4),
+///   skin-tone modifiers and regional-indicator flags;
+/// - any grapheme whose width is not the sum of its characters' (how a terminal using
+///   `wcwidth` per character counts);
+/// - East Asian Ambiguous characters (`…`, `•`, `▶`, box drawing: 1 column, or 2 in a
+///   terminal set to treat them as wide);
+/// - wide emoji and symbols, which terminals with older Unicode tables draw 1 wide.
+///
+/// CJK ideographs and kana are wide everywhere and do not count. ASCII never does.
+pub fn width_uncertain(symbol: &str) -> bool {
+    if symbol.is_ascii() {
+        return false;
+    }
+    let mut sum = 0;
+    for c in symbol.chars() {
+        if matches!(c,
+            '\u{FE0E}' | '\u{FE0F}' | '\u{200D}'
+            | '\u{1F1E6}'..='\u{1F1FF}'
+            | '\u{1F3FB}'..='\u{1F3FF}')
+        {
+            return true;
+        }
+        let width = c.width();
+        if width != c.width_cjk() {
+            return true;
+        }
+        let width = width.unwrap_or(0);
+        if width == 2 && matches!(c, '\u{2300}'..='\u{2BFF}' | '\u{1F000}'..='\u{1FAFF}') {
+            return true;
+        }
+        sum += width;
+    }
+    sum != symbol.width()
+}
+
 /// `fmt::Write` into a byte vector.
 struct Sink<'a>(&'a mut Vec<u8>);
 
@@ -153,9 +200,19 @@ impl Backend for AnsiBackend {
             self.move_to(x, y);
             self.set_style(cell);
             let symbol = cell.symbol();
+            let width = u16::try_from(symbol.width()).unwrap_or(1).max(1);
+            let uncertain = width_uncertain(symbol);
+            if uncertain && width > 1 {
+                // Blank its columns first: a terminal that draws it narrower then shows
+                // a blank beside it, as ratatui has it, not what was there before.
+                self.out
+                    .extend(std::iter::repeat_n(b' ', usize::from(width)));
+                self.cursor = None;
+                self.move_to(x, y);
+            }
             self.out.extend_from_slice(symbol.as_bytes());
-            let width = u16::try_from(unicode_width::UnicodeWidthStr::width(symbol)).unwrap_or(1);
-            self.cursor = Some(Position::new(x.saturating_add(width.max(1)), y));
+            // Where the terminal's cursor is now is its own idea: the next cell says.
+            self.cursor = (!uncertain).then(|| Position::new(x.saturating_add(width), y));
         }
         Ok(())
     }
@@ -262,6 +319,85 @@ mod tests {
         .unwrap();
         let out = String::from_utf8(t.backend_mut().take_output()).unwrap();
         assert!(out.contains("\x1b[0;31mred"), "{out:?}");
+    }
+
+    /// What a cell costs the next one: the bytes written after `symbol` when `symbol`
+    /// and then "ab" are drawn at the start of the first row.
+    fn after(symbol: &str) -> String {
+        let mut t = terminal(true);
+        t.draw(|f| {
+            f.buffer_mut()
+                .set_string(0, 0, format!("{symbol}ab"), Style::new())
+        })
+        .unwrap();
+        let out = String::from_utf8(t.backend_mut().take_output()).unwrap();
+        let (_, rest) = out.split_once(symbol).unwrap_or_default();
+        rest.to_string()
+    }
+
+    #[test]
+    fn which_graphemes_have_an_uncertain_width() {
+        for certain in ["a", " ", "é", "ß", "日", "語", "ア", "e\u{301}"] {
+            assert!(!width_uncertain(certain), "{certain:?}");
+        }
+        for uncertain in [
+            "☺\u{fe0f}",    // emoji presentation of a text-default symbol
+            "⌚\u{fe0e}",   // text presentation of an emoji
+            "👩\u{200d}💻", // ZWJ sequence
+            "👍\u{1f3fd}",  // skin tone
+            "🇫🇷",           // flag
+            "🫠",           // a newer emoji
+            "…",            // East Asian Ambiguous
+            "▶",
+            "─",
+        ] {
+            assert!(width_uncertain(uncertain), "{uncertain:?}");
+        }
+    }
+
+    #[test]
+    fn after_a_cell_of_uncertain_width_the_next_is_placed_explicitly() {
+        for symbol in ["☺\u{fe0f}", "👩\u{200d}💻", "👍\u{1f3fd}", "🇫🇷", "…", "•"]
+        {
+            let next_x = UnicodeWidthStr::width(symbol);
+            let expected = format!("\x1b[1;{}Ha", next_x + 1);
+            let rest = after(symbol);
+            assert!(rest.starts_with(&expected), "{symbol:?} then {rest:?}");
+        }
+        // Plain and CJK text stays one run of characters.
+        assert!(after("é").starts_with("ab"), "{:?}", after("é"));
+        assert!(after("日").starts_with("ab"), "{:?}", after("日"));
+    }
+
+    #[test]
+    fn a_wide_cell_of_uncertain_width_is_drawn_over_blanks() {
+        let mut t = terminal(true);
+        t.draw(|f| f.buffer_mut().set_string(0, 0, "x☺\u{fe0f}y", Style::new()))
+            .unwrap();
+        let out = String::from_utf8(t.backend_mut().take_output()).unwrap();
+        assert!(out.contains("x  \x1b[1;2H☺\u{fe0f}\x1b[1;4Hy"), "{out:?}");
+    }
+
+    #[test]
+    fn a_row_scrolled_under_an_emoji_lands_where_ratatui_has_it() {
+        // The diff-only case that garbled rows: an emoji moves in, the cells after it
+        // change, the column it covers was blank before (so it is not sent again). vt100
+        // draws `☺️` 1 column wide and `👩‍💻` 4 wide, unicode-width says 2: the cells
+        // after them must still land where ratatui put them.
+        for emoji in ["☺\u{fe0f}", "👩\u{200d}💻"] {
+            let mut t = terminal(true);
+            let mut screen = vt100::Parser::new(3, 20, 0);
+            for text in ["a bcdefgh".to_string(), format!("{emoji}cdefghij")] {
+                t.draw(|f| f.buffer_mut().set_string(0, 0, &text, Style::new()))
+                    .unwrap();
+                screen.process(&t.backend_mut().take_output());
+            }
+            let cells: Vec<&str> = (2..10)
+                .map(|x| screen.screen().cell(0, x).map(|c| c.contents()))
+                .map(Option::unwrap_or_default)
+                .collect();
+            assert_eq!(cells.concat(), "cdefghij", "{emoji:?}: {cells:?}");
+        }
     }
 
     #[test]

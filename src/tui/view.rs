@@ -54,6 +54,15 @@ const NULL_TEXT: &str = "∅ NULL";
 pub fn draw(app: &mut App, frame: &mut Frame) {
     let area = frame.area();
     if area.height < 3 || area.width < 10 {
+        // No room for the layout: say so in what room there is.
+        let buf = frame.buffer_mut();
+        let lines = wrap("moat: make the terminal larger", usize::from(area.width));
+        for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
+            put(buf, area, area.x, y, line, NOTICE);
+        }
+        if let Some(b) = &mut app.backup_codes {
+            b.shown = false;
+        }
         return;
     }
     let body = Rect::new(area.x, area.y + 1, area.width, area.height - 2);
@@ -166,6 +175,10 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         }
         None => String::new(),
     };
+    let hints = match &app.backup_codes {
+        Some(_) => " Enter I have stored them: save them  Esc drop them".to_string(),
+        None => hints,
+    };
     if let Some((what, text)) = &app.prompt {
         // What is typed was checked key by key (printable characters only).
         let shown = if what.masked() {
@@ -192,7 +205,16 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
     if app.help {
         draw_help(buf, area);
     }
-    if let (Some(p), None, None, false) = (cursor, &app.prompt, &app.confirm, app.help) {
+    if let Some(b) = &mut app.backup_codes {
+        super::account::draw_backup_codes(b, buf, area);
+    }
+    if let (Some(p), None, None, false, None) = (
+        cursor,
+        &app.prompt,
+        &app.confirm,
+        app.help,
+        &app.backup_codes,
+    ) {
         frame.set_cursor_position(p);
     }
 }
@@ -247,26 +269,65 @@ fn crumbs(app: &App) -> String {
     s
 }
 
+/// Write `text` at (`x`, `y`) clipped to `area` (and to the buffer): never past the
+/// area's right edge, nothing at all when the position is outside it. Every string the
+/// console draws goes through here or [`putn`], so no terminal size makes a write land
+/// outside the buffer (ratatui panics on that) or spill into a neighbouring area.
+fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, text: impl AsRef<str>, style: Style) {
+    putn(buf, area, x, y, text, usize::MAX, style);
+}
+
+/// [`put`], at most `max` columns.
+pub(super) fn putn(
+    buf: &mut Buffer,
+    area: Rect,
+    x: u16,
+    y: u16,
+    text: impl AsRef<str>,
+    max: usize,
+    style: Style,
+) {
+    let area = area.intersection(*buf.area());
+    if !area.contains(Position::new(x, y)) {
+        return;
+    }
+    let room = usize::from(area.right().saturating_sub(x)).min(max);
+    buf.set_stringn(x, y, text, room, style);
+}
+
+/// A rectangle of `w`×`h` (each cut to fit) centred in `area`.
+fn centred(area: Rect, w: u16, h: u16) -> Rect {
+    let (w, h) = (w.min(area.width), h.min(area.height));
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
 /// A full-width one-line bar with `left` and `right` text.
 fn bar(buf: &mut Buffer, area: Rect, left: &str, right: &str, style: Style) {
     buf.set_style(area, style);
     let w = usize::from(area.width);
     let right_w = right.width() + 1;
     let left_max = if right_w < w { w - right_w } else { w };
-    buf.set_stringn(area.x, area.y, left, left_max, style);
+    putn(buf, area, area.x, area.y, left, left_max, style);
     if right_w < w.saturating_sub(left.width()) {
         let x = area.right() - u16::try_from(right_w).unwrap_or(0);
-        buf.set_stringn(x, area.y, right, right_w, style);
+        putn(buf, area, x, area.y, right, right_w, style);
     }
 }
 
 fn draw_index(s: &IndexScreen, buf: &mut Buffer, area: Rect) {
     if !s.loaded {
-        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        put(buf, area, area.x + 2, area.y + 1, "loading…", DIM);
         return;
     }
     if s.models.is_empty() {
-        buf.set_string(
+        put(
+            buf,
+            area,
             area.x + 2,
             area.y + 1,
             "No models to show: no tables, or no permission on any of them.",
@@ -283,18 +344,28 @@ fn draw_index(s: &IndexScreen, buf: &mut Buffer, area: Rect) {
         .clamp(5, 40);
     let y0 = area.y;
     let header = format!("  {:<name_w$}  {:>7}  {:>10}", "Model", "Columns", "Rows");
-    buf.set_stringn(area.x, y0, &header, usize::from(area.width), HEADER);
+    putn(
+        buf,
+        area,
+        area.x,
+        y0,
+        &header,
+        usize::from(area.width),
+        HEADER,
+    );
     let visible = usize::from(area.height.saturating_sub(1));
     let offset = s.selected.saturating_sub(visible.saturating_sub(1));
     for (i, (model, label, count)) in s.models.iter().enumerate().skip(offset).take(visible) {
         let y = y0 + 1 + u16::try_from(i - offset).unwrap_or(0);
         let selected = i == s.selected;
         if selected {
-            buf.set_string(area.x, y, GUTTER, Style::new());
+            put(buf, area, area.x, y, GUTTER, Style::new());
         }
         let name = label.truncated(name_w);
         let pad = name_w.saturating_sub(name.width());
-        buf.set_string(
+        put(
+            buf,
+            area,
             area.x + 2,
             y,
             format!("{}{}", name.as_str(), " ".repeat(pad)),
@@ -304,7 +375,15 @@ fn draw_index(s: &IndexScreen, buf: &mut Buffer, area: Rect) {
         let rest = format!("  {:>7}  {:>10}", model.columns, count);
         let x = area.x + 2 + u16::try_from(name_w).unwrap_or(0);
         if x < area.right() {
-            buf.set_stringn(x, y, rest, usize::from(area.right() - x), Style::new());
+            putn(
+                buf,
+                area,
+                x,
+                y,
+                rest,
+                usize::from(area.right() - x),
+                Style::new(),
+            );
         }
     }
 }
@@ -318,7 +397,7 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
         } else {
             "No rows."
         };
-        buf.set_string(area.x + 2, area.y + 1, text, DIM);
+        put(buf, area, area.x + 2, area.y + 1, text, DIM);
         if s.columns.is_empty() {
             return;
         }
@@ -367,7 +446,7 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
                 "{}{arrow}",
                 h.truncated(w.saturating_sub(arrow.len().min(1)))
             );
-            buf.set_stringn(x, area.y, head, w, HEADER);
+            putn(buf, area, x, area.y, head, w, HEADER);
         }
         for (i, row) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
             let y = area.y + 1 + u16::try_from(i - s.offset).unwrap_or(0);
@@ -377,11 +456,18 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
                     let t = t.truncated(w);
                     let pad = w.saturating_sub(t.width());
                     let style = if selected { SELECTED } else { Style::new() };
-                    buf.set_string(x, y, format!("{}{}", t.as_str(), " ".repeat(pad)), style);
+                    put(
+                        buf,
+                        area,
+                        x,
+                        y,
+                        format!("{}{}", t.as_str(), " ".repeat(pad)),
+                        style,
+                    );
                 }
                 _ => {
                     let style = if selected { SELECTED } else { NULL };
-                    buf.set_stringn(x, y, format!("{NULL_TEXT:<w$}"), w, style);
+                    putn(buf, area, x, y, format!("{NULL_TEXT:<w$}"), w, style);
                 }
             }
         }
@@ -390,13 +476,13 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
     for (i, row) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
         if s.marked.contains(&row.key) {
             let y = area.y + 1 + u16::try_from(i - s.offset).unwrap_or(0);
-            buf.set_string(area.x + 1, y, "•", NOTICE);
+            put(buf, area, area.x + 1, y, "•", NOTICE);
         }
     }
     if let Some(i) = s.selected.checked_sub(s.offset).filter(|i| *i < s.visible) {
         if !s.rows.is_empty() {
             let y = area.y + 1 + u16::try_from(i).unwrap_or(0);
-            buf.set_string(area.x, y, GUTTER, Style::new());
+            put(buf, area, area.x, y, GUTTER, Style::new());
         }
     }
 }
@@ -406,7 +492,9 @@ fn export_progress(rows: u64, total: Option<RowCount>) -> String {
     let done = group_thousands(rows);
     match total {
         Some(RowCount::Exact(n)) if n > 0 => {
-            let filled = usize::try_from((rows.min(n) * 20) / n).unwrap_or(20);
+            let filled = usize::try_from(u128::from(rows.min(n)) * 20 / u128::from(n))
+                .unwrap_or(20)
+                .min(20);
             format!(
                 " exporting… {done} of {} rows [{}{}]",
                 group_thousands(n),
@@ -434,7 +522,7 @@ fn position(s: &ListScreen) -> String {
 
 fn draw_detail(s: &mut DetailScreen, buf: &mut Buffer, area: Rect) {
     if !s.loaded {
-        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        put(buf, area, area.x + 2, area.y + 1, "loading…", DIM);
         return;
     }
     let name_w = s
@@ -495,9 +583,16 @@ fn draw_detail(s: &mut DetailScreen, buf: &mut Buffer, area: Rect) {
             } else {
                 HEADER
             };
-            buf.set_string(area.x + 2, y, name.truncated(name_w).as_str(), style);
+            put(
+                buf,
+                area,
+                area.x + 2,
+                y,
+                name.truncated(name_w).as_str(),
+                style,
+            );
         }
-        buf.set_stringn(value_x, y, text, value_w, *style);
+        putn(buf, area, value_x, y, text, value_w, *style);
     }
 }
 
@@ -538,7 +633,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 
 fn draw_manage(s: &ManageScreen, buf: &mut Buffer, area: Rect) {
     if !s.loaded {
-        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        put(buf, area, area.x + 2, area.y + 1, "loading…", DIM);
         return;
     }
     // Column widths from the header and the cells.
@@ -564,9 +659,17 @@ fn draw_manage(s: &ManageScreen, buf: &mut Buffer, area: Rect) {
         out
     };
     let width = usize::from(area.width.saturating_sub(2));
-    buf.set_stringn(area.x + 2, area.y, line(&s.header), width, HEADER);
+    putn(
+        buf,
+        area,
+        area.x + 2,
+        area.y,
+        line(&s.header),
+        width,
+        HEADER,
+    );
     if s.items.is_empty() {
-        buf.set_string(area.x + 2, area.y + 1, "(none)", DIM);
+        put(buf, area, area.x + 2, area.y + 1, "(none)", DIM);
         return;
     }
     let visible = usize::from(area.height.saturating_sub(1));
@@ -575,10 +678,10 @@ fn draw_manage(s: &ManageScreen, buf: &mut Buffer, area: Rect) {
         let y = area.y + 1 + u16::try_from(i - offset).unwrap_or(0);
         let selected = i == s.selected;
         if selected {
-            buf.set_string(area.x, y, GUTTER, Style::new());
+            put(buf, area, area.x, y, GUTTER, Style::new());
         }
         let style = if selected { SELECTED } else { Style::new() };
-        buf.set_stringn(area.x + 2, y, line(cells), width, style);
+        putn(buf, area, area.x + 2, y, line(cells), width, style);
     }
 }
 
@@ -609,7 +712,9 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
         f.scroll = focus_top + heights.get(f.focus).copied().unwrap_or(1) - rows;
     }
     if let Some(e) = &f.error {
-        buf.set_stringn(
+        putn(
+            buf,
+            area,
             x0,
             area.y,
             e.as_str(),
@@ -626,7 +731,14 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                 let y = area.y + 1 + u16::try_from(line - f.scroll).unwrap_or(0);
                 if part == 0 {
                     let label_style = if focused { SELECTED } else { HEADER };
-                    buf.set_string(x0, y, field.label.truncated(label_w).as_str(), label_style);
+                    put(
+                        buf,
+                        area,
+                        x0,
+                        y,
+                        field.label.truncated(label_w).as_str(),
+                        label_style,
+                    );
                     let (text, style) = if field.null {
                         (NULL_TEXT.to_string(), NULL)
                     } else if field.read_only {
@@ -639,7 +751,7 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                     let start = field.cursor.saturating_sub(value_w.saturating_sub(1));
                     let shown: String = chars.iter().skip(start).collect();
                     let safe = SafeText::new(&shown).truncated(value_w);
-                    buf.set_stringn(value_x, y, safe.as_str(), value_w, style);
+                    putn(buf, area, value_x, y, safe.as_str(), value_w, style);
                     let link = field
                         .link
                         .as_ref()
@@ -658,9 +770,18 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                         (None, Some(c), false) => c.as_str(),
                         (None, None, false) => field.kind.hint(),
                     };
-                    let hint_x = value_x + u16::try_from(safe.width() + 2).unwrap_or(0);
-                    if hint_x + 4 < area.right() {
-                        buf.set_stringn(hint_x, y, hint, usize::from(area.right() - hint_x), DIM);
+                    let hint_x =
+                        value_x.saturating_add(u16::try_from(safe.width() + 2).unwrap_or(0));
+                    if hint_x.saturating_add(4) < area.right() {
+                        putn(
+                            buf,
+                            area,
+                            hint_x,
+                            y,
+                            hint,
+                            usize::from(area.right() - hint_x),
+                            DIM,
+                        );
                     }
                     if focused && !field.read_only {
                         let before: String = chars
@@ -672,7 +793,15 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                         cursor = Some(Position::new(cx.min(area.right().saturating_sub(1)), y));
                     }
                 } else if let Some(e) = &field.error {
-                    buf.set_stringn(value_x, y, SafeText::new(e).as_str(), value_w, ERROR);
+                    putn(
+                        buf,
+                        area,
+                        value_x,
+                        y,
+                        SafeText::new(e).as_str(),
+                        value_w,
+                        ERROR,
+                    );
                 }
             }
             line += 1;
@@ -683,11 +812,18 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
 
 fn draw_history(h: &HistoryScreen, buf: &mut Buffer, area: Rect) {
     if !h.loaded {
-        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        put(buf, area, area.x + 2, area.y + 1, "loading…", DIM);
         return;
     }
     if h.lines.is_empty() {
-        buf.set_string(area.x + 2, area.y + 1, "No recorded changes.", DIM);
+        put(
+            buf,
+            area,
+            area.x + 2,
+            area.y + 1,
+            "No recorded changes.",
+            DIM,
+        );
         return;
     }
     let width = usize::from(area.width.saturating_sub(4));
@@ -704,14 +840,16 @@ fn draw_history(h: &HistoryScreen, buf: &mut Buffer, area: Rect) {
         } else {
             HEADER
         };
-        buf.set_stringn(area.x + 2, y, line.as_str(), width, style);
+        putn(buf, area, area.x + 2, y, line.as_str(), width, style);
     }
 }
 
 /// The multi-line editor; returns where the cursor goes.
 fn draw_editor(e: &mut TextEditor, buf: &mut Buffer, area: Rect) -> Option<Position> {
     if let Some(err) = &e.error {
-        buf.set_stringn(
+        putn(
+            buf,
+            area,
             area.x + 2,
             area.y,
             SafeText::new(err).as_str(),
@@ -738,7 +876,7 @@ fn draw_editor(e: &mut TextEditor, buf: &mut Buffer, area: Rect) -> Option<Posit
         };
         let shown: String = chars.iter().skip(start).collect();
         let safe = SafeText::new(&shown).truncated(width);
-        buf.set_stringn(area.x + 2, y, safe.as_str(), width, Style::new());
+        putn(buf, area, area.x + 2, y, safe.as_str(), width, Style::new());
         if i == e.row {
             let before: String = chars
                 .iter()
@@ -753,9 +891,9 @@ fn draw_editor(e: &mut TextEditor, buf: &mut Buffer, area: Rect) -> Option<Posit
 }
 
 fn draw_filter(f: &FilterScreen, buf: &mut Buffer, area: Rect) {
-    buf.set_string(area.x + 2, area.y, "most common values", HEADER);
+    put(buf, area, area.x + 2, area.y, "most common values", HEADER);
     if f.values.is_empty() {
-        buf.set_string(area.x + 2, area.y + 1, "No rows.", DIM);
+        put(buf, area, area.x + 2, area.y + 1, "No rows.", DIM);
         return;
     }
     let visible = usize::from(area.height.saturating_sub(1)).max(1);
@@ -764,10 +902,12 @@ fn draw_filter(f: &FilterScreen, buf: &mut Buffer, area: Rect) {
         let y = area.y + 1 + u16::try_from(i - offset).unwrap_or(0);
         let selected = i == f.selected;
         if selected {
-            buf.set_string(area.x, y, GUTTER, Style::new());
+            put(buf, area, area.x, y, GUTTER, Style::new());
         }
         let style = if selected { SELECTED } else { Style::new() };
-        buf.set_stringn(
+        putn(
+            buf,
+            area,
             area.x + 2,
             y,
             label.as_str(),
@@ -779,11 +919,11 @@ fn draw_filter(f: &FilterScreen, buf: &mut Buffer, area: Rect) {
 
 fn draw_audit(a: &mut AuditScreen, buf: &mut Buffer, area: Rect) {
     if !a.loaded {
-        buf.set_string(area.x + 2, area.y + 1, "loading…", DIM);
+        put(buf, area, area.x + 2, area.y + 1, "loading…", DIM);
         return;
     }
     if a.rows.is_empty() {
-        buf.set_string(area.x + 2, area.y + 1, "No entries match.", DIM);
+        put(buf, area, area.x + 2, area.y + 1, "No entries match.", DIM);
         return;
     }
     let visible = usize::from(area.height).max(1);
@@ -797,15 +937,17 @@ fn draw_audit(a: &mut AuditScreen, buf: &mut Buffer, area: Rect) {
         let y = area.y + u16::try_from(i - a.offset).unwrap_or(0);
         let selected = i == a.selected;
         if selected {
-            buf.set_string(area.x, y, GUTTER, Style::new());
+            put(buf, area, area.x, y, GUTTER, Style::new());
         }
         let style = if selected { SELECTED } else { Style::new() };
-        buf.set_stringn(area.x + 2, y, line.as_str(), width, style);
+        putn(buf, area, area.x + 2, y, line.as_str(), width, style);
     }
 }
 
 fn draw_conflict(c: &ConflictScreen, buf: &mut Buffer, area: Rect) {
-    buf.set_stringn(
+    putn(
+        buf,
+        area,
         area.x + 2,
         area.y,
         "This row changed since you opened it. Nothing was saved.",
@@ -816,7 +958,7 @@ fn draw_conflict(c: &ConflictScreen, buf: &mut Buffer, area: Rect) {
     let cols = ["field", "when you opened it", "yours", "now"];
     for (j, h) in cols.iter().enumerate() {
         let x = area.x + 2 + u16::try_from(j * (w + 1)).unwrap_or(0);
-        buf.set_stringn(x, area.y + 2, h, w, HEADER);
+        putn(buf, area, x, area.y + 2, h, w, HEADER);
     }
     for (i, (name, opened, yours, now)) in c.rows.iter().enumerate() {
         let y = area.y + 3 + u16::try_from(i).unwrap_or(0);
@@ -831,7 +973,7 @@ fn draw_conflict(c: &ConflictScreen, buf: &mut Buffer, area: Rect) {
             } else {
                 Style::new()
             };
-            buf.set_stringn(x, y, cell.truncated(w).as_str(), w, style);
+            putn(buf, area, x, y, cell.truncated(w).as_str(), w, style);
         }
     }
 }
@@ -839,16 +981,10 @@ fn draw_conflict(c: &ConflictScreen, buf: &mut Buffer, area: Rect) {
 /// A box of text in the middle of the screen (closed by any key).
 fn draw_dialog(buf: &mut Buffer, area: Rect, lines: &[SafeText]) {
     let inner = lines.iter().map(SafeText::width).max().unwrap_or(0) + 4;
-    let w = u16::try_from(inner)
-        .unwrap_or(u16::MAX)
-        .clamp(20, area.width);
-    let h = (u16::try_from(lines.len()).unwrap_or(0) + 4).min(area.height);
-    let rect = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
+    // At least 20 wide when the terminal is; never wider or taller than it.
+    let w = u16::try_from(inner.max(20)).unwrap_or(u16::MAX);
+    let h = u16::try_from(lines.len().saturating_add(4)).unwrap_or(u16::MAX);
+    let rect = centred(area, w, h);
     Clear.render(rect, buf);
     Block::default()
         .borders(Borders::ALL)
@@ -859,11 +995,13 @@ fn draw_dialog(buf: &mut Buffer, area: Rect, lines: &[SafeText]) {
         if y + 1 >= rect.bottom() {
             break;
         }
-        buf.set_stringn(
+        putn(
+            buf,
+            rect,
             rect.x + 2,
             y,
             line.as_str(),
-            usize::from(w.saturating_sub(4)),
+            usize::from(rect.width.saturating_sub(4)),
             Style::new(),
         );
     }
@@ -893,11 +1031,9 @@ const HELP: &[(&str, &str)] = &[
 ];
 
 fn draw_help(buf: &mut Buffer, area: Rect) {
-    let w = 50.min(area.width);
-    let h = (u16::try_from(HELP.len()).unwrap_or(0) + 4).min(area.height);
-    let x = area.x + (area.width - w) / 2;
-    let y = area.y + (area.height - h) / 2;
-    let rect = Rect::new(x, y, w, h);
+    let h = u16::try_from(HELP.len().saturating_add(4)).unwrap_or(u16::MAX);
+    let rect = centred(area, 50, h);
+    let (x, y, w) = (rect.x, rect.y, rect.width);
     Clear.render(rect, buf);
     Block::default()
         .borders(Borders::ALL)
@@ -908,8 +1044,10 @@ fn draw_help(buf: &mut Buffer, area: Rect) {
         if row + 1 >= rect.bottom() {
             break;
         }
-        buf.set_stringn(x + 2, row, keys, 12, HEADER);
-        buf.set_stringn(
+        putn(buf, rect, x + 2, row, keys, 12, HEADER);
+        putn(
+            buf,
+            rect,
             x + 15,
             row,
             what,
