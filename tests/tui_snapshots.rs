@@ -1012,7 +1012,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         key: vec![Value::Integer(1)],
         references: vec![moat::domain::Reference {
             table: "comments".into(),
-            count: RowCount::AtLeast(1000),
+            count: Some(RowCount::AtLeast(1000)),
             on_delete: "CASCADE".into(),
         }],
     });
