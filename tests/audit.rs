@@ -18,11 +18,19 @@ fn moat(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// `n` audit rows in a database of the current kind (a SQLite file in `dir`, or a fresh
+/// PostgreSQL database), with `dir/moat.toml` pointing at it.
 async fn trail(dir: &std::path::Path, n: usize) -> Store {
-    std::fs::write(dir.join("moat.toml"), "listen = \"127.0.0.1:1\"\n").unwrap();
-    let store = Store::connect(&format!("sqlite://{}", dir.join("moat.db").display()))
-        .await
-        .unwrap();
+    let url = match current_db() {
+        Db::Sqlite => format!("sqlite://{}", dir.join("moat.db").display()),
+        Db::Postgres => moat::store::testing::fresh_postgres_url().await.unwrap(),
+    };
+    std::fs::write(
+        dir.join("moat.toml"),
+        format!("listen = \"127.0.0.1:1\"\ndatabase_url = \"{url}\"\n"),
+    )
+    .unwrap();
+    let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     let entries: Vec<AuditEntry> = (0..n)
         .map(|i| AuditEntry {
@@ -124,6 +132,49 @@ on_both_databases! {
             err.contains("entry 6 was altered") && err.trim().lines().count() == 1,
             "{err}"
         );
+    }
+}
+
+/// `moat audit verify` in `dir`: success, stdout, stderr.
+fn verify(dir: &std::path::Path) -> (bool, String, String) {
+    let out = moat(dir).args(["audit", "verify"]).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+on_both_databases! {
+    async fn verify_fails_on_json_that_is_not_what_moat_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = trail(dir.path(), 6).await;
+        let set = |sql: &'static str| {
+            let pool = store.pool().clone();
+            async move { sqlx::raw_sql(sql).execute(&pool).await.unwrap(); }
+        };
+        assert!(verify(dir.path()).0);
+
+        // Text in a column that was NULL, which does not parse.
+        set("UPDATE moat_audit_log SET before_json = 'not json at all <script>' WHERE id = 3").await;
+        let (ok, _, err) = verify(dir.path());
+        assert!(!ok);
+        assert!(
+            err.contains("entry 3 was altered: its before_json is not JSON moat wrote")
+                && err.trim().lines().count() == 1,
+            "{err}"
+        );
+        set("UPDATE moat_audit_log SET before_json = NULL WHERE id = 3").await;
+        assert!(verify(dir.path()).0);
+
+        // A key twice: the value moat wrote last, a forged one first.
+        set(r#"UPDATE moat_audit_log SET after_json = '{"n":99,"n":4}' WHERE id = 5"#).await;
+        let (ok, _, err) = verify(dir.path());
+        assert!(!ok);
+        assert!(err.contains("entry 5 was altered") && err.contains("key twice"), "{err}");
+        set(r#"UPDATE moat_audit_log SET after_json = '{"n": 4}' WHERE id = 5"#).await;
+        let (ok, _, err) = verify(dir.path());
+        assert!(!ok && err.contains("entry 5 was altered (its hash"), "{err}");
     }
 }
 

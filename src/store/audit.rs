@@ -3,7 +3,15 @@
 //! Each row's `hash` is SHA-256 over the canonical serialization of the row (a JSON array
 //! of its fields in a fixed order, its id included) followed by `prev_hash`, the hash of
 //! the row before it (64 zeros for the first). Editing, deleting, inserting or reordering
-//! rows breaks the chain. Appends run inside a write transaction (`BEGIN IMMEDIATE` on
+//! rows breaks the chain.
+//!
+//! The `before_json` and `after_json` columns enter the hash as the exact text stored
+//! (plain `TEXT` on both databases, so neither normalises it), not as a re-serialization of
+//! what that text parses to: two texts that read the same (`{"a":2}` and `{"a":1,"a":2}`,
+//! or one with extra spaces) hash differently. moat writes the serialization of the value
+//! and hashes that same string, so rows written before this rule hash exactly as they did.
+//! Verification also refuses a JSON column that does not parse, or that has an object
+//! with a key twice (readers disagree on which value wins), naming the row. Appends run inside a write transaction (`BEGIN IMMEDIATE` on
 //! SQLite), so the chain never forks; callers that change data append in the same
 //! transaction as the change.
 
@@ -34,8 +42,27 @@ pub struct AuditEntry {
     pub reason: Option<String>,
 }
 
+/// The text a JSON value is stored as (and hashed as).
+fn stored_json(v: Option<&serde_json::Value>) -> Option<String> {
+    v.map(|v| v.to_string())
+}
+
 /// The hash of row `id` holding `e`, chained to `prev_hash`.
 pub fn row_hash(id: i64, e: &AuditEntry, prev_hash: &str) -> String {
+    let before = stored_json(e.before.as_ref());
+    let after = stored_json(e.after.as_ref());
+    stored_row_hash(id, e, before.as_deref(), after.as_deref(), prev_hash)
+}
+
+/// The hash of row `id` as stored: `before` and `after` are the exact texts of its JSON
+/// columns (`e.before` and `e.after` are not read).
+fn stored_row_hash(
+    id: i64,
+    e: &AuditEntry,
+    before: Option<&str>,
+    after: Option<&str>,
+    prev_hash: &str,
+) -> String {
     let canonical = serde_json::json!([
         id,
         e.at_ms,
@@ -45,8 +72,8 @@ pub fn row_hash(id: i64, e: &AuditEntry, prev_hash: &str) -> String {
         e.action,
         e.model,
         e.pk,
-        e.before.as_ref().map(|v| v.to_string()),
-        e.after.as_ref().map(|v| v.to_string()),
+        before,
+        after,
         e.outcome,
         e.reason,
     ]);
@@ -66,7 +93,9 @@ pub async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i64, Sto
         Some((id, hash)) => (id + 1, hash),
         None => (1, GENESIS.to_string()),
     };
-    let hash = row_hash(id, e, &prev);
+    let before = stored_json(e.before.as_ref());
+    let after = stored_json(e.after.as_ref());
+    let hash = stored_row_hash(id, e, before.as_deref(), after.as_deref(), &prev);
     sql::query(
         "INSERT INTO moat_audit_log (id, at_ms, actor, source_ip, session_id, action, model, pk, \
            before_json, after_json, outcome, reason, prev_hash, hash) \
@@ -80,8 +109,8 @@ pub async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i64, Sto
     .bind(&e.action)
     .bind(&e.model)
     .bind(&e.pk)
-    .bind(e.before.as_ref().map(|v| v.to_string()))
-    .bind(e.after.as_ref().map(|v| v.to_string()))
+    .bind(&before)
+    .bind(&after)
     .bind(&e.outcome)
     .bind(&e.reason)
     .bind(&prev)
@@ -105,6 +134,12 @@ pub struct AuditRow {
 pub enum ChainError {
     /// The row's content does not match its hash (altered).
     Altered { id: i64 },
+    /// A JSON column of the row does not parse, or has an object with a key twice.
+    BadJson {
+        id: i64,
+        column: &'static str,
+        why: String,
+    },
     /// The row does not follow the one before it (a row removed, inserted or moved).
     Broken { id: i64, expected_prev: String },
     /// Ids skip (a row removed and the chain mended after it).
@@ -117,6 +152,10 @@ impl std::fmt::Display for ChainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ChainError::Altered { id } => write!(f, "entry {id} was altered (its hash does not match its content)"),
+            ChainError::BadJson { id, column, why } => write!(
+                f,
+                "entry {id} was altered: its {column} is not JSON moat wrote ({why})"
+            ),
             ChainError::Broken { id, expected_prev } => write!(
                 f,
                 "entry {id} does not follow the entry before it (expected previous hash {expected_prev}): an entry was removed, inserted or moved"
@@ -162,6 +201,105 @@ fn audit_row(r: &sqlx::any::AnyRow) -> Result<AuditRow, sqlx::Error> {
     })
 }
 
+/// A row as verification reads it: the JSON columns as their stored text.
+struct StoredRow {
+    id: i64,
+    /// The row's fields, `before` and `after` left empty (see the texts).
+    entry: AuditEntry,
+    before: Option<String>,
+    after: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+fn stored_row(r: &sqlx::any::AnyRow) -> Result<StoredRow, sqlx::Error> {
+    Ok(StoredRow {
+        id: r.try_get("id")?,
+        entry: AuditEntry {
+            at_ms: r.try_get("at_ms")?,
+            actor: r.try_get("actor")?,
+            source_ip: r.try_get("source_ip")?,
+            session_id: r.try_get("session_id")?,
+            action: r.try_get("action")?,
+            model: r.try_get("model")?,
+            pk: r.try_get("pk")?,
+            before: None,
+            after: None,
+            outcome: r.try_get("outcome")?,
+            reason: r.try_get("reason")?,
+        },
+        before: r.try_get("before_json")?,
+        after: r.try_get("after_json")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+/// Whether `text` is JSON moat could have written: it parses (one value, nothing after
+/// it) and no object in it has the same key twice. `Err` says why not, in serde_json's
+/// words (a position, never the text itself).
+pub fn check_json(text: &str) -> Result<(), String> {
+    serde_json::from_str::<Strict>(text)
+        .map(|Strict| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Any JSON value, refusing duplicate keys at any depth (serde_json's `Value` keeps the
+/// last of them silently). Keys are compared after unescaping, so `"a"` and `"\u0061"`
+/// are the same key.
+struct Strict;
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Strict;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_unit<E>(self) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+        while let Some(Strict) = seq.next_element()? {}
+        Ok(Strict)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key) {
+                return Err(serde::de::Error::custom("an object has a key twice"));
+            }
+            map.next_value::<Strict>()?;
+        }
+        Ok(Strict)
+    }
+}
+
 const AUDIT_COLUMNS: &str = "id, at_ms, actor, source_ip, session_id, action, model, pk, \
      before_json, after_json, outcome, reason, prev_hash, hash";
 
@@ -194,7 +332,7 @@ impl Store {
         let mut count = 0;
         let mut head_seen = false;
         while let Some(r) = rows.try_next().await? {
-            let row = audit_row(&r)?;
+            let row = stored_row(&r)?;
             if row.id != last_id + 1 {
                 return Ok(Err(ChainError::Gap {
                     id: row.id,
@@ -207,7 +345,23 @@ impl Store {
                     expected_prev: prev,
                 }));
             }
-            if row_hash(row.id, &row.entry, &row.prev_hash) != row.hash {
+            for (column, text) in [("before_json", &row.before), ("after_json", &row.after)] {
+                if let Some(Err(why)) = text.as_deref().map(check_json) {
+                    return Ok(Err(ChainError::BadJson {
+                        id: row.id,
+                        column,
+                        why,
+                    }));
+                }
+            }
+            let hash = stored_row_hash(
+                row.id,
+                &row.entry,
+                row.before.as_deref(),
+                row.after.as_deref(),
+                &row.prev_hash,
+            );
+            if hash != row.hash {
                 return Ok(Err(ChainError::Altered { id: row.id }));
             }
             if let Some((hid, hhash)) = head {
@@ -520,6 +674,146 @@ mod tests {
             .await
             .unwrap()
             .is_ok());
+    }
+
+    /// Rows 1..=4: logins (no JSON), then changes from `{"title":"old"}` to
+    /// `{"title":"new i"}`.
+    async fn json_trail(store: &Store) {
+        let entries: Vec<AuditEntry> = (1..=8)
+            .map(|i| AuditEntry {
+                at_ms: i,
+                actor: Some("alice".into()),
+                action: if i <= 4 { "login" } else { "change" }.into(),
+                before: (i > 4).then(|| serde_json::json!({ "title": "old" })),
+                after: (i > 4).then(|| serde_json::json!({ "title": format!("new {i}") })),
+                outcome: "success".into(),
+                ..AuditEntry::default()
+            })
+            .collect();
+        store.audit(&entries).await.unwrap();
+        assert!(store.verify_audit(None).await.unwrap().is_ok());
+    }
+
+    on_both_databases! {
+        async fn verify_covers_the_stored_json_text_exactly(store: Store) {
+            json_trail(&store).await;
+            // Text where there was none: it parsed to nothing, so it used to hash as NULL.
+            tamper(&store, "UPDATE moat_audit_log SET before_json = 'not json at all <script>' WHERE id = 2").await;
+            match store.verify_audit(None).await.unwrap() {
+                Err(ChainError::BadJson { id: 2, column: "before_json", why }) => {
+                    assert!(!why.contains("script"), "the text itself is not echoed: {why}");
+                }
+                other => panic!("{other:?}"),
+            }
+            tamper(&store, "UPDATE moat_audit_log SET before_json = NULL WHERE id = 2").await;
+            assert!(store.verify_audit(None).await.unwrap().is_ok());
+
+            // The same value written differently: it used to re-serialize to the original.
+            tamper(&store, r#"UPDATE moat_audit_log SET after_json = '{ "title" : "new 6" }' WHERE id = 6"#).await;
+            assert_eq!(store.verify_audit(None).await.unwrap(), Err(ChainError::Altered { id: 6 }));
+        }
+
+        async fn verify_refuses_a_key_twice(store: Store) {
+            json_trail(&store).await;
+            // A reader that takes the first value sees "forged"; serde_json took the last.
+            tamper(&store, r#"UPDATE moat_audit_log SET after_json = '{"title":"forged","title":"new 7"}' WHERE id = 7"#).await;
+            let err = store.verify_audit(None).await.unwrap().unwrap_err();
+            assert!(
+                matches!(&err, ChainError::BadJson { id: 7, column: "after_json", why } if why.contains("key twice")),
+                "{err:?}"
+            );
+            assert!(err.to_string().starts_with("entry 7 was altered"), "{err}");
+        }
+
+        async fn rows_hash_as_they_did_before_the_stored_text_rule(store: Store) {
+            // Values whose text a database might normalise (spacing, key order, number
+            // forms, escapes) if the column were not plain TEXT.
+            let values = [
+                serde_json::json!({ "z": 1, "a": [1.5, -0.0, 1e300, 0.1], "m": { "b": null, "a": true } }),
+                serde_json::json!({ "big": u64::MAX, "small": i64::MIN, "text": "é \u{2028} \" \\ \n \u{1b}[31m" }),
+                serde_json::json!("just a string"),
+                serde_json::json!({}),
+                serde_json::json!(null),
+            ];
+            let entries: Vec<AuditEntry> = values
+                .iter()
+                .map(|v| AuditEntry {
+                    at_ms: 1,
+                    action: "change".into(),
+                    before: Some(v.clone()),
+                    after: Some(serde_json::json!([v, v])),
+                    outcome: "success".into(),
+                    ..AuditEntry::default()
+                })
+                .collect();
+            store.audit(&entries).await.unwrap();
+            // The hash as it was computed before: over a re-serialization of the parsed text.
+            let v1 = |id: i64, e: &AuditEntry, prev: &str| {
+                let canonical = serde_json::json!([
+                    id, e.at_ms, e.actor, e.source_ip, e.session_id, e.action, e.model, e.pk,
+                    e.before.as_ref().map(|v| v.to_string()),
+                    e.after.as_ref().map(|v| v.to_string()),
+                    e.outcome, e.reason,
+                ]);
+                let mut h = Sha256::new();
+                h.update(canonical.to_string().as_bytes());
+                h.update(prev.as_bytes());
+                h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+            };
+            type Stored = (i64, Option<String>, Option<String>, String, String);
+            let stored: Vec<Stored> = sqlx::query_as(
+                "SELECT id, before_json, after_json, prev_hash, hash FROM moat_audit_log ORDER BY id",
+            )
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            for ((id, before, after, prev, hash), e) in stored.iter().zip(&entries) {
+                assert_eq!(before.as_deref(), Some(e.before.as_ref().unwrap().to_string().as_str()), "stored verbatim");
+                assert_eq!(after.as_deref(), Some(e.after.as_ref().unwrap().to_string().as_str()), "stored verbatim");
+                let parsed = AuditEntry {
+                    before: before.as_deref().map(|t| serde_json::from_str(t).unwrap()),
+                    after: after.as_deref().map(|t| serde_json::from_str(t).unwrap()),
+                    ..e.clone()
+                };
+                assert_eq!(&v1(*id, &parsed, prev), hash, "entry {id}");
+            }
+            let ok = store.verify_audit(None).await.unwrap().unwrap();
+            assert_eq!(ok.rows, values.len() as u64);
+        }
+    }
+
+    #[test]
+    fn strict_json() {
+        for ok in [
+            "{}",
+            "[]",
+            "null",
+            "1",
+            r#"{"a":{"b":1},"b":{"b":2}}"#,
+            r#"[{"a":1},{"a":1}]"#,
+            " {\"a\" : [1, 2.5e3, \"x\"] } ",
+        ] {
+            assert_eq!(check_json(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "not json",
+            "{",
+            r#"{"a":1} x"#,
+            "{'a':1}",
+            r#""\ud800""#,
+        ] {
+            assert!(check_json(bad).is_err(), "{bad}");
+        }
+        for twice in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"a":1}"#,
+            r#"[{"x":{"a":1,"b":0,"a":2}}]"#,
+            r#"{"a":1,"\u0061":2}"#,
+        ] {
+            let why = check_json(twice).unwrap_err();
+            assert!(why.contains("key twice"), "{twice}: {why}");
+        }
     }
 
     #[tokio::test]
