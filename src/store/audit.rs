@@ -11,7 +11,15 @@
 //! or one with extra spaces) hash differently. moat writes the serialization of the value
 //! and hashes that same string, so rows written before this rule hash exactly as they did.
 //! Verification also refuses a JSON column that does not parse, or that has an object
-//! with a key twice (readers disagree on which value wins), naming the row. Appends run inside a write transaction (`BEGIN IMMEDIATE` on
+//! with a key twice (readers disagree on which value wins), naming the row.
+//!
+//! The chain alone is unkeyed: whoever can write the database can rewrite it end to end
+//! and recompute every hash (only a head kept elsewhere catches that). With an audit key
+//! ([`crate::seal::AuditKey`], from `keys_dir/audit.key`) every entry appended also gets
+//! a `mac`, HMAC-SHA256 over its id and hash; the hash covers the entry and, through
+//! `prev_hash`, all before it, so one valid MAC vouches for the whole chain up to it.
+//! Verification with the key requires a valid MAC on every entry from the key's first
+//! one on; without the key it checks the plain chain and says the MACs were not checked. Appends run inside a write transaction (`BEGIN IMMEDIATE` on
 //! SQLite), so the chain never forks; callers that change data append in the same
 //! transaction as the change.
 
@@ -19,6 +27,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use super::{sql, Store, StoreError};
+use crate::seal::AuditKey;
 
 /// The hash before the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -83,8 +92,13 @@ fn stored_row_hash(
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Append `e` on `conn`, which must be inside a write transaction. Returns the row id.
-pub async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i64, StoreError> {
+/// Append `e` on `conn`, which must be inside a write transaction, with its MAC under
+/// `key` if there is one. Returns the row id.
+pub async fn append(
+    conn: &mut AnyConnection,
+    key: Option<&AuditKey>,
+    e: &AuditEntry,
+) -> Result<i64, StoreError> {
     let last: Option<(i64, String)> =
         sql::query_as("SELECT id, hash FROM moat_audit_log ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
@@ -96,10 +110,11 @@ pub async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i64, Sto
     let before = stored_json(e.before.as_ref());
     let after = stored_json(e.after.as_ref());
     let hash = stored_row_hash(id, e, before.as_deref(), after.as_deref(), &prev);
+    let mac = key.map(|k| k.entry_mac(id, &hash));
     sql::query(
         "INSERT INTO moat_audit_log (id, at_ms, actor, source_ip, session_id, action, model, pk, \
-           before_json, after_json, outcome, reason, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           before_json, after_json, outcome, reason, prev_hash, hash, mac) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(e.at_ms)
@@ -115,6 +130,7 @@ pub async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<i64, Sto
     .bind(&e.reason)
     .bind(&prev)
     .bind(&hash)
+    .bind(&mac)
     .execute(&mut *conn)
     .await?;
     Ok(id)
@@ -146,6 +162,12 @@ pub enum ChainError {
     Gap { id: i64, expected_id: i64 },
     /// The head recorded elsewhere is missing or different (the tail was cut or redone).
     HeadMismatch { id: i64 },
+    /// An entry the audit key covers has no MAC (written or rewritten without the key).
+    MissingMac { id: i64, from: i64 },
+    /// An entry's MAC does not match (forged, or rewritten by someone without the key).
+    BadMac { id: i64 },
+    /// The database records an audit key other than the one given (or another start).
+    KeyMismatch,
 }
 
 impl std::fmt::Display for ChainError {
@@ -167,6 +189,17 @@ impl std::fmt::Display for ChainError {
                 f,
                 "entry {id}, the recorded head, is missing or different: the trail was truncated or rewritten after it"
             ),
+            ChainError::MissingMac { id, from } => write!(
+                f,
+                "entry {id} has no MAC, though the audit key covers every entry from {from} on: it was written or rewritten without the key"
+            ),
+            ChainError::BadMac { id } => write!(
+                f,
+                "entry {id} has a MAC that does not match: it, or an entry before it, was forged or rewritten without the audit key"
+            ),
+            ChainError::KeyMismatch => f.write_str(
+                "the audit key is not the one this database's trail is keyed with (or its first entry differs)"
+            ),
         }
     }
 }
@@ -177,7 +210,35 @@ pub struct Verified {
     pub rows: u64,
     /// The last row's id and hash (the head), if any.
     pub head: Option<(i64, String)>,
+    /// With an audit key: the first entry it covers, every one from there on with a valid
+    /// MAC. `None`: no key, MACs not checked (the plain chain only).
+    pub keyed_from: Option<i64>,
 }
+
+/// What the database says of an audit key (see [`Store::adopt_audit_key`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditKeyCheck {
+    /// The database records this key.
+    Matches,
+    /// The database recorded no key; now it records this one.
+    Recorded,
+    /// The database records no key, and was asked not to record one.
+    NotRecorded,
+    /// The database records another key, or the same key starting elsewhere.
+    WrongKey,
+}
+
+/// What [`Store::start_keyed_chain`] did.
+#[derive(Debug)]
+pub enum KeyedStart<K> {
+    /// A new key, covering entries from the next one on, and recorded.
+    Started(K),
+    /// The database already records a key (another instance just made one).
+    AlreadyKeyed,
+}
+
+/// Name of the `moat_meta` row recording the audit key.
+const KEY_RECORD: &str = "audit_key";
 
 fn audit_row(r: &sqlx::any::AnyRow) -> Result<AuditRow, sqlx::Error> {
     let json = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
@@ -210,6 +271,7 @@ struct StoredRow {
     after: Option<String>,
     prev_hash: String,
     hash: String,
+    mac: Option<String>,
 }
 
 fn stored_row(r: &sqlx::any::AnyRow) -> Result<StoredRow, sqlx::Error> {
@@ -232,6 +294,7 @@ fn stored_row(r: &sqlx::any::AnyRow) -> Result<StoredRow, sqlx::Error> {
         after: r.try_get("after_json")?,
         prev_hash: r.try_get("prev_hash")?,
         hash: r.try_get("hash")?,
+        mac: r.try_get("mac")?,
     })
 }
 
@@ -318,13 +381,23 @@ pub struct AuditFilter {
 impl Store {
     /// Walk the whole chain in id order, row by row (constant memory), and report the
     /// first bad row. With `head` (id and hash recorded earlier), also check that row is
-    /// still there unchanged, which catches a cut or rewritten tail.
+    /// still there unchanged, which catches a cut or rewritten tail. With an audit key
+    /// attached, also check the MAC of every entry from the key's first one on (and that
+    /// the database records that key, if it records one).
     pub async fn verify_audit(
         &self,
         head: Option<(i64, &str)>,
     ) -> Result<Result<Verified, ChainError>, StoreError> {
         use futures::TryStreamExt;
-        let q = format!("SELECT {AUDIT_COLUMNS} FROM moat_audit_log ORDER BY id");
+        let key = self.audit_key();
+        if let Some(k) = key {
+            if let Some(record) = self.audit_key_record().await? {
+                if !k.matches_record(&record) {
+                    return Ok(Err(ChainError::KeyMismatch));
+                }
+            }
+        }
+        let q = format!("SELECT {AUDIT_COLUMNS}, mac FROM moat_audit_log ORDER BY id");
         let q = sql::numbered(&q);
         let mut rows = sqlx::query(&q).fetch(&self.pool);
         let mut prev = GENESIS.to_string();
@@ -364,6 +437,20 @@ impl Store {
             if hash != row.hash {
                 return Ok(Err(ChainError::Altered { id: row.id }));
             }
+            if let Some(k) = key.filter(|k| row.id >= k.from()) {
+                match &row.mac {
+                    None => {
+                        return Ok(Err(ChainError::MissingMac {
+                            id: row.id,
+                            from: k.from(),
+                        }))
+                    }
+                    Some(mac) if !k.verify_entry(row.id, &row.hash, mac) => {
+                        return Ok(Err(ChainError::BadMac { id: row.id }))
+                    }
+                    Some(_) => {}
+                }
+            }
             if let Some((hid, hhash)) = head {
                 if row.id == hid {
                     if row.hash != hhash {
@@ -384,7 +471,89 @@ impl Store {
         Ok(Ok(Verified {
             rows: count,
             head: (count > 0).then_some((last_id, prev)),
+            keyed_from: key.map(AuditKey::from),
         }))
+    }
+
+    /// The audit key this database records (see [`AuditKey::record`]), if any.
+    async fn audit_key_record(&self) -> Result<Option<String>, StoreError> {
+        let value: Option<Vec<u8>> =
+            sql::query_scalar("SELECT value FROM moat_meta WHERE name = ?")
+                .bind(KEY_RECORD)
+                .fetch_optional(&self.pool)
+                .await?;
+        // Not UTF-8: not a record any key made, so no key matches it.
+        Ok(value.map(|v| String::from_utf8(v).unwrap_or_default()))
+    }
+
+    /// Whether the database records an audit key (so its trail is keyed, and a missing
+    /// key file is an error, not a first start).
+    pub async fn audit_keyed(&self) -> Result<bool, StoreError> {
+        Ok(self.audit_key_record().await?.is_some())
+    }
+
+    /// Check `key` against the key the database records; with `record`, record it if
+    /// there is none (a key file whose record was lost: the file says where it starts, so
+    /// recording it again moves nothing).
+    pub async fn adopt_audit_key(
+        &self,
+        key: &AuditKey,
+        record: bool,
+    ) -> Result<AuditKeyCheck, StoreError> {
+        if let Some(r) = self.audit_key_record().await? {
+            return Ok(if key.matches_record(&r) {
+                AuditKeyCheck::Matches
+            } else {
+                AuditKeyCheck::WrongKey
+            });
+        }
+        if !record {
+            return Ok(AuditKeyCheck::NotRecorded);
+        }
+        let mut tx = self.begin_write().await?;
+        sql::query("INSERT INTO moat_meta (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(KEY_RECORD)
+            .bind(key.record().into_bytes())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // Another process may have recorded its own key between our check and now.
+        Ok(match self.audit_key_record().await? {
+            Some(r) if key.matches_record(&r) => AuditKeyCheck::Recorded,
+            _ => AuditKeyCheck::WrongKey,
+        })
+    }
+
+    /// Start the keyed part of the trail: under the write lock (no entry is appended
+    /// meanwhile, by any instance), `create` makes the key covering the entries from the
+    /// next id on (writing the key file), and the database records it. Returns `create`'s
+    /// error if it fails (then nothing is recorded).
+    pub async fn start_keyed_chain<E>(
+        &self,
+        create: impl FnOnce(i64) -> Result<AuditKey, E>,
+    ) -> Result<Result<KeyedStart<AuditKey>, E>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let recorded: i64 = sql::query_scalar("SELECT COUNT(*) FROM moat_meta WHERE name = ?")
+            .bind(KEY_RECORD)
+            .fetch_one(&mut *tx)
+            .await?;
+        if recorded > 0 {
+            return Ok(Ok(KeyedStart::AlreadyKeyed));
+        }
+        let last: Option<i64> = sql::query_scalar("SELECT MAX(id) FROM moat_audit_log")
+            .fetch_one(&mut *tx)
+            .await?;
+        let key = match create(last.unwrap_or(0) + 1) {
+            Ok(k) => k,
+            Err(e) => return Ok(Err(e)),
+        };
+        sql::query("INSERT INTO moat_meta (name, value) VALUES (?, ?)")
+            .bind(KEY_RECORD)
+            .bind(key.record().into_bytes())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(KeyedStart::Started(key)))
     }
 
     /// The last row's id and hash.
@@ -447,7 +616,7 @@ impl Store {
     pub async fn audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for e in entries {
-            append(&mut tx, e).await?;
+            append(&mut tx, self.audit_key(), e).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -779,6 +948,164 @@ mod tests {
             }
             let ok = store.verify_audit(None).await.unwrap().unwrap();
             assert_eq!(ok.rows, values.len() as u64);
+        }
+    }
+
+    /// Three entries written before the audit key, then the key, then five more: returns
+    /// the keyed store.
+    async fn keyed_trail(store: Store) -> Store {
+        let e = |i: i64| AuditEntry {
+            at_ms: i,
+            actor: Some("alice".into()),
+            action: "change".into(),
+            model: Some("posts".into()),
+            pk: Some(i.to_string()),
+            after: Some(serde_json::json!({ "n": i })),
+            outcome: "success".into(),
+            ..AuditEntry::default()
+        };
+        store.audit(&[e(1), e(2), e(3)]).await.unwrap();
+        let started = store
+            .start_keyed_chain(|from| Ok::<_, ()>(AuditKey::random(from)))
+            .await
+            .unwrap()
+            .unwrap();
+        let KeyedStart::Started(key) = started else {
+            panic!("{started:?}")
+        };
+        assert_eq!(key.from(), 4);
+        let store = store.with_audit_key(key);
+        store.audit(&[e(4), e(5), e(6), e(7), e(8)]).await.unwrap();
+        let ok = store.verify_audit(None).await.unwrap().unwrap();
+        assert_eq!((ok.rows, ok.keyed_from), (8, Some(4)));
+        store
+    }
+
+    /// What a database-only attacker can do: recompute every hash from entry `from` on,
+    /// so the plain chain verifies again.
+    async fn recompute_chain(store: &Store, from: i64) {
+        let q = sql::numbered(&format!(
+            "SELECT {AUDIT_COLUMNS}, mac FROM moat_audit_log ORDER BY id"
+        ));
+        let rows = sqlx::query(&q).fetch_all(store.pool()).await.unwrap();
+        let mut prev = GENESIS.to_string();
+        for r in &rows {
+            let row = stored_row(r).unwrap();
+            if row.id >= from {
+                let hash = stored_row_hash(
+                    row.id,
+                    &row.entry,
+                    row.before.as_deref(),
+                    row.after.as_deref(),
+                    &prev,
+                );
+                sql::query("UPDATE moat_audit_log SET prev_hash = ?, hash = ? WHERE id = ?")
+                    .bind(&prev)
+                    .bind(&hash)
+                    .bind(row.id)
+                    .execute(store.pool())
+                    .await
+                    .unwrap();
+                prev = hash;
+            } else {
+                prev = row.hash;
+            }
+        }
+    }
+
+    /// `store` without its audit key: what a verifier without the key file sees.
+    fn without_key(store: &Store) -> Store {
+        Store {
+            audit_key: None,
+            ..store.clone()
+        }
+    }
+
+    on_both_databases! {
+        async fn a_rewritten_and_rehashed_chain_fails_with_the_key(store: Store) {
+            let store = keyed_trail(store).await;
+            let unkeyed = without_key(&store);
+
+            // A keyed entry rewritten, every hash after it recomputed.
+            tamper(&store, "UPDATE moat_audit_log SET actor = 'mallory' WHERE id = 6").await;
+            assert_eq!(store.verify_audit(None).await.unwrap(), Err(ChainError::Altered { id: 6 }));
+            recompute_chain(&store, 6).await;
+            assert_eq!(store.verify_audit(None).await.unwrap(), Err(ChainError::BadMac { id: 6 }));
+            // Without the key only the plain chain is checked, and it says so.
+            let plain = unkeyed.verify_audit(None).await.unwrap().unwrap();
+            assert_eq!((plain.rows, plain.keyed_from), (8, None));
+
+            // An entry from before the key: the first keyed entry's MAC covers it.
+            let store = keyed_trail(memory_or_same(&store).await).await;
+            tamper(&store, "UPDATE moat_audit_log SET actor = 'mallory' WHERE id = 2").await;
+            recompute_chain(&store, 2).await;
+            assert_eq!(store.verify_audit(None).await.unwrap(), Err(ChainError::BadMac { id: 4 }));
+
+            // MACs stripped, to pass the keyed entries off as older than the key.
+            let store = keyed_trail(memory_or_same(&store).await).await;
+            tamper(&store, "UPDATE moat_audit_log SET mac = NULL WHERE id >= 5").await;
+            assert_eq!(
+                store.verify_audit(None).await.unwrap(),
+                Err(ChainError::MissingMac { id: 5, from: 4 })
+            );
+
+            // A forged entry appended with a right chain hash and a made-up MAC.
+            let store = keyed_trail(memory_or_same(&store).await).await;
+            let forged = AuditEntry { at_ms: 9, action: "grant".into(), outcome: "success".into(), ..AuditEntry::default() };
+            append(&mut store.pool().acquire().await.unwrap(), Some(&AuditKey::random(4)), &forged)
+                .await
+                .unwrap();
+            assert_eq!(store.verify_audit(None).await.unwrap(), Err(ChainError::BadMac { id: 9 }));
+            // Without a MAC at all.
+            tamper(&store, "UPDATE moat_audit_log SET mac = NULL WHERE id = 9").await;
+            assert_eq!(
+                store.verify_audit(None).await.unwrap(),
+                Err(ChainError::MissingMac { id: 9, from: 4 })
+            );
+
+            // What the key does not catch: the tail cut (a kept head does).
+            let store = keyed_trail(memory_or_same(&store).await).await;
+            let head = store.audit_head().await.unwrap().unwrap();
+            tamper(&store, "DELETE FROM moat_audit_log WHERE id > 6").await;
+            assert!(store.verify_audit(None).await.unwrap().is_ok());
+            assert_eq!(
+                store.verify_audit(Some((head.0, &head.1))).await.unwrap(),
+                Err(ChainError::HeadMismatch { id: 8 })
+            );
+        }
+
+        async fn the_database_records_which_audit_key_it_is_keyed_with(store: Store) {
+            let key = AuditKey::random(1);
+            assert!(!store.audit_keyed().await.unwrap());
+            assert_eq!(store.adopt_audit_key(&key, false).await.unwrap(), AuditKeyCheck::NotRecorded);
+            assert!(!store.audit_keyed().await.unwrap(), "not recorded when asked not to");
+            assert_eq!(store.adopt_audit_key(&key, true).await.unwrap(), AuditKeyCheck::Recorded);
+            assert!(store.audit_keyed().await.unwrap());
+            assert_eq!(store.adopt_audit_key(&key, false).await.unwrap(), AuditKeyCheck::Matches);
+            assert_eq!(store.adopt_audit_key(&key, true).await.unwrap(), AuditKeyCheck::Matches);
+            let other = AuditKey::random(1);
+            assert_eq!(store.adopt_audit_key(&other, true).await.unwrap(), AuditKeyCheck::WrongKey);
+            let started = store
+                .start_keyed_chain(|_| -> Result<AuditKey, ()> { panic!("no second key") })
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(matches!(started, KeyedStart::AlreadyKeyed));
+            // Verification with another key says so before reading entries.
+            let other = store.clone().with_audit_key(other);
+            assert_eq!(other.verify_audit(None).await.unwrap(), Err(ChainError::KeyMismatch));
+            let ok = store.with_audit_key(key).verify_audit(None).await.unwrap().unwrap();
+            assert_eq!((ok.rows, ok.keyed_from), (0, Some(1)));
+        }
+    }
+
+    /// A fresh store on the same kind of database as `store`.
+    async fn memory_or_same(store: &Store) -> Store {
+        match store.dialect() {
+            super::super::Dialect::Sqlite => memory_store().await,
+            super::super::Dialect::Postgres => {
+                crate::store::testing::postgres_store().await.unwrap()
+            }
         }
     }
 
