@@ -26,7 +26,9 @@ use crate::seal;
 use crate::session;
 use crate::ssh::hostkey::{self, HostKeyError};
 use crate::ssh::{self, Live, Server};
-use crate::store::{demo, AuditEntry, KeyCheck, NewUser, Principal, Store, StoreError};
+use crate::store::{
+    demo, AuditEntry, AuditKeyCheck, KeyCheck, NewUser, Principal, Store, StoreError,
+};
 use crate::tui::sanitize::{self, SafeText};
 
 /// Why a command failed, in one line.
@@ -78,12 +80,84 @@ pub async fn open_admin_store(config: &Config) -> Result<Store, CommandError> {
     unlock(store, &config.keys_dir, false).await
 }
 
-/// Attach the secret key in `keys_dir` to `store`. With `adopt`, a database that holds no
-/// sealed secret yet gets a key (created if missing) and older plaintext secrets are
-/// sealed. A missing key on a database that has sealed secrets, or a key that is not this
-/// database's, is an error that names the file: moat never silently starts over (that
-/// would lock every user out and re-enrol nobody).
+/// Attach the keys in `keys_dir` to `store`: the secret key that seals TOTP secrets and
+/// the audit key that MACs audit entries (see [`unlock_audit`]).
+///
+/// Secret key: with `adopt`, a database that holds no sealed secret yet gets a key
+/// (created if missing) and older plaintext secrets are sealed. A missing key on a
+/// database that has sealed secrets, or a key that is not this database's, is an error
+/// that names the file: moat never silently starts over (that would lock every user out
+/// and re-enrol nobody).
 pub async fn unlock(
+    store: Store,
+    keys_dir: &std::path::Path,
+    adopt: bool,
+) -> Result<Store, CommandError> {
+    let store = unlock_secret(store, keys_dir, adopt).await?;
+    unlock_audit(store, keys_dir, adopt).await
+}
+
+/// Attach the audit key in `keys_dir` to `store`.
+///
+/// With `adopt` (`serve`, `user add`) and no key file, on a database whose trail is not
+/// keyed yet, the key is created (mode 0600) covering the entries from the next one on,
+/// and recorded in the database (where it starts and a MAC of that, never the key). A key
+/// file is checked against that record; a missing key on a keyed database, or another
+/// database's key, is an error naming the file, for every command that may write audit
+/// entries: entries written without the key would fail verification. Without `adopt` a
+/// key file the database has no record of is used but not recorded.
+pub async fn unlock_audit(
+    store: Store,
+    keys_dir: &std::path::Path,
+    adopt: bool,
+) -> Result<Store, CommandError> {
+    let path = keys_dir.join(seal::AUDIT_KEY_FILE);
+    let wrong = || {
+        CommandError::Usage(format!(
+            "{} is not the audit key this database's trail is keyed with (another \
+             database's key, or its `from` line was changed). Restore the original key \
+             file.",
+            path.display()
+        ))
+    };
+    let key = match seal::load_audit_key(keys_dir)? {
+        Some(key) => key,
+        None if store.audit_keyed().await? => {
+            return Err(CommandError::Usage(format!(
+                "{} is missing, but this database's audit trail is keyed with it. Copy it \
+                 from the instance that made it (beside its secret.key) or restore it from \
+                 your backup: entries written without it would fail `moat audit verify`.",
+                path.display()
+            )))
+        }
+        None if adopt => match store
+            .start_keyed_chain(|from| seal::create_audit_key(keys_dir, from))
+            .await??
+        {
+            crate::store::KeyedStart::Started(key) => {
+                tracing::info!(
+                    from = key.from(),
+                    "created the audit key; entries from here on carry its MAC"
+                );
+                return Ok(store.with_audit_key(key));
+            }
+            // Another instance sharing this keys_dir may just have made it.
+            crate::store::KeyedStart::AlreadyKeyed => match seal::load_audit_key(keys_dir)? {
+                Some(key) => key,
+                None => return Err(wrong()),
+            },
+        },
+        None => return Ok(store),
+    };
+    match store.adopt_audit_key(&key, adopt).await? {
+        AuditKeyCheck::Matches | AuditKeyCheck::Recorded | AuditKeyCheck::NotRecorded => {
+            Ok(store.with_audit_key(key))
+        }
+        AuditKeyCheck::WrongKey => Err(wrong()),
+    }
+}
+
+async fn unlock_secret(
     store: Store,
     keys_dir: &std::path::Path,
     adopt: bool,
@@ -869,24 +943,48 @@ pub async fn audit_verify(
         }
         None => None,
     };
-    let store = open_admin_store(config).await?;
+    // Neither key is needed to check the plain chain: the TOTP key is not loaded, and the
+    // audit key is used if present (checked against the trail, never created).
+    let store = Store::connect(&config.database_url)
+        .await?
+        .with_schemas(&config.database_schemas);
+    store.migrate().await?;
+    let key_path = config.keys_dir.join(seal::AUDIT_KEY_FILE);
+    let store = match seal::load_audit_key(&config.keys_dir)? {
+        Some(key) => store.with_audit_key(key),
+        None => store,
+    };
     let result = store.verify_audit(head).await?;
     store.close().await;
-    match result {
-        Ok(v) => {
-            match v.head {
-                Some((id, hash)) => writeln!(
-                    out,
-                    "audit trail intact: {} entries, head {id}:{}",
-                    v.rows,
-                    SafeText::new(&hash)
-                )?,
-                None => writeln!(out, "audit trail intact: no entries yet")?,
-            }
-            Ok(())
+    let v = result.map_err(|e| CommandError::Usage(format!("audit trail broken: {e}")))?;
+    let head = match &v.head {
+        Some((id, hash)) => format!("{} entries, head {id}:{}", v.rows, SafeText::new(hash)),
+        None => "no entries yet".to_string(),
+    };
+    match v.keyed_from {
+        None => writeln!(
+            out,
+            "unkeyed chain intact, MACs not checked ({} is absent): {head}",
+            SafeText::new(&key_path.display().to_string())
+        )?,
+        Some(from) => {
+            let before = u64::try_from(from - 1).unwrap_or(0).min(v.rows);
+            let keyed = v.rows - before;
+            let keyed = if keyed == 0 {
+                format!("no entry since the audit key was made (it covers entries from {from} on)")
+            } else if before == 0 {
+                "every entry's MAC verified with the audit key".to_string()
+            } else {
+                format!(
+                    "MACs verified from entry {from} on; the {before} entries before it predate \
+                     the audit key and have none (they are covered through the chain by the \
+                     MACs after them)"
+                )
+            };
+            writeln!(out, "audit trail intact: {head}; {keyed}")?
         }
-        Err(e) => Err(CommandError::Usage(format!("audit trail broken: {e}"))),
     }
+    Ok(())
 }
 
 /// `moat audit head`: the last entry's id and hash, to store somewhere else.

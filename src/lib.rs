@@ -24,8 +24,9 @@
 //!   store → messages → frames.
 //! - [`ssh`]: the russh front, kept thin: accept, gate, handshake, forward.
 //! - [`commands`]: the CLI's commands as functions (`main.rs` only parses arguments).
-//! - [`seal`]: the secret key in `keys_dir` and the AEAD that seals TOTP secrets at rest;
-//!   used by `store` (which seals and opens) and the key-file checks of `ssh`.
+//! - [`seal`]: the keys in `keys_dir`: the secret key and the AEAD that seals TOTP
+//!   secrets at rest, and the audit key whose HMAC makes the audit chain keyed; used by
+//!   `store` (which seals, opens and MACs) and the key-file checks of `ssh`.
 //! - [`domain`]: plain values shared by the rooms.
 
 pub mod auth;

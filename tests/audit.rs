@@ -18,11 +18,19 @@ fn moat(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// `n` audit rows in a database of the current kind (a SQLite file in `dir`, or a fresh
+/// PostgreSQL database), with `dir/moat.toml` pointing at it.
 async fn trail(dir: &std::path::Path, n: usize) -> Store {
-    std::fs::write(dir.join("moat.toml"), "listen = \"127.0.0.1:1\"\n").unwrap();
-    let store = Store::connect(&format!("sqlite://{}", dir.join("moat.db").display()))
-        .await
-        .unwrap();
+    let url = match current_db() {
+        Db::Sqlite => format!("sqlite://{}", dir.join("moat.db").display()),
+        Db::Postgres => moat::store::testing::fresh_postgres_url().await.unwrap(),
+    };
+    std::fs::write(
+        dir.join("moat.toml"),
+        format!("listen = \"127.0.0.1:1\"\ndatabase_url = \"{url}\"\n"),
+    )
+    .unwrap();
+    let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     let entries: Vec<AuditEntry> = (0..n)
         .map(|i| AuditEntry {
@@ -46,7 +54,12 @@ on_both_databases! {
         let store = trail(dir.path(), 12).await;
         let out = moat(dir.path()).args(["audit", "verify"]).output().unwrap();
         assert!(out.status.success(), "{out:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 12 entries"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.starts_with("unkeyed chain intact, MACs not checked")
+                && stdout.contains(": 12 entries, head 12:"),
+            "{stdout}"
+        );
         let head = String::from_utf8(
             moat(dir.path())
                 .args(["audit", "head"])
@@ -124,6 +137,216 @@ on_both_databases! {
             err.contains("entry 6 was altered") && err.trim().lines().count() == 1,
             "{err}"
         );
+    }
+}
+
+/// `moat audit verify` in `dir`: success, stdout, stderr.
+fn verify(dir: &std::path::Path) -> (bool, String, String) {
+    let out = moat(dir).args(["audit", "verify"]).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+on_both_databases! {
+    async fn verify_fails_on_json_that_is_not_what_moat_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = trail(dir.path(), 6).await;
+        let set = |sql: &'static str| {
+            let pool = store.pool().clone();
+            async move { sqlx::raw_sql(sql).execute(&pool).await.unwrap(); }
+        };
+        assert!(verify(dir.path()).0);
+
+        // Text in a column that was NULL, which does not parse.
+        set("UPDATE moat_audit_log SET before_json = 'not json at all <script>' WHERE id = 3").await;
+        let (ok, _, err) = verify(dir.path());
+        assert!(!ok);
+        assert!(
+            err.contains("entry 3 was altered: its before_json is not JSON moat wrote")
+                && err.trim().lines().count() == 1,
+            "{err}"
+        );
+        set("UPDATE moat_audit_log SET before_json = NULL WHERE id = 3").await;
+        assert!(verify(dir.path()).0);
+
+        // A key twice: the value moat wrote last, a forged one first.
+        set(r#"UPDATE moat_audit_log SET after_json = '{"n":99,"n":4}' WHERE id = 5"#).await;
+        let (ok, _, err) = verify(dir.path());
+        assert!(!ok);
+        assert!(err.contains("entry 5 was altered") && err.contains("key twice"), "{err}");
+        set(r#"UPDATE moat_audit_log SET after_json = '{"n": 4}' WHERE id = 5"#).await;
+        let (ok, _, err) = verify(dir.path());
+        assert!(!ok && err.contains("entry 5 was altered (its hash"), "{err}");
+    }
+}
+
+/// What a database-only attacker does after editing entries: recompute every chain hash
+/// from entry `from` on (the hash function is public; the key is not).
+async fn rehash(store: &Store, from: i64) {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT id, at_ms, actor, source_ip, session_id, action, model, pk, before_json, \
+         after_json, outcome, reason, hash FROM moat_audit_log ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let json = |t: Option<String>| t.map(|t| serde_json::from_str(&t).unwrap());
+    let mut prev = moat::store::audit::GENESIS.to_string();
+    for r in &rows {
+        let id: i64 = r.get("id");
+        if id < from {
+            prev = r.get("hash");
+            continue;
+        }
+        let e = AuditEntry {
+            at_ms: r.get("at_ms"),
+            actor: r.get("actor"),
+            source_ip: r.get("source_ip"),
+            session_id: r.get("session_id"),
+            action: r.get("action"),
+            model: r.get("model"),
+            pk: r.get("pk"),
+            before: json(r.get("before_json")),
+            after: json(r.get("after_json")),
+            outcome: r.get("outcome"),
+            reason: r.get("reason"),
+        };
+        let hash = moat::store::audit::row_hash(id, &e, &prev);
+        sqlx::query(if store.dialect() == moat::store::Dialect::Postgres {
+            "UPDATE moat_audit_log SET prev_hash = $1, hash = $2 WHERE id = $3"
+        } else {
+            "UPDATE moat_audit_log SET prev_hash = ?, hash = ? WHERE id = ?"
+        })
+        .bind(&prev)
+        .bind(&hash)
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        prev = hash;
+    }
+}
+
+on_both_databases! {
+    async fn the_keyed_chain_from_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        // Four entries from before the audit key existed.
+        let store = trail(dir.path(), 4).await;
+        let mut config = std::fs::read_to_string(dir.path().join("moat.toml")).unwrap();
+        config.push_str("[argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n");
+        std::fs::write(dir.path().join("moat.toml"), config).unwrap();
+        let (ok, stdout, _) = verify(dir.path());
+        assert!(ok && stdout.starts_with("unkeyed chain intact, MACs not checked"), "{stdout}");
+
+        // The first command that sets moat up makes the key (0600, next to secret.key),
+        // and every entry from then on carries a MAC.
+        let mut child = moat(dir.path())
+            .args(["user", "add", "ops", "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(b"a long enough password 1\n").unwrap();
+        let added = child.wait_with_output().unwrap();
+        assert!(added.status.success(), "{added:?}");
+        let key_path = dir.path().join("keys").join("audit.key");
+        let key_text = std::fs::read_to_string(&key_path).unwrap();
+        let key_hex = key_text.lines().next().unwrap().to_string();
+        assert_eq!(key_text.lines().nth(1), Some("from 5"), "{key_text}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        for output in [&added.stdout, &added.stderr] {
+            assert!(!String::from_utf8_lossy(output).contains(&key_hex), "the key was printed");
+        }
+        let out = moat(dir.path()).args(["group", "add", "support"]).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let (ok, stdout, err) = verify(dir.path());
+        assert!(ok, "{err}");
+        assert!(
+            stdout.starts_with("audit trail intact: ")
+                && stdout.contains("MACs verified from entry 5 on; the 4 entries before it predate the audit key"),
+            "{stdout}"
+        );
+        let head = stdout
+            .split("head ")
+            .nth(1)
+            .and_then(|h| h.split(';').next())
+            .unwrap()
+            .to_string();
+        let store = if current_db() == Db::Sqlite {
+            // Closed first: opening and closing the file in this process would drop the
+            // pool's POSIX locks on it, which corrupts a database other processes write.
+            store.close().await;
+            let db = std::fs::read(dir.path().join("moat.db")).unwrap();
+            let wal = std::fs::read(dir.path().join("moat.db-wal")).unwrap_or_default();
+            for bytes in [db, wal] {
+                assert!(
+                    !bytes.windows(key_hex.len()).any(|w| w == key_hex.as_bytes()),
+                    "the key is in the database"
+                );
+            }
+            Store::connect(&format!("sqlite://{}", dir.path().join("moat.db").display()))
+                .await
+                .unwrap()
+        } else {
+            store
+        };
+
+        // What MACs cannot see: the tail cut. A head kept elsewhere does.
+        let last: i64 = head.split(':').next().unwrap().parse().unwrap();
+        sqlx::query(&format!("DELETE FROM moat_audit_log WHERE id = {last}"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let (ok, _, err) = verify(dir.path());
+        assert!(ok, "{err}");
+        let out = moat(dir.path()).args(["audit", "verify", "--head", &head]).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("entry {last}, the recorded head")), "{err}");
+
+        // A database-only attacker edits an entry and recomputes the chain: the plain
+        // chain holds, the MACs do not.
+        sqlx::query("UPDATE moat_audit_log SET actor = 'mallory' WHERE id = 2")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        rehash(&store, 2).await;
+        let (ok, _, err) = verify(dir.path());
+        assert!(!ok);
+        assert!(
+            err.contains("audit trail broken: entry 5 has a MAC that does not match")
+                && err.trim().lines().count() == 1,
+            "{err}"
+        );
+        // Without the key file, verification can only vouch for the plain chain, and says so.
+        let aside = dir.path().join("audit.key.aside");
+        std::fs::rename(&key_path, &aside).unwrap();
+        let (ok, stdout, _) = verify(dir.path());
+        assert!(ok && stdout.starts_with("unkeyed chain intact, MACs not checked"), "{stdout}");
+        // And a command that would write entries refuses to, naming the file.
+        let out = moat(dir.path()).args(["group", "add", "other"]).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("audit.key is missing") && err.contains("keyed with it"), "{err}");
+        std::fs::rename(&aside, &key_path).unwrap();
+
+        // MACs stripped, to pass the rewritten entries off as older than the key: the key
+        // file says where the keyed part starts, not the database.
+        sqlx::query("UPDATE moat_audit_log SET mac = NULL WHERE id >= 5")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let (ok, _, err) = verify(dir.path());
+        assert!(!ok);
+        assert!(err.contains("entry 5 has no MAC, though the audit key covers every entry from 5 on"), "{err}");
     }
 }
 

@@ -484,10 +484,12 @@ fn commands_that_write_no_secret_never_create_the_secret_key() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert!(
-        !dir.path().join("keys").join("secret.key").exists(),
-        "a read from another directory must not tie the database to a new key"
-    );
+    for key in ["secret.key", "audit.key"] {
+        assert!(
+            !dir.path().join("keys").join(key).exists(),
+            "a read from another directory must not tie the database to a new {key}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -613,6 +615,72 @@ async fn totp_secrets_are_sealed_and_serve_refuses_a_missing_or_wrong_key() {
         String::from_utf8_lossy(&ok.stdout).trim(),
         "no live sessions"
     );
+}
+
+#[test]
+fn the_audit_key_is_made_once_and_serve_refuses_a_missing_or_wrong_one() {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), free_port());
+    let mut add = moat(dir.path())
+        .args(["user", "add", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"violet staple orbit 42\n")
+        .unwrap();
+    let out = add.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let key = dir.path().join("keys").join("audit.key");
+    let saved = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // A new database: the key covers the whole trail.
+    assert!(saved.ends_with("\nfrom 1\n"), "{saved}");
+    let key_hex = saved.lines().next().unwrap();
+    for output in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(output).contains(key_hex));
+    }
+    let run = moat(dir.path()).args(["audit", "verify"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && stdout.contains("every entry's MAC verified"),
+        "{stdout}"
+    );
+
+    // Without the key, or with another one, serve refuses to start and says why.
+    std::fs::remove_file(&key).unwrap();
+    let run = moat(dir.path()).arg("serve").output().unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("audit.key is missing"), "{err}");
+    assert!(!key.exists(), "a missing key is never silently replaced");
+
+    std::fs::write(&key, format!("{}\nfrom 1\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = moat(dir.path()).arg("serve").output().unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("is not the audit key this database's trail is keyed with"),
+        "{err}"
+    );
+    let run = moat(dir.path()).args(["audit", "verify"]).output().unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("the audit key is not the one"), "{err}");
+
+    std::fs::write(&key, &saved).unwrap();
+    let ok = moat(dir.path()).args(["audit", "verify"]).output().unwrap();
+    assert!(ok.status.success());
 }
 
 /// What a terminal would obey or use to reorder text: ESC, BEL, a C1 CSI, RLO.

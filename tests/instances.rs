@@ -72,7 +72,11 @@ on_both_databases! {
         x.await.unwrap();
         y.await.unwrap();
         let verified = b.store.verify_audit(None).await.unwrap();
-        assert_eq!(verified.map(|v| v.rows), Ok(before + 80), "one unbroken chain");
+        assert_eq!(
+            verified.map(|v| (v.rows, v.keyed_from)),
+            Ok((before + 80, Some(1))),
+            "one unbroken chain, every entry MACed with the one audit key"
+        );
         b.stop().await;
         a.stop().await;
     }

@@ -114,7 +114,7 @@ impl Store {
                 pk: pk_text(key),
                 ..audit.clone()
             };
-            delete_on(&mut tx, schema, table, key, audit).await?;
+            delete_on(&mut tx, self.audit_key(), schema, table, key, audit).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -124,6 +124,7 @@ impl Store {
 /// Delete one row inside the caller's transaction (see [`Store::delete_records`]).
 async fn delete_on(
     tx: &mut sqlx::AnyConnection,
+    audit_key: Option<&crate::seal::AuditKey>,
     schema: &Schema,
     table: &TableInfo,
     key: &[Value],
@@ -200,7 +201,7 @@ async fn delete_on(
         before: Some(serde_json::Value::Object(before)),
         ..audit
     };
-    append(&mut *tx, &audit).await?;
+    append(&mut *tx, audit_key, &audit).await?;
     Ok(())
 }
 

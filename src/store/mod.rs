@@ -34,11 +34,13 @@ use std::sync::Arc;
 use sqlx::any::{Any, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Transaction};
 
-use crate::seal::Sealer;
+use crate::seal::{AuditKey, Sealer};
 
 pub use sql::Dialect;
 
-pub use audit::{AuditEntry, AuditFilter, AuditRow, ChainError, Verified};
+pub use audit::{
+    AuditEntry, AuditFilter, AuditKeyCheck, AuditRow, ChainError, KeyedStart, Verified,
+};
 pub use delete::value_json;
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use sessions::{LiveSession, SessionRow};
@@ -80,6 +82,9 @@ pub struct Store {
     /// Seals and opens TOTP secrets; attached once the key is checked against this
     /// database (see [`Store::with_sealer`]).
     sealer: Option<Arc<Sealer>>,
+    /// MACs audit entries as they are appended, and checks them in
+    /// [`Store::verify_audit`] (see [`Store::with_audit_key`]).
+    audit_key: Option<Arc<AuditKey>>,
 }
 
 /// The key of the PostgreSQL advisory lock every moat write transaction holds ("moat").
@@ -152,6 +157,7 @@ impl Store {
             dialect,
             schemas: Arc::new(["public".to_string()]),
             sealer: None,
+            audit_key: None,
         })
     }
 
@@ -216,6 +222,19 @@ impl Store {
     pub fn with_sealer(mut self, sealer: Sealer) -> Store {
         self.sealer = Some(Arc::new(sealer));
         self
+    }
+
+    /// This store with `key` for the audit trail: every entry appended carries its MAC,
+    /// and verification checks the MACs from the key's first entry on. Check it first with
+    /// [`Store::adopt_audit_key`].
+    pub fn with_audit_key(mut self, key: AuditKey) -> Store {
+        self.audit_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The audit key attached, if any.
+    pub(crate) fn audit_key(&self) -> Option<&AuditKey> {
+        self.audit_key.as_deref()
     }
 
     fn sealer(&self) -> Result<&Sealer, StoreError> {

@@ -182,7 +182,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        append(&mut tx, audit).await?;
+        append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -224,7 +224,7 @@ impl Store {
                 .await?
                 .rows_affected();
         }
-        append(&mut tx, audit).await?;
+        append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -271,7 +271,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        append(&mut tx, audit).await?;
+        append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(changed > 0)
     }
@@ -374,7 +374,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        append(&mut tx, audit).await?;
+        append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(n > 0)
     }
@@ -394,7 +394,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        append(&mut tx, audit).await?;
+        append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -417,7 +417,7 @@ impl Store {
         if !active {
             super::sessions::request_user_end(&mut tx, user_id, "account disabled", now).await?;
         }
-        append(&mut tx, audit).await?;
+        append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(())
     }

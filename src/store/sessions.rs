@@ -203,7 +203,7 @@ impl Store {
             .await?;
         let mut audit = audit.clone();
         audit.pk = Some(full.clone());
-        super::audit::append(&mut tx, &audit).await?;
+        super::audit::append(&mut tx, self.audit_key(), &audit).await?;
         tx.commit().await?;
         Ok((full, user))
     }

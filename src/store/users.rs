@@ -310,7 +310,7 @@ impl Store {
                 "two-factor authentication is already set up for this account: log in again".into(),
             ));
         }
-        super::audit::append(&mut tx, audit).await?;
+        super::audit::append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -357,7 +357,7 @@ impl Store {
         .bind(keep_session)
         .execute(&mut *tx)
         .await?;
-        super::audit::append(&mut tx, audit).await?;
+        super::audit::append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -393,7 +393,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         super::sessions::request_user_end(&mut tx, user_id, "second factor reset", now).await?;
-        super::audit::append(&mut tx, audit).await?;
+        super::audit::append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -446,7 +446,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        super::audit::append(&mut tx, audit).await?;
+        super::audit::append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(())
     }

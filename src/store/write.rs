@@ -190,7 +190,7 @@ impl Store {
             after: Some(json_of(&changes)),
             ..audit
         };
-        append(&mut tx, &audit).await?;
+        append(&mut tx, self.audit_key(), &audit).await?;
         tx.commit().await?;
         // A changed key column means the row is now found under its new key.
         let new_key = table
@@ -238,7 +238,7 @@ impl Store {
                 after: Some(json_of(changes)),
                 ..audit.clone()
             };
-            append(&mut tx, &row_audit).await?;
+            append(&mut tx, self.audit_key(), &row_audit).await?;
         }
         tx.commit().await?;
         Ok(keys.len())
@@ -285,7 +285,7 @@ impl Store {
             after: Some(json_of(values)),
             ..audit
         };
-        append(&mut tx, &audit).await?;
+        append(&mut tx, self.audit_key(), &audit).await?;
         tx.commit().await?;
         Ok(key)
     }
