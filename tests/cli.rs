@@ -773,3 +773,27 @@ async fn database_names_reach_the_terminal_sanitized() {
         assert!(ok, "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn serve_refuses_a_masked_or_hidden_key_column() {
+    // authors.id is the demo's key: masking it would show •••• in the list but the key
+    // in clear in the breadcrumb, status lines and the audit trail.
+    for rule in ["masked", "hidden"] {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(dir.path(), free_port());
+        let mut config = std::fs::read_to_string(dir.path().join("moat.toml")).unwrap();
+        config.push_str(&format!("[models.authors]\n{rule} = [\"id\"]\n"));
+        std::fs::write(dir.path().join("moat.toml"), config).unwrap();
+        let out = moat(dir.path())
+            .args(["serve", "--demo"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{rule}: serve started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("models.authors.{rule}: `id` identifies rows")),
+            "{rule}: {err}"
+        );
+    }
+}
