@@ -154,12 +154,15 @@ impl Context {
         actor.source_key = source_key.to_string();
         let live = self.register(&actor);
         let (shell, _) = watch::channel(false);
+        let (done, done_rx) = tokio::sync::oneshot::channel();
         Authenticated {
             who,
             actor,
             live,
             at: tokio::time::Instant::now(),
             shell,
+            done: Some(done),
+            done_rx: Some(done_rx),
         }
     }
 
@@ -179,6 +182,7 @@ impl Context {
             mut live,
             at: started,
             shell,
+            ..
         } = login;
         shell.send_replace(true);
         let (cols, rows) = self.clamp_size(term.cols, term.rows);
@@ -1582,6 +1586,10 @@ pub struct Authenticated {
     at: tokio::time::Instant,
     /// Set once the console opens (the shell request).
     shell: watch::Sender<bool>,
+    /// Tells the transport that the session's channel is done (sent, or dropped).
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The transport's side of `done`, handed out once by [`Authenticated::watch`].
+    done_rx: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Authenticated {
@@ -1594,12 +1602,21 @@ impl Authenticated {
         &self.actor.session_id
     }
 
-    /// What the transport watches until the console opens.
-    pub fn watch(&self) -> Watch {
+    /// What the transport watches until the console opens (and, once, whether the
+    /// session's channel is done).
+    pub fn watch(&mut self) -> Watch {
         Watch {
             end: self.live.handle.end.clone(),
             shell: self.shell.subscribe(),
+            done: self.done_rx.take(),
         }
+    }
+
+    /// The signal the channel gives when it is done with the session (the console ended,
+    /// or the channel asked for something else): the transport then closes the
+    /// connection, so no authenticated connection outlives its session.
+    pub fn take_done(&mut self) -> Option<tokio::sync::oneshot::Sender<()>> {
+        self.done.take()
     }
 }
 
@@ -1619,6 +1636,8 @@ pub struct Watch {
     pub end: watch::Receiver<Option<String>>,
     /// `true` once the console opened; from then on the session ends itself.
     pub shell: watch::Receiver<bool>,
+    /// Fires (or closes) when the session's channel is done with it.
+    pub done: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 /// Who is acting in a session. Their grants are read afresh for every command.

@@ -335,6 +335,73 @@ async fn restarting_keyboard_interactive_is_bounded_delayed_and_counted() {
 }
 
 #[tokio::test]
+async fn a_code_prompt_answered_with_no_or_two_answers_is_counted() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = TestServer::start().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/code_answers.py");
+    for n in ["0", "2"] {
+        let port = server.addr.port().to_string();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("python3")
+                .args([script, "127.0.0.1", &port, "jane", PASSWORD, n])
+                .output()
+                .expect("python3")
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("\"accepted\": false"),
+            "{n} answers: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Both rounds had the right password and no single code: audited and counted.
+    eventually("both rounds audited", async || {
+        audited(&server, NO_CODE).await.len() >= 2
+    })
+    .await;
+    let counters = server.store.list_failure_counters().await.unwrap();
+    assert!(
+        counters
+            .iter()
+            .any(|(k, c)| k.username == "jane" && !k.ip.is_empty() && c.failures >= 2),
+        "{counters:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_closes_when_its_session_ends() {
+    let server = TestServer::start().await;
+    // Quitting the console closes the connection, whatever the client does next.
+    let conn = login(&server, "jane").await;
+    let mut c = Console::open(&conn, 100, 30, "xterm").await;
+    c.wait_for("moat › models").await;
+    c.send(b"q").await;
+    c.wait_closed().await;
+    eventually("the connection to close after q", async || conn.is_closed()).await;
+    // So does ending the session from outside.
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 100, 30, "xterm").await;
+    c.wait_for("moat › models").await;
+    let id = live_of(&server, "admin").await[0].id.clone();
+    let mut out = Vec::new();
+    commands::session_end(&server.config, &id, "ops", &mut out)
+        .await
+        .unwrap();
+    c.wait_closed().await;
+    assert!(c.screen().contains("session ended"), "{}", c.screen());
+    eventually("the connection to close after the end", async || {
+        conn.is_closed()
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn repeating_the_password_method_is_bounded_and_a_hang_up_is_counted() {
     let server = TestServer::start_with(
         |c| {
@@ -469,6 +536,8 @@ async fn a_flood_of_known_password_logins_leaves_real_logins_working() {
             c.limits.per_source_per_minute = 100_000;
             c.limits.max_preauth_per_source = 1_000;
             c.limits.global_per_second = 100_000;
+            c.limits.max_preauth_total = 100_000;
+            c.limits.preauth_drop_start = 100_000;
         },
         None,
     )

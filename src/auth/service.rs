@@ -160,10 +160,12 @@ pub enum PasswordCheck {
 /// else's logins (capacity = workers + queue):
 /// - one source address may hold at most half of the capacity, so a flood from one
 ///   address always leaves room, while an office behind one NAT can still log in;
-/// - one username may hold at most a quarter, so an insider who knows a password (and
-///   loops on it from several addresses) cannot fill the queue;
-/// - a quarter is reserved for known sources (a pair that logged in recently), so a
-///   flood of strangers from many addresses still leaves real users a way in.
+/// - a quarter (at least two slots) is reserved for known sources (a pair that logged in
+///   recently), so a flood of strangers from many addresses still leaves real users a
+///   way in;
+/// - one username may hold at most half of that reserve (at least one slot), so an
+///   insider who knows a password and loops on it from addresses where they logged in
+///   before cannot fill the reserve either, while strangers fill the rest.
 #[derive(Debug, Default)]
 struct InFlight {
     counts: Mutex<Counts>,
@@ -222,11 +224,17 @@ enum Full {
 impl InFlight {
     fn new(capacity: usize) -> InFlight {
         let capacity = capacity.max(1);
+        // With fewer than three slots nothing can be kept aside.
+        let reserve = if capacity >= 3 {
+            (capacity / 4).max(2)
+        } else {
+            0
+        };
         InFlight {
             counts: Mutex::new(Counts::default()),
             per_source: (capacity / 2).max(1),
-            per_user: (capacity / 4).max(1),
-            strangers: (capacity - capacity / 4).max(1),
+            per_user: (reserve / 2).max(1),
+            strangers: (capacity - reserve).max(1),
         }
     }
 
@@ -257,6 +265,41 @@ impl InFlight {
             user: user.to_string(),
             known,
         })
+    }
+}
+
+/// How long the last verifications took, queueing included: a refusal that skips the
+/// hash (a locked key) waits as long as one of them, drawn at random, so it has the
+/// same distribution of times as a real verification under the same load.
+#[derive(Debug, Default)]
+struct RecentTimes {
+    times: Mutex<std::collections::VecDeque<std::time::Duration>>,
+}
+
+impl RecentTimes {
+    const KEEP: usize = 64;
+
+    fn note(&self, took: std::time::Duration) {
+        let mut t = match self.times.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if t.len() == Self::KEEP {
+            t.pop_front();
+        }
+        t.push_back(took);
+    }
+
+    fn sample(&self) -> Option<std::time::Duration> {
+        let t = match self.times.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if t.is_empty() {
+            return None;
+        }
+        let i = rand::Rng::gen_range(&mut rand::thread_rng(), 0..t.len());
+        t.get(i).copied()
     }
 }
 
@@ -293,6 +336,7 @@ pub struct AuthService {
     pub(super) workers: Workers,
     in_flight: Arc<InFlight>,
     busy: Arc<Mutex<BusyLog>>,
+    took: Arc<RecentTimes>,
     policy: Arc<RwLock<Arc<Policy>>>,
 }
 
@@ -317,6 +361,7 @@ impl AuthService {
             workers: Workers::new(threads, queue),
             in_flight: Arc::new(InFlight::new(threads.saturating_add(queue))),
             busy: Arc::new(Mutex::new(BusyLog::default())),
+            took: Arc::new(RecentTimes::default()),
             policy: Arc::new(RwLock::new(Arc::new(policy))),
         }
     }
@@ -382,8 +427,13 @@ impl AuthService {
         };
         let known = self.known_source(a, exists).await?;
         if let Some(scope) = self.locked(a, exists, known).await? {
-            // Take as long as a verification would, without doing one.
-            tokio::time::sleep(self.hasher.typical_verify_time()).await;
+            // Take as long as a verification does now (queueing included), without
+            // doing one: a locked account must not be told apart by its timing.
+            let like = self
+                .took
+                .sample()
+                .unwrap_or_else(|| self.hasher.typical_verify_time());
+            tokio::time::sleep(like).await;
             return refuse(Reason::Locked(scope));
         }
         let phc = user.as_ref().map(|u| u.password_hash.clone());
@@ -445,7 +495,9 @@ impl AuthService {
         };
         let hasher = Arc::clone(&self.hasher);
         let password = password.to_owned();
-        self.workers
+        let started = std::time::Instant::now();
+        let matches = self
+            .workers
             .run(move |blocks| match phc {
                 Some(phc) => hasher.verify_in(&phc, &password, blocks),
                 None => {
@@ -453,7 +505,11 @@ impl AuthService {
                     false
                 }
             })
-            .await
+            .await;
+        if matches.is_some() {
+            self.took.note(started.elapsed());
+        }
+        matches
     }
 
     /// The code step: a TOTP code (replay rule) or an unused backup code.
@@ -808,21 +864,20 @@ mod tests {
     #[test]
     fn one_username_gets_at_most_a_quarter_and_strangers_leave_a_quarter() {
         let f = InFlight::new(16);
-        assert_eq!((f.per_source, f.per_user, f.strangers), (8, 4, 12));
-        // An insider looping on their own password from four addresses.
-        let insider: Vec<_> = (0..4)
+        assert_eq!((f.per_source, f.per_user, f.strangers), (8, 2, 12));
+        // An insider looping on their own password from addresses they logged in from.
+        let insider: Vec<_> = (0..2)
             .map(|i| f.mark(&format!("10.0.0.{i}"), "mallory", true).unwrap())
             .collect();
         assert_eq!(
             f.mark("10.0.0.9", "mallory", true).err(),
             Some(Full::User),
-            "a fifth verification of one username waits its turn"
+            "a third verification of one username waits its turn"
         );
         assert!(
             f.mark("10.0.0.9", "alice", true).is_ok(),
             "others still verify"
         );
-        drop(insider);
         // Strangers (unknown pairs) from many addresses fill their three quarters…
         let strangers: Vec<_> = (0..12)
             .map(|i| {
@@ -834,10 +889,21 @@ mod tests {
             f.mark("10.1.1.1", "guess99", false).err(),
             Some(Full::Strangers)
         );
-        // …and a known source still gets in.
+        // …and with the insider still holding their share, a known source gets in.
         let known = f.mark("10.2.0.1", "alice", true);
         assert!(known.is_ok());
-        drop((strangers, known));
+        drop((strangers, known, insider));
+        // The smallest pool that keeps anything aside still keeps a slot for others.
+        let small = InFlight::new(4);
+        let _insider = small.mark("10.0.0.1", "mallory", true).unwrap();
+        let _strangers: Vec<_> = (0..2)
+            .map(|i| {
+                small
+                    .mark(&format!("10.1.0.{i}"), &format!("x{i}"), false)
+                    .unwrap()
+            })
+            .collect();
+        assert!(small.mark("10.9.9.9", "alice", true).is_ok());
         let c = f.counts.lock().unwrap();
         assert!(c.by_source.is_empty() && c.by_user.is_empty() && c.strangers == 0);
     }
@@ -976,5 +1042,23 @@ mod tests {
         assert!(log
             .iter()
             .any(|e| e.source_ip.as_deref() == Some("2001:db8:1:2:ffff::3")));
+    }
+
+    #[test]
+    fn a_skipped_verification_waits_as_long_as_a_recent_real_one() {
+        let t = RecentTimes::default();
+        assert_eq!(
+            t.sample(),
+            None,
+            "nothing measured yet: the caller falls back"
+        );
+        for ms in 1..=100 {
+            t.note(std::time::Duration::from_millis(ms));
+        }
+        for _ in 0..50 {
+            let d = t.sample().unwrap();
+            // Only the last 64 are kept: 37..=100 ms.
+            assert!((37..=100).contains(&d.as_millis()), "{d:?}");
+        }
     }
 }

@@ -20,10 +20,12 @@ const EVENT_QUEUE: usize = 64;
 /// Serve the console on `channel` until either side closes it.
 pub async fn drive(
     channel: Channel<Msg>,
-    login: Authenticated,
+    mut login: Authenticated,
     peer: SocketAddr,
     ctx: Arc<Context>,
 ) {
+    // Dropped or sent when this returns: the connection closes with the session.
+    let done = login.take_done();
     let (mut read, write) = channel.split();
     // Wait for the shell request, remembering the pty's terminal type and size.
     let mut term = TermInfo {
@@ -114,4 +116,7 @@ pub async fn drive(
     let _ = write.exit_status(status).await;
     let _ = write.eof().await;
     let _ = write.close().await;
+    if let Some(done) = done {
+        let _ = done.send(());
+    }
 }

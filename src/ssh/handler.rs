@@ -147,7 +147,7 @@ impl Handler {
         {
             tracing::error!(error = %e, "recording a login failed");
         }
-        let login = self
+        let mut login = self
             .sessions
             .authenticated(identity, &self.ip, &self.source);
         let watch = login.watch();
@@ -347,11 +347,21 @@ impl russh::server::Handler for Handler {
                 Ok(prompt(CODE_PROMPT))
             }
             (Stage::AwaitCode { user: u, pending }, Some(response)) if u == user => {
-                let code = single_answer(response);
-                if let (Some(pending), Some(code)) = (pending, code) {
-                    if let Some(identity) = self.code_step(user, &pending, &code).await {
-                        return Ok(self.accept(user, identity).await);
+                match (pending, single_answer(response)) {
+                    (Some(pending), Some(code)) => {
+                        if let Some(identity) = self.code_step(user, &pending, &code).await {
+                            return Ok(self.accept(user, identity).await);
+                        }
                     }
+                    // No answer, or several: the right password still gave no code.
+                    (Some(_), None) => {
+                        let refusal = Refusal {
+                            reason: Reason::NoCode,
+                            user_exists: true,
+                        };
+                        self.record(user, refusal).await;
+                    }
+                    (None, _) => {}
                 }
                 Ok(self.refuse())
             }

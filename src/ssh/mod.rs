@@ -345,15 +345,31 @@ impl Server {
         };
         drop(preauth);
         let reason = match end {
-            Ok(Ok(LoginEnd::Authenticated(watch))) => {
-                tokio::select! {
+            Ok(Ok(LoginEnd::Authenticated(mut watch))) => {
+                let reason = tokio::select! {
                     result = &mut running => {
                         if let Err(e) = result {
                             tracing::debug!(%peer, error = %e, "connection ended");
                         }
                         return;
                     }
-                    reason = until_console(watch, live.shell_grace) => reason,
+                    reason = until_console(&mut watch, live.shell_grace) => reason,
+                };
+                match (reason, watch.done.take()) {
+                    (Some(reason), _) => Some(reason),
+                    // The console runs: once its channel is done, so is the connection
+                    // (a client that stays after `q`, or after its session was ended,
+                    // keeps no authenticated connection).
+                    (None, Some(done)) => tokio::select! {
+                        result = &mut running => {
+                            if let Err(e) = result {
+                                tracing::debug!(%peer, error = %e, "connection ended");
+                            }
+                            return;
+                        }
+                        _ = done => Some("session closed".into()),
+                    },
+                    (None, None) => None,
                 }
             }
             Ok(Ok(LoginEnd::TooManyFailures)) => Some("too many authentication failures".into()),
@@ -375,7 +391,7 @@ impl Server {
 /// session itself takes over ending it), or why the connection must close first — the
 /// session was ended (an operator, a 2FA reset, a disabled account, on any instance), or
 /// no console was asked for within `shell_grace`.
-async fn until_console(mut watch: session::Watch, shell_grace: Duration) -> Option<String> {
+async fn until_console(watch: &mut session::Watch, shell_grace: Duration) -> Option<String> {
     let deadline = tokio::time::Instant::now() + shell_grace;
     loop {
         if *watch.shell.borrow() {
