@@ -3,8 +3,13 @@
 //! streams connections from a denied one. Also: server CPU per denied connection, and
 //! peak server memory.
 //!
-//! `cargo bench --bench flood` — prints a Markdown table (also written to
-//! `target/bench-flood.md`). Figures, not pass/fail. Argon2 runs at its default cost.
+//! And a pre-auth hold: ten sources keep as many unauthenticated connections open as
+//! they are let (idle, or stalled after their version line) while a user logs in, trying
+//! again a second after a refusal as `ssh -o ConnectionAttempts` does.
+//!
+//! `cargo bench --bench flood` — prints Markdown tables (also written to
+//! `target/bench-flood.md`); `cargo bench --bench flood -- hold` runs only the pre-auth
+//! hold. Figures, not pass/fail. Argon2 runs at its default cost.
 
 mod support;
 
@@ -13,9 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moat::config::Argon2Config;
-use support::common::{login_at, Console, TrustAll};
+use support::common::{ki_login, login_at, Console, TrustAll, PASSWORD};
 use support::{percentile, users, Bench};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 
 const LEGIT_LOGINS: usize = 30;
@@ -178,14 +183,196 @@ async fn run(name: &'static str, limits: &str, measure_denied: bool) -> Scenario
     }
 }
 
+/// Holding sources: 127.0.0.16 .. 127.0.0.25, each with as many connection tasks as the
+/// default per-source cap.
+const HOLD_SOURCES: u8 = 10;
+const HOLD_PER_SOURCE: usize = 10;
+/// Pause of a legitimate client after a refusal (OpenSSH's ConnectionAttempts waits 1 s).
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// Holders run this long before the measured logins start.
+const HOLD_WARMUP: Duration = Duration::from_secs(6);
+
+/// One holder task: connect from `source`, and once let in keep the connection until the
+/// server closes it, sending nothing (`stall_after_version`: only a version line). Then
+/// again. A refusal is retried after 50 ms (the holders share the server's 2 cores). The
+/// first connection waits a random part of the version grace time, so that the holders'
+/// connections do not all end (and leave a gap) at the same instant.
+async fn holder(
+    addr: std::net::SocketAddr,
+    source: String,
+    stall_after_version: bool,
+    held: Arc<AtomicU64>,
+) {
+    let stagger = rand::Rng::gen_range(&mut rand::thread_rng(), 0..5000);
+    tokio::time::sleep(Duration::from_millis(stagger)).await;
+    loop {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        let Ok(mut s) = socket.connect(addr).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let mut buf = [0u8; 2048];
+        if !matches!(s.read(&mut buf).await, Ok(n) if n > 0) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        if stall_after_version && s.write_all(b"SSH-2.0-hold\r\n").await.is_err() {
+            continue;
+        }
+        held.fetch_add(1, Ordering::Relaxed);
+        while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+        held.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A login by `bench<i>` that tries again after [`RETRY_PAUSE`] when reset before the
+/// banner; milliseconds from the first try to the first frame, and the tries it took.
+async fn retrying_login(bench: &Bench, i: usize) -> (f64, u32) {
+    let t0 = Instant::now();
+    let mut tries = 0;
+    let mut conn = loop {
+        tries += 1;
+        let config = Arc::new(russh::client::Config {
+            nodelay: true,
+            ..russh::client::Config::default()
+        });
+        let attempt = russh::client::connect(config, bench.addr(), TrustAll);
+        match tokio::time::timeout(Duration::from_secs(10), attempt).await {
+            Ok(Ok(conn)) => break conn,
+            _ => tokio::time::sleep(RETRY_PAUSE).await,
+        }
+    };
+    let code = bench.code(i);
+    let outcome = ki_login(&mut conn, &format!("bench{i}"), &[PASSWORD, &code]).await;
+    assert!(outcome.success, "bench{i}: {outcome:?}");
+    let mut c = Console::open(&conn, 80, 24, "xterm").await;
+    c.wait_for("post_tags").await;
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    support::common::disconnect(conn).await;
+    (ms, tries)
+}
+
+struct Hold {
+    name: &'static str,
+    logins: Vec<f64>,
+    tries: Vec<u32>,
+    /// Holder connections open, sampled every 100 ms during the logins.
+    held: Vec<f64>,
+}
+
+/// `LEGIT_LOGINS` retrying logins while the holders run (`holders: None`: none run).
+async fn hold(name: &'static str, limits: &str, holders: Option<bool>) -> Hold {
+    let config = format!("allowlist = [\"127.0.0.1/32\", \"127.0.0.16/28\"]\n{limits}");
+    let bench = Bench::start(&config, users(LEGIT_LOGINS, Argon2Config::default())).await;
+    let held = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    if let Some(stall_after_version) = holders {
+        for source in 16..16 + HOLD_SOURCES {
+            for _ in 0..HOLD_PER_SOURCE {
+                tasks.push(tokio::spawn(holder(
+                    bench.addr(),
+                    format!("127.0.0.{source}"),
+                    stall_after_version,
+                    held.clone(),
+                )));
+            }
+        }
+        tokio::time::sleep(HOLD_WARMUP).await;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (held, stop) = (held.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                samples.push(held.load(Ordering::Relaxed) as f64);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            samples
+        })
+    };
+    let (mut logins, mut tries) = (Vec::new(), Vec::new());
+    for i in 0..LEGIT_LOGINS {
+        let (ms, n) = retrying_login(&bench, i).await;
+        logins.push(ms);
+        tries.push(n);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let held = sampler.await.unwrap_or_default();
+    for t in tasks {
+        t.abort();
+    }
+    Hold {
+        name,
+        logins,
+        tries,
+        held,
+    }
+}
+
+async fn hold_report() -> String {
+    let off = "[limits]\npreauth_drop_start = 100\n";
+    let scenarios = [
+        hold("nobody holding (default limits)", "", None).await,
+        hold("idle holders, default limits", "", Some(false)).await,
+        hold("idle holders, early drop off", off, Some(false)).await,
+        hold(
+            "holders stall after their version line, default limits",
+            "",
+            Some(true),
+        )
+        .await,
+        hold(
+            "holders stall after their version line, early drop off",
+            off,
+            Some(true),
+        )
+        .await,
+    ];
+    let mut report = format!(
+        "| pre-auth hold ({HOLD_SOURCES} sources × {HOLD_PER_SOURCE}) | legit login p50 / p99 / max (retries included) | tries per login: mean / max | logins on the first try | holder connections open: mean / max |\n|---|---|---|---|---|\n"
+    );
+    for s in &scenarios {
+        let mean_tries = s.tries.iter().map(|&n| f64::from(n)).sum::<f64>() / s.tries.len() as f64;
+        let first = s.tries.iter().filter(|&&n| n == 1).count();
+        let held_mean = s.held.iter().sum::<f64>() / s.held.len().max(1) as f64;
+        let held_max = s.held.iter().copied().fold(0.0, f64::max);
+        report.push_str(&format!(
+            "| {} | {:.0} / {:.0} / {:.0} ms | {:.2} / {} | {}/{} | {:.0} / {:.0} |\n",
+            s.name,
+            percentile(&s.logins, 50),
+            percentile(&s.logins, 99),
+            percentile(&s.logins, 100),
+            mean_tries,
+            s.tries.iter().max().copied().unwrap_or(0),
+            first,
+            s.tries.len(),
+            held_mean,
+            held_max,
+        ));
+    }
+    report
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "hold") {
+        let report = hold_report().await;
+        println!("{report}");
+        let _ = std::fs::write(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-flood.md"),
+            &report,
+        );
+        return;
+    }
     let scenarios = [
         run("default limits", "", true).await,
         run(
             "rate limits raised (every attempt reaches auth)",
             "[limits]\nper_source_per_minute = 1000000\nglobal_per_second = 1000000\n\
-             max_preauth_per_source = 100000\nmax_preauth_total = 100000\n",
+             max_preauth_per_source = 100000\nmax_preauth_total = 100000\n\
+             preauth_drop_start = 100000\n",
             false,
         )
         .await,
@@ -211,6 +398,8 @@ async fn main() {
             "\nServer CPU per denied connection ({DENIED_PROBES} sequential connections from a source outside the allow-list): {us:.1} µs\n"
         ));
     }
+    report.push('\n');
+    report.push_str(&hold_report().await);
     println!("{report}");
     let _ = std::fs::write(
         concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-flood.md"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use moat::commands;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Connect from `source` (a loopback address) and read what the server says first.
@@ -313,6 +313,28 @@ async fn a_connection_without_a_version_line_is_closed_at_the_version_deadline()
         ssh.authenticate_none("admin").await.is_ok(),
         "a connection that sent its version line is still open"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_stalled_after_its_version_line_is_closed_at_the_login_grace_time() {
+    let server = TestServer::start_with(
+        |c| {
+            c.allowlist = vec!["127.0.0.0/8".into()];
+            c.limits.max_preauth_per_source = 1;
+            c.login_grace_secs = 1;
+        },
+        None,
+    )
+    .await;
+    let mut stalled = admitted(&server, "127.0.0.8").await.expect("a slot");
+    // A version line, then never the key exchange the server is waiting for.
+    stalled.write_all(b"SSH-2.0-stall\r\n").await.unwrap();
+    assert!(
+        closed_by_server(&mut stalled).await,
+        "still open well after the login grace time"
+    );
+    assert!(admitted(&server, "127.0.0.8").await.is_some(), "slot freed");
     server.stop().await;
 }
 

@@ -41,6 +41,9 @@ fn tokio_stream(stream: std::net::TcpStream) -> std::io::Result<TcpStream> {
 /// How long a shutdown waits for sessions to close.
 pub const DRAIN: Duration = Duration::from_secs(10);
 
+/// How long a connection refused at login may take to close after being told why.
+const DISCONNECT_WAIT: Duration = Duration::from_secs(1);
+
 /// Identification string: no version to fingerprint.
 pub const SERVER_ID: &str = "SSH-2.0-moat";
 
@@ -309,6 +312,8 @@ impl Server {
             self.ssh.auth_rejection_time,
             live.gate.source_label(peer.ip()),
         );
+        // A second handle on the socket, to cut a connection russh would keep (see below).
+        let cut = socket2::SockRef::from(&stream).try_clone().ok();
         // From anyone but a trusted proxy (whose header is already consumed), a PROXY
         // header is refused rather than passed to SSH.
         let stream = proxy::RefuseHeader::new(stream);
@@ -380,7 +385,25 @@ impl Server {
             let _ = handle
                 .disconnect(russh::Disconnect::ByApplication, reason, String::new())
                 .await;
+            // russh acts on that only outside a key exchange: a client stalled inside one
+            // (it sent its version line, then nothing) would keep its connection, without
+            // a slot, until russh's inactivity timeout. Cut it instead.
+            match tokio::time::timeout(DISCONNECT_WAIT, &mut running).await {
+                Ok(ended) => {
+                    if let Err(e) = ended {
+                        tracing::debug!(%peer, error = %e, "connection ended");
+                    }
+                    return;
+                }
+                Err(_) => {
+                    if let Some(socket) = &cut {
+                        let _ = socket.shutdown(std::net::Shutdown::Both);
+                    }
+                }
+            }
         }
+        // Not kept past here: an open duplicate would keep the socket from closing.
+        drop(cut);
         if let Err(e) = running.await {
             tracing::debug!(%peer, error = %e, "connection ended");
         }
