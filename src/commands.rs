@@ -52,9 +52,15 @@ pub enum CommandError {
 
 /// Seconds since the epoch: the one place commands read the clock.
 pub fn now_unix() -> i64 {
+    now_unix_ms().div_euclid(1000)
+}
+
+/// Milliseconds since the epoch (audit rows, and the order of a session's start against
+/// an operator's invalidation within one second).
+pub fn now_unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 
@@ -536,7 +542,7 @@ pub async fn session_end(
 ) -> Result<(), CommandError> {
     let store = open_admin_store(config).await?;
     let audit = AuditEntry {
-        at_ms: now_unix().saturating_mul(1000),
+        at_ms: now_unix_ms(),
         actor: Some(format!("cli:{operator}")),
         action: "session_end".into(),
         model: Some("moat_sessions".into()),
@@ -579,7 +585,7 @@ fn cli_audit(
     after: serde_json::Value,
 ) -> AuditEntry {
     AuditEntry {
-        at_ms: now_unix().saturating_mul(1000),
+        at_ms: now_unix_ms(),
         actor: Some(format!("cli:{operator}")),
         action: action.into(),
         model: Some(model.into()),
@@ -1173,7 +1179,7 @@ pub async fn lockout_reset(
     };
     store
         .audit(&[AuditEntry {
-            at_ms: now_unix().saturating_mul(1000),
+            at_ms: now_unix_ms(),
             actor: Some(format!("cli:{operator}")),
             action: "lockout_reset".into(),
             outcome: "success".into(),
@@ -1208,7 +1214,7 @@ pub async fn backup_codes(
         .map(|n| backup::hash(&n))
         .collect();
     let audit = AuditEntry {
-        at_ms: now_unix().saturating_mul(1000),
+        at_ms: now_unix_ms(),
         actor: Some(format!("cli:{operator}")),
         action: "backup_codes".into(),
         model: Some("moat_users".into()),

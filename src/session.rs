@@ -309,8 +309,10 @@ impl Context {
     /// The database row is written off the login's path (it cost 1.4 ms of the first
     /// frame); ending the session waits for it, so the row is never left looking live.
     fn register(&self, actor: &Actor) -> LiveGuard {
-        let now = now_ms() / 1000;
-        let handle = self.live.register(&actor.session_id, actor.user_id, now);
+        let now_ms = now_ms();
+        let handle = self
+            .live
+            .register(&actor.session_id, actor.user_id, now_ms.div_euclid(1000));
         let store = self.store.clone();
         let (id, user_id) = (actor.session_id.clone(), actor.user_id);
         let (username, source_ip) = (actor.username.clone(), actor.source_ip.clone());
@@ -321,7 +323,8 @@ impl Context {
                 user_id,
                 username: &username,
                 source_ip: &source_ip,
-                now,
+                now: now_ms.div_euclid(1000),
+                now_ms,
             };
             if let Err(e) = store.session_started(&row).await {
                 // A session nobody can see or end from outside does not run.

@@ -175,7 +175,13 @@ async fn the_session_clock_starts_at_authentication() {
     .await;
     let logged_in = Instant::now();
     let conn = login(&server, "jane").await;
-    let started_at = live_of(&server, "jane").await[0].started_at;
+    let mut rows = Vec::new();
+    eventually("the session row", async || {
+        rows = live_of(&server, "jane").await;
+        !rows.is_empty()
+    })
+    .await;
+    let started_at = rows[0].started_at;
     assert!((started_at - now() as i64).abs() <= 1);
     // Wait before asking for the console: the clock is already running.
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -958,6 +958,7 @@ mod tests {
                 username: "alice",
                 source_ip: "10.0.0.1",
                 now: NOW_MS / 1000,
+                now_ms: NOW_MS,
             })
             .await
             .unwrap();

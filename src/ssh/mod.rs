@@ -38,6 +38,11 @@ fn tokio_stream(stream: std::net::TcpStream) -> std::io::Result<TcpStream> {
     TcpStream::from_std(stream)
 }
 
+/// How long a client may keep its connection after its session's channel closed before
+/// moat disconnects it (a stock client closes at once, and then exits with the session's
+/// status rather than with a disconnect).
+const CLIENT_CLOSE_WAIT: Duration = Duration::from_secs(2);
+
 /// How long a shutdown waits for sessions to close.
 pub const DRAIN: Duration = Duration::from_secs(10);
 
@@ -362,18 +367,29 @@ impl Server {
                 };
                 match (reason, watch.done.take()) {
                     (Some(reason), _) => Some(reason),
-                    // The console runs: once its channel is done, so is the connection
-                    // (a client that stays after `q`, or after its session was ended,
-                    // keeps no authenticated connection).
-                    (None, Some(done)) => tokio::select! {
-                        result = &mut running => {
-                            if let Err(e) = result {
-                                tracing::debug!(%peer, error = %e, "connection ended");
+                    // The console runs: once its channel is done, so is the connection.
+                    // A stock client closes it at once; one that stays (after `q`, or
+                    // after its session was ended) keeps no authenticated connection.
+                    (None, Some(done)) => {
+                        tokio::select! {
+                            result = &mut running => {
+                                if let Err(e) = result {
+                                    tracing::debug!(%peer, error = %e, "connection ended");
+                                }
+                                return;
                             }
-                            return;
+                            _ = done => {}
                         }
-                        _ = done => Some("session closed".into()),
-                    },
+                        match tokio::time::timeout(CLIENT_CLOSE_WAIT, &mut running).await {
+                            Ok(ended) => {
+                                if let Err(e) = ended {
+                                    tracing::debug!(%peer, error = %e, "connection ended");
+                                }
+                                return;
+                            }
+                            Err(_) => Some("session closed".into()),
+                        }
+                    }
                     (None, None) => None,
                 }
             }

@@ -415,7 +415,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if !active {
-            super::sessions::request_user_end(&mut tx, user_id, "account disabled", now).await?;
+            let now_ms = audit.at_ms.max(now.saturating_mul(1000));
+            super::sessions::request_user_end(&mut tx, user_id, "account disabled", now_ms).await?;
         }
         append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;

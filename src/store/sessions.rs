@@ -14,7 +14,9 @@ pub struct LiveSession<'a> {
     pub user_id: i64,
     pub username: &'a str,
     pub source_ip: &'a str,
+    /// When the session started (authentication), in seconds and in milliseconds.
     pub now: i64,
+    pub now_ms: i64,
 }
 
 /// A live session as listed.
@@ -35,13 +37,16 @@ pub(super) async fn request_user_end(
     tx: &mut Transaction<'_, Any>,
     user_id: i64,
     reason: &str,
-    now: i64,
+    now_ms: i64,
 ) -> Result<u64, StoreError> {
-    sql::query("UPDATE moat_users SET sessions_valid_after = ? WHERE id = ?")
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
+    sql::query(
+        "UPDATE moat_users SET sessions_valid_after = ?, sessions_valid_after_ms = ? WHERE id = ?",
+    )
+    .bind(now_ms.div_euclid(1000))
+    .bind(now_ms)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(sql::query(
         "UPDATE moat_sessions SET end_requested = TRUE, end_reason = ? \
          WHERE user_id = ? AND ended_at IS NULL AND end_requested = FALSE",
@@ -58,7 +63,8 @@ impl Store {
     pub async fn session_started(&self, s: &LiveSession<'_>) -> Result<(), StoreError> {
         sql::query(
             "INSERT INTO moat_sessions (id, user_id, username, source_ip, started_at, \
-                                        last_input_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                        last_input_at, seen_at, started_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(s.id)
         .bind(s.user_id)
@@ -67,6 +73,7 @@ impl Store {
         .bind(s.now)
         .bind(s.now)
         .bind(s.now)
+        .bind(s.now_ms)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -125,7 +132,8 @@ impl Store {
              FROM moat_sessions s JOIN moat_users u ON u.id = s.user_id \
              WHERE s.id IN {} AND s.ended_at IS NULL \
                AND (s.end_requested OR NOT u.is_active \
-                    OR s.started_at <= COALESCE(u.sessions_valid_after, -1))",
+                    OR COALESCE(s.started_ms, s.started_at * 1000) \
+                       <= COALESCE(u.sessions_valid_after_ms, u.sessions_valid_after * 1000, -1))",
             sql::placeholders(ids.len())
         ));
         let mut query = sqlx::query_as(&q);
@@ -248,6 +256,7 @@ mod tests {
                         username: "alice",
                         source_ip: "127.0.0.1",
                         now: 100,
+                        now_ms: 100_000,
                     })
                     .await
                     .unwrap();

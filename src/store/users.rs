@@ -392,7 +392,8 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        super::sessions::request_user_end(&mut tx, user_id, "second factor reset", now).await?;
+        let now_ms = audit.at_ms.max(now.saturating_mul(1000));
+        super::sessions::request_user_end(&mut tx, user_id, "second factor reset", now_ms).await?;
         super::audit::append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(())
