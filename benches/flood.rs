@@ -355,8 +355,124 @@ async fn hold_report() -> String {
     report
 }
 
+/// The insider: 36 tasks from four addresses (127.0.0.40–43) log in as `bench<user>`
+/// with the right password and hang up at the code prompt, again and again.
+const INSIDER_TASKS: usize = 36;
+
+async fn insider(addr: std::net::SocketAddr, user: String, i: usize, stop: Arc<AtomicBool>) {
+    let source = format!("127.0.0.{}", 40 + i % 4);
+    while !stop.load(Ordering::Relaxed) {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        let Ok(stream) = socket.connect(addr).await else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        let config = Arc::new(russh::client::Config::default());
+        let Ok(mut conn) = russh::client::connect_stream(config, stream, TrustAll).await else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        let started = conn
+            .authenticate_keyboard_interactive_start(user.clone(), None)
+            .await;
+        if matches!(
+            started,
+            Ok(russh::client::KeyboardInteractiveAuthResponse::InfoRequest { .. })
+        ) {
+            let _ = conn
+                .authenticate_keyboard_interactive_respond(vec![support::PASSWORD.into()])
+                .await;
+        }
+        // Hang up at the code prompt (counted and audited as a round without a code).
+        drop(conn);
+    }
+}
+
+/// Legit logins while the insider runs: (p50, p99, max) ms of those that got in, and
+/// how many were refused.
+async fn insider_scenario(name: &'static str, limits: &str, flood: bool) -> String {
+    let config = format!("allowlist = [\"127.0.0.0/8\"]\n{limits}");
+    let bench = Bench::start(&config, users(LEGIT_LOGINS + 1, Argon2Config::default())).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    if flood {
+        for i in 0..INSIDER_TASKS {
+            tasks.push(tokio::spawn(insider(
+                bench.addr(),
+                format!("bench{LEGIT_LOGINS}"),
+                i,
+                stop.clone(),
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let mut times = Vec::new();
+    let mut refused = 0;
+    for i in 0..LEGIT_LOGINS {
+        let t0 = Instant::now();
+        let mut conn = support::common::connect(bench.addr()).await;
+        let outcome = support::common::ki_login(
+            &mut conn,
+            &format!("bench{i}"),
+            &[support::PASSWORD, &bench.code(i)],
+        )
+        .await;
+        if outcome.success {
+            let mut c = Console::open(&conn, 80, 24, "xterm").await;
+            c.wait_for("post_tags").await;
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+        } else {
+            refused += 1;
+        }
+        support::common::disconnect(conn).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.abort();
+    }
+    format!(
+        "| {name} | {:.0} / {:.0} / {:.0} ms | {refused}/{LEGIT_LOGINS} |\n",
+        percentile(&times, 50),
+        percentile(&times, 99),
+        percentile(&times, 100),
+    )
+}
+
+async fn insider_report() -> String {
+    let raised = "[lockout]\nfailure_limit = 1000000\nuser_failure_limit = 1000000\n\
+                  ip_failure_limit = 1000000\n[limits]\nper_source_per_minute = 1000000\n\
+                  global_per_second = 1000000\nmax_preauth_per_source = 100000\n\
+                  max_preauth_total = 100000\npreauth_drop_start = 100000\n";
+    let mut report = String::from(
+        "| insider: right password, no code, 36 tasks from 4 addresses | legit login p50 / p99 / max (to the first frame) | legit logins refused |\n|---|---|---|\n",
+    );
+    report.push_str(&insider_scenario("nobody flooding", "", false).await);
+    report.push_str(
+        &insider_scenario("insider, default limits (lockout stops them)", "", true).await,
+    );
+    report.push_str(
+        &insider_scenario(
+            "insider, lockout and rate limits raised (the hashing bound alone)",
+            raised,
+            true,
+        )
+        .await,
+    );
+    report
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "insider") {
+        let report = insider_report().await;
+        println!("{report}");
+        let _ = std::fs::write(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-flood.md"),
+            &report,
+        );
+        return;
+    }
     if std::env::args().any(|a| a == "hold") {
         let report = hold_report().await;
         println!("{report}");
@@ -400,6 +516,8 @@ async fn main() {
     }
     report.push('\n');
     report.push_str(&hold_report().await);
+    report.push('\n');
+    report.push_str(&insider_report().await);
     println!("{report}");
     let _ = std::fs::write(
         concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-flood.md"),
