@@ -5,7 +5,7 @@
 //!
 //! And a pre-auth hold: ten sources keep as many unauthenticated connections open as
 //! they are let (idle, or stalled after their version line) while a user logs in, trying
-//! again a second after a refusal as `ssh -o ConnectionAttempts` does.
+//! again a second after a refusal.
 //!
 //! `cargo bench --bench flood` — prints Markdown tables (also written to
 //! `target/bench-flood.md`); `cargo bench --bench flood -- hold` runs only the pre-auth
@@ -187,7 +187,7 @@ async fn run(name: &'static str, limits: &str, measure_denied: bool) -> Scenario
 /// default per-source cap.
 const HOLD_SOURCES: u8 = 10;
 const HOLD_PER_SOURCE: usize = 10;
-/// Pause of a legitimate client after a refusal (OpenSSH's ConnectionAttempts waits 1 s).
+/// Pause of a legitimate client after a refusal before it tries again.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// Holders run this long before the measured logins start.
 const HOLD_WARMUP: Duration = Duration::from_secs(6);
