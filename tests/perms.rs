@@ -656,7 +656,7 @@ on_both_databases! {
         grant(
             &server,
             Target::User("mia".into()),
-            &["view_authors", "view_posts", "moat.manage_groups"],
+            &["view_authors", "view_posts", "moat.manage_groups", "moat.manage_permissions"],
         )
         .await;
         // hr is exempt from the authors column rules; reviewers may change post 42.
@@ -714,6 +714,54 @@ on_both_databases! {
             .filter(|e| e.actor.as_deref() == Some("mia") && e.outcome == "denied")
             .count();
         assert!(denials >= 3, "{denials} audited denials");
+
+        // Nor through someone already exempt: hanna is in hr (put there by a superuser)
+        // but holds nothing on authors; giving her view_authors, directly or through a
+        // group that holds it, would show her the email and bio mia cannot see.
+        server.add_user("hanna", false).await;
+        let hanna = server.store.user_id("hanna").await.unwrap().unwrap();
+        let hr = server.store.group_id("hr").await.unwrap().unwrap();
+        server
+            .store
+            .add_memberships(hanna, &[hr], &Default::default())
+            .await
+            .unwrap();
+        commands::group_add(&server.config, "readers", &["view_authors".into()], "t", &mut Vec::new())
+            .await
+            .unwrap();
+        let mia_actor = session_actor(&server, "mia").await;
+        use moat::tui::manage::{ManageCmd, Who};
+        for cmd in [
+            ManageCmd::ModelPerm {
+                to: Who::User("hanna".into()),
+                codename: "view_authors".into(),
+                grant: true,
+            },
+            ManageCmd::Membership {
+                user: "hanna".into(),
+                group: "readers".into(),
+                member: true,
+            },
+        ] {
+            let msg = server.sessions.execute(&mia_actor, Cmd::Manage(cmd.clone())).await;
+            assert!(
+                matches!(&msg, Some(Msg::Failed(t)) if t.contains("not exempt from the column rules of authors")),
+                "{cmd:?}: {msg:?}"
+            );
+        }
+        // Someone not exempt may be given it: they see what mia sees.
+        let msg = server
+            .sessions
+            .execute(
+                &mia_actor,
+                Cmd::Manage(ManageCmd::ModelPerm {
+                    to: Who::User("jane".into()),
+                    codename: "view_authors".into(),
+                    grant: true,
+                }),
+            )
+            .await;
+        assert!(!denied(msg.clone()), "{msg:?}");
 
         // A superuser may.
         let admin = {

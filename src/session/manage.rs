@@ -203,8 +203,23 @@ impl Context {
                     serde_json::json!({ "user": user }),
                 );
                 if member {
-                    // Joining a group gives all it holds: only what the actor holds.
-                    let conferred = self.membership_gives(group_id, &group).await?;
+                    // Joining a group gives all it holds: only what the actor holds. And
+                    // a member exempt from a model's column rules sees its hidden columns
+                    // through the group's permissions on it.
+                    let mut conferred = self.membership_gives(group_id, &group).await?;
+                    let models: Vec<String> = conferred
+                        .model_perms
+                        .iter()
+                        .filter_map(|c| c.split_once('_').map(|(_, m)| m.to_string()))
+                        .chain(conferred.object_perms.iter().map(|o| o.model.clone()))
+                        .collect();
+                    let models: Vec<&str> = models.iter().map(String::as_str).collect();
+                    let member = Who::User(user.clone());
+                    for m in self.receiver_exemptions(&member, &models).await? {
+                        if !conferred.exempt_on.contains(&m) {
+                            conferred.exempt_on.push(m);
+                        }
+                    }
                     self.confer(actor, g, &conferred, action).await?;
                     self.store
                         .add_memberships(user_id, &[group_id], &audit)
@@ -229,11 +244,13 @@ impl Context {
                 perm::check_codename(&self.schema, &self.rules, &codename).map_err(Msg::Failed)?;
                 let action = if grant { "grant" } else { "revoke" };
                 self.may_grant(actor, g, &codename, action).await?;
-                if let (true, Who::Group(group)) = (grant, &to) {
-                    // Members of an exempt group would see the model's hidden columns.
+                if grant {
+                    // A receiver exempt from the model's column rules (a member of hr,
+                    // or a group with such members) would see its hidden columns.
+                    let model = codename.split_once('_').map(|(_, m)| m).unwrap_or("");
                     let conferred = perm::Conferred {
                         model_perms: vec![codename.clone()],
-                        exempt_on: perm::exemptions_of_group(&self.rules, group),
+                        exempt_on: self.receiver_exemptions(&to, &[model]).await?,
                         ..perm::Conferred::default()
                     };
                     self.confer(actor, g, &conferred, action).await?;
@@ -288,8 +305,8 @@ impl Context {
                     }],
                     ..perm::Conferred::default()
                 };
-                if let (true, Who::Group(group)) = (assign, &to) {
-                    conferred.exempt_on = perm::exemptions_of_group(&self.rules, group);
+                if assign {
+                    conferred.exempt_on = self.receiver_exemptions(&to, &[&model]).await?;
                 }
                 let rows = [((model.clone(), pk.clone()), on_row)]
                     .into_iter()
@@ -365,6 +382,43 @@ impl Context {
             object_perms,
             exempt_on: perm::exemptions_of_group(&self.rules, name),
         })
+    }
+
+    /// The models among `models` whose column rules a permission given to `to` would let
+    /// someone see past: those `to` is exempt on — a user through their groups; a group
+    /// through its own name and every member's groups (all of the group's exemptions
+    /// count, whatever the model, as before).
+    async fn receiver_exemptions(&self, to: &Who, models: &[&str]) -> Result<Vec<String>, Refused> {
+        let failed = |e: crate::store::StoreError| Msg::Failed(e.to_string());
+        let mut groups = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        match to {
+            Who::User(name) => {
+                if let Some(id) = self.store.user_id(name).await.map_err(failed)? {
+                    groups = self.store.grants(id).await.map_err(failed)?.groups;
+                }
+            }
+            Who::Group(name) => {
+                out = perm::exemptions_of_group(&self.rules, name);
+                let members = self
+                    .group_info(name)
+                    .await?
+                    .map(|info| info.members)
+                    .unwrap_or_default();
+                for member in members {
+                    if let Some(id) = self.store.user_id(&member).await.map_err(failed)? {
+                        groups.extend(self.store.grants(id).await.map_err(failed)?.groups);
+                    }
+                }
+            }
+        }
+        let exempt = perm::exemptions_of(&self.rules, &groups);
+        for m in models {
+            if exempt.contains(*m) && !out.iter().any(|o| o == m) {
+                out.push(m.to_string());
+            }
+        }
+        Ok(out)
     }
 
     /// No escalation ([`perm::may_confer`]): the actor must already hold everything

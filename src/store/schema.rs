@@ -25,6 +25,7 @@ impl Store {
             let without_rowid = sql::flag(&row, "wr")?;
             out.push(self.sqlite_table(name, !without_rowid).await?);
         }
+        canonical_sqlite_names(&mut out);
         Ok(Schema { tables: out })
     }
 
@@ -192,6 +193,45 @@ fn qualified(t: &TableInfo) -> String {
     match &t.pg_name {
         Some((schema, table)) => format!("{}.\"{}\"", schema.escape_debug(), table.escape_debug()),
         None => t.name.escape_debug().to_string(),
+    }
+}
+
+/// SQLite matches table and column names without regard to (ASCII) case, and its
+/// foreign-key list gives the parent's names as the DDL spelled them: `REFERENCES
+/// Posts(ID)` on a table `posts`. Spell them as the tables are named, so a cascade onto
+/// `posts` is seen (counted, and checked against the user's rights) wherever it is.
+fn canonical_sqlite_names(tables: &mut [TableInfo]) {
+    let names: Vec<(String, Vec<String>)> = tables
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.columns.iter().map(|c| c.name.clone()).collect(),
+            )
+        })
+        .collect();
+    let find = |list: &[String], name: &str| {
+        list.iter()
+            .find(|n| n.eq_ignore_ascii_case(name))
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    };
+    for t in tables.iter_mut() {
+        let own: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+        for fk in &mut t.foreign_keys {
+            if let Some((parent, columns)) = names
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&fk.ref_table))
+            {
+                fk.ref_table = parent.clone();
+                for c in &mut fk.ref_columns {
+                    *c = find(columns, c);
+                }
+            }
+            for c in &mut fk.columns {
+                *c = find(&own, c);
+            }
+        }
     }
 }
 
@@ -520,6 +560,24 @@ mod tests {
 #[cfg(test)]
 mod model_rule_tests {
     use crate::config::{Config, ModelConfig};
+
+    #[tokio::test]
+    async fn sqlite_foreign_keys_name_their_parent_as_the_table_is_named() {
+        let store = crate::store::test_support::memory_store().await;
+        sqlx::query(
+            "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT); \
+             CREATE TABLE comments (id INTEGER PRIMARY KEY, \
+               Post_ID INTEGER REFERENCES Posts(ID) ON DELETE CASCADE)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let schema = store.introspect().await.unwrap();
+        let fk = &schema.table("comments").unwrap().foreign_keys[0];
+        assert_eq!(fk.ref_table, "posts", "so the cascade onto posts is seen");
+        assert_eq!(fk.ref_columns, vec!["id"]);
+        assert_eq!(fk.columns, vec!["Post_ID"]);
+    }
 
     #[tokio::test]
     async fn a_key_column_can_be_neither_hidden_nor_masked() {
