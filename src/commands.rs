@@ -793,11 +793,7 @@ pub async fn set_object_perm(
     let store = open_admin_store(config).await?;
     let schema = store.introspect().await?;
     check_codename(config, &schema, codename)?;
-    if codename.split_once('_').map(|(_, m)| m) != Some(model) {
-        return Err(CommandError::Usage(format!(
-            "`{codename}` is not a permission on {model} (expected VERB_{model})"
-        )));
-    }
+    crate::perm::check_object_codename(codename, model).map_err(CommandError::Usage)?;
     if assign {
         existing_row(&store, &schema, model, pk).await?;
     }

@@ -1281,7 +1281,16 @@ impl Context {
             return AuditValues::Withheld;
         };
         if self.schema.table(model).is_none() {
-            return if model.starts_with("moat") {
+            // moat's own records (who did what to users, groups, sessions), by exact name:
+            // a dropped data table called `moatx` is not one of them.
+            const MOAT_RECORDS: [&str; 5] = [
+                "moat",
+                "moat_audit_log",
+                "moat_groups",
+                "moat_sessions",
+                "moat_users",
+            ];
+            return if MOAT_RECORDS.contains(&model) {
                 AuditValues::All
             } else {
                 AuditValues::Withheld

@@ -356,6 +356,24 @@ pub fn exemptions_of(
         .collect()
 }
 
+/// Whether `codename` can be an object permission on `model`: a verb on that very model.
+/// moat's own permissions (`moat.manage_users`, …) are never per row: `moat.manage_users`
+/// would otherwise read as a verb on a table named `users`.
+pub fn check_object_codename(codename: &str, model: &str) -> Result<(), String> {
+    if codename.starts_with("moat.") {
+        return Err(format!(
+            "{codename} is one of moat's own permissions: it is granted to a user or group, \
+             never on a row"
+        ));
+    }
+    if codename.split_once('_').map(|(_, m)| m) != Some(model) {
+        return Err(format!(
+            "{codename} is not a permission on {model} (expected VERB_{model})"
+        ));
+    }
+    Ok(())
+}
+
 /// Check that `codename` names a permission that exists: one of moat's own, or a verb
 /// (view/add/change/delete, or one `models` declares for the model) and a model of
 /// `schema`. The error says what is wrong.

@@ -541,3 +541,14 @@ fn a_cascade_needs_delete_on_every_model_it_reaches() {
     };
     assert!(cascade_blockers(&root, &schema, &["comments".into()]).is_empty());
 }
+
+#[test]
+fn object_permissions_are_verbs_on_that_model_never_moats_own() {
+    assert!(check_object_codename("view_posts", "posts").is_ok());
+    assert!(check_object_codename("change_post_tags", "post_tags").is_ok());
+    let err = check_object_codename("view_posts", "tags").unwrap_err();
+    assert!(err.contains("not a permission on tags"), "{err}");
+    // `moat.manage_users` would read as a verb on a table named `users`.
+    let err = check_object_codename(moat_perms::MANAGE_USERS, "users").unwrap_err();
+    assert!(err.contains("never on a row"), "{err}");
+}

@@ -286,11 +286,7 @@ impl Context {
                 self.require(actor, g, MANAGE_PERMISSIONS, "object_perm")
                     .await?;
                 perm::check_codename(&self.schema, &self.rules, &codename).map_err(Msg::Failed)?;
-                if codename.split_once('_').map(|(_, m)| m) != Some(model.as_str()) {
-                    return Err(Msg::Failed(format!(
-                        "{codename} is not a permission on {model}"
-                    )));
-                }
+                perm::check_object_codename(&codename, &model).map_err(Msg::Failed)?;
                 // The actor must hold it at model level, or on this very row.
                 let on_row = self
                     .store
