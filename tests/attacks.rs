@@ -278,6 +278,51 @@ async fn audited(server: &TestServer, reason: &str) -> Vec<moat::store::AuditEnt
 
 const NO_CODE: &str = "password right, no code given";
 
+/// Run `tests/scripts/<script> 127.0.0.1 PORT USER PASSWORD <last>` and parse the one JSON
+/// line it prints.
+async fn paramiko(server: &TestServer, script: &str, user: &str, last: &str) -> serde_json::Value {
+    let path = format!("{}/tests/scripts/{script}", env!("CARGO_MANIFEST_DIR"));
+    let args = [
+        path,
+        "127.0.0.1".into(),
+        server.addr.port().to_string(),
+        user.into(),
+        PASSWORD.into(),
+        last.into(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(&args)
+            .output()
+            .expect("python3")
+    })
+    .await
+    .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script}: {e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// At least `n` rounds of `user` with a right password and no code are audited, and the
+/// (user, address) pair counted them toward lockout.
+async fn assert_no_code_counted(server: &TestServer, user: &str, n: usize) {
+    eventually("the rounds without a code audited", async || {
+        audited(server, NO_CODE).await.len() >= n
+    })
+    .await;
+    let counters = server.store.list_failure_counters().await.unwrap();
+    assert!(
+        counters
+            .iter()
+            .any(|(k, c)| k.username == user && !k.ip.is_empty() && c.failures >= n as u32),
+        "{counters:?}"
+    );
+}
+
 #[tokio::test]
 async fn restarting_keyboard_interactive_is_bounded_delayed_and_counted() {
     if !have_paramiko() {
@@ -291,26 +336,7 @@ async fn restarting_keyboard_interactive_is_bounded_delayed_and_counted() {
         None,
     )
     .await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/scripts/restart_rounds.py"
-    );
-    let port = server.addr.port().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args([script, "127.0.0.1", &port, "jane", PASSWORD, "15"])
-            .output()
-            .expect("python3")
-    })
-    .await
-    .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let report = paramiko(&server, "restart_rounds.py", "jane", "15").await;
     // Before: 15 passwords in 0.02 s. Now: at most max_auth_tries, each restart delayed.
     let passwords = report["passwords"].as_u64().unwrap();
     assert!(
@@ -326,17 +352,7 @@ async fn restarting_keyboard_interactive_is_bounded_delayed_and_counted() {
         "restarts skipped the rejection delay: {report}"
     );
     // Each abandoned round with a right password is audited and counted toward lockout.
-    eventually("the audit rows", async || {
-        audited(&server, NO_CODE).await.len() >= 2
-    })
-    .await;
-    let counters = server.store.list_failure_counters().await.unwrap();
-    assert!(
-        counters
-            .iter()
-            .any(|(k, c)| k.username == "jane" && !k.ip.is_empty() && c.failures >= 2),
-        "{counters:?}"
-    );
+    assert_no_code_counted(&server, "jane", 2).await;
     server.stop().await;
 }
 
@@ -346,36 +362,12 @@ async fn a_code_prompt_answered_with_no_or_two_answers_is_counted() {
         return;
     }
     let server = TestServer::start().await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/code_answers.py");
     for n in ["0", "2"] {
-        let port = server.addr.port().to_string();
-        let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("python3")
-                .args([script, "127.0.0.1", &port, "jane", PASSWORD, n])
-                .output()
-                .expect("python3")
-        })
-        .await
-        .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            text.contains("\"accepted\": false"),
-            "{n} answers: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let report = paramiko(&server, "code_answers.py", "jane", n).await;
+        assert_eq!(report["accepted"], false, "{n} answers: {report}");
     }
     // Both rounds had the right password and no single code: audited and counted.
-    eventually("both rounds audited", async || {
-        audited(&server, NO_CODE).await.len() >= 2
-    })
-    .await;
-    let counters = server.store.list_failure_counters().await.unwrap();
-    assert!(
-        counters
-            .iter()
-            .any(|(k, c)| k.username == "jane" && !k.ip.is_empty() && c.failures >= 2),
-        "{counters:?}"
-    );
+    assert_no_code_counted(&server, "jane", 2).await;
     server.stop().await;
 }
 
