@@ -12,7 +12,7 @@ use moat::auth::totp;
 use moat::config::Argon2Config;
 use moat::store::{demo, NewUser};
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/e2e/common/mod.rs"]
 pub mod common;
 
 pub use common::PASSWORD;

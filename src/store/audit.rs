@@ -720,9 +720,9 @@ fn audit_conditions(f: &AuditFilter) -> (String, Vec<crate::domain::Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::{memory_store, on_both_databases};
+    use crate::store::test_support::{memory_store, on_every_database};
 
-    on_both_databases! {
+    on_every_database! {
         async fn rows_chain_by_hash(store: Store) {
             let e = |action: &str| AuditEntry {
                 at_ms: 5,
@@ -863,7 +863,7 @@ mod tests {
         assert!(store.verify_audit(None).await.unwrap().is_ok());
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn verify_covers_the_stored_json_text_exactly(store: Store) {
             json_trail(&store).await;
             // Text where there was none: it parsed to nothing, so it used to hash as NULL.
@@ -1021,7 +1021,7 @@ mod tests {
         }
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn a_rewritten_and_rehashed_chain_fails_with_the_key(store: Store) {
             let store = keyed_trail(store).await;
             let unkeyed = without_key(&store);

@@ -245,10 +245,10 @@ pub fn value_json(v: &Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::on_both_databases;
+    use crate::store::test_support::on_every_database;
     use crate::store::Principal;
 
-    on_both_databases! {
+    on_every_database! {
         async fn delete_removes_grants_of_the_row_and_of_cascaded_rows_and_audits_values(store: Store) {
             crate::store::test_support::create_tables(
                 &store,

@@ -190,7 +190,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::on_both_databases;
+    use crate::store::test_support::on_every_database;
 
     fn c(failures: u32, locked_until: Option<i64>) -> FailureCounter {
         FailureCounter {
@@ -202,7 +202,7 @@ mod tests {
         }
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn update_list_clear_and_reset(store: Store) {
             let keys = [
                 LockKey::pair("alice", "10.0.0.1"),

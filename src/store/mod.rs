@@ -387,7 +387,7 @@ pub(crate) mod test_support {
     /// Define each test once, run on both databases: `name::sqlite` on a fresh in-memory
     /// SQLite store, `name::postgres` on a fresh PostgreSQL database (ignored, with the
     /// reason, when `MOAT_TEST_POSTGRES_URL` was unset at build time).
-    macro_rules! on_both_databases {
+    macro_rules! on_every_database {
         ($(async fn $name:ident($store:ident: Store) $body:block)*) => {$(
             mod $name {
                 #[allow(unused_imports)]
@@ -412,7 +412,7 @@ pub(crate) mod test_support {
             }
         )*};
     }
-    pub(crate) use on_both_databases;
+    pub(crate) use on_every_database;
 
     /// Run `ddl` (statements without parameters) so that the tables it creates are the
     /// console's: on PostgreSQL in schema `public`, not moat's own.

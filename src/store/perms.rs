@@ -512,7 +512,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::on_both_databases;
+    use crate::store::test_support::on_every_database;
 
     fn audit() -> AuditEntry {
         AuditEntry {
@@ -524,7 +524,7 @@ mod tests {
 
     use crate::store::test_support::plain_user as user;
 
-    on_both_databases! {
+    on_every_database! {
         async fn grants_union_user_and_group_permissions(store: Store) {
             let jane = user(&store, "jane").await;
             let bob = user(&store, "bob").await;

@@ -521,7 +521,7 @@ pub(super) fn decode_row(row: &AnyRow) -> Result<Vec<Value>, StoreError> {
 #[cfg(test)]
 mod tests {
     use crate::domain::{Listing, PageAnchor, RowCount, RowFilter, Sort, Value};
-    use crate::store::test_support::on_both_databases;
+    use crate::store::test_support::on_every_database;
     use crate::store::{Dialect, Store};
 
     /// Table `n` with rows 1..=`n`: a label, a score of i / 2 and bytes on even rows.
@@ -568,7 +568,7 @@ mod tests {
             .collect()
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn keyset_pages_walk_both_ways(store: Store) {
             let (store, t) = numbers(store, 25).await;
             let first = store
@@ -612,7 +612,7 @@ mod tests {
         }
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn counts_are_capped(store: Store) {
             let (store, t) = numbers(store, 25).await;
             assert_eq!(
@@ -646,7 +646,7 @@ mod tests {
         }
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn granted_filter_keeps_exactly_the_granted_rows_across_pages(store: Store) {
             use crate::store::{AuditEntry, Principal};
             let (store, t) = numbers(store, 100).await;
@@ -700,7 +700,7 @@ mod tests {
         }
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn sorted_keyset_pages_cover_every_row_once_nulls_included(store: Store) {
             let (store, t) = numbers(store, 37).await;
             // `raw` is NULL on odd rows; `score` is i / 2.0 (ties between neighbours).
@@ -782,7 +782,7 @@ mod tests {
         }
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn record_by_key(store: Store) {
             let (store, t) = numbers(store, 3).await;
             let r = store.record(&t, &[Value::Integer(2)]).await.unwrap();

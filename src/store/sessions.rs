@@ -242,10 +242,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::on_both_databases;
+    use crate::store::test_support::on_every_database;
     use crate::store::AuditEntry;
 
-    on_both_databases! {
+    on_every_database! {
         async fn register_heartbeat_end(store: Store) {
             let uid = crate::store::test_support::plain_user(&store, "alice").await;
             for id in ["aaaa1111", "aaaa2222"] {

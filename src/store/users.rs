@@ -484,9 +484,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::on_both_databases;
+    use crate::store::test_support::on_every_database;
 
-    on_both_databases! {
+    on_every_database! {
         async fn create_find_and_replay_rule(store: Store) {
             let secret = [7u8; 20];
             let id = store
@@ -585,7 +585,7 @@ mod tests {
         );
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn backup_codes_are_spent_once(store: Store) {
             let id = crate::store::test_support::plain_user(&store, "alice").await;
             assert_eq!(store.user_id("alice").await.unwrap(), Some(id));

@@ -294,7 +294,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::on_both_databases;
+    use crate::store::test_support::on_every_database;
 
     async fn table(store: Store) -> (Store, TableInfo) {
         let key = crate::store::test_support::auto_key(&store);
@@ -331,7 +331,7 @@ mod tests {
             .unwrap()
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn update_checks_what_was_opened_and_audits_the_change(store: Store) {
             let (store, t) = table(store).await;
             let opened = vals(&[
@@ -385,7 +385,7 @@ mod tests {
         }
     }
 
-    on_both_databases! {
+    on_every_database! {
         async fn constraint_failures_save_nothing_and_say_which_column(store: Store) {
             let (store, t) = table(store).await;
             for (changes, words) in [

@@ -1,9 +1,7 @@
 //! Editing over SSH: forms, validation, NULL, create, constraint errors, conflicts between
 //! sessions, column rules and permissions at save time.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use moat::commands::{self, Target};
 use moat::domain::Value;
 use moat::tui::{Cmd, Msg};
@@ -41,7 +39,7 @@ where
         .unwrap()
 }
 
-on_both_databases! {
+on_every_database! {
     async fn edit_a_field_and_save() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -68,7 +66,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn an_invalid_integer_is_refused_and_nothing_is_saved() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -100,7 +98,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn null_is_an_explicit_toggle() {
         let server = TestServer::start().await;
         let id: i64 = scalar(
@@ -128,7 +126,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn create_a_row_and_a_constraint_error_in_words() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -159,7 +157,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn two_sessions_editing_one_row_the_second_sees_a_conflict() {
         let server = TestServer::start().await;
         let a = login(&server, "admin").await;
@@ -198,7 +196,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn column_rules_and_permissions_hold_at_save_time() {
         let server = TestServer::start_with(
             |c| {
@@ -283,7 +281,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn pasted_control_characters_are_refused() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -303,7 +301,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn history_shows_the_edit_newest_first() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -331,7 +329,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn bulk_delete_of_marked_rows_is_all_or_nothing() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -405,7 +403,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_foreign_key_opens_the_related_record_and_esc_comes_back() {
         let server = TestServer::start().await;
         let author: i64 = scalar(&server, "SELECT author_id FROM posts WHERE id = 1").await;
@@ -428,7 +426,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_foreign_key_is_picked_from_the_related_list() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -469,7 +467,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_declared_bulk_action_changes_the_marked_rows_together() {
         let server = TestServer::start_with(
             |c| {
@@ -519,7 +517,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn long_text_is_edited_over_several_lines() {
         let server = TestServer::start().await;
         let before: String = scalar(&server, "SELECT body FROM posts WHERE id = 1").await;

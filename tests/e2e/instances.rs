@@ -3,13 +3,11 @@
 //! lockout earned on one holds on the other, a session ended from one ends on the other,
 //! and audit rows appended by both at once form one chain. On SQLite the instances share the file; on PostgreSQL the database.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use moat::commands;
 use moat::store::AuditEntry;
 
-on_both_databases! {
+on_every_database! {
     async fn a_code_used_on_one_instance_is_refused_on_the_other() {
         let a = TestServer::start().await;
         let b = a.second_instance().await;

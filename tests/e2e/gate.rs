@@ -2,11 +2,9 @@
 //! random early drop and the version-line deadline under a flood of idle connections,
 //! persistent lockout with reset, backup codes, attempts per connection, and a flood.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use moat::commands;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};

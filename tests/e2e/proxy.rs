@@ -2,11 +2,9 @@
 //! the client the header names; a header from anyone else, or none from a proxy that
 //! must send one, closes the connection before the SSH banner.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use moat::gate::proxy;
 use russh::client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

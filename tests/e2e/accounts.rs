@@ -2,11 +2,9 @@
 //! one-time password, the password policy, password change, backup codes, step-up,
 //! idle and maximum time, and ending live sessions (console, CLI, disabling, 2FA reset).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use moat::auth::totp;
 use moat::commands;
 use moat::store::NewUser;
@@ -78,7 +76,7 @@ async fn enrol(server: &TestServer, name: &str, otp: &str) -> (Conn, Console, Ve
     (conn, c, secret, step)
 }
 
-on_both_databases! {
+on_every_database! {
     async fn one_time_password_enrolment_forced_change_then_normal_login() {
         let server = TestServer::start().await;
         let otp = server.add_one_time_user("olive").await;
@@ -130,7 +128,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn expired_one_time_password_is_refused() {
         let server = TestServer::start_with(|c| c.accounts.one_time_password_hours = 1, None).await;
         let otp = server.add_one_time_user("late").await;
@@ -156,7 +154,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn password_change_from_the_console() {
         let server = TestServer::start().await;
         let conn = login(&server, "jane").await;
@@ -193,7 +191,7 @@ async fn delete_selected_comment(c: &mut Console) {
     c.send(b"y").await;
 }
 
-on_both_databases! {
+on_every_database! {
     async fn step_up_before_a_delete_after_the_window_not_before() {
         let server = TestServer::start_with(|c| c.accounts.step_up_secs = 2, None).await;
         let conn = login(&server, "admin").await;
@@ -238,7 +236,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn backup_codes_regenerated_in_the_console_are_shown_once_and_work() {
         let server = TestServer::start_with(|c| c.accounts.step_up_secs = 0, None).await;
         let conn = login(&server, "jane").await;
@@ -293,7 +291,7 @@ async fn stored_backup_codes(server: &TestServer) -> (i64, i64) {
     (codes, generated)
 }
 
-on_both_databases! {
+on_every_database! {
     async fn backup_codes_on_a_tiny_terminal_wait_until_they_are_read_and_confirmed() {
         let server = TestServer::start_with(|c| c.accounts.step_up_secs = 0, None).await;
         let conn = login(&server, "jane").await;
@@ -345,7 +343,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn idle_timeout_warns_then_disconnects() {
         let server = TestServer::start_with(
             |c| {
@@ -370,7 +368,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn maximum_session_time_ends_a_busy_session() {
         let server = TestServer::start_with(|c| c.session.max_session_secs = 2, None).await;
         let conn = login(&server, "jane").await;
@@ -390,7 +388,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn disabling_a_user_ends_their_open_session() {
         let server = TestServer::start().await;
         let conn = login(&server, "jane").await;
@@ -412,7 +410,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn sessions_are_listed_and_ended_from_the_cli_and_the_console() {
         let mut server = TestServer::start_with(|c| c.accounts.step_up_secs = 600, None).await;
         server.add_user("olga", false).await;
@@ -504,7 +502,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn reset_2fa_ends_sessions_and_the_user_enrols_again() {
         let server = TestServer::start().await;
         let conn = login(&server, "jane").await;
@@ -530,7 +528,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn console_user_screen_resets_2fa_after_step_up() {
         let server = TestServer::start_with(|c| c.accounts.step_up_secs = 0, None).await;
         let conn = login(&server, "admin").await;
@@ -557,7 +555,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_user_created_without_a_device_cannot_log_in_with_password_alone_later() {
         // must_change_password off and no device (e.g. an old row): refused, never
         // password-only.
@@ -589,7 +587,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_lockout_caused_by_guesses_does_not_end_the_users_session() {
         let server = TestServer::start_with(
             |c| {
@@ -625,7 +623,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_second_session_on_the_same_one_time_password_cannot_take_over() {
         let server = TestServer::start().await;
         let otp = server.add_one_time_user("olive").await;
@@ -649,7 +647,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_session_ends_when_its_user_is_disabled_by_any_means() {
         let server = TestServer::start().await;
         let conn = login(&server, "jane").await;
@@ -670,7 +668,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn wrong_enrolment_codes_are_bounded_per_session() {
         let server = TestServer::start().await;
         let otp = server.add_one_time_user("wes").await;
@@ -696,7 +694,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn only_superusers_reset_another_users_second_factor() {
         let mut server = TestServer::start_with(|c| c.accounts.step_up_secs = 600, None).await;
         server.add_user("mia", false).await;

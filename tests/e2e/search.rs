@@ -1,9 +1,7 @@
 //! Search and sort over SSH: substring and prefix search bound as values, sorting by a
 //! column with keyset paging in that order, and search inside an object-filtered list.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use moat::commands::{self, ObjectPerm, Target};
 
 const ENTER: &[u8] = b"\r";
@@ -28,7 +26,7 @@ async fn count(server: &TestServer, sql: &str) -> i64 {
         .unwrap()
 }
 
-on_both_databases! {
+on_every_database! {
     async fn search_finds_matching_rows_and_esc_clears_it() {
         let server = TestServer::start().await;
         let expected = count(&server, "SELECT COUNT(*) FROM posts WHERE LOWER(title) LIKE '%kafka%' OR LOWER(slug) LIKE '%kafka%' OR LOWER(body) LIKE '%kafka%' OR LOWER(CAST(status AS TEXT)) LIKE '%kafka%'").await;
@@ -54,7 +52,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn an_injection_string_is_searched_for_literally() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -71,7 +69,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn prefix_search_and_sorting_page_in_order() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -120,7 +118,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn search_inside_an_object_filtered_list() {
         let server = TestServer::start().await;
         for pk in ["1", "2", "3"] {
@@ -152,7 +150,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn export_writes_the_searched_list_into_the_export_dir() {
         let server = TestServer::start_with(
             |c| {
@@ -242,7 +240,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn filter_by_a_value_or_a_range_of_the_column_shown_first() {
         let server = TestServer::start().await;
         let drafts = count(&server, "SELECT COUNT(*) FROM posts WHERE status = 'draft'").await;
@@ -275,7 +273,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn the_model_registry_names_columns_and_orders_lists() {
         let server = TestServer::start_with(
             |c| {

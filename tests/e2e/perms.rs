@@ -2,9 +2,7 @@
 //! lists, denials of commands sent straight to the session boundary (audited), and column
 //! rules. Grants are made with the same functions the CLI runs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use moat::commands::{self, ObjectPerm, Target};
 use moat::domain::{PageAnchor, Value};
 use moat::tui::{Cmd, Msg};
@@ -42,7 +40,7 @@ fn denied(msg: Option<Msg>) -> bool {
     matches!(msg, Some(Msg::Failed(text)) if text.starts_with("permission denied"))
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_group_member_sees_and_does_exactly_what_the_group_allows() {
         let mut server = TestServer::start().await;
         commands::group_add(
@@ -99,7 +97,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn object_permissions_show_exactly_those_rows_with_paging_and_counts() {
         let mut server = TestServer::start().await;
         server.add_user("olga", false).await;
@@ -181,7 +179,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn disabled_users_cannot_log_in_and_lose_everything() {
         let server = TestServer::start().await;
         grant(&server, Target::User("jane".into()), &["view_tags"]).await;
@@ -205,7 +203,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn column_rules_hide_and_mask_except_for_exempt_groups() {
         let mut server = TestServer::start_with(
             |c| {
@@ -262,7 +260,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn management_commands_refuse_unknown_names() {
         let server = TestServer::start().await;
         let cfg = &server.config;
@@ -370,7 +368,7 @@ async fn type_line(c: &mut Console, text: &str) {
     c.send(ENTER).await;
 }
 
-on_both_databases! {
+on_every_database! {
     async fn managers_manage_within_what_they_hold_and_escalation_is_refused() {
         let mut server = TestServer::start().await;
         server.add_user("mia", false).await;
@@ -453,7 +451,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn management_screens_need_their_permission() {
         let server = TestServer::start().await;
         grant(&server, Target::User("jane".into()), &["view_posts"]).await;
@@ -474,7 +472,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_row_permission_assigned_from_the_record_screen_takes_effect() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -508,7 +506,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn unlock_from_the_console() {
         let server = TestServer::start_with(|c| c.lockout.failure_limit = 2, None).await;
         for _ in 0..2 {
@@ -531,7 +529,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn deleting_a_row_asks_first_and_takes_its_object_permissions_with_it() {
         let server = TestServer::start().await;
         assign(
@@ -604,7 +602,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn deleting_needs_the_delete_permission_on_the_row() {
         let server = TestServer::start().await;
         grant(&server, Target::User("jane".into()), &["view_comments"]).await;
@@ -635,7 +633,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn joining_a_group_cannot_give_what_the_manager_lacks() {
         let mut server = TestServer::start_with(
             |c| {
@@ -795,7 +793,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_delete_shows_no_counts_the_user_may_not_see_and_refuses_a_cascade_they_may_not_do() {
         let server = TestServer::start().await;
         // jane may view and delete posts, and view post_tags, but nothing of comments.

@@ -1,12 +1,10 @@
 //! End to end over real SSH: the russh client logs in through keyboard-interactive,
 //! opens a pty, types keys, and reads the screen through a vt100 emulator.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpSocket;
 
@@ -21,7 +19,7 @@ async fn open_posts(c: &mut Console) {
     c.wait_for("row 1 of 2,000").await;
 }
 
-on_both_databases! {
+on_every_database! {
     async fn login_browse_detail_back_and_quit() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -70,7 +68,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn null_is_shown_distinctly_and_long_text_wraps() {
         let server = TestServer::start().await;
         let (id,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM authors WHERE bio IS NULL")
@@ -108,7 +106,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn hostile_text_is_escaped_not_interpreted() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -130,7 +128,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn refusals_look_the_same_whichever_factor_failed() {
         let server = TestServer::start().await;
         let code = server.code("admin");
@@ -159,7 +157,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn password_method_gets_partial_success_then_code() {
         let server = TestServer::start().await;
         let mut conn = connect(server.addr).await;
@@ -198,7 +196,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_code_cannot_be_used_twice() {
         let server = TestServer::start().await;
         let code = server.next_code("admin");
@@ -215,7 +213,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn resize_relays_out_at_once_from_80x24_to_250x70() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -254,7 +252,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn monochrome_terminals_get_no_colour() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -280,7 +278,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn help_and_a_zero_size_pty() {
         let server = TestServer::start().await;
         let conn = login(&server, "admin").await;
@@ -298,7 +296,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn sources_outside_the_allowlist_get_no_banner() {
         let server = TestServer::start_with(|c| c.allowlist = vec!["127.0.0.1/32".into()], None).await;
         // Allowed: the banner names no version.
@@ -322,7 +320,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn login_grace_closes_idle_unauthenticated_connections() {
         let server = TestServer::start_with(|c| c.login_grace_secs = 1, None).await;
         let mut conn = connect(server.addr).await;
@@ -340,7 +338,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn a_panicking_session_ends_alone() {
         // The tap panics the session that sends NUL (Ctrl-Space); nothing else is touched.
         let tap: moat::session::InputTap = Arc::new(|bytes: &[u8]| {
@@ -370,7 +368,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn users_without_permissions_see_no_models() {
         let server = TestServer::start().await;
         let conn = login(&server, "jane").await;

@@ -5,13 +5,11 @@
 //! Skipped with a printed notice when `ssh` or `tmux` is missing; `.ci/run` installs both
 //! and sets `MOAT_TEST_REQUIRE_OPENSSH` so that CI cannot skip.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn have(tool: &str) -> bool {
     Command::new("sh")

@@ -9,14 +9,12 @@
 //! - a flood of logins with a known password (and no code) leaves real logins working;
 //! - a huge username reaches the log truncated.
 
-mod common;
-
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use moat::commands;
 use russh::client::{self, AuthResult, KeyboardInteractiveAuthResponse};
 use russh::ChannelMsg;
@@ -85,7 +83,7 @@ async fn live_of(server: &TestServer, user: &str) -> Vec<moat::store::SessionRow
         .collect()
 }
 
-on_both_databases! {
+on_every_database! {
     async fn incident_response_reaches_connections_that_have_not_opened_a_console() {
         let mut server = TestServer::start().await;
         // One user per way of ending access; each authenticates and waits.

@@ -1,13 +1,11 @@
 //! The `moat` binary as an operator runs it: first start with `serve --demo`, users,
 //! config errors, the host key's file mode.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn moat(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_moat"));

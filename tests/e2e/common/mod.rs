@@ -1,7 +1,7 @@
 //! Test harness shared by the end-to-end tests: an in-process moat server on 127.0.0.1:0
 //! with the demo data set, users with known passwords and TOTP secrets, and an SSH client
 //! (russh) whose channel output is fed into a vt100 terminal emulator.
-#![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(dead_code)] // not every helper is used by every build of the tests
 
 pub mod qr;
 
@@ -44,7 +44,7 @@ pub enum Db {
 }
 
 tokio::task_local! {
-    /// The database of the running test, set by [`on_both_databases!`] (SQLite otherwise).
+    /// The database of the running test, set by [`on_every_database!`] (SQLite otherwise).
     pub static DATABASE: Db;
 }
 
@@ -57,7 +57,7 @@ pub fn current_db() -> Db {
 /// file, `name::postgres` on a fresh PostgreSQL database (see `moat::store::testing`:
 /// ignored, with the reason, when `MOAT_TEST_POSTGRES_URL` was unset at build time).
 #[allow(unused_macros)] // not every test binary uses it
-macro_rules! on_both_databases {
+macro_rules! on_every_database {
     ($(async fn $name:ident() $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
@@ -82,7 +82,7 @@ macro_rules! on_both_databases {
     )*};
 }
 #[allow(unused_imports)]
-pub(crate) use on_both_databases;
+pub(crate) use on_every_database;
 
 /// A config for a server living in `dir`.
 pub fn test_config(dir: &std::path::Path) -> Config {
@@ -560,4 +560,28 @@ pub async fn disconnect(conn: Conn) {
     let _ = conn
         .disconnect(Disconnect::ByApplication, "bye", "en")
         .await;
+}
+
+/// A child process (a `moat serve`) that is killed when dropped, so a failing test never
+/// leaves a server running behind it.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
 }

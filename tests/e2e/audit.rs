@@ -2,12 +2,10 @@
 //! head, export; and crash safety: kill -9 the server while 20 sessions edit, restart,
 //! and every committed change has its audit row and the chain verifies.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use moat::store::{AuditEntry, Store};
 
 fn moat(dir: &std::path::Path) -> Command {
@@ -48,7 +46,7 @@ async fn trail(dir: &std::path::Path, n: usize) -> Store {
     store
 }
 
-on_both_databases! {
+on_every_database! {
     async fn verify_head_and_export_from_the_command_line() {
         let dir = tempfile::tempdir().unwrap();
         let store = trail(dir.path(), 12).await;
@@ -150,7 +148,7 @@ fn verify(dir: &std::path::Path) -> (bool, String, String) {
     )
 }
 
-on_both_databases! {
+on_every_database! {
     async fn verify_fails_on_json_that_is_not_what_moat_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let store = trail(dir.path(), 6).await;
@@ -231,7 +229,7 @@ async fn rehash(store: &Store, from: i64) {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn the_keyed_chain_from_the_command_line() {
         let dir = tempfile::tempdir().unwrap();
         // Four entries from before the audit key existed.
@@ -403,11 +401,13 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
     }
     store.close().await;
 
-    let mut server = moat(dir.path())
-        .arg("serve")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = KillOnDrop(
+        moat(dir.path())
+            .arg("serve")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(addr).await.is_err() {
@@ -458,11 +458,13 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
     }
 
     // Restart: the database opens, every committed value has its audit row, the chain holds.
-    let mut server = moat(dir.path())
-        .arg("serve")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = KillOnDrop(
+        moat(dir.path())
+            .arg("serve")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(addr).await.is_err() {
         assert!(Instant::now() < deadline, "server did not restart");
@@ -501,7 +503,7 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
     assert!(verified.is_ok(), "{verified:?}");
 }
 
-on_both_databases! {
+on_every_database! {
     async fn the_console_viewer_filters_and_hides_what_the_viewer_may_not_see() {
         let mut server = TestServer::start_with(
             |c| {
@@ -597,7 +599,7 @@ async fn change_entries(server: &TestServer, user: &str) -> Vec<Vec<String>> {
     }
 }
 
-on_both_databases! {
+on_every_database! {
     async fn audit_values_are_shown_only_to_those_who_may_view_the_row() {
         let mut server = TestServer::start().await;
         server

@@ -1,0 +1,23 @@
+//! moat's behaviour across rooms, in one test binary (one link of the crate instead of one
+//! per file): end to end over real SSH, the CLI through the binary, two instances on one
+//! database, the stock OpenSSH client under tmux, and the console's screens as snapshots.
+//!
+//! `common` is the harness: an in-process server on 127.0.0.1:0, users with known
+//! passwords and TOTP secrets, a russh client feeding a vt100 screen, and
+//! `on_every_database!`, which runs one test body on SQLite and PostgreSQL.
+
+mod common;
+
+mod accounts;
+mod attacks;
+mod audit;
+mod cli;
+mod console;
+mod edit;
+mod gate;
+mod instances;
+mod openssh;
+mod perms;
+mod proxy;
+mod search;
+mod tui_snapshots;
