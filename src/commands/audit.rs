@@ -1,0 +1,206 @@
+//! `moat audit verify|head|export`.
+
+use std::io::Write;
+
+use crate::config::Config;
+use crate::domain::format_time;
+use crate::seal;
+use crate::store::{Store, StoreError};
+use crate::tui::sanitize::{self, SafeText};
+
+use super::{open_admin_store, CommandError};
+
+/// `moat audit verify [--head ID:HASH]`: walk the chain; an error names the first bad
+/// entry.
+pub async fn audit_verify(
+    config: &Config,
+    head: Option<&str>,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let head = match head {
+        Some(h) => {
+            let (id, hash) = h
+                .split_once(':')
+                .and_then(|(i, hash)| Some((i.parse::<i64>().ok()?, hash)))
+                .ok_or_else(|| {
+                    CommandError::Usage(format!("--head wants ID:HASH, got `{}`", h.escape_debug()))
+                })?;
+            Some((id, hash))
+        }
+        None => None,
+    };
+    // Neither key is needed to check the plain chain: the TOTP key is not loaded, and the
+    // audit key is used if present (checked against the trail, never created).
+    let store = Store::connect(&config.database_url)
+        .await?
+        .with_schemas(&config.database_schemas);
+    store.migrate().await?;
+    let key_path = config.keys_dir.join(seal::AUDIT_KEY_FILE);
+    let store = match seal::load_audit_key(&config.keys_dir)? {
+        Some(key) => store.with_audit_key(key),
+        None => store,
+    };
+    let result = store.verify_audit(head).await?;
+    store.close().await;
+    let v = result.map_err(|e| CommandError::Usage(format!("audit trail broken: {e}")))?;
+    let head = match &v.head {
+        Some((id, hash)) => format!("{} entries, head {id}:{}", v.rows, SafeText::new(hash)),
+        None => "no entries yet".to_string(),
+    };
+    match v.keyed_from {
+        None => writeln!(
+            out,
+            "unkeyed chain intact, MACs not checked ({} is absent): {head}",
+            SafeText::new(&key_path.display().to_string())
+        )?,
+        Some(from) => {
+            let before = u64::try_from(from - 1).unwrap_or(0).min(v.rows);
+            let keyed = v.rows - before;
+            let keyed = if keyed == 0 {
+                format!("no entry since the audit key was made (it covers entries from {from} on)")
+            } else if before == 0 {
+                "every entry's MAC verified with the audit key".to_string()
+            } else {
+                format!(
+                    "MACs verified from entry {from} on; the {before} entries before it predate \
+                     the audit key and have none (they are covered through the chain by the \
+                     MACs after them)"
+                )
+            };
+            writeln!(out, "audit trail intact: {head}; {keyed}")?
+        }
+    }
+    Ok(())
+}
+
+/// `moat audit head`: the last entry's id and hash, to store somewhere else.
+pub async fn audit_head(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
+    let store = open_admin_store(config).await?;
+    match store.audit_head().await? {
+        Some((id, hash)) => writeln!(out, "{id}:{}", SafeText::new(&hash))?,
+        None => writeln!(out, "0:{}", crate::store::audit::GENESIS)?,
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// What `moat audit export` selects.
+#[derive(Clone, Debug, Default)]
+pub struct ExportArgs {
+    pub since: Option<String>,
+    pub user: Option<String>,
+    pub model: Option<String>,
+}
+
+/// `moat audit export --format jsonl [--since T] [--user U] [--model M]`: one JSON object
+/// a line, streamed; progress on `progress` every 100,000 rows.
+pub async fn audit_export(
+    config: &Config,
+    args: &ExportArgs,
+    out: &mut impl Write,
+    progress: &mut impl Write,
+) -> Result<(), CommandError> {
+    let since_ms = match &args.since {
+        Some(t) => Some(
+            crate::domain::parse_time(t)
+                .ok_or_else(|| {
+                    CommandError::Usage(format!(
+                        "--since: `{}` is not a time (YYYY-MM-DD[ HH:MM:SS] or unix seconds)",
+                        t.escape_debug()
+                    ))
+                })?
+                .saturating_mul(1000),
+        ),
+        None => None,
+    };
+    let filter = crate::store::AuditFilter {
+        since_ms,
+        actor: args.user.clone(),
+        model: args.model.clone(),
+        ..Default::default()
+    };
+    let store = open_admin_store(config).await?;
+    let n = store
+        .export_audit(&filter, |row| {
+            let e = &row.entry;
+            let line = serde_json::json!({
+                "id": row.id,
+                "at": format_time(e.at_ms.div_euclid(1000)),
+                "at_ms": e.at_ms,
+                "actor": e.actor,
+                "source_ip": e.source_ip,
+                "session_id": e.session_id,
+                "action": e.action,
+                "model": e.model,
+                "pk": e.pk,
+                "before": e.before,
+                "after": e.after,
+                "outcome": e.outcome,
+                "reason": e.reason,
+                "prev_hash": row.prev_hash,
+                "hash": row.hash,
+            });
+            write_json_line(out, &line).map_err(|e| StoreError::Conflict(e.to_string()))?;
+            if row.id % 100_000 == 0 {
+                let _ = writeln!(progress, "moat: exported up to entry {}…", row.id);
+            }
+            Ok(())
+        })
+        .await?;
+    let _ = writeln!(progress, "moat: exported {n} entries");
+    store.close().await;
+    Ok(())
+}
+
+/// Write `value` as one line of JSON with [`TerminalSafeJson`].
+fn write_json_line(out: &mut impl Write, value: &serde_json::Value) -> std::io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, TerminalSafeJson);
+    serde::Serialize::serialize(value, &mut ser).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
+}
+
+/// JSON as serde_json writes it compactly, except that every character the terminal
+/// sanitizer would escape (DEL, C1 controls, bidi, format and other invisible characters;
+/// serde_json itself escapes only C0) is written as a `\uXXXX` escape. A parser reads the
+/// same value; a terminal shown the lines gets nothing it would obey or hide.
+pub struct TerminalSafeJson;
+
+impl serde_json::ser::Formatter for TerminalSafeJson {
+    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()>
+    where
+        W: ?Sized + Write,
+    {
+        let mut plain = 0;
+        for (i, c) in fragment.char_indices() {
+            if sanitize::is_escaped(c) {
+                writer.write_all(fragment.get(plain..i).unwrap_or_default().as_bytes())?;
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+                plain = i + c.len_utf8();
+            }
+        }
+        writer.write_all(fragment.get(plain..).unwrap_or_default().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_escape_what_a_terminal_would_obey_and_keep_the_value() {
+        let raw = "a\x1b[2J\x7f\u{9b}\u{202e}\u{e0041}\u{3164}é日\"\\";
+        let value = serde_json::json!({ "model": raw });
+        let mut out = Vec::new();
+        write_json_line(&mut out, &value).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(
+            line,
+            "{\"model\":\"a\\u001b[2J\\u007f\\u009b\\u202e\\udb40\\udc41\\u3164é日\\\"\\\\\"}\n"
+        );
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, value);
+    }
+}

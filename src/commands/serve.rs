@@ -1,0 +1,193 @@
+//! `moat serve` (build the server from config, bootstrap the first superuser) and
+//! `moat migrate`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use qrcode::render::unicode::Dense1x2;
+use qrcode::QrCode;
+use tokio::net::TcpListener;
+
+use crate::auth::lockout::Policy;
+use crate::auth::password::{generate_password, Hasher};
+use crate::auth::{totp, AuthService};
+use crate::config::{Config, ConfigError, Validated};
+use crate::session;
+use crate::ssh::hostkey::{self};
+use crate::ssh::{self, Live, Server};
+use crate::store::{demo, Store};
+use crate::tui::sanitize::SafeText;
+
+use super::{create_user, open_admin_store, open_store, CommandError};
+
+/// A running server's parts, built from config (used by `serve`, tests and benchmarks).
+pub struct Built {
+    pub server: Arc<Server>,
+    pub store: Store,
+    pub host_key_fingerprint: String,
+}
+
+/// Build the server from validated config and an open store: host key, hasher, schema.
+pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError> {
+    let v: Validated = config.validate()?;
+    let (host_key, _) = hostkey::load_or_generate(&config.keys_dir)?;
+    let fingerprint = hostkey::fingerprint(&host_key);
+    let hasher = Arc::new(Hasher::new(config.argon2)?);
+    let schema = Arc::new(store.introspect().await?);
+    config.validate_models(&schema)?;
+    let auth = AuthService::new(
+        store.clone(),
+        Arc::clone(&hasher),
+        Policy::from(&config.lockout),
+        config.argon2.max_concurrent,
+        config.argon2.max_queued,
+    );
+    let sessions = Arc::new(session::Context {
+        store: store.clone(),
+        schema,
+        page_size: config.page_size,
+        max_size: (config.max_cols, config.max_rows),
+        rules: config.models.clone(),
+        hasher,
+        export_dir: config.export_dir.clone(),
+        auth: auth.clone(),
+        accounts: config.accounts,
+        timeouts: config.session,
+        live: Arc::default(),
+        input_tap: None,
+    });
+    let server = Arc::new(Server::new(
+        Arc::new(ssh::ssh_config(host_key, v.auth_rejection)),
+        auth,
+        sessions,
+        Live::from_config(config)?,
+    ));
+    Ok(Built {
+        server,
+        store,
+        host_key_fingerprint: fingerprint,
+    })
+}
+
+/// `moat serve [--demo]`: migrate, load demo data, create the first superuser if there
+/// is no user, then serve until `shutdown`. Each item of `reloads` is a freshly loaded
+/// configuration (SIGHUP): its live settings are applied, or it is refused and the old
+/// ones kept.
+pub async fn serve(
+    config: &Config,
+    demo_data: bool,
+    out: &mut (impl Write + Send),
+    shutdown: impl std::future::Future<Output = ()>,
+    mut reloads: tokio::sync::mpsc::Receiver<Result<Config, ConfigError>>,
+) -> Result<(), CommandError> {
+    let v = config.validate()?;
+    let store = open_store(config).await?;
+    if demo_data {
+        match demo::load(&store).await? {
+            demo::DemoOutcome::Created { rows } => {
+                writeln!(out, "moat: demo data loaded ({rows} rows)")?
+            }
+            demo::DemoOutcome::AlreadyPresent => writeln!(out, "moat: demo data already present")?,
+        }
+    }
+    if store.user_count().await? == 0 {
+        bootstrap_admin(config, &store, v.listen, out).await?;
+    }
+    let built = build(config, store).await?;
+    let listener = TcpListener::bind(v.listen).await?;
+    writeln!(
+        out,
+        "moat: listening on {} (host key {})",
+        listener.local_addr()?,
+        built.host_key_fingerprint
+    )?;
+    out.flush()?;
+    let server = Arc::clone(&built.server);
+    let reloader = tokio::spawn(async move {
+        while let Some(loaded) = reloads.recv().await {
+            match loaded.and_then(|c| server.reload(&c)) {
+                Ok(()) => tracing::info!(
+                    "configuration reloaded (allowlist, limits, lockout, login grace; \
+                     other keys apply at restart)"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration reload refused; keeping the old one")
+                }
+            }
+        }
+    });
+    built.server.serve(listener, shutdown).await?;
+    reloader.abort();
+    built.store.close().await;
+    writeln!(out, "moat: stopped")?;
+    Ok(())
+}
+
+/// Create superuser `admin` with a random password and TOTP, and print them once.
+async fn bootstrap_admin(
+    config: &Config,
+    store: &Store,
+    listen: SocketAddr,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let password = generate_password();
+    let secret = create_user(config, store, "admin", true, &password).await?;
+    let uri = totp::otpauth_uri(&secret, "admin");
+    writeln!(
+        out,
+        "moat: no users yet, so superuser `admin` was created. This is shown once:"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "  password: {password}")?;
+    writeln!(out, "  TOTP:     {uri}")?;
+    writeln!(out, "  secret:   {}", totp::secret_base32(&secret))?;
+    writeln!(out)?;
+    if let Some(qr) = qr_text(&uri) {
+        writeln!(out, "{qr}")?;
+    }
+    writeln!(
+        out,
+        "Scan the code (or type the secret) into an authenticator app, then connect:"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "  ssh -p {} admin@{}", listen.port(), listen.ip())?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A QR code of `text` in Unicode half blocks, light on dark (reads on dark terminals).
+pub fn qr_text(text: &str) -> Option<String> {
+    let code = QrCode::new(text.as_bytes()).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+/// `moat migrate`: apply moat's migrations and report.
+pub async fn migrate(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
+    let store = open_admin_store(config).await?;
+    writeln!(
+        out,
+        "moat: database is up to date ({})",
+        SafeText::new(&config.database_url)
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qr_renders_half_blocks() {
+        let qr = qr_text("otpauth://totp/moat:admin?secret=AAAA&issuer=moat").unwrap();
+        assert!(qr.contains('▀') || qr.contains('▄') || qr.contains('█'));
+        assert!(qr.lines().count() > 10);
+    }
+}

@@ -1,0 +1,250 @@
+//! `moat user …`: add, reset-2fa, enable/disable, backup codes.
+
+use std::io::Write;
+
+use crate::auth::password::{generate_password, Hasher};
+use crate::auth::{backup, policy, totp};
+use crate::config::Config;
+use crate::domain::format_time;
+use crate::store::{AuditEntry, NewUser, Store};
+use crate::tui::sanitize::SafeText;
+
+use super::{
+    cli_audit, group_id, now_unix, now_unix_ms, open_admin_store, open_store, user_id, CommandError,
+};
+
+/// A username: 1–32 of `a-z 0-9 . _ -`, starting with a letter or `_`.
+pub fn validate_username(name: &str) -> Result<(), CommandError> {
+    crate::auth::validate_name(name).map_err(CommandError::Usage)
+}
+
+/// Create a user with `password` and an enrolled TOTP device; returns the TOTP secret.
+pub(super) async fn create_user(
+    config: &Config,
+    store: &Store,
+    name: &str,
+    superuser: bool,
+    password: &str,
+) -> Result<Vec<u8>, CommandError> {
+    validate_username(name)?;
+    let hasher = Hasher::new(config.argon2)?;
+    let phc = hasher.hash(password)?;
+    let secret = totp::generate_secret();
+    store
+        .create_user(&NewUser {
+            username: name,
+            password_hash: &phc,
+            is_superuser: superuser,
+            totp_secret: Some(&secret),
+            must_change_password: false,
+            password_expires_at: None,
+            now: now_unix(),
+        })
+        .await?;
+    Ok(secret)
+}
+
+/// `moat user add NAME [--superuser] [--group G]... [--password-stdin]`. With a password
+/// (checked against the password policy) it enrols TOTP at once and prints one line, the
+/// `otpauth://totp/` URI. Without, it prints `one-time password: …`: the first login
+/// with it enrols TOTP and sets a password.
+pub async fn user_add(
+    config: &Config,
+    name: &str,
+    superuser: bool,
+    groups: &[String],
+    password: Option<String>,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    validate_username(name)?;
+    if let Some(p) = &password {
+        policy::check(name, p).map_err(|why| CommandError::Usage(format!("password {why}")))?;
+    }
+    let store = open_store(config).await?;
+    let mut group_ids = Vec::new();
+    for g in groups {
+        group_ids.push(group_id(&store, g).await?);
+    }
+    let secret = match &password {
+        Some(p) => Some(create_user(config, &store, name, superuser, p).await?),
+        None => {
+            let one_time = generate_password();
+            let phc = Hasher::new(config.argon2)?.hash(&one_time)?;
+            store
+                .create_user(&NewUser {
+                    username: name,
+                    password_hash: &phc,
+                    is_superuser: superuser,
+                    totp_secret: None,
+                    must_change_password: true,
+                    password_expires_at: Some(config.accounts.one_time_expiry(now_unix())),
+                    now: now_unix(),
+                })
+                .await?;
+            writeln!(out, "one-time password: {one_time}")?;
+            None
+        }
+    };
+    if !group_ids.is_empty() {
+        let id = user_id(&store, name).await?;
+        let audit = cli_audit(
+            operator,
+            "user_groups",
+            "moat_users",
+            name,
+            serde_json::json!({ "groups": groups }),
+        );
+        store.add_memberships(id, &group_ids, &audit).await?;
+    }
+    store
+        .audit(&[cli_audit(
+            operator,
+            "user_add",
+            "moat_users",
+            name,
+            serde_json::json!({ "superuser": superuser, "one_time_password": secret.is_none() }),
+        )])
+        .await?;
+    if let Some(secret) = secret {
+        writeln!(out, "{}", totp::otpauth_uri(&secret, name))?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `moat user reset-2fa NAME`: drop the TOTP device and backup codes, end the user's
+/// sessions, and print a new one-time password (the user enrols again).
+pub async fn reset_2fa(
+    config: &Config,
+    name: &str,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_admin_store(config).await?;
+    let id = user_id(&store, name).await?;
+    let one_time = generate_password();
+    let phc = Hasher::new(config.argon2)?.hash(&one_time)?;
+    let expires = config.accounts.one_time_expiry(now_unix());
+    let mut audit = cli_audit(
+        operator,
+        "reset_2fa",
+        "moat_users",
+        name,
+        serde_json::json!({ "one_time_password_expires": expires }),
+    );
+    audit.reason = Some("TOTP device and backup codes removed".into());
+    store
+        .reset_second_factor(id, &phc, expires, now_unix(), &audit)
+        .await?;
+    writeln!(out, "one-time password: {one_time}")?;
+    writeln!(
+        out,
+        "(expires {} UTC; {}'s open sessions end within a second)",
+        format_time(expires),
+        SafeText::new(name)
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat user disable|enable NAME`
+pub async fn user_set_active(
+    config: &Config,
+    name: &str,
+    active: bool,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_admin_store(config).await?;
+    let id = user_id(&store, name).await?;
+    let action = if active {
+        "user_enable"
+    } else {
+        "user_disable"
+    };
+    let audit = cli_audit(
+        operator,
+        action,
+        "moat_users",
+        name,
+        serde_json::json!({ "active": active }),
+    );
+    store
+        .set_user_active(id, active, now_unix(), &audit)
+        .await?;
+    writeln!(
+        out,
+        "user {} {}",
+        SafeText::new(name),
+        if active { "enabled" } else { "disabled" }
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat user backup-codes NAME`: replace the user's backup codes with new ones, printed
+/// once (only their hashes are stored).
+pub async fn backup_codes(
+    config: &Config,
+    name: &str,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_admin_store(config).await?;
+    let Some(user_id) = store.user_id(name).await? else {
+        return Err(CommandError::Usage(format!(
+            "no such user: {}",
+            name.escape_debug()
+        )));
+    };
+    let codes = backup::generate();
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| backup::normalize(c))
+        .map(|n| backup::hash(&n))
+        .collect();
+    let audit = AuditEntry {
+        at_ms: now_unix_ms(),
+        actor: Some(format!("cli:{operator}")),
+        action: "backup_codes".into(),
+        model: Some("moat_users".into()),
+        pk: Some(user_id.to_string()),
+        outcome: "generated".into(),
+        reason: Some(format!(
+            "{} new codes for {name}; old ones revoked",
+            hashes.len()
+        )),
+        ..AuditEntry::default()
+    };
+    store.replace_backup_codes(user_id, &hashes, &audit).await?;
+    writeln!(
+        out,
+        "Backup codes for {} (each works once; shown only now):",
+        SafeText::new(name)
+    )?;
+    for code in codes {
+        writeln!(out, "  {code}")?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for ok in ["admin", "jane.doe", "_svc", "a1-b2"] {
+            assert!(validate_username(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Admin", "1abc", "a b", "a\x1b", &"a".repeat(33), "ünï"] {
+            assert!(validate_username(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_username("Bad")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid name"));
+    }
+}
