@@ -9,8 +9,14 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
-use super::Shown;
+use std::collections::HashSet;
+
+use super::{describe, now_ms, Actor, Context, Shown};
+use crate::domain::Grants;
+use crate::domain::ListQuery;
 use crate::domain::{Listing, PageAnchor, RowCount, Value};
+use crate::perm::{self, Action, Decision};
+use crate::store::AuditEntry;
 use crate::store::Store;
 use crate::tui::Msg;
 
@@ -58,7 +64,7 @@ pub fn csv_field(v: &Value) -> String {
 }
 
 /// Whether a spreadsheet would take `cell` for a formula.
-fn starts_formula(cell: &str) -> bool {
+pub(super) fn starts_formula(cell: &str) -> bool {
     cell.starts_with(FORMULA_START)
         || cell
             .trim_start_matches([' ', '\n', '\r'])
@@ -67,7 +73,7 @@ fn starts_formula(cell: &str) -> bool {
 
 /// `text` with every control character except line feed and tab escaped (`\r`, `\xNN`:
 /// C0, DEL and C1), `\r\n` first turned into `\n`.
-fn escape_controls(text: &str) -> Cow<'_, str> {
+pub(super) fn escape_controls(text: &str) -> Cow<'_, str> {
     let keep = |c: char| !c.is_control() || c == '\n' || c == '\t';
     if text.chars().all(keep) {
         return Cow::Borrowed(text);
@@ -84,7 +90,7 @@ fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn csv_line(fields: impl Iterator<Item = String>) -> String {
+pub(super) fn csv_line(fields: impl Iterator<Item = String>) -> String {
     let mut line = fields.collect::<Vec<_>>().join(",");
     line.push_str("\r\n");
     line
@@ -93,7 +99,11 @@ fn csv_line(fields: impl Iterator<Item = String>) -> String {
 /// A new file in `dir` named after `model` and the time; never one a client named. The file
 /// is private to moat's user (0600) whatever the umask, and so is `dir` (0700) when it has
 /// to be created; an existing `dir` keeps the mode its operator gave it.
-fn create_file(dir: &Path, model: &str, now_ms: i64) -> std::io::Result<(PathBuf, std::fs::File)> {
+pub(super) fn create_file(
+    dir: &Path,
+    model: &str,
+    now_ms: i64,
+) -> std::io::Result<(PathBuf, std::fs::File)> {
     create_private_dir(dir)?;
     let safe: String = model
         .chars()
@@ -130,7 +140,7 @@ fn create_file(dir: &Path, model: &str, now_ms: i64) -> std::io::Result<(PathBuf
 
 /// Create `dir` and any missing parents with mode 0700 (set outright, not left to the
 /// umask); leave it alone if it exists.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -224,16 +234,83 @@ pub async fn run(job: Job, progress: Option<mpsc::Sender<Msg>>) -> Msg {
     }
 }
 
+impl Context {
+    /// Start an export of a list (superusers, or `export_<model>` — a verb the model
+    /// declares in config). It runs in the background; progress and the result come back
+    /// as messages.
+    pub(super) async fn export(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        query: ListQuery,
+    ) -> Result<Msg, Msg> {
+        let export = Action::Custom("export".into());
+        if let Decision::Deny(reason) = perm::decide(g, &export, &model, &HashSet::new()) {
+            return Err(self.deny(actor, &export, &model, None, &reason).await);
+        }
+        let (shown, listing) = self.listable(actor, g, &model, &query).await?;
+        let total = self.store.count_rows(&shown.table, &listing).await.ok();
+        let audit = AuditEntry {
+            reason: Some(format!("export of {model} ({})", query_words(&query))),
+            ..actor.audit("export", &model)
+        };
+        if let Err(e) = self.store.audit(&[audit]).await {
+            return Err(Msg::Failed(describe(&e)));
+        }
+        let job = Job {
+            store: self.store.clone(),
+            shown,
+            listing,
+            dir: self.export_dir.clone(),
+            model,
+            now_ms: now_ms(),
+            total,
+        };
+        match &actor.background {
+            Some(tx) => {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let done = run(job, Some(tx.clone())).await;
+                    let _ = tx.send(done).await;
+                });
+                Ok(Msg::ExportProgress { rows: 0, total })
+            }
+            None => Ok(run(job, None).await),
+        }
+    }
+}
+
+/// A list query in words, for the audit trail.
+pub(super) fn query_words(q: &ListQuery) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = &q.search {
+        parts.push(format!("search {s:?}"));
+    }
+    if let Some(o) = &q.sort {
+        parts.push(format!(
+            "sorted by {}{}",
+            o.column,
+            if o.descending { " desc" } else { "" }
+        ));
+    }
+    if parts.is_empty() {
+        "all rows".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn text(s: &str) -> String {
+    pub(super) fn text(s: &str) -> String {
         csv_field(&Value::Text(s.into()))
     }
 
     #[test]
-    fn numbers_blobs_and_null_are_bare() {
+    pub(super) fn numbers_blobs_and_null_are_bare() {
         assert_eq!(csv_field(&Value::Null), "");
         assert_eq!(csv_field(&Value::Integer(-3)), "-3");
         assert_eq!(csv_field(&Value::Real(-1.5)), "-1.5");
@@ -241,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn text_is_always_quoted() {
+    pub(super) fn text_is_always_quoted() {
         assert_eq!(text("plain"), "\"plain\"");
         assert_eq!(text(""), "\"\"");
         assert_eq!(text("a,b"), "\"a,b\"");
@@ -251,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn leading_formula_characters_are_defused() {
+    pub(super) fn leading_formula_characters_are_defused() {
         assert_eq!(text("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(text("@SUM(A1)"), "\"'@SUM(A1)\"");
         assert_eq!(text("+1"), "\"'+1\"");
@@ -261,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn formulas_after_leading_whitespace_are_defused() {
+    pub(super) fn formulas_after_leading_whitespace_are_defused() {
         assert_eq!(text("  =1+1"), "\"'  =1+1\"");
         assert_eq!(text("\n=1+1"), "\"'\n=1+1\"");
         assert_eq!(text(" \n @x"), "\"' \n @x\"");
@@ -271,20 +348,20 @@ mod tests {
     }
 
     #[test]
-    fn fullwidth_formula_characters_are_defused() {
+    pub(super) fn fullwidth_formula_characters_are_defused() {
         for c in ['\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}'] {
             assert_eq!(text(&format!("{c}1+1")), format!("\"'{c}1+1\""), "{c}");
         }
     }
 
     #[test]
-    fn a_leading_pipe_is_defused() {
+    pub(super) fn a_leading_pipe_is_defused() {
         assert_eq!(text("|cmd"), "\"'|cmd\"");
         assert_eq!(text("a|b"), "\"a|b\"");
     }
 
     #[test]
-    fn formulas_after_a_semicolon_are_defused() {
+    pub(super) fn formulas_after_a_semicolon_are_defused() {
         assert_eq!(text(";=1+1"), "\";'=1+1\"");
         assert_eq!(text("a;=1+1"), "\"a;'=1+1\"");
         assert_eq!(text("a; @x;b;-1"), "\"a;' @x;b;'-1\"");
@@ -293,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_are_escaped() {
+    pub(super) fn control_characters_are_escaped() {
         assert_eq!(text("a\x1b[2Jb"), "\"a\\x1b[2Jb\"");
         assert_eq!(text("\x1b]0;pwned\x07"), "\"\\x1b]0;pwned\\x07\"");
         assert_eq!(
@@ -308,7 +385,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn export_directory_and_files_are_private_whatever_the_umask() {
+    pub(super) fn export_directory_and_files_are_private_whatever_the_umask() {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         // The usual umask, which left exports 0644 in a 0755 directory.
@@ -331,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn files_get_generated_names_in_the_directory() {
+    pub(super) fn files_get_generated_names_in_the_directory() {
         let dir = tempfile::tempdir().unwrap();
         let (path, _) = create_file(dir.path(), "../../etc/passwd", 1_764_115_200_000).unwrap();
         assert_eq!(path.parent(), Some(dir.path()));

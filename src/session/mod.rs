@@ -1,0 +1,200 @@
+//! One logged-in connection's loop: terminal bytes → keys → `App`; the app's commands are
+//! checked against the permission engine, run against the store, and answered with
+//! messages; each state change is drawn and only the changed cells are sent.
+//!
+//! The session knows nothing of SSH: it reads [`Event`]s from a channel and writes frames
+//! into a bounded queue. The `ssh` room adapts a russh channel to those.
+//!
+//! - `lifecycle`: from authentication to the end of the console: registration, the loop,
+//!   timeouts, closing; `frames`: the bounded queue of drawn frames; `live`: this
+//!   instance's registry of sessions and the poll that ends them from elsewhere.
+//! - `dispatch`: the boundary every command crosses (account rules, fresh grants), one arm
+//!   per command.
+//! - `checks`: what a user sees of a table and may do to a model or row, and the audited
+//!   denial; `records`, `audit`, `export`, `manage`, `account`: the handlers.
+
+mod account;
+mod audit;
+mod checks;
+mod dispatch;
+mod export;
+mod frames;
+mod lifecycle;
+pub mod live;
+mod manage;
+mod records;
+
+pub use checks::MASK;
+pub use lifecycle::{Authenticated, Watch};
+
+use audit::history_lines;
+use checks::Shown;
+use frames::Frames;
+use records::SaveRequest;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::auth::password::Hasher;
+use crate::auth::{AuthService, Identity};
+use crate::config::{AccountsConfig, ModelConfig, SessionConfig};
+use crate::domain::Schema;
+use crate::store::{AuditEntry, Store, StoreError};
+use crate::tui::Msg;
+
+/// Terminal size used when the client asks for a 0×0 pty (OpenSSH without a local tty).
+pub const DEFAULT_SIZE: (u16, u16) = (80, 24);
+
+/// What the transport tells the session.
+#[derive(Debug)]
+pub enum Event {
+    /// Bytes typed (or pasted) by the user.
+    Input(Vec<u8>),
+    /// The client's window changed size.
+    Resize { cols: u32, rows: u32 },
+    /// The client closed the channel or sent EOF.
+    Closed,
+}
+
+/// A callback that sees every chunk of client input (see [`Context::input_tap`]).
+pub type InputTap = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Shared by every session of a server.
+pub struct Context {
+    pub store: Store,
+    pub schema: Arc<Schema>,
+    pub page_size: u32,
+    pub max_size: (u16, u16),
+    /// Column rules and custom verbs by model (`[models.*]` in config).
+    pub rules: BTreeMap<String, ModelConfig>,
+    /// Hashes the passwords of accounts created from the console.
+    pub hasher: Arc<Hasher>,
+    /// Where console exports are written.
+    pub export_dir: std::path::PathBuf,
+    /// Enrolment, password changes and step-up.
+    pub auth: AuthService,
+    /// One-time passwords and the step-up window.
+    pub accounts: AccountsConfig,
+    /// Idle and maximum session time.
+    pub timeouts: SessionConfig,
+    /// This instance's live sessions (to end them at once).
+    pub live: Arc<live::Registry>,
+    /// Called with every chunk of client input before it is decoded. Instrumentation for
+    /// tests and benchmarks (e.g. proving that a panic stays inside one session); `None`
+    /// in production.
+    pub input_tap: Option<InputTap>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("tables", &self.schema.tables.len())
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The terminal the client asked for.
+#[derive(Clone, Debug)]
+pub struct TermInfo {
+    pub term: String,
+    pub cols: u32,
+    pub rows: u32,
+}
+
+/// Why a session ended other than by the user quitting.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Context {
+    /// Clamp a client-reported size: 0×0 means "unknown", anything larger than the
+    /// configured maximum is cut (bounds the memory of the two cell buffers).
+    pub fn clamp_size(&self, cols: u32, rows: u32) -> (u16, u16) {
+        if cols == 0 || rows == 0 {
+            return DEFAULT_SIZE;
+        }
+        let c = u16::try_from(cols)
+            .unwrap_or(u16::MAX)
+            .clamp(10, self.max_size.0);
+        let r = u16::try_from(rows)
+            .unwrap_or(u16::MAX)
+            .clamp(3, self.max_size.1);
+        (c, r)
+    }
+
+    /// Who is acting in a session.
+    pub fn actor(&self, who: &Identity, source_ip: &str) -> Actor {
+        let mut id = [0u8; 8];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut id);
+        Actor {
+            user_id: who.user_id,
+            username: who.username.clone(),
+            source_ip: source_ip.to_string(),
+            source_key: source_ip.to_string(),
+            session_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            background: None,
+            // Logging in just proved both factors (or, during set-up, the password).
+            guard: account::Guard::new(who.onboarding, now_ms()),
+        }
+    }
+}
+
+impl Actor {
+    /// The audit row of a successful `action` on `model` by this actor (fill in the rest).
+    pub(crate) fn audit(&self, action: &str, model: &str) -> AuditEntry {
+        AuditEntry {
+            at_ms: now_ms(),
+            actor: Some(self.username.clone()),
+            source_ip: Some(self.source_ip.clone()),
+            session_id: Some(self.session_id.clone()),
+            action: action.into(),
+            model: Some(model.into()),
+            outcome: "success".into(),
+            ..AuditEntry::default()
+        }
+    }
+}
+
+/// Who is acting in a session. Their grants are read afresh for every command.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub user_id: i64,
+    pub username: String,
+    pub source_ip: String,
+    /// The source the login was counted as for lockout (the address, or its IPv6
+    /// network): step-up and password checks count under the same key.
+    pub source_key: String,
+    /// Random id of this session, written into its audit rows.
+    pub session_id: String,
+    /// Where background work (an export) sends its messages; `None` runs it inline.
+    pub background: Option<mpsc::Sender<Msg>>,
+    /// Set-up and step-up state, shared by this session's clones of the actor.
+    pub guard: Arc<std::sync::Mutex<account::Guard>>,
+}
+
+/// Unix milliseconds, for audit rows.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A store error in words for the status line (no SQL text, no internals).
+fn describe(e: &StoreError) -> String {
+    match e {
+        StoreError::NotFound(what) => format!("not found: {what}"),
+        StoreError::Conflict(what) => what.clone(),
+        other => {
+            tracing::warn!(error = %other, "store error in session");
+            "the database could not answer; try again".into()
+        }
+    }
+}

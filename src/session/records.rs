@@ -1,0 +1,352 @@
+//! Records: the form, saves with the conflict check, bulk actions, the record view with
+//! its links, and what a delete reaches.
+
+use super::{describe, Actor, Context, Shown};
+use crate::domain::{pk_text, Grants, TableInfo, Value};
+use crate::perm::{self, Action, Visibility};
+use crate::store::{AuditEntry, SaveOutcome, StoreError};
+use crate::tui::form::FieldKind;
+use crate::tui::Msg;
+
+impl Context {
+    /// The form for row `key` of `model` (`None`: a new row), with what may be changed.
+    pub(super) async fn open_form(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        key: Option<Vec<Value>>,
+    ) -> Result<Msg, Msg> {
+        let creating = key.is_none();
+        let (shown, values) = match &key {
+            Some(k) => {
+                let t = self
+                    .row_allowed(actor, g, &Action::Change, &model, k)
+                    .await?;
+                let record = self
+                    .store
+                    .record(&t.table, k)
+                    .await
+                    .map_err(|e| Msg::Failed(describe(&e)))?;
+                let mut values: Vec<Value> = record.fields.into_iter().map(|(_, v)| v).collect();
+                t.mask(&mut values);
+                (t, values)
+            }
+            None => {
+                self.model_allowed(actor, g, &Action::Add, &model).await?;
+                let t = self.table(g, &model)?;
+                let n = t.table.columns.len();
+                (t, vec![Value::Null; n])
+            }
+        };
+        let fields = shown
+            .table
+            .columns
+            .iter()
+            .zip(values)
+            .enumerate()
+            .map(|(i, (c, v))| (c.clone(), v, !shown.writable(i, creating)))
+            .collect();
+        let links = shown
+            .table
+            .columns
+            .iter()
+            .map(|c| self.link_of(&shown.table, &c.name))
+            .collect();
+        Ok(Msg::Form {
+            model,
+            key,
+            fields,
+            links,
+        })
+    }
+
+    /// Check a save against permissions and column rules, then write it.
+    pub(super) async fn save(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        req: SaveRequest,
+    ) -> Result<Msg, Msg> {
+        let SaveRequest {
+            model,
+            key,
+            original,
+            values,
+            overwrite,
+        } = req;
+        let creating = key.is_none();
+        let shown = match &key {
+            Some(k) => {
+                self.row_allowed(actor, g, &Action::Change, &model, k)
+                    .await?
+            }
+            None => {
+                self.model_allowed(actor, g, &Action::Add, &model).await?;
+                self.table(g, &model)?
+            }
+        };
+        let opened = |c: &str| original.iter().find(|(n, _)| n == c).map(|(_, v)| v);
+        let mut changes = Vec::new();
+        for (column, value) in values {
+            let Some(i) = shown.table.columns.iter().position(|c| c.name == column) else {
+                return Err(Msg::Failed(format!(
+                    "{model} has no column {column} you may see"
+                )));
+            };
+            if shown.writable(i, creating) {
+                changes.push((column, value));
+            } else if !creating && opened(&column) != Some(&value) {
+                let why = format!("{column} is read-only");
+                return Err(self
+                    .deny(
+                        actor,
+                        &Action::Change,
+                        &model,
+                        key.as_ref().and_then(|k| pk_text(k)).as_deref(),
+                        &why,
+                    )
+                    .await);
+            }
+        }
+        let table = self.full_table(&model)?;
+        let refused = |e: StoreError| match e {
+            StoreError::Constraint(words) => Msg::SaveRefused(words),
+            other => Msg::Failed(describe(&other)),
+        };
+        let Some(key) = key else {
+            let audit = actor.audit("add", &model);
+            let key = self
+                .store
+                .insert_record(table, &changes, audit)
+                .await
+                .map_err(refused)?;
+            return Ok(Msg::Saved {
+                model,
+                key,
+                created: true,
+            });
+        };
+        // What the form was opened with, for the columns this user sees as they are.
+        let expected: Vec<(String, Value)> = if overwrite {
+            Vec::new()
+        } else {
+            original
+                .iter()
+                .filter(|(c, _)| {
+                    shown
+                        .table
+                        .columns
+                        .iter()
+                        .position(|x| &x.name == c)
+                        .is_some_and(|i| !shown.masked.get(i).copied().unwrap_or(true))
+                })
+                .cloned()
+                .collect()
+        };
+        let audit = AuditEntry {
+            pk: pk_text(&key),
+            ..actor.audit(if overwrite { "overwrite" } else { "change" }, &model)
+        };
+        match self
+            .store
+            .update_record(table, &key, &expected, &changes, audit)
+            .await
+            .map_err(refused)?
+        {
+            SaveOutcome::Saved(key) => Ok(Msg::Saved {
+                model,
+                key,
+                created: false,
+            }),
+            SaveOutcome::Unchanged => Ok(Msg::Saved {
+                model,
+                key,
+                created: false,
+            }),
+            SaveOutcome::Conflict(now) => {
+                let yours = |c: &str| changes.iter().find(|(n, _)| n == c).map(|(_, v)| v.clone());
+                let fields = now
+                    .into_iter()
+                    .map(|(c, now_v)| {
+                        let opened_v = opened(&c).cloned().unwrap_or(Value::Null);
+                        let yours_v = yours(&c).unwrap_or_else(|| opened_v.clone());
+                        (c, opened_v, yours_v, now_v)
+                    })
+                    .collect();
+                Ok(Msg::Conflict { model, key, fields })
+            }
+        }
+    }
+
+    /// Run a declared bulk action: every marked row checked for `change_<model>` and every
+    /// column the action sets checked against the column rules, then all rows changed in
+    /// one transaction (or none).
+    pub(super) async fn bulk(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        action: String,
+        keys: Vec<Vec<Value>>,
+    ) -> Result<Msg, Msg> {
+        let declared = self
+            .rules
+            .get(&model)
+            .and_then(|r| r.bulk.iter().find(|a| a.name == action))
+            .ok_or_else(|| Msg::Failed(format!("{model} declares no action {action}")))?;
+        let mut shown = None;
+        for key in &keys {
+            shown = Some(
+                self.row_allowed(actor, g, &Action::Change, &model, key)
+                    .await?,
+            );
+        }
+        let Some(shown) = shown else {
+            return Err(Msg::Failed("no rows marked".into()));
+        };
+        let mut changes = Vec::new();
+        for (column, value) in &declared.set {
+            let writable = shown
+                .table
+                .columns
+                .iter()
+                .position(|c| &c.name == column)
+                .is_some_and(|i| shown.writable(i, false));
+            if !writable {
+                let why = format!("{column} is read-only");
+                return Err(self.deny(actor, &Action::Change, &model, None, &why).await);
+            }
+            let value = match value {
+                toml::Value::String(s) => Value::Text(s.clone()),
+                toml::Value::Integer(i) => Value::Integer(*i),
+                toml::Value::Float(f) => Value::Real(*f),
+                toml::Value::Boolean(b) => Value::Integer(i64::from(*b)),
+                _ => return Err(Msg::Failed(format!("{column}: unsupported value"))),
+            };
+            changes.push((column.clone(), value));
+        }
+        let table = self.full_table(&model)?;
+        let audit = AuditEntry {
+            reason: Some(format!("bulk action {action} on {} rows", keys.len())),
+            ..actor.audit("change", &model)
+        };
+        let count = self
+            .store
+            .update_many(table, &keys, &changes, audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::Constraint(words) => {
+                    Msg::Failed(format!("{action}: nothing changed: {words}"))
+                }
+                other => Msg::Failed(describe(&other)),
+            })?;
+        Ok(Msg::BulkDone {
+            model,
+            action,
+            count,
+        })
+    }
+
+    /// A record for the detail view: masked values masked, and each set foreign key with
+    /// the model it refers to and that row's display value (when the viewer may see it).
+    pub(super) async fn record_msg(
+        &self,
+        g: &Grants,
+        t: &Shown,
+        model: String,
+        key: &[Value],
+    ) -> Result<Msg, StoreError> {
+        let mut record = self.store.record(&t.table, key).await?;
+        let mut values: Vec<Value> = record.fields.iter().map(|(_, v)| v.clone()).collect();
+        t.mask(&mut values);
+        for (field, value) in record.fields.iter_mut().zip(values) {
+            field.1 = value;
+        }
+        let mut links = Vec::with_capacity(record.fields.len());
+        for (i, (c, v)) in record.fields.iter().enumerate() {
+            let masked = t.masked.get(i).copied().unwrap_or(true);
+            let target = (!masked).then(|| self.link_of(&t.table, &c.name)).flatten();
+            let link = match target {
+                Some(target) => {
+                    let display = self.display_of(g, &target, v).await;
+                    Some(match display {
+                        Some(d) => format!("{target}: {d}"),
+                        None => target,
+                    })
+                }
+                None => None,
+            };
+            links.push(link);
+        }
+        Ok(Msg::Record {
+            model,
+            record,
+            links,
+        })
+    }
+
+    /// What row `key` of `model` is called: its display column (`[models.<m>] display`,
+    /// else its first text column), if the viewer may see that row and column.
+    pub(super) async fn display_of(&self, g: &Grants, model: &str, key: &Value) -> Option<String> {
+        if key.is_null() || perm::visibility(g, model) != Visibility::All {
+            return None;
+        }
+        let t = self.table(g, model).ok()?;
+        let column = match self.rules.get(model).and_then(|r| r.display.clone()) {
+            Some(c) => c,
+            None => t
+                .table
+                .columns
+                .iter()
+                .find(|c| FieldKind::of_column(c) == FieldKind::Text && c.pk_ordinal == 0)?
+                .name
+                .clone(),
+        };
+        let shown = t.only(std::slice::from_ref(&column));
+        if shown.masked.first().copied().unwrap_or(true) {
+            return None;
+        }
+        let record = self
+            .store
+            .record(&shown.table, std::slice::from_ref(key))
+            .await
+            .ok()?;
+        match record.fields.first().map(|(_, v)| v) {
+            Some(Value::Text(s)) => Some(s.chars().take(60).collect()),
+            Some(Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        }
+    }
+
+    /// The model that `column` of `table` refers to, when it is a single-column foreign
+    /// key onto that model's own key (so the value opens the referenced row).
+    pub(super) fn link_of(&self, table: &TableInfo, column: &str) -> Option<String> {
+        let fk = table
+            .foreign_keys
+            .iter()
+            .find(|fk| fk.columns.len() == 1 && fk.columns[0] == column)?;
+        let target = self.schema.table(&fk.ref_table)?;
+        let target_key = target.key_columns();
+        let refers_to_key = match fk.ref_columns.as_slice() {
+            [] => true,
+            [c] => {
+                target_key.len() == 1
+                    && (target_key[0] == *c
+                        || (target_key[0] == "rowid"
+                            && target.column(c).is_some_and(|x| x.pk_ordinal == 1)))
+            }
+            _ => false,
+        };
+        refers_to_key.then(|| target.name.clone())
+    }
+}
+
+/// A save as the form sent it.
+pub(super) struct SaveRequest {
+    pub(super) model: String,
+    pub(super) key: Option<Vec<Value>>,
+    pub(super) original: Vec<(String, Value)>,
+    pub(super) values: Vec<(String, Value)>,
+    pub(super) overwrite: bool,
+}
