@@ -50,6 +50,80 @@ pub struct ColumnInfo {
     pub pg_type: Option<PgType>,
 }
 
+/// What kind of value a column holds, from its declared type: how the console shows,
+/// edits, searches and filters it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    Integer,
+    Real,
+    Boolean,
+    Text,
+    Date,
+    Time,
+    Timestamp,
+    /// One of the labels of a PostgreSQL enum (see [`Field::choices`]).
+    Choice,
+    /// JSON text (PostgreSQL `json`/`jsonb`), checked before it is sent.
+    Json,
+    /// Shown as size and hex; not editable.
+    Blob,
+}
+
+impl ColumnKind {
+    /// SQLite's affinity rules, refined by the common type names.
+    pub fn of(decl_type: &str) -> ColumnKind {
+        let t = decl_type.to_ascii_uppercase();
+        if t.starts_with("BOOL") {
+            ColumnKind::Boolean
+        } else if t.contains("TIMESTAMP") || t.contains("DATETIME") {
+            ColumnKind::Timestamp
+        } else if t.starts_with("DATE") {
+            ColumnKind::Date
+        } else if t.starts_with("TIME") {
+            ColumnKind::Time
+        } else if t.contains("INT") {
+            ColumnKind::Integer
+        } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+            ColumnKind::Text
+        } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+            ColumnKind::Real
+        } else if t.contains("BLOB") {
+            ColumnKind::Blob
+        } else if t.contains("NUM") || t.contains("DEC") {
+            ColumnKind::Real
+        } else {
+            ColumnKind::Text
+        }
+    }
+
+    /// The kind of `col`: by its PostgreSQL type when it has one, else by SQLite's rules
+    /// on the declared type.
+    pub fn of_column(col: &ColumnInfo) -> ColumnKind {
+        let Some(t) = &col.pg_type else {
+            return ColumnKind::of(&col.decl_type);
+        };
+        if !t.labels.is_empty() {
+            return ColumnKind::Choice;
+        }
+        if t.schema != "pg_catalog" {
+            return ColumnKind::Text;
+        }
+        match t.name.as_str() {
+            "int2" | "int4" | "int8" => ColumnKind::Integer,
+            "float4" | "float8" => ColumnKind::Real,
+            "bool" => ColumnKind::Boolean,
+            "date" => ColumnKind::Date,
+            "time" | "timetz" => ColumnKind::Time,
+            "timestamp" | "timestamptz" => ColumnKind::Timestamp,
+            "json" | "jsonb" => ColumnKind::Json,
+            "bytea" => ColumnKind::Blob,
+            // numeric keeps its digits as text; uuid, interval, arrays, inet, … are
+            // checked by the database, which says what is wrong.
+            _ => ColumnKind::Text,
+        }
+    }
+}
+
 /// A PostgreSQL column type, by its catalog name (values are cast to it when written
 /// or compared), with the labels of an enum type.
 #[derive(Clone, Debug, PartialEq, Eq)]

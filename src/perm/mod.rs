@@ -13,6 +13,8 @@
 //! into [`Grants`]: the session asks the store for the codenames on the one row it is about
 //! to touch, and list queries filter by them in SQL (see [`Visibility`]).
 
+pub mod columns;
+
 use std::collections::HashSet;
 
 /// What someone wants to do to a model (or one of its rows).

@@ -4,11 +4,10 @@
 
 use std::collections::HashSet;
 
-use super::{describe, Actor, Context};
+use super::{describe, Actor, Context, Shown};
 use crate::domain::{pk_text, Grants, ListQuery, Listing, RowFilter, TableInfo, Value};
 use crate::perm::{self, Action, Decision, Visibility};
 use crate::store::AuditEntry;
-use crate::tui::form::FieldKind;
 use crate::tui::Msg;
 
 impl Context {
@@ -34,35 +33,14 @@ impl Context {
             .ok_or_else(|| Msg::Failed(format!("no such model: {model}")))
     }
 
-    /// The table `model` as `actor` may see it: hidden columns left out (they are never
-    /// selected), and which of the remaining columns are masked.
+    /// The table `model` as `actor` may see it (see [`perm::columns`]).
     pub(super) fn table(&self, g: &Grants, model: &str) -> Result<Shown, Msg> {
         let table = self.full_table(model)?;
-        let rules = self
-            .rules
-            .get(model)
-            .filter(|r| !r.exempt_groups.iter().any(|x| g.groups.contains(x)));
-        let Some(rules) = rules else {
-            return Ok(Shown {
-                table: table.clone(),
-                masked: vec![false; table.columns.len()],
-                read_only: vec![false; table.columns.len()],
-            });
-        };
-        let mut shown = table.clone();
-        shown.columns.retain(|c| !rules.hidden.contains(&c.name));
-        let flag = |list: &Vec<String>| {
-            shown
-                .columns
-                .iter()
-                .map(|c| list.contains(&c.name))
-                .collect()
-        };
-        Ok(Shown {
-            masked: flag(&rules.masked),
-            read_only: flag(&rules.read_only),
-            table: shown,
-        })
+        Ok(perm::columns::shown(
+            table,
+            self.rules.get(model),
+            &g.groups,
+        ))
     }
 
     /// The table `model` and the filter of the rows `actor` may list in it.
@@ -85,40 +63,18 @@ impl Context {
                 return Err(self.deny(actor, &Action::View, model, None, &reason).await);
             }
         };
-        // Searching or sorting by a masked column would reveal its values.
-        let visible = |c: &str| {
-            t.table
-                .columns
-                .iter()
-                .position(|x| x.name == c)
-                .is_some_and(|i| !t.masked.get(i).copied().unwrap_or(true))
-        };
-        if let Some(sort) = &query.sort {
-            if !visible(&sort.column) {
-                return Err(Msg::Failed(format!("cannot sort by {}", sort.column)));
-            }
+        // Searching, sorting or filtering by a masked column would reveal its values.
+        if let Some(sort) = query.sort.as_ref().filter(|s| !t.may_sort(&s.column)) {
+            return Err(Msg::Failed(format!("cannot sort by {}", sort.column)));
         }
-        if let Some(f) = query.filters.iter().find(|f| !visible(&f.column)) {
+        if let Some(f) = query.filters.iter().find(|f| !t.may_filter(&f.column)) {
             return Err(Msg::Failed(format!("cannot filter by {}", f.column)));
         }
-        let search = query.search.as_ref().map(|term| {
-            let configured = self
-                .rules
-                .get(model)
-                .map(|r| &r.search)
-                .filter(|s| !s.is_empty());
-            let columns: Vec<String> = match configured {
-                Some(list) => list.iter().filter(|c| visible(c)).cloned().collect(),
-                None => t
-                    .table
-                    .columns
-                    .iter()
-                    .filter(|c| FieldKind::of_column(c) == FieldKind::Text && visible(&c.name))
-                    .map(|c| c.name.clone())
-                    .collect(),
-            };
-            (term.clone(), columns)
-        });
+        let rules = self.rules.get(model);
+        let search = query
+            .search
+            .as_ref()
+            .map(|term| (term.clone(), t.search_columns(rules)));
         let listing = Listing {
             filter,
             search,
@@ -126,15 +82,7 @@ impl Context {
             filters: query.filters.clone(),
         };
         // A list shows the model's list columns, when it names them.
-        let t = match self
-            .rules
-            .get(model)
-            .map(|r| &r.list)
-            .filter(|l| !l.is_empty())
-        {
-            Some(list) => t.only(list),
-            None => t,
-        };
+        let t = t.listed(rules);
         Ok((t, listing))
     }
 
@@ -230,68 +178,5 @@ impl Context {
             tracing::error!(error = %e, "auditing a denial failed");
         }
         Msg::Failed(format!("permission denied: {reason}"))
-    }
-}
-
-/// A table as one user sees it.
-pub(super) struct Shown {
-    pub(super) table: TableInfo,
-    /// Per column of `table`: whether its values are masked.
-    pub(super) masked: Vec<bool>,
-    /// Per column of `table`: whether the column rules make it read-only.
-    pub(super) read_only: Vec<bool>,
-}
-
-/// What a masked value looks like.
-pub const MASK: &str = "••••";
-
-impl Shown {
-    /// Only the columns named in `names`, in that order.
-    pub(super) fn only(self, names: &[String]) -> Shown {
-        let mut out = Shown {
-            table: TableInfo {
-                columns: Vec::new(),
-                ..self.table.clone()
-            },
-            masked: Vec::new(),
-            read_only: Vec::new(),
-        };
-        for name in names {
-            if let Some(i) = self.table.columns.iter().position(|c| &c.name == name) {
-                out.table.columns.push(self.table.columns[i].clone());
-                out.masked.push(self.masked.get(i).copied().unwrap_or(true));
-                out.read_only
-                    .push(self.read_only.get(i).copied().unwrap_or(true));
-            }
-        }
-        out
-    }
-
-    /// May a form change column `i`? Not if masked, read-only by rule, or (editing) a key
-    /// column, or (creating) the auto-numbered integer key.
-    pub(super) fn writable(&self, i: usize, creating: bool) -> bool {
-        let Some(col) = self.table.columns.get(i) else {
-            return false;
-        };
-        let key = self.table.key_columns().contains(&col.name);
-        // SQLite's INTEGER PRIMARY KEY (the rowid), or a PostgreSQL key with a default
-        // (identity, serial): the database numbers new rows.
-        let auto_key = self.table.primary_key.len() == 1
-            && key
-            && (col.decl_type.eq_ignore_ascii_case("INTEGER")
-                || (col.pg_type.is_some() && col.default.is_some()));
-        let hidden_value = self.masked.get(i).copied().unwrap_or(true);
-        let ruled = self.read_only.get(i).copied().unwrap_or(true);
-        let locked_key = if creating { auto_key } else { key };
-        !(hidden_value || ruled || locked_key)
-    }
-
-    /// Replace the values of masked columns (NULL stays NULL).
-    pub(super) fn mask(&self, values: &mut [Value]) {
-        for (value, masked) in values.iter_mut().zip(&self.masked) {
-            if *masked && !value.is_null() {
-                *value = Value::Text(MASK.into());
-            }
-        }
     }
 }

@@ -2,11 +2,11 @@
 //! per command.
 
 use super::{describe, history_lines, Actor, Context, SaveRequest};
+use crate::domain::ColumnKind;
 use crate::domain::{pk_text, Sort};
 use crate::perm::{self, Action};
 use crate::store::AuditEntry;
 use crate::tui::app::ModelSummary;
-use crate::tui::form::FieldKind;
 use crate::tui::{Cmd, Msg};
 
 impl Context {
@@ -210,8 +210,8 @@ impl Context {
                         let kind = t
                             .table
                             .column(&column)
-                            .map(FieldKind::of_column)
-                            .unwrap_or(FieldKind::Text);
+                            .map(ColumnKind::of_column)
+                            .unwrap_or(ColumnKind::Text);
                         self.store
                             .distinct_values(&t.table, &column, &listing, 50)
                             .await
@@ -220,12 +220,12 @@ impl Context {
                                 column,
                                 ranged: matches!(
                                     kind,
-                                    FieldKind::Date
-                                        | FieldKind::Timestamp
-                                        | FieldKind::Integer
-                                        | FieldKind::Real
+                                    ColumnKind::Date
+                                        | ColumnKind::Timestamp
+                                        | ColumnKind::Integer
+                                        | ColumnKind::Real
                                 ),
-                                boolean: kind == FieldKind::Boolean,
+                                boolean: kind == ColumnKind::Boolean,
                                 values,
                             })
                     }

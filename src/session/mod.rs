@@ -24,11 +24,11 @@ pub mod live;
 mod manage;
 mod records;
 
-pub use checks::MASK;
+pub use crate::perm::columns::MASK;
 pub use lifecycle::{Authenticated, Watch};
 
+use crate::perm::columns::Shown;
 use audit::history_lines;
-use checks::Shown;
 use frames::Frames;
 use records::SaveRequest;
 

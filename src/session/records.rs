@@ -2,10 +2,10 @@
 //! its links, and what a delete reaches.
 
 use super::{describe, Actor, Context, Shown};
+use crate::domain::ColumnKind;
 use crate::domain::{pk_text, Grants, TableInfo, Value};
 use crate::perm::{self, Action, Visibility};
 use crate::store::{AuditEntry, SaveOutcome, StoreError};
-use crate::tui::form::FieldKind;
 use crate::tui::Msg;
 
 impl Context {
@@ -299,7 +299,7 @@ impl Context {
                 .table
                 .columns
                 .iter()
-                .find(|c| FieldKind::of_column(c) == FieldKind::Text && c.pk_ordinal == 0)?
+                .find(|c| ColumnKind::of_column(c) == ColumnKind::Text && c.pk_ordinal == 0)?
                 .name
                 .clone(),
         };

@@ -5,10 +5,11 @@
 //! [`SafeText`], so nothing unsanitized can reach a buffer.
 
 use super::account::{BackupCodesBox, EnrolScreen, PasswordScreen, Secret, Setup};
-use super::form::{EditorAction, Field, FieldKind, FormAction, FormScreen, TextEditor};
+use super::form::{EditorAction, Field, FormAction, FormScreen, TextEditor};
 use super::input::{Input, Key, KeyEvent};
 use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, PromptFor};
 use super::sanitize::SafeText;
+use crate::domain::ColumnKind;
 use crate::domain::{
     pk_text, ColumnInfo, Filter, FilterOp, ListQuery, Page, PageAnchor, Record, Reference,
     RowCount, Sort, Value,
@@ -1626,7 +1627,7 @@ impl App {
                 let shown = match value {
                     Value::Null => FieldValue::Null,
                     // JSON is shown indented, one member a line.
-                    Value::Text(s) if FieldKind::of_column(col) == FieldKind::Json => {
+                    Value::Text(s) if ColumnKind::of_column(col) == ColumnKind::Json => {
                         let pretty = serde_json::from_str::<serde_json::Value>(s)
                             .ok()
                             .and_then(|v| serde_json::to_string_pretty(&v).ok());

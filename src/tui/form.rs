@@ -9,93 +9,21 @@
 
 use super::input::{Key, KeyEvent};
 use super::sanitize::SafeText;
-use crate::domain::{ColumnInfo, Value};
+use crate::domain::{ColumnInfo, ColumnKind, Value};
 
-/// What kind of value a field holds, from the column's declared type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldKind {
-    Integer,
-    Real,
-    Boolean,
-    Text,
-    Date,
-    Time,
-    Timestamp,
-    /// One of the labels of a PostgreSQL enum (see [`Field::choices`]).
-    Choice,
-    /// JSON text (PostgreSQL `json`/`jsonb`), checked before it is sent.
-    Json,
-    /// Shown as size and hex; not editable.
-    Blob,
-}
-
-impl FieldKind {
-    /// SQLite's affinity rules, refined by the common type names.
-    pub fn of(decl_type: &str) -> FieldKind {
-        let t = decl_type.to_ascii_uppercase();
-        if t.starts_with("BOOL") {
-            FieldKind::Boolean
-        } else if t.contains("TIMESTAMP") || t.contains("DATETIME") {
-            FieldKind::Timestamp
-        } else if t.starts_with("DATE") {
-            FieldKind::Date
-        } else if t.starts_with("TIME") {
-            FieldKind::Time
-        } else if t.contains("INT") {
-            FieldKind::Integer
-        } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
-            FieldKind::Text
-        } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
-            FieldKind::Real
-        } else if t.contains("BLOB") {
-            FieldKind::Blob
-        } else if t.contains("NUM") || t.contains("DEC") {
-            FieldKind::Real
-        } else {
-            FieldKind::Text
-        }
-    }
-
-    /// The kind of `col`: by its PostgreSQL type when it has one, else by SQLite's rules
-    /// on the declared type.
-    pub fn of_column(col: &ColumnInfo) -> FieldKind {
-        let Some(t) = &col.pg_type else {
-            return FieldKind::of(&col.decl_type);
-        };
-        if !t.labels.is_empty() {
-            return FieldKind::Choice;
-        }
-        if t.schema != "pg_catalog" {
-            return FieldKind::Text;
-        }
-        match t.name.as_str() {
-            "int2" | "int4" | "int8" => FieldKind::Integer,
-            "float4" | "float8" => FieldKind::Real,
-            "bool" => FieldKind::Boolean,
-            "date" => FieldKind::Date,
-            "time" | "timetz" => FieldKind::Time,
-            "timestamp" | "timestamptz" => FieldKind::Timestamp,
-            "json" | "jsonb" => FieldKind::Json,
-            "bytea" => FieldKind::Blob,
-            // numeric keeps its digits as text; uuid, interval, arrays, inet, … are
-            // checked by the database, which says what is wrong.
-            _ => FieldKind::Text,
-        }
-    }
-
-    pub fn hint(self) -> &'static str {
-        match self {
-            FieldKind::Integer => "integer",
-            FieldKind::Real => "number",
-            FieldKind::Boolean => "yes/no (Space)",
-            FieldKind::Text => "text",
-            FieldKind::Date => "YYYY-MM-DD",
-            FieldKind::Time => "HH:MM[:SS]",
-            FieldKind::Timestamp => "YYYY-MM-DD HH:MM:SS",
-            FieldKind::Choice => "one of the listed values (Space)",
-            FieldKind::Json => "JSON",
-            FieldKind::Blob => "binary (not editable)",
-        }
+/// What a field of kind `kind` takes, for the form's hint.
+pub fn kind_hint(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Integer => "integer",
+        ColumnKind::Real => "number",
+        ColumnKind::Boolean => "yes/no (Space)",
+        ColumnKind::Text => "text",
+        ColumnKind::Date => "YYYY-MM-DD",
+        ColumnKind::Time => "HH:MM[:SS]",
+        ColumnKind::Timestamp => "YYYY-MM-DD HH:MM:SS",
+        ColumnKind::Choice => "one of the listed values (Space)",
+        ColumnKind::Json => "JSON",
+        ColumnKind::Blob => "binary (not editable)",
     }
 }
 
@@ -104,7 +32,7 @@ impl FieldKind {
 pub struct Field {
     pub name: String,
     pub label: SafeText,
-    pub kind: FieldKind,
+    pub kind: ColumnKind,
     pub nullable: bool,
     /// Has a default the database fills in when left empty on create.
     pub has_default: bool,
@@ -119,16 +47,16 @@ pub struct Field {
     pub error: Option<String>,
     /// The model a foreign key field refers to (Ctrl-P picks a row of it).
     pub link: Option<String>,
-    /// The values a [`FieldKind::Choice`] field may take, in order.
+    /// The values a [`ColumnKind::Choice`] field may take, in order.
     pub choices: Vec<String>,
 }
 
 impl Field {
     pub fn new(col: &ColumnInfo, value: &Value, read_only: bool) -> Field {
-        let kind = FieldKind::of_column(col);
+        let kind = ColumnKind::of_column(col);
         let text = match (kind, value) {
             (_, Value::Null) => String::new(),
-            (FieldKind::Boolean, Value::Integer(i)) => if *i != 0 { "yes" } else { "no" }.into(),
+            (ColumnKind::Boolean, Value::Integer(i)) => if *i != 0 { "yes" } else { "no" }.into(),
             (_, Value::Blob(b)) => format!("<{} bytes>", b.len()),
             (_, other) => other.to_string(),
         };
@@ -138,7 +66,7 @@ impl Field {
             kind,
             nullable: !col.not_null && col.pk_ordinal == 0,
             has_default: col.default.is_some() || col.pk_ordinal > 0,
-            read_only: read_only || kind == FieldKind::Blob,
+            read_only: read_only || kind == ColumnKind::Blob,
             cursor: text.chars().count(),
             text,
             null: value.is_null(),
@@ -167,30 +95,30 @@ impl Field {
         }
         let t = self.text.as_str();
         match self.kind {
-            FieldKind::Integer => t
+            ColumnKind::Integer => t
                 .trim()
                 .parse::<i64>()
                 .map(Value::Integer)
                 .map_err(|_| format!("`{t}` is not a whole number")),
-            FieldKind::Real => t
+            ColumnKind::Real => t
                 .trim()
                 .parse::<f64>()
                 .ok()
                 .filter(|f| f.is_finite())
                 .map(Value::Real)
                 .ok_or_else(|| format!("`{t}` is not a number")),
-            FieldKind::Boolean => match t.trim().to_ascii_lowercase().as_str() {
+            ColumnKind::Boolean => match t.trim().to_ascii_lowercase().as_str() {
                 "yes" | "true" | "1" | "y" => Ok(Value::Integer(1)),
                 "no" | "false" | "0" | "n" => Ok(Value::Integer(0)),
                 _ => Err(format!("`{t}` is not yes or no")),
             },
-            FieldKind::Date => valid_date(t.trim())
+            ColumnKind::Date => valid_date(t.trim())
                 .then(|| Value::Text(t.trim().into()))
                 .ok_or_else(|| format!("`{t}` is not a date (YYYY-MM-DD)")),
-            FieldKind::Time => valid_time(t.trim())
+            ColumnKind::Time => valid_time(t.trim())
                 .then(|| Value::Text(t.trim().into()))
                 .ok_or_else(|| format!("`{t}` is not a time (HH:MM or HH:MM:SS)")),
-            FieldKind::Timestamp => {
+            ColumnKind::Timestamp => {
                 let t = t.trim();
                 let ok = match t.split_once([' ', 'T']) {
                     Some((d, tm)) => valid_date(d) && valid_time(without_zone(tm)),
@@ -199,17 +127,17 @@ impl Field {
                 ok.then(|| Value::Text(t.into()))
                     .ok_or_else(|| format!("`{t}` is not a timestamp (YYYY-MM-DD HH:MM:SS)"))
             }
-            FieldKind::Choice => self
+            ColumnKind::Choice => self
                 .choices
                 .iter()
                 .any(|c| c == t)
                 .then(|| Value::Text(t.into()))
                 .ok_or_else(|| format!("`{t}` is not one of: {}", self.choices.join(", "))),
-            FieldKind::Json => serde_json::from_str::<serde_json::Value>(t)
+            ColumnKind::Json => serde_json::from_str::<serde_json::Value>(t)
                 .map(|_| Value::Text(t.into()))
                 .map_err(|e| format!("not valid JSON: {e}")),
-            FieldKind::Text => Ok(Value::Text(self.text.clone())),
-            FieldKind::Blob => Ok(self.original.clone()),
+            ColumnKind::Text => Ok(Value::Text(self.text.clone())),
+            ColumnKind::Blob => Ok(self.original.clone()),
         }
     }
 
@@ -455,7 +383,7 @@ impl FormScreen {
             Key::Char('s') if ctrl => return FormAction::Save,
             Key::Char('e') if ctrl => {
                 return match self.fields.get(self.focus) {
-                    Some(f) if !f.read_only && f.kind == FieldKind::Text => FormAction::Edit,
+                    Some(f) if !f.read_only && f.kind == ColumnKind::Text => FormAction::Edit,
                     _ => FormAction::None,
                 }
             }
@@ -481,13 +409,13 @@ impl FormScreen {
                         f.cursor = 0;
                     }
                     Key::Char('n') if ctrl && f.nullable => f.null = !f.null,
-                    Key::Char(' ') if f.kind == FieldKind::Boolean => {
+                    Key::Char(' ') if f.kind == ColumnKind::Boolean => {
                         let on = f.value() == Ok(Value::Integer(1));
                         f.text = if on { "no" } else { "yes" }.into();
                         f.cursor = f.text.chars().count();
                         f.null = false;
                     }
-                    Key::Char(' ') if f.kind == FieldKind::Choice && !f.choices.is_empty() => {
+                    Key::Char(' ') if f.kind == ColumnKind::Choice && !f.choices.is_empty() => {
                         let next = f
                             .choices
                             .iter()
@@ -544,21 +472,21 @@ mod tests {
     #[test]
     fn kinds_from_declared_types() {
         for (ty, kind) in [
-            ("INTEGER", FieldKind::Integer),
-            ("BIGINT", FieldKind::Integer),
-            ("BOOLEAN", FieldKind::Boolean),
-            ("VARCHAR(20)", FieldKind::Text),
-            ("TEXT", FieldKind::Text),
-            ("REAL", FieldKind::Real),
-            ("NUMERIC(10,2)", FieldKind::Real),
-            ("DATE", FieldKind::Date),
-            ("TIMESTAMP", FieldKind::Timestamp),
-            ("DATETIME", FieldKind::Timestamp),
-            ("TIME", FieldKind::Time),
-            ("BLOB", FieldKind::Blob),
-            ("", FieldKind::Text),
+            ("INTEGER", ColumnKind::Integer),
+            ("BIGINT", ColumnKind::Integer),
+            ("BOOLEAN", ColumnKind::Boolean),
+            ("VARCHAR(20)", ColumnKind::Text),
+            ("TEXT", ColumnKind::Text),
+            ("REAL", ColumnKind::Real),
+            ("NUMERIC(10,2)", ColumnKind::Real),
+            ("DATE", ColumnKind::Date),
+            ("TIMESTAMP", ColumnKind::Timestamp),
+            ("DATETIME", ColumnKind::Timestamp),
+            ("TIME", ColumnKind::Time),
+            ("BLOB", ColumnKind::Blob),
+            ("", ColumnKind::Text),
         ] {
-            assert_eq!(FieldKind::of(ty), kind, "{ty}");
+            assert_eq!(ColumnKind::of(ty), kind, "{ty}");
         }
     }
 
@@ -581,29 +509,29 @@ mod tests {
     #[test]
     fn kinds_from_postgres_types() {
         for (decl, typ, kind) in [
-            ("integer", "int4", FieldKind::Integer),
-            ("double precision", "float8", FieldKind::Real),
-            ("numeric(10,2)", "numeric", FieldKind::Text),
-            ("interval", "interval", FieldKind::Text),
-            ("integer[]", "_int4", FieldKind::Text),
-            ("uuid", "uuid", FieldKind::Text),
-            ("boolean", "bool", FieldKind::Boolean),
+            ("integer", "int4", ColumnKind::Integer),
+            ("double precision", "float8", ColumnKind::Real),
+            ("numeric(10,2)", "numeric", ColumnKind::Text),
+            ("interval", "interval", ColumnKind::Text),
+            ("integer[]", "_int4", ColumnKind::Text),
+            ("uuid", "uuid", ColumnKind::Text),
+            ("boolean", "bool", ColumnKind::Boolean),
             (
                 "timestamp with time zone",
                 "timestamptz",
-                FieldKind::Timestamp,
+                ColumnKind::Timestamp,
             ),
-            ("jsonb", "jsonb", FieldKind::Json),
-            ("bytea", "bytea", FieldKind::Blob),
+            ("jsonb", "jsonb", ColumnKind::Json),
+            ("bytea", "bytea", ColumnKind::Blob),
         ] {
             assert_eq!(
-                FieldKind::of_column(&pg_col("c", decl, typ, &[])),
+                ColumnKind::of_column(&pg_col("c", decl, typ, &[])),
                 kind,
                 "{decl}"
             );
         }
         let mood = pg_col("m", "mood", "mood", &["sad", "ok"]);
-        assert_eq!(FieldKind::of_column(&mood), FieldKind::Choice);
+        assert_eq!(ColumnKind::of_column(&mood), ColumnKind::Choice);
     }
 
     #[test]

@@ -18,9 +18,10 @@ use super::app::{
     LIST_CELL_WIDTH,
 };
 use super::app::{AuditScreen, ConflictScreen, FilterScreen, HistoryScreen};
-use super::form::{FieldKind, FormScreen, TextEditor};
+use super::form::{kind_hint, FormScreen, TextEditor};
 use super::manage::ManageScreen;
 use super::sanitize::SafeText;
+use crate::domain::ColumnKind;
 use crate::domain::{group_thousands, RowCount};
 
 const TITLE: Style = Style::new()
@@ -756,7 +757,7 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                         .link
                         .as_ref()
                         .map(|m| format!("→ {} (Ctrl-P picks)", SafeText::new(m)));
-                    let choices = (field.kind == FieldKind::Choice).then(|| {
+                    let choices = (field.kind == ColumnKind::Choice).then(|| {
                         let labels: Vec<String> = field
                             .choices
                             .iter()
@@ -768,7 +769,7 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                         (_, _, true) => "read-only",
                         (Some(l), _, false) => l.as_str(),
                         (None, Some(c), false) => c.as_str(),
-                        (None, None, false) => field.kind.hint(),
+                        (None, None, false) => kind_hint(field.kind),
                     };
                     let hint_x =
                         value_x.saturating_add(u16::try_from(safe.width() + 2).unwrap_or(0));
