@@ -124,6 +124,30 @@ impl ColumnKind {
     }
 }
 
+/// What a user may do on a model, or on one row of it: what the console offers. Greying
+/// out only: every action is still checked where it is executed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub add: bool,
+    pub change: bool,
+    pub delete: bool,
+    /// Export a list to CSV (`export_<model>`, a verb the model declares).
+    pub export: bool,
+    /// See and change who holds permissions on a row (`moat.manage_permissions`).
+    pub permissions: bool,
+}
+
+impl Capabilities {
+    /// Everything (a superuser).
+    pub const ALL: Capabilities = Capabilities {
+        add: true,
+        change: true,
+        delete: true,
+        export: true,
+        permissions: true,
+    };
+}
+
 /// A PostgreSQL column type, by its catalog name (values are cast to it when written
 /// or compared), with the labels of an enum type.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -160,23 +160,23 @@ pub fn model_listed(g: &Grants, model: &str) -> bool {
         || g.object_models.iter().any(|(m, _)| m == model)
 }
 
-/// What the console may offer for one model (greying out only; every action is still
-/// checked by [`decide`] when it is executed).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Capabilities {
-    pub add: bool,
-    pub change: bool,
-    pub delete: bool,
+pub use crate::domain::Capabilities;
+
+/// What the console may offer `g` on `model` as a whole.
+pub fn capabilities(g: &Grants, model: &str) -> Capabilities {
+    row_capabilities(g, model, &HashSet::new())
 }
 
-/// The model-level capabilities of the user on `model`.
-pub fn capabilities(g: &Grants, model: &str) -> Capabilities {
-    let none = HashSet::new();
-    let can = |a: Action| decide(g, &a, model, &none).is_allowed();
+/// What the console may offer `g` on one row of `model`, given the codenames they hold on
+/// that row (object permissions).
+pub fn row_capabilities(g: &Grants, model: &str, row_perms: &HashSet<String>) -> Capabilities {
+    let can = |a: Action| decide(g, &a, model, row_perms).is_allowed();
     Capabilities {
         add: can(Action::Add),
         change: can(Action::Change),
         delete: can(Action::Delete),
+        export: can(Action::Custom("export".into())),
+        permissions: decide_moat(g, moat_perms::MANAGE_PERMISSIONS).is_allowed(),
     }
 }
 

@@ -98,11 +98,29 @@ fn granting_needs_holding() {
     assert_eq!(
         caps,
         Capabilities {
-            add: false,
             change: true,
-            delete: false
+            ..Capabilities::default()
         }
     );
+}
+
+#[test]
+fn row_capabilities_add_what_object_permissions_give_on_that_row() {
+    let g = grants(&["view_posts"], &[]);
+    let none = HashSet::new();
+    assert_eq!(capabilities(&g, "posts"), Capabilities::default());
+    let on_row: HashSet<String> = ["change_posts".to_string(), "delete_posts".to_string()].into();
+    let caps = row_capabilities(&g, "posts", &on_row);
+    assert!(caps.change && caps.delete && !caps.add && !caps.export);
+    assert_eq!(
+        row_capabilities(&g, "posts", &none),
+        Capabilities::default()
+    );
+    let admin = Grants {
+        is_superuser: true,
+        ..g
+    };
+    assert_eq!(capabilities(&admin, "posts"), Capabilities::ALL);
 }
 
 /// A tiny deterministic generator (xorshift64*).

@@ -9,7 +9,7 @@ use super::{now_ms, Actor, Context};
 use crate::auth::account::Acting;
 use crate::auth::{backup, totp, Onboarding};
 use crate::store::AuditEntry;
-use crate::tui::account::Secret;
+use crate::tui::protocol::Secret;
 use crate::tui::{Cmd, Msg};
 
 /// A session's account state, shared by the clones of its [`Actor`].
@@ -289,7 +289,7 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::manage::{ManageCmd, Panel};
+    use crate::tui::protocol::{ManageCmd, Panel};
 
     #[test]
     fn sensitive_commands_need_step_up() {

@@ -1,15 +1,14 @@
 //! The audit viewer and a row's history, with values only where the viewer may see them.
 
-use super::{describe, Actor, Context, Shown, MASK};
+use super::{describe, Actor, Context, Shown};
 use crate::domain::Grants;
 use crate::perm::moat_perms;
 use crate::perm::{self, Action, Decision, Visibility};
-use crate::store::{AuditEntry, AuditFilter};
-use crate::tui::app::{AuditPage, AuditQuery};
-use crate::tui::Msg;
+use crate::store::{AuditEntry, AuditFilter, AuditRow as StoredRow};
+use crate::tui::protocol::{AuditPage, AuditQuery, AuditRow, AuditValue, AuditValues, Change, Msg};
 
 /// Which before/after values of an audit entry a viewer sees.
-pub(super) enum AuditValues {
+pub(super) enum Seen {
     /// Everything (`moat.view_audit_values`, or a superuser).
     All,
     /// As the viewer sees the row today: hidden columns left out, masked ones masked.
@@ -22,14 +21,9 @@ impl Context {
     /// The values of entry `e` that `g` may see without `moat.view_audit_values`: those
     /// of a row of a model they may view (column rules applied, as in `H`); entries about
     /// moat's own tables (users, groups, sessions) show theirs, which are who-did-what.
-    pub(super) async fn audit_values(
-        &self,
-        actor: &Actor,
-        g: &Grants,
-        e: &AuditEntry,
-    ) -> AuditValues {
+    pub(super) async fn audit_values(&self, actor: &Actor, g: &Grants, e: &AuditEntry) -> Seen {
         let Some(model) = e.model.as_deref() else {
-            return AuditValues::Withheld;
+            return Seen::Withheld;
         };
         if self.schema.table(model).is_none() {
             // moat's own records (who did what to users, groups, sessions), by exact name:
@@ -42,9 +36,9 @@ impl Context {
                 "moat_users",
             ];
             return if MOAT_RECORDS.contains(&model) {
-                AuditValues::All
+                Seen::All
             } else {
-                AuditValues::Withheld
+                Seen::Withheld
             };
         }
         let allowed = match perm::visibility(g, model) {
@@ -59,8 +53,8 @@ impl Context {
             },
         };
         match (allowed, self.table(g, model)) {
-            (true, Ok(t)) => AuditValues::Shown(t),
-            _ => AuditValues::Withheld,
+            (true, Ok(t)) => Seen::Shown(t),
+            _ => Seen::Withheld,
         }
     }
 
@@ -106,127 +100,85 @@ impl Context {
         let all_values = perm::decide_moat(g, moat_perms::VIEW_AUDIT_VALUES).is_allowed();
         let mut page = Vec::with_capacity(rows.len().min(PAGE as usize));
         for row in rows.into_iter().take(PAGE as usize) {
-            let e = &row.entry;
-            let values = if all_values {
-                AuditValues::All
+            let seen = if all_values {
+                Seen::All
             } else {
-                self.audit_values(actor, g, e).await
+                self.audit_values(actor, g, &row.entry).await
             };
-            let what = match (&e.model, &e.pk) {
-                (Some(m), Some(pk)) => format!("{m} #{pk}"),
-                (Some(m), None) => m.clone(),
-                _ => String::new(),
-            };
-            let line = format!(
-                "{}  {:<12} {:<14} {:<24} {}{}",
-                crate::domain::format_time(e.at_ms.div_euclid(1000)),
-                e.actor.as_deref().unwrap_or("-"),
-                e.action,
-                what,
-                e.outcome,
-                e.reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            );
-            let mut details = vec![
-                format!("entry      {}", row.id),
-                format!(
-                    "time       {}",
-                    crate::domain::format_time(e.at_ms.div_euclid(1000))
-                ),
-                format!("actor      {}", e.actor.as_deref().unwrap_or("-")),
-                format!("from       {}", e.source_ip.as_deref().unwrap_or("-")),
-                format!("session    {}", e.session_id.as_deref().unwrap_or("-")),
-                format!("action     {} {what}", e.action),
-                format!("outcome    {}", e.outcome),
-            ];
-            if let Some(r) = &e.reason {
-                details.push(format!("reason     {r}"));
-            }
-            match values {
-                AuditValues::Shown(t) => details.extend(
-                    history_lines(&t, std::slice::from_ref(e))
-                        .into_iter()
-                        .skip(1),
-                ),
-                AuditValues::All => {
-                    for (label, v) in [("before", &e.before), ("after", &e.after)] {
-                        if let Some(v) = v {
-                            details.push(format!("{label:<10} {v}"));
-                        }
-                    }
-                }
-                AuditValues::Withheld if e.before.is_some() || e.after.is_some() => details.push(
-                    "values     not shown: you may not view this row (moat.view_audit_values shows them)"
-                        .into(),
-                ),
-                AuditValues::Withheld => {}
-            }
-            details.push(format!("hash       {}", row.hash));
-            page.push((row.id, line, details));
+            page.push(audit_row(row, &seen));
         }
-        let rows = page;
         Ok(Msg::Audit(Box::new(AuditPage {
             query,
-            rows,
+            rows: page,
             more,
             appended: before_id.is_some(),
         })))
     }
 }
 
-/// Audit entries as lines: a heading per entry, then one line per changed column, with
-/// hidden columns left out and masked ones masked.
-pub(super) fn history_lines(t: &Shown, entries: &[AuditEntry]) -> Vec<String> {
-    let value = |column: &str, v: Option<&serde_json::Value>| -> Option<String> {
-        let i = t.table.columns.iter().position(|c| c.name == column)?; // hidden: skip
-        Some(match v {
-            None | Some(serde_json::Value::Null) => "∅".into(),
-            Some(_) if t.masked.get(i).copied().unwrap_or(true) => MASK.into(),
-            Some(serde_json::Value::String(s)) => format!("{s:?}"),
-            Some(other) => other.to_string(),
-        })
+/// A stored audit row as a viewer who sees its values as `seen` gets it.
+pub(super) fn audit_row(row: StoredRow, seen: &Seen) -> AuditRow {
+    let e = row.entry;
+    let values = match seen {
+        _ if e.before.is_none() && e.after.is_none() => AuditValues::None,
+        Seen::All => AuditValues::Raw {
+            before: e.before.as_ref().map(|v| v.to_string()),
+            after: e.after.as_ref().map(|v| v.to_string()),
+        },
+        Seen::Shown(t) => AuditValues::Changes(changes(t, &e)),
+        Seen::Withheld => AuditValues::Withheld,
     };
-    let mut lines = Vec::new();
-    for e in entries {
-        let who = e.actor.as_deref().unwrap_or("?");
-        let why = e
-            .reason
-            .as_deref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
-        lines.push(format!(
-            "{}  {who}  {} {}{why}",
-            crate::domain::format_time(e.at_ms.div_euclid(1000)),
-            e.action,
-            e.outcome
-        ));
-        let object = |v: &Option<serde_json::Value>| match v {
-            Some(serde_json::Value::Object(m)) => Some(m.clone()),
-            _ => None,
-        };
-        let (before, after) = (object(&e.before), object(&e.after));
-        let mut columns: Vec<&String> = before
-            .iter()
-            .chain(after.iter())
-            .flat_map(|m| m.keys())
-            .collect();
-        columns.sort();
-        columns.dedup();
-        for c in columns {
-            let b = before.as_ref().map(|m| m.get(c));
-            let a = after.as_ref().map(|m| m.get(c));
-            let (Some(b), Some(a)) = (value(c, b.flatten()), value(c, a.flatten())) else {
-                continue;
-            };
-            let line = match (before.is_some(), after.is_some()) {
-                (true, true) => format!("    {c}: {b} → {a}"),
-                (true, false) => format!("    {c}: {b}"),
-                _ => format!("    {c}: {a}"),
-            };
-            lines.push(line);
-        }
+    AuditRow {
+        id: row.id,
+        at_ms: e.at_ms,
+        actor: e.actor,
+        source_ip: e.source_ip,
+        session_id: e.session_id,
+        action: e.action,
+        model: e.model,
+        pk: e.pk,
+        outcome: e.outcome,
+        reason: e.reason,
+        values,
+        hash: row.hash,
     }
-    lines
+}
+
+/// The columns an entry recorded, as `t` shows them: hidden columns left out, masked
+/// values masked; sorted by column name.
+fn changes(t: &Shown, e: &AuditEntry) -> Vec<Change> {
+    let object = |v: &Option<serde_json::Value>| match v {
+        Some(serde_json::Value::Object(m)) => Some(m.clone()),
+        _ => None,
+    };
+    let (before, after) = (object(&e.before), object(&e.after));
+    let mut columns: Vec<&String> = before
+        .iter()
+        .chain(after.iter())
+        .flat_map(|m| m.keys())
+        .collect();
+    columns.sort();
+    columns.dedup();
+    let mut out = Vec::new();
+    for c in columns {
+        // A hidden column is not in the table as shown: left out.
+        let Some(i) = t.table.columns.iter().position(|x| x.name == *c) else {
+            continue;
+        };
+        let masked = t.masked.get(i).copied().unwrap_or(true);
+        let value = |side: &Option<serde_json::Map<String, serde_json::Value>>| {
+            side.as_ref().map(|m| match m.get(c) {
+                None | Some(serde_json::Value::Null) => AuditValue::Null,
+                Some(_) if masked => AuditValue::Masked,
+                Some(serde_json::Value::String(s)) => AuditValue::Text(s.clone()),
+                Some(other) => AuditValue::Other(other.to_string()),
+            })
+        };
+        out.push(Change {
+            column: c.clone(),
+            before: value(&before),
+            after: value(&after),
+        });
+    }
+    out
 }

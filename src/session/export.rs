@@ -64,7 +64,7 @@ pub fn csv_field(v: &Value) -> String {
 }
 
 /// Whether a spreadsheet would take `cell` for a formula.
-pub(super) fn starts_formula(cell: &str) -> bool {
+fn starts_formula(cell: &str) -> bool {
     cell.starts_with(FORMULA_START)
         || cell
             .trim_start_matches([' ', '\n', '\r'])
@@ -73,7 +73,7 @@ pub(super) fn starts_formula(cell: &str) -> bool {
 
 /// `text` with every control character except line feed and tab escaped (`\r`, `\xNN`:
 /// C0, DEL and C1), `\r\n` first turned into `\n`.
-pub(super) fn escape_controls(text: &str) -> Cow<'_, str> {
+fn escape_controls(text: &str) -> Cow<'_, str> {
     let keep = |c: char| !c.is_control() || c == '\n' || c == '\t';
     if text.chars().all(keep) {
         return Cow::Borrowed(text);
@@ -90,7 +90,7 @@ pub(super) fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-pub(super) fn csv_line(fields: impl Iterator<Item = String>) -> String {
+fn csv_line(fields: impl Iterator<Item = String>) -> String {
     let mut line = fields.collect::<Vec<_>>().join(",");
     line.push_str("\r\n");
     line
@@ -99,11 +99,7 @@ pub(super) fn csv_line(fields: impl Iterator<Item = String>) -> String {
 /// A new file in `dir` named after `model` and the time; never one a client named. The file
 /// is private to moat's user (0600) whatever the umask, and so is `dir` (0700) when it has
 /// to be created; an existing `dir` keeps the mode its operator gave it.
-pub(super) fn create_file(
-    dir: &Path,
-    model: &str,
-    now_ms: i64,
-) -> std::io::Result<(PathBuf, std::fs::File)> {
+fn create_file(dir: &Path, model: &str, now_ms: i64) -> std::io::Result<(PathBuf, std::fs::File)> {
     create_private_dir(dir)?;
     let safe: String = model
         .chars()
@@ -140,7 +136,7 @@ pub(super) fn create_file(
 
 /// Create `dir` and any missing parents with mode 0700 (set outright, not left to the
 /// umask); leave it alone if it exists.
-pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -282,7 +278,7 @@ impl Context {
 }
 
 /// A list query in words, for the audit trail.
-pub(super) fn query_words(q: &ListQuery) -> String {
+fn query_words(q: &ListQuery) -> String {
     let mut parts = Vec::new();
     if let Some(s) = &q.search {
         parts.push(format!("search {s:?}"));
@@ -305,12 +301,12 @@ pub(super) fn query_words(q: &ListQuery) -> String {
 mod tests {
     use super::*;
 
-    pub(super) fn text(s: &str) -> String {
+    fn text(s: &str) -> String {
         csv_field(&Value::Text(s.into()))
     }
 
     #[test]
-    pub(super) fn numbers_blobs_and_null_are_bare() {
+    fn numbers_blobs_and_null_are_bare() {
         assert_eq!(csv_field(&Value::Null), "");
         assert_eq!(csv_field(&Value::Integer(-3)), "-3");
         assert_eq!(csv_field(&Value::Real(-1.5)), "-1.5");
@@ -318,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn text_is_always_quoted() {
+    fn text_is_always_quoted() {
         assert_eq!(text("plain"), "\"plain\"");
         assert_eq!(text(""), "\"\"");
         assert_eq!(text("a,b"), "\"a,b\"");
@@ -328,7 +324,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn leading_formula_characters_are_defused() {
+    fn leading_formula_characters_are_defused() {
         assert_eq!(text("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(text("@SUM(A1)"), "\"'@SUM(A1)\"");
         assert_eq!(text("+1"), "\"'+1\"");
@@ -338,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn formulas_after_leading_whitespace_are_defused() {
+    fn formulas_after_leading_whitespace_are_defused() {
         assert_eq!(text("  =1+1"), "\"'  =1+1\"");
         assert_eq!(text("\n=1+1"), "\"'\n=1+1\"");
         assert_eq!(text(" \n @x"), "\"' \n @x\"");
@@ -348,20 +344,20 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn fullwidth_formula_characters_are_defused() {
+    fn fullwidth_formula_characters_are_defused() {
         for c in ['\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}'] {
             assert_eq!(text(&format!("{c}1+1")), format!("\"'{c}1+1\""), "{c}");
         }
     }
 
     #[test]
-    pub(super) fn a_leading_pipe_is_defused() {
+    fn a_leading_pipe_is_defused() {
         assert_eq!(text("|cmd"), "\"'|cmd\"");
         assert_eq!(text("a|b"), "\"a|b\"");
     }
 
     #[test]
-    pub(super) fn formulas_after_a_semicolon_are_defused() {
+    fn formulas_after_a_semicolon_are_defused() {
         assert_eq!(text(";=1+1"), "\";'=1+1\"");
         assert_eq!(text("a;=1+1"), "\"a;'=1+1\"");
         assert_eq!(text("a; @x;b;-1"), "\"a;' @x;b;'-1\"");
@@ -370,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn control_characters_are_escaped() {
+    fn control_characters_are_escaped() {
         assert_eq!(text("a\x1b[2Jb"), "\"a\\x1b[2Jb\"");
         assert_eq!(text("\x1b]0;pwned\x07"), "\"\\x1b]0;pwned\\x07\"");
         assert_eq!(
@@ -385,7 +381,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    pub(super) fn export_directory_and_files_are_private_whatever_the_umask() {
+    fn export_directory_and_files_are_private_whatever_the_umask() {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         // The usual umask, which left exports 0644 in a 0755 directory.
@@ -408,7 +404,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn files_get_generated_names_in_the_directory() {
+    fn files_get_generated_names_in_the_directory() {
         let dir = tempfile::tempdir().unwrap();
         let (path, _) = create_file(dir.path(), "../../etc/passwd", 1_764_115_200_000).unwrap();
         assert_eq!(path.parent(), Some(dir.path()));

@@ -6,7 +6,7 @@ use ratatui::Terminal;
 use tokio::sync::mpsc;
 
 use crate::tui::backend::AnsiBackend;
-use crate::tui::{view, App};
+use crate::tui::App;
 
 /// How long the last frame of a session may wait for room in the queue.
 const FINISH_WAIT: Duration = Duration::from_secs(3);
@@ -34,7 +34,7 @@ impl Frames {
         self.try_send();
     }
 
-    pub(super) fn try_send(&mut self) {
+    fn try_send(&mut self) {
         if self.pending.is_empty() {
             return;
         }
@@ -61,7 +61,7 @@ impl Frames {
         if std::mem::take(&mut self.repaint) {
             terminal.clear()?;
         }
-        terminal.draw(|frame| view::draw(app, frame))?;
+        terminal.draw(|frame| app.draw(frame))?;
         let bytes = terminal.backend_mut().take_output();
         if !bytes.is_empty() {
             self.push(bytes);

@@ -10,10 +10,9 @@ use tokio::sync::{mpsc, watch};
 use super::{live, now_ms, Actor, Context, Event, Frames, SessionError, TermInfo};
 use crate::auth::{Identity, Onboarding};
 use crate::store::Store;
-use crate::tui::account::Setup;
-use crate::tui::app::Status;
 use crate::tui::backend::AnsiBackend;
 use crate::tui::input::Decoder;
+use crate::tui::protocol::Setup;
 use crate::tui::sanitize::SafeText;
 use crate::tui::{App, Cmd, Msg};
 
@@ -120,7 +119,7 @@ impl Context {
                                 "No input for a while: this session closes in {} s. Press any key to stay.",
                                 self.timeouts.idle_warning_secs
                             );
-                            app.status = Some(Status::Error(SafeText::new(&text)));
+                            app.update(Msg::Warning(text));
                             continue;
                         }
                         live::Timer::Idle => "idle timeout: session closed".to_string(),
@@ -158,9 +157,7 @@ impl Context {
                     live.handle
                         .last_input
                         .store(now_ms() / 1000, std::sync::atomic::Ordering::Relaxed);
-                    if std::mem::take(&mut warned) {
-                        app.status = None;
-                    }
+                    warned = false;
                     for input in decoder.feed(&bytes) {
                         let cmds = app.update(Msg::Input(input));
                         self.apply(&mut app, &actor, cmds).await;
@@ -185,7 +182,7 @@ impl Context {
     /// database's so the CLI and other instances see it). Leaves both when dropped.
     /// The database row is written off the login's path (it cost 1.4 ms of the first
     /// frame); ending the session waits for it, so the row is never left looking live.
-    pub(super) fn register(&self, actor: &Actor) -> LiveGuard {
+    fn register(&self, actor: &Actor) -> LiveGuard {
         let now_ms = now_ms();
         let handle = self
             .live
@@ -220,7 +217,7 @@ impl Context {
     /// Why a session that is about to open its console must not: it was ended since
     /// authentication (asked here, or in the database by the CLI, another instance, a
     /// disable or a 2FA reset), or it cannot be checked. Waits for the session's row.
-    pub(super) async fn ended_before_console(&self, live: &mut LiveGuard) -> Option<String> {
+    async fn ended_before_console(&self, live: &mut LiveGuard) -> Option<String> {
         if let Some(reason) = live.handle.end.borrow().clone() {
             return Some(reason);
         }
@@ -250,7 +247,7 @@ impl Context {
     }
 
     /// End the session with `reason` shown on the client's terminal.
-    pub(super) async fn close(
+    async fn close(
         &self,
         actor: &Actor,
         mut frames: Frames,
@@ -264,7 +261,7 @@ impl Context {
     }
 
     /// Run commands (and the commands their answers produce) until none are left.
-    pub(super) async fn apply(&self, app: &mut App, actor: &Actor, mut cmds: Vec<Cmd>) {
+    async fn apply(&self, app: &mut App, actor: &Actor, mut cmds: Vec<Cmd>) {
         while !cmds.is_empty() {
             let mut next = Vec::new();
             for cmd in cmds {

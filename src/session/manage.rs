@@ -13,7 +13,9 @@ use crate::auth::validate_name;
 use crate::domain::Grants;
 use crate::perm::{self, moat_perms, Decision};
 use crate::store::{AuditEntry, NewUser, Principal};
-use crate::tui::manage::{Item, ItemId, ManageCmd, ManageMsg, Panel, Who};
+use crate::tui::protocol::{
+    GroupEntry, ManageCmd, ManageMsg, Panel, PanelData, SessionEntry, UserEntry, Who,
+};
 use crate::tui::Msg;
 
 /// A refusal to show (and, for denials, to audit).
@@ -42,11 +44,11 @@ impl Context {
                     Panel::Row { .. } => MANAGE_PERMISSIONS,
                     Panel::Sessions => {
                         self.require_superuser(actor, g, "sessions").await?;
-                        return self.load_panel(panel).await;
+                        return self.load_panel(g, panel).await;
                     }
                 };
                 self.require(actor, g, needed, "load").await?;
-                self.load_panel(panel).await
+                self.load_panel(g, panel).await
             }
             ManageCmd::CreateUser(name) => {
                 self.require(actor, g, MANAGE_USERS, "create_user").await?;
@@ -635,105 +637,68 @@ impl Context {
         ])))
     }
 
-    async fn load_panel(&self, panel: Panel) -> Result<Msg, Refused> {
+    /// The contents of `panel`, as typed data for its screen.
+    async fn load_panel(&self, g: &Grants, panel: Panel) -> Result<Msg, Refused> {
         let failed = |e: crate::store::StoreError| Msg::Failed(e.to_string());
-        let (header, items): (Vec<&str>, Vec<Item>) = match &panel {
+        let data = match panel {
             Panel::Users => {
                 let users = self
                     .store
                     .list_users(now_ms() / 1000)
                     .await
                     .map_err(failed)?;
-                let items = users
-                    .into_iter()
-                    .map(|u| Item {
-                        cells: vec![
-                            u.username.clone(),
-                            if u.is_superuser { "superuser" } else { "" }.into(),
-                            if u.is_active { "active" } else { "disabled" }.into(),
-                            if u.locked { "locked" } else { "" }.into(),
-                            u.groups.join(", "),
-                        ],
-                        id: ItemId::User {
+                PanelData::Users {
+                    users: users
+                        .into_iter()
+                        .map(|u| UserEntry {
                             name: u.username,
+                            superuser: u.is_superuser,
                             active: u.is_active,
-                        },
-                    })
-                    .collect();
-                (vec!["user", "", "status", "lockout", "groups"], items)
+                            locked: u.locked,
+                            groups: u.groups,
+                        })
+                        .collect(),
+                    superuser: g.is_superuser,
+                }
             }
             Panel::User(name) => {
                 let id = self
                     .store
-                    .user_id(name)
+                    .user_id(&name)
                     .await
                     .map_err(failed)?
                     .ok_or_else(|| Msg::Failed(format!("no such user: {name}")))?;
                 let l = self.store.perm_listing(id).await.map_err(failed)?;
-                let mut items: Vec<Item> = l
-                    .groups
-                    .iter()
-                    .map(|gname| Item {
-                        id: ItemId::Group(gname.clone()),
-                        cells: vec!["group".into(), gname.clone(), String::new()],
-                    })
-                    .collect();
-                for (codename, via) in l.model_perms {
-                    let id = if via == "direct" {
-                        ItemId::Perm(codename.clone())
-                    } else {
-                        ItemId::Info
-                    };
-                    items.push(Item {
-                        id,
-                        cells: vec!["permission".into(), codename, format!("via {via}")],
-                    });
+                PanelData::User {
+                    name,
+                    groups: l.groups,
+                    model_perms: l.model_perms,
+                    object_perms: l.object_perms,
                 }
-                for (codename, model, pk, via) in l.object_perms {
-                    items.push(Item {
-                        id: ItemId::Info,
-                        cells: vec![
-                            "on a row".into(),
-                            format!("{codename} {model} #{pk}"),
-                            format!("via {via}"),
-                        ],
-                    });
-                }
-                (vec!["kind", "name", "from"], items)
             }
             Panel::Groups => {
                 let groups = self.store.list_groups().await.map_err(failed)?;
-                let items = groups
-                    .into_iter()
-                    .map(|gi| Item {
-                        cells: vec![
-                            gi.name.clone(),
-                            gi.members.len().to_string(),
-                            gi.perms.join(", "),
-                        ],
-                        id: ItemId::Group(gi.name),
-                    })
-                    .collect();
-                (vec!["group", "members", "permissions"], items)
+                PanelData::Groups(
+                    groups
+                        .into_iter()
+                        .map(|gi| GroupEntry {
+                            name: gi.name,
+                            members: gi.members.len(),
+                            perms: gi.perms,
+                        })
+                        .collect(),
+                )
             }
             Panel::Group(name) => {
                 let gi = self
-                    .group_info(name)
+                    .group_info(&name)
                     .await?
                     .ok_or_else(|| Msg::Failed(format!("no such group: {name}")))?;
-                let mut items: Vec<Item> = gi
-                    .members
-                    .into_iter()
-                    .map(|u| Item {
-                        cells: vec!["member".into(), u.clone()],
-                        id: ItemId::Member(u),
-                    })
-                    .collect();
-                items.extend(gi.perms.into_iter().map(|c| Item {
-                    cells: vec!["permission".into(), c.clone()],
-                    id: ItemId::Perm(c),
-                }));
-                (vec!["kind", "name"], items)
+                PanelData::Group {
+                    name,
+                    members: gi.members,
+                    perms: gi.perms,
+                }
             }
             Panel::Sessions => {
                 let now = now_ms() / 1000;
@@ -742,55 +707,38 @@ impl Context {
                     .live_sessions(now - super::live::STALE_SECS)
                     .await
                     .map_err(failed)?;
-                let items = rows
-                    .into_iter()
-                    .map(|r| Item {
-                        cells: vec![
-                            r.id.clone(),
-                            r.username.clone(),
-                            r.source_ip,
-                            crate::domain::format_time(r.started_at),
-                            crate::domain::format_duration(now - r.last_input_at),
-                            if r.end_requested { "ending" } else { "" }.into(),
-                        ],
-                        id: ItemId::Session {
+                PanelData::Sessions {
+                    now,
+                    sessions: rows
+                        .into_iter()
+                        .map(|r| SessionEntry {
                             id: r.id,
                             user: r.username,
-                        },
-                    })
-                    .collect();
-                (
-                    vec!["session", "user", "from", "started", "idle", ""],
-                    items,
-                )
+                            source_ip: r.source_ip,
+                            started_at: r.started_at,
+                            last_input_at: r.last_input_at,
+                            ending: r.end_requested,
+                        })
+                        .collect(),
+                }
             }
             Panel::Row { model, pk } => {
                 let entries = self
                     .store
-                    .object_perm_entries(model, pk)
+                    .object_perm_entries(&model, &pk)
                     .await
                     .map_err(failed)?;
-                let items = entries
+                let grants = entries
                     .into_iter()
-                    .map(|(principal, name, codename)| {
-                        let (kind, to) = match principal {
-                            Principal::User(_) => ("user", Who::User(name.clone())),
-                            Principal::Group(_) => ("group", Who::Group(name.clone())),
-                        };
-                        Item {
-                            cells: vec![kind.into(), name, codename.clone()],
-                            id: ItemId::Grant { to, codename },
-                        }
+                    .map(|(principal, name, codename)| match principal {
+                        Principal::User(_) => (Who::User(name), codename),
+                        Principal::Group(_) => (Who::Group(name), codename),
                     })
                     .collect();
-                (vec!["to", "name", "permission"], items)
+                PanelData::Row { model, pk, grants }
             }
         };
-        Ok(Msg::Manage(ManageMsg::Loaded {
-            panel,
-            header: header.into_iter().map(String::from).collect(),
-            items,
-        }))
+        Ok(Msg::Manage(ManageMsg::Loaded(data)))
     }
 }
 

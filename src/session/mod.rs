@@ -20,6 +20,7 @@ mod dispatch;
 mod export;
 mod frames;
 mod lifecycle;
+mod lists;
 pub mod live;
 mod manage;
 mod records;
@@ -28,7 +29,6 @@ pub use crate::perm::columns::MASK;
 pub use lifecycle::{Authenticated, Watch};
 
 use crate::perm::columns::Shown;
-use audit::history_lines;
 use frames::Frames;
 use records::SaveRequest;
 

@@ -1,9 +1,12 @@
-//! Records: the form, saves with the conflict check, bulk actions, the record view with
-//! its links, and what a delete reaches.
+//! Records: the record view with its links and capabilities, its history, the form, saves
+//! with the conflict check, bulk actions, and deletes with what they reach.
 
-use super::{describe, Actor, Context, Shown};
-use crate::domain::ColumnKind;
-use crate::domain::{pk_text, Grants, TableInfo, Value};
+use std::collections::HashSet;
+
+use super::audit::{audit_row, Seen};
+use super::dispatch::{failed, Reply};
+use super::{describe, Actor, Context};
+use crate::domain::{pk_text, Capabilities, ColumnKind, Grants, TableInfo, Value};
 use crate::perm::{self, Action, Visibility};
 use crate::store::{AuditEntry, SaveOutcome, StoreError};
 use crate::tui::Msg;
@@ -248,16 +251,21 @@ impl Context {
         })
     }
 
-    /// A record for the detail view: masked values masked, and each set foreign key with
-    /// the model it refers to and that row's display value (when the viewer may see it).
-    pub(super) async fn record_msg(
+    /// Row `key` of `model` for the record view: masked values masked, each set foreign
+    /// key with the model it refers to and that row's display value (when the viewer may
+    /// see it), and what the viewer may do on the row.
+    pub(super) async fn record(
         &self,
+        actor: &Actor,
         g: &Grants,
-        t: &Shown,
         model: String,
-        key: &[Value],
-    ) -> Result<Msg, StoreError> {
-        let mut record = self.store.record(&t.table, key).await?;
+        key: Vec<Value>,
+    ) -> Reply {
+        let t = self
+            .row_allowed(actor, g, &Action::View, &model, &key)
+            .await?;
+        let caps = self.row_caps(actor, g, &model, &key).await?;
+        let mut record = self.store.record(&t.table, &key).await.map_err(failed)?;
         let mut values: Vec<Value> = record.fields.iter().map(|(_, v)| v.clone()).collect();
         t.mask(&mut values);
         for (field, value) in record.fields.iter_mut().zip(values) {
@@ -283,7 +291,127 @@ impl Context {
             model,
             record,
             links,
+            caps,
         })
+    }
+
+    /// What `actor` may do on row `key` of `model` (their model permissions and the
+    /// object permissions they hold on it), for the console to offer.
+    async fn row_caps(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: &str,
+        key: &[Value],
+    ) -> Result<Capabilities, Msg> {
+        let on_row = match pk_text(key) {
+            Some(pk) if !g.is_superuser => self
+                .store
+                .row_perms(actor.user_id, model, &pk)
+                .await
+                .map_err(failed)?,
+            _ => HashSet::new(),
+        };
+        Ok(perm::row_capabilities(g, model, &on_row))
+    }
+
+    /// Row `key`'s audit trail, newest first, with values as the viewer sees the row.
+    pub(super) async fn history(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        key: Vec<Value>,
+    ) -> Reply {
+        let t = self
+            .row_allowed(actor, g, &Action::View, &model, &key)
+            .await?;
+        let Some(pk) = pk_text(&key) else {
+            return Err(Msg::Failed("this row has a composite key".into()));
+        };
+        let rows = self
+            .store
+            .record_history(&model, &pk, 200)
+            .await
+            .map_err(failed)?;
+        let seen = Seen::Shown(t);
+        Ok(Msg::History {
+            entries: rows.into_iter().map(|r| audit_row(r, &seen)).collect(),
+            model,
+            key,
+        })
+    }
+
+    /// May row `key` be deleted? The answer says what refers to it (as the user may see
+    /// it), for the confirmation.
+    pub(super) async fn ask_delete(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        key: Vec<Value>,
+    ) -> Reply {
+        self.row_allowed(actor, g, &Action::Delete, &model, &key)
+            .await?;
+        let t = self.full_table(&model)?;
+        let references = self.delete_reach(actor, g, t, &key).await?;
+        Ok(Msg::DeleteAsk {
+            model,
+            key,
+            references,
+        })
+    }
+
+    /// Delete row `key`, with its audit row in the same transaction.
+    pub(super) async fn delete(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        key: Vec<Value>,
+    ) -> Reply {
+        self.row_allowed(actor, g, &Action::Delete, &model, &key)
+            .await?;
+        let t = self.full_table(&model)?;
+        self.delete_reach(actor, g, t, &key).await?;
+        let audit = AuditEntry {
+            pk: pk_text(&key),
+            ..actor.audit("delete", &model)
+        };
+        self.store
+            .delete_record(&self.schema, t, &key, audit)
+            .await
+            .map_err(failed)?;
+        Ok(Msg::Deleted { model, key })
+    }
+
+    /// Delete every marked row: each is checked before any is deleted; then all go, or
+    /// none.
+    pub(super) async fn delete_many(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        keys: Vec<Vec<Value>>,
+    ) -> Reply {
+        for key in &keys {
+            self.row_allowed(actor, g, &Action::Delete, &model, key)
+                .await?;
+        }
+        let t = self.full_table(&model)?;
+        for key in &keys {
+            self.delete_reach(actor, g, t, key).await?;
+        }
+        let audit = AuditEntry {
+            reason: Some(format!("bulk delete of {} rows", keys.len())),
+            ..actor.audit("delete", &model)
+        };
+        let count = keys.len();
+        self.store
+            .delete_records(&self.schema, t, &keys, audit)
+            .await
+            .map_err(failed)?;
+        Ok(Msg::DeletedMany { model, count })
     }
 
     /// What row `key` of `model` is called: its display column (`[models.<m>] display`,

@@ -628,33 +628,19 @@ impl Store {
         model: &str,
         pk: &str,
         limit: i64,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sql::query(
-            "SELECT at_ms, actor, source_ip, action, before_json, after_json, outcome, reason \
-             FROM moat_audit_log WHERE model = ? AND pk = ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(model)
-        .bind(pk)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        let json = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let q = sql::numbered(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM moat_audit_log WHERE model = ? AND pk = ? \
+             ORDER BY id DESC LIMIT ?"
+        ));
+        let rows = sqlx::query(&q)
+            .bind(model)
+            .bind(pk)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    at_ms: r.try_get("at_ms")?,
-                    actor: r.try_get("actor")?,
-                    source_ip: r.try_get("source_ip")?,
-                    action: r.try_get("action")?,
-                    model: Some(model.to_string()),
-                    pk: Some(pk.to_string()),
-                    before: json(r.try_get("before_json")?),
-                    after: json(r.try_get("after_json")?),
-                    outcome: r.try_get("outcome")?,
-                    reason: r.try_get("reason")?,
-                    ..AuditEntry::default()
-                })
-            })
+            .map(audit_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }

@@ -138,6 +138,42 @@ impl Store {
         Ok(codes.into_iter().collect())
     }
 
+    /// The codenames `user_id` (or a group of theirs) holds on each of rows `pks` of
+    /// `model`, by key (rows with none are absent): one query for a page of rows.
+    pub async fn rows_perms(
+        &self,
+        user_id: i64,
+        model: &str,
+        pks: &[String],
+    ) -> Result<std::collections::HashMap<String, HashSet<String>>, StoreError> {
+        let mut out: std::collections::HashMap<String, HashSet<String>> = Default::default();
+        if pks.is_empty() {
+            return Ok(out);
+        }
+        let marks = vec!["?"; pks.len()].join(", ");
+        let q = sql::numbered(&format!(
+            "SELECT pk, codename FROM moat_user_object_perms \
+             WHERE user_id = ? AND model = ? AND pk IN ({marks}) \
+             UNION SELECT pk, codename FROM moat_group_object_perms \
+             WHERE model = ? AND pk IN ({marks}) AND group_id IN ({})",
+            user_groups!()
+        ));
+        let mut query = sqlx::query(&q).bind(user_id).bind(model);
+        for pk in pks {
+            query = query.bind(pk.as_str());
+        }
+        query = query.bind(model);
+        for pk in pks {
+            query = query.bind(pk.as_str());
+        }
+        for row in query.bind(user_id).fetch_all(&self.pool).await? {
+            let pk: String = row.try_get("pk")?;
+            let codename: String = row.try_get("codename")?;
+            out.entry(pk).or_default().insert(codename);
+        }
+        Ok(out)
+    }
+
     /// The id of group `name`.
     pub async fn group_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
         Ok(

@@ -81,6 +81,11 @@ impl Mods {
         alt: true,
         shift: false,
     };
+
+    /// Neither Control nor Alt (Shift may be held).
+    pub fn plain(self) -> bool {
+        !self.ctrl && !self.alt
+    }
 }
 
 /// A key press with its modifiers.

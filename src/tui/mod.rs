@@ -1,22 +1,29 @@
 //! The console, in ratatui only: no tokio, sqlx or russh here.
 //!
-//! - [`app`]: state and the update rule (`Msg` in, `Cmd` out);
-//! - [`view`]: drawing the state into a ratatui buffer;
+//! - [`protocol`]: what the console and the session say to each other (`Cmd` out, `Msg`
+//!   in, typed payloads);
+//! - [`app`]: the stack of screens, the overlays, and the routing of keys and messages;
+//! - [`screen`]: the trait every screen implements; [`screens`]: one file per screen;
+//! - [`draw`]: styles and drawing helpers every screen shares; [`prompt`]: the one-line
+//!   prompt; [`backup_codes`]: the box that shows new backup codes;
 //! - [`backend`]: a ratatui backend that renders frame diffs to ANSI bytes;
-//! - [`input`]: terminal bytes → keys and pastes;
+//! - [`input`]: terminal bytes → keys and pastes; [`qr`]: QR codes in half blocks;
 //! - [`sanitize`]: the one gate for untrusted text on its way to the screen.
 
-pub mod account;
 pub mod app;
 pub mod backend;
-pub mod form;
+pub mod backup_codes;
+pub mod draw;
 pub mod input;
-pub mod manage;
+pub mod prompt;
+pub mod protocol;
 pub mod qr;
 pub mod sanitize;
-pub mod view;
+pub mod screen;
+pub mod screens;
 
-pub use app::{App, Cmd, Msg};
+pub use app::App;
+pub use protocol::{Cmd, Msg};
 
 /// Whether a client's `TERM` can show colours. `dumb`, `*-m`/`*-mono` and the classic
 /// VT terminals cannot.

@@ -710,7 +710,7 @@ on_every_database! {
         .await
         .unwrap();
         let mia = session_actor(&server, "mia").await;
-        let reset = moat::tui::Cmd::Manage(moat::tui::manage::ManageCmd::ResetTwoFactor {
+        let reset = moat::tui::Cmd::Manage(moat::tui::protocol::ManageCmd::ResetTwoFactor {
             user: "jane".into(),
         });
         match server.sessions.execute(&mia, reset).await {

@@ -728,7 +728,7 @@ on_every_database! {
             .await
             .unwrap();
         let mia_actor = session_actor(&server, "mia").await;
-        use moat::tui::manage::{ManageCmd, Who};
+        use moat::tui::protocol::{ManageCmd, Who};
         for cmd in [
             ManageCmd::ModelPerm {
                 to: Who::User("hanna".into()),
@@ -778,7 +778,7 @@ on_every_database! {
                 .sessions
                 .execute(
                     &admin,
-                    Cmd::Manage(moat::tui::manage::ManageCmd::Membership {
+                    Cmd::Manage(moat::tui::protocol::ManageCmd::Membership {
                         user: "mia".into(),
                         group: group.into(),
                         member: true,

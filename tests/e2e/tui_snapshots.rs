@@ -2,10 +2,12 @@
 //! would) and drawn to ratatui's TestBackend; insta keeps the expected text. And every
 //! screen and popup drawn at every size from 1×1 up: drawing never panics.
 
-use moat::domain::{ColumnInfo, ListQuery, ListRow, Page, PageAnchor, Record, RowCount, Value};
-use moat::tui::app::ModelSummary;
+use moat::domain::{
+    Capabilities, ColumnInfo, ListQuery, ListRow, Page, PageAnchor, Record, RowCount, Value,
+};
 use moat::tui::input::{Input, Key, KeyEvent};
-use moat::tui::{view, App, Cmd, Msg};
+use moat::tui::protocol::ModelSummary;
+use moat::tui::{App, Cmd, Msg};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -19,7 +21,7 @@ fn enter() -> Msg {
 
 fn render(app: &mut App) -> String {
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    terminal.draw(|f| view::draw(app, f)).unwrap();
+    terminal.draw(|f| app.draw(f)).unwrap();
     terminal.backend().to_string()
 }
 
@@ -43,6 +45,7 @@ fn index_app() -> App {
                 ordering: None,
                 page_size: None,
                 bulk_actions: vec![],
+                caps: Capabilities::ALL,
             })
             .collect(),
     ));
@@ -107,7 +110,9 @@ fn list_app() -> App {
     app.update(Msg::Page {
         model: "posts".into(),
         anchor: PageAnchor::First,
-        page: posts_page(),
+        page: Box::new(posts_page()),
+        caps: Capabilities::ALL,
+        row_caps: None,
     });
     app.update(Msg::Counted {
         model: "posts".into(),
@@ -191,6 +196,7 @@ fn detail() {
                 ),
             ],
         },
+        caps: Capabilities::ALL,
     });
     insta::assert_snapshot!(render(&mut app));
 }
@@ -267,7 +273,9 @@ fn a_deleted_row_reloads_its_page_in_place() {
     app.update(Msg::Page {
         model: "posts".into(),
         anchor,
-        page,
+        page: Box::new(page),
+        caps: Capabilities::ALL,
+        row_caps: None,
     });
     app.update(key('x')); // clears the notice
     let screen = render(&mut app);
@@ -394,7 +402,7 @@ fn delete_confirmation() {
 
 #[test]
 fn enrolment_screen_at_80x24() {
-    use moat::tui::account::Setup;
+    use moat::tui::protocol::Setup;
     let (mut app, cmds) = App::for_setup("olive", 100, (80, 24), Setup::Enrol);
     assert_eq!(cmds, vec![Cmd::BeginEnrolment]);
     app.update(Msg::Enrolment {
@@ -420,7 +428,7 @@ fn enrolment_screen_at_80x24() {
 
 #[test]
 fn forced_password_form_masks_and_explains() {
-    use moat::tui::account::Setup;
+    use moat::tui::protocol::Setup;
     let (mut app, cmds) = App::for_setup("olive", 100, (80, 24), Setup::ChangePassword);
     assert!(cmds.is_empty());
     for c in "secret one".chars() {
@@ -458,7 +466,7 @@ fn forced_password_form_masks_and_explains() {
 fn render_at(app: &mut App, cols: u16, rows: u16) -> String {
     app.update(Msg::Resize { cols, rows });
     let mut terminal = Terminal::new(TestBackend::new(cols, rows)).unwrap();
-    terminal.draw(|f| view::draw(app, f)).unwrap();
+    terminal.draw(|f| app.draw(f)).unwrap();
     terminal.backend().to_string()
 }
 
@@ -512,7 +520,7 @@ fn new_backup_codes_are_saved_only_once_they_were_on_screen() {
 // terminal (the session clamps sizes to at least 10×3, but the view must not rely on it).
 
 /// Ten codes shaped like moat's.
-fn backup_codes() -> Vec<moat::tui::account::Secret> {
+fn backup_codes() -> Vec<moat::tui::protocol::Secret> {
     (0..10)
         .map(|i| format!("{i:04}-k7pq-x2mz-9vbn").as_str().into())
         .collect()
@@ -566,31 +574,95 @@ fn awkward_page() -> Page {
     }
 }
 
-fn manage_loaded(app: &mut App, panel: moat::tui::manage::Panel, rows: usize) {
-    use moat::tui::manage::{Item, ItemId, ManageMsg};
-    app.update(Msg::Manage(ManageMsg::Loaded {
-        panel,
-        header: vec![
-            "name".into(),
-            "groups".into(),
-            "2FA".into(),
-            "last login".into(),
-        ],
-        items: (0..rows)
-            .map(|i| Item {
-                id: ItemId::User {
-                    name: format!("user{i}"),
+fn manage_loaded(app: &mut App, panel: moat::tui::protocol::Panel, rows: usize) {
+    use moat::tui::protocol::{
+        GroupEntry, ManageMsg, Panel, PanelData, SessionEntry, UserEntry, Who,
+    };
+    let name = |i: usize| format!("user{i}_with_a_rather_long_name_日本");
+    let data = match panel {
+        Panel::Users => PanelData::Users {
+            users: (0..rows)
+                .map(|i| UserEntry {
+                    name: name(i),
+                    superuser: i % 3 == 0,
                     active: i % 2 == 0,
-                },
-                cells: vec![
-                    format!("user{i}_with_a_rather_long_name_日本"),
-                    "ops, support, billing, everything".into(),
-                    "yes".into(),
-                    "2026-01-01 10:00:00".into(),
-                ],
-            })
-            .collect(),
-    }));
+                    locked: i % 5 == 0,
+                    groups: vec!["ops".into(), "support".into(), "billing".into()],
+                })
+                .collect(),
+            superuser: true,
+        },
+        Panel::User(user) => PanelData::User {
+            name: user,
+            groups: (0..rows).map(|i| format!("group{i}")).collect(),
+            model_perms: (0..rows)
+                .map(|i| (format!("view_model{i}"), "direct".into()))
+                .collect(),
+            object_perms: vec![],
+        },
+        Panel::Groups => PanelData::Groups(
+            (0..rows)
+                .map(|i| GroupEntry {
+                    name: format!("group{i}_日本"),
+                    members: i,
+                    perms: vec!["view_posts".into(), "change_posts".into()],
+                })
+                .collect(),
+        ),
+        Panel::Group(group) => PanelData::Group {
+            name: group,
+            members: (0..rows).map(name).collect(),
+            perms: vec![],
+        },
+        Panel::Sessions => PanelData::Sessions {
+            now: 1_767_261_600,
+            sessions: (0..rows)
+                .map(|i| SessionEntry {
+                    id: format!("{i:016x}"),
+                    user: name(i),
+                    source_ip: "2001:db8::1".into(),
+                    started_at: 1_767_261_000,
+                    last_input_at: 1_767_261_500,
+                    ending: i % 4 == 0,
+                })
+                .collect(),
+        },
+        Panel::Row { model, pk } => PanelData::Row {
+            model,
+            pk,
+            grants: (0..rows)
+                .map(|i| (Who::User(name(i)), "change_posts".into()))
+                .collect(),
+        },
+    };
+    app.update(Msg::Manage(ManageMsg::Loaded(data)));
+}
+
+/// An audit row for the viewer's tests: a change of `title`, long and wide.
+fn audit_row(i: i64, details: usize) -> moat::tui::protocol::AuditRow {
+    use moat::tui::protocol::{AuditRow, AuditValue, AuditValues, Change};
+    AuditRow {
+        id: i,
+        at_ms: 1_767_261_600_000 + i,
+        actor: Some("admin".into()),
+        source_ip: Some("127.0.0.1".into()),
+        session_id: Some("0123456789abcdef".into()),
+        action: "delete".into(),
+        model: Some("posts".into()),
+        pk: Some(i.to_string()),
+        outcome: "success".into(),
+        reason: Some("…".repeat(i as usize)),
+        values: AuditValues::Changes(
+            (0..details)
+                .map(|d| Change {
+                    column: format!("detail_{d}"),
+                    before: Some(AuditValue::Text("wide 幅 ".repeat(d))),
+                    after: Some(AuditValue::Masked),
+                })
+                .collect(),
+        ),
+        hash: "ab".repeat(32),
+    }
 }
 
 fn detail_record() -> Msg {
@@ -614,13 +686,14 @@ fn detail_record() -> Msg {
                 (col("cover", "BLOB", false, 0), Value::Blob(vec![0; 64])),
             ],
         },
+        caps: Capabilities::ALL,
     }
 }
 
 /// The app in every screen and popup it has, each with a name.
 fn every_state() -> Vec<(&'static str, App)> {
-    use moat::tui::account::Setup;
-    use moat::tui::manage::{ManageMsg, Panel};
+    use moat::tui::protocol::Setup;
+    use moat::tui::protocol::{ManageMsg, Panel};
     let mut states: Vec<(&'static str, App)> = Vec::new();
 
     states.push(("index loading", App::new("admin", 100, (80, 24)).0));
@@ -638,6 +711,7 @@ fn every_state() -> Vec<(&'static str, App)> {
                 ordering: None,
                 page_size: None,
                 bulk_actions: vec![],
+                caps: Capabilities::ALL,
             })
             .collect(),
     ));
@@ -653,12 +727,14 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::Page {
         model: "comments".into(),
         anchor: PageAnchor::First,
-        page: Page {
+        page: Box::new(Page {
             columns: vec!["id".into(), "body".into()],
             rows: vec![],
             has_before: false,
             has_after: false,
-        },
+        }),
+        caps: Capabilities::ALL,
+        row_caps: None,
     });
     states.push(("list empty", app));
 
@@ -680,7 +756,9 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::Page {
         model: "authors".into(),
         anchor: PageAnchor::First,
-        page: awkward_page(),
+        page: Box::new(awkward_page()),
+        caps: Capabilities::ALL,
+        row_caps: None,
     });
     for _ in 0..30 {
         app.update(key('j'));
@@ -699,7 +777,9 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::Page {
         model: "posts".into(),
         anchor: PageAnchor::First,
-        page: posts_page(),
+        page: Box::new(posts_page()),
+        caps: Capabilities::ALL,
+        row_caps: None,
     });
     states.push(("list searched", app));
 
@@ -713,6 +793,7 @@ fn every_state() -> Vec<(&'static str, App)> {
             key: vec![Value::Integer(1)],
             fields: vec![],
         },
+        caps: Capabilities::ALL,
     });
     states.push(("detail without fields", app));
     let mut app = list_app();
@@ -732,7 +813,7 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::History {
         model: "posts".into(),
         key: vec![Value::Integer(3)],
-        lines: vec![],
+        entries: vec![],
     });
     states.push(("history empty", app.clone()));
     app.update(msg_key(Key::Esc));
@@ -740,15 +821,7 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::History {
         model: "posts".into(),
         key: vec![Value::Integer(3)],
-        lines: (0..80)
-            .map(|i| {
-                if i % 4 == 0 {
-                    format!("2026-01-0{} admin change ok", i % 9)
-                } else {
-                    format!("  title: {} → {}", "old ".repeat(30), "新".repeat(40))
-                }
-            })
-            .collect(),
+        entries: (0..20).map(|i| audit_row(i, 3)).collect(),
     });
     for _ in 0..70 {
         app.update(key('j'));
@@ -811,7 +884,9 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::Page {
         model: "authors".into(),
         anchor: PageAnchor::First,
-        page: posts_page(),
+        page: Box::new(posts_page()),
+        caps: Capabilities::ALL,
+        row_caps: None,
     });
     states.push(("picking a row", app.clone()));
     app.update(msg_key(Key::Esc));
@@ -887,29 +962,16 @@ fn every_state() -> Vec<(&'static str, App)> {
     states.push(("command prompt", app.clone()));
     app.update(enter());
     states.push(("audit loading", app.clone()));
-    app.update(Msg::Audit(Box::new(moat::tui::app::AuditPage {
-        query: moat::tui::app::AuditQuery::default(),
+    app.update(Msg::Audit(Box::new(moat::tui::protocol::AuditPage {
+        query: moat::tui::protocol::AuditQuery::default(),
         rows: vec![],
         more: false,
         appended: false,
     })));
     states.push(("audit empty", app.clone()));
-    app.update(Msg::Audit(Box::new(moat::tui::app::AuditPage {
-        query: moat::tui::app::AuditQuery::default(),
-        rows: (0..60)
-            .map(|i| {
-                (
-                    i,
-                    format!(
-                        "#{i} 2026-01-01 admin delete posts #{i} ok {}",
-                        "…".repeat(i as usize)
-                    ),
-                    (0..40)
-                        .map(|d| format!("detail line {d}: {}", "wide 幅 ".repeat(d)))
-                        .collect(),
-                )
-            })
-            .collect(),
+    app.update(Msg::Audit(Box::new(moat::tui::protocol::AuditPage {
+        query: moat::tui::protocol::AuditQuery::default(),
+        rows: (0..60).map(|i| audit_row(i, 40)).collect(),
         more: true,
         appended: false,
     })));
@@ -1111,7 +1173,7 @@ fn draw_everywhere(
             let mut new = fresh.then(|| state.clone());
             for app in new.iter_mut().chain([lived]) {
                 app.update(Msg::Resize { cols: w, rows: h });
-                let drawn = quietly(|| terminal.draw(|f| view::draw(app, f)).map(|_| ()));
+                let drawn = quietly(|| terminal.draw(|f| app.draw(f)).map(|_| ()));
                 let failure = match drawn {
                     Ok(Ok(())) => continue,
                     Ok(Err(e)) => e.to_string(),

@@ -7,9 +7,18 @@
 //! something changed). Only printable characters reach a field: control characters typed
 //! or pasted are refused with a message, never stored.
 
-use super::input::{Key, KeyEvent};
-use super::sanitize::SafeText;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::Style;
+
+use super::editor::TextEditor;
+use super::list::ListScreen;
 use crate::domain::{ColumnInfo, ColumnKind, Value};
+use crate::tui::draw::{put, putn, row, DIM, ERROR, HEADER, NULL, NULL_TEXT, SELECTED};
+use crate::tui::input::{Key, KeyEvent};
+use crate::tui::protocol::{Cmd, Msg};
+use crate::tui::sanitize::SafeText;
+use crate::tui::screen::{Action, Crumb, Handoff, Hint, Screen};
 
 /// What a field of kind `kind` takes, for the form's hint.
 pub fn kind_hint(kind: ColumnKind) -> &'static str {
@@ -157,7 +166,8 @@ impl Field {
     }
 }
 
-fn byte_index(s: &str, chars: usize) -> usize {
+/// The byte index of character `chars` of `s` (its end when past it).
+pub(super) fn byte_index(s: &str, chars: usize) -> usize {
     s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i)
 }
 
@@ -246,6 +256,8 @@ pub struct FormScreen {
     pub error: Option<SafeText>,
     /// First field line drawn (kept by `draw`).
     pub scroll: usize,
+    /// Rows per page of the picker a foreign key opens (Ctrl-P).
+    pub page_size: u32,
 }
 
 /// What a key in the form asks for.
@@ -276,6 +288,7 @@ impl FormScreen {
             focus,
             error: None,
             scroll: 0,
+            page_size: 100,
         }
     }
 
@@ -452,6 +465,234 @@ impl FormScreen {
         }
         FormAction::None
     }
+}
+
+impl FormScreen {
+    /// The form the session sent: (column, value, read-only) per field, and per field the
+    /// model a foreign key refers to.
+    pub fn from_msg(
+        model: &str,
+        key: Option<Vec<Value>>,
+        fields: &[(ColumnInfo, Value, bool)],
+        links: &[Option<String>],
+        page_size: u32,
+    ) -> FormScreen {
+        let fields = fields
+            .iter()
+            .zip(links.iter().cloned().chain(std::iter::repeat(None)))
+            .map(|((col, value, read_only), link)| {
+                let mut f = Field::new(col, value, *read_only);
+                f.link = link;
+                f
+            })
+            .collect();
+        let mut form = FormScreen::new(model.to_string(), SafeText::new(model), key, fields);
+        form.page_size = page_size;
+        form
+    }
+
+    /// Whether `Saved` answers this form's save.
+    fn saved_here(&self, model: &str, key: &[Value], created: bool) -> bool {
+        self.model == model
+            && match &self.key {
+                Some(k) => k == key,
+                None => created,
+            }
+    }
+}
+
+impl Screen for FormScreen {
+    fn crumb(&self) -> Crumb {
+        Crumb::text(if self.key.is_some() { "edit" } else { "new" })
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Action {
+        match FormScreen::key(self, k) {
+            FormAction::None => Action::None,
+            FormAction::Edit => match self.fields.get(self.focus) {
+                Some(f) => {
+                    let editor = TextEditor::new(self.focus, f.label.clone(), &f.text);
+                    Action::push(editor, Vec::new())
+                }
+                None => Action::None,
+            },
+            // Pick a row of `model` for the focused field.
+            FormAction::Pick(model) => {
+                let (list, cmds) = ListScreen::picker(&model, self.page_size);
+                Action::push(list, cmds)
+            }
+            FormAction::Cancel if self.dirty() => {
+                Action::Confirm("Discard your changes?".into(), Box::new(Action::Pop))
+            }
+            FormAction::Cancel => Action::Pop,
+            FormAction::Save => match self.validate() {
+                Err(why) => Action::Error(why),
+                Ok(values) => Action::cmd(Cmd::Save {
+                    model: self.model.clone(),
+                    key: self.key.clone(),
+                    original: self
+                        .fields
+                        .iter()
+                        .map(|f| (f.name.clone(), f.original.clone()))
+                        .collect(),
+                    values,
+                    overwrite: false,
+                }),
+            },
+        }
+    }
+
+    fn update(&mut self, msg: &Msg) -> Action {
+        match msg {
+            Msg::SaveRefused(message) => {
+                self.blame(message);
+                Action::None
+            }
+            Msg::Saved {
+                model,
+                key,
+                created,
+            } if self.saved_here(model, key, *created) => Action::Pop,
+            _ => Action::None,
+        }
+    }
+
+    fn handoff(&mut self, handoff: Handoff) -> Action {
+        match handoff {
+            Handoff::Picked(pk) => self.set_focused(&pk),
+            Handoff::Text { field, text } => self.set_text(field, text),
+            // The conflict's "reload theirs": this form closes too.
+            reload @ Handoff::Reload { .. } => return Action::PopWith(reload),
+            Handoff::Filter(_) => {}
+        }
+        Action::None
+    }
+
+    fn paste(&mut self, text: &str) {
+        FormScreen::paste(self, text);
+    }
+
+    fn takes_all_keys(&self) -> bool {
+        true
+    }
+
+    fn draw(&mut self, buf: &mut Buffer, area: Rect) -> Option<Position> {
+        draw_form(self, buf, area)
+    }
+
+    fn hints(&self) -> Vec<Hint> {
+        vec![
+            Hint::new("Tab", "next"),
+            Hint::help("Shift-Tab", "previous field"),
+            Hint::new("Ctrl-S", "save"),
+            Hint::new("Ctrl-N", "null"),
+            Hint::new("Ctrl-U", "clear"),
+            Hint::new("Ctrl-E", "edit text"),
+            Hint::new("Ctrl-P", "pick"),
+            Hint::help("Space", "yes/no, or the next listed value"),
+            Hint::new("Esc", ""),
+        ]
+    }
+}
+
+/// The form; returns where the terminal cursor goes (in the focused field).
+fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Position> {
+    let label_w = f
+        .fields
+        .iter()
+        .map(|x| x.label.width())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24);
+    let x0 = area.x + 2;
+    let value_x = x0 + u16::try_from(label_w).unwrap_or(24) + 2;
+    let value_w = usize::from(area.right().saturating_sub(value_x + 1)).max(8);
+    // Each field takes one line, plus one for its error.
+    let heights: Vec<usize> = f
+        .fields
+        .iter()
+        .map(|x| 1 + usize::from(x.error.is_some()))
+        .collect();
+    let top_of = |i: usize| heights[..i].iter().sum::<usize>();
+    let rows = usize::from(area.height.saturating_sub(1));
+    let focus_top = top_of(f.focus.min(heights.len()));
+    let focus_h = heights.get(f.focus).copied().unwrap_or(1);
+    if focus_top < f.scroll {
+        f.scroll = focus_top;
+    } else if focus_top + focus_h > f.scroll + rows {
+        f.scroll = focus_top + focus_h - rows;
+    }
+    if let Some(e) = &f.error {
+        let w = usize::from(area.width.saturating_sub(4));
+        putn(buf, area, x0, area.y, e.as_str(), w, ERROR);
+    }
+    let mut cursor = None;
+    let mut line = 0usize;
+    for (i, field) in f.fields.iter().enumerate() {
+        let focused = i == f.focus;
+        for part in 0..heights[i] {
+            if line >= f.scroll && line - f.scroll < rows {
+                let y = row(area.y + 1, line - f.scroll);
+                if part == 0 {
+                    let label_style = if focused { SELECTED } else { HEADER };
+                    let label = field.label.truncated(label_w);
+                    put(buf, area, x0, y, label.as_str(), label_style);
+                    let (text, style) = if field.null {
+                        (NULL_TEXT.to_string(), NULL)
+                    } else if field.read_only {
+                        (field.text.clone(), DIM)
+                    } else {
+                        (field.text.clone(), Style::new())
+                    };
+                    // Scroll long text so the cursor stays in view.
+                    let chars: Vec<char> = text.chars().collect();
+                    let start = field.cursor.saturating_sub(value_w.saturating_sub(1));
+                    let shown: String = chars.iter().skip(start).collect();
+                    let safe = SafeText::new(&shown).truncated(value_w);
+                    putn(buf, area, value_x, y, safe.as_str(), value_w, style);
+                    let link = field
+                        .link
+                        .as_ref()
+                        .map(|m| format!("→ {} (Ctrl-P picks)", SafeText::new(m)));
+                    let choices = (field.kind == ColumnKind::Choice).then(|| {
+                        let labels: Vec<String> = field
+                            .choices
+                            .iter()
+                            .map(|c| SafeText::new(c).as_str().to_string())
+                            .collect();
+                        format!("{} (Space)", labels.join(" | "))
+                    });
+                    let hint = match (&link, &choices, field.read_only) {
+                        (_, _, true) => "read-only",
+                        (Some(l), _, false) => l.as_str(),
+                        (None, Some(c), false) => c.as_str(),
+                        (None, None, false) => kind_hint(field.kind),
+                    };
+                    let hint_x =
+                        value_x.saturating_add(u16::try_from(safe.width() + 2).unwrap_or(0));
+                    if hint_x.saturating_add(4) < area.right() {
+                        let w = usize::from(area.right() - hint_x);
+                        putn(buf, area, hint_x, y, hint, w, DIM);
+                    }
+                    if focused && !field.read_only {
+                        let before: String = chars
+                            .iter()
+                            .skip(start)
+                            .take(field.cursor - start.min(field.cursor))
+                            .collect();
+                        let cx =
+                            value_x + u16::try_from(SafeText::new(&before).width()).unwrap_or(0);
+                        cursor = Some(Position::new(cx.min(area.right().saturating_sub(1)), y));
+                    }
+                } else if let Some(e) = &field.error {
+                    let e = SafeText::new(e);
+                    putn(buf, area, value_x, y, e.as_str(), value_w, ERROR);
+                }
+            }
+            line += 1;
+        }
+    }
+    cursor
 }
 
 #[cfg(test)]
@@ -645,190 +886,5 @@ mod tests {
         assert_eq!(form.key(KeyEvent::ctrl('s')), FormAction::Save);
         let values = form.validate().unwrap();
         assert_eq!(values[1], ("name".to_string(), Value::Null));
-    }
-}
-
-/// A multi-line editor for one text field (Ctrl-E in a form): arrows move, Enter breaks
-/// the line, Backspace at a line's start joins it to the one above, Ctrl-S keeps the text,
-/// Esc drops the changes. Control characters other than line breaks are refused.
-#[derive(Clone, Debug)]
-pub struct TextEditor {
-    /// The form field this edits.
-    pub field: usize,
-    pub label: SafeText,
-    pub lines: Vec<String>,
-    pub row: usize,
-    /// Cursor column, in characters.
-    pub col: usize,
-    /// First line drawn (kept by `draw`).
-    pub scroll: usize,
-    pub error: Option<String>,
-}
-
-/// What a key in the editor asks for.
-#[derive(Debug, PartialEq)]
-pub enum EditorAction {
-    None,
-    Keep,
-    Drop,
-}
-
-impl TextEditor {
-    pub fn new(field: usize, label: SafeText, text: &str) -> TextEditor {
-        let lines: Vec<String> = text.split('\n').map(str::to_string).collect();
-        TextEditor {
-            field,
-            label,
-            row: 0,
-            col: 0,
-            scroll: 0,
-            error: None,
-            lines: if lines.is_empty() {
-                vec![String::new()]
-            } else {
-                lines
-            },
-        }
-    }
-
-    pub fn text(&self) -> String {
-        self.lines.join("\n")
-    }
-
-    fn line_len(&self, row: usize) -> usize {
-        self.lines.get(row).map_or(0, |l| l.chars().count())
-    }
-
-    fn insert(&mut self, text: &str) {
-        if text
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
-            self.error = Some("control characters are not accepted".into());
-            return;
-        }
-        for ch in text.chars() {
-            if ch == '\n' {
-                let at = byte_index(&self.lines[self.row], self.col);
-                let rest = self.lines[self.row].split_off(at);
-                self.lines.insert(self.row + 1, rest);
-                self.row += 1;
-                self.col = 0;
-            } else {
-                let s = if ch == '\t' {
-                    "    ".to_string()
-                } else {
-                    ch.to_string()
-                };
-                let at = byte_index(&self.lines[self.row], self.col);
-                self.lines[self.row].insert_str(at, &s);
-                self.col += s.chars().count();
-            }
-        }
-    }
-
-    /// Pasted text, line breaks kept.
-    pub fn paste(&mut self, text: &str) {
-        self.error = None;
-        self.insert(&text.replace("\r\n", "\n").replace('\r', "\n"));
-    }
-
-    pub fn key(&mut self, k: KeyEvent) -> EditorAction {
-        self.error = None;
-        let ctrl = k.mods.ctrl;
-        match k.key {
-            Key::Char('s') if ctrl => return EditorAction::Keep,
-            Key::Esc => return EditorAction::Drop,
-            Key::Char(c) if !ctrl && !k.mods.alt => self.insert(&c.to_string()),
-            Key::Enter => self.insert("\n"),
-            Key::Backspace if self.col > 0 => {
-                let at = byte_index(&self.lines[self.row], self.col - 1);
-                self.lines[self.row].remove(at);
-                self.col -= 1;
-            }
-            Key::Backspace if self.row > 0 => {
-                let line = self.lines.remove(self.row);
-                self.row -= 1;
-                self.col = self.line_len(self.row);
-                self.lines[self.row].push_str(&line);
-            }
-            Key::Delete if self.col < self.line_len(self.row) => {
-                let at = byte_index(&self.lines[self.row], self.col);
-                self.lines[self.row].remove(at);
-            }
-            Key::Delete if self.row + 1 < self.lines.len() => {
-                let next = self.lines.remove(self.row + 1);
-                self.lines[self.row].push_str(&next);
-            }
-            Key::Left if self.col > 0 => self.col -= 1,
-            Key::Left if self.row > 0 => {
-                self.row -= 1;
-                self.col = self.line_len(self.row);
-            }
-            Key::Right if self.col < self.line_len(self.row) => self.col += 1,
-            Key::Right if self.row + 1 < self.lines.len() => {
-                self.row += 1;
-                self.col = 0;
-            }
-            Key::Up if self.row > 0 => {
-                self.row -= 1;
-                self.col = self.col.min(self.line_len(self.row));
-            }
-            Key::Down if self.row + 1 < self.lines.len() => {
-                self.row += 1;
-                self.col = self.col.min(self.line_len(self.row));
-            }
-            Key::Home => self.col = 0,
-            Key::End => self.col = self.line_len(self.row),
-            Key::PageUp => {
-                self.row = self.row.saturating_sub(10);
-                self.col = self.col.min(self.line_len(self.row));
-            }
-            Key::PageDown => {
-                self.row = (self.row + 10).min(self.lines.len() - 1);
-                self.col = self.col.min(self.line_len(self.row));
-            }
-            _ => {}
-        }
-        EditorAction::None
-    }
-}
-
-#[cfg(test)]
-mod editor_tests {
-    use super::*;
-
-    fn keys(e: &mut TextEditor, ks: &[KeyEvent]) {
-        for k in ks {
-            e.key(*k);
-        }
-    }
-
-    #[test]
-    fn lines_break_join_and_move() {
-        let mut e = TextEditor::new(0, SafeText::new("body"), "ab\ncd");
-        keys(
-            &mut e,
-            &[KeyEvent::plain(Key::Right), KeyEvent::plain(Key::Enter)],
-        );
-        assert_eq!(e.text(), "a\nb\ncd");
-        keys(&mut e, &[KeyEvent::plain(Key::Backspace)]);
-        assert_eq!(e.text(), "ab\ncd");
-        keys(
-            &mut e,
-            &[
-                KeyEvent::plain(Key::Down),
-                KeyEvent::plain(Key::End),
-                KeyEvent::plain(Key::Char('!')),
-            ],
-        );
-        assert_eq!(e.text(), "ab\ncd!");
-        e.paste("x\r\ny\x1b[2J");
-        assert!(e.error.is_some());
-        assert_eq!(e.text(), "ab\ncd!", "a refused paste changes nothing");
-        e.paste("\nmore\tline");
-        assert_eq!(e.text(), "ab\ncd!\nmore    line");
-        assert_eq!(e.key(KeyEvent::ctrl('s')), EditorAction::Keep);
-        assert_eq!(e.key(KeyEvent::plain(Key::Esc)), EditorAction::Drop);
     }
 }

@@ -1,0 +1,149 @@
+//! The index and the lists: which models a user sees, a model's rows one page at a time
+//! (masked, filtered to the rows they may see, with what they may do on each), its count,
+//! and a column's most common values for the filter picker.
+
+use super::dispatch::{failed, Reply};
+use super::{Actor, Context};
+use crate::domain::{pk_text, ColumnKind, Grants, ListQuery, PageAnchor, Sort, Value};
+use crate::perm::{self, Visibility};
+use crate::tui::protocol::ModelSummary;
+use crate::tui::Msg;
+
+impl Context {
+    /// The models `g` may see, with what they may do on each.
+    pub(super) fn models(&self, g: &Grants) -> Msg {
+        let models = self
+            .schema
+            .tables
+            .iter()
+            .filter(|t| perm::model_listed(g, &t.name))
+            .map(|t| {
+                let rules = self.rules.get(&t.name);
+                ModelSummary {
+                    name: t.name.clone(),
+                    label: rules
+                        .and_then(|r| r.label.clone())
+                        .unwrap_or_else(|| t.name.clone()),
+                    columns: t.columns.len(),
+                    ordering: rules.and_then(|r| r.ordering.as_deref()).map(|o| Sort {
+                        column: o.trim_start_matches('-').to_string(),
+                        descending: o.starts_with('-'),
+                    }),
+                    page_size: rules.and_then(|r| r.page_size),
+                    bulk_actions: rules
+                        .map(|r| r.bulk.iter().map(|a| a.name.clone()).collect())
+                        .unwrap_or_default(),
+                    caps: perm::capabilities(g, &t.name),
+                }
+            })
+            .collect();
+        Msg::Models(models)
+    }
+
+    /// How many rows of `model` the list as queried has, as `actor` may see them.
+    pub(super) async fn count(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        query: ListQuery,
+    ) -> Reply {
+        let (t, listing) = self.listable(actor, g, &model, &query).await?;
+        let count = self
+            .store
+            .count_rows(&t.table, &listing)
+            .await
+            .map_err(failed)?;
+        Ok(Msg::Counted {
+            model,
+            query,
+            count,
+        })
+    }
+
+    /// A page of `model`'s rows: masked values masked, and with object permissions, what
+    /// the user may do on each row.
+    pub(super) async fn page(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        anchor: PageAnchor,
+        limit: u32,
+        query: ListQuery,
+    ) -> Reply {
+        let (t, listing) = self.listable(actor, g, &model, &query).await?;
+        let mut page = self
+            .store
+            .page(&t.table, &anchor, limit, &listing)
+            .await
+            .map_err(failed)?;
+        for row in &mut page.rows {
+            t.mask(&mut row.values);
+        }
+        let caps = perm::capabilities(g, &model);
+        let row_caps = match perm::visibility(g, &model) {
+            Visibility::Granted => {
+                let pks: Vec<String> = page.rows.iter().filter_map(|r| pk_text(&r.key)).collect();
+                let held = self
+                    .store
+                    .rows_perms(actor.user_id, &model, &pks)
+                    .await
+                    .map_err(failed)?;
+                let none = Default::default();
+                Some(
+                    page.rows
+                        .iter()
+                        .map(|r| {
+                            let on_row = pk_text(&r.key).and_then(|pk| held.get(&pk));
+                            perm::row_capabilities(g, &model, on_row.unwrap_or(&none))
+                        })
+                        .collect(),
+                )
+            }
+            _ => None,
+        };
+        Ok(Msg::Page {
+            model,
+            anchor,
+            page: Box::new(page),
+            caps,
+            row_caps,
+        })
+    }
+
+    /// The most common values of `column` in the list as queried (for its filter).
+    pub(super) async fn distinct(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        column: String,
+        query: ListQuery,
+    ) -> Reply {
+        let (t, listing) = self.listable(actor, g, &model, &query).await?;
+        if !t.may_filter(&column) {
+            return Err(Msg::Failed(format!("cannot filter by {column}")));
+        }
+        let kind = t
+            .table
+            .column(&column)
+            .map(ColumnKind::of_column)
+            .unwrap_or(ColumnKind::Text);
+        let values: Vec<(Value, u64)> = self
+            .store
+            .distinct_values(&t.table, &column, &listing, 50)
+            .await
+            .map_err(failed)?;
+        Ok(Msg::Distinct {
+            model,
+            column,
+            ranged: matches!(
+                kind,
+                ColumnKind::Date | ColumnKind::Timestamp | ColumnKind::Integer | ColumnKind::Real
+            ),
+            boolean: kind == ColumnKind::Boolean,
+            values,
+        })
+    }
+}

@@ -1,0 +1,583 @@
+//! What the console and the session say to each other: [`Cmd`]s out of the console,
+//! [`Msg`]s into it, and their payloads as typed data.
+//!
+//! The session is the security boundary: it checks every `Cmd` and sends data already
+//! filtered and masked for the user (hidden columns left out, masked values replaced,
+//! values of rows the user may not view withheld). How that data is laid out on screen —
+//! widths, wording, colours — is the screens' business alone. This module (with
+//! [`App`](super::App), the input decoder and the backend the session loop drives) is all
+//! the session knows of the console.
+
+use crate::domain::{
+    Capabilities, ColumnInfo, ListQuery, Page, PageAnchor, Record, Reference, RowCount, Sort, Value,
+};
+
+/// A model as the index lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelSummary {
+    /// The model's name (its table name) as the store knows it; used in commands.
+    pub name: String,
+    /// What the console calls it.
+    pub label: String,
+    pub columns: usize,
+    /// The list's default order (from config).
+    pub ordering: Option<Sort>,
+    /// Rows per page, when the model sets its own.
+    pub page_size: Option<u32>,
+    /// Names of the bulk actions the model declares.
+    pub bulk_actions: Vec<String>,
+    /// What the user may do on every row of the model (object permissions may allow more
+    /// on some rows: those come with the rows).
+    pub caps: Capabilities,
+}
+
+/// Something that happened: input from the user, or the answer to a [`Cmd`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    Input(crate::tui::input::Input),
+    /// The terminal now has this many columns and rows.
+    Resize {
+        cols: u16,
+        rows: u16,
+    },
+    Models(Vec<ModelSummary>),
+    Counted {
+        model: String,
+        query: ListQuery,
+        count: RowCount,
+    },
+    Page {
+        model: String,
+        anchor: PageAnchor,
+        page: Box<Page>,
+        /// What the user may do on every row of the model, as of this page.
+        caps: Capabilities,
+        /// Per row of `page`, when object permissions make rows differ (`None`: `caps`
+        /// holds for every row).
+        row_caps: Option<Vec<Capabilities>>,
+    },
+    Record {
+        model: String,
+        record: Record,
+        /// Per field: the model it refers to and that row's display value, when it is a
+        /// foreign key the viewer may follow (`"authors: José García"`).
+        links: Vec<Option<String>>,
+        /// What the user may do on this row.
+        caps: Capabilities,
+    },
+    /// A command failed; the text is shown on the status line.
+    Failed(String),
+    /// Something the user should know (not an error); shown on the status line.
+    Notice(String),
+    /// Something the user must act on soon (the idle warning); shown as an error until the
+    /// next key.
+    Warning(String),
+    /// An answer to a management command.
+    Manage(ManageMsg),
+    /// May this row be deleted? (What refers to it, for the confirmation.)
+    DeleteAsk {
+        model: String,
+        key: Vec<Value>,
+        references: Vec<Reference>,
+    },
+    Deleted {
+        model: String,
+        key: Vec<Value>,
+    },
+    DeletedMany {
+        model: String,
+        count: usize,
+    },
+    /// A bulk action changed `count` marked rows.
+    BulkDone {
+        model: String,
+        action: String,
+        count: usize,
+    },
+    /// A column's most common values, with counts, for the filter picker. `ranged`: the
+    /// column also takes a from..to range; `boolean`: show yes/no.
+    Distinct {
+        model: String,
+        column: String,
+        ranged: bool,
+        boolean: bool,
+        values: Vec<(Value, u64)>,
+    },
+    /// An export is under way: rows written so far, of about `total`.
+    ExportProgress {
+        rows: u64,
+        total: Option<RowCount>,
+    },
+    /// An export finished: where the file is (on the server) and how many rows.
+    Exported {
+        path: String,
+        rows: u64,
+    },
+    /// A page of the audit viewer.
+    Audit(Box<AuditPage>),
+    /// A row's audit trail, newest first.
+    History {
+        model: String,
+        key: Vec<Value>,
+        entries: Vec<AuditRow>,
+    },
+    /// The form's fields: (column, current value, read-only), and per field the model
+    /// a foreign key refers to (for the picker).
+    Form {
+        model: String,
+        key: Option<Vec<Value>>,
+        fields: Vec<(ColumnInfo, Value, bool)>,
+        links: Vec<Option<String>>,
+    },
+    Saved {
+        model: String,
+        key: Vec<Value>,
+        created: bool,
+    },
+    /// The database refused the save (a constraint): shown on the form, nothing saved.
+    SaveRefused(String),
+    /// The row changed since the form was opened.
+    Conflict {
+        model: String,
+        key: Vec<Value>,
+        /// (column, what the form opened with, yours, what the row holds now)
+        fields: Vec<(String, Value, Value, Value)>,
+    },
+    /// The TOTP device to enrol: its URI (drawn as a QR) and base32 secret.
+    Enrolment {
+        uri: Secret,
+        secret: Secret,
+    },
+    /// The enrolment code was right.
+    Enrolled,
+    /// The password was changed.
+    PasswordChanged,
+    /// An enrolment code or a new password was refused, and why.
+    AccountRefused(String),
+    /// The last command needs a fresh verification code first (what it is).
+    StepUp(String),
+    /// New backup codes to show. They are not saved: the session keeps them until
+    /// [`Cmd::SaveBackupCodes`] (the user stored them) or [`Cmd::DropBackupCodes`].
+    BackupCodes {
+        codes: Vec<Secret>,
+    },
+    /// The backup codes shown were saved: they work now, the earlier ones no longer do.
+    BackupCodesSaved,
+}
+
+/// Something the console wants done.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cmd {
+    LoadModels,
+    /// Count the rows of a model that `query` lets through.
+    Count {
+        model: String,
+        query: ListQuery,
+    },
+    LoadPage {
+        model: String,
+        anchor: PageAnchor,
+        limit: u32,
+        query: ListQuery,
+    },
+    LoadRecord {
+        model: String,
+        key: Vec<Value>,
+    },
+    /// Users, groups and permissions (checked by the session like everything else).
+    Manage(ManageCmd),
+    /// Ask to delete a row: the answer says what refers to it.
+    AskDelete {
+        model: String,
+        key: Vec<Value>,
+    },
+    Delete {
+        model: String,
+        key: Vec<Value>,
+    },
+    /// The most common values of a column of a list (for its filter).
+    LoadDistinct {
+        model: String,
+        column: String,
+        query: ListQuery,
+    },
+    /// Run a declared bulk action on the marked rows: all or none.
+    Bulk {
+        model: String,
+        action: String,
+        keys: Vec<Vec<Value>>,
+    },
+    /// Export the list (as searched and sorted) to a CSV file on the server.
+    Export {
+        model: String,
+        query: ListQuery,
+    },
+    /// Delete every marked row: all or none.
+    DeleteMany {
+        model: String,
+        keys: Vec<Vec<Value>>,
+    },
+    /// Audit entries matching `query`, newest first, older than `before_id`.
+    LoadAudit {
+        query: AuditQuery,
+        before_id: Option<i64>,
+    },
+    /// The audit trail of one row, newest first.
+    LoadHistory {
+        model: String,
+        key: Vec<Value>,
+    },
+    /// Open the form to edit row `key` (or, with `None`, to create a row).
+    OpenForm {
+        model: String,
+        key: Option<Vec<Value>>,
+    },
+    /// Save a form. `original` is what the form was opened with: the save is refused as a
+    /// conflict if the row changed since (unless `overwrite`).
+    Save {
+        model: String,
+        key: Option<Vec<Value>>,
+        original: Vec<(String, Value)>,
+        values: Vec<(String, Value)>,
+        overwrite: bool,
+    },
+    /// Set-up: make a TOTP secret to enrol (answered with [`Msg::Enrolment`]).
+    BeginEnrolment,
+    /// Set-up: the code the user's app shows for the secret being enrolled.
+    ConfirmEnrolment {
+        code: Secret,
+    },
+    /// Change the user's password (`current` is `None` in the forced change after
+    /// enrolment).
+    ChangePassword {
+        current: Option<Secret>,
+        new: Secret,
+        repeat: Secret,
+    },
+    /// The fresh code asked for by [`Msg::StepUp`]; the held action runs if it is right.
+    StepUp {
+        code: Secret,
+    },
+    /// The step-up prompt was cancelled: drop the held action.
+    StepUpCancel,
+    /// Make new backup codes and show them ([`Msg::BackupCodes`]); nothing is saved yet.
+    BackupCodes,
+    /// The user stored the codes shown: save them in place of the earlier ones.
+    SaveBackupCodes,
+    /// The user does not want the codes shown: forget them, keep the earlier ones.
+    DropBackupCodes,
+    Quit,
+}
+
+/// A secret typed by the user or shown to them once; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(pub String);
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} chars)", self.0.chars().count())
+    }
+}
+
+/// Where a user being set up is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setup {
+    /// No TOTP device yet: enrol one.
+    Enrol,
+    /// Enrolled; the password is still one-time.
+    ChangePassword,
+}
+
+// ---------------------------------------------------------------------------------------
+// The audit trail.
+
+/// What the audit viewer shows: `user=… model=… action=… outcome=… since=…`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub user: Option<String>,
+    pub model: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    /// `YYYY-MM-DD[ HH:MM:SS]` or unix seconds.
+    pub since: Option<String>,
+}
+
+impl AuditQuery {
+    /// Parse `key=value` words (`since=2026-11-01`); an empty text clears every filter.
+    pub fn parse(text: &str) -> Result<AuditQuery, String> {
+        let mut q = AuditQuery::default();
+        for word in text.split_whitespace() {
+            let (k, v) = word.split_once('=').ok_or_else(|| {
+                format!("`{word}`: use key=value (user, model, action, outcome, since)")
+            })?;
+            let slot = match k {
+                "user" => &mut q.user,
+                "model" => &mut q.model,
+                "action" => &mut q.action,
+                "outcome" => &mut q.outcome,
+                "since" => &mut q.since,
+                other => {
+                    return Err(format!(
+                        "unknown filter `{other}` (user, model, action, outcome, since)"
+                    ))
+                }
+            };
+            *slot = Some(v.to_string());
+        }
+        Ok(q)
+    }
+
+    /// The query as the words [`AuditQuery::parse`] reads.
+    pub fn describe(&self) -> String {
+        [
+            ("user", &self.user),
+            ("model", &self.model),
+            ("action", &self.action),
+            ("outcome", &self.outcome),
+            ("since", &self.since),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
+/// A page of the audit viewer, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditPage {
+    pub query: AuditQuery,
+    pub rows: Vec<AuditRow>,
+    /// Older entries exist beyond this page.
+    pub more: bool,
+    /// Older entries to add below the ones shown (not a fresh list).
+    pub appended: bool,
+}
+
+/// One audit entry, as the viewer may see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at_ms: i64,
+    pub actor: Option<String>,
+    pub source_ip: Option<String>,
+    pub session_id: Option<String>,
+    pub action: String,
+    pub model: Option<String>,
+    pub pk: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub values: AuditValues,
+    /// The entry's hash in the chain (hex).
+    pub hash: String,
+}
+
+/// The before/after values of an audit entry, as far as the viewer may see them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditValues {
+    /// The entry holds none.
+    None,
+    /// Column by column, as the viewer sees the row today: hidden columns left out,
+    /// masked ones masked.
+    Changes(Vec<Change>),
+    /// The recorded JSON as it is (`moat.view_audit_values`, or a superuser).
+    Raw {
+        before: Option<String>,
+        after: Option<String>,
+    },
+    /// The entry holds values the viewer may not see.
+    Withheld,
+}
+
+/// One column of an audit entry. A side is `None` when the entry has no values on that
+/// side (a create has no before, a delete no after).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub column: String,
+    pub before: Option<AuditValue>,
+    pub after: Option<AuditValue>,
+}
+
+/// A value recorded in the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditValue {
+    Null,
+    /// The column is masked for the viewer.
+    Masked,
+    Text(String),
+    /// A number, boolean or structure, as JSON.
+    Other(String),
+}
+
+// ---------------------------------------------------------------------------------------
+// Management: users, groups, permissions, sessions.
+
+/// Which management list is shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Panel {
+    Users,
+    User(String),
+    Groups,
+    Group(String),
+    /// The object permissions on row `pk` of `model`.
+    Row {
+        model: String,
+        pk: String,
+    },
+    /// Live sessions on every instance (superusers).
+    Sessions,
+}
+
+/// A user or a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Who {
+    User(String),
+    Group(String),
+}
+
+/// Management requests; each is checked by the session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManageCmd {
+    Load(Panel),
+    CreateUser(String),
+    CreateGroup(String),
+    SetActive {
+        user: String,
+        active: bool,
+    },
+    Unlock {
+        user: String,
+    },
+    Membership {
+        user: String,
+        group: String,
+        member: bool,
+    },
+    ModelPerm {
+        to: Who,
+        codename: String,
+        grant: bool,
+    },
+    ObjectPerm {
+        model: String,
+        pk: String,
+        to: Who,
+        codename: String,
+        assign: bool,
+    },
+    /// Drop the user's TOTP device and backup codes and give them a new one-time password.
+    ResetTwoFactor {
+        user: String,
+    },
+    /// End a live session (any instance).
+    EndSession {
+        id: String,
+    },
+}
+
+impl ManageCmd {
+    /// Whether this changes anything (and so needs a fresh second factor).
+    pub fn changes(&self) -> bool {
+        !matches!(self, ManageCmd::Load(_))
+    }
+}
+
+/// Answers to management requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManageMsg {
+    Loaded(PanelData),
+    /// A change was made: say so, and reload the list on top.
+    Changed(String),
+    /// Something to show once, in a box (a new user's password and TOTP URI).
+    Show(Vec<String>),
+}
+
+/// The contents of a management panel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PanelData {
+    Users {
+        users: Vec<UserEntry>,
+        /// Whether the viewer may reset a user's second factor (superusers).
+        superuser: bool,
+    },
+    User {
+        name: String,
+        /// Groups the user belongs to.
+        groups: Vec<String>,
+        /// Model permissions: (codename, `direct` or the group it comes from).
+        model_perms: Vec<(String, String)>,
+        /// Object permissions: (codename, model, key, `direct` or the group).
+        object_perms: Vec<(String, String, String, String)>,
+    },
+    Groups(Vec<GroupEntry>),
+    Group {
+        name: String,
+        members: Vec<String>,
+        perms: Vec<String>,
+    },
+    Row {
+        model: String,
+        pk: String,
+        /// Who holds which codename on the row.
+        grants: Vec<(Who, String)>,
+    },
+    Sessions {
+        /// Unix seconds when the list was read (for idle times).
+        now: i64,
+        sessions: Vec<SessionEntry>,
+    },
+}
+
+impl PanelData {
+    /// The panel this is the contents of.
+    pub fn panel(&self) -> Panel {
+        match self {
+            PanelData::Users { .. } => Panel::Users,
+            PanelData::User { name, .. } => Panel::User(name.clone()),
+            PanelData::Groups(_) => Panel::Groups,
+            PanelData::Group { name, .. } => Panel::Group(name.clone()),
+            PanelData::Row { model, pk, .. } => Panel::Row {
+                model: model.clone(),
+                pk: pk.clone(),
+            },
+            PanelData::Sessions { .. } => Panel::Sessions,
+        }
+    }
+}
+
+/// A user in the users panel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserEntry {
+    pub name: String,
+    pub superuser: bool,
+    pub active: bool,
+    pub locked: bool,
+    pub groups: Vec<String>,
+}
+
+/// A group in the groups panel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub name: String,
+    pub members: usize,
+    pub perms: Vec<String>,
+}
+
+/// A live session in the sessions panel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionEntry {
+    pub id: String,
+    pub user: String,
+    pub source_ip: String,
+    /// Unix seconds.
+    pub started_at: i64,
+    pub last_input_at: i64,
+    /// An end was asked for and has not reached the session yet.
+    pub ending: bool,
+}

@@ -1,0 +1,220 @@
+//! The audit viewer (`:audit`): who did what, where and when, newest first, filtered by
+//! user, model, action, outcome and time; Enter shows one entry whole (its values as far
+//! as the viewer may see them, and its hash in the chain). Older entries load as the
+//! cursor reaches the end.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::Style;
+
+use super::history::change_lines;
+use crate::domain::format_time;
+use crate::tui::draw::{placeholder, put, putn, row, GUTTER, SELECTED};
+use crate::tui::input::{Key, KeyEvent};
+use crate::tui::prompt::PromptFor;
+use crate::tui::protocol::{AuditQuery, AuditRow, Cmd, Msg};
+use crate::tui::sanitize::SafeText;
+use crate::tui::screen::{Action, Crumb, Hint, Screen};
+
+/// The audit viewer.
+#[derive(Clone, Debug, Default)]
+pub struct AuditScreen {
+    pub query: AuditQuery,
+    /// (entry id, one-line summary, the entry whole)
+    pub rows: Vec<(i64, SafeText, Vec<SafeText>)>,
+    pub selected: usize,
+    pub offset: usize,
+    pub more: bool,
+    pub loaded: bool,
+    pub loading: bool,
+}
+
+impl AuditScreen {
+    /// The viewer with no filter, with the command that loads it.
+    pub fn open() -> (AuditScreen, Vec<Cmd>) {
+        let load = Cmd::LoadAudit {
+            query: AuditQuery::default(),
+            before_id: None,
+        };
+        (AuditScreen::default(), vec![load])
+    }
+}
+
+impl Screen for AuditScreen {
+    fn crumb(&self) -> Crumb {
+        Crumb::text("audit")
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Action {
+        let n = self.rows.len();
+        match k.key {
+            Key::Down | Key::Char('j') | Key::PageDown => {
+                let step = if k.key == Key::PageDown { 10 } else { 1 };
+                if self.selected + step >= n && self.more && !self.loading {
+                    self.loading = true;
+                    self.selected = (self.selected + step).min(n.saturating_sub(1));
+                    return Action::cmd(Cmd::LoadAudit {
+                        query: self.query.clone(),
+                        before_id: self.rows.last().map(|r| r.0),
+                    });
+                }
+                self.selected = (self.selected + step).min(n.saturating_sub(1));
+            }
+            Key::Up | Key::Char('k') => self.selected = self.selected.saturating_sub(1),
+            Key::PageUp => self.selected = self.selected.saturating_sub(10),
+            Key::Home | Key::Char('g') => self.selected = 0,
+            Key::Enter => {
+                if let Some((_, _, details)) = self.rows.get(self.selected) {
+                    return Action::Dialog(details.clone());
+                }
+            }
+            Key::Char('f') => return Action::Prompt(PromptFor::AuditFilter, self.query.describe()),
+            _ => return Action::Ignored,
+        }
+        Action::None
+    }
+
+    fn update(&mut self, msg: &Msg) -> Action {
+        let Msg::Audit(page) = msg else {
+            return Action::None;
+        };
+        if page.query != self.query {
+            return Action::None;
+        }
+        let rows = page.rows.iter().map(|r| {
+            let details = details(r).iter().map(|d| SafeText::new(d)).collect();
+            (r.id, SafeText::new(&summary(r)), details)
+        });
+        if page.appended {
+            self.rows.extend(rows);
+        } else {
+            self.rows = rows.collect();
+            self.selected = 0;
+            self.offset = 0;
+        }
+        self.more = page.more;
+        self.loaded = true;
+        self.loading = false;
+        Action::None
+    }
+
+    fn answer(&mut self, what: &PromptFor, text: &str) -> Action {
+        if *what != PromptFor::AuditFilter {
+            return Action::None;
+        }
+        match AuditQuery::parse(text) {
+            Ok(query) => {
+                self.query = query.clone();
+                self.loading = true;
+                Action::cmd(Cmd::LoadAudit {
+                    query,
+                    before_id: None,
+                })
+            }
+            Err(why) => Action::Error(why),
+        }
+    }
+
+    fn failed(&mut self) -> Action {
+        self.loading = false;
+        if self.loaded {
+            Action::None
+        } else {
+            Action::Pop
+        }
+    }
+
+    fn draw(&mut self, buf: &mut Buffer, area: Rect) -> Option<Position> {
+        if !self.loaded {
+            placeholder(buf, area, "loading…");
+            return None;
+        }
+        if self.rows.is_empty() {
+            placeholder(buf, area, "No entries match.");
+            return None;
+        }
+        let visible = usize::from(area.height).max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + visible {
+            self.offset = self.selected + 1 - visible;
+        }
+        let width = usize::from(area.width.saturating_sub(2));
+        for (i, (_, line, _)) in self.rows.iter().enumerate().skip(self.offset).take(visible) {
+            let y = row(area.y, i - self.offset);
+            let selected = i == self.selected;
+            if selected {
+                put(buf, area, area.x, y, GUTTER, Style::new());
+            }
+            let style = if selected { SELECTED } else { Style::new() };
+            putn(buf, area, area.x + 2, y, line.as_str(), width, style);
+        }
+        None
+    }
+
+    fn status(&self) -> String {
+        match self.query.describe() {
+            f if f.is_empty() => "newest first".into(),
+            f => format!("newest first  [{}]", SafeText::new(&f)),
+        }
+    }
+
+    fn hints(&self) -> Vec<Hint> {
+        vec![
+            Hint::help("↑ ↓  j k", "move (older entries load at the end)"),
+            Hint::new("Enter", "details"),
+            Hint::new("f", "filter"),
+            Hint::new("Esc", "back"),
+        ]
+    }
+}
+
+/// What an entry is about: `posts #17`, `posts`, or nothing.
+fn what(r: &AuditRow) -> String {
+    match (&r.model, &r.pk) {
+        (Some(m), Some(pk)) => format!("{m} #{pk}"),
+        (Some(m), None) => m.clone(),
+        _ => String::new(),
+    }
+}
+
+/// One line of the list: time, actor, action, what, outcome and reason, in columns.
+fn summary(r: &AuditRow) -> String {
+    // Padded to the column by display width; longer text pushes the rest right.
+    let col = |text: &str, w: usize| {
+        let t = SafeText::new(text);
+        format!("{}{}", t.as_str(), " ".repeat(w.saturating_sub(t.width())))
+    };
+    format!(
+        "{}  {} {} {} {}{}",
+        format_time(r.at_ms.div_euclid(1000)),
+        col(r.actor.as_deref().unwrap_or("-"), 12),
+        col(&r.action, 14),
+        col(&what(r), 24),
+        r.outcome,
+        r.reason
+            .as_deref()
+            .map(|x| format!(": {x}"))
+            .unwrap_or_default()
+    )
+}
+
+/// The entry whole, a field a line.
+fn details(r: &AuditRow) -> Vec<String> {
+    let what = what(r);
+    let mut lines = vec![
+        format!("entry      {}", r.id),
+        format!("time       {}", format_time(r.at_ms.div_euclid(1000))),
+        format!("actor      {}", r.actor.as_deref().unwrap_or("-")),
+        format!("from       {}", r.source_ip.as_deref().unwrap_or("-")),
+        format!("session    {}", r.session_id.as_deref().unwrap_or("-")),
+        format!("action     {} {what}", r.action),
+        format!("outcome    {}", r.outcome),
+    ];
+    if let Some(reason) = &r.reason {
+        lines.push(format!("reason     {reason}"));
+    }
+    lines.extend(change_lines(&r.values));
+    lines.push(format!("hash       {}", r.hash));
+    lines
+}

@@ -1,0 +1,755 @@
+//! A model's rows, one keyset page at a time: move, page, search, sort, filter, mark rows
+//! for bulk actions, open, edit, delete, export. Also the row picker a form opens for a
+//! foreign key (Enter hands the row's key back).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::Style;
+
+use super::filter::parse_range;
+use super::record::RecordScreen;
+use crate::domain::{
+    group_thousands, pk_text, Capabilities, Filter, FilterOp, ListQuery, PageAnchor, RowCount,
+    Sort, Value,
+};
+use crate::tui::draw::{
+    placeholder, put, putn, row, CellText, GUTTER, HEADER, LIST_CELL_WIDTH, NOTICE, NULL,
+    NULL_TEXT, SELECTED,
+};
+use crate::tui::input::{Key, KeyEvent};
+use crate::tui::prompt::PromptFor;
+use crate::tui::protocol::{Cmd, ModelSummary, Msg};
+use crate::tui::sanitize::SafeText;
+use crate::tui::screen::{Action, Crumb, Handoff, Hint, Screen, MOVE_HINTS};
+
+/// A row of a list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListRow {
+    pub key: Vec<Value>,
+    /// Where this row sits in the list's order (what page anchors hold).
+    pub cursor: Vec<Value>,
+    pub cells: Vec<CellText>,
+    /// What the user may do on this row.
+    pub caps: Capabilities,
+}
+
+/// Where the cursor goes when a requested page arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Land {
+    First,
+    Last,
+    At(usize),
+    /// This many rows before the end of the page.
+    FromEnd(usize),
+}
+
+/// A model's rows, one keyset page at a time.
+#[derive(Clone, Debug)]
+pub struct ListScreen {
+    pub model: String,
+    pub label: SafeText,
+    pub columns: Vec<SafeText>,
+    pub rows: Vec<ListRow>,
+    pub has_before: bool,
+    pub has_after: bool,
+    pub selected: usize,
+    /// First row drawn (kept by `draw` so the selection stays visible).
+    pub offset: usize,
+    /// First column drawn (horizontal scroll).
+    pub col_offset: usize,
+    pub count: Option<RowCount>,
+    /// Absolute index of `rows[0]` in the whole list, when known.
+    pub start: Option<u64>,
+    /// A page request is in flight: where the cursor lands when it arrives.
+    pub pending: Option<(PageAnchor, Land)>,
+    /// Rows that fit on screen, from the last draw (for PgUp/PgDn).
+    pub visible: usize,
+    /// The search and order in force.
+    pub query: ListQuery,
+    /// The columns' names as the store knows them (for sorting).
+    pub column_names: Vec<String>,
+    /// Keys of the rows marked with Space, for bulk actions.
+    pub marked: Vec<Vec<Value>>,
+    /// Opened from a form to pick a row: Enter hands its key back to the form.
+    pub picking: bool,
+    /// Rows per page.
+    pub limit: u32,
+    /// What Esc goes back to (the model's default order).
+    pub default_query: ListQuery,
+    /// The model's declared bulk actions.
+    pub bulk_actions: Vec<String>,
+    /// What the user may do on every row of the model.
+    pub caps: Capabilities,
+}
+
+impl ListScreen {
+    pub fn new(model: String, label: SafeText, count: Option<RowCount>) -> ListScreen {
+        ListScreen {
+            model,
+            label,
+            columns: Vec::new(),
+            rows: Vec::new(),
+            has_before: false,
+            has_after: false,
+            selected: 0,
+            offset: 0,
+            col_offset: 0,
+            count,
+            start: None,
+            pending: Some((PageAnchor::First, Land::First)),
+            visible: 10,
+            query: ListQuery::default(),
+            column_names: Vec::new(),
+            marked: Vec::new(),
+            picking: false,
+            limit: 100,
+            default_query: ListQuery::default(),
+            bulk_actions: Vec::new(),
+            caps: Capabilities::default(),
+        }
+    }
+
+    /// The list of model `m` as the index opens it, with the commands that fill it.
+    pub fn open(
+        m: &ModelSummary,
+        label: SafeText,
+        count: Option<RowCount>,
+        page_size: u32,
+    ) -> (ListScreen, Vec<Cmd>) {
+        let mut list = ListScreen::new(m.name.clone(), label, count);
+        list.limit = m.page_size.unwrap_or(page_size);
+        list.bulk_actions = m.bulk_actions.clone();
+        list.caps = m.caps;
+        list.default_query = ListQuery {
+            sort: m.ordering.clone(),
+            ..ListQuery::default()
+        };
+        list.query = list.default_query.clone();
+        let cmds = vec![
+            Cmd::LoadPage {
+                model: m.name.clone(),
+                anchor: PageAnchor::First,
+                limit: list.limit,
+                query: list.query.clone(),
+            },
+            list.count_cmd(),
+        ];
+        (list, cmds)
+    }
+
+    /// A list to pick a row of `model` from, for a form's foreign key.
+    pub fn picker(model: &str, page_size: u32) -> (ListScreen, Vec<Cmd>) {
+        let mut list = ListScreen::new(model.to_string(), SafeText::new(model), None);
+        list.picking = true;
+        list.limit = page_size;
+        let first = list.request(PageAnchor::First, Land::First);
+        let count = list.count_cmd();
+        (list, vec![first, count])
+    }
+
+    /// Ask for the page at `anchor`; the cursor lands at `land` when it arrives.
+    pub fn request(&mut self, anchor: PageAnchor, land: Land) -> Cmd {
+        let limit = self.limit;
+        self.pending = Some((anchor.clone(), land));
+        Cmd::LoadPage {
+            model: self.model.clone(),
+            anchor,
+            limit,
+            query: self.query.clone(),
+        }
+    }
+
+    /// Count the rows of this list (as searched).
+    pub fn count_cmd(&self) -> Cmd {
+        Cmd::Count {
+            model: self.model.clone(),
+            query: self.query.clone(),
+        }
+    }
+
+    /// Search or sort changed: start over from the first row.
+    fn requery(&mut self) -> Vec<Cmd> {
+        self.count = None;
+        self.start = Some(0);
+        self.rows.clear();
+        self.selected = 0;
+        self.offset = 0;
+        vec![
+            self.request(PageAnchor::First, Land::First),
+            self.count_cmd(),
+        ]
+    }
+
+    /// Reload the page shown, the cursor staying where it is.
+    fn reload(&mut self) -> Cmd {
+        match self.rows.first() {
+            Some(first) => {
+                let at = self.selected;
+                let anchor = PageAnchor::From(first.cursor.clone());
+                self.request(anchor, Land::At(at))
+            }
+            None => self.request(PageAnchor::First, Land::First),
+        }
+    }
+
+    /// Move the cursor by `delta` rows, fetching the neighbouring page when it leaves
+    /// this one.
+    fn move_by(&mut self, delta: isize) -> Option<Cmd> {
+        let len = self.rows.len();
+        let target = isize::try_from(self.selected)
+            .unwrap_or(0)
+            .saturating_add(delta);
+        if target < 0 {
+            if let (true, Some(first)) = (self.has_before, self.rows.first()) {
+                let anchor = PageAnchor::Before(first.cursor.clone());
+                return Some(self.request(anchor, Land::FromEnd(target.unsigned_abs())));
+            }
+            self.selected = 0;
+        } else if target.unsigned_abs() >= len {
+            if let (true, Some(last)) = (self.has_after, self.rows.last()) {
+                let anchor = PageAnchor::After(last.cursor.clone());
+                return Some(self.request(anchor, Land::At(target.unsigned_abs() - len)));
+            }
+            self.selected = len.saturating_sub(1);
+        } else {
+            self.selected = target.unsigned_abs();
+        }
+        None
+    }
+
+    /// The selected row, if any.
+    fn current(&self) -> Option<&ListRow> {
+        self.rows.get(self.selected)
+    }
+
+    /// What the user may do on the selected row (the model's capabilities when no row
+    /// is selected).
+    fn row_caps(&self) -> Capabilities {
+        self.current().map_or(self.caps, |r| r.caps)
+    }
+
+    fn on_page(&mut self, anchor: &PageAnchor, msg: &Msg) {
+        let Msg::Page {
+            page,
+            caps,
+            row_caps,
+            ..
+        } = msg
+        else {
+            return;
+        };
+        let land = match self.pending.take() {
+            Some((wanted, land)) if wanted == *anchor => land,
+            // A stale answer (the user moved on): ignore it.
+            other => {
+                self.pending = other;
+                return;
+            }
+        };
+        self.caps = *caps;
+        let old_len = self.rows.len() as u64;
+        self.columns = page.columns.iter().map(|c| SafeText::new(c)).collect();
+        self.column_names = page.columns.clone();
+        self.rows = page
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ListRow {
+                cells: r.values.iter().map(CellText::line).collect(),
+                key: r.key.clone(),
+                cursor: r.cursor.clone(),
+                caps: row_caps
+                    .as_ref()
+                    .and_then(|c| c.get(i).copied())
+                    .unwrap_or(*caps),
+            })
+            .collect();
+        self.has_before = page.has_before;
+        self.has_after = page.has_after;
+        let len = self.rows.len();
+        self.start = match anchor {
+            PageAnchor::First => Some(0),
+            PageAnchor::After(_) => self.start.map(|s| s + old_len),
+            PageAnchor::From(_) => {
+                if self.start == Some(0) {
+                    self.has_before = false;
+                }
+                self.start
+            }
+            PageAnchor::Before(_) => self.start.and_then(|s| s.checked_sub(len as u64)),
+            PageAnchor::Last => match self.count {
+                Some(RowCount::Exact(n)) => n.checked_sub(len as u64),
+                _ => None,
+            },
+        };
+        if !self.has_before {
+            self.start = Some(0);
+        }
+        self.selected = match land {
+            Land::First => 0,
+            Land::Last => len.saturating_sub(1),
+            Land::At(i) => i.min(len.saturating_sub(1)),
+            Land::FromEnd(n) => len.saturating_sub(n),
+        };
+        self.offset = match land {
+            Land::First => 0,
+            _ => self.offset.min(self.selected),
+        };
+    }
+
+    /// `row 12 of 2,000` (or `row ? of 10,000+` when the position is unknown).
+    fn position(&self) -> String {
+        let count = self
+            .count
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "…".into());
+        if self.rows.is_empty() {
+            return format!("0 of {count} rows");
+        }
+        let row = self
+            .start
+            .map(|start| group_thousands(start + self.selected as u64 + 1))
+            .unwrap_or_else(|| "?".into());
+        format!("row {row} of {count}")
+    }
+
+    fn list_key(&mut self, k: KeyEvent) -> Action {
+        let page = isize::try_from(self.visible.max(1)).unwrap_or(1);
+        let cmd = match k.key {
+            Key::Down | Key::Char('j') => self.move_by(1),
+            Key::Up | Key::Char('k') => self.move_by(-1),
+            Key::PageDown => self.move_by(page),
+            Key::Char('f') if k.mods.ctrl => self.move_by(page),
+            Key::PageUp => self.move_by(-page),
+            Key::Char('b') if k.mods.ctrl => self.move_by(-page),
+            Key::Home | Key::Char('g') if self.has_before => {
+                Some(self.request(PageAnchor::First, Land::First))
+            }
+            Key::Home | Key::Char('g') => {
+                self.selected = 0;
+                None
+            }
+            Key::End | Key::Char('G') if self.has_after => {
+                Some(self.request(PageAnchor::Last, Land::Last))
+            }
+            Key::End | Key::Char('G') => {
+                self.selected = self.rows.len().saturating_sub(1);
+                None
+            }
+            Key::Left | Key::Char('h') => {
+                self.col_offset = self.col_offset.saturating_sub(1);
+                None
+            }
+            Key::Right | Key::Char('l') => {
+                self.col_offset = (self.col_offset + 1).min(self.columns.len().saturating_sub(1));
+                None
+            }
+            Key::Char('n') if !self.picking => {
+                return Action::cmd(Cmd::OpenForm {
+                    model: self.model.clone(),
+                    key: None,
+                });
+            }
+            Key::Char('f') => {
+                let Some(column) = self.column_names.get(self.col_offset).cloned() else {
+                    return Action::None;
+                };
+                return Action::cmd(Cmd::LoadDistinct {
+                    model: self.model.clone(),
+                    column,
+                    query: self.query.clone(),
+                });
+            }
+            Key::Char('s') => {
+                // Sort by the first column shown (← → choose it); again to reverse.
+                let Some(column) = self.column_names.get(self.col_offset).cloned() else {
+                    return Action::None;
+                };
+                let descending =
+                    matches!(&self.query.sort, Some(o) if o.column == column && !o.descending);
+                self.query.sort = Some(Sort { column, descending });
+                return Action::Cmds(self.requery());
+            }
+            // A picker only moves, searches, sorts and filters.
+            _ if self.picking => return Action::Ignored,
+            Key::Char('x') => {
+                return Action::cmd(Cmd::Export {
+                    model: self.model.clone(),
+                    query: self.query.clone(),
+                });
+            }
+            Key::Char('e') => {
+                return match self.current() {
+                    Some(row) => Action::cmd(Cmd::OpenForm {
+                        model: self.model.clone(),
+                        key: Some(row.key.clone()),
+                    }),
+                    None => Action::None,
+                };
+            }
+            Key::Char(' ') => {
+                if let Some(key) = self.current().map(|r| r.key.clone()) {
+                    match self.marked.iter().position(|k| *k == key) {
+                        Some(i) => {
+                            self.marked.remove(i);
+                        }
+                        None => self.marked.push(key),
+                    }
+                }
+                self.move_by(1)
+            }
+            Key::Char('a') if !self.marked.is_empty() && !self.bulk_actions.is_empty() => {
+                return Action::Prompt(
+                    PromptFor::Bulk(self.bulk_actions.join(", ")),
+                    String::new(),
+                );
+            }
+            Key::Char('d') if !self.marked.is_empty() => {
+                return Action::confirm(
+                    format!(
+                        "Delete the {} marked rows of {}?",
+                        self.marked.len(),
+                        self.model
+                    ),
+                    Cmd::DeleteMany {
+                        model: self.model.clone(),
+                        keys: self.marked.clone(),
+                    },
+                );
+            }
+            Key::Char('d') => {
+                return match self.current() {
+                    Some(row) => Action::cmd(Cmd::AskDelete {
+                        model: self.model.clone(),
+                        key: row.key.clone(),
+                    }),
+                    None => Action::None,
+                };
+            }
+            Key::Enter => {
+                return match self.current() {
+                    Some(row) => {
+                        let (record, cmds) =
+                            RecordScreen::open(&self.model, self.label.clone(), row.key.clone());
+                        Action::push(record, cmds)
+                    }
+                    None => Action::None,
+                };
+            }
+            _ => return Action::Ignored,
+        };
+        match cmd {
+            Some(c) => Action::cmd(c),
+            None => Action::None,
+        }
+    }
+}
+
+impl Screen for ListScreen {
+    fn crumb(&self) -> Crumb {
+        Crumb::model(&self.model, &self.label, None)
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Action {
+        match k.key {
+            Key::Esc if self.query != self.default_query => {
+                // Esc first drops a search, filter or sort, then goes back.
+                self.query = self.default_query.clone();
+                return Action::Cmds(self.requery());
+            }
+            Key::Char('/') if k.mods.plain() => {
+                let current = self.query.search.clone().unwrap_or_default();
+                return Action::Prompt(PromptFor::Search, current);
+            }
+            Key::Enter if self.picking => {
+                return match self.current().and_then(|r| pk_text(&r.key)) {
+                    Some(pk) => Action::PopWith(Handoff::Picked(pk)),
+                    None => Action::Pop,
+                };
+            }
+            _ => {}
+        }
+        if self.pending.is_some() {
+            // A page is on its way; keys would act on stale rows. Leaving stays possible.
+            return match k.key {
+                Key::Esc | Key::Char('q') => Action::Ignored,
+                _ => Action::None,
+            };
+        }
+        self.list_key(k)
+    }
+
+    fn update(&mut self, msg: &Msg) -> Action {
+        match msg {
+            Msg::Page { model, anchor, .. } if *model == self.model => {
+                self.on_page(anchor, msg);
+                Action::None
+            }
+            Msg::Counted {
+                model,
+                query,
+                count,
+            } if *model == self.model && query.search == self.query.search => {
+                self.count = Some(*count);
+                Action::None
+            }
+            // Saved from a form opened here: show the record.
+            Msg::Saved { model, key, .. } if *model == self.model && !self.picking => {
+                let (record, cmds) = RecordScreen::open(model, self.label.clone(), key.clone());
+                Action::push(record, cmds)
+            }
+            // A row was deleted: reload the page in place; the cursor stays where it was.
+            Msg::Deleted { model, .. } if *model == self.model => {
+                Action::Cmds(vec![self.reload(), self.count_cmd()])
+            }
+            Msg::DeletedMany { model, .. } if *model == self.model => {
+                self.marked.clear();
+                Action::Cmds(vec![self.reload(), self.count_cmd()])
+            }
+            Msg::BulkDone { model, .. } if *model == self.model => {
+                self.marked.clear();
+                Action::cmd(self.reload())
+            }
+            _ => Action::None,
+        }
+    }
+
+    fn answer(&mut self, what: &PromptFor, text: &str) -> Action {
+        match what {
+            PromptFor::Search => {
+                let term = text.trim();
+                self.query.search = (!term.is_empty()).then(|| term.to_string());
+                Action::Cmds(self.requery())
+            }
+            PromptFor::Bulk(_) => {
+                let name = text.trim();
+                if !self.bulk_actions.iter().any(|a| a == name) {
+                    return Action::Error(format!(
+                        "no action `{name}` (declared: {})",
+                        self.bulk_actions.join(", ")
+                    ));
+                }
+                Action::confirm(
+                    format!(
+                        "Apply {name} to the {} marked rows of {}?",
+                        self.marked.len(),
+                        self.model
+                    ),
+                    Cmd::Bulk {
+                        model: self.model.clone(),
+                        action: name.to_string(),
+                        keys: self.marked.clone(),
+                    },
+                )
+            }
+            _ => Action::None,
+        }
+    }
+
+    fn handoff(&mut self, handoff: Handoff) -> Action {
+        match handoff {
+            // A filter picked for a column: it replaces any filter on that column.
+            Handoff::Filter(filter) => {
+                self.query.filters.retain(|f| f.column != filter.column);
+                self.query.filters.push(filter);
+                Action::Cmds(self.requery())
+            }
+            Handoff::Reload { model, .. } if model == self.model => Action::cmd(self.reload()),
+            _ => Action::None,
+        }
+    }
+
+    fn failed(&mut self) -> Action {
+        self.pending = None;
+        Action::None
+    }
+
+    fn draw(&mut self, buf: &mut Buffer, area: Rect) -> Option<Position> {
+        draw_list(self, buf, area);
+        None
+    }
+
+    fn status(&self) -> String {
+        let mut s = self.position();
+        if !self.marked.is_empty() && !self.picking {
+            s.push_str(&format!("  {} marked", self.marked.len()));
+        }
+        if let Some(term) = &self.query.search {
+            s.push_str(&format!("  /{}", SafeText::new(term)));
+        }
+        for f in &self.query.filters {
+            s.push_str(&format!("  [{}]", SafeText::new(&f.to_string())));
+        }
+        if self.query != ListQuery::default() {
+            s.push_str("  Esc clears");
+        }
+        s
+    }
+
+    fn hints(&self) -> Vec<Hint> {
+        if self.picking {
+            return vec![
+                Hint::new("Enter", "picks this row"),
+                Hint::new("/", "search"),
+                Hint::new("Esc", "back"),
+            ];
+        }
+        let row = self.row_caps();
+        let marked = !self.marked.is_empty();
+        let mut hints = MOVE_HINTS.to_vec();
+        hints.extend([
+            Hint::help("← →  h l", "scroll columns"),
+            Hint::help("Enter", "open the record"),
+            Hint::new("/", "search"),
+            Hint::new("s", "sort"),
+            Hint::help("f", "filter by the first column shown"),
+            Hint::new("e", "edit").when(row.change),
+            Hint::new("n", "new").when(self.caps.add),
+            Hint::new("d", "delete").when(if marked {
+                self.caps.delete || self.marked_deletable()
+            } else {
+                row.delete
+            }),
+            Hint::help("Space", "mark rows (d deletes, a runs an action)"),
+            Hint::new("a", "actions")
+                .when(marked && !self.bulk_actions.is_empty() && self.caps.change),
+            Hint::new("x", "export").when(self.caps.export),
+            Hint::new("?", "help"),
+            Hint::help("Esc", "clear search/filter/sort, then back"),
+        ]);
+        hints
+    }
+}
+
+impl ListScreen {
+    /// Whether every marked row on this page may be deleted (object permissions).
+    fn marked_deletable(&self) -> bool {
+        self.rows
+            .iter()
+            .filter(|r| self.marked.contains(&r.key))
+            .all(|r| r.caps.delete)
+    }
+}
+
+/// Close a filter picker: filter by `column` = `value`.
+pub fn equals(column: &str, value: Value) -> Handoff {
+    Handoff::Filter(Filter {
+        column: column.to_string(),
+        op: FilterOp::Equals(value),
+    })
+}
+
+/// A `from..to` range for `column`, or why not.
+pub fn range(column: &str, text: &str) -> Result<Handoff, String> {
+    match parse_range(text) {
+        Some((from, to)) => Ok(Handoff::Filter(Filter {
+            column: column.to_string(),
+            op: FilterOp::Range { from, to },
+        })),
+        None => Err("type from..to (either side may be empty), e.g. 2024-01-01..2024-07-01".into()),
+    }
+}
+
+fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
+    let body_rows = usize::from(area.height.saturating_sub(1));
+    s.visible = body_rows.max(1);
+    if s.rows.is_empty() {
+        let text = if s.pending.is_some() {
+            "loading…"
+        } else {
+            "No rows."
+        };
+        placeholder(buf, area, text);
+        if s.columns.is_empty() {
+            return;
+        }
+    }
+    // Keep the selection on screen.
+    if s.selected < s.offset {
+        s.offset = s.selected;
+    } else if s.selected >= s.offset + s.visible {
+        s.offset = s.selected + 1 - s.visible;
+    }
+    // Column widths from the header and the rows of this page.
+    let widths: Vec<usize> = (0..s.columns.len())
+        .map(|c| {
+            let head = s.columns.get(c).map_or(0, SafeText::width);
+            let cells = s
+                .rows
+                .iter()
+                .map(|r| r.cells.get(c).unwrap_or(&CellText::Null).width());
+            cells
+                .chain(std::iter::once(head))
+                .max()
+                .unwrap_or(1)
+                .clamp(1, LIST_CELL_WIDTH)
+        })
+        .collect();
+    let first_col = s.col_offset.min(s.columns.len().saturating_sub(1));
+    let right = area.right();
+    let mut x = area.x + 2;
+    for (c, width) in widths.iter().enumerate().skip(first_col) {
+        if x >= right {
+            break;
+        }
+        let w = (*width).min(usize::from(right - x));
+        if let Some(h) = s.columns.get(c) {
+            let arrow = match &s.query.sort {
+                Some(o) if s.column_names.get(c) == Some(&o.column) => {
+                    if o.descending {
+                        "▼"
+                    } else {
+                        "▲"
+                    }
+                }
+                _ => "",
+            };
+            let head = format!(
+                "{}{arrow}",
+                h.truncated(w.saturating_sub(arrow.len().min(1)))
+            );
+            putn(buf, area, x, area.y, head, w, HEADER);
+        }
+        for (i, r) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
+            let y = row(area.y + 1, i - s.offset);
+            let selected = i == s.selected && c == first_col;
+            match r.cells.get(c) {
+                Some(CellText::Text(t)) => {
+                    let t = t.truncated(w);
+                    let pad = w.saturating_sub(t.width());
+                    let style = if selected { SELECTED } else { Style::new() };
+                    put(
+                        buf,
+                        area,
+                        x,
+                        y,
+                        format!("{}{}", t.as_str(), " ".repeat(pad)),
+                        style,
+                    );
+                }
+                _ => {
+                    let style = if selected { SELECTED } else { NULL };
+                    putn(buf, area, x, y, format!("{NULL_TEXT:<w$}"), w, style);
+                }
+            }
+        }
+        x = x.saturating_add(u16::try_from(w + 2).unwrap_or(u16::MAX));
+    }
+    for (i, r) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
+        if s.marked.contains(&r.key) {
+            put(
+                buf,
+                area,
+                area.x + 1,
+                row(area.y + 1, i - s.offset),
+                "•",
+                NOTICE,
+            );
+        }
+    }
+    if let Some(i) = s.selected.checked_sub(s.offset).filter(|i| *i < s.visible) {
+        if !s.rows.is_empty() {
+            put(buf, area, area.x, row(area.y + 1, i), GUTTER, Style::new());
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The console's screens, one file each: its state, its keys, the messages it takes, its
+//! drawing and its key hints (see [`Screen`](super::screen::Screen)).
+//!
+//! - [`index`]: the models; [`list`]: a model's rows (and the row picker);
+//!   [`record`]: one row; [`form`]: editing or creating a row, [`editor`]: a long text
+//!   field; [`filter`]: a column's values to filter by; [`conflict`]: a save refused
+//!   because the row changed; [`history`]: a row's audit trail; [`audit`]: the audit
+//!   viewer.
+//! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`].
+//! - [`enrol`], [`password`]: setting up an account and changing a password.
+
+pub mod audit;
+pub mod conflict;
+pub mod editor;
+pub mod enrol;
+pub mod filter;
+pub mod form;
+pub mod groups;
+pub mod history;
+pub mod index;
+pub mod list;
+pub mod manage;
+pub mod password;
+pub mod record;
+pub mod row_perms;
+pub mod sessions;
+pub mod users;
+
+pub use audit::AuditScreen;
+pub use conflict::ConflictScreen;
+pub use editor::TextEditor;
+pub use enrol::EnrolScreen;
+pub use filter::FilterScreen;
+pub use form::FormScreen;
+pub use groups::{GroupScreen, GroupsScreen};
+pub use history::HistoryScreen;
+pub use index::IndexScreen;
+pub use list::ListScreen;
+pub use password::PasswordScreen;
+pub use record::RecordScreen;
+pub use row_perms::RowPermsScreen;
+pub use sessions::SessionsScreen;
+pub use users::{UserScreen, UsersScreen};

@@ -1,0 +1,349 @@
+//! One record: every field, long text wrapped, NULL in its own style, JSON indented, and
+//! each foreign key with the row it refers to (Tab selects one, Enter opens it). From here:
+//! edit, delete, its history, and who holds permissions on it.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::Style;
+
+use super::history::HistoryScreen;
+use super::row_perms::RowPermsScreen;
+use crate::domain::{pk_text, Capabilities, ColumnKind, Value};
+use crate::tui::draw::{
+    blob_summary, placeholder, put, putn, row, wrap, HEADER, NULL, NULL_TEXT, SELECTED,
+};
+use crate::tui::input::{Key, KeyEvent};
+use crate::tui::protocol::{Cmd, Msg};
+use crate::tui::sanitize::SafeText;
+use crate::tui::screen::{Action, Crumb, Handoff, Hint, Screen};
+
+/// A field's value in the record view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldValue {
+    Null,
+    /// Text split into lines (wrapped at draw time).
+    Lines(Vec<SafeText>),
+}
+
+/// Every field of one record.
+#[derive(Clone, Debug)]
+pub struct RecordScreen {
+    pub model: String,
+    pub label: SafeText,
+    pub key: Vec<Value>,
+    /// Field name, declared type, value lines.
+    pub fields: Vec<(SafeText, SafeText, FieldValue)>,
+    pub scroll: u16,
+    /// Lines that fit on screen and lines in total, from the last draw.
+    pub visible: u16,
+    pub total_lines: u16,
+    pub loaded: bool,
+    /// Per field: (referenced model, key value, label) for a foreign key that is set.
+    pub links: Vec<Option<(String, Value, SafeText)>>,
+    /// The selected link (a field index), chosen with Tab, followed with Enter.
+    pub link: Option<usize>,
+    /// What the user may do on this row.
+    pub caps: Capabilities,
+}
+
+impl RecordScreen {
+    pub fn new(model: String, label: SafeText, key: Vec<Value>) -> RecordScreen {
+        RecordScreen {
+            model,
+            label,
+            key,
+            fields: Vec::new(),
+            scroll: 0,
+            visible: 1,
+            total_lines: 0,
+            loaded: false,
+            links: Vec::new(),
+            link: None,
+            caps: Capabilities::default(),
+        }
+    }
+
+    /// Row `key` of `model`, with the command that loads it.
+    pub fn open(model: &str, label: SafeText, key: Vec<Value>) -> (RecordScreen, Vec<Cmd>) {
+        let load = Cmd::LoadRecord {
+            model: model.to_string(),
+            key: key.clone(),
+        };
+        (RecordScreen::new(model.to_string(), label, key), vec![load])
+    }
+
+    /// Load the row again (it changed).
+    fn reload(&mut self) -> Action {
+        self.loaded = false;
+        Action::cmd(Cmd::LoadRecord {
+            model: self.model.clone(),
+            key: self.key.clone(),
+        })
+    }
+
+    fn is(&self, model: &str, key: &[Value]) -> bool {
+        self.model == model && self.key == key
+    }
+
+    fn fill(&mut self, msg: &Msg) {
+        let Msg::Record {
+            record,
+            links,
+            caps,
+            ..
+        } = msg
+        else {
+            return;
+        };
+        self.fields = record
+            .fields
+            .iter()
+            .map(|(col, value)| {
+                let shown = match value {
+                    Value::Null => FieldValue::Null,
+                    // JSON is shown indented, one member a line.
+                    Value::Text(s) if ColumnKind::of_column(col) == ColumnKind::Json => {
+                        let pretty = serde_json::from_str::<serde_json::Value>(s)
+                            .ok()
+                            .and_then(|v| serde_json::to_string_pretty(&v).ok());
+                        FieldValue::Lines(SafeText::multiline(pretty.as_deref().unwrap_or(s)))
+                    }
+                    Value::Text(s) => FieldValue::Lines(SafeText::multiline(s)),
+                    Value::Blob(b) => FieldValue::Lines(vec![SafeText::new(&blob_summary(b))]),
+                    other => FieldValue::Lines(vec![SafeText::new(&other.to_string())]),
+                };
+                (
+                    SafeText::new(&col.name),
+                    SafeText::new(&col.decl_type),
+                    shown,
+                )
+            })
+            .collect();
+        self.links = record
+            .fields
+            .iter()
+            .zip(links.iter().cloned().chain(std::iter::repeat(None)))
+            .map(|((_, value), link)| {
+                link.filter(|_| !value.is_null()).map(|l| {
+                    // "authors: José García" → the model, and the label kept for drawing.
+                    let model = l
+                        .split_once(": ")
+                        .map_or(l.as_str(), |(m, _)| m)
+                        .to_string();
+                    (model, value.clone(), SafeText::new(&l))
+                })
+            })
+            .collect();
+        self.caps = *caps;
+        self.link = None;
+        self.loaded = true;
+        self.scroll = 0;
+    }
+
+    fn scroll(&mut self, k: KeyEvent) -> Action {
+        let max = self.total_lines.saturating_sub(self.visible);
+        let page = self.visible.max(1);
+        self.scroll = match k.key {
+            Key::Down | Key::Char('j') => self.scroll.saturating_add(1),
+            Key::Up | Key::Char('k') => self.scroll.saturating_sub(1),
+            Key::PageDown | Key::Char(' ') => self.scroll.saturating_add(page),
+            Key::PageUp => self.scroll.saturating_sub(page),
+            Key::Home | Key::Char('g') => 0,
+            Key::End | Key::Char('G') => max,
+            _ => return Action::Ignored,
+        }
+        .min(max);
+        Action::None
+    }
+}
+
+impl Screen for RecordScreen {
+    fn crumb(&self) -> Crumb {
+        let key: Vec<String> = self.key.iter().map(|v| v.to_string()).collect();
+        Crumb::model(
+            &self.model,
+            &self.label,
+            Some(&format!("#{}", key.join(","))),
+        )
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Action {
+        if !k.mods.plain() {
+            return self.scroll(k);
+        }
+        match k.key {
+            Key::Char('H') => {
+                let (history, cmds) = HistoryScreen::open(&self.model, self.key.clone());
+                Action::push(history, cmds)
+            }
+            Key::Tab | Key::BackTab => {
+                // Select the next (or previous) foreign key that is set.
+                let linked: Vec<usize> = (0..self.links.len())
+                    .filter(|i| self.links[*i].is_some())
+                    .collect();
+                let at = self.link.and_then(|l| linked.iter().position(|i| *i == l));
+                self.link = match (at, k.key == Key::Tab) {
+                    (None, true) => linked.first().copied(),
+                    (None, false) => linked.last().copied(),
+                    (Some(p), true) => linked.get(p + 1).copied(),
+                    (Some(p), false) => p.checked_sub(1).and_then(|q| linked.get(q).copied()),
+                };
+                Action::None
+            }
+            Key::Enter => {
+                let Some((model, value, _)) =
+                    self.link.and_then(|i| self.links.get(i).cloned().flatten())
+                else {
+                    return Action::None;
+                };
+                let (record, cmds) = RecordScreen::open(&model, SafeText::new(&model), vec![value]);
+                Action::push(record, cmds)
+            }
+            Key::Char('e') => Action::cmd(Cmd::OpenForm {
+                model: self.model.clone(),
+                key: Some(self.key.clone()),
+            }),
+            Key::Char('d') => Action::cmd(Cmd::AskDelete {
+                model: self.model.clone(),
+                key: self.key.clone(),
+            }),
+            // The object permissions of this row.
+            Key::Char('o') => match pk_text(&self.key) {
+                Some(pk) => {
+                    let (screen, cmds) = RowPermsScreen::open(&self.model, &pk);
+                    Action::push(screen, cmds)
+                }
+                None => Action::None,
+            },
+            _ => self.scroll(k),
+        }
+    }
+
+    fn update(&mut self, msg: &Msg) -> Action {
+        match msg {
+            Msg::Record { model, record, .. } if self.is(model, &record.key) => {
+                self.fill(msg);
+                Action::None
+            }
+            Msg::Saved { model, key, .. } if self.is(model, key) => self.reload(),
+            Msg::Deleted { model, key } if self.is(model, key) => Action::Pop,
+            _ => Action::None,
+        }
+    }
+
+    fn handoff(&mut self, handoff: Handoff) -> Action {
+        match handoff {
+            Handoff::Reload { model, key } if self.is(&model, &key) => self.reload(),
+            _ => Action::None,
+        }
+    }
+
+    fn failed(&mut self) -> Action {
+        if self.loaded {
+            Action::None
+        } else {
+            Action::Pop
+        }
+    }
+
+    fn draw(&mut self, buf: &mut Buffer, area: Rect) -> Option<Position> {
+        draw_record(self, buf, area);
+        None
+    }
+
+    fn status(&self) -> String {
+        format!(
+            "line {}/{}",
+            (self.scroll + 1).min(self.total_lines.max(1)),
+            self.total_lines.max(1)
+        )
+    }
+
+    fn hints(&self) -> Vec<Hint> {
+        vec![
+            Hint::help("↑ ↓  j k", "scroll"),
+            Hint::new("e", "edit").when(self.caps.change),
+            Hint::new("d", "delete").when(self.caps.delete),
+            Hint::new("H", "history"),
+            Hint::new("o", "permissions").when(self.caps.permissions),
+            Hint::new("Tab", "link"),
+            Hint::help("Enter", "open the row the selected link refers to"),
+            Hint::new("Esc", "back"),
+        ]
+    }
+}
+
+fn draw_record(s: &mut RecordScreen, buf: &mut Buffer, area: Rect) {
+    if !s.loaded {
+        placeholder(buf, area, "loading…");
+        return;
+    }
+    let name_w = s
+        .fields
+        .iter()
+        .map(|f| f.0.width())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, 24);
+    let value_x = area.x + 2 + u16::try_from(name_w).unwrap_or(24) + 2;
+    let value_w = usize::from(area.right().saturating_sub(value_x)).max(1);
+    // Lines: (field name and index on a field's first line, text, style).
+    type Line<'a> = (Option<(&'a SafeText, usize)>, String, Style);
+    let mut lines: Vec<Line> = Vec::new();
+    for (i, (name, _decl_type, value)) in s.fields.iter().enumerate() {
+        let link = s
+            .links
+            .get(i)
+            .and_then(|l| l.as_ref())
+            .map(|(_, _, label)| label);
+        match value {
+            FieldValue::Null => lines.push((Some((name, i)), NULL_TEXT.into(), NULL)),
+            FieldValue::Lines(text) => {
+                let mut first = true;
+                for line in text {
+                    for mut piece in wrap(line.as_str(), value_w) {
+                        if first {
+                            if let Some(m) = link {
+                                // A followable foreign key: say where it goes.
+                                piece.push_str(&format!("  → {m}"));
+                            }
+                        }
+                        let n = first.then_some((name, i));
+                        first = false;
+                        lines.push((n, piece, Style::new()));
+                    }
+                }
+                if first {
+                    lines.push((Some((name, i)), String::new(), Style::new()));
+                }
+            }
+        }
+    }
+    s.total_lines = u16::try_from(lines.len()).unwrap_or(u16::MAX);
+    s.visible = area.height.max(1);
+    s.scroll = s.scroll.min(s.total_lines.saturating_sub(s.visible));
+    for (i, (name, text, style)) in lines
+        .iter()
+        .skip(usize::from(s.scroll))
+        .take(usize::from(area.height))
+        .enumerate()
+    {
+        let y = row(area.y, i);
+        if let Some((name, field)) = name {
+            let style = if s.link == Some(*field) {
+                SELECTED
+            } else {
+                HEADER
+            };
+            put(
+                buf,
+                area,
+                area.x + 2,
+                y,
+                name.truncated(name_w).as_str(),
+                style,
+            );
+        }
+        putn(buf, area, value_x, y, text, value_w, *style);
+    }
+}
