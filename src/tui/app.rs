@@ -6,23 +6,17 @@
 //! screen they are for. Every string from outside is stored as [`SafeText`], so nothing
 //! unsanitized can reach a buffer.
 
-use ratatui::layout::Rect;
-use ratatui::style::Style;
-use ratatui::Frame;
-use unicode_width::UnicodeWidthStr;
-
-use super::backup_codes::{draw_backup_codes, BackupCodesBox};
-use super::draw::{bar, boxed, putn, wrap, DIM, ERROR, FOOTER, HEADER, NOTICE, PROMPT, TITLE};
+use super::backup_codes::BackupCodesBox;
 use super::input::{Input, Key, KeyEvent};
 use super::prompt::{Prompt, PromptFor, PromptKey};
 use super::protocol::{Cmd, ManageMsg, Msg, Setup};
 use super::sanitize::SafeText;
-use super::screen::{Action, Hint, Screen};
+use super::screen::{Action, Screen};
 use super::screens::{
     AuditScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen, IndexScreen,
     PasswordScreen, RecordScreen, SessionsScreen, UsersScreen,
 };
-use crate::domain::{group_thousands, pk_text, Reference, RowCount, Value};
+use crate::domain::{group_thousands, pk_text, RowCount};
 
 /// The status line: shown until the next key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,76 +195,37 @@ impl App {
                 let text = format!("exported {} rows to {path}", group_thousands(rows));
                 self.say(Action::Notice(text))
             }
-            Msg::Form {
-                model,
-                key,
-                fields,
-                links,
-            } => {
-                let form = FormScreen::from_msg(&model, key, &fields, &links, self.page_size);
-                self.apply(Action::push(form, Vec::new()))
-            }
-            Msg::Distinct {
-                model,
-                column,
-                ranged,
-                boolean,
-                values,
-            } => {
-                let filter = FilterScreen::new(&model, &column, ranged, boolean, &values);
-                self.apply(Action::push(filter, Vec::new()))
-            }
-            Msg::Conflict { model, key, fields } => {
-                let conflict = ConflictScreen::new(&model, &key, &fields);
-                self.apply(Action::push(conflict, Vec::new()))
+            Msg::Form { .. } | Msg::Distinct { .. } | Msg::Conflict { .. } => {
+                match opened_by(&msg, self.page_size) {
+                    Some(screen) => self.apply(Action::Push(screen, Vec::new())),
+                    None => Vec::new(),
+                }
             }
             Msg::DeleteAsk {
                 model,
                 key,
                 references,
             } => {
-                let question = delete_question(&model, &key, &references);
+                let question = super::screens::record::delete_question(&model, &key, &references);
                 self.apply(Action::confirm(question, Cmd::Delete { model, key }))
             }
-            Msg::Saved {
-                ref model,
-                ref key,
-                created,
-            } => {
-                let pk = pk_text(key).unwrap_or_default();
-                let verb = if created { "created" } else { "saved" };
-                self.status = Some(Status::Notice(SafeText::new(&format!(
-                    "{verb} {model} #{pk}"
-                ))));
-                // Forms and conflicts over it close; the record or list below shows it.
-                let (cmds, claimed) = self.route(&msg);
-                if claimed {
-                    return cmds;
+            Msg::Saved { .. }
+            | Msg::Deleted { .. }
+            | Msg::DeletedMany { .. }
+            | Msg::BulkDone { .. } => {
+                if let Some(text) = done(&msg) {
+                    self.status = Some(Status::Notice(SafeText::new(&text)));
                 }
-                let label = SafeText::new(model);
-                let (record, load) = RecordScreen::open(model, label, key.clone());
-                self.apply(Action::push(record, load))
-            }
-            Msg::Deleted { ref model, ref key } => {
-                let pk = pk_text(key).unwrap_or_default();
-                self.status = Some(Status::Notice(SafeText::new(&format!(
-                    "deleted {model} #{pk}"
-                ))));
-                self.route(&msg).0
-            }
-            Msg::DeletedMany { ref model, count } => {
-                let text = format!("deleted {count} rows of {model}");
-                self.status = Some(Status::Notice(SafeText::new(&text)));
-                self.route(&msg).0
-            }
-            Msg::BulkDone {
-                ref model,
-                ref action,
-                count,
-            } => {
-                let text = format!("{action}: {count} rows of {model} changed");
-                self.status = Some(Status::Notice(SafeText::new(&text)));
-                self.route(&msg).0
+                // Forms and conflicts over the row close; the record or list below shows
+                // it as it is now.
+                let (cmds, claimed) = self.route(&msg);
+                match msg {
+                    Msg::Saved { model, key, .. } if !claimed => {
+                        let (record, load) = RecordScreen::open(&model, SafeText::new(&model), key);
+                        self.apply(Action::push(record, load))
+                    }
+                    _ => cmds,
+                }
             }
             Msg::Manage(ManageMsg::Changed(ref text)) => {
                 self.status = Some(Status::Notice(SafeText::new(text)));
@@ -520,226 +475,59 @@ impl App {
         }
         Vec::new()
     }
-
-    /// Draw the whole console: the title bar, the screen on top, the footer (its keys, or
-    /// the status, a question, a prompt), and the overlays.
-    pub fn draw(&mut self, frame: &mut Frame) {
-        let area = frame.area();
-        if area.height < 3 || area.width < 10 {
-            // No room for the layout: say so in what room there is.
-            let buf = frame.buffer_mut();
-            let lines = wrap("moat: make the terminal larger", usize::from(area.width));
-            for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
-                putn(buf, area, area.x, y, line, usize::MAX, NOTICE);
-            }
-            if let Some(b) = &mut self.backup_codes {
-                b.shown = false;
-            }
-            return;
-        }
-        let body = Rect::new(area.x, area.y + 1, area.width, area.height - 2);
-        let footer = Rect::new(area.x, area.bottom() - 1, area.width, 1);
-        let crumbs = self.crumbs();
-        let buf = frame.buffer_mut();
-        bar(
-            buf,
-            Rect::new(area.x, area.y, area.width, 1),
-            &crumbs,
-            self.user.as_str(),
-            TITLE,
-        );
-        let (cursor, hints) = match self.stack.last_mut() {
-            Some(top) => {
-                // A screen that needs more rows than the body may cover the title bar.
-                let room = if top.min_height() > body.height {
-                    Rect::new(area.x, area.y, area.width, footer.y - area.y)
-                } else {
-                    body
-                };
-                let cursor = top.draw(buf, room);
-                (cursor, footer_line(&top.status(), &top.hints()))
-            }
-            None => (None, String::new()),
-        };
-        let hints = match &self.backup_codes {
-            Some(_) => " Enter I have stored them: save them  Esc drop them".to_string(),
-            None => hints,
-        };
-        if let Some(p) = &self.prompt {
-            // What is typed was checked key by key (printable characters only).
-            let shown = if p.what.masked() {
-                "•".repeat(p.text.chars().count())
-            } else {
-                SafeText::new(&p.text).to_string()
-            };
-            let line = format!(" {}{shown}█", p.what.label());
-            bar(buf, footer, &line, "Enter ok  Esc cancel", PROMPT);
-        } else if let (Some((rows, total)), None) = (self.export, &self.status) {
-            bar(buf, footer, &export_progress(rows, total), "", NOTICE);
-        } else if let Some((question, _)) = &self.confirm {
-            bar(buf, footer, &format!(" {question}  [y/N]"), "", NOTICE);
-        } else {
-            match (&self.status, &self.warning) {
-                (Some(Status::Error(text)), _) | (None, Some(text)) => {
-                    bar(buf, footer, &format!(" {text}"), "", ERROR)
-                }
-                (Some(Status::Notice(text)), _) => {
-                    bar(buf, footer, &format!(" {text}"), "", NOTICE)
-                }
-                (None, None) => bar(buf, footer, &hints, "", FOOTER),
-            }
-        }
-        if let Some(lines) = &self.dialog {
-            let lines: Vec<(String, Style)> = lines
-                .iter()
-                .map(|l| (l.as_str().to_string(), Style::new()))
-                .collect();
-            boxed(buf, area, " any key closes ", &lines);
-        }
-        if self.help {
-            let hints = self.stack.last().map(|s| s.hints()).unwrap_or_default();
-            draw_help(buf, area, &hints);
-        }
-        if let Some(b) = &mut self.backup_codes {
-            draw_backup_codes(b, buf, area);
-        }
-        let overlaid = self.prompt.is_some()
-            || self.confirm.is_some()
-            || self.help
-            || self.backup_codes.is_some();
-        if let (Some(p), false) = (cursor, overlaid) {
-            frame.set_cursor_position(p);
-        }
-    }
-
-    /// `moat › posts › #17`: each screen's crumb; a model is named once, where it starts.
-    fn crumbs(&self) -> String {
-        let mut s = String::from(" moat");
-        let mut shown_model: Option<String> = None;
-        for screen in &self.stack {
-            let crumb = screen.crumb();
-            if let Some((name, label)) = crumb.model {
-                if shown_model.as_deref() != Some(name.as_str()) {
-                    s.push_str(" › ");
-                    s.push_str(label.as_str());
-                    shown_model = Some(name);
-                }
-            }
-            if let Some(text) = crumb.text {
-                s.push_str(" › ");
-                s.push_str(text.as_str());
-            }
-        }
-        s
-    }
 }
 
-/// The footer: where the user is, then the keys they may use now.
-fn footer_line(status: &str, hints: &[Hint]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if !status.is_empty() {
-        parts.push(status.to_string());
-    }
-    for h in hints.iter().filter(|h| h.footer && h.enabled) {
-        parts.push(match (h.keys, h.what) {
-            ("", what) => what.to_string(),
-            (keys, "") => keys.to_string(),
-            (keys, what) => format!("{keys} {what}"),
-        });
-    }
-    format!(" {}", parts.join("  "))
+/// The screen a message opens: a form, a filter picker, a conflict.
+fn opened_by(msg: &Msg, page_size: u32) -> Option<Box<dyn Screen>> {
+    Some(match msg {
+        Msg::Form {
+            model,
+            key,
+            fields,
+            links,
+        } => Box::new(FormScreen::from_msg(
+            model,
+            key.clone(),
+            fields,
+            links,
+            page_size,
+        )),
+        Msg::Distinct {
+            model,
+            column,
+            ranged,
+            boolean,
+            values,
+        } => Box::new(FilterScreen::new(model, column, *ranged, *boolean, values)),
+        Msg::Conflict { model, key, fields } => Box::new(ConflictScreen::new(model, key, fields)),
+        _ => return None,
+    })
 }
 
-/// The keys every screen shares, after its own in the help.
-const GLOBAL_KEYS: [(&str, &str); 5] = [
-    (":", "users groups sessions audit q"),
-    (":", "password backup-codes (yours)"),
-    ("?", "this help"),
-    ("q", "back; at the index, quit"),
-    ("Ctrl-C", "quit"),
-];
-
-/// The help box: the screen's keys (those the user may not use now greyed), then the keys
-/// every screen shares.
-fn draw_help(buf: &mut ratatui::buffer::Buffer, area: Rect, hints: &[Hint]) {
-    // The screen's own keys (`?` is among the shared ones), then the shared ones.
-    let mut rows: Vec<(&str, &str, bool)> = hints
-        .iter()
-        .map(|h| (h.keys, h.what, h.enabled))
-        .filter(|(k, _, _)| !k.is_empty() && *k != "?")
-        .collect();
-    rows.extend(GLOBAL_KEYS.iter().map(|(k, w)| (*k, *w, true)));
-    let h = u16::try_from(rows.len().saturating_add(4)).unwrap_or(u16::MAX);
-    let widest = rows.iter().map(|(_, w, _)| w.width()).max().unwrap_or(0) + 18;
-    let w = u16::try_from(widest.max(50)).unwrap_or(u16::MAX);
-    let rect = super::draw::centred(area, w, h);
-    let (x, y, w) = (rect.x, rect.y, rect.width);
-    ratatui::widgets::Widget::render(ratatui::widgets::Clear, rect, buf);
-    ratatui::widgets::Widget::render(
-        ratatui::widgets::Block::default()
-            .borders(ratatui::widgets::Borders::ALL)
-            .title(" Keys — any key closes "),
-        rect,
-        buf,
-    );
-    for (i, (keys, what, enabled)) in rows.iter().enumerate() {
-        let row = super::draw::row(y + 2, i);
-        if row + 1 >= rect.bottom() {
-            break;
+/// What the status line says after a write.
+fn done(msg: &Msg) -> Option<String> {
+    Some(match msg {
+        Msg::Saved {
+            model,
+            key,
+            created,
+        } => {
+            let verb = if *created { "created" } else { "saved" };
+            format!("{verb} {model} #{}", pk_text(key).unwrap_or_default())
         }
-        let (key_style, what_style) = if *enabled {
-            (HEADER, Style::new())
-        } else {
-            (DIM, DIM)
-        };
-        putn(buf, rect, x + 2, row, keys, 12, key_style);
-        let width = usize::from(w.saturating_sub(17));
-        putn(buf, rect, x + 15, row, what, width, what_style);
-    }
+        Msg::Deleted { model, key } => {
+            format!("deleted {model} #{}", pk_text(key).unwrap_or_default())
+        }
+        Msg::DeletedMany { model, count } => format!("deleted {count} rows of {model}"),
+        Msg::BulkDone {
+            model,
+            action,
+            count,
+        } => format!("{action}: {count} rows of {model} changed"),
+        _ => return None,
+    })
 }
 
-/// `exporting… 1,000 of 2,000 rows [#####     ]`
-fn export_progress(rows: u64, total: Option<RowCount>) -> String {
-    let done = group_thousands(rows);
-    match total {
-        Some(RowCount::Exact(n)) if n > 0 => {
-            let filled = usize::try_from(u128::from(rows.min(n)) * 20 / u128::from(n))
-                .unwrap_or(20)
-                .min(20);
-            format!(
-                " exporting… {done} of {} rows [{}{}]",
-                group_thousands(n),
-                "#".repeat(filled),
-                " ".repeat(20 - filled)
-            )
-        }
-        Some(t) => format!(" exporting… {done} of {t} rows"),
-        None => format!(" exporting… {done} rows"),
-    }
-}
-
-/// "Delete posts #17? 3 comments are deleted with it. …"
-fn delete_question(model: &str, key: &[Value], references: &[Reference]) -> String {
-    let pk = pk_text(key).unwrap_or_default();
-    let mut q = format!("Delete {model} #{pk}?");
-    for r in references {
-        let what = match r.on_delete.to_ascii_uppercase().as_str() {
-            "CASCADE" => "deleted with it",
-            "SET NULL" | "SET DEFAULT" => "unlinked",
-            _ => "in the way: the delete will be refused",
-        };
-        match r.count {
-            Some(count) => {
-                let rows = if count == RowCount::Exact(1) {
-                    "row"
-                } else {
-                    "rows"
-                };
-                q.push_str(&format!(" {count} {rows} of {} {what}.", r.table));
-            }
-            // The viewer may not see how many rows that model has.
-            None => q.push_str(&format!(" Rows of {} {what}.", r.table)),
-        }
-    }
-    q
-}
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

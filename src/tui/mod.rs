@@ -13,6 +13,7 @@
 pub mod app;
 pub mod backend;
 pub mod backup_codes;
+mod chrome;
 pub mod draw;
 pub mod input;
 pub mod prompt;

@@ -1228,3 +1228,154 @@ fn every_screen_draws_at_every_size_up_to_20x20() {
 fn every_screen_draws_at_sampled_sizes_up_to_400x150() {
     no_failures(draw_everywhere(&every_state(), &sampled_sizes(), false));
 }
+
+// ---------------------------------------------------------------------------------------
+// Every other screen at 80×24, driven with typed data as the session sends it.
+
+/// `:command` typed and entered.
+fn command(app: &mut App, name: &str) -> Vec<Cmd> {
+    app.update(key(':'));
+    typed(app, name);
+    app.update(enter())
+}
+
+#[test]
+fn audit_list_and_entry() {
+    use moat::tui::protocol::{AuditPage, AuditQuery, AuditValues};
+    let mut app = index_app();
+    command(&mut app, "audit");
+    let mut rows: Vec<_> = (1..=3).map(|i| audit_row(i, 2)).collect();
+    rows[1].actor = Some("a-very-long-operator-name".into());
+    rows[2].values = AuditValues::Withheld;
+    rows[2].reason = None;
+    app.update(Msg::Audit(Box::new(AuditPage {
+        query: AuditQuery::default(),
+        rows,
+        more: false,
+        appended: false,
+    })));
+    insta::assert_snapshot!("audit_list", render(&mut app));
+    app.update(enter());
+    insta::assert_snapshot!("audit_entry", render(&mut app));
+}
+
+#[test]
+fn history_of_a_row() {
+    use moat::tui::protocol::{AuditValue, AuditValues, Change};
+    let mut app = list_app();
+    app.update(key('j'));
+    app.update(key('j'));
+    app.update(enter());
+    app.update(detail_record());
+    app.update(key('H'));
+    let mut created = audit_row(1, 0);
+    created.action = "add".into();
+    created.values = AuditValues::Changes(vec![Change {
+        column: "title".into(),
+        before: None,
+        after: Some(AuditValue::Text("First \"draft\"".into())),
+    }]);
+    let mut changed = audit_row(2, 0);
+    changed.action = "change".into();
+    changed.reason = None;
+    changed.values = AuditValues::Changes(vec![
+        Change {
+            column: "api_token".into(),
+            before: Some(AuditValue::Masked),
+            after: Some(AuditValue::Masked),
+        },
+        Change {
+            column: "view_count".into(),
+            before: Some(AuditValue::Other("5".into())),
+            after: Some(AuditValue::Other("77".into())),
+        },
+        Change {
+            column: "published_at".into(),
+            before: Some(AuditValue::Null),
+            after: Some(AuditValue::Text("2026-12-01 10:00:00".into())),
+        },
+    ]);
+    app.update(Msg::History {
+        model: "posts".into(),
+        key: vec![Value::Integer(3)],
+        entries: vec![changed, created],
+    });
+    insta::assert_snapshot!(render(&mut app));
+}
+
+#[test]
+fn filter_picker() {
+    let mut app = list_app();
+    app.update(key('l'));
+    app.update(key('l'));
+    let cmds = app.update(key('f'));
+    assert!(matches!(&cmds[0], Cmd::LoadDistinct { column, .. } if column == "status"));
+    app.update(Msg::Distinct {
+        model: "posts".into(),
+        column: "status".into(),
+        ranged: false,
+        boolean: false,
+        values: vec![
+            (Value::Text("published".into()), 1_340),
+            (Value::Text("draft".into()), 640),
+            (Value::Null, 20),
+        ],
+    });
+    insta::assert_snapshot!(render(&mut app));
+}
+
+#[test]
+fn text_editor() {
+    let mut app = form_app();
+    app.update(ctrl('e')); // on the title
+    app.update(msg_key(Key::End));
+    typed(&mut app, "A longer title");
+    app.update(enter());
+    typed(&mut app, "on two lines");
+    insta::assert_snapshot!(render(&mut app));
+}
+
+#[test]
+fn management_screens() {
+    use moat::tui::protocol::Panel;
+    let mut app = index_app();
+    command(&mut app, "users");
+    manage_loaded(&mut app, Panel::Users, 4);
+    insta::assert_snapshot!("users", render(&mut app));
+    app.update(enter());
+    manage_loaded(
+        &mut app,
+        Panel::User("user0_with_a_rather_long_name_日本".into()),
+        2,
+    );
+    insta::assert_snapshot!("user", render(&mut app));
+
+    let mut app = index_app();
+    command(&mut app, "groups");
+    manage_loaded(&mut app, Panel::Groups, 3);
+    insta::assert_snapshot!("groups", render(&mut app));
+    app.update(enter());
+    manage_loaded(&mut app, Panel::Group("group0_日本".into()), 2);
+    insta::assert_snapshot!("group", render(&mut app));
+
+    let mut app = index_app();
+    command(&mut app, "sessions");
+    manage_loaded(&mut app, Panel::Sessions, 3);
+    insta::assert_snapshot!("sessions", render(&mut app));
+
+    let mut app = list_app();
+    app.update(key('j'));
+    app.update(key('j'));
+    app.update(enter());
+    app.update(detail_record());
+    app.update(key('o'));
+    manage_loaded(
+        &mut app,
+        Panel::Row {
+            model: "posts".into(),
+            pk: "3".into(),
+        },
+        2,
+    );
+    insta::assert_snapshot!("row_permissions", render(&mut app));
+}

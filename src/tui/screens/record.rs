@@ -8,7 +8,7 @@ use ratatui::style::Style;
 
 use super::history::HistoryScreen;
 use super::row_perms::RowPermsScreen;
-use crate::domain::{pk_text, Capabilities, ColumnKind, Value};
+use crate::domain::{pk_text, Capabilities, ColumnKind, Reference, RowCount, Value};
 use crate::tui::draw::{
     blob_summary, placeholder, put, putn, row, wrap, HEADER, NULL, NULL_TEXT, SELECTED,
 };
@@ -346,4 +346,30 @@ fn draw_record(s: &mut RecordScreen, buf: &mut Buffer, area: Rect) {
         }
         putn(buf, area, value_x, y, text, value_w, *style);
     }
+}
+
+/// "Delete posts #17? 3 comments are deleted with it. …"
+pub fn delete_question(model: &str, key: &[Value], references: &[Reference]) -> String {
+    let pk = pk_text(key).unwrap_or_default();
+    let mut q = format!("Delete {model} #{pk}?");
+    for r in references {
+        let what = match r.on_delete.to_ascii_uppercase().as_str() {
+            "CASCADE" => "deleted with it",
+            "SET NULL" | "SET DEFAULT" => "unlinked",
+            _ => "in the way: the delete will be refused",
+        };
+        match r.count {
+            Some(count) => {
+                let rows = if count == RowCount::Exact(1) {
+                    "row"
+                } else {
+                    "rows"
+                };
+                q.push_str(&format!(" {count} {rows} of {} {what}.", r.table));
+            }
+            // The viewer may not see how many rows that model has.
+            None => q.push_str(&format!(" Rows of {} {what}.", r.table)),
+        }
+    }
+    q
 }

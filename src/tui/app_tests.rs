@@ -1,0 +1,379 @@
+//! The app's routing, without a database or a terminal: keys and messages in, commands
+//! and the stack of screens out.
+
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+use super::*;
+use crate::domain::{
+    Capabilities, ColumnInfo, ListQuery, ListRow, Page, PageAnchor, Record, RowCount, Value,
+};
+use crate::tui::protocol::ModelSummary;
+
+fn key(c: char) -> Msg {
+    Msg::Input(Input::Key(KeyEvent::char(c)))
+}
+
+fn special(k: Key) -> Msg {
+    Msg::Input(Input::Key(KeyEvent::plain(k)))
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Input(Input::Key(KeyEvent::ctrl(c)))
+}
+
+fn col(name: &str, ty: &str, pk: u32) -> ColumnInfo {
+    ColumnInfo {
+        name: name.into(),
+        decl_type: ty.into(),
+        not_null: false,
+        default: None,
+        pk_ordinal: pk,
+        pg_type: None,
+    }
+}
+
+fn crumbs(app: &App) -> Vec<String> {
+    app.stack
+        .iter()
+        .map(|s| {
+            let c = s.crumb();
+            let model = c.model.map(|(m, _)| m).unwrap_or_default();
+            let text = c.text.map(|t| t.to_string()).unwrap_or_default();
+            format!("{model}{text}")
+        })
+        .collect()
+}
+
+fn render(app: &mut App) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
+    t
+}
+
+fn footer(app: &mut App) -> String {
+    let t = render(app);
+    let buf = t.backend().buffer();
+    (0..80).map(|x| buf[(x, 23)].symbol().to_string()).collect()
+}
+
+fn page(keys: std::ops::RangeInclusive<i64>) -> Box<Page> {
+    Box::new(Page {
+        columns: vec!["id".into(), "title".into()],
+        rows: keys
+            .map(|i| ListRow {
+                key: vec![Value::Integer(i)],
+                cursor: vec![Value::Integer(i)],
+                values: vec![Value::Integer(i), Value::Text(format!("post {i}"))],
+            })
+            .collect(),
+        has_before: false,
+        has_after: false,
+    })
+}
+
+/// The index, then the list of `posts` with rows 1..=5, the user holding `caps`.
+fn list_with(caps: Capabilities) -> App {
+    let (mut app, _) = App::new("admin", 100, (80, 24));
+    app.update(Msg::Models(vec![ModelSummary {
+        name: "posts".into(),
+        label: "posts".into(),
+        columns: 2,
+        ordering: None,
+        page_size: None,
+        bulk_actions: vec!["publish".into()],
+        caps,
+    }]));
+    let cmds = app.update(special(Key::Enter));
+    assert!(matches!(cmds[0], Cmd::LoadPage { .. }), "{cmds:?}");
+    app.update(Msg::Page {
+        model: "posts".into(),
+        anchor: PageAnchor::First,
+        page: page(1..=5),
+        caps,
+        row_caps: None,
+    });
+    app.update(Msg::Counted {
+        model: "posts".into(),
+        query: ListQuery::default(),
+        count: RowCount::Exact(5),
+    });
+    app
+}
+
+fn record_msg(id: i64, caps: Capabilities) -> Msg {
+    Msg::Record {
+        model: "posts".into(),
+        record: Record {
+            key: vec![Value::Integer(id)],
+            fields: vec![
+                (col("id", "INTEGER", 1), Value::Integer(id)),
+                (col("title", "TEXT", 0), Value::Text(format!("post {id}"))),
+            ],
+        },
+        links: vec![],
+        caps,
+    }
+}
+
+fn form_msg(id: Option<i64>) -> Msg {
+    Msg::Form {
+        model: "posts".into(),
+        key: id.map(|i| vec![Value::Integer(i)]),
+        fields: vec![
+            (
+                col("id", "INTEGER", 1),
+                Value::Integer(id.unwrap_or(0)),
+                true,
+            ),
+            (col("title", "TEXT", 0), Value::Text("post".into()), false),
+            (col("author_id", "INTEGER", 0), Value::Integer(1), false),
+        ],
+        links: vec![None, None, Some("authors".into())],
+    }
+}
+
+#[test]
+fn a_save_closes_the_form_and_reloads_the_record_it_was_opened_from() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(key('j'));
+    assert_eq!(
+        app.update(special(Key::Enter)),
+        vec![Cmd::LoadRecord {
+            model: "posts".into(),
+            key: vec![Value::Integer(2)]
+        }]
+    );
+    app.update(record_msg(2, Capabilities::ALL));
+    app.update(key('e'));
+    app.update(form_msg(Some(2)));
+    assert_eq!(crumbs(&app), ["models", "posts", "posts#2", "edit"]);
+    let cmds = app.update(Msg::Saved {
+        model: "posts".into(),
+        key: vec![Value::Integer(2)],
+        created: false,
+    });
+    assert_eq!(crumbs(&app), ["models", "posts", "posts#2"]);
+    assert_eq!(
+        cmds,
+        vec![Cmd::LoadRecord {
+            model: "posts".into(),
+            key: vec![Value::Integer(2)]
+        }]
+    );
+    assert_eq!(
+        app.status,
+        Some(Status::Notice(SafeText::new("saved posts #2")))
+    );
+}
+
+#[test]
+fn a_row_created_from_the_list_opens_its_record() {
+    let mut app = list_with(Capabilities::ALL);
+    assert_eq!(
+        app.update(key('n')),
+        vec![Cmd::OpenForm {
+            model: "posts".into(),
+            key: None
+        }]
+    );
+    app.update(form_msg(None));
+    let cmds = app.update(Msg::Saved {
+        model: "posts".into(),
+        key: vec![Value::Integer(9)],
+        created: true,
+    });
+    assert_eq!(crumbs(&app), ["models", "posts", "posts#9"]);
+    assert!(cmds.contains(&Cmd::LoadRecord {
+        model: "posts".into(),
+        key: vec![Value::Integer(9)]
+    }));
+}
+
+#[test]
+fn a_deleted_record_closes_and_the_list_reloads_in_place() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(key('j'));
+    app.update(special(Key::Enter));
+    app.update(record_msg(2, Capabilities::ALL));
+    let cmds = app.update(Msg::Deleted {
+        model: "posts".into(),
+        key: vec![Value::Integer(2)],
+    });
+    assert_eq!(crumbs(&app), ["models", "posts"]);
+    assert!(
+        matches!(&cmds[0], Cmd::LoadPage { anchor: PageAnchor::From(k), .. } if *k == vec![Value::Integer(1)]),
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn reload_theirs_closes_the_conflict_and_the_form_and_reloads_the_row() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(special(Key::Enter));
+    app.update(record_msg(1, Capabilities::ALL));
+    app.update(key('e'));
+    app.update(form_msg(Some(1)));
+    app.update(Msg::Conflict {
+        model: "posts".into(),
+        key: vec![Value::Integer(1)],
+        fields: vec![(
+            "title".into(),
+            Value::Text("a".into()),
+            Value::Text("b".into()),
+            Value::Text("c".into()),
+        )],
+    });
+    assert_eq!(crumbs(&app).last().map(String::as_str), Some("conflict"));
+    let cmds = app.update(key('r'));
+    assert_eq!(crumbs(&app), ["models", "posts", "posts#1"]);
+    assert_eq!(
+        cmds,
+        vec![Cmd::LoadRecord {
+            model: "posts".into(),
+            key: vec![Value::Integer(1)]
+        }]
+    );
+}
+
+#[test]
+fn a_picked_row_and_edited_text_go_back_into_the_form() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(form_msg(Some(1)));
+    app.update(special(Key::Tab)); // author_id
+    let cmds = app.update(ctrl('p'));
+    assert!(matches!(&cmds[0], Cmd::LoadPage { model, .. } if model == "authors"));
+    app.update(Msg::Page {
+        model: "authors".into(),
+        anchor: PageAnchor::First,
+        page: page(7..=9),
+        caps: Capabilities::default(),
+        row_caps: None,
+    });
+    // A picker is not a place to edit or delete.
+    assert!(app.update(key('d')).is_empty() && app.update(key('e')).is_empty());
+    app.update(key('j'));
+    app.update(special(Key::Enter));
+    assert_eq!(crumbs(&app).last().map(String::as_str), Some("edit"));
+    let screen = render(&mut app).backend().to_string();
+    assert!(screen.contains("author_id  8"), "{screen}");
+
+    app.update(special(Key::BackTab)); // title
+    app.update(ctrl('e'));
+    app.update(key('!'));
+    app.update(ctrl('s'));
+    let screen = render(&mut app).backend().to_string();
+    assert!(screen.contains("!post"), "{screen}");
+}
+
+#[test]
+fn a_record_whose_first_load_fails_closes_and_esc_and_q_go_back() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(special(Key::Enter));
+    assert_eq!(crumbs(&app).len(), 3);
+    app.update(Msg::Failed("permission denied: no view_posts".into()));
+    assert_eq!(crumbs(&app), ["models", "posts"]);
+    assert!(matches!(app.status, Some(Status::Error(_))));
+    app.update(special(Key::Esc));
+    assert_eq!(crumbs(&app), ["models"]);
+    assert_eq!(app.update(key('q')), vec![Cmd::Quit]);
+    assert!(app.quit);
+}
+
+#[test]
+fn the_footer_offers_only_what_the_user_may_do() {
+    let read_only = Capabilities::default();
+    let mut app = list_with(read_only);
+    let f = footer(&mut app);
+    assert!(f.contains("/ search"), "{f}");
+    for absent in ["e edit", "n new", "d delete", "x export"] {
+        assert!(!f.contains(absent), "{absent} in {f}");
+    }
+    // The help lists them, greyed.
+    app.update(key('?'));
+    let t = render(&mut app);
+    let buf = t.backend().buffer();
+    let row = (0..24)
+        .find(|y| {
+            let line: String = (0..80).map(|x| buf[(x, *y)].symbol().to_string()).collect();
+            line.contains(" edit ")
+        })
+        .expect("edit in the help");
+    let x = (0..80)
+        .find(|x| buf[(*x, row)].symbol() == "e")
+        .expect("the e key");
+    assert_eq!(buf[(x, row)].fg, Color::DarkGray);
+
+    let mut app = list_with(Capabilities::ALL);
+    let f = footer(&mut app);
+    for present in ["e edit", "n new", "d delete", "x export"] {
+        assert!(f.contains(present), "{present} not in {f}");
+    }
+}
+
+#[test]
+fn object_permissions_enable_keys_row_by_row() {
+    let mut app = list_with(Capabilities::default());
+    let editable = Capabilities {
+        change: true,
+        ..Capabilities::default()
+    };
+    app.update(key('s')); // sorting asks for the first page again
+    app.update(Msg::Page {
+        model: "posts".into(),
+        anchor: PageAnchor::First,
+        page: page(1..=2),
+        caps: Capabilities::default(),
+        row_caps: Some(vec![Capabilities::default(), editable]),
+    });
+    assert!(!footer(&mut app).contains("e edit"));
+    app.update(key('j'));
+    assert!(footer(&mut app).contains("e edit"));
+}
+
+#[test]
+fn a_record_offers_what_the_user_may_do_on_it() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(special(Key::Enter));
+    app.update(record_msg(1, Capabilities::default()));
+    let f = footer(&mut app);
+    assert!(
+        f.contains("H history") && !f.contains("e edit") && !f.contains("d delete"),
+        "{f}"
+    );
+    assert!(!f.contains("o permissions"), "{f}");
+}
+
+#[test]
+fn a_prompt_answer_goes_to_the_screen_that_asked() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(key('/'));
+    for c in "kafka".chars() {
+        app.update(key(c));
+    }
+    let cmds = app.update(special(Key::Enter));
+    assert!(
+        matches!(&cmds[0], Cmd::LoadPage { query, .. } if query.search.as_deref() == Some("kafka")),
+        "{cmds:?}"
+    );
+    // An unknown `:` command says which exist.
+    app.update(key(':'));
+    for c in "nope".chars() {
+        app.update(key(c));
+    }
+    app.update(special(Key::Enter));
+    match &app.status {
+        Some(Status::Error(t)) => assert!(t.as_str().contains(":users"), "{t}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_idle_warning_lasts_until_the_next_key() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(Msg::Warning("closes in 60 s".into()));
+    assert!(footer(&mut app).contains("closes in 60 s"));
+    app.update(key('j'));
+    assert!(!footer(&mut app).contains("closes in 60 s"));
+}
