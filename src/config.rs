@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors while loading or validating configuration. Messages name the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration, as written in `moat.toml`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the SSH server listens on.
@@ -87,7 +87,7 @@ pub struct Config {
 }
 
 /// `[accounts]`
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccountsConfig {
     /// Hours a one-time password (`moat user add` without a password, 2FA reset) works.
@@ -115,7 +115,7 @@ impl Default for AccountsConfig {
 }
 
 /// `[session]`
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// Seconds without a key from the user before the session is closed.
@@ -137,7 +137,7 @@ impl Default for SessionConfig {
 }
 
 /// Settings of one model (`[models.<table>]`).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     /// Custom permission verbs for this model, e.g. `["export"]` gives `export_<model>`.
@@ -168,7 +168,7 @@ pub struct ModelConfig {
 }
 
 /// Argon2id parameters. Defaults are the OWASP minimum (19 MiB, 2 passes, 1 lane).
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Argon2Config {
     pub memory_kib: u32,
@@ -182,7 +182,7 @@ pub struct Argon2Config {
 
 /// Failed-login lockout, counted in the database per (username, address), per username
 /// and per address. A limit of 0 turns that count off.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LockoutConfig {
     /// Failures of one username from one address before both are locked together.
@@ -210,7 +210,7 @@ pub struct LockoutConfig {
 }
 
 /// One entry of `[lockout] address_limits`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AddressLimit {
     /// A CIDR (or a bare address).
@@ -220,7 +220,7 @@ pub struct AddressLimit {
 }
 
 /// A declared bulk action (`[[models.<m>.bulk]] name = "publish", set = { status = "published" }`).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BulkAction {
     pub name: String,
@@ -231,7 +231,7 @@ pub struct BulkAction {
 /// drop, PerSourceMaxStartups and PerSourceNetBlockSize, plus a deadline for the client's
 /// version line). Every per-source limit counts an IPv6 source by its `/ipv6_prefix`
 /// network and an IPv4 one (IPv4-mapped IPv6 included) by its address.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// New connections per source per minute.
@@ -372,25 +372,6 @@ impl Default for LimitsConfig {
         }
     }
 }
-
-/// Top-level keys that may be overridden from the environment, in file order.
-const ENV_KEYS: &[&str] = &[
-    "listen",
-    "database_url",
-    "database_schemas",
-    "keys_dir",
-    "allowlist",
-    "trusted_proxies",
-    "proxy_header_required",
-    "login_grace_secs",
-    "shell_grace_secs",
-    "auth_rejection_ms",
-    "max_cols",
-    "max_rows",
-    "page_size",
-    "max_auth_tries",
-    "export_dir",
-];
 
 /// Values derived from a validated [`Config`], in the types the rest of moat uses.
 #[derive(Clone, Debug)]
@@ -673,11 +654,20 @@ fn parse_cidr(s: &str) -> Result<IpNet, ConfigError> {
         })
 }
 
-/// Merge `MOAT_<KEY>` variables into the parsed file, typed like the default value.
+/// Merge `MOAT_<KEY>` variables into the parsed file. Every top-level key of [`Config`]
+/// that is not a section can be set; its value is typed like the key's default (a list is
+/// comma separated), so a key added to `Config` is settable without touching this.
 fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
+    let keys = top_level_keys();
+    let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
+    let settable: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| !matches!(defaults.get(*k), Some(toml::Value::Table(_))))
+        .collect();
     for (var, raw) in env {
         let Some(suffix) = var.strip_prefix("MOAT_") else {
             continue;
@@ -687,50 +677,108 @@ fn apply_env(
             continue;
         }
         let key = suffix.to_ascii_lowercase();
-        let Some(&key) = ENV_KEYS.iter().find(|k| **k == key) else {
-            return Err(ConfigError::Env {
-                var,
-                message: format!(
-                    "unknown key (settable: {})",
-                    ENV_KEYS
-                        .iter()
-                        .map(|k| format!("MOAT_{}", k.to_ascii_uppercase()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
+        let err = |message: String| ConfigError::Env {
+            var: var.clone(),
+            message,
         };
-        let value = match key {
-            "proxy_header_required" => match raw.trim() {
-                "true" | "1" | "yes" => toml::Value::Boolean(true),
-                "false" | "0" | "no" => toml::Value::Boolean(false),
-                _ => {
-                    return Err(ConfigError::Env {
-                        var: var.clone(),
-                        message: format!("`{raw}` is not true or false"),
-                    })
-                }
-            },
-            "allowlist" | "trusted_proxies" => toml::Value::Array(
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| toml::Value::String(s.to_string()))
-                    .collect(),
-            ),
-            "login_grace_secs" | "shell_grace_secs" | "auth_rejection_ms" | "max_cols"
-            | "max_rows" | "page_size" | "max_auth_tries" => {
-                let n: i64 = raw.trim().parse().map_err(|_| ConfigError::Env {
-                    var: var.clone(),
-                    message: format!("`{raw}` is not a number"),
-                })?;
-                toml::Value::Integer(n)
-            }
-            _ => toml::Value::String(raw),
-        };
-        table.insert(key.to_string(), value);
+        if !keys.contains(&key.as_str()) {
+            let names: Vec<String> = settable
+                .iter()
+                .map(|k| format!("MOAT_{}", k.to_ascii_uppercase()))
+                .collect();
+            return Err(err(format!("unknown key (settable: {})", names.join(", "))));
+        }
+        let value = env_value(defaults.get(&key), &raw).map_err(|why| match why {
+            EnvValue::Section => err(format!("[{key}] is a section: set it in the config file")),
+            EnvValue::Bad(what) => err(format!("`{raw}` is not {what}")),
+        })?;
+        table.insert(key, value);
     }
     Ok(())
+}
+
+/// Why an environment value does not fit its key.
+enum EnvValue {
+    Section,
+    Bad(&'static str),
+}
+
+/// `raw` typed like `default` (the key's default value; `None` for a key whose default is
+/// unset, which takes a yes/no, a number or text as it reads).
+fn env_value(default: Option<&toml::Value>, raw: &str) -> Result<toml::Value, EnvValue> {
+    let boolean = |s: &str| match s.trim() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    };
+    Ok(match default {
+        Some(toml::Value::Table(_)) => return Err(EnvValue::Section),
+        Some(toml::Value::Boolean(_)) => {
+            toml::Value::Boolean(boolean(raw).ok_or(EnvValue::Bad("true or false"))?)
+        }
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .map_err(|_| EnvValue::Bad("a whole number"))?,
+        ),
+        Some(toml::Value::Float(_)) => {
+            toml::Value::Float(raw.trim().parse().map_err(|_| EnvValue::Bad("a number"))?)
+        }
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        Some(toml::Value::String(_) | toml::Value::Datetime(_)) => {
+            toml::Value::String(raw.to_string())
+        }
+        None => match (boolean(raw), raw.trim().parse::<i64>()) {
+            (Some(b), _) if raw.trim() == "true" || raw.trim() == "false" => {
+                toml::Value::Boolean(b)
+            }
+            (_, Ok(n)) => toml::Value::Integer(n),
+            _ => toml::Value::String(raw.to_string()),
+        },
+    })
+}
+
+/// The names of [`Config`]'s top-level keys, read from its `Deserialize` impl (serde
+/// hands every struct's field names to the deserializer), so the list cannot drift from
+/// the struct.
+fn top_level_keys() -> &'static [&'static str] {
+    use serde::de::{self, Deserializer, Visitor};
+
+    struct Names(&'static [&'static str]);
+
+    impl<'de> Deserializer<'de> for &mut Names {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("only the names are wanted"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields;
+            Err(de::Error::custom("only the names are wanted"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    let mut names = Names(&[]);
+    let _ = Config::deserialize(&mut names);
+    names.0
 }
 
 #[cfg(test)]
@@ -837,6 +885,47 @@ mod tests {
         assert!(err.to_string().contains("MOAT_LISTN"), "{err}");
         let err = Config::load(None, env(&[("MOAT_LOGIN_GRACE_SECS", "soon")])).unwrap_err();
         assert!(err.to_string().contains("soon"), "{err}");
+    }
+
+    #[test]
+    fn lists_from_the_environment_are_comma_separated() {
+        let c = Config::load(None, env(&[("MOAT_DATABASE_SCHEMAS", "public, sales")])).unwrap();
+        assert_eq!(c.database_schemas, ["public", "sales"]);
+    }
+
+    /// Every top-level key that is not a section is settable from the environment, typed
+    /// like its default: a value equal to the default round-trips.
+    #[test]
+    fn every_top_level_key_is_settable() {
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        let keys = top_level_keys();
+        assert!(
+            keys.contains(&"listen") && keys.contains(&"argon2"),
+            "{keys:?}"
+        );
+        for key in keys {
+            let var = format!("MOAT_{}", key.to_ascii_uppercase());
+            let raw = match defaults.get(*key) {
+                Some(toml::Value::Table(_)) => {
+                    let err = Config::load(None, env(&[(&var, "1")])).unwrap_err();
+                    assert!(err.to_string().contains("section"), "{var}: {err}");
+                    continue;
+                }
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                Some(toml::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => continue, // unset by default: nothing to compare with
+            };
+            let c = Config::load(None, env(&[(&var, &raw)]))
+                .unwrap_or_else(|e| panic!("{var}={raw}: {e}"));
+            assert_eq!(c, Config::default(), "{var}={raw}");
+        }
+        let err = Config::load(None, env(&[("MOAT_PROXY_HEADER_REQUIRED", "maybe")])).unwrap_err();
+        assert!(err.to_string().contains("true or false"), "{err}");
     }
 
     #[test]
