@@ -34,6 +34,7 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod gate;
+pub mod ops;
 pub mod perm;
 pub mod seal;
 pub mod session;

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::config::Config;
 use crate::domain::format_time;
-use crate::store::AuditEntry;
+use crate::ops::{self, By};
 use crate::tui::sanitize::SafeText;
 
 use super::{now_unix, now_unix_ms, open_admin_store, CommandError};
@@ -74,23 +74,14 @@ pub async fn lockout_reset(
     };
     let ip = source.as_deref();
     let store = open_admin_store(config).await?;
-    let n = store.reset_failure_counters(user, ip).await?;
+    let by = By::Cli { os_user: operator };
+    let n = ops::reset_lockout(&store, by, user, ip, now_unix_ms()).await?;
     let what = match (user, ip) {
         (Some(u), Some(i)) => format!("user {u} from {i}"),
         (Some(u), None) => format!("user {u}"),
         (None, Some(i)) => format!("address {i}"),
         (None, None) => String::new(),
     };
-    store
-        .audit(&[AuditEntry {
-            at_ms: now_unix_ms(),
-            actor: Some(format!("cli:{operator}")),
-            action: "lockout_reset".into(),
-            outcome: "success".into(),
-            reason: Some(format!("{what}: {n} counters removed")),
-            ..AuditEntry::default()
-        }])
-        .await?;
     writeln!(out, "reset {n} counters for {}", SafeText::new(&what))?;
     store.close().await;
     Ok(())

@@ -30,7 +30,7 @@ use crate::domain::{Schema, Value};
 use crate::perm;
 use crate::seal;
 use crate::ssh::hostkey::HostKeyError;
-use crate::store::{AuditEntry, AuditKeyCheck, KeyCheck, Principal, Store, StoreError};
+use crate::store::{AuditKeyCheck, KeyCheck, Principal, Store, StoreError};
 use crate::tui::sanitize::SafeText;
 
 /// Why a command failed, in one line.
@@ -203,26 +203,6 @@ async fn unlock_secret(
     Ok(store.with_sealer(sealer))
 }
 
-/// An audit row for a management command run from the CLI by `operator`.
-fn cli_audit(
-    operator: &str,
-    action: &str,
-    model: &str,
-    pk: &str,
-    after: serde_json::Value,
-) -> AuditEntry {
-    AuditEntry {
-        at_ms: now_unix_ms(),
-        actor: Some(format!("cli:{operator}")),
-        action: action.into(),
-        model: Some(model.into()),
-        pk: Some(pk.into()),
-        after: Some(after),
-        outcome: "success".into(),
-        ..AuditEntry::default()
-    }
-}
-
 /// Check that `codename` names a permission that exists (see [`perm::check_codename`]).
 pub fn check_codename(
     config: &Config,
@@ -301,7 +281,14 @@ impl Target {
         })
     }
 
-    /// `user NAME` or `group NAME`, as the audit trail records it.
+    /// The user's or group's name.
+    fn name(&self) -> &str {
+        match self {
+            Target::User(n) | Target::Group(n) => n,
+        }
+    }
+
+    /// `user NAME` or `group NAME`.
     fn describe(&self) -> String {
         match self {
             Target::User(u) => format!("user {u}"),

@@ -4,11 +4,12 @@
 use std::io::Write;
 
 use crate::config::Config;
+use crate::ops::{self, By};
 use crate::tui::sanitize::SafeText;
 
 use super::{
-    check_codename, cli_audit, existing_row, now_unix, open_admin_store, user_id,
-    validate_username, CommandError, Target,
+    check_codename, existing_row, now_unix_ms, open_admin_store, user_id, validate_username,
+    CommandError, Target,
 };
 
 /// `moat group add NAME [--perm CODENAME]...`
@@ -25,14 +26,8 @@ pub async fn group_add(
     for p in perms {
         check_codename(config, &schema, p)?;
     }
-    let audit = cli_audit(
-        operator,
-        "group_add",
-        "moat_groups",
-        name,
-        serde_json::json!({ "perms": perms }),
-    );
-    store.create_group(name, perms, now_unix(), &audit).await?;
+    let by = By::Cli { os_user: operator };
+    ops::create_group(&store, by, name, perms, now_unix_ms()).await?;
     writeln!(
         out,
         "group {} created with {} permissions",
@@ -61,28 +56,9 @@ pub async fn set_model_perms(
         check_codename(config, &schema, c)?;
     }
     let principal = target.principal(&store).await?;
-    let (action, model, name) = match target {
-        Target::User(u) => (
-            if grant { "user_grant" } else { "user_revoke" },
-            "moat_users",
-            u,
-        ),
-        Target::Group(g) => (
-            if grant { "group_grant" } else { "group_revoke" },
-            "moat_groups",
-            g,
-        ),
-    };
-    let audit = cli_audit(
-        operator,
-        action,
-        model,
-        name,
-        serde_json::json!({ "perms": codenames }),
-    );
-    let n = store
-        .set_model_perms(principal, codenames, grant, &audit)
-        .await?;
+    let by = By::Cli { os_user: operator };
+    let to = (principal, target.name());
+    let n = ops::set_model_perms(&store, by, to, codenames, grant, now_unix_ms()).await?;
     let verb = if grant { "granted to" } else { "revoked from" };
     writeln!(out, "{n} permissions {verb} {}", target.shown())?;
     store.close().await;
@@ -121,17 +97,10 @@ pub async fn set_object_perm(
         existing_row(&store, &schema, model, pk).await?;
     }
     let principal = target.principal(&store).await?;
-    let action = if assign { "perm_assign" } else { "perm_remove" };
-    let audit = cli_audit(
-        operator,
-        action,
-        model,
-        pk,
-        serde_json::json!({ "to": target.describe(), "codename": codename }),
-    );
-    let changed = store
-        .set_object_perm(principal, codename, model, pk, assign, &audit)
-        .await?;
+    let by = By::Cli { os_user: operator };
+    let to = (principal, target.name());
+    let row = (codename, model, pk);
+    let changed = ops::set_object_perm(&store, by, to, row, assign, now_unix_ms()).await?;
     let what = match (assign, changed) {
         (true, true) => "assigned",
         (true, false) => "was already assigned",

@@ -132,7 +132,10 @@ async fn bootstrap_admin(
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
     let password = generate_password();
-    let secret = create_user(config, store, "admin", true, &password).await?;
+    let by = crate::ops::By::Cli {
+        os_user: "moat-serve",
+    };
+    let secret = create_user(config, store, by, "admin", true, &password).await?;
     let uri = totp::otpauth_uri(&secret, "admin");
     writeln!(
         out,

@@ -4,8 +4,9 @@ use std::io::Write;
 
 use crate::config::Config;
 use crate::domain::format_time;
+use crate::ops::{self, By};
 use crate::session;
-use crate::store::{AuditEntry, StoreError};
+use crate::store::StoreError;
 use crate::tui::sanitize::SafeText;
 
 use super::{now_unix, now_unix_ms, open_admin_store, CommandError};
@@ -68,19 +69,12 @@ pub async fn session_end(
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
     let store = open_admin_store(config).await?;
-    let audit = AuditEntry {
-        at_ms: now_unix_ms(),
-        actor: Some(format!("cli:{operator}")),
-        action: "session_end".into(),
-        model: Some("moat_sessions".into()),
-        outcome: "requested".into(),
-        ..AuditEntry::default()
-    };
-    let reason = format!("ended by {operator} (command line)");
-    let (full, user) = match store.request_session_end(id, &reason, &audit).await {
-        Err(StoreError::NotFound(what)) => return Err(CommandError::Usage(what)),
-        other => other?,
-    };
+    let by = By::Cli { os_user: operator };
+    let ops::Ended { id: full, user, .. } =
+        match ops::end_session(&store, by, id, now_unix_ms()).await {
+            Err(StoreError::NotFound(what)) => return Err(CommandError::Usage(what)),
+            other => other?,
+        };
     writeln!(
         out,
         "session {} of {} ended",

@@ -6,12 +6,11 @@ use crate::auth::password::{generate_password, Hasher};
 use crate::auth::{backup, policy, totp};
 use crate::config::Config;
 use crate::domain::format_time;
-use crate::store::{AuditEntry, NewUser, Store};
+use crate::ops::{self, By};
+use crate::store::{NewUser, Store};
 use crate::tui::sanitize::SafeText;
 
-use super::{
-    cli_audit, group_id, now_unix, now_unix_ms, open_admin_store, open_store, user_id, CommandError,
-};
+use super::{group_id, now_unix, now_unix_ms, open_admin_store, open_store, user_id, CommandError};
 
 /// A username: 1–32 of `a-z 0-9 . _ -`, starting with a letter or `_`.
 pub fn validate_username(name: &str) -> Result<(), CommandError> {
@@ -22,6 +21,7 @@ pub fn validate_username(name: &str) -> Result<(), CommandError> {
 pub(super) async fn create_user(
     config: &Config,
     store: &Store,
+    by: By<'_>,
     name: &str,
     superuser: bool,
     password: &str,
@@ -30,17 +30,16 @@ pub(super) async fn create_user(
     let hasher = Hasher::new(config.argon2)?;
     let phc = hasher.hash(password)?;
     let secret = totp::generate_secret();
-    store
-        .create_user(&NewUser {
-            username: name,
-            password_hash: &phc,
-            is_superuser: superuser,
-            totp_secret: Some(&secret),
-            must_change_password: false,
-            password_expires_at: None,
-            now: now_unix(),
-        })
-        .await?;
+    let user = NewUser {
+        username: name,
+        password_hash: &phc,
+        is_superuser: superuser,
+        totp_secret: Some(&secret),
+        must_change_password: false,
+        password_expires_at: None,
+        now: now_unix(),
+    };
+    ops::create_user(store, by, &user, now_unix_ms()).await?;
     Ok(secret)
 }
 
@@ -61,51 +60,35 @@ pub async fn user_add(
     if let Some(p) = &password {
         policy::check(name, p).map_err(|why| CommandError::Usage(format!("password {why}")))?;
     }
+    let by = By::Cli { os_user: operator };
     let store = open_store(config).await?;
     let mut group_ids = Vec::new();
     for g in groups {
-        group_ids.push(group_id(&store, g).await?);
+        group_ids.push((group_id(&store, g).await?, g.clone()));
     }
     let secret = match &password {
-        Some(p) => Some(create_user(config, &store, name, superuser, p).await?),
+        Some(p) => Some(create_user(config, &store, by, name, superuser, p).await?),
         None => {
             let one_time = generate_password();
             let phc = Hasher::new(config.argon2)?.hash(&one_time)?;
-            store
-                .create_user(&NewUser {
-                    username: name,
-                    password_hash: &phc,
-                    is_superuser: superuser,
-                    totp_secret: None,
-                    must_change_password: true,
-                    password_expires_at: Some(config.accounts.one_time_expiry(now_unix())),
-                    now: now_unix(),
-                })
-                .await?;
+            let user = NewUser {
+                username: name,
+                password_hash: &phc,
+                is_superuser: superuser,
+                totp_secret: None,
+                must_change_password: true,
+                password_expires_at: Some(config.accounts.one_time_expiry(now_unix())),
+                now: now_unix(),
+            };
+            ops::create_user(&store, by, &user, now_unix_ms()).await?;
             writeln!(out, "one-time password: {one_time}")?;
             None
         }
     };
     if !group_ids.is_empty() {
         let id = user_id(&store, name).await?;
-        let audit = cli_audit(
-            operator,
-            "user_groups",
-            "moat_users",
-            name,
-            serde_json::json!({ "groups": groups }),
-        );
-        store.add_memberships(id, &group_ids, &audit).await?;
+        ops::set_membership(&store, by, (id, name), &group_ids, true, now_unix_ms()).await?;
     }
-    store
-        .audit(&[cli_audit(
-            operator,
-            "user_add",
-            "moat_users",
-            name,
-            serde_json::json!({ "superuser": superuser, "one_time_password": secret.is_none() }),
-        )])
-        .await?;
     if let Some(secret) = secret {
         writeln!(out, "{}", totp::otpauth_uri(&secret, name))?;
     }
@@ -126,17 +109,8 @@ pub async fn reset_2fa(
     let one_time = generate_password();
     let phc = Hasher::new(config.argon2)?.hash(&one_time)?;
     let expires = config.accounts.one_time_expiry(now_unix());
-    let mut audit = cli_audit(
-        operator,
-        "reset_2fa",
-        "moat_users",
-        name,
-        serde_json::json!({ "one_time_password_expires": expires }),
-    );
-    audit.reason = Some("TOTP device and backup codes removed".into());
-    store
-        .reset_second_factor(id, &phc, expires, now_unix(), &audit)
-        .await?;
+    let by = By::Cli { os_user: operator };
+    ops::reset_second_factor(&store, by, id, name, &phc, expires, now_unix_ms()).await?;
     writeln!(out, "one-time password: {one_time}")?;
     writeln!(
         out,
@@ -158,21 +132,8 @@ pub async fn user_set_active(
 ) -> Result<(), CommandError> {
     let store = open_admin_store(config).await?;
     let id = user_id(&store, name).await?;
-    let action = if active {
-        "user_enable"
-    } else {
-        "user_disable"
-    };
-    let audit = cli_audit(
-        operator,
-        action,
-        "moat_users",
-        name,
-        serde_json::json!({ "active": active }),
-    );
-    store
-        .set_user_active(id, active, now_unix(), &audit)
-        .await?;
+    let by = By::Cli { os_user: operator };
+    ops::set_active(&store, by, id, name, active, now_unix_ms()).await?;
     writeln!(
         out,
         "user {} {}",
@@ -204,20 +165,8 @@ pub async fn backup_codes(
         .filter_map(|c| backup::normalize(c))
         .map(|n| backup::hash(&n))
         .collect();
-    let audit = AuditEntry {
-        at_ms: now_unix_ms(),
-        actor: Some(format!("cli:{operator}")),
-        action: "backup_codes".into(),
-        model: Some("moat_users".into()),
-        pk: Some(user_id.to_string()),
-        outcome: "generated".into(),
-        reason: Some(format!(
-            "{} new codes for {name}; old ones revoked",
-            hashes.len()
-        )),
-        ..AuditEntry::default()
-    };
-    store.replace_backup_codes(user_id, &hashes, &audit).await?;
+    let by = By::Cli { os_user: operator };
+    ops::replace_backup_codes(&store, by, user_id, name, &hashes, now_unix_ms()).await?;
     writeln!(
         out,
         "Backup codes for {} (each works once; shown only now):",

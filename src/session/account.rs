@@ -255,15 +255,8 @@ impl Context {
                         "no new backup codes to save: ask again with :backup-codes".into(),
                     );
                 };
-                let audit = AuditEntry {
-                    pk: Some(actor.username.clone()),
-                    outcome: "generated".into(),
-                    reason: Some(format!("{} new codes; old ones revoked", hashes.len())),
-                    ..actor.audit("backup_codes", "moat_users")
-                };
-                match self
-                    .store
-                    .replace_backup_codes(actor.user_id, &hashes, &audit)
+                let (by, id, name) = (actor.by(), actor.user_id, &actor.username);
+                match crate::ops::replace_backup_codes(&self.store, by, id, name, &hashes, now_ms())
                     .await
                 {
                     Ok(()) => Msg::BackupCodesSaved,

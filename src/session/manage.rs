@@ -8,9 +8,11 @@
 
 use std::sync::Arc;
 
+use super::dispatch::failed;
 use super::{now_ms, Actor, Context};
 use crate::auth::validate_name;
 use crate::domain::Grants;
+use crate::ops;
 use crate::perm::{self, moat_perms, Decision};
 use crate::store::{AuditEntry, NewUser, Principal};
 use crate::tui::protocol::{
@@ -64,17 +66,9 @@ impl Context {
                     ..perm::Conferred::default()
                 };
                 self.confer(actor, g, &conferred, "create_group").await?;
-                let audit = self.audit(
-                    actor,
-                    "group_add",
-                    "moat_groups",
-                    &name,
-                    serde_json::json!({}),
-                );
-                self.store
-                    .create_group(&name, &[], now_ms() / 1000, &audit)
+                ops::create_group(&self.store, actor.by(), &name, &[], now_ms())
                     .await
-                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                    .map_err(failed)?;
                 Ok(changed(format!("group {name} created")))
             }
             ManageCmd::SetActive { user, active } => {
@@ -83,22 +77,9 @@ impl Context {
                     return Err(Msg::Failed("you cannot disable yourself".into()));
                 }
                 let id = self.target_user(actor, g, &user, "user_active").await?;
-                let action = if active {
-                    "user_enable"
-                } else {
-                    "user_disable"
-                };
-                let audit = self.audit(
-                    actor,
-                    action,
-                    "moat_users",
-                    &user,
-                    serde_json::json!({ "active": active }),
-                );
-                self.store
-                    .set_user_active(id, active, now_ms() / 1000, &audit)
+                ops::set_active(&self.store, actor.by(), id, &user, active, now_ms())
                     .await
-                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                    .map_err(failed)?;
                 if !active {
                     self.live.end_user(id, "your account was disabled");
                 }
@@ -120,20 +101,18 @@ impl Context {
                 let id = self.target_user(actor, g, &user, "reset_2fa").await?;
                 let password = crate::auth::password::generate_password();
                 let phc = self.hash(&password).await?;
-                let now = now_ms() / 1000;
-                let expires = self.accounts.one_time_expiry(now);
-                let mut audit = self.audit(
-                    actor,
-                    "reset_2fa",
-                    "moat_users",
+                let expires = self.accounts.one_time_expiry(now_ms() / 1000);
+                ops::reset_second_factor(
+                    &self.store,
+                    actor.by(),
+                    id,
                     &user,
-                    serde_json::json!({ "one_time_password_expires": expires }),
-                );
-                audit.reason = Some("TOTP device and backup codes removed".into());
-                self.store
-                    .reset_second_factor(id, &phc, expires, now, &audit)
-                    .await
-                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                    &phc,
+                    expires,
+                    now_ms(),
+                )
+                .await
+                .map_err(failed)?;
                 self.live.end_user(id, "your two-factor set-up was reset");
                 Ok(Msg::Manage(ManageMsg::Show(vec![
                     format!("Two-factor set-up of {user} reset; their sessions were ended."),
@@ -148,40 +127,20 @@ impl Context {
             }
             ManageCmd::EndSession { id } => {
                 self.require_superuser(actor, g, "end_session").await?;
-                let audit = AuditEntry {
-                    outcome: "requested".into(),
-                    ..actor.audit("session_end", "moat_sessions")
-                };
-                let reason = format!("ended by {}", actor.username);
-                let (full, user) = self
-                    .store
-                    .request_session_end(&id, &reason, &audit)
+                let ended = ops::end_session(&self.store, actor.by(), &id, now_ms())
                     .await
-                    .map_err(|e| Msg::Failed(super::describe(&e)))?;
+                    .map_err(failed)?;
                 // At once if it runs here; other instances see it within a second.
-                self.live.end(&full, &reason);
+                self.live.end(&ended.id, &ended.reason);
+                let (full, user) = (ended.id, ended.user);
                 Ok(changed(format!("session {full} of {user} ended")))
             }
             ManageCmd::Unlock { user } => {
                 self.require(actor, g, MANAGE_USERS, "unlock").await?;
                 self.target_user(actor, g, &user, "unlock").await?;
-                let n = self
-                    .store
-                    .reset_failure_counters(Some(&user), None)
+                let n = ops::reset_lockout(&self.store, actor.by(), Some(&user), None, now_ms())
                     .await
-                    .map_err(|e| Msg::Failed(e.to_string()))?;
-                let mut audit = self.audit(
-                    actor,
-                    "lockout_reset",
-                    "moat_users",
-                    &user,
-                    serde_json::json!({}),
-                );
-                audit.reason = Some(format!("user {user}: {n} counters removed"));
-                self.store
-                    .audit(&[audit])
-                    .await
-                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                    .map_err(failed)?;
                 Ok(changed(format!("{n} failure counters of {user} cleared")))
             }
             ManageCmd::Membership {
@@ -197,13 +156,6 @@ impl Context {
                 } else {
                     "member_remove"
                 };
-                let audit = self.audit(
-                    actor,
-                    action,
-                    "moat_groups",
-                    &group,
-                    serde_json::json!({ "user": user }),
-                );
                 if member {
                     // Joining a group gives all it holds: only what the actor holds. And
                     // a member exempt from a model's column rules sees its hidden columns
@@ -223,16 +175,21 @@ impl Context {
                         }
                     }
                     self.confer(actor, g, &conferred, action).await?;
-                    self.store
-                        .add_memberships(user_id, &[group_id], &audit)
-                        .await
-                        .map_err(|e| Msg::Failed(e.to_string()))?;
+                }
+                let groups = [(group_id, group.clone())];
+                ops::set_membership(
+                    &self.store,
+                    actor.by(),
+                    (user_id, &user),
+                    &groups,
+                    member,
+                    now_ms(),
+                )
+                .await
+                .map_err(failed)?;
+                if member {
                     Ok(changed(format!("{user} added to {group}")))
                 } else {
-                    self.store
-                        .remove_membership(user_id, group_id, &audit)
-                        .await
-                        .map_err(|e| Msg::Failed(e.to_string()))?;
                     Ok(changed(format!("{user} removed from {group}")))
                 }
             }
@@ -257,19 +214,13 @@ impl Context {
                     };
                     self.confer(actor, g, &conferred, action).await?;
                 }
-                let (principal, model, name) = self.principal(actor, g, &to, action).await?;
-                let audit = self.audit(
-                    actor,
-                    action,
-                    model,
-                    &name,
-                    serde_json::json!({ "perms": [codename] }),
-                );
-                let n = self
-                    .store
-                    .set_model_perms(principal, std::slice::from_ref(&codename), grant, &audit)
-                    .await
-                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                let (principal, _, name) = self.principal(actor, g, &to, action).await?;
+                let codenames = std::slice::from_ref(&codename);
+                let to = (principal, name.as_str());
+                let n =
+                    ops::set_model_perms(&self.store, actor.by(), to, codenames, grant, now_ms())
+                        .await
+                        .map_err(failed)?;
                 let what = match (grant, n > 0) {
                     (true, true) => "granted to",
                     (true, false) => "was already held by",
@@ -312,18 +263,11 @@ impl Context {
                 self.confer_with(actor, g, &conferred, &rows, "object_perm")
                     .await?;
                 let (principal, _, name) = self.principal(actor, g, &to, "object_perm").await?;
-                let action = if assign { "perm_assign" } else { "perm_remove" };
-                let audit = self.audit(
-                    actor,
-                    action,
-                    &model,
-                    &pk,
-                    serde_json::json!({ "to": name, "codename": codename }),
-                );
-                self.store
-                    .set_object_perm(principal, &codename, &model, &pk, assign, &audit)
+                let to = (principal, name.as_str());
+                let row = (codename.as_str(), model.as_str(), pk.as_str());
+                ops::set_object_perm(&self.store, actor.by(), to, row, assign, now_ms())
                     .await
-                    .map_err(|e| Msg::Failed(e.to_string()))?;
+                    .map_err(failed)?;
                 let verb = if assign {
                     "assigned to"
                 } else {
@@ -609,23 +553,18 @@ impl Context {
         let password = crate::auth::password::generate_password();
         let phc = self.hash(&password).await?;
         let now = now_ms() / 1000;
-        self.store
-            .create_user(&NewUser {
-                username: name,
-                password_hash: &phc,
-                is_superuser: false,
-                totp_secret: None,
-                must_change_password: true,
-                password_expires_at: Some(self.accounts.one_time_expiry(now)),
-                now,
-            })
+        let user = NewUser {
+            username: name,
+            password_hash: &phc,
+            is_superuser: false,
+            totp_secret: None,
+            must_change_password: true,
+            password_expires_at: Some(self.accounts.one_time_expiry(now)),
+            now,
+        };
+        ops::create_user(&self.store, actor.by(), &user, now_ms())
             .await
-            .map_err(|e| Msg::Failed(e.to_string()))?;
-        let audit = self.audit(actor, "user_add", "moat_users", name, serde_json::json!({}));
-        self.store
-            .audit(&[audit])
-            .await
-            .map_err(|e| Msg::Failed(e.to_string()))?;
+            .map_err(failed)?;
         Ok(Msg::Manage(ManageMsg::Show(vec![
             format!("User {name} created. Give them this, once:"),
             String::new(),

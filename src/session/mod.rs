@@ -147,6 +147,15 @@ impl Context {
 }
 
 impl Actor {
+    /// This actor, as the shared operations ([`crate::ops`]) audit them.
+    pub(crate) fn by(&self) -> crate::ops::By<'_> {
+        crate::ops::By::Session {
+            username: &self.username,
+            source_ip: &self.source_ip,
+            session_id: &self.session_id,
+        }
+    }
+
     /// The audit row of a successful `action` on `model` by this actor (fill in the rest).
     pub(crate) fn audit(&self, action: &str, model: &str) -> AuditEntry {
         AuditEntry {

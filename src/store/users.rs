@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::audit::append;
 use super::{sql, AuditEntry, Store, StoreError};
 use crate::seal::Sealer;
 
@@ -97,6 +98,29 @@ impl Store {
     /// Create a user (and its TOTP device) in one transaction; returns its id.
     pub async fn create_user(&self, u: &NewUser<'_>) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let id = self.insert_user(&mut tx, u).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// [`Store::create_user`] with its audit row, in the same transaction.
+    pub async fn create_user_audited(
+        &self,
+        u: &NewUser<'_>,
+        audit: &AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let id = self.insert_user(&mut tx, u).await?;
+        append(&mut tx, self.audit_key(), audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn insert_user(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        u: &NewUser<'_>,
+    ) -> Result<i64, StoreError> {
         let inserted: Result<i64, _> = sql::query_scalar(
             "INSERT INTO moat_users (username, password_hash, is_superuser, must_change_password, \
                                      password_expires_at, created_at, updated_at) \
@@ -109,7 +133,7 @@ impl Store {
         .bind(u.password_expires_at)
         .bind(u.now)
         .bind(u.now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await;
         let id = match inserted {
             Ok(id) => id,
@@ -130,10 +154,9 @@ impl Store {
             .bind(id)
             .bind(sealed)
             .bind(u.now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(id)
     }
 
