@@ -6,8 +6,9 @@
 //!
 //! # Layout
 //!
-//! Arrows run one way: `ssh → session → {auth, perm, store, tui}`, `auth → store`, and
-//! `{perm, store, tui} → domain`. Nothing imports `ssh`.
+//! Arrows run one way: `ssh → session → {auth, ops, perm, store, tui}`,
+//! `commands → {ops, store}`, `{auth, ops} → store`, and `{perm, store, tui} → domain`.
+//! Nothing imports `ssh`.
 //!
 //! - [`config`]: the TOML file, defaults and `MOAT_*` overrides; `validate()` types it.
 //! - [`gate`]: who may open a TCP connection at all (the allow-list), decided before the
@@ -15,13 +16,18 @@
 //! - [`auth`]: argon2id passwords and RFC 6238 TOTP as pure functions of their inputs and
 //!   `now`; `auth::service` is the async login sequence over the store.
 //! - [`perm`]: the permission engine, pure and sync; the session asks it before every
-//!   store call.
+//!   store call. `perm::columns` is the column policy (what a user sees of a table);
+//!   `perm::capabilities` what the console may offer them.
+//! - [`ops`]: the changes to moat's own records that the console and the CLI both make,
+//!   each with its audit row and who made it.
 //! - [`store`]: all SQL — pool, migrations, moat's tables, schema introspection, record
 //!   paging. Identifiers reach SQL only through `store::sql::Ident`.
-//! - [`tui`]: the console in ratatui only: `App` state, `Msg` in, `Cmd` out, `draw()`;
-//!   terminal input decoding, the ANSI diff backend and the sanitizer.
-//! - [`session`]: one logged-in connection's loop: bytes → `App` → checked commands →
-//!   store → messages → frames.
+//! - [`tui`]: the console in ratatui only: `protocol` (`Cmd` out, `Msg` in, typed
+//!   data), one file per screen under `screens/` behind the `Screen` trait, the `App`
+//!   that stacks and routes them; terminal input decoding, the ANSI diff backend and the
+//!   sanitizer.
+//! - [`session`]: one logged-in connection: bytes → `App` → checked commands (one
+//!   handler each, `session::dispatch`) → store → messages → frames.
 //! - [`ssh`]: the russh front, kept thin: accept, gate, handshake, forward.
 //! - [`commands`]: the CLI's commands as functions (`main.rs` only parses arguments).
 //! - [`seal`]: the keys in `keys_dir`: the secret key and the AEAD that seals TOTP
