@@ -4,7 +4,6 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
-use super::form::byte_index;
 use crate::tui::draw::{putn, row, ERROR};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::sanitize::SafeText;
@@ -242,6 +241,11 @@ fn draw_editor(e: &mut TextEditor, buf: &mut Buffer, area: Rect) -> Option<Posit
         }
     }
     cursor
+}
+
+/// The byte index of character `chars` of `s` (its end when past it).
+pub(super) fn byte_index(s: &str, chars: usize) -> usize {
+    s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i)
 }
 
 #[cfg(test)]

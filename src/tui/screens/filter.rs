@@ -5,13 +5,12 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
-use super::list::{equals, range};
-use crate::domain::{group_thousands, Value};
+use crate::domain::{group_thousands, Filter, FilterOp, Value};
 use crate::tui::draw::{placeholder, put, putn, row, GUTTER, HEADER, SELECTED};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
 use crate::tui::sanitize::SafeText;
-use crate::tui::screen::{Action, Crumb, Hint, Screen};
+use crate::tui::screen::{Action, Crumb, Handoff, Hint, Screen};
 
 /// The filter picker.
 #[derive(Clone, Debug)]
@@ -141,4 +140,23 @@ pub fn parse_range(text: &str) -> Option<(Option<Value>, Option<Value>)> {
     };
     let (from, to) = (value(from), value(to));
     (from.is_some() || to.is_some()).then_some((from, to))
+}
+
+/// Close a filter picker: filter by `column` = `value`.
+pub fn equals(column: &str, value: Value) -> Handoff {
+    Handoff::Filter(Filter {
+        column: column.to_string(),
+        op: FilterOp::Equals(value),
+    })
+}
+
+/// A `from..to` range for `column`, or why not.
+pub fn range(column: &str, text: &str) -> Result<Handoff, String> {
+    match parse_range(text) {
+        Some((from, to)) => Ok(Handoff::Filter(Filter {
+            column: column.to_string(),
+            op: FilterOp::Range { from, to },
+        })),
+        None => Err("type from..to (either side may be empty), e.g. 2024-01-01..2024-07-01".into()),
+    }
 }

@@ -11,7 +11,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
-use super::editor::TextEditor;
+use super::editor::{byte_index, TextEditor};
 use super::list::ListScreen;
 use crate::domain::{ColumnInfo, ColumnKind, Value};
 use crate::tui::draw::{put, putn, row, DIM, ERROR, HEADER, NULL, NULL_TEXT, SELECTED};
@@ -164,11 +164,6 @@ impl Field {
         self.null = false;
         Ok(())
     }
-}
-
-/// The byte index of character `chars` of `s` (its end when past it).
-pub(super) fn byte_index(s: &str, chars: usize) -> usize {
-    s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i)
 }
 
 fn digits(s: &str, n: usize) -> Option<u32> {

@@ -6,11 +6,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
-use super::filter::parse_range;
 use super::record::RecordScreen;
 use crate::domain::{
-    group_thousands, pk_text, Capabilities, Filter, FilterOp, ListQuery, PageAnchor, RowCount,
-    Sort, Value,
+    group_thousands, pk_text, Capabilities, ListQuery, PageAnchor, RowCount, Sort, Value,
 };
 use crate::tui::draw::{
     placeholder, put, putn, row, CellText, GUTTER, HEADER, LIST_CELL_WIDTH, NOTICE, NULL,
@@ -628,25 +626,6 @@ impl ListScreen {
             .iter()
             .filter(|r| self.marked.contains(&r.key))
             .all(|r| r.caps.delete)
-    }
-}
-
-/// Close a filter picker: filter by `column` = `value`.
-pub fn equals(column: &str, value: Value) -> Handoff {
-    Handoff::Filter(Filter {
-        column: column.to_string(),
-        op: FilterOp::Equals(value),
-    })
-}
-
-/// A `from..to` range for `column`, or why not.
-pub fn range(column: &str, text: &str) -> Result<Handoff, String> {
-    match parse_range(text) {
-        Some((from, to)) => Ok(Handoff::Filter(Filter {
-            column: column.to_string(),
-            op: FilterOp::Range { from, to },
-        })),
-        None => Err("type from..to (either side may be empty), e.g. 2024-01-01..2024-07-01".into()),
     }
 }
 
