@@ -30,6 +30,8 @@
 //!   handler each, `session::dispatch`) → store → messages → frames.
 //! - [`ssh`]: the russh front, kept thin: accept, gate, handshake, forward.
 //! - [`commands`]: the CLI's commands as functions (`main.rs` only parses arguments).
+//! - [`demo`]: the demo data set `serve --demo` loads: generated rows, inserted through
+//!   the store.
 //! - [`seal`]: the keys in `keys_dir`: the secret key and the AEAD that seals TOTP
 //!   secrets at rest, and the audit key whose HMAC makes the audit chain keyed; used by
 //!   `store` (which seals, opens and MACs) and the key-file checks of `ssh`.
@@ -38,6 +40,7 @@
 pub mod auth;
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod gate;
 pub mod ops;

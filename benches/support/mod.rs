@@ -10,7 +10,8 @@ use std::time::Duration;
 use moat::auth::password::Hasher;
 use moat::auth::totp;
 use moat::config::Argon2Config;
-use moat::store::{demo, NewUser};
+use moat::demo;
+use moat::store::NewUser;
 
 #[path = "../../tests/e2e/common/mod.rs"]
 pub mod common;

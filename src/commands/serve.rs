@@ -16,7 +16,8 @@ use crate::config::{Config, ConfigError, Validated};
 use crate::session;
 use crate::ssh::hostkey::{self};
 use crate::ssh::{self, Live, Server};
-use crate::store::{demo, Store};
+use crate::demo;
+use crate::store::Store;
 use crate::tui::sanitize::SafeText;
 
 use super::{create_user, open_admin_store, open_store, CommandError};

@@ -580,7 +580,7 @@ impl Store {
         let q = sql::numbered(&q);
         let mut query = sqlx::query(&q);
         for b in &binds {
-            query = super::records::bind_value(query, b);
+            query = super::bind::bind_value(query, b);
         }
         let mut rows = query.fetch(&self.pool);
         let mut n = 0;
@@ -604,7 +604,7 @@ impl Store {
         let q = sql::numbered(&q);
         let mut query = sqlx::query(&q);
         for b in &binds {
-            query = super::records::bind_value(query, b);
+            query = super::bind::bind_value(query, b);
         }
         let rows = query.bind(limit).fetch_all(&self.pool).await?;
         rows.iter()

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::audit::{append, AuditEntry};
+use super::bind::{bind_value, bind_value_scalar, value_json};
 use super::sql::{self, Column, Ident};
 use super::{Store, StoreError};
 use crate::domain::{pk_text, Reference, RowCount, Schema, TableInfo, Value};
@@ -65,7 +66,7 @@ impl Store {
                 let args = Column::args(&columns, &values);
                 let mut query = sqlx::query_scalar::<_, i64>(&q);
                 for v in &args {
-                    query = super::records::bind_value_scalar(query, v);
+                    query = bind_value_scalar(query, v);
                 }
                 let n = query.fetch_one(&self.pool).await?;
                 if n > 0 {
@@ -142,7 +143,7 @@ async fn delete_on(
     let args = Column::args(&keys, key);
     let mut query = sqlx::query(&q);
     for v in &args {
-        query = super::records::bind_value(query, v);
+        query = bind_value(query, v);
     }
     match query.execute(&mut *tx).await {
         Ok(r) if r.rows_affected() == 0 => {
@@ -222,24 +223,6 @@ fn cascaded_tables(schema: &Schema, table: &str) -> BTreeSet<String> {
         }
     }
     found
-}
-
-/// A value as audit JSON (blobs as their size and hex).
-pub fn value_json(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Integer(i) => (*i).into(),
-        Value::Real(r) => serde_json::Number::from_f64(*r)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        Value::Text(s) => s.clone().into(),
-        Value::Blob(b) => format!(
-            "<{} bytes> {}",
-            b.len(),
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        )
-        .into(),
-    }
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@
 //! tables the console shows are always named with their schema.
 
 pub mod audit;
+mod bind;
 mod delete;
-pub mod demo;
+mod demo;
 mod lockout;
 mod perms;
 mod records;
@@ -41,7 +42,8 @@ pub use sql::Dialect;
 pub use audit::{
     AuditEntry, AuditFilter, AuditKeyCheck, AuditRow, ChainError, KeyedStart, Verified,
 };
-pub use delete::value_json;
+pub use bind::value_json;
+pub use demo::{DemoAuthor, DemoComment, DemoOutcome, DemoPost, DemoRows};
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use sessions::{LiveSession, SessionRow};
 pub use users::{KeyCheck, LoginUser, NewUser, TotpDevice};

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use sqlx::Row;
 
 use super::audit::{append, AuditEntry};
-use super::{sql, Store, StoreError};
+use super::sql::{self, user_groups};
+use super::{Store, StoreError};
 use crate::domain::Grants;
 
 /// Who an object permission or a model permission is given to.
@@ -46,15 +47,6 @@ pub struct UserRow {
     pub groups: Vec<String>,
     pub locked: bool,
 }
-
-/// Groups of a user, as a subquery bound to one user id (a macro so that `concat!`
-/// keeps every statement a literal).
-macro_rules! user_groups {
-    () => {
-        "SELECT group_id FROM moat_user_groups WHERE user_id = ?"
-    };
-}
-pub(crate) use user_groups;
 
 impl Store {
     /// The grants of `user_id` for the permission engine.

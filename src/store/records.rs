@@ -3,9 +3,7 @@
 //! Lists page by key (`WHERE (k…) > (?…) ORDER BY k… LIMIT n`), never by OFFSET, so the
 //! last page costs what the first does. Counts stop at [`sql::EXACT_COUNT_LIMIT`].
 
-use sqlx::any::AnyRow;
-use sqlx::{Row, TypeInfo, ValueRef};
-
+use super::bind::{bind_value, bind_value_scalar, decode_row};
 use super::sql::{self, Column, Ident};
 use super::{Store, StoreError};
 use crate::domain::{
@@ -262,7 +260,7 @@ fn narrowing(
                WHERE user_id = ? AND model = ? AND codename IN {codes} \
              UNION SELECT pk FROM moat_group_object_perms \
                WHERE model = ? AND codename IN {codes} AND group_id IN ({}))",
-            super::perms::user_groups!()
+            sql::user_groups!()
         ));
         binds.push(Value::Integer(*user_id));
         binds.push(Value::Text(table.name.clone()));
@@ -467,53 +465,6 @@ fn all_columns(table: &TableInfo) -> Result<Vec<Column>, StoreError> {
         .map(|c| {
             Column::of(table, &c.name)
                 .ok_or_else(|| StoreError::NotFound(format!("column {} of {}", c.name, table.name)))
-        })
-        .collect()
-}
-
-type Query<'q> = sqlx::query::Query<'q, sqlx::any::Any, sqlx::any::AnyArguments<'q>>;
-
-pub(super) fn bind_value<'q>(q: Query<'q>, v: &'q Value) -> Query<'q> {
-    match v {
-        // A NULL is typed text, like every value bound to a PostgreSQL slot.
-        Value::Null => q.bind(None::<String>),
-        Value::Integer(i) => q.bind(*i),
-        Value::Real(r) => q.bind(*r),
-        Value::Text(s) => q.bind(s.as_str()),
-        Value::Blob(b) => q.bind(b.as_slice()),
-    }
-}
-
-type ScalarQuery<'q> =
-    sqlx::query::QueryScalar<'q, sqlx::any::Any, i64, sqlx::any::AnyArguments<'q>>;
-
-pub(super) fn bind_value_scalar<'q>(q: ScalarQuery<'q>, v: &'q Value) -> ScalarQuery<'q> {
-    match v {
-        Value::Null => q.bind(None::<String>),
-        Value::Integer(i) => q.bind(*i),
-        Value::Real(r) => q.bind(*r),
-        Value::Text(s) => q.bind(s.as_str()),
-        Value::Blob(b) => q.bind(b.as_slice()),
-    }
-}
-
-/// Decode every column of a row by the value's own type (not the column's declared type:
-/// SQLite lets a `BOOLEAN` column hold text). A PostgreSQL boolean reads as 0 or 1, as
-/// SQLite stores it; types without a native reading arrive as text (see [`Column::read`]).
-pub(super) fn decode_row(row: &AnyRow) -> Result<Vec<Value>, StoreError> {
-    (0..row.len())
-        .map(|i| {
-            let raw = row.try_get_raw(i)?;
-            if raw.is_null() {
-                return Ok(Value::Null);
-            }
-            Ok(match raw.type_info().name() {
-                "BOOLEAN" => Value::Integer(i64::from(row.try_get_unchecked::<bool, _>(i)?)),
-                "SMALLINT" | "INTEGER" | "BIGINT" => Value::Integer(row.try_get_unchecked(i)?),
-                "REAL" | "DOUBLE" => Value::Real(row.try_get_unchecked(i)?),
-                "BLOB" => Value::Blob(row.try_get_unchecked(i)?),
-                _ => Value::Text(row.try_get_unchecked(i)?),
-            })
         })
         .collect()
 }

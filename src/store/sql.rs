@@ -102,6 +102,15 @@ where
     sqlx::query_scalar(numbered_static(sql))
 }
 
+/// Groups of a user, as a subquery bound to one user id (a macro so that `concat!`
+/// keeps every statement a literal).
+macro_rules! user_groups {
+    () => {
+        "SELECT group_id FROM moat_user_groups WHERE user_id = ?"
+    };
+}
+pub(crate) use user_groups;
+
 /// A quoted SQL identifier, built only from introspected schema.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ident(String);

@@ -6,8 +6,8 @@
 //! comes back in plain words naming the column, and nothing is half-saved.
 
 use super::audit::{append, AuditEntry};
-use super::delete::value_json;
-use super::records::{bind_value, decode_row, key_columns, record_on};
+use super::bind::{bind_value, decode_row, value_json};
+use super::records::{key_columns, record_on};
 use super::sql::{self, Column, Ident};
 use super::{Store, StoreError};
 use crate::domain::{TableInfo, Value};

@@ -377,7 +377,7 @@ async fn kill_9_while_twenty_sessions_edit_loses_no_audit_row() {
     let store = moat::commands::unlock(store, &dir.path().join("keys"), true)
         .await
         .unwrap();
-    moat::store::demo::load(&store).await.unwrap();
+    moat::demo::load(&store).await.unwrap();
     let hash = moat::auth::password::Hasher::new(TEST_ARGON2)
         .unwrap()
         .hash(PASSWORD)
