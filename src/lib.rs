@@ -6,7 +6,7 @@
 //!
 //! # Layout
 //!
-//! Arrows run one way: `ssh → session → {auth, perm, store, tui}`, `auth → store`, and
+//! Arrows run one way: `ssh → session → {auth, perm, store, tui, recording}`, `auth → store`, and
 //! `{perm, store, tui} → domain`. Nothing imports `ssh`.
 //!
 //! - [`config`]: the TOML file, defaults and `MOAT_*` overrides; `validate()` types it.
@@ -24,6 +24,11 @@
 //!   store → messages → frames.
 //! - [`ssh`]: the russh front, kept thin: accept, gate, handshake, forward.
 //! - [`commands`]: the CLI's commands as functions (`main.rs` only parses arguments).
+//! - [`recording`]: session recordings: the asciicast v2 format, the compressed files in
+//!   `recordings_dir` (one writer thread; a reader that survives a writer that died
+//!   mid-file), and the filter that lets only moat's own escape sequences out of a
+//!   recording into an operator's terminal. No tokio, sqlx or russh: `session` records,
+//!   `commands` lists, exports and replays.
 //! - [`seal`]: the keys in `keys_dir`: the secret key and the AEAD that seals TOTP
 //!   secrets at rest, and the audit key whose HMAC makes the audit chain keyed; used by
 //!   `store` (which seals, opens and MACs) and the key-file checks of `ssh`.
@@ -35,6 +40,7 @@ pub mod config;
 pub mod domain;
 pub mod gate;
 pub mod perm;
+pub mod recording;
 pub mod seal;
 pub mod session;
 pub mod ssh;
