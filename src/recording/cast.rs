@@ -170,7 +170,7 @@ pub fn parse_event(text: &str, line: u64) -> Result<Event, CastError> {
     let bad = |why: String| CastError::Event { line, why };
     let (t, code, data): (f64, String, String) =
         serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-    if !t.is_finite() || t < 0.0 || t > 1e9 {
+    if !t.is_finite() || !(0.0..=1e9).contains(&t) {
         return Err(bad(format!("time {t} is out of range")));
     }
     let kind = Kind::from_code(&code).ok_or_else(|| bad(format!("unknown event code {code:?}")))?;

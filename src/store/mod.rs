@@ -20,6 +20,7 @@ mod delete;
 pub mod demo;
 mod lockout;
 mod perms;
+pub mod recordings;
 mod records;
 mod schema;
 mod sessions;
@@ -43,6 +44,7 @@ pub use audit::{
 };
 pub use delete::value_json;
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
+pub use recordings::{EndedSession, NewRecording, RecordingRow};
 pub use sessions::{LiveSession, SessionRow};
 pub use users::{KeyCheck, LoginUser, NewUser, TotpDevice};
 pub use write::SaveOutcome;
