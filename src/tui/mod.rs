@@ -4,7 +4,8 @@
 //! - [`view`]: drawing the state into a ratatui buffer;
 //! - [`backend`]: a ratatui backend that renders frame diffs to ANSI bytes;
 //! - [`input`]: terminal bytes → keys and pastes;
-//! - [`sanitize`]: the one gate for untrusted text on its way to the screen.
+//! - [`sanitize`]: the one gate for untrusted text on its way to the screen;
+//! - [`secrecy`]: which keys and screens a session recording leaves out.
 
 pub mod account;
 pub mod app;
@@ -14,6 +15,7 @@ pub mod input;
 pub mod manage;
 pub mod qr;
 pub mod sanitize;
+pub mod secrecy;
 pub mod view;
 
 pub use app::{App, Cmd, Msg};
