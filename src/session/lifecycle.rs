@@ -102,14 +102,19 @@ impl Context {
         // maximum from authentication.
         let mut last_input = tokio::time::Instant::now();
         let mut warned = false;
+        // False after a wake-up that changed nothing (handing the recording to its
+        // writer): a draw then would still send the cursor's state, and be recorded.
+        let mut redraw = true;
         let result = loop {
             if app.quit {
                 frames.finish(AnsiBackend::LEAVE).await;
                 break Ok(());
             }
-            frames.secret_on_screen(app.showing_secret());
-            if let Err(e) = frames.draw(&mut terminal, &mut app) {
-                break Err(e.into());
+            if std::mem::replace(&mut redraw, true) {
+                frames.secret_on_screen(app.showing_secret());
+                if let Err(e) = frames.draw(&mut terminal, &mut app) {
+                    break Err(e.into());
+                }
             }
             let (at, timer) = live::next_timer(
                 &self.timeouts,
@@ -154,6 +159,7 @@ impl Context {
                 _ = frames.retry_tick(), if frames.needs_retry() => continue,
                 _ = tokio::time::sleep_until(flush_at.unwrap_or(deadline)), if flush_at.is_some() => {
                     frames.flush_recording();
+                    redraw = false;
                     continue;
                 }
                 Some(msg) = background_rx.recv() => {

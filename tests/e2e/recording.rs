@@ -581,3 +581,131 @@ async fn asciinema_reads_the_export() {
     );
     server.stop().await;
 }
+
+/// `kill -9` of the server mid-session: the recording holds every frame the client got
+/// until a second before, and once the session is known to be over (a dead instance's
+/// rows are closed after a day of silence) it is sealed as interrupted and verifies.
+#[tokio::test]
+async fn a_server_killed_mid_session_leaves_a_readable_recording_that_is_sealed_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("moat.toml"),
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nauth_rejection_ms = 20\n\
+             [argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n"
+        ),
+    )
+    .unwrap();
+    let config = moat::config::Config {
+        database_url: format!("sqlite://{}", dir.path().join("moat.db").display()),
+        keys_dir: dir.path().join("keys"),
+        recording: moat::config::RecordingConfig {
+            recordings_dir: dir.path().join("recordings"),
+            ..moat::config::RecordingConfig::default()
+        },
+        ..moat::config::Config::load(Some(&dir.path().join("moat.toml")), []).unwrap()
+    };
+    let store = commands::open_store(&config).await.unwrap();
+    moat::store::demo::load(&store).await.unwrap();
+    let secret = moat::auth::totp::generate_secret();
+    let hash = moat::auth::password::Hasher::new(TEST_ARGON2)
+        .unwrap()
+        .hash(PASSWORD)
+        .unwrap();
+    store
+        .create_user(&moat::store::NewUser {
+            username: "alice",
+            password_hash: &hash,
+            is_superuser: true,
+            totp_secret: Some(&secret),
+            must_change_password: false,
+            password_expires_at: None,
+            now: 0,
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_moat"))
+            .current_dir(dir.path())
+            .env("MOAT_LOG", "warn")
+            .args(["--config", "moat.toml", "serve"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let conn = login_at(addr, "alice", &code_now(&secret)).await;
+    let mut c = Console::open(&conn, 100, 30, "xterm").await;
+    c.wait_for("post_tags").await;
+    c.keys(&[DOWN, DOWN, DOWN, ENTER]).await;
+    c.wait_for("row 1 of").await;
+    c.keys(&[DOWN, DOWN]).await;
+    c.wait_for("row 3 of").await;
+    // More than the flush interval with nothing new: everything so far is on disk.
+    c.settle(Duration::from_millis(1500)).await;
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    let received = c.received.clone();
+
+    let store = commands::open_store(&config).await.unwrap();
+    let id: String = sqlx::query_scalar("SELECT session_id FROM moat_recordings")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let file: String = sqlx::query_scalar("SELECT file FROM moat_recordings")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let (header, events) = read(&config.recording.recordings_dir.join(&file));
+    assert_eq!((header.width, header.height), (100, 30));
+    let output: Vec<u8> = events
+        .iter()
+        .filter(|e| e.kind == Kind::Output)
+        .flat_map(|e| e.data.as_bytes().to_vec())
+        .collect();
+    assert!(
+        output == received,
+        "the recording holds every frame sent before the quiet second"
+    );
+    assert!(store
+        .recording_entry(&id, SEALED_ACTION)
+        .await
+        .unwrap()
+        .is_none());
+
+    // The session is still "live" for a day (its instance might come back): not sealed.
+    let built = commands::build(&config, store.clone()).await.unwrap();
+    let ctx = &built.server.sessions;
+    let now = commands::now_unix_ms();
+    assert_eq!(ctx.seal_orphans(now).await.unwrap(), 0);
+    // A day of silence later its row is closed (as the watcher does): sealed as found.
+    store.prune_sessions(now / 1000 + 1, 0).await.unwrap();
+    assert_eq!(ctx.seal_orphans(now + 600_000).await.unwrap(), 1);
+    let entry = store
+        .recording_entry(&id, SEALED_ACTION)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.entry.outcome, "interrupted");
+    let mut out = Vec::new();
+    commands::audit_verify(&config, None, &mut out)
+        .await
+        .unwrap();
+    let report = String::from_utf8(out).unwrap();
+    assert!(report.contains("recordings intact: 1"), "{report}");
+    assert_eq!(ctx.seal_orphans(now + 600_000).await.unwrap(), 0, "once");
+}
