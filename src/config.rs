@@ -84,6 +84,34 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// Idle and maximum session time.
     pub session: SessionConfig,
+    /// Session recordings.
+    pub recording: RecordingConfig,
+}
+
+/// `[recording]`
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    /// Record every console session (asciicast v2, compressed, in `recordings_dir`).
+    pub enabled: bool,
+    /// Also record the keys typed (those typed into password, code and step-up fields
+    /// are replaced by `*`).
+    pub record_input: bool,
+    /// Days a recording is kept after its session ended; 0 keeps them forever.
+    pub retention_days: u64,
+    /// Where recordings are written (created 0700; files 0600).
+    pub recordings_dir: PathBuf,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            enabled: true,
+            record_input: false,
+            retention_days: 90,
+            recordings_dir: PathBuf::from("recordings"),
+        }
+    }
 }
 
 /// `[accounts]`
@@ -326,6 +354,7 @@ impl Default for Config {
             models: BTreeMap::new(),
             accounts: AccountsConfig::default(),
             session: SessionConfig::default(),
+            recording: RecordingConfig::default(),
         }
     }
 }
@@ -614,6 +643,20 @@ impl Config {
             ));
         }
         self.limits.validate()?;
+        if self.recording.retention_days > 100 * 365 {
+            return Err(invalid(
+                "recording.retention_days",
+                "must be at most 36500 (0 keeps recordings forever)".into(),
+            ));
+        }
+        if self.recording.enabled && overlaps(&self.recording.recordings_dir, &self.export_dir) {
+            return Err(invalid(
+                "recording.recordings_dir",
+                "must be neither inside export_dir nor contain it: exports are handed to \
+                 users, recordings are not theirs"
+                    .into(),
+            ));
+        }
         let trusted_proxies = self
             .trusted_proxies
             .iter()
@@ -635,6 +678,28 @@ impl Config {
             auth_rejection: Duration::from_millis(self.auth_rejection_ms),
         })
     }
+}
+
+/// Whether one of two directories is the other or inside it (compared as written, and
+/// as the filesystem resolves them when they exist).
+fn overlaps(a: &Path, b: &Path) -> bool {
+    let lexical = |p: &Path| -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let resolved = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| lexical(p));
+    let (la, lb) = (lexical(a), lexical(b));
+    let (ra, rb) = (resolved(a), resolved(b));
+    la.starts_with(&lb) || lb.starts_with(&la) || ra.starts_with(&rb) || rb.starts_with(&ra)
 }
 
 fn invalid(key: &'static str, message: String) -> ConfigError {
@@ -844,6 +909,36 @@ mod tests {
         assert!(zero.validate().is_err());
         let typo = Config::from_toml("[session]\nidle_timeout = 5\n").unwrap_err();
         assert!(typo.to_string().contains("idle_timeout"), "{typo}");
+    }
+
+    #[test]
+    fn recording_settings_are_checked() {
+        let c = Config::from_toml(
+            "[recording]\nenabled = true\nrecord_input = true\nretention_days = 30\nrecordings_dir = \"/var/lib/moat/rec\"\n",
+        )
+        .unwrap();
+        assert!(c.validate().is_ok());
+        assert!(c.recording.record_input);
+        let bad = |toml: &str| {
+            Config::from_toml(toml)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string()
+        };
+        let err = bad("export_dir = \"out\"\n[recording]\nrecordings_dir = \"out/rec\"\n");
+        assert!(err.contains("recording.recordings_dir"), "{err}");
+        let err = bad("export_dir = \"./data/out\"\n[recording]\nrecordings_dir = \"data\"\n");
+        assert!(err.contains("recording.recordings_dir"), "{err}");
+        let err = bad("[recording]\nretention_days = 99999\n");
+        assert!(err.contains("recording.retention_days"), "{err}");
+        assert!(Config::from_toml("[recording]\nretention = 3\n").is_err());
+        // Turned off, the directory is not used, so it is not checked.
+        let off = Config::from_toml(
+            "export_dir = \"out\"\n[recording]\nenabled = false\nrecordings_dir = \"out\"\n",
+        )
+        .unwrap();
+        assert!(off.validate().is_ok());
     }
 
     #[test]

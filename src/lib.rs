@@ -6,9 +6,9 @@
 //!
 //! # Layout
 //!
-//! Arrows run one way: `ssh → session → {auth, ops, perm, store, tui}`,
-//! `commands → {ops, store}`, `{auth, ops} → store`, and `{perm, store, tui} → domain`.
-//! Nothing imports `ssh`.
+//! Arrows run one way: `ssh → session → {auth, ops, perm, recording, store, tui}`,
+//! `commands → {ops, recording, store}`, `{auth, ops} → store`, and
+//! `{perm, store, tui} → domain`. Nothing imports `ssh`.
 //!
 //! - [`config`]: the TOML file, defaults and `MOAT_*` overrides; `validate()` types it.
 //! - [`gate`]: who may open a TCP connection at all (the allow-list), decided before the
@@ -32,6 +32,11 @@
 //! - [`commands`]: the CLI's commands as functions (`main.rs` only parses arguments).
 //! - [`demo`]: the demo data set `serve --demo` loads: generated rows, inserted through
 //!   the store.
+//! - [`recording`]: session recordings: the asciicast v2 format, the compressed files in
+//!   `recordings_dir` (one writer thread; a reader that survives a writer that died
+//!   mid-file), and the filter that lets only moat's own escape sequences out of a
+//!   recording into an operator's terminal. No tokio, sqlx or russh: `session` records,
+//!   `commands` lists, exports and replays.
 //! - [`seal`]: the keys in `keys_dir`: the secret key and the AEAD that seals TOTP
 //!   secrets at rest, and the audit key whose HMAC makes the audit chain keyed; used by
 //!   `store` (which seals, opens and MACs) and the key-file checks of `ssh`.
@@ -45,6 +50,7 @@ pub mod domain;
 pub mod gate;
 pub mod ops;
 pub mod perm;
+pub mod recording;
 pub mod seal;
 pub mod session;
 pub mod ssh;

@@ -69,7 +69,24 @@ enum Command {
 #[derive(Subcommand)]
 enum SessionsCommand {
     /// List live sessions (the default): id, user, source address, start, idle time.
-    List,
+    List {
+        /// Ended sessions instead, newest first, with their recordings.
+        #[arg(long)]
+        ended: bool,
+        /// With --ended: at most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Write a session's recording to stdout as an asciicast v2 file (`asciinema play`
+    /// reads it). Refused if the file is not what the audit trail sealed.
+    Export { id: String },
+    /// Play a session's recording in this terminal (moat's own escape sequences only).
+    Replay {
+        id: String,
+        /// Times real time; pauses are cut to 2 s first.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
     /// End a session (its id, or a unique prefix of 4+ characters); it closes within
     /// a second on whichever instance runs it.
     End { id: String },
@@ -82,6 +99,10 @@ enum AuditCommand {
         /// A head recorded earlier (from `moat audit head`): also detects a cut tail.
         #[arg(long, value_name = "ID:HASH")]
         head: Option<String>,
+        /// Check the chain only, not the session recordings it seals (e.g. on a host
+        /// without recordings_dir).
+        #[arg(long)]
+        no_recordings: bool,
     },
     /// Print the last entry's ID:HASH, to keep somewhere else.
     Head,
@@ -325,8 +346,12 @@ fn run() -> anyhow::Result<()> {
             },
             Command::Migrate => commands::migrate(&config, &mut out).await,
             Command::Audit { command } => match command {
-                AuditCommand::Verify { head } => {
-                    commands::audit_verify(&config, head.as_deref(), &mut out).await
+                AuditCommand::Verify {
+                    head,
+                    no_recordings,
+                } => {
+                    commands::audit_verify_with(&config, head.as_deref(), !no_recordings, &mut out)
+                        .await
                 }
                 AuditCommand::Head => commands::audit_head(&config, &mut out).await,
                 AuditCommand::Export {
@@ -345,8 +370,26 @@ fn run() -> anyhow::Result<()> {
                 }
             },
             Command::Sessions {
-                command: None | Some(SessionsCommand::List),
+                command: None | Some(SessionsCommand::List { ended: false, .. }),
             } => commands::sessions_list(&config, &mut out).await,
+            Command::Sessions {
+                command: Some(SessionsCommand::List { ended: true, limit }),
+            } => commands::sessions_ended(&config, limit, &mut out).await,
+            Command::Sessions {
+                command: Some(SessionsCommand::Export { id }),
+            } => {
+                let mut out = std::io::BufWriter::new(out.lock());
+                let done =
+                    commands::session_export(&config, &id, &mut out, &mut std::io::stderr()).await;
+                std::io::Write::flush(&mut out)?;
+                done
+            }
+            Command::Sessions {
+                command: Some(SessionsCommand::Replay { id, speed }),
+            } => {
+                commands::session_replay(&config, &id, speed, &mut out, &mut std::io::stderr())
+                    .await
+            }
             Command::Sessions {
                 command: Some(SessionsCommand::End { id }),
             } => commands::session_end(&config, &id, &op, &mut out).await,

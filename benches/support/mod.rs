@@ -107,6 +107,11 @@ impl Bench {
         format!("127.0.0.1:{}", self.port).parse().unwrap()
     }
 
+    /// The directory the server runs in (its `recordings/` among others).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

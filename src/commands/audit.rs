@@ -11,10 +11,23 @@ use crate::tui::sanitize::{self, SafeText};
 use super::{open_admin_store, CommandError};
 
 /// `moat audit verify [--head ID:HASH]`: walk the chain; an error names the first bad
-/// entry.
+/// entry. Then the session recordings the chain vouches for (see [`audit_verify_with`]).
 pub async fn audit_verify(
     config: &Config,
     head: Option<&str>,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    audit_verify_with(config, head, true, out).await
+}
+
+/// [`audit_verify`]; with `recordings`, also check that every recording sealed in the
+/// chain (and not removed by retention since) is in `recordings_dir` with the size and
+/// SHA-256 its entry holds. Each recording missing or altered is a line on `out` naming
+/// its session, and the command fails.
+pub async fn audit_verify_with(
+    config: &Config,
+    head: Option<&str>,
+    recordings: bool,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
     let head = match head {
@@ -41,8 +54,36 @@ pub async fn audit_verify(
         None => store,
     };
     let result = store.verify_audit(head).await?;
+    let expected = if recordings {
+        crate::session::recording::expected_recordings(&store).await?
+    } else {
+        Vec::new()
+    };
     store.close().await;
     let v = result.map_err(|e| CommandError::Usage(format!("audit trail broken: {e}")))?;
+    let dir = config.recording.recordings_dir.clone();
+    let findings = {
+        let expected = expected.clone();
+        tokio::task::spawn_blocking(move || crate::recording::check_files(&dir, &expected))
+            .await
+            .map_err(|e| CommandError::Usage(e.to_string()))?
+    };
+    if let Some(first) = findings.first() {
+        for f in &findings {
+            writeln!(out, "{}", SafeText::new(&f.to_string()))?;
+        }
+        return Err(CommandError::Usage(format!(
+            "recordings do not match the audit trail: {} of {} ({}{})",
+            findings.len(),
+            expected.len(),
+            SafeText::new(&first.to_string()),
+            if findings.len() > 1 {
+                "; and more above"
+            } else {
+                ""
+            }
+        )));
+    }
     let head = match &v.head {
         Some((id, hash)) => format!("{} entries, head {id}:{}", v.rows, SafeText::new(hash)),
         None => "no entries yet".to_string(),
@@ -69,6 +110,13 @@ pub async fn audit_verify(
             };
             writeln!(out, "audit trail intact: {head}; {keyed}")?
         }
+    }
+    if !expected.is_empty() {
+        writeln!(
+            out,
+            "recordings intact: {} sealed in the trail, each present with its SHA-256",
+            expected.len()
+        )?;
     }
     Ok(())
 }

@@ -10,13 +10,17 @@
 mod audit;
 mod lockout;
 mod perms;
+mod recordings;
 mod serve;
 mod sessions;
 mod users;
 
-pub use audit::{audit_export, audit_head, audit_verify, ExportArgs, TerminalSafeJson};
+pub use audit::{
+    audit_export, audit_head, audit_verify, audit_verify_with, ExportArgs, TerminalSafeJson,
+};
 pub use lockout::{lockout_list, lockout_reset};
 pub use perms::{group_add, group_list, perm_list, set_model_perms, set_object_perm, ObjectPerm};
+pub use recordings::{session_export, session_replay, sessions_ended};
 pub use serve::{build, migrate, qr_text, serve, Built};
 pub use sessions::{session_end, sessions_list};
 use users::create_user;

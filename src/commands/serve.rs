@@ -56,6 +56,7 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         accounts: config.accounts,
         timeouts: config.session,
         live: Arc::default(),
+        recordings: session::recording::Recordings::start(&config.recording)?,
         input_tap: None,
     });
     let server = Arc::new(Server::new(

@@ -7,7 +7,7 @@
 //! the row in question. A codename is a verb and a model: `view_posts`, `change_posts`, or
 //! a custom verb the config declares (`export_posts`); moat's own management permissions
 //! are `moat.manage_users`, `moat.manage_groups`, `moat.manage_permissions`,
-//! `moat.view_audit` and `moat.view_audit_values`.
+//! `moat.view_audit`, `moat.view_audit_values` and `moat.view_recordings`.
 //!
 //! Object permissions can be many (100,000 grants on one table), so they are not loaded
 //! into [`Grants`]: the session asks the store for the codenames on the one row it is about
@@ -53,12 +53,16 @@ pub mod moat_perms {
     pub const VIEW_AUDIT: &str = "moat.view_audit";
     /// Before/after values of every audit entry, whatever the model, row and column rules.
     pub const VIEW_AUDIT_VALUES: &str = "moat.view_audit_values";
-    pub const ALL: [&str; 5] = [
+    /// Session recordings: replaying what any user's console showed (and, with
+    /// `record_input`, what they typed) outside secret fields.
+    pub const VIEW_RECORDINGS: &str = "moat.view_recordings";
+    pub const ALL: [&str; 6] = [
         MANAGE_USERS,
         MANAGE_GROUPS,
         MANAGE_PERMISSIONS,
         VIEW_AUDIT,
         VIEW_AUDIT_VALUES,
+        VIEW_RECORDINGS,
     ];
 }
 

@@ -570,3 +570,34 @@ fn object_permissions_are_verbs_on_that_model_never_moats_own() {
     let err = check_object_codename(moat_perms::MANAGE_USERS, "users").unwrap_err();
     assert!(err.contains("never on a row"), "{err}");
 }
+
+#[test]
+fn recordings_need_their_own_permission() {
+    // An auditor of the trail does not see consoles (nor their values).
+    let auditor = grants(
+        &[moat_perms::VIEW_AUDIT, moat_perms::VIEW_AUDIT_VALUES],
+        &[],
+    );
+    assert_eq!(
+        decide_moat(&auditor, moat_perms::VIEW_RECORDINGS),
+        Decision::Deny("no moat.view_recordings permission".into())
+    );
+    let viewer = grants(&[moat_perms::VIEW_RECORDINGS], &[]);
+    assert!(decide_moat(&viewer, moat_perms::VIEW_RECORDINGS).is_allowed());
+    let root = Grants {
+        is_superuser: true,
+        ..grants(&[], &[])
+    };
+    assert!(decide_moat(&root, moat_perms::VIEW_RECORDINGS).is_allowed());
+    let disabled = Grants {
+        is_active: false,
+        ..viewer.clone()
+    };
+    assert!(!decide_moat(&disabled, moat_perms::VIEW_RECORDINGS).is_allowed());
+    // It is a permission like moat's others: granted only by someone who holds it, and
+    // never on a row.
+    assert!(!may_grant(&auditor, moat_perms::VIEW_RECORDINGS).is_allowed());
+    assert!(may_grant(&viewer, moat_perms::VIEW_RECORDINGS).is_allowed());
+    assert!(check_object_codename(moat_perms::VIEW_RECORDINGS, "recordings").is_err());
+    assert!(moat_perms::ALL.contains(&moat_perms::VIEW_RECORDINGS));
+}

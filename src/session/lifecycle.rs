@@ -68,9 +68,9 @@ impl Context {
         actor.background = Some(background);
         let mut end = live.handle.end.clone();
         if let Some(reason) = self.ended_before_console(&mut live).await {
-            let frames = Frames::new(out);
+            let mut frames = Frames::new(out);
             return self
-                .close(&actor, frames, &format!("session ended: {reason}"))
+                .close(&actor, &mut frames, &format!("session ended: {reason}"))
                 .await;
         }
         let (mut app, cmds) = match who.onboarding {
@@ -93,6 +93,7 @@ impl Context {
         let mut terminal = Terminal::new(AnsiBackend::new(cols, rows, color))?;
         let mut decoder = Decoder::new();
         let mut frames = Frames::new(out);
+        frames.record(self.start_recording(&actor, &term.term, (cols, rows)));
         frames.push(AnsiBackend::ENTER.to_vec());
         self.apply(&mut app, &actor, cmds).await;
 
@@ -100,8 +101,20 @@ impl Context {
         // maximum from authentication.
         let mut last_input = tokio::time::Instant::now();
         let mut warned = false;
-        while !app.quit {
-            frames.draw(&mut terminal, &mut app)?;
+        // False after a wake-up that changed nothing (handing the recording to its
+        // writer): a draw then would still send the cursor's state, and be recorded.
+        let mut redraw = true;
+        let result = loop {
+            if app.quit {
+                frames.finish(AnsiBackend::LEAVE).await;
+                break Ok(());
+            }
+            if std::mem::replace(&mut redraw, true) {
+                frames.secret_on_screen(app.showing_secret());
+                if let Err(e) = frames.draw(&mut terminal, &mut app) {
+                    break Err(e.into());
+                }
+            }
             let (at, timer) = live::next_timer(
                 &self.timeouts,
                 0.0,
@@ -109,6 +122,7 @@ impl Context {
                 warned,
             );
             let deadline = started + Duration::from_secs_f64(at.max(0.0));
+            let flush_at = frames.recording_due();
             let event = tokio::select! {
                 e = events.recv() => e.unwrap_or(Event::Closed),
                 _ = tokio::time::sleep_until(deadline) => {
@@ -125,14 +139,14 @@ impl Context {
                         live::Timer::Idle => "idle timeout: session closed".to_string(),
                         live::Timer::Max => "maximum session time reached: session closed".to_string(),
                     };
-                    return self.close(&actor, frames, &reason).await;
+                    break self.close(&actor, &mut frames, &reason).await;
                 }
                 changed = end.changed() => {
                     let reason = match changed {
                         Ok(()) => end.borrow().clone().unwrap_or_default(),
                         Err(_) => String::new(),
                     };
-                    return self.close(&actor, frames, &format!("session ended: {reason}")).await;
+                    break self.close(&actor, &mut frames, &format!("session ended: {reason}")).await;
                 }
                 _ = tokio::time::sleep(ESC_TIMEOUT), if decoder.has_pending() => {
                     for input in decoder.flush() {
@@ -142,6 +156,11 @@ impl Context {
                     continue;
                 }
                 _ = frames.retry_tick(), if frames.needs_retry() => continue,
+                _ = tokio::time::sleep_until(flush_at.unwrap_or(deadline)), if flush_at.is_some() => {
+                    frames.flush_recording();
+                    redraw = false;
+                    continue;
+                }
                 Some(msg) = background_rx.recv() => {
                     let cmds = app.update(msg);
                     self.apply(&mut app, &actor, cmds).await;
@@ -158,24 +177,31 @@ impl Context {
                         .last_input
                         .store(now_ms() / 1000, std::sync::atomic::Ordering::Relaxed);
                     warned = false;
+                    // Keys that went into a secret field (or opened one: "y" then the
+                    // code, in one read) are recorded as stars, if input is recorded.
+                    let mut secret = app.typing_secret();
                     for input in decoder.feed(&bytes) {
                         let cmds = app.update(Msg::Input(input));
                         self.apply(&mut app, &actor, cmds).await;
+                        secret |= app.typing_secret();
                         if app.quit {
                             break;
                         }
                     }
+                    frames.record_input(&bytes, secret);
                 }
                 Event::Resize { cols, rows } => {
                     let (cols, rows) = self.clamp_size(cols, rows);
                     terminal.backend_mut().set_size(cols, rows);
                     app.update(Msg::Resize { cols, rows });
+                    frames.record_resize(cols, rows);
                 }
-                Event::Closed => return Ok(()),
+                Event::Closed => break Ok(()),
             }
-        }
-        frames.finish(AnsiBackend::LEAVE).await;
-        Ok(())
+        };
+        // The session is over only once its recording is sealed into the audit chain.
+        frames.finish_recording().await;
+        result
     }
 
     /// Put a starting session in the live registries (this instance's, and the
@@ -250,7 +276,7 @@ impl Context {
     async fn close(
         &self,
         actor: &Actor,
-        mut frames: Frames,
+        frames: &mut Frames,
         reason: &str,
     ) -> Result<(), SessionError> {
         tracing::info!(user = %actor.username, session = %actor.session_id, reason, "session closed by the server");

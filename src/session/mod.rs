@@ -12,6 +12,8 @@
 //!   per command.
 //! - `checks`: what a user sees of a table and may do to a model or row, and the audited
 //!   denial; `records`, `audit`, `export`, `manage`, `account`: the handlers.
+//! - `recording`: the session's recording (fed by `frames`), its seal in the audit
+//!   chain, retention, and reading a recording back for a replay.
 
 mod account;
 mod audit;
@@ -23,6 +25,7 @@ mod lifecycle;
 mod lists;
 pub mod live;
 mod manage;
+pub mod recording;
 mod records;
 
 pub use crate::perm::columns::MASK;
@@ -81,6 +84,8 @@ pub struct Context {
     pub timeouts: SessionConfig,
     /// This instance's live sessions (to end them at once).
     pub live: Arc<live::Registry>,
+    /// Session recording (`None` when `[recording] enabled = false`).
+    pub recordings: Option<Arc<recording::Recordings>>,
     /// Called with every chunk of client input before it is decoded. Instrumentation for
     /// tests and benchmarks (e.g. proving that a panic stays inside one session); `None`
     /// in production.

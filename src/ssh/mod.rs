@@ -165,6 +165,7 @@ impl Server {
             self.sessions.store.clone(),
             || handler::now_ms().div_euclid(1000),
         ));
+        let housekeeping = tokio::spawn(Arc::clone(&self.sessions).recording_housekeeping());
         let result = Arc::clone(&self).accept_loop(listener, shutdown).await;
         live.end_all("the server is shutting down");
         let deadline = tokio::time::Instant::now() + DRAIN;
@@ -172,6 +173,7 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         watcher.abort();
+        housekeeping.abort();
         result
     }
 

@@ -240,7 +240,7 @@ pub enum KeyedStart<K> {
 /// Name of the `moat_meta` row recording the audit key.
 const KEY_RECORD: &str = "audit_key";
 
-fn audit_row(r: &sqlx::any::AnyRow) -> Result<AuditRow, sqlx::Error> {
+pub(super) fn audit_row(r: &sqlx::any::AnyRow) -> Result<AuditRow, sqlx::Error> {
     let json = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
     Ok(AuditRow {
         id: r.try_get("id")?,
@@ -363,7 +363,8 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 }
 
-const AUDIT_COLUMNS: &str = "id, at_ms, actor, source_ip, session_id, action, model, pk, \
+pub(super) const AUDIT_COLUMNS: &str =
+    "id, at_ms, actor, source_ip, session_id, action, model, pk, \
      before_json, after_json, outcome, reason, prev_hash, hash";
 
 /// Filters for reading the trail.

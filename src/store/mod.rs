@@ -21,6 +21,7 @@ mod delete;
 mod demo;
 mod lockout;
 mod perms;
+pub mod recordings;
 mod records;
 mod schema;
 mod sessions;
@@ -45,6 +46,7 @@ pub use audit::{
 pub use bind::value_json;
 pub use demo::{DemoAuthor, DemoComment, DemoOutcome, DemoPost, DemoRows};
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
+pub use recordings::{EndedSession, NewRecording, RecordingRow};
 pub use sessions::{LiveSession, SessionRow};
 pub use users::{KeyCheck, LoginUser, NewUser, TotpDevice};
 pub use write::SaveOutcome;

@@ -45,6 +45,8 @@ pub struct App {
     pub confirm: Option<(SafeText, Action)>,
     /// Text shown once in a box until a key is pressed.
     pub dialog: Option<Vec<SafeText>>,
+    /// The box holds a secret (a one-time password): recordings leave it out.
+    pub secret_dialog: bool,
     /// An export under way: rows written, of about this many.
     pub export: Option<(u64, Option<RowCount>)>,
     /// Set while the user is being set up: only the account screens are reachable.
@@ -70,6 +72,7 @@ impl App {
             prompt: None,
             confirm: None,
             dialog: None,
+            secret_dialog: false,
             export: None,
             setup: None,
             backup_codes: None,
@@ -153,6 +156,7 @@ impl App {
             Msg::BackupCodes { codes } => {
                 self.help = false;
                 self.dialog = None;
+                self.secret_dialog = false;
                 self.backup_codes = Some(BackupCodesBox::new(&codes));
                 Vec::new()
             }
@@ -232,7 +236,9 @@ impl App {
                 self.route(&msg).0
             }
             Msg::Manage(ManageMsg::Show(ref lines)) => {
+                // What a management command shows once is a one-time password.
                 self.dialog = Some(lines.iter().map(|l| SafeText::new(l)).collect());
+                self.secret_dialog = true;
                 self.route(&msg).0
             }
             // The index and every list of a model keep their counts current.
@@ -298,6 +304,7 @@ impl App {
             }
             Action::Dialog(lines) => {
                 self.dialog = Some(lines);
+                self.secret_dialog = false;
                 Vec::new()
             }
             action @ (Action::Notice(_) | Action::Error(_)) => self.say(action),
@@ -325,6 +332,7 @@ impl App {
             return Vec::new();
         }
         if self.dialog.take().is_some() {
+            self.secret_dialog = false;
             return Vec::new();
         }
         if let Some((_, yes)) = self.confirm.take() {

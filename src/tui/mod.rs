@@ -8,7 +8,8 @@
 //!   prompt; [`backup_codes`]: the box that shows new backup codes;
 //! - [`backend`]: a ratatui backend that renders frame diffs to ANSI bytes;
 //! - [`input`]: terminal bytes → keys and pastes; [`qr`]: QR codes in half blocks;
-//! - [`sanitize`]: the one gate for untrusted text on its way to the screen.
+//! - [`sanitize`]: the one gate for untrusted text on its way to the screen;
+//! - [`secrecy`]: which keys and screens a session recording leaves out.
 
 pub mod app;
 pub mod backend;
@@ -22,6 +23,7 @@ pub mod qr;
 pub mod sanitize;
 pub mod screen;
 pub mod screens;
+pub mod secrecy;
 
 pub use app::App;
 pub use protocol::{Cmd, Msg};

@@ -73,6 +73,18 @@ pub trait Screen: CloneScreen + std::fmt::Debug + Send {
         false
     }
 
+    /// Whether what is typed here is a secret (a password, a code): a session recording
+    /// that records input leaves it out.
+    fn takes_secrets(&self) -> bool {
+        false
+    }
+
+    /// Whether the screen shows a secret (a TOTP secret to enrol): a session recording
+    /// leaves it out.
+    fn shows_secrets(&self) -> bool {
+        false
+    }
+
     /// Rows the screen needs: when the body is shorter, it may draw over the title bar
     /// too (the enrolment QR code needs every row there is).
     fn min_height(&self) -> u16 {

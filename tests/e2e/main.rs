@@ -19,5 +19,6 @@ mod instances;
 mod openssh;
 mod perms;
 mod proxy;
+mod recording;
 mod search;
 mod tui_snapshots;

@@ -100,6 +100,14 @@ impl Screen for EnrolScreen {
         true
     }
 
+    fn takes_secrets(&self) -> bool {
+        true
+    }
+
+    fn shows_secrets(&self) -> bool {
+        true
+    }
+
     fn min_height(&self) -> u16 {
         u16::try_from(self.qr.len()).unwrap_or(u16::MAX)
     }

@@ -146,6 +146,10 @@ impl Screen for PasswordScreen {
         true
     }
 
+    fn takes_secrets(&self) -> bool {
+        true
+    }
+
     fn draw(&mut self, buf: &mut Buffer, area: Rect) -> Option<Position> {
         draw_password(self, buf, area)
     }

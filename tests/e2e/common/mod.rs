@@ -92,6 +92,10 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         database_url: format!("sqlite://{}", dir.join("moat.db").display()),
         keys_dir: dir.join("keys"),
         export_dir: dir.join("exports"),
+        recording: moat::config::RecordingConfig {
+            recordings_dir: dir.join("recordings"),
+            ..moat::config::RecordingConfig::default()
+        },
         auth_rejection_ms: 20,
         argon2: TEST_ARGON2,
         ..Config::default()
@@ -154,6 +158,7 @@ impl TestServer {
                         accounts: ctx.accounts,
                         timeouts: ctx.timeouts,
                         live: Arc::clone(&ctx.live),
+                        recordings: ctx.recordings.clone(),
                         input_tap: Some(tap),
                     }),
                     Live::from_config(&config).expect("live config"),
