@@ -13,10 +13,10 @@ use crate::auth::lockout::Policy;
 use crate::auth::password::{generate_password, Hasher};
 use crate::auth::{totp, AuthService};
 use crate::config::{Config, ConfigError, Validated};
+use crate::demo;
 use crate::session;
 use crate::ssh::hostkey::{self};
 use crate::ssh::{self, Live, Server};
-use crate::demo;
 use crate::store::Store;
 use crate::tui::sanitize::SafeText;
 
@@ -35,8 +35,9 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
     let (host_key, _) = hostkey::load_or_generate(&config.keys_dir)?;
     let fingerprint = hostkey::fingerprint(&host_key);
     let hasher = Arc::new(Hasher::new(config.argon2)?);
-    let schema = Arc::new(store.introspect().await?);
+    let schema = store.introspect().await?;
     config.validate_models(&schema)?;
+    let schema = Arc::new(session::SchemaCell::new(schema));
     let auth = AuthService::new(
         store.clone(),
         Arc::clone(&hasher),
@@ -55,6 +56,8 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         auth: auth.clone(),
         accounts: config.accounts,
         timeouts: config.session,
+        refresh_every: (config.console.refresh_secs > 0)
+            .then(|| std::time::Duration::from_secs(config.console.refresh_secs)),
         live: Arc::default(),
         recordings: session::recording::Recordings::start(&config.recording)?,
         input_tap: None,
@@ -115,6 +118,14 @@ pub async fn serve(
                 ),
                 Err(e) => {
                     tracing::error!(error = %e, "configuration reload refused; keeping the old one")
+                }
+            }
+            // New tables appear, dropped ones go; open sessions keep running and see
+            // them at their next command.
+            match server.sessions.reload_schema().await {
+                Ok(n) => tracing::info!(tables = n, "schema re-read"),
+                Err(e) => {
+                    tracing::error!(error = %e, "schema re-read refused; keeping the old one")
                 }
             }
         }

@@ -25,7 +25,7 @@ impl Context {
         let Some(model) = e.model.as_deref() else {
             return Seen::Withheld;
         };
-        if self.schema.table(model).is_none() {
+        if self.schema().table(model).is_none() {
             // moat's own records (who did what to users, groups, sessions), by exact name:
             // a dropped data table called `moatx` is not one of them.
             const MOAT_RECORDS: [&str; 5] = [

@@ -26,10 +26,12 @@ impl Context {
         }
     }
 
-    /// The table `model` with every column (for writes and their audit rows).
-    pub(super) fn full_table(&self, model: &str) -> Result<&TableInfo, Msg> {
-        self.schema
+    /// The table `model` with every column (for writes and their audit rows), as the
+    /// schema has it now.
+    pub(super) fn full_table(&self, model: &str) -> Result<TableInfo, Msg> {
+        self.schema()
             .table(model)
+            .cloned()
             .ok_or_else(|| Msg::Failed(format!("no such model: {model}")))
     }
 
@@ -37,7 +39,7 @@ impl Context {
     pub(super) fn table(&self, g: &Grants, model: &str) -> Result<Shown, Msg> {
         let table = self.full_table(model)?;
         Ok(perm::columns::shown(
-            table,
+            &table,
             self.rules.get(model),
             &g.groups,
         ))
@@ -127,7 +129,7 @@ impl Context {
     ) -> Result<Vec<crate::domain::Reference>, Msg> {
         let mut references = self
             .store
-            .references(&self.schema, t, key)
+            .references(&self.schema(), t, key)
             .await
             .map_err(|e| Msg::Failed(describe(&e)))?;
         let cascading: Vec<String> = references
@@ -135,7 +137,7 @@ impl Context {
             .filter(|r| r.on_delete.eq_ignore_ascii_case("CASCADE"))
             .map(|r| r.table.clone())
             .collect();
-        let blockers = perm::cascade_blockers(g, &self.schema, &cascading);
+        let blockers = perm::cascade_blockers(g, &self.schema(), &cascading);
         if !blockers.is_empty() {
             let reason = format!(
                 "deleting it would also delete rows of {}, which you may not delete",

@@ -16,6 +16,26 @@ pub(super) fn failed(e: StoreError) -> Msg {
 }
 
 impl Context {
+    /// A store error on `model`'s table as the user should read it: when the table is gone
+    /// from the database (dropped or renamed since moat read the schema), say so rather
+    /// than pass on the database's complaint.
+    pub(super) async fn model_failed(&self, model: &str, e: StoreError) -> Msg {
+        if let StoreError::Db(_) = e {
+            let gone = match self.store.introspect().await {
+                Ok(schema) => schema.table(model).is_none(),
+                Err(_) => false,
+            };
+            if gone {
+                tracing::warn!(model, error = %e, "a model's table is gone");
+                return Msg::Failed(format!(
+                    "{model} is no longer in the database (dropped or renamed); \
+                     :reload re-reads the tables"
+                ));
+            }
+        }
+        failed(e)
+    }
+
     /// Check and run one command: the boundary every action crosses, whatever the UI
     /// showed. Every store call is preceded by a permission check; every denial is
     /// audited.
@@ -88,6 +108,7 @@ impl Context {
             } => self.bulk(a, g, model, action, keys).await,
             Cmd::Export { model, query } => self.export(a, g, model, query).await,
             Cmd::LoadAudit { query, before_id } => self.audit_page(a, g, query, before_id).await,
+            Cmd::ReloadSchema => self.reload(a, g).await,
         };
         Some(reply.unwrap_or_else(|refused| refused))
     }

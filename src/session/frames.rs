@@ -119,7 +119,7 @@ impl Frames {
         terminal: &mut Terminal<AnsiBackend>,
         app: &mut App,
     ) -> Result<(), std::io::Error> {
-        if std::mem::take(&mut self.repaint) {
+        if std::mem::take(&mut self.repaint) | app.take_repaint() {
             terminal.clear()?;
         }
         terminal.draw(|frame| app.draw(frame))?;

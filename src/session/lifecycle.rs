@@ -100,6 +100,7 @@ impl Context {
         // Idle time from the user's input only (our own redraws do not count); the
         // maximum from authentication.
         let mut last_input = tokio::time::Instant::now();
+        let mut last_refresh = last_input;
         let mut warned = false;
         // False after a wake-up that changed nothing (handing the recording to its
         // writer): a draw then would still send the cursor's state, and be recorded.
@@ -123,7 +124,14 @@ impl Context {
             );
             let deadline = started + Duration::from_secs_f64(at.max(0.0));
             let flush_at = frames.recording_due();
+            let refresh_at = self.refresh_every.map(|every| last_refresh + every);
             let event = tokio::select! {
+                _ = tokio::time::sleep_until(refresh_at.unwrap_or(deadline)), if refresh_at.is_some() => {
+                    last_refresh = tokio::time::Instant::now();
+                    let cmds = app.update(Msg::Tick);
+                    self.apply(&mut app, &actor, cmds).await;
+                    continue;
+                }
                 e = events.recv() => e.unwrap_or(Event::Closed),
                 _ = tokio::time::sleep_until(deadline) => {
                     let reason = match timer {

@@ -5,15 +5,16 @@
 use super::dispatch::{failed, Reply};
 use super::{Actor, Context};
 use crate::domain::{pk_text, ColumnKind, Grants, ListQuery, PageAnchor, Sort, Value};
-use crate::perm::{self, Visibility};
+use crate::perm::{self, Action, Visibility};
+use crate::store::AuditEntry;
 use crate::tui::protocol::ModelSummary;
 use crate::tui::Msg;
 
 impl Context {
     /// The models `g` may see, with what they may do on each.
     pub(super) fn models(&self, g: &Grants) -> Msg {
-        let models = self
-            .schema
+        let schema = self.schema();
+        let models = schema
             .tables
             .iter()
             .filter(|t| perm::model_listed(g, &t.name))
@@ -49,11 +50,10 @@ impl Context {
         query: ListQuery,
     ) -> Reply {
         let (t, listing) = self.listable(actor, g, &model, &query).await?;
-        let count = self
-            .store
-            .count_rows(&t.table, &listing)
-            .await
-            .map_err(failed)?;
+        let count = match self.store.count_rows(&t.table, &listing).await {
+            Ok(count) => count,
+            Err(e) => return Err(self.model_failed(&model, e).await),
+        };
         Ok(Msg::Counted {
             model,
             query,
@@ -73,11 +73,10 @@ impl Context {
         query: ListQuery,
     ) -> Reply {
         let (t, listing) = self.listable(actor, g, &model, &query).await?;
-        let mut page = self
-            .store
-            .page(&t.table, &anchor, limit, &listing)
-            .await
-            .map_err(failed)?;
+        let mut page = match self.store.page(&t.table, &anchor, limit, &listing).await {
+            Ok(page) => page,
+            Err(e) => return Err(self.model_failed(&model, e).await),
+        };
         for row in &mut page.rows {
             t.mask(&mut row.values);
         }
@@ -130,11 +129,14 @@ impl Context {
             .column(&column)
             .map(ColumnKind::of_column)
             .unwrap_or(ColumnKind::Text);
-        let values: Vec<(Value, u64)> = self
+        let values: Vec<(Value, u64)> = match self
             .store
             .distinct_values(&t.table, &column, &listing, 50)
             .await
-            .map_err(failed)?;
+        {
+            Ok(values) => values,
+            Err(e) => return Err(self.model_failed(&model, e).await),
+        };
         Ok(Msg::Distinct {
             model,
             column,
@@ -145,5 +147,23 @@ impl Context {
             boolean: kind == ColumnKind::Boolean,
             values,
         })
+    }
+
+    /// Read the database's tables again (superusers, audited): new tables appear in
+    /// every session's index, dropped ones go.
+    pub(super) async fn reload(&self, actor: &Actor, g: &Grants) -> Reply {
+        let action = Action::Custom("reload".into());
+        if !g.is_superuser {
+            return Err(self
+                .deny(actor, &action, "moat", None, "only superusers")
+                .await);
+        }
+        let tables = self.reload_schema().await.map_err(Msg::Failed)?;
+        let audit = AuditEntry {
+            reason: Some(format!("{tables} tables")),
+            ..actor.audit("schema_reload", "moat")
+        };
+        self.store.audit(&[audit]).await.map_err(failed)?;
+        Ok(Msg::SchemaReloaded { tables })
     }
 }

@@ -200,7 +200,8 @@ impl Context {
             } => {
                 self.require(actor, g, MANAGE_PERMISSIONS, "model_perm")
                     .await?;
-                perm::check_codename(&self.schema, &self.rules, &codename).map_err(Msg::Failed)?;
+                perm::check_codename(&self.schema(), &self.rules, &codename)
+                    .map_err(Msg::Failed)?;
                 let action = if grant { "grant" } else { "revoke" };
                 self.may_grant(actor, g, &codename, action).await?;
                 if grant {
@@ -238,7 +239,8 @@ impl Context {
             } => {
                 self.require(actor, g, MANAGE_PERMISSIONS, "object_perm")
                     .await?;
-                perm::check_codename(&self.schema, &self.rules, &codename).map_err(Msg::Failed)?;
+                perm::check_codename(&self.schema(), &self.rules, &codename)
+                    .map_err(Msg::Failed)?;
                 perm::check_object_codename(&codename, &model).map_err(Msg::Failed)?;
                 // The actor must hold it at model level, or on this very row.
                 let on_row = self

@@ -67,7 +67,9 @@ pub type InputTap = Arc<dyn Fn(&[u8]) + Send + Sync>;
 /// Shared by every session of a server.
 pub struct Context {
     pub store: Store,
-    pub schema: Arc<Schema>,
+    /// The tables the console shows, as last introspected (re-read on SIGHUP and
+    /// `:reload`).
+    pub schema: Arc<SchemaCell>,
     pub page_size: u32,
     pub max_size: (u16, u16),
     /// Column rules and custom verbs by model (`[models.*]` in config).
@@ -82,6 +84,8 @@ pub struct Context {
     pub accounts: AccountsConfig,
     /// Idle and maximum session time.
     pub timeouts: SessionConfig,
+    /// How often the screen shown is refreshed (`[console] refresh_secs`), if at all.
+    pub refresh_every: Option<std::time::Duration>,
     /// This instance's live sessions (to end them at once).
     pub live: Arc<live::Registry>,
     /// Session recording (`None` when `[recording] enabled = false`).
@@ -95,9 +99,36 @@ pub struct Context {
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
-            .field("tables", &self.schema.tables.len())
+            .field("tables", &self.schema().tables.len())
             .field("page_size", &self.page_size)
             .finish_non_exhaustive()
+    }
+}
+
+/// The schema every session of a server reads, replaced whole when it is re-read: a
+/// command works on the snapshot it took, so a reload never changes a table under it.
+#[derive(Debug, Default)]
+pub struct SchemaCell(std::sync::RwLock<Arc<Schema>>);
+
+impl SchemaCell {
+    pub fn new(schema: Schema) -> SchemaCell {
+        SchemaCell(std::sync::RwLock::new(Arc::new(schema)))
+    }
+
+    /// The schema now.
+    pub fn get(&self) -> Arc<Schema> {
+        match self.0.read() {
+            Ok(s) => Arc::clone(&s),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replace it.
+    pub fn set(&self, schema: Schema) {
+        match self.0.write() {
+            Ok(mut s) => *s = Arc::new(schema),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(schema),
+        }
     }
 }
 
@@ -119,6 +150,26 @@ pub enum SessionError {
 }
 
 impl Context {
+    /// The tables the console shows, as last introspected.
+    pub fn schema(&self) -> Arc<Schema> {
+        self.schema.get()
+    }
+
+    /// Introspect the database again (new tables appear, dropped ones go) and check the
+    /// `[models.*]` rules against it; a schema the rules do not fit is refused and the
+    /// old one kept. Returns the number of tables.
+    pub async fn reload_schema(&self) -> Result<usize, String> {
+        let schema = self
+            .store
+            .introspect()
+            .await
+            .map_err(|e| format!("reading the schema failed: {e}"))?;
+        crate::config::validate_models(&self.rules, &schema).map_err(|e| e.to_string())?;
+        let n = schema.tables.len();
+        self.schema.set(schema);
+        Ok(n)
+    }
+
     /// Clamp a client-reported size: 0×0 means "unknown", anything larger than the
     /// configured maximum is cut (bounds the memory of the two cell buffers).
     pub fn clamp_size(&self, cols: u32, rows: u32) -> (u16, u16) {

@@ -112,7 +112,7 @@ impl Context {
                     .await);
             }
         }
-        let table = self.full_table(&model)?;
+        let table = &self.full_table(&model)?;
         let refused = |e: StoreError| match e {
             StoreError::Constraint(words) => Msg::SaveRefused(words),
             other => Msg::Failed(describe(&other)),
@@ -229,7 +229,7 @@ impl Context {
             };
             changes.push((column.clone(), value));
         }
-        let table = self.full_table(&model)?;
+        let table = &self.full_table(&model)?;
         let audit = AuditEntry {
             reason: Some(format!("bulk action {action} on {} rows", keys.len())),
             ..actor.audit("change", &model)
@@ -265,7 +265,10 @@ impl Context {
             .row_allowed(actor, g, &Action::View, &model, &key)
             .await?;
         let caps = self.row_caps(actor, g, &model, &key).await?;
-        let mut record = self.store.record(&t.table, &key).await.map_err(failed)?;
+        let mut record = match self.store.record(&t.table, &key).await {
+            Ok(record) => record,
+            Err(e) => return Err(self.model_failed(&model, e).await),
+        };
         let mut values: Vec<Value> = record.fields.iter().map(|(_, v)| v.clone()).collect();
         t.mask(&mut values);
         for (field, value) in record.fields.iter_mut().zip(values) {
@@ -353,7 +356,7 @@ impl Context {
     ) -> Reply {
         self.row_allowed(actor, g, &Action::Delete, &model, &key)
             .await?;
-        let t = self.full_table(&model)?;
+        let t = &self.full_table(&model)?;
         let references = self.delete_reach(actor, g, t, &key).await?;
         Ok(Msg::DeleteAsk {
             model,
@@ -372,14 +375,14 @@ impl Context {
     ) -> Reply {
         self.row_allowed(actor, g, &Action::Delete, &model, &key)
             .await?;
-        let t = self.full_table(&model)?;
+        let t = &self.full_table(&model)?;
         self.delete_reach(actor, g, t, &key).await?;
         let audit = AuditEntry {
             pk: pk_text(&key),
             ..actor.audit("delete", &model)
         };
         self.store
-            .delete_record(&self.schema, t, &key, audit)
+            .delete_record(&self.schema(), t, &key, audit)
             .await
             .map_err(failed)?;
         Ok(Msg::Deleted { model, key })
@@ -398,7 +401,7 @@ impl Context {
             self.row_allowed(actor, g, &Action::Delete, &model, key)
                 .await?;
         }
-        let t = self.full_table(&model)?;
+        let t = &self.full_table(&model)?;
         for key in &keys {
             self.delete_reach(actor, g, t, key).await?;
         }
@@ -408,7 +411,7 @@ impl Context {
         };
         let count = keys.len();
         self.store
-            .delete_records(&self.schema, t, &keys, audit)
+            .delete_records(&self.schema(), t, &keys, audit)
             .await
             .map_err(failed)?;
         Ok(Msg::DeletedMany { model, count })
@@ -454,7 +457,8 @@ impl Context {
             .foreign_keys
             .iter()
             .find(|fk| fk.columns.len() == 1 && fk.columns[0] == column)?;
-        let target = self.schema.table(&fk.ref_table)?;
+        let schema = self.schema();
+        let target = schema.table(&fk.ref_table)?;
         let target_key = target.key_columns();
         let refers_to_key = match fk.ref_columns.as_slice() {
             [] => true,

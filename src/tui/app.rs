@@ -25,15 +25,48 @@ pub enum Status {
     Notice(SafeText),
 }
 
+/// A screen on the stack, and whether what it shows may be out of date: something was
+/// changed while it was underneath, so it refreshes when it is on top again.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub screen: Box<dyn Screen>,
+    pub stale: bool,
+}
+
+impl Entry {
+    fn new(screen: Box<dyn Screen>) -> Entry {
+        Entry {
+            screen,
+            stale: false,
+        }
+    }
+}
+
+impl std::ops::Deref for Entry {
+    type Target = dyn Screen;
+    fn deref(&self) -> &(dyn Screen + 'static) {
+        self.screen.as_ref()
+    }
+}
+
+impl std::ops::DerefMut for Entry {
+    fn deref_mut(&mut self) -> &mut (dyn Screen + 'static) {
+        self.screen.as_mut()
+    }
+}
+
 /// The `:` commands, for the help and for a mistyped one.
-const COMMANDS: &str = ":users, :groups, :sessions, :audit, :password, :backup-codes, :q";
+const COMMANDS: &str =
+    ":MODEL [KEY], :users, :groups, :sessions, :audit, :password, :backup-codes, :reload, :q";
 
 /// The console.
 #[derive(Clone, Debug)]
 pub struct App {
     pub user: SafeText,
     /// The screens, innermost last; the first is the index (or a set-up screen).
-    pub stack: Vec<Box<dyn Screen>>,
+    pub stack: Vec<Entry>,
+    /// Ctrl-L asked for the whole terminal to be drawn again.
+    pub repaint: bool,
     pub help: bool,
     pub status: Option<Status>,
     pub page_size: u32,
@@ -63,7 +96,8 @@ impl App {
     pub fn new(user: &str, page_size: u32, size: (u16, u16)) -> (App, Vec<Cmd>) {
         let app = App {
             user: SafeText::new(user),
-            stack: vec![Box::new(IndexScreen::new(page_size))],
+            stack: vec![Entry::new(Box::new(IndexScreen::new(page_size)))],
+            repaint: false,
             help: false,
             status: None,
             page_size,
@@ -93,11 +127,11 @@ impl App {
         app.setup = Some(setup);
         match setup {
             Setup::Enrol => {
-                app.stack = vec![Box::<super::screens::EnrolScreen>::default()];
+                app.stack = vec![Entry::new(Box::<super::screens::EnrolScreen>::default())];
                 (app, vec![Cmd::BeginEnrolment])
             }
             Setup::ChangePassword => {
-                app.stack = vec![Box::new(PasswordScreen::new(true))];
+                app.stack = vec![Entry::new(Box::new(PasswordScreen::new(true)))];
                 (app, Vec::new())
             }
         }
@@ -105,7 +139,7 @@ impl App {
 
     /// The screen on top.
     pub fn screen(&self) -> Option<&dyn Screen> {
-        self.stack.last().map(|s| s.as_ref())
+        self.stack.last().map(|e| e.screen.as_ref())
     }
 
     /// Apply one message; return what to do next.
@@ -169,14 +203,14 @@ impl App {
             }
             Msg::Enrolled => {
                 self.setup = Some(Setup::ChangePassword);
-                self.stack = vec![Box::new(PasswordScreen::new(true))];
+                self.stack = vec![Entry::new(Box::new(PasswordScreen::new(true)))];
                 self.say(Action::Notice(
                     "Code accepted: two-factor authentication is on. Now choose your password."
                         .into(),
                 ))
             }
             Msg::PasswordChanged if self.setup.take().is_some() => {
-                self.stack = vec![Box::new(IndexScreen::new(self.page_size))];
+                self.stack = vec![Entry::new(Box::new(IndexScreen::new(self.page_size)))];
                 self.status = Some(Status::Notice(SafeText::new(
                     "Password set. Your account is ready.",
                 )));
@@ -222,28 +256,43 @@ impl App {
                 }
                 // Forms and conflicts over the row close; the record or list below shows
                 // it as it is now.
-                let (cmds, claimed) = self.route(&msg);
-                match msg {
-                    Msg::Saved { model, key, .. } if !claimed => {
-                        let (record, load) = RecordScreen::open(&model, SafeText::new(&model), key);
-                        self.apply(Action::push(record, load))
-                    }
-                    _ => cmds,
+                let (mut cmds, claimed) = self.route(&msg);
+                if let (Msg::Saved { model, key, .. }, false) = (msg, claimed) {
+                    let (record, load) = RecordScreen::open(&model, SafeText::new(&model), key);
+                    cmds.extend(self.apply(Action::push(record, load)));
                 }
+                self.changed();
+                cmds
             }
             Msg::Manage(ManageMsg::Changed(ref text)) => {
                 self.status = Some(Status::Notice(SafeText::new(text)));
-                self.route(&msg).0
+                let cmds = self.route(&msg).0;
+                self.changed();
+                cmds
             }
             Msg::Manage(ManageMsg::Show(ref lines)) => {
                 // What a management command shows once is a one-time password.
                 self.dialog = Some(lines.iter().map(|l| SafeText::new(l)).collect());
                 self.secret_dialog = true;
-                self.route(&msg).0
+                let cmds = self.route(&msg).0;
+                self.changed();
+                cmds
             }
+            Msg::SchemaReloaded { tables } => {
+                let text = format!("read the database's tables again: {tables} tables");
+                self.status = Some(Status::Notice(SafeText::new(&text)));
+                // Every screen reads its data again when shown; the one shown now, now.
+                self.changed();
+                self.refresh()
+            }
+            Msg::Tick => match self.stack.last() {
+                // Typing screens keep what is typed; the rest read their data again.
+                Some(top) if !top.takes_all_keys() => self.refresh(),
+                _ => Vec::new(),
+            },
             // The index and every list of a model keep their counts current.
             Msg::Models(_) | Msg::Counted { .. } => {
-                let actions: Vec<Action> = self.stack.iter_mut().map(|s| s.update(&msg)).collect();
+                let actions: Vec<Action> = self.stack.iter_mut().map(|e| e.update(&msg)).collect();
                 self.apply(Action::Many(actions))
             }
             Msg::Page { .. }
@@ -258,16 +307,52 @@ impl App {
     /// Offer `msg` to the screen on top; a screen that closes because of it passes it on
     /// to the one below. Returns the commands, and whether a screen acted on it.
     fn route(&mut self, msg: &Msg) -> (Vec<Cmd>, bool) {
+        let mut cmds = Vec::new();
         while let Some(top) = self.stack.last_mut() {
             match top.update(msg) {
-                Action::Pop if self.stack.len() > 1 => {
-                    self.stack.pop();
+                Action::Pop if self.stack.len() > 1 => cmds.extend(self.pop()),
+                Action::None | Action::Ignored | Action::Pop => return (cmds, false),
+                action => {
+                    cmds.extend(self.apply(action));
+                    return (cmds, true);
                 }
-                Action::None | Action::Ignored | Action::Pop => return (Vec::new(), false),
-                action => return (self.apply(action), true),
             }
         }
-        (Vec::new(), false)
+        (cmds, false)
+    }
+
+    /// Open `screen` on top.
+    fn push(&mut self, screen: Box<dyn Screen>) {
+        self.stack.push(Entry::new(screen));
+    }
+
+    /// Close the screen on top; the one below refreshes if something changed meanwhile.
+    fn pop(&mut self) -> Vec<Cmd> {
+        if self.stack.len() < 2 {
+            return Vec::new();
+        }
+        self.stack.pop();
+        self.resume()
+    }
+
+    /// The screen now on top: if something changed while it was underneath, it reads
+    /// its data again.
+    fn resume(&mut self) -> Vec<Cmd> {
+        match self.stack.last_mut() {
+            Some(e) if e.stale => {
+                e.stale = false;
+                e.screen.refresh()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Something was written: every screen under the top one may show it out of date.
+    fn changed(&mut self) {
+        let below = self.stack.len().saturating_sub(1);
+        for e in &mut self.stack[..below] {
+            e.stale = true;
+        }
     }
 
     /// Carry out what a screen asked for.
@@ -276,13 +361,10 @@ impl App {
             Action::None | Action::Ignored => Vec::new(),
             Action::Cmds(cmds) => cmds,
             Action::Push(screen, cmds) => {
-                self.stack.push(screen);
+                self.push(screen);
                 cmds
             }
-            Action::Pop => {
-                self.back();
-                Vec::new()
-            }
+            Action::Pop => self.pop(),
             Action::PopWith(handoff) => {
                 if self.stack.len() < 2 {
                     return Vec::new();
@@ -292,7 +374,9 @@ impl App {
                     Some(top) => top.handoff(handoff),
                     None => Action::None,
                 };
-                self.apply(next)
+                let mut cmds = self.apply(next);
+                cmds.extend(self.resume());
+                cmds
             }
             Action::Confirm(question, yes) => {
                 self.confirm = Some((SafeText::new(&question), *yes));
@@ -324,6 +408,11 @@ impl App {
     }
 
     fn on_key(&mut self, k: KeyEvent) -> Vec<Cmd> {
+        if k == KeyEvent::ctrl('l') {
+            // Draw the whole terminal again (it was scribbled on); nothing else changes.
+            self.repaint = true;
+            return Vec::new();
+        }
         if self.backup_codes.is_some() {
             return self.backup_codes_key(k);
         }
@@ -377,6 +466,7 @@ impl App {
                 return Vec::new();
             }
             Key::Char('c') if k.mods.ctrl => return self.quit(),
+            Key::Char('r') if k.mods.ctrl => return self.refresh(),
             _ => {}
         }
         match top.key(k) {
@@ -467,9 +557,27 @@ impl App {
             }
             "password" => Action::push(PasswordScreen::new(false), Vec::new()),
             "backup-codes" => Action::cmd(Cmd::BackupCodes),
+            "reload" => Action::cmd(Cmd::ReloadSchema),
             other => Action::Error(format!("unknown command :{other} (try {COMMANDS})")),
         };
         self.apply(action)
+    }
+
+    /// Read the data of the screen on top again (Ctrl-R, the refresh timer), keeping its
+    /// selection by key.
+    fn refresh(&mut self) -> Vec<Cmd> {
+        match self.stack.last_mut() {
+            Some(top) => {
+                top.stale = false;
+                top.screen.refresh()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether the terminal must be drawn whole (Ctrl-L); asking clears it.
+    pub fn take_repaint(&mut self) -> bool {
+        std::mem::take(&mut self.repaint)
     }
 
     fn quit(&mut self) -> Vec<Cmd> {
@@ -478,10 +586,7 @@ impl App {
     }
 
     fn back(&mut self) -> Vec<Cmd> {
-        if self.stack.len() > 1 {
-            self.stack.pop();
-        }
-        Vec::new()
+        self.pop()
     }
 }
 

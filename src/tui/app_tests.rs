@@ -377,3 +377,152 @@ fn the_idle_warning_lasts_until_the_next_key() {
     app.update(key('j'));
     assert!(!footer(&mut app).contains("closes in 60 s"));
 }
+
+fn answer_page(app: &mut App, cmds: &[Cmd], keys: std::ops::RangeInclusive<i64>) -> Vec<Cmd> {
+    let anchor = cmds
+        .iter()
+        .find_map(|c| match c {
+            Cmd::LoadPage { anchor, .. } => Some(anchor.clone()),
+            _ => None,
+        })
+        .expect("a page asked for");
+    app.update(Msg::Page {
+        model: "posts".into(),
+        anchor,
+        page: page(keys),
+        caps: Capabilities::ALL,
+        row_caps: None,
+    })
+}
+
+fn selected_key(app: &App) -> String {
+    let screen = app
+        .clone()
+        .stack
+        .pop()
+        .map(|e| format!("{:?}", e.screen))
+        .unwrap();
+    screen
+}
+
+#[test]
+fn back_from_an_edit_shows_the_list_as_it_is_now() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(key('j'));
+    app.update(special(Key::Enter));
+    app.update(record_msg(2, Capabilities::ALL));
+    app.update(key('e'));
+    app.update(form_msg(Some(2)));
+    app.update(Msg::Saved {
+        model: "posts".into(),
+        key: vec![Value::Integer(2)],
+        created: false,
+    });
+    // Back on the list: it reads its page again, and the count.
+    let cmds = app.update(special(Key::Esc));
+    assert!(
+        matches!(&cmds[..], [Cmd::LoadPage { .. }, Cmd::Count { .. }]),
+        "{cmds:?}"
+    );
+    // And the index, one level up, reads the models again.
+    answer_page(&mut app, &cmds, 1..=5);
+    let cmds = app.update(special(Key::Esc));
+    assert_eq!(cmds, vec![Cmd::LoadModels]);
+}
+
+#[test]
+fn the_selection_follows_its_row_when_rows_shift() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(key('j'));
+    app.update(key('j')); // on post 3
+    let cmds = app.update(ctrl('r'));
+    // Two rows were added before it: post 3 is now fourth... and one after it went.
+    let mut shifted = page(1..=5);
+    shifted.rows.insert(
+        0,
+        ListRow {
+            key: vec![Value::Integer(0)],
+            cursor: vec![Value::Integer(0)],
+            values: vec![Value::Integer(0), Value::Text("post 0".into())],
+        },
+    );
+    let anchor = match &cmds[0] {
+        Cmd::LoadPage { anchor, .. } => anchor.clone(),
+        other => panic!("{other:?}"),
+    };
+    app.update(Msg::Page {
+        model: "posts".into(),
+        anchor,
+        page: shifted,
+        caps: Capabilities::ALL,
+        row_caps: None,
+    });
+    assert!(
+        selected_key(&app).contains("selected: 3"),
+        "{}",
+        selected_key(&app)
+    );
+    // `e` edits the row that was selected, not the one now in its place.
+    assert_eq!(
+        app.update(key('e')),
+        vec![Cmd::OpenForm {
+            model: "posts".into(),
+            key: Some(vec![Value::Integer(3)])
+        }]
+    );
+}
+
+#[test]
+fn a_selected_row_that_is_gone_is_said_so_and_its_neighbour_selected() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(key('j')); // on post 2
+    let cmds = app.update(ctrl('r'));
+    let mut without = page(1..=5);
+    without.rows.remove(1);
+    let anchor = match &cmds[0] {
+        Cmd::LoadPage { anchor, .. } => anchor.clone(),
+        other => panic!("{other:?}"),
+    };
+    app.update(Msg::Page {
+        model: "posts".into(),
+        anchor,
+        page: without,
+        caps: Capabilities::ALL,
+        row_caps: None,
+    });
+    match &app.status {
+        Some(Status::Notice(t)) => assert!(t.as_str().contains("is gone"), "{t}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        app.update(key('e')),
+        vec![Cmd::OpenForm {
+            model: "posts".into(),
+            key: Some(vec![Value::Integer(3)])
+        }]
+    );
+}
+
+#[test]
+fn ctrl_l_repaints_and_the_timer_leaves_forms_alone() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(ctrl('l'));
+    assert!(app.take_repaint() && !app.take_repaint());
+    // The refresh timer reads the list again…
+    let cmds = app.update(Msg::Tick);
+    assert!(
+        matches!(&cmds[..], [Cmd::LoadPage { .. }, Cmd::Count { .. }]),
+        "{cmds:?}"
+    );
+    answer_page(&mut app, &cmds, 1..=5);
+    // …but not a form being typed into, nor the prompt open over the list.
+    app.update(form_msg(Some(1)));
+    assert!(app.update(Msg::Tick).is_empty());
+    app.update(special(Key::Esc));
+    app.update(key('/'));
+    app.update(key('x'));
+    let cmds = app.update(Msg::Tick);
+    assert!(!cmds.is_empty());
+    answer_page(&mut app, &cmds, 1..=5);
+    assert_eq!(app.prompt.as_ref().map(|p| p.text.as_str()), Some("x"));
+}

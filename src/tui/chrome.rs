@@ -110,7 +110,7 @@ impl App {
     fn crumbs(&self) -> String {
         let mut s = String::from(" moat");
         let mut shown_model: Option<String> = None;
-        for screen in &self.stack {
+        for screen in self.stack.iter().map(|e| &e.screen) {
             let crumb = screen.crumb();
             if let Some((name, label)) = crumb.model {
                 if shown_model.as_deref() != Some(name.as_str()) {

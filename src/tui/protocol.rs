@@ -163,6 +163,12 @@ pub enum Msg {
     },
     /// The backup codes shown were saved: they work now, the earlier ones no longer do.
     BackupCodesSaved,
+    /// The database's tables were read again (`:reload`): this many models now.
+    SchemaReloaded {
+        tables: usize,
+    },
+    /// The refresh timer (`[console] refresh_secs`): refresh the screen shown.
+    Tick,
 }
 
 /// Something the console wants done.
@@ -266,6 +272,8 @@ pub enum Cmd {
     SaveBackupCodes,
     /// The user does not want the codes shown: forget them, keep the earlier ones.
     DropBackupCodes,
+    /// Read the database's tables again (superusers): new tables appear, dropped ones go.
+    ReloadSchema,
     Quit,
 }
 

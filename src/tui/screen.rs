@@ -49,6 +49,13 @@ pub trait Screen: CloneScreen + std::fmt::Debug + Send {
         let _ = text;
     }
 
+    /// Read the screen's data again (Ctrl-R, the refresh timer, or coming back to it after
+    /// something changed), keeping the selection on the same row. Screens that hold what
+    /// the user typed (forms) do nothing.
+    fn refresh(&mut self) -> Vec<Cmd> {
+        Vec::new()
+    }
+
     /// A command this screen sent failed: stop waiting, or close a screen whose first
     /// load was refused ([`Action::Pop`]).
     fn failed(&mut self) -> Action {

@@ -61,7 +61,10 @@ mod tests {
         assert!(codes.showing_secret());
 
         let (mut users, _) = App::new("alice", 50, (80, 24));
-        users.stack.push(Box::new(UsersScreen::default()));
+        users.stack.push(crate::tui::app::Entry {
+            screen: Box::new(UsersScreen::default()),
+            stale: false,
+        });
         assert!(!users.showing_secret());
         users.update(Msg::Manage(ManageMsg::Show(vec![
             "one-time password: abc".into()

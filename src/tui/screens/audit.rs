@@ -88,9 +88,13 @@ impl Screen for AuditScreen {
         if page.appended {
             self.rows.extend(rows);
         } else {
+            // Read again (a refresh, a new filter): the selection stays on its entry if
+            // it is still listed.
+            let kept = self.rows.get(self.selected).map(|r| r.0);
             self.rows = rows.collect();
-            self.selected = 0;
-            self.offset = 0;
+            self.selected = kept
+                .and_then(|id| self.rows.iter().position(|r| r.0 == id))
+                .unwrap_or(0);
         }
         self.more = page.more;
         self.loaded = true;
@@ -113,6 +117,14 @@ impl Screen for AuditScreen {
             }
             Err(why) => Action::Error(why),
         }
+    }
+
+    fn refresh(&mut self) -> Vec<Cmd> {
+        self.loading = true;
+        vec![Cmd::LoadAudit {
+            query: self.query.clone(),
+            before_id: None,
+        }]
     }
 
     fn failed(&mut self) -> Action {

@@ -5,7 +5,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 
-use super::manage::{ask, load, move_key, run, typed, update, Update, MOVE};
+use super::manage::{ask, keep, load, move_key, run, typed, update, Update, MOVE};
 use crate::tui::draw::{placeholder, table};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
@@ -52,8 +52,9 @@ impl Screen for GroupsScreen {
     fn update(&mut self, msg: &Msg) -> Action {
         match update(&Panel::Groups, msg) {
             Update::Fill(PanelData::Groups(groups)) => {
+                let kept = self.groups.get(self.selected).map(|g| g.name.clone());
                 self.groups = groups.clone();
-                self.selected = self.selected.min(self.groups.len().saturating_sub(1));
+                self.selected = keep(kept, &self.groups, |g| &g.name, self.selected);
                 self.loaded = true;
                 Action::None
             }
@@ -68,6 +69,10 @@ impl Screen for GroupsScreen {
             (PromptFor::CreateGroup, Err(refused)) => refused,
             _ => Action::None,
         }
+    }
+
+    fn refresh(&mut self) -> Vec<Cmd> {
+        vec![load(&Panel::Groups)]
     }
 
     fn failed(&mut self) -> Action {
@@ -182,12 +187,13 @@ impl Screen for GroupScreen {
     fn update(&mut self, msg: &Msg) -> Action {
         match update(&Panel::Group(self.name.clone()), msg) {
             Update::Fill(PanelData::Group { members, perms, .. }) => {
+                let kept = self.items.get(self.selected).cloned();
                 self.items = members
                     .iter()
                     .map(|u| Item::Member(u.clone()))
                     .chain(perms.iter().map(|c| Item::Perm(c.clone())))
                     .collect();
-                self.selected = self.selected.min(self.items.len().saturating_sub(1));
+                self.selected = keep(kept, &self.items, |i| i, self.selected);
                 self.loaded = true;
                 Action::None
             }
@@ -214,6 +220,10 @@ impl Screen for GroupScreen {
             }),
             _ => Action::None,
         }
+    }
+
+    fn refresh(&mut self) -> Vec<Cmd> {
+        vec![load(&Panel::Group(self.name.clone()))]
     }
 
     fn failed(&mut self) -> Action {

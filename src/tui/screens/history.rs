@@ -79,6 +79,13 @@ impl Screen for HistoryScreen {
         Action::None
     }
 
+    fn refresh(&mut self) -> Vec<Cmd> {
+        vec![Cmd::LoadHistory {
+            model: self.model.clone(),
+            key: self.key.clone(),
+        }]
+    }
+
     fn failed(&mut self) -> Action {
         if self.loaded {
             Action::None

@@ -63,6 +63,8 @@ impl Screen for IndexScreen {
     fn update(&mut self, msg: &Msg) -> Action {
         match msg {
             Msg::Models(models) => {
+                // The selection stays on its model (by name) when the list is read again.
+                let kept = self.models.get(self.selected).map(|m| m.0.name.clone());
                 let cmds = models
                     .iter()
                     .map(|m| Cmd::Count {
@@ -74,7 +76,9 @@ impl Screen for IndexScreen {
                     .iter()
                     .map(|m| (m.clone(), SafeText::new(&m.label), None))
                     .collect();
-                self.selected = 0;
+                self.selected = kept
+                    .and_then(|k| self.models.iter().position(|m| m.0.name == k))
+                    .unwrap_or(0);
                 self.loaded = true;
                 Action::Cmds(cmds)
             }
@@ -90,6 +94,10 @@ impl Screen for IndexScreen {
             }
             _ => Action::None,
         }
+    }
+
+    fn refresh(&mut self) -> Vec<Cmd> {
+        vec![Cmd::LoadModels]
     }
 
     fn draw(&mut self, buf: &mut Buffer, area: Rect) -> Option<Position> {

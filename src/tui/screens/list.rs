@@ -32,13 +32,22 @@ pub struct ListRow {
 }
 
 /// Where the cursor goes when a requested page arrives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Land {
     First,
     Last,
     At(usize),
     /// This many rows before the end of the page.
     FromEnd(usize),
+    /// On the row with this key (a reload): a selection follows its row, never its
+    /// position. `at` is where the row was on the page shown; `cursor` its place in the
+    /// list's order, to look for it there when it is not on the page reloaded.
+    Key {
+        key: Vec<Value>,
+        cursor: Vec<Value>,
+        at: usize,
+        retried: bool,
+    },
 }
 
 /// A model's rows, one keyset page at a time.
@@ -178,15 +187,43 @@ impl ListScreen {
         ]
     }
 
-    /// Reload the page shown, the cursor staying where it is.
+    /// Reload the page shown; the cursor stays on the row it was on (by key), wherever
+    /// that row is now.
     fn reload(&mut self) -> Cmd {
-        match self.rows.first() {
-            Some(first) => {
-                let at = self.selected;
+        self.reload_without(&[])
+    }
+
+    /// [`ListScreen::reload`] after the rows with keys `gone` were deleted here: the cursor
+    /// goes to the selected row, or if it is gone, its neighbour (the next one, else the
+    /// one before).
+    fn reload_without(&mut self, gone: &[Vec<Value>]) -> Cmd {
+        let keep = |r: &&ListRow| !gone.contains(&r.key);
+        let target = self
+            .rows
+            .iter()
+            .enumerate()
+            .skip(self.selected)
+            .find(|(_, r)| keep(r))
+            .or_else(|| {
+                self.rows
+                    .iter()
+                    .enumerate()
+                    .take(self.selected)
+                    .rev()
+                    .find(|(_, r)| keep(r))
+            })
+            .map(|(i, r)| Land::Key {
+                key: r.key.clone(),
+                cursor: r.cursor.clone(),
+                at: i,
+                retried: false,
+            });
+        match (self.rows.first(), target) {
+            (Some(first), Some(land)) => {
                 let anchor = PageAnchor::From(first.cursor.clone());
-                self.request(anchor, Land::At(at))
+                self.request(anchor, land)
             }
-            None => self.request(PageAnchor::First, Land::First),
+            _ => self.request(PageAnchor::First, Land::First),
         }
     }
 
@@ -226,7 +263,7 @@ impl ListScreen {
         self.current().map_or(self.caps, |r| r.caps)
     }
 
-    fn on_page(&mut self, anchor: &PageAnchor, msg: &Msg) {
+    fn on_page(&mut self, anchor: &PageAnchor, msg: &Msg) -> Action {
         let Msg::Page {
             page,
             caps,
@@ -234,14 +271,14 @@ impl ListScreen {
             ..
         } = msg
         else {
-            return;
+            return Action::None;
         };
         let land = match self.pending.take() {
             Some((wanted, land)) if wanted == *anchor => land,
             // A stale answer (the user moved on): ignore it.
             other => {
                 self.pending = other;
-                return;
+                return Action::None;
             }
         };
         self.caps = *caps;
@@ -280,19 +317,63 @@ impl ListScreen {
                 _ => None,
             },
         };
+        if let Land::Key {
+            at, retried: true, ..
+        } = &land
+        {
+            // This page starts where the row was.
+            self.start = self.start.map(|s| s + *at as u64);
+        }
         if !self.has_before {
             self.start = Some(0);
         }
-        self.selected = match land {
+        let last = len.saturating_sub(1);
+        let mut action = Action::None;
+        self.selected = match &land {
             Land::First => 0,
-            Land::Last => len.saturating_sub(1),
-            Land::At(i) => i.min(len.saturating_sub(1)),
-            Land::FromEnd(n) => len.saturating_sub(n),
+            Land::Last => last,
+            Land::At(i) => (*i).min(last),
+            Land::FromEnd(n) => len.saturating_sub(*n),
+            Land::Key {
+                key,
+                cursor,
+                at,
+                retried,
+            } => match self.rows.iter().position(|r| r.key == *key) {
+                Some(i) => i,
+                // Not on this page: rows came or went before it. Look where it was.
+                None if !retried && self.has_after | self.has_before => {
+                    let land = Land::Key {
+                        key: key.clone(),
+                        cursor: cursor.clone(),
+                        at: *at,
+                        retried: true,
+                    };
+                    action = Action::cmd(self.request(PageAnchor::From(cursor.clone()), land));
+                    (*at).min(last)
+                }
+                None if *retried => {
+                    action = Action::Notice(
+                        "the row you had selected is gone (deleted, or no longer in this list); \
+                         the cursor is on the next one"
+                            .into(),
+                    );
+                    0
+                }
+                None => {
+                    action = Action::Notice(
+                        "the row you had selected is gone (deleted, or no longer in this list)"
+                            .into(),
+                    );
+                    (*at).min(last)
+                }
+            },
         };
         self.offset = match land {
             Land::First => 0,
             _ => self.offset.min(self.selected),
         };
+        action
     }
 
     /// `row 12 of 2,000` (or `row ? of 10,000+` when the position is unknown).
@@ -479,10 +560,7 @@ impl Screen for ListScreen {
 
     fn update(&mut self, msg: &Msg) -> Action {
         match msg {
-            Msg::Page { model, anchor, .. } if *model == self.model => {
-                self.on_page(anchor, msg);
-                Action::None
-            }
+            Msg::Page { model, anchor, .. } if *model == self.model => self.on_page(anchor, msg),
             Msg::Counted {
                 model,
                 query,
@@ -496,13 +574,15 @@ impl Screen for ListScreen {
                 let (record, cmds) = RecordScreen::open(model, self.label.clone(), key.clone());
                 Action::push(record, cmds)
             }
-            // A row was deleted: reload the page in place; the cursor stays where it was.
-            Msg::Deleted { model, .. } if *model == self.model => {
-                Action::Cmds(vec![self.reload(), self.count_cmd()])
-            }
+            // A row was deleted: reload the page in place; the cursor stays on its row, or
+            // goes to the deleted row's neighbour.
+            Msg::Deleted { model, key } if *model == self.model => Action::Cmds(vec![
+                self.reload_without(std::slice::from_ref(key)),
+                self.count_cmd(),
+            ]),
             Msg::DeletedMany { model, .. } if *model == self.model => {
-                self.marked.clear();
-                Action::Cmds(vec![self.reload(), self.count_cmd()])
+                let gone = std::mem::take(&mut self.marked);
+                Action::Cmds(vec![self.reload_without(&gone), self.count_cmd()])
             }
             Msg::BulkDone { model, .. } if *model == self.model => {
                 self.marked.clear();
@@ -555,6 +635,10 @@ impl Screen for ListScreen {
             Handoff::Reload { model, .. } if model == self.model => Action::cmd(self.reload()),
             _ => Action::None,
         }
+    }
+
+    fn refresh(&mut self) -> Vec<Cmd> {
+        vec![self.reload(), self.count_cmd()]
     }
 
     fn failed(&mut self) -> Action {

@@ -43,6 +43,21 @@ pub fn update<'a>(panel: &Panel, msg: &'a Msg) -> Update<'a> {
     }
 }
 
+/// Where the selection goes when a table is read again: to the row it was on (`kept`, by
+/// its key), else where it was, within the rows there are. A selection follows its row,
+/// never its position: after a user is disabled and the list re-sorted, `x` must not
+/// land on someone else.
+pub fn keep<T, K: PartialEq + ?Sized>(
+    kept: Option<impl std::borrow::Borrow<K>>,
+    rows: &[T],
+    key: impl Fn(&T) -> &K,
+    selected: usize,
+) -> usize {
+    kept.and_then(|k| rows.iter().position(|r| key(r) == k.borrow()))
+        .unwrap_or(selected)
+        .min(rows.len().saturating_sub(1))
+}
+
 /// A typed name or codename, trimmed; an empty answer is refused.
 pub fn typed(text: &str) -> Result<String, Action> {
     match text.trim() {

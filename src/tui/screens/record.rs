@@ -135,9 +135,15 @@ impl RecordScreen {
             })
             .collect();
         self.caps = *caps;
-        self.link = None;
+        // Read again (a refresh): the view stays where it was.
+        if !self.loaded {
+            self.link = None;
+            self.scroll = 0;
+        }
+        self.link = self
+            .link
+            .filter(|i| self.links.get(*i).is_some_and(Option::is_some));
         self.loaded = true;
-        self.scroll = 0;
     }
 
     fn scroll(&mut self, k: KeyEvent) -> Action {
@@ -236,6 +242,13 @@ impl Screen for RecordScreen {
             Handoff::Reload { model, key } if self.is(&model, &key) => self.reload(),
             _ => Action::None,
         }
+    }
+
+    fn refresh(&mut self) -> Vec<Cmd> {
+        vec![Cmd::LoadRecord {
+            model: self.model.clone(),
+            key: self.key.clone(),
+        }]
     }
 
     fn failed(&mut self) -> Action {

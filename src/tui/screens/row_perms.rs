@@ -4,7 +4,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 
-use super::manage::{ask, load, move_key, run, typed, update, Update, MOVE};
+use super::manage::{ask, keep, load, move_key, run, typed, update, Update, MOVE};
 use crate::tui::draw::{placeholder, table};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
@@ -89,8 +89,9 @@ impl Screen for RowPermsScreen {
     fn update(&mut self, msg: &Msg) -> Action {
         match update(&self.panel(), msg) {
             Update::Fill(PanelData::Row { grants, .. }) => {
+                let kept = self.grants.get(self.selected).cloned();
                 self.grants = grants.clone();
-                self.selected = self.selected.min(self.grants.len().saturating_sub(1));
+                self.selected = keep(kept, &self.grants, |g| g, self.selected);
                 self.loaded = true;
                 Action::None
             }
@@ -117,6 +118,10 @@ impl Screen for RowPermsScreen {
             }),
             None => Action::Error("type: user NAME CODENAME, or group NAME CODENAME".into()),
         }
+    }
+
+    fn refresh(&mut self) -> Vec<Cmd> {
+        vec![load(&self.panel())]
     }
 
     fn failed(&mut self) -> Action {

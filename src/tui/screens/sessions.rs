@@ -3,7 +3,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 
-use super::manage::{ask, load, move_key, update, Update, MOVE};
+use super::manage::{ask, keep, load, move_key, update, Update, MOVE};
 use crate::domain::{format_duration, format_time};
 use crate::tui::draw::{placeholder, table};
 use crate::tui::input::{Key, KeyEvent};
@@ -52,15 +52,20 @@ impl Screen for SessionsScreen {
     fn update(&mut self, msg: &Msg) -> Action {
         match update(&Panel::Sessions, msg) {
             Update::Fill(PanelData::Sessions { now, sessions }) => {
+                let kept = self.sessions.get(self.selected).map(|s| s.id.clone());
                 self.sessions = sessions.clone();
                 self.now = *now;
-                self.selected = self.selected.min(self.sessions.len().saturating_sub(1));
+                self.selected = keep(kept, &self.sessions, |s| &s.id, self.selected);
                 self.loaded = true;
                 Action::None
             }
             Update::Reload(action) => action,
             _ => Action::None,
         }
+    }
+
+    fn refresh(&mut self) -> Vec<Cmd> {
+        vec![load(&Panel::Sessions)]
     }
 
     fn failed(&mut self) -> Action {

@@ -6,7 +6,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 
-use super::manage::{ask, load, move_key, run, typed, update, Update, MOVE};
+use super::manage::{ask, keep, load, move_key, run, typed, update, Update, MOVE};
 use crate::tui::draw::{placeholder, table};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
@@ -83,9 +83,11 @@ impl Screen for UsersScreen {
     fn update(&mut self, msg: &Msg) -> Action {
         match update(&Panel::Users, msg) {
             Update::Fill(PanelData::Users { users, superuser }) => {
+                // The selection follows its user, not its position.
+                let kept = self.current().map(|u| u.name.clone());
                 self.users = users.clone();
                 self.superuser = *superuser;
-                self.selected = self.selected.min(self.users.len().saturating_sub(1));
+                self.selected = keep(kept, &self.users, |u| &u.name, self.selected);
                 self.loaded = true;
                 Action::None
             }
@@ -100,6 +102,10 @@ impl Screen for UsersScreen {
             (PromptFor::CreateUser, Err(refused)) => refused,
             _ => Action::None,
         }
+    }
+
+    fn refresh(&mut self) -> Vec<crate::tui::protocol::Cmd> {
+        vec![load(&Panel::Users)]
     }
 
     fn failed(&mut self) -> Action {
@@ -247,8 +253,12 @@ impl Screen for UserScreen {
                     let from = format!("via {via}");
                     items.push((Item::Info, cells(["on a row", &what, &from])));
                 }
+                let kept = self
+                    .items
+                    .get(self.selected)
+                    .map(|(id, c)| (id.clone(), c.clone()));
                 self.items = items;
-                self.selected = self.selected.min(self.items.len().saturating_sub(1));
+                self.selected = keep(kept, &self.items, |i| i, self.selected);
                 self.loaded = true;
                 Action::None
             }
@@ -275,6 +285,10 @@ impl Screen for UserScreen {
             }),
             _ => Action::None,
         }
+    }
+
+    fn refresh(&mut self) -> Vec<crate::tui::protocol::Cmd> {
+        vec![load(&self.panel())]
     }
 
     fn failed(&mut self) -> Action {

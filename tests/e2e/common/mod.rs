@@ -157,6 +157,7 @@ impl TestServer {
                         auth: ctx.auth.clone(),
                         accounts: ctx.accounts,
                         timeouts: ctx.timeouts,
+                        refresh_every: ctx.refresh_every,
                         live: Arc::clone(&ctx.live),
                         recordings: ctx.recordings.clone(),
                         input_tap: Some(tap),
