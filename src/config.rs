@@ -30,6 +30,9 @@ pub enum ConfigError {
     Env { var: String, message: String },
     #[error("config key `{key}`: {message}")]
     Invalid { key: &'static str, message: String },
+    /// A key of `[auth]` (its name is built from the group or user it names).
+    #[error("config key `{key}`: {message}")]
+    Auth { key: String, message: String },
 }
 
 /// The whole configuration, as written in `moat.toml`.
@@ -84,6 +87,40 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// Idle and maximum session time.
     pub session: SessionConfig,
+    /// Which factors a login needs (`[auth] require`, stricter rules per group).
+    pub auth: AuthConfig,
+    /// A file of CA public keys (one a line) whose user certificates stand as the
+    /// `publickey` factor. Read at start.
+    pub trusted_user_ca_keys: Option<PathBuf>,
+    /// A file of revoked keys, fingerprints, certificate serials and key ids (see
+    /// `auth::keys::revoked`). Read again whenever it changes.
+    pub revoked_keys: Option<PathBuf>,
+}
+
+/// `[auth]`: the factors of a login.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `["password", "totp"]`, `["publickey", "password", "totp"]` or
+    /// `["publickey", "totp"]`, in the order they are asked.
+    pub require: Vec<String>,
+    /// A stricter rule for superusers (empty: none).
+    pub require_superuser: Vec<String>,
+    /// Stricter rules for the members of a group, by group name.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// The certificate principals that stand for a user, instead of the username.
+    pub principals: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            require: vec!["password".into(), "totp".into()],
+            require_superuser: Vec::new(),
+            groups: BTreeMap::new(),
+            principals: BTreeMap::new(),
+        }
+    }
 }
 
 /// `[accounts]`
@@ -326,6 +363,9 @@ impl Default for Config {
             models: BTreeMap::new(),
             accounts: AccountsConfig::default(),
             session: SessionConfig::default(),
+            auth: AuthConfig::default(),
+            trusted_user_ca_keys: None,
+            revoked_keys: None,
         }
     }
 }
@@ -390,6 +430,8 @@ const ENV_KEYS: &[&str] = &[
     "page_size",
     "max_auth_tries",
     "export_dir",
+    "trusted_user_ca_keys",
+    "revoked_keys",
 ];
 
 /// Values derived from a validated [`Config`], in the types the rest of moat uses.
@@ -633,6 +675,16 @@ impl Config {
             ));
         }
         self.limits.validate()?;
+        let methods = crate::auth::keys::Methods::from_config(&self.auth)
+            .map_err(|(key, message)| ConfigError::Auth { key, message })?;
+        if self.trusted_user_ca_keys.is_some() && !methods.uses_keys() {
+            return Err(invalid(
+                "trusted_user_ca_keys",
+                "certificates stand as the publickey factor, but no [auth] rule requires \
+                 publickey (e.g. require = [\"publickey\", \"password\", \"totp\"])"
+                    .into(),
+            ));
+        }
         let trusted_proxies = self
             .trusted_proxies
             .iter()

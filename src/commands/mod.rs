@@ -8,6 +8,7 @@
 //! characters as `\u` escapes (see [`TerminalSafeJson`]).
 
 mod audit;
+mod keys;
 mod lockout;
 mod perms;
 mod serve;
@@ -15,6 +16,7 @@ mod sessions;
 mod users;
 
 pub use audit::{audit_export, audit_head, audit_verify, ExportArgs, TerminalSafeJson};
+pub use keys::{key_add, key_list, key_remove};
 pub use lockout::{lockout_list, lockout_reset};
 pub use perms::{group_add, group_list, perm_list, set_model_perms, set_object_perm, ObjectPerm};
 pub use serve::{build, migrate, qr_text, serve, Built};

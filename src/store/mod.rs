@@ -18,6 +18,7 @@
 pub mod audit;
 mod delete;
 pub mod demo;
+mod keys;
 mod lockout;
 mod perms;
 mod records;
@@ -42,6 +43,7 @@ pub use audit::{
     AuditEntry, AuditFilter, AuditKeyCheck, AuditRow, ChainError, KeyedStart, Verified,
 };
 pub use delete::value_json;
+pub use keys::{KeySelector, NewKey, UserKey};
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use sessions::{LiveSession, SessionRow};
 pub use users::{KeyCheck, LoginUser, NewUser, TotpDevice};

@@ -271,6 +271,7 @@ async fn strangers_cannot_lock_a_known_source_out_and_locked_refusals_are_not_co
         is_superuser: false,
         backup_codes_left: None,
         onboarding: Onboarding::Done,
+        key: None,
     };
     // alice logs in from her usual address; she has a live session.
     let home = at("alice", "10.0.0.1", NOW_MS);
@@ -283,6 +284,7 @@ async fn strangers_cannot_lock_a_known_source_out_and_locked_refusals_are_not_co
             source_ip: "10.0.0.1",
             now: NOW_MS / 1000,
             now_ms: NOW_MS,
+            key_id: None,
         })
         .await
         .unwrap();
