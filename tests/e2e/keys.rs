@@ -433,3 +433,78 @@ async fn certificates_are_audited_with_key_id_and_serial_and_removing_a_key_ends
     console.wait_closed().await;
     server.stop().await;
 }
+
+/// `moat user key …` through the binary: what it prints is sanitized, bad input is one
+/// line on stderr and a non-zero exit.
+#[tokio::test]
+async fn the_key_commands_sanitize_and_refuse_in_one_line() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("moat.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"{}\"\nkeys_dir = \"{}\"\n",
+            server.config.database_url,
+            server.config.keys_dir.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_moat"))
+            .env("MOAT_LOG", "warn")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .expect("moat")
+    };
+    let key = new_key();
+    let line = format!(
+        "{} evil\x1b[31mred\u{202e}",
+        key.public_key().to_openssh().unwrap()
+    );
+    let out = run(&["user", "key", "add", "jane", &line]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = run(&["user", "key", "list", "jane"]);
+    let text = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        !text.contains('\x1b') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\\x1b") && text.contains("ssh-ed25519"),
+        "{text}"
+    );
+    assert!(text.contains("never"), "not used yet: {text}");
+
+    for (args, says) in [
+        (
+            vec!["user", "key", "add", "jane", "ssh-ed25519 AAAA"],
+            "not an OpenSSH public key",
+        ),
+        (
+            vec!["user", "key", "add", "jane", &line],
+            "already registered",
+        ),
+        (vec!["user", "key", "add", "nobody", &line], "no such user"),
+        (
+            vec!["user", "key", "remove", "jane", "laptop"],
+            "neither a key id",
+        ),
+        (vec!["user", "key", "remove", "jane", "999"], "no key #999"),
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    let out = run(&["user", "key", "remove", "jane", "1"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = run(&["user", "key", "list", "jane"]);
+    assert!(String::from_utf8(listed.stdout)
+        .unwrap()
+        .contains("jane has no keys"));
+    server.stop().await;
+}

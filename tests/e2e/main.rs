@@ -18,6 +18,7 @@ mod gate;
 mod instances;
 mod keys;
 mod openssh;
+mod openssh_keys;
 mod perms;
 mod proxy;
 mod search;
