@@ -851,6 +851,27 @@ mod tests {
     }
 
     #[test]
+    fn auth_rules_are_checked_and_named() {
+        let err = |toml: &str| {
+            Config::from_toml(toml)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("[auth]\nrequire = [\"totp\"]\n").contains("auth.require"));
+        assert!(err("[auth.groups]\nops = [\"password\"]\n").contains("auth.groups.ops"));
+        assert!(err("trusted_user_ca_keys = \"ca.pub\"\n").contains("trusted_user_ca_keys"));
+        let typo = Config::from_toml("[auth]\nrequired = []\n").unwrap_err();
+        assert!(typo.to_string().contains("required"), "{typo}");
+        let strict = Config::from_toml(
+            "trusted_user_ca_keys = \"ca.pub\"\n[auth]\nrequire = [\"publickey\", \"totp\"]\n",
+        )
+        .unwrap();
+        assert!(strict.validate().is_ok());
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = Config::from_toml("listen = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
