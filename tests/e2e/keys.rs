@@ -508,3 +508,39 @@ async fn the_key_commands_sanitize_and_refuse_in_one_line() {
         .contains("jane has no keys"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rsa_keys_log_in_with_sha2_signatures_and_never_with_sha1() {
+    let mut server = TestServer::start_with(strict, None).await;
+    server.add_user("ray", false).await;
+    let rsa = PrivateKey::random(
+        &mut russh::keys::key::safe_rng(),
+        ssh_key::Algorithm::Rsa { hash: None },
+    )
+    .expect("an RSA key");
+    add_key(&server, "ray", &rsa).await;
+    let mut conn = connect(server.addr).await;
+    let sha1 = conn
+        .authenticate_publickey(
+            "ray",
+            PrivateKeyWithHashAlg::new(Arc::new(rsa.clone()), None),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !sha1.success() && !partial(&sha1),
+        "ssh-rsa (SHA-1): {sha1:?}"
+    );
+    let sha2 = conn
+        .authenticate_publickey(
+            "ray",
+            PrivateKeyWithHashAlg::new(Arc::new(rsa), Some(ssh_key::HashAlg::Sha512)),
+        )
+        .await
+        .unwrap();
+    assert!(partial(&sha2), "rsa-sha2-512: {sha2:?}");
+    let outcome = ki_login(&mut conn, "ray", &[PASSWORD, &server.next_code("ray")]).await;
+    assert!(outcome.success, "{outcome:?}");
+    disconnect(conn).await;
+    server.stop().await;
+}

@@ -189,12 +189,30 @@ mod tests {
             parse_public_key(&"A".repeat(MAX_LINE + 1)).unwrap_err(),
             KeyError::TooLong
         );
-        // A DSA key (algorithm named in the blob): refused by name.
-        let dsa = "ssh-dss AAAAB3NzaC1kc3MAAACBAO7dRK3ov6VK8Pcs+WvNN/H5dbROfYgVaF0eBg5qFZ0JqhH9lmFJjB/8R6bQaUUBoUaOOP2WFBHOKNqXspN8j9Dt9+OnB5Hyq2tmaXcjQJx2kSfS+gwPE5eT2k8E9l1e2aXuDCUq+kLxXLp/T5IyVGm7mEd2XmA8LUpu6EEo+uDBAAAAFQCnlHQSSXUYDRV0kxlyZvtm/7tSuQAAAIEAhK0OjJd9dRsTqpjc6J8SYIGV+Dd3gtjvmV3hE4XBGS9BLn3xsKDe6yDjDc31CdMY9wbQUCmEHw+OYvw+GvxQ64Ev5I1F6YYqlAtPX6z1DQO4jmJVJhk4bj1M8ymf8GvR2JDBqp3RDYo0lvfKRMmwOQpvPUNfd0Zp3TOCuJ3a6CEAAACABvdh8f7S+9bU4gsF8zBvWq0FMGwfTmqlYVf0XUK7XVmxlXm23lhVrBfq8IJ2HhWjZD6M3EaKuZaSwvbg9kJ4U5YXu3RvbdK9DOa0T30Mn5zOcNsI4ixCTZHJ1ZaO3CyhC6kixS7m1UkCTvQ3YG7QShuZuvN2CnuCSljcmXRs55Y=";
-        assert!(matches!(
-            parse_public_key(dsa),
-            Err(KeyError::Algorithm(_) | KeyError::Unreadable)
-        ));
+        let ours = |name: &str| {
+            let path = format!("{}/tests/data/keys/{name}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        };
+        assert!(
+            matches!(
+                parse_public_key(&ours("dsa.pub")),
+                Err(KeyError::Algorithm(_))
+            ),
+            "{:?}",
+            parse_public_key(&ours("dsa.pub"))
+        );
+        assert_eq!(
+            parse_public_key(&ours("ecdsa_p521.pub")).unwrap_err(),
+            KeyError::Algorithm("ecdsa-sha2-nistp521".into())
+        );
+        assert_eq!(
+            parse_public_key(&ours("rsa_3072.pub")).unwrap().algorithm,
+            "ssh-rsa"
+        );
+        assert_eq!(
+            parse_public_key(&ours("ecdsa_p384.pub")).unwrap().algorithm,
+            "ecdsa-sha2-nistp384"
+        );
     }
 
     #[test]
