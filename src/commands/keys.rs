@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::auth::keys::parse_public_key;
+use crate::auth::keys::{parse_public_key, Methods};
 use crate::config::Config;
 use crate::domain::format_time;
 use crate::store::{KeySelector, NewKey};
@@ -55,6 +55,12 @@ pub async fn key_add(
             format!(", {}", SafeText::new(&key.comment))
         }
     )?;
+    if !Methods::from_config(&config.auth).is_ok_and(|m| m.uses_keys()) {
+        writeln!(
+            out,
+            "note: no [auth] rule requires publickey, so logins do not use keys yet"
+        )?;
+    }
     store.close().await;
     Ok(())
 }
