@@ -30,6 +30,9 @@ pub enum ConfigError {
     Env { var: String, message: String },
     #[error("config key `{key}`: {message}")]
     Invalid { key: &'static str, message: String },
+    /// A key of `[auth]` (its name is built from the group or user it names).
+    #[error("config key `{key}`: {message}")]
+    Auth { key: String, message: String },
 }
 
 /// The whole configuration, as written in `moat.toml`.
@@ -88,6 +91,14 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// The console's own settings.
     pub console: ConsoleConfig,
+    /// Which factors a login needs (`[auth] require`, stricter rules per group).
+    pub auth: AuthConfig,
+    /// A file of CA public keys (one a line) whose user certificates stand as the
+    /// `publickey` factor. Read at start.
+    pub trusted_user_ca_keys: Option<PathBuf>,
+    /// A file of revoked keys, fingerprints, certificate serials and key ids (see
+    /// `auth::keys::revoked`). Read again whenever it changes.
+    pub revoked_keys: Option<PathBuf>,
 }
 
 /// `[console]`
@@ -121,6 +132,32 @@ impl Default for RecordingConfig {
             record_input: false,
             retention_days: 90,
             recordings_dir: PathBuf::from("recordings"),
+        }
+    }
+}
+
+/// `[auth]`: the factors of a login.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `["password", "totp"]`, `["publickey", "password", "totp"]` or
+    /// `["publickey", "totp"]`, in the order they are asked.
+    pub require: Vec<String>,
+    /// A stricter rule for superusers (empty: none).
+    pub require_superuser: Vec<String>,
+    /// Stricter rules for the members of a group, by group name.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// The certificate principals that stand for a user, instead of the username.
+    pub principals: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            require: vec!["password".into(), "totp".into()],
+            require_superuser: Vec::new(),
+            groups: BTreeMap::new(),
+            principals: BTreeMap::new(),
         }
     }
 }
@@ -367,6 +404,9 @@ impl Default for Config {
             session: SessionConfig::default(),
             recording: RecordingConfig::default(),
             console: ConsoleConfig::default(),
+            auth: AuthConfig::default(),
+            trusted_user_ca_keys: None,
+            revoked_keys: None,
         }
     }
 }
@@ -575,6 +615,16 @@ impl Config {
                 "recording.recordings_dir",
                 "must be neither inside export_dir nor contain it: exports are handed to \
                  users, recordings are not theirs"
+                    .into(),
+            ));
+        }
+        let methods = crate::auth::keys::Methods::from_config(&self.auth)
+            .map_err(|(key, message)| ConfigError::Auth { key, message })?;
+        if self.trusted_user_ca_keys.is_some() && !methods.uses_keys() {
+            return Err(invalid(
+                "trusted_user_ca_keys",
+                "certificates stand as the publickey factor, but no [auth] rule requires \
+                 publickey (e.g. require = [\"publickey\", \"password\", \"totp\"])"
                     .into(),
             ));
         }
@@ -960,6 +1010,27 @@ mod tests {
         )
         .unwrap();
         assert!(off.validate().is_ok());
+    }
+
+    #[test]
+    fn auth_rules_are_checked_and_named() {
+        let err = |toml: &str| {
+            Config::from_toml(toml)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("[auth]\nrequire = [\"totp\"]\n").contains("auth.require"));
+        assert!(err("[auth.groups]\nops = [\"password\"]\n").contains("auth.groups.ops"));
+        assert!(err("trusted_user_ca_keys = \"ca.pub\"\n").contains("trusted_user_ca_keys"));
+        let typo = Config::from_toml("[auth]\nrequired = []\n").unwrap_err();
+        assert!(typo.to_string().contains("required"), "{typo}");
+        let strict = Config::from_toml(
+            "trusted_user_ca_keys = \"ca.pub\"\n[auth]\nrequire = [\"publickey\", \"totp\"]\n",
+        )
+        .unwrap();
+        assert!(strict.validate().is_ok());
     }
 
     #[test]

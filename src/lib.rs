@@ -13,8 +13,10 @@
 //! - [`config`]: the TOML file, defaults and `MOAT_*` overrides; `validate()` types it.
 //! - [`gate`]: who may open a TCP connection at all (the allow-list), decided before the
 //!   SSH banner. Pure.
-//! - [`auth`]: argon2id passwords and RFC 6238 TOTP as pure functions of their inputs and
-//!   `now`; `auth::service` is the async login sequence over the store.
+//! - [`auth`]: argon2id passwords, RFC 6238 TOTP, and public keys and SSH certificates
+//!   (`auth::keys`: kinds taken, `[auth]` rules, certificate rules, revocation) as pure
+//!   functions of their inputs and `now`; `auth::service` is the async login sequence
+//!   over the store.
 //! - [`perm`]: the permission engine, pure and sync; the session asks it before every
 //!   store call. `perm::columns` is the column policy (what a user sees of a table);
 //!   `perm::capabilities` what the console may offer them.

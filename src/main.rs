@@ -174,6 +174,22 @@ enum UserCommand {
     Disable { name: String },
     /// Let a disabled user in again.
     Enable { name: String },
+    /// The user's public keys (a login factor where [auth] require lists publickey).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Register a public key: 'ssh-ed25519 AAAA… comment' (ed25519, ecdsa P-256/P-384,
+    /// RSA of 3072+ bits, sk-ssh-ed25519@openssh.com, sk-ecdsa-sha2-nistp256@openssh.com).
+    Add { name: String, key: String },
+    /// The user's keys: id, fingerprint, algorithm, added, last used, comment.
+    List { name: String },
+    /// Remove a key (its id or SHA256: fingerprint); sessions that used it end.
+    Remove { name: String, key: String },
 }
 
 #[derive(Subcommand)]
@@ -318,6 +334,15 @@ fn run() -> anyhow::Result<()> {
                 UserCommand::Enable { name } => {
                     commands::user_set_active(&config, &name, true, &op, &mut out).await
                 }
+                UserCommand::Key {
+                    command: KeyCommand::Add { name, key },
+                } => commands::key_add(&config, &name, &key, &op, &mut out).await,
+                UserCommand::Key {
+                    command: KeyCommand::List { name },
+                } => commands::key_list(&config, &name, &mut out).await,
+                UserCommand::Key {
+                    command: KeyCommand::Remove { name, key },
+                } => commands::key_remove(&config, &name, &key, &op, &mut out).await,
             },
             Command::Group { command } => match command {
                 GroupCommand::Add { name, perms } => {

@@ -9,7 +9,9 @@
 //! once, so an action reads the same in the audit trail from wherever it was taken.
 
 use crate::domain::format_time;
-use crate::store::{AuditEntry, NewUser, Principal, Store, StoreError};
+use crate::store::{
+    AuditEntry, KeySelector, NewKey, NewUser, Principal, Store, StoreError, UserKey,
+};
 
 /// Who performs an operation, as the audit trail names them.
 #[derive(Clone, Copy, Debug)]
@@ -311,6 +313,37 @@ pub async fn reset_lockout(
     };
     store.audit(&[audit]).await?;
     Ok(n)
+}
+
+/// Register public key `key` for `user` (id `user_id`); returns the key's id.
+pub async fn add_user_key(
+    store: &Store,
+    by: By<'_>,
+    (user_id, user): (i64, &str),
+    key: &NewKey<'_>,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    let audit = by.audit_after(
+        "user_key_add",
+        "moat_users",
+        user,
+        serde_json::json!({ "fingerprint": key.fingerprint, "algorithm": key.algorithm }),
+        now_ms,
+    );
+    store.add_user_key(user_id, key, &audit).await
+}
+
+/// Remove a public key of `user`; the sessions that logged in with it end, on every
+/// instance. Returns the key and how many sessions were asked to end.
+pub async fn remove_user_key(
+    store: &Store,
+    by: By<'_>,
+    (user_id, user): (i64, &str),
+    which: &KeySelector,
+    now_ms: i64,
+) -> Result<(UserKey, u64), StoreError> {
+    let audit = by.audit("user_key_remove", "moat_users", Some(user), now_ms);
+    store.remove_user_key(user_id, which, &audit).await
 }
 
 /// A session asked to end.

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod backup;
+pub mod keys;
 pub mod lockout;
 pub mod password;
 pub mod policy;
@@ -14,7 +15,8 @@ pub mod totp;
 mod workers;
 
 pub use service::{
-    Attempt, AuthService, Identity, Onboarding, PasswordCheck, PendingLogin, Reason, Refusal,
+    AfterKey, Attempt, AuthService, Identity, KeyCheck, KeyPass, KeyUse, Onboarding, PasswordCheck,
+    PendingLogin, Reason, Refusal,
 };
 
 /// Usernames (and group names): 1–32 of `a-z 0-9 . _ -`, starting with a letter or `_`.

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::keys::KeyRules;
 use super::lockout::{Effect, LockScope, Policy};
 use super::password::Hasher;
 use super::workers::Workers;
@@ -24,6 +25,17 @@ pub struct Identity {
     pub backup_codes_left: Option<u32>,
     /// What the user must do before the console opens (first login, reset 2FA).
     pub onboarding: Onboarding,
+    /// The key or certificate the login used, when a rule asked for one.
+    pub key: Option<KeyUse>,
+}
+
+/// The public key or certificate a login used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUse {
+    /// The registered key (removing it ends the session); `None` for a certificate.
+    pub key_id: Option<i64>,
+    /// For the audit trail: `key SHA256:… (#3)`, or the certificate's key id and serial.
+    pub what: String,
 }
 
 /// Steps a user must take before anything else is reachable.
@@ -77,6 +89,14 @@ pub enum Reason {
     /// restarted the round, switched method or hung up): knowing a password without the
     /// second factor is counted and visible.
     NoCode,
+    /// The user's rule requires a public key first and none passed on this connection.
+    NoKey,
+    /// A registered key was offered and accepted for signing, and no valid signature
+    /// followed (russh refuses a bad signature without telling the handler; the next
+    /// request, or the hang-up, shows it never came).
+    BadSignature,
+    /// A revoked key or certificate (`revoked_keys`).
+    KeyRevoked,
 }
 
 impl Reason {
@@ -94,6 +114,9 @@ impl Reason {
             Reason::BadCode => "bad code",
             Reason::Replay => "replayed code",
             Reason::NoCode => "password right, no code given",
+            Reason::NoKey => "public key required, none given",
+            Reason::BadSignature => "key offered, no valid signature",
+            Reason::KeyRevoked => "key revoked",
         }
     }
 }
@@ -125,6 +148,9 @@ pub struct PendingLogin {
     identity: Identity,
     secret: Vec<u8>,
     last_step: Option<i64>,
+    /// The user's rule requires a key and none passed: the round goes on (so it looks
+    /// like any other) and is refused at the end.
+    missing_key: bool,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -336,6 +362,8 @@ pub struct AuthService {
     busy: Arc<Mutex<BusyLog>>,
     took: Arc<RecentTimes>,
     policy: Arc<RwLock<Arc<Policy>>>,
+    /// `[auth]`, trusted CAs and revoked keys.
+    pub(super) keys: Arc<KeyRules>,
 }
 
 impl AuthService {
@@ -361,7 +389,15 @@ impl AuthService {
             busy: Arc::new(Mutex::new(BusyLog::default())),
             took: Arc::new(RecentTimes::default()),
             policy: Arc::new(RwLock::new(Arc::new(policy))),
+            keys: Arc::default(),
         }
+    }
+
+    /// This service with `[auth]` rules, trusted CAs and revoked keys (default: password
+    /// and code for everyone, no keys).
+    pub fn with_key_rules(mut self, rules: KeyRules) -> AuthService {
+        self.keys = Arc::new(rules);
+        self
     }
 
     pub fn hasher(&self) -> &Hasher {
@@ -385,7 +421,11 @@ impl AuthService {
 
     /// Whether this attempt's (username, address) pair is a known source: the user
     /// exists and logged in successfully from this address recently.
-    async fn known_source(&self, a: &Attempt<'_>, user_exists: bool) -> Result<bool, StoreError> {
+    pub(super) async fn known_source(
+        &self,
+        a: &Attempt<'_>,
+        user_exists: bool,
+    ) -> Result<bool, StoreError> {
         if !user_exists {
             return Ok(false);
         }
@@ -409,11 +449,23 @@ impl AuthService {
             .map(LockScope::of))
     }
 
-    /// The password step.
+    /// The password step, on a connection where no key passed.
     pub async fn check_password(
         &self,
         a: &Attempt<'_>,
         password: &str,
+    ) -> Result<PasswordCheck, StoreError> {
+        self.check_password_after_key(a, password, None).await
+    }
+
+    /// The password step; `key` is the key step that passed on this connection, if any.
+    /// A user whose rule requires a key and who has none goes on to the code like anyone
+    /// else, and is refused at the end (`public key required, none given`).
+    pub async fn check_password_after_key(
+        &self,
+        a: &Attempt<'_>,
+        password: &str,
+        key: Option<&KeyPass>,
     ) -> Result<PasswordCheck, StoreError> {
         let user = self.store.login_user(a.username).await?;
         let exists = user.is_some();
@@ -450,12 +502,15 @@ impl AuthService {
         if user.password_expires_at.is_some_and(|t| a.now_secs() >= t) {
             return refuse(Reason::Expired);
         }
+        let key_use = key.filter(|k| k.user_id == user.id).map(|k| k.used.clone());
+        let missing_key = key_use.is_none() && self.factors_of(&user).await?.publickey;
         let identity = |onboarding| Identity {
             user_id: user.id,
             username: user.username.clone(),
             is_superuser: user.is_superuser,
             backup_codes_left: None,
             onboarding,
+            key: key_use.clone(),
         };
         // Password alone is enough only for a one-time password of a user who has no
         // TOTP device yet, and only to reach the enrolment screen.
@@ -468,7 +523,9 @@ impl AuthService {
                 }),
                 secret: device.secret.clone(),
                 last_step: device.last_step,
+                missing_key,
             })),
+            _ if user.must_change_password && missing_key => refuse(Reason::NoKey),
             _ if user.must_change_password => Ok(PasswordCheck::Enrol(identity(Onboarding::Enrol))),
             _ => refuse(Reason::NotEnrolled),
         }
@@ -526,13 +583,14 @@ impl AuthService {
             secret: &pending.secret,
             last_step: pending.last_step,
         };
-        Ok(self
-            .spend_code(&device, code, a.now_secs())
-            .await?
-            .map(|spent| Identity {
-                backup_codes_left: spent.backup_codes_left,
-                ..pending.identity.clone()
-            }))
+        let spent = self.spend_code(&device, code, a.now_secs()).await?;
+        if spent.is_ok() && pending.missing_key {
+            return Ok(Err(Reason::NoKey));
+        }
+        Ok(spent.map(|spent| Identity {
+            backup_codes_left: spent.backup_codes_left,
+            ..pending.identity.clone()
+        }))
     }
 
     /// Check and spend `code` for `device`: a TOTP code (its step becomes the last
@@ -580,6 +638,21 @@ impl AuthService {
         a: &Attempt<'_>,
         refusal: Refusal,
     ) -> Result<(), StoreError> {
+        self.record_failure_noting(a, refusal, None).await
+    }
+
+    /// [`Self::record_failure`], with `note` (which key, which certificate) after the
+    /// reason in the audit row.
+    pub async fn record_failure_noting(
+        &self,
+        a: &Attempt<'_>,
+        refusal: Refusal,
+        note: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let reason = match note {
+            Some(note) => format!("{}: {note}", refusal.reason.as_str()),
+            None => refusal.reason.as_str().to_string(),
+        };
         match refusal.reason {
             Reason::Busy => {
                 let due = match self.busy.lock() {
@@ -599,7 +672,7 @@ impl AuthService {
                 return Ok(());
             }
             Reason::Locked(_) => {
-                let entry = self.entry(a, "login", "failure", refusal.reason.as_str());
+                let entry = self.entry(a, "login", "failure", &reason);
                 return self.store.audit(&[entry]).await;
             }
             _ => {}
@@ -617,7 +690,7 @@ impl AuthService {
                 next
             })
             .await?;
-        let mut entries = vec![self.entry(a, "login", "failure", refusal.reason.as_str())];
+        let mut entries = vec![self.entry(a, "login", "failure", &reason)];
         for (key, until, tier) in started {
             tracing::warn!(key = %log_text(&key.to_string()), until, tier, "lockout started");
             entries.push(self.entry(
@@ -636,12 +709,17 @@ impl AuthService {
         self.store
             .record_login_source(a.username, a.source, a.now_secs())
             .await?;
-        let note = match who.onboarding {
+        let onboarding = match who.onboarding {
             Onboarding::Done => "",
             Onboarding::Enrol => "one-time password: TOTP enrolment and a new password required",
             Onboarding::ChangePassword => "one-time password: a new password required",
         };
-        let mut entries = vec![self.entry(a, "login", "success", note)];
+        let note = match (&who.key, onboarding) {
+            (Some(k), "") => k.what.clone(),
+            (Some(k), o) => format!("{}; {o}", k.what),
+            (None, o) => o.to_string(),
+        };
+        let mut entries = vec![self.entry(a, "login", "success", &note)];
         if let Some(left) = who.backup_codes_left {
             entries.push(self.entry(
                 a,
@@ -672,6 +750,9 @@ impl AuthService {
         }
     }
 }
+
+mod keys;
+pub use keys::{AfterKey, KeyCheck, KeyPass};
 
 #[cfg(test)]
 mod tests;

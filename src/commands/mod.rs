@@ -8,6 +8,7 @@
 //! characters as `\u` escapes (see [`TerminalSafeJson`]).
 
 mod audit;
+mod keys;
 mod lockout;
 mod perms;
 mod recordings;
@@ -18,6 +19,7 @@ mod users;
 pub use audit::{
     audit_export, audit_head, audit_verify, audit_verify_with, ExportArgs, TerminalSafeJson,
 };
+pub use keys::{key_add, key_list, key_remove};
 pub use lockout::{lockout_list, lockout_reset};
 pub use perms::{group_add, group_list, perm_list, set_model_perms, set_object_perm, ObjectPerm};
 pub use recordings::{session_export, session_replay, sessions_ended};

@@ -9,6 +9,7 @@ use qrcode::render::unicode::Dense1x2;
 use qrcode::QrCode;
 use tokio::net::TcpListener;
 
+use crate::auth::keys::KeyRules;
 use crate::auth::lockout::Policy;
 use crate::auth::password::{generate_password, Hasher};
 use crate::auth::{totp, AuthService};
@@ -44,7 +45,8 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         Policy::from(&config.lockout),
         config.argon2.max_concurrent,
         config.argon2.max_queued,
-    );
+    )
+    .with_key_rules(KeyRules::load(config)?);
     let sessions = Arc::new(session::Context {
         store: store.clone(),
         schema,
@@ -63,7 +65,11 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         input_tap: None,
     });
     let server = Arc::new(Server::new(
-        Arc::new(ssh::ssh_config(host_key, v.auth_rejection)),
+        Arc::new(ssh::ssh_config(
+            host_key,
+            v.auth_rejection,
+            auth.takes_keys(),
+        )),
         auth,
         sessions,
         Live::from_config(config)?,

@@ -28,7 +28,8 @@ impl Context {
     pub fn authenticated(&self, who: Identity, source_ip: &str, source_key: &str) -> Authenticated {
         let mut actor = self.actor(&who, source_ip);
         actor.source_key = source_key.to_string();
-        let live = self.register(&actor);
+        let key_id = who.key.as_ref().and_then(|k| k.key_id);
+        let live = self.register(&actor, key_id);
         let (shell, _) = watch::channel(false);
         let (done, done_rx) = tokio::sync::oneshot::channel();
         Authenticated {
@@ -216,7 +217,8 @@ impl Context {
     /// database's so the CLI and other instances see it). Leaves both when dropped.
     /// The database row is written off the login's path (it cost 1.4 ms of the first
     /// frame); ending the session waits for it, so the row is never left looking live.
-    fn register(&self, actor: &Actor) -> LiveGuard {
+    /// `key_id` is the registered key the login used: removing it ends the session.
+    fn register(&self, actor: &Actor, key_id: Option<i64>) -> LiveGuard {
         let now_ms = now_ms();
         let handle = self
             .live
@@ -233,6 +235,7 @@ impl Context {
                 source_ip: &source_ip,
                 now: now_ms.div_euclid(1000),
                 now_ms,
+                key_id,
             };
             if let Err(e) = store.session_started(&row).await {
                 // A session nobody can see or end from outside does not run.

@@ -20,6 +20,14 @@
 //!
 //! The session exists from the moment both factors pass ([`session::Authenticated`]):
 //! it is registered, can be ended, and its clock runs, before any channel is opened.
+//!
+//! Where a login rule takes keys, `publickey` comes first (see [`keys`]): a key or
+//! certificate that passes is answered with partial success, and keyboard-interactive then
+//! asks what the user's rule still needs (password and code, or the code alone). A round
+//! of password and code without the key a rule requires runs to its end and is refused:
+//! moat enforces the order, whatever order the client tries.
+
+mod keys;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -31,7 +39,9 @@ use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use tokio::sync::oneshot;
 
 use super::LoginEnd;
-use crate::auth::{Attempt, AuthService, PasswordCheck, PendingLogin, Reason, Refusal};
+use crate::auth::{
+    AfterKey, Attempt, AuthService, KeyPass, PasswordCheck, PendingLogin, Reason, Refusal,
+};
 use crate::domain::log_text;
 use crate::session;
 
@@ -94,6 +104,10 @@ pub struct Handler {
     max_failures: u32,
     /// What every refusal costs; an abandoned round waits it too.
     rejection: Duration,
+    /// The key step that passed on this connection (for its user), if any.
+    key: Option<KeyPass>,
+    /// A key accepted for signing (user, key) whose verified signature has not come yet.
+    offer: Option<(String, ssh_key::public::KeyData)>,
 }
 
 impl Handler {
@@ -118,6 +132,8 @@ impl Handler {
             failures: 0,
             max_failures,
             rejection,
+            key: None,
+            offer: None,
         }
     }
 
@@ -207,9 +223,10 @@ impl Handler {
     /// The password step, shared by keyboard-interactive and the `password` method.
     /// `None` when refused (already counted).
     async fn password_step(&mut self, user: &str, password: &str) -> Option<PasswordCheck> {
+        let key = self.key_for(user);
         match self
             .auth
-            .check_password(&self.attempt(user), password)
+            .check_password_after_key(&self.attempt(user), password, key)
             .await
         {
             Ok(PasswordCheck::Failed(refusal)) => {
@@ -257,6 +274,9 @@ impl Drop for Handler {
     /// A client that hangs up at the code prompt after a right password is counted and
     /// audited like one that restarts the round.
     fn drop(&mut self) {
+        if let Some((user, key)) = self.offer.take() {
+            self.unsigned_offer(user, key);
+        }
         let Some(user) = self.stage.password_passed().map(str::to_string) else {
             return;
         };
@@ -323,8 +343,27 @@ impl russh::server::Handler for Handler {
                 Ok(prompt(CODE_PROMPT))
             }
             (previous, None) => {
+                if let Some(refused) = self.settle_offer() {
+                    return Ok(refused);
+                }
                 if let Some(refused) = self.abandon(previous).await {
                     return Ok(refused);
+                }
+                // After a key: the code alone, when the user's rule asks no password.
+                if let Some(pass) = self.key_for(user).cloned() {
+                    match self.auth.after_key(&pass).await {
+                        Ok(AfterKey::Code(pending)) => {
+                            self.stage = Stage::AwaitCode {
+                                user: user.into(),
+                                pending: Some(pending),
+                            };
+                            return Ok(prompt(CODE_PROMPT));
+                        }
+                        Ok(AfterKey::Password) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, "reading the step after a key failed")
+                        }
+                    }
                 }
                 self.stage = Stage::AwaitPassword { user: user.into() };
                 Ok(prompt(PASSWORD_PROMPT))
@@ -381,6 +420,9 @@ impl russh::server::Handler for Handler {
     }
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        if let Some(refused) = self.settle_offer() {
+            return Ok(refused);
+        }
         let previous = std::mem::take(&mut self.stage);
         if let Some(refused) = self.abandon(previous).await {
             return Ok(refused);
@@ -399,6 +441,30 @@ impl russh::server::Handler for Handler {
             proceed_with_methods: Some(MethodSet::from(&[MethodKind::KeyboardInteractive][..])),
             partial_success: true,
         })
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: russh::server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.key_offered(user, offer).await)
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: russh::server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.key_verified(user, key).await)
+    }
+
+    async fn auth_openssh_certificate(
+        &mut self,
+        user: &str,
+        certificate: &russh::keys::Certificate,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.certificate_verified(user, certificate).await)
     }
 
     async fn channel_open_session(

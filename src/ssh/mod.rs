@@ -97,13 +97,23 @@ pub struct Server {
     refusals: LogThrottle,
 }
 
-/// russh settings for moat: our id string, password/keyboard-interactive only, equal
-/// rejection time (the initial `none` probe answered at once). Attempts per connection
-/// are counted by moat itself (russh would count the `none` probe too).
-pub fn ssh_config(host_key: PrivateKey, auth_rejection: Duration) -> SshConfig {
+/// russh settings for moat: our id string, password/keyboard-interactive (and publickey
+/// first when a login rule takes keys), equal rejection time (the initial `none` probe
+/// answered at once). Attempts per connection are counted by moat itself (russh would
+/// count the `none` probe too).
+pub fn ssh_config(host_key: PrivateKey, auth_rejection: Duration, publickey: bool) -> SshConfig {
+    let methods: &[MethodKind] = if publickey {
+        &[
+            MethodKind::PublicKey,
+            MethodKind::KeyboardInteractive,
+            MethodKind::Password,
+        ]
+    } else {
+        &[MethodKind::KeyboardInteractive, MethodKind::Password]
+    };
     SshConfig {
         server_id: SshId::Standard(SERVER_ID.into()),
-        methods: MethodSet::from(&[MethodKind::KeyboardInteractive, MethodKind::Password][..]),
+        methods: MethodSet::from(methods),
         auth_rejection_time: auth_rejection,
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys: vec![host_key],

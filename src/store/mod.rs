@@ -19,6 +19,7 @@ pub mod audit;
 mod bind;
 mod delete;
 mod demo;
+mod keys;
 mod lockout;
 mod perms;
 pub mod recordings;
@@ -45,6 +46,7 @@ pub use audit::{
 };
 pub use bind::value_json;
 pub use demo::{DemoAuthor, DemoComment, DemoOutcome, DemoPost, DemoRows};
+pub use keys::{KeySelector, NewKey, UserKey};
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use recordings::{EndedSession, NewRecording, RecordingRow};
 pub use sessions::{LiveSession, SessionRow};

@@ -372,6 +372,7 @@ mod tests {
                         username: "alice",
                         source_ip: "127.0.0.1",
                         now: started / 1000,
+                        key_id: None,
                         now_ms: started,
                     })
                     .await

@@ -17,6 +17,8 @@ pub struct LiveSession<'a> {
     /// When the session started (authentication), in seconds and in milliseconds.
     pub now: i64,
     pub now_ms: i64,
+    /// The registered key the login used, if any: removing it ends the session.
+    pub key_id: Option<i64>,
 }
 
 /// A live session as listed.
@@ -63,8 +65,8 @@ impl Store {
     pub async fn session_started(&self, s: &LiveSession<'_>) -> Result<(), StoreError> {
         sql::query(
             "INSERT INTO moat_sessions (id, user_id, username, source_ip, started_at, \
-                                        last_input_at, seen_at, started_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                        last_input_at, seen_at, started_ms, key_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(s.id)
         .bind(s.user_id)
@@ -74,6 +76,7 @@ impl Store {
         .bind(s.now)
         .bind(s.now)
         .bind(s.now_ms)
+        .bind(s.key_id)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -115,9 +118,10 @@ impl Store {
     }
 
     /// Which of the sessions `ids` must end, and why: asked to (CLI, console, another
-    /// instance), or their user is disabled, or their user's sessions were invalidated
-    /// (2FA reset, disable) after they started. Reading the user's state here, not only
-    /// the flag, also ends a session whose row was written after the request.
+    /// instance), or their user is disabled, or the key they logged in with is gone, or
+    /// their user's sessions were invalidated (2FA reset, disable) after they started.
+    /// Reading the user's and the key's state here, not only the flag, also ends a session
+    /// whose row was written after the request.
     pub async fn sessions_to_end(
         &self,
         ids: &[String],
@@ -128,13 +132,16 @@ impl Store {
         let q = sql::numbered(&format!(
             "SELECT s.id, CASE WHEN s.end_requested THEN COALESCE(s.end_reason, '') \
                                WHEN NOT u.is_active THEN 'account disabled' \
+                               WHEN {gone} THEN 'the key it logged in with was removed' \
                                ELSE 'account reset' END \
              FROM moat_sessions s JOIN moat_users u ON u.id = s.user_id \
              WHERE s.id IN {} AND s.ended_at IS NULL \
-               AND (s.end_requested OR NOT u.is_active \
+               AND (s.end_requested OR NOT u.is_active OR {gone} \
                     OR COALESCE(s.started_ms, s.started_at * 1000) \
                        <= COALESCE(u.sessions_valid_after_ms, u.sessions_valid_after * 1000, -1))",
-            sql::placeholders(ids.len())
+            sql::placeholders(ids.len()),
+            gone = "(s.key_id IS NOT NULL AND NOT EXISTS \
+                     (SELECT 1 FROM moat_user_keys k WHERE k.id = s.key_id))",
         ));
         let mut query = sqlx::query_as(&q);
         for id in ids {
@@ -257,6 +264,7 @@ mod tests {
                         source_ip: "127.0.0.1",
                         now: 100,
                         now_ms: 100_000,
+                        key_id: None,
                     })
                     .await
                     .unwrap();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::common::*;
 
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .output()
@@ -19,12 +19,12 @@ fn have(tool: &str) -> bool {
 }
 
 /// A tmux server of our own (its own socket), killed on drop.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(cmd: &str) -> Tmux {
+    pub(crate) fn start(cmd: &str) -> Tmux {
         let socket = format!("moat-test-{}-{}", std::process::id(), rand_suffix());
         let tmux = Tmux { socket };
         let ok = tmux
@@ -44,7 +44,7 @@ impl Tmux {
             .expect("tmux")
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
     }
 
@@ -54,7 +54,7 @@ impl Tmux {
         }
     }
 
-    async fn wait_for(&self, needle: &str) -> String {
+    pub(crate) async fn wait_for(&self, needle: &str) -> String {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let screen = self.screen();
@@ -84,7 +84,7 @@ fn rand_suffix() -> u32 {
 }
 
 /// An askpass program answering `Password` and `Verification code` prompts from files.
-fn write_askpass(dir: &Path, password: &str, code: &str) -> String {
+pub(crate) fn write_askpass(dir: &Path, password: &str, code: &str) -> String {
     std::fs::write(dir.join("password"), format!("{password}\n")).unwrap();
     std::fs::write(dir.join("code"), format!("{code}\n")).unwrap();
     let script = dir.join("askpass.sh");
@@ -117,7 +117,7 @@ fn start_ssh(server: &TestServer, dir: &Path, user: &str, extra: &str) -> Tmux {
     Tmux::start(&ssh_command(server, &askpass, user, extra))
 }
 
-fn skip_without_tools() -> bool {
+pub(crate) fn skip_without_tools() -> bool {
     let missing: Vec<&str> = ["ssh", "tmux"].into_iter().filter(|t| !have(t)).collect();
     if missing.is_empty() {
         return false;

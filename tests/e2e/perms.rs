@@ -770,6 +770,7 @@ on_every_database! {
                 is_superuser: true,
                 backup_codes_left: None,
                 onboarding: moat::auth::Onboarding::Done,
+                key: None,
             };
             server.sessions.actor(&who, "127.0.0.1")
         };

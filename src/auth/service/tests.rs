@@ -271,6 +271,7 @@ async fn strangers_cannot_lock_a_known_source_out_and_locked_refusals_are_not_co
         is_superuser: false,
         backup_codes_left: None,
         onboarding: Onboarding::Done,
+        key: None,
     };
     // alice logs in from her usual address; she has a live session.
     let home = at("alice", "10.0.0.1", NOW_MS);
@@ -283,6 +284,7 @@ async fn strangers_cannot_lock_a_known_source_out_and_locked_refusals_are_not_co
             source_ip: "10.0.0.1",
             now: NOW_MS / 1000,
             now_ms: NOW_MS,
+            key_id: None,
         })
         .await
         .unwrap();
@@ -385,4 +387,122 @@ fn a_skipped_verification_waits_as_long_as_a_recent_real_one() {
         // Only the last 64 are kept: 37..=100 ms.
         assert!((37..=100).contains(&d.as_millis()), "{d:?}");
     }
+}
+
+/// alice under `require = ["publickey", "password", "totp"]`, with one registered key.
+async fn strict_alice() -> (AuthService, Vec<u8>, ssh_key::PrivateKey) {
+    let (auth, secret) = service_with_alice(default_policy()).await;
+    let config = crate::config::Config {
+        auth: crate::config::AuthConfig {
+            require: ["publickey", "password", "totp"].map(String::from).to_vec(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let auth = auth.with_key_rules(crate::auth::keys::KeyRules::load(&config).unwrap());
+    let key = crate::auth::keys::cert::tests::key();
+    let parsed =
+        crate::auth::keys::parse_public_key(&key.public_key().to_openssh().unwrap()).unwrap();
+    let audit = AuditEntry::default();
+    auth.store
+        .add_user_key(
+            1,
+            &crate::store::NewKey {
+                algorithm: &parsed.algorithm,
+                public_key: &parsed.openssh,
+                fingerprint: &parsed.fingerprint,
+                comment: "",
+                now: 0,
+            },
+            &audit,
+        )
+        .await
+        .unwrap();
+    (auth, secret, key)
+}
+
+#[tokio::test]
+async fn the_key_comes_first_and_the_round_without_it_fails_at_the_end() {
+    let (auth, secret, key) = strict_alice().await;
+    let a = attempt("alice");
+    let ed25519 = ssh_key::Algorithm::Ed25519;
+    // Without the key: password right, code right, refused as `no key` at the end.
+    let PasswordCheck::NeedCode(pending) = auth.check_password(&a, "hunter2hunter2").await.unwrap()
+    else {
+        panic!("the round goes on to the code");
+    };
+    let code = totp::code_at(&secret, totp::step_at(a.now_secs() as u64));
+    assert_eq!(
+        auth.check_code(&pending, &a, &code).await.unwrap(),
+        Err(Reason::NoKey)
+    );
+    // With it: the pass carries the key into the identity.
+    let KeyCheck::Passed(pass) = auth
+        .check_key(&a, key.public_key(), &ed25519)
+        .await
+        .unwrap()
+    else {
+        panic!("alice's key passes");
+    };
+    assert!(pass.factors.publickey && pass.factors.password);
+    let later = Attempt {
+        now_ms: NOW_MS + 30_000,
+        ..a
+    };
+    let PasswordCheck::NeedCode(pending) = auth
+        .check_password_after_key(&later, "hunter2hunter2", Some(&pass))
+        .await
+        .unwrap()
+    else {
+        panic!("password passes");
+    };
+    let code = totp::code_at(&secret, totp::step_at(later.now_secs() as u64));
+    let who = auth
+        .check_code(&pending, &later, &code)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(who.key.as_ref().and_then(|k| k.key_id), Some(1));
+
+    // Someone else's name, a stranger's key, SHA-1 RSA: refused, not counted.
+    let stranger = crate::auth::keys::cert::tests::key();
+    for (user, k, alg) in [
+        ("bob", key.public_key(), ed25519.clone()),
+        ("alice", stranger.public_key(), ed25519.clone()),
+        (
+            "alice",
+            key.public_key(),
+            ssh_key::Algorithm::Rsa { hash: None },
+        ),
+    ] {
+        let r = auth.check_key(&attempt(user), k, &alg).await.unwrap();
+        assert!(
+            matches!(r, KeyCheck::Refused { counted: false }),
+            "{user}: {r:?}"
+        );
+    }
+    // Nothing so far was counted (the caller records the no-key refusal)...
+    let alice = [LockKey::user("alice")];
+    assert!(auth
+        .store
+        .failure_counters(&alice)
+        .await
+        .unwrap()
+        .is_empty());
+    // ...but a registered key whose signature never came is a failure.
+    auth.unsigned_offer(&a, key.public_key().key_data())
+        .await
+        .unwrap();
+    auth.unsigned_offer(&attempt("alice"), stranger.public_key().key_data())
+        .await
+        .unwrap();
+    let counters = auth
+        .store
+        .failure_counters(&[LockKey::user("alice")])
+        .await
+        .unwrap();
+    assert!(
+        counters.iter().any(|(_, c)| c.failures == 1),
+        "one unsigned offer of alice's key (a stranger's is nothing): {counters:?}"
+    );
 }

@@ -313,6 +313,7 @@ pub async fn session_actor(server: &TestServer, user: &str) -> moat::session::Ac
         is_superuser: false,
         backup_codes_left: None,
         onboarding: moat::auth::Onboarding::Done,
+        key: None,
     };
     server.sessions.actor(&who, "127.0.0.1")
 }

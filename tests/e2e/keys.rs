@@ -1,0 +1,546 @@
+//! Public keys and certificates as a login factor, through the russh client: the strict
+//! rule (`publickey, password, totp`) and `publickey, totp`, odd method orders (password
+//! before the key, a key offered twice, a new round after a refused one), a bad signature counted as a
+//! failure, certificates audited with their key id and serial, and a removed key ending the
+//! session that used it. The stock OpenSSH client runs the same story in `openssh_keys.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moat::commands;
+use moat::config::{AuthConfig, Config};
+use russh::client::AuthResult;
+use russh::keys::PrivateKeyWithHashAlg;
+use russh::MethodKind;
+use ssh_key::private::{Ed25519Keypair, KeypairData};
+use ssh_key::PrivateKey;
+
+use crate::common::*;
+
+fn rule(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn strict(c: &mut Config) {
+    c.auth = AuthConfig {
+        require: rule(&["publickey", "password", "totp"]),
+        ..AuthConfig::default()
+    };
+}
+
+pub fn new_key() -> PrivateKey {
+    let seed: [u8; 32] = rand::random();
+    PrivateKey::new(
+        KeypairData::Ed25519(Ed25519Keypair::from_seed(&seed)),
+        "test",
+    )
+    .unwrap()
+}
+
+/// Register `key` for `user` the way an operator does (`moat user key add`).
+async fn add_key(server: &TestServer, user: &str, key: &PrivateKey) -> String {
+    let mut out = Vec::new();
+    let line = key.public_key().to_openssh().unwrap();
+    commands::key_add(&server.config, user, &line, "test", &mut out)
+        .await
+        .expect("key add");
+    String::from_utf8(out).unwrap()
+}
+
+async fn offer_key(conn: &mut Conn, user: &str, key: &PrivateKey) -> AuthResult {
+    conn.authenticate_publickey(
+        user,
+        PrivateKeyWithHashAlg::new(Arc::new(key.clone()), None),
+    )
+    .await
+    .expect("publickey")
+}
+
+fn partial(r: &AuthResult) -> bool {
+    matches!(
+        r,
+        AuthResult::Failure {
+            partial_success: true,
+            ..
+        }
+    )
+}
+
+fn methods(r: &AuthResult) -> Vec<MethodKind> {
+    match r {
+        AuthResult::Failure {
+            remaining_methods, ..
+        } => remaining_methods.iter().copied().collect(),
+        AuthResult::Success => Vec::new(),
+    }
+}
+
+async fn audited(server: &TestServer, needle: &str) -> Vec<moat::store::AuditEntry> {
+    server
+        .store
+        .recent_audit(200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.reason.as_deref().is_some_and(|r| r.contains(needle)))
+        .collect()
+}
+
+/// Wait (up to [`WAIT`]) for an audit row whose reason contains `needle`.
+async fn wait_audited(server: &TestServer, needle: &str) -> moat::store::AuditEntry {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(e) = audited(server, needle).await.into_iter().next() {
+            return e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no audit row with {needle:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+on_every_database! {
+    async fn key_then_password_and_code_and_never_without_the_key() {
+        let mut server = TestServer::start_with(strict, None).await;
+        server.add_user("bob", false).await;
+        let (jane_key, bob_key) = (new_key(), new_key());
+        let added = add_key(&server, "jane", &jane_key).await;
+        assert!(added.starts_with("key #"), "{added}");
+        add_key(&server, "bob", &bob_key).await;
+
+        // Key, then password and code: in.
+        let mut conn = connect(server.addr).await;
+        let r = offer_key(&mut conn, "jane", &jane_key).await;
+        assert!(partial(&r), "{r:?}");
+        assert_eq!(methods(&r), [MethodKind::KeyboardInteractive, MethodKind::Password]);
+        let code = server.next_code("jane");
+        let outcome = ki_login(&mut conn, "jane", &[PASSWORD, &code]).await;
+        assert!(outcome.success, "{outcome:?}");
+        assert_eq!(outcome.prompts, ["Password: ", "Verification code: "]);
+        let ok = wait_audited(&server, "key SHA256:").await;
+        assert_eq!(ok.outcome, "success");
+        disconnect(conn).await;
+
+        // The same without the key: both prompts, then the one refusal (counted, audited).
+        let mut conn = connect(server.addr).await;
+        let code = server.next_code("jane");
+        let outcome = ki_login(&mut conn, "jane", &[PASSWORD, &code]).await;
+        assert!(!outcome.success, "{outcome:?}");
+        assert_eq!(outcome.prompts, ["Password: ", "Verification code: "]);
+        let wrong = ki_login(&mut conn, "jane", &["not it", "000000"]).await;
+        assert_eq!(outcome.failure, wrong.failure, "a right password without the key looks like a wrong one");
+        wait_audited(&server, "public key required, none given").await;
+        disconnect(conn).await;
+
+        // Another user's key, and a key for a user that does not exist: the same refusal.
+        let mut conn = connect(server.addr).await;
+        let theirs = offer_key(&mut conn, "jane", &bob_key).await;
+        let ghost = offer_key(&mut conn, "ghost", &bob_key).await;
+        let stranger = offer_key(&mut conn, "jane", &new_key()).await;
+        assert!(!theirs.success() && !partial(&theirs), "{theirs:?}");
+        assert_eq!(format!("{theirs:?}"), format!("{ghost:?}"));
+        assert_eq!(format!("{theirs:?}"), format!("{stranger:?}"));
+        // Refused keys are not failures: nothing counted against jane.
+        let counters = server.store.list_failure_counters().await.unwrap();
+        // (Two failures each: the round without the key and the wrong password.)
+        assert!(
+            counters.iter().all(|(k, c)| !k.to_string().contains("jane") || c.failures == 2),
+            "{counters:?}"
+        );
+        disconnect(conn).await;
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn odd_orders_are_held_to_key_then_password_then_code() {
+    let mut server = TestServer::start_with(strict, None).await;
+    for u in ["ann", "ben", "cat", "dan"] {
+        server.add_user(u, false).await;
+    }
+    let keys: Vec<PrivateKey> = (0..5).map(|_| new_key()).collect();
+    add_key(&server, "ann", &keys[0]).await;
+    add_key(&server, "ben", &keys[1]).await;
+    add_key(&server, "ben", &keys[2]).await;
+    add_key(&server, "cat", &keys[3]).await;
+    add_key(&server, "dan", &keys[4]).await;
+
+    // Password and code first (refused: no key yet), then the key, then the round again.
+    let mut conn = connect(server.addr).await;
+    let first = ki_login(&mut conn, "ann", &[PASSWORD, &server.next_code("ann")]).await;
+    assert!(!first.success, "{first:?}");
+    assert!(partial(&offer_key(&mut conn, "ann", &keys[0]).await));
+    let second = ki_login(&mut conn, "ann", &[PASSWORD, &server.next_code("ann")]).await;
+    assert!(second.success, "{second:?}");
+    disconnect(conn).await;
+
+    // A key offered twice (another of ben's): the second is refused, the first still holds.
+    let mut conn = connect(server.addr).await;
+    assert!(partial(&offer_key(&mut conn, "ben", &keys[1]).await));
+    let again = offer_key(&mut conn, "ben", &keys[2]).await;
+    assert!(!again.success() && !partial(&again), "{again:?}");
+    let same = offer_key(&mut conn, "ben", &keys[1]).await;
+    assert!(!same.success() && !partial(&same), "{same:?}");
+    let outcome = ki_login(&mut conn, "ben", &[PASSWORD, &server.next_code("ben")]).await;
+    assert!(outcome.success, "{outcome:?}");
+    disconnect(conn).await;
+
+    // A new round after a refused one (wrong password): the refusal costs a try, the key
+    // still holds. (A round abandoned half-way, at the code prompt, takes the same path
+    // as without keys; the russh client cannot send one, see attacks.rs.)
+    let mut conn = connect(server.addr).await;
+    assert!(partial(&offer_key(&mut conn, "cat", &keys[3]).await));
+    let wrong = ki_login(&mut conn, "cat", &["not the password", "000000"]).await;
+    assert!(!wrong.success, "{wrong:?}");
+    let outcome = ki_login(&mut conn, "cat", &[PASSWORD, &server.next_code("cat")]).await;
+    assert!(outcome.success, "{outcome:?}");
+    wait_audited(&server, "bad password").await;
+    disconnect(conn).await;
+
+    // The password method after the key: partial success, then the code.
+    let mut conn = connect(server.addr).await;
+    assert!(partial(&offer_key(&mut conn, "dan", &keys[4]).await));
+    let r = conn.authenticate_password("dan", PASSWORD).await.unwrap();
+    assert!(partial(&r), "{r:?}");
+    let outcome = ki_login(&mut conn, "dan", &[&server.next_code("dan")]).await;
+    assert!(outcome.success, "{outcome:?}");
+    assert_eq!(outcome.prompts, ["Verification code: "]);
+    disconnect(conn).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn publickey_and_code_asks_only_the_code_after_the_key() {
+    let mut server = TestServer::start_with(
+        |c| {
+            c.auth.require = rule(&["publickey", "totp"]);
+        },
+        None,
+    )
+    .await;
+    server.add_user("dee", false).await;
+    let key = new_key();
+    add_key(&server, "dee", &key).await;
+    let mut conn = connect(server.addr).await;
+    let r = offer_key(&mut conn, "dee", &key).await;
+    assert_eq!(methods(&r), [MethodKind::KeyboardInteractive]);
+    let outcome = ki_login(&mut conn, "dee", &[&server.next_code("dee")]).await;
+    assert!(outcome.success, "{outcome:?}");
+    assert_eq!(outcome.prompts, ["Verification code: "]);
+    disconnect(conn).await;
+
+    // Without the key the password round runs and is refused, right password or not.
+    let mut conn = connect(server.addr).await;
+    let outcome = ki_login(&mut conn, "dee", &[PASSWORD, &server.next_code("dee")]).await;
+    assert!(!outcome.success, "{outcome:?}");
+    disconnect(conn).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_group_rule_asks_its_members_for_a_key_and_nobody_else() {
+    let mut server = TestServer::start_with(
+        |c| {
+            c.auth.groups = [("ops".to_string(), rule(&["publickey", "password", "totp"]))].into();
+        },
+        None,
+    )
+    .await;
+    server.add_user("olga", false).await;
+    let mut out = Vec::new();
+    commands::group_add(&server.config, "ops", &[], "test", &mut out)
+        .await
+        .unwrap();
+    server
+        .store
+        .add_memberships(
+            server.store.user_id("olga").await.unwrap().unwrap(),
+            &[server.store.group_id("ops").await.unwrap().unwrap()],
+            &moat::store::AuditEntry::default(),
+        )
+        .await
+        .unwrap();
+    // jane (not in ops) logs in as always; a key of hers is refused, not a way around.
+    let jane_key = new_key();
+    add_key(&server, "jane", &jane_key).await;
+    let mut conn = connect(server.addr).await;
+    let r = offer_key(&mut conn, "jane", &jane_key).await;
+    assert!(!partial(&r), "{r:?}");
+    let ok = ki_login(&mut conn, "jane", &[PASSWORD, &server.next_code("jane")]).await;
+    assert!(ok.success, "{ok:?}");
+    disconnect(conn).await;
+    // olga (in ops) needs hers.
+    let mut conn = connect(server.addr).await;
+    let no = ki_login(&mut conn, "olga", &[PASSWORD, &server.next_code("olga")]).await;
+    assert!(!no.success, "{no:?}");
+    let olga_key = new_key();
+    add_key(&server, "olga", &olga_key).await;
+    assert!(partial(&offer_key(&mut conn, "olga", &olga_key).await));
+    let yes = ki_login(&mut conn, "olga", &[PASSWORD, &server.next_code("olga")]).await;
+    assert!(yes.success, "{yes:?}");
+    disconnect(conn).await;
+    server.stop().await;
+}
+
+/// Signs for `claimed` with `actual`: a well-formed signature that does not verify.
+struct WrongSigner {
+    actual: PrivateKey,
+}
+
+impl russh::Signer for WrongSigner {
+    type Error = russh::AgentAuthError;
+
+    async fn auth_sign(
+        &mut self,
+        _key: &russh::keys::agent::AgentIdentity,
+        _hash_alg: Option<ssh_key::HashAlg>,
+        mut to_sign: Vec<u8>,
+    ) -> Result<Vec<u8>, Self::Error> {
+        let sig: ssh_key::Signature =
+            russh::keys::signature::Signer::sign(&self.actual, &to_sign[..]);
+        let t = b"ssh-ed25519";
+        let s = sig.as_bytes();
+        let blob_len = 4 + t.len() + 4 + s.len();
+        to_sign.extend_from_slice(&(blob_len as u32).to_be_bytes());
+        to_sign.extend_from_slice(&(t.len() as u32).to_be_bytes());
+        to_sign.extend_from_slice(t);
+        to_sign.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        to_sign.extend_from_slice(s);
+        Ok(to_sign)
+    }
+}
+
+#[tokio::test]
+async fn a_bad_signature_for_a_registered_key_is_a_counted_failure() {
+    let mut server = TestServer::start_with(strict, None).await;
+    server.add_user("eve", false).await;
+    let key = new_key();
+    add_key(&server, "eve", &key).await;
+    let mut conn = connect(server.addr).await;
+    let mut signer = WrongSigner { actual: new_key() };
+    let r = conn
+        .authenticate_publickey_with("eve", key.public_key().clone(), None, &mut signer)
+        .await
+        .expect("publickey_with");
+    assert!(!r.success() && !partial(&r), "{r:?}");
+    // The next request shows the signature never came.
+    let _ = ki_login(&mut conn, "eve", &["x", "y"]).await;
+    let row = wait_audited(&server, "key offered, no valid signature").await;
+    assert_eq!(row.actor.as_deref(), Some("eve"));
+    disconnect(conn).await;
+    let counters = server.store.list_failure_counters().await.unwrap();
+    let eve = counters
+        .iter()
+        .find(|(k, _)| k.to_string() == "user eve")
+        .map(|(_, c)| c.failures);
+    assert!(eve.is_some_and(|n| n >= 2), "{counters:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn certificates_are_audited_with_key_id_and_serial_and_removing_a_key_ends_its_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = new_key();
+    let ca_file = dir.path().join("user_ca.pub");
+    std::fs::write(&ca_file, ca.public_key().to_openssh().unwrap()).unwrap();
+    let revoked = dir.path().join("revoked_keys");
+    std::fs::write(&revoked, "serial:13\n").unwrap();
+    let (ca_path, revoked_path) = (ca_file.clone(), revoked.clone());
+    let mut server = TestServer::start_with(
+        move |c| {
+            strict(c);
+            c.trusted_user_ca_keys = Some(ca_path);
+            c.revoked_keys = Some(revoked_path);
+        },
+        None,
+    )
+    .await;
+    server.add_user("fay", false).await;
+    let now = now();
+    let cert = |serial: u64, principal: &str, from: u64, to: u64, user: &PrivateKey| {
+        let nonce: [u8; 32] = rand::random();
+        let mut b = ssh_key::certificate::Builder::new(
+            nonce.to_vec(),
+            user.public_key().key_data().clone(),
+            from,
+            to,
+        )
+        .unwrap();
+        b.serial(serial).unwrap();
+        b.key_id(format!("{principal}@laptop")).unwrap();
+        b.valid_principal(principal).unwrap();
+        b.sign(&ca).unwrap()
+    };
+    let user_key = new_key();
+    let mut conn = connect(server.addr).await;
+    let good = cert(7, "fay", now - 60, now + 3600, &user_key);
+    let r = conn
+        .authenticate_openssh_cert("fay", Arc::new(user_key.clone()), good)
+        .await
+        .unwrap();
+    assert!(partial(&r), "{r:?}");
+    let outcome = ki_login(&mut conn, "fay", &[PASSWORD, &server.next_code("fay")]).await;
+    assert!(outcome.success, "{outcome:?}");
+    let row = wait_audited(&server, "certificate \"fay@laptop\" serial 7").await;
+    assert_eq!(row.outcome, "success");
+    disconnect(conn).await;
+
+    for (serial, principal, from, to, why) in [
+        (8, "fay", now - 7200, now - 3600, "expired"),
+        (9, "jane", now - 60, now + 3600, "no principal"),
+        (13, "fay", now - 60, now + 3600, "key revoked"),
+    ] {
+        let mut conn = connect(server.addr).await;
+        let c = cert(serial, principal, from, to, &user_key);
+        let r = conn
+            .authenticate_openssh_cert("fay", Arc::new(user_key.clone()), c)
+            .await
+            .unwrap();
+        assert!(!r.success() && !partial(&r), "{why}: {r:?}");
+        disconnect(conn).await;
+        if why != "expired" {
+            // russh itself refuses an expired certificate before moat sees it.
+            let row = wait_audited(&server, &format!("serial {serial}")).await;
+            assert!(
+                row.reason.as_deref().is_some_and(|r| r.contains(why)),
+                "{row:?}"
+            );
+        }
+    }
+
+    // A registered key's session ends when the key is removed.
+    let key = new_key();
+    add_key(&server, "fay", &key).await;
+    let mut conn = connect(server.addr).await;
+    assert!(partial(&offer_key(&mut conn, "fay", &key).await));
+    let outcome = ki_login(&mut conn, "fay", &[PASSWORD, &server.next_code("fay")]).await;
+    assert!(outcome.success, "{outcome:?}");
+    let mut console = Console::open(&conn, 100, 30, "xterm").await;
+    console.wait_for("moat › models").await;
+    let mut out = Vec::new();
+    let fp = key
+        .public_key()
+        .fingerprint(ssh_key::HashAlg::Sha256)
+        .to_string();
+    commands::key_remove(&server.config, "fay", &fp, "test", &mut out)
+        .await
+        .unwrap();
+    let said = String::from_utf8(out).unwrap();
+    assert!(said.contains("1 open session"), "{said}");
+    console.wait_for("session ended").await;
+    console.wait_closed().await;
+    server.stop().await;
+}
+
+/// `moat user key …` through the binary: what it prints is sanitized, bad input is one
+/// line on stderr and a non-zero exit.
+#[tokio::test]
+async fn the_key_commands_sanitize_and_refuse_in_one_line() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("moat.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"{}\"\nkeys_dir = \"{}\"\n",
+            server.config.database_url,
+            server.config.keys_dir.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_moat"))
+            .env("MOAT_LOG", "warn")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .expect("moat")
+    };
+    let key = new_key();
+    let line = format!(
+        "{} evil\x1b[31mred\u{202e}",
+        key.public_key().to_openssh().unwrap()
+    );
+    let out = run(&["user", "key", "add", "jane", &line]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = run(&["user", "key", "list", "jane"]);
+    let text = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        !text.contains('\x1b') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\\x1b") && text.contains("ssh-ed25519"),
+        "{text}"
+    );
+    assert!(text.contains("never"), "not used yet: {text}");
+
+    for (args, says) in [
+        (
+            vec!["user", "key", "add", "jane", "ssh-ed25519 AAAA"],
+            "not an OpenSSH public key",
+        ),
+        (
+            vec!["user", "key", "add", "jane", &line],
+            "already registered",
+        ),
+        (vec!["user", "key", "add", "nobody", &line], "no such user"),
+        (
+            vec!["user", "key", "remove", "jane", "laptop"],
+            "neither a key id",
+        ),
+        (vec!["user", "key", "remove", "jane", "999"], "no key #999"),
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    let out = run(&["user", "key", "remove", "jane", "1"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = run(&["user", "key", "list", "jane"]);
+    assert!(String::from_utf8(listed.stdout)
+        .unwrap()
+        .contains("jane has no keys"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rsa_keys_log_in_with_sha2_signatures_and_never_with_sha1() {
+    let mut server = TestServer::start_with(strict, None).await;
+    server.add_user("ray", false).await;
+    let rsa = PrivateKey::random(
+        &mut russh::keys::key::safe_rng(),
+        ssh_key::Algorithm::Rsa { hash: None },
+    )
+    .expect("an RSA key");
+    add_key(&server, "ray", &rsa).await;
+    let mut conn = connect(server.addr).await;
+    let sha1 = conn
+        .authenticate_publickey(
+            "ray",
+            PrivateKeyWithHashAlg::new(Arc::new(rsa.clone()), None),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !sha1.success() && !partial(&sha1),
+        "ssh-rsa (SHA-1): {sha1:?}"
+    );
+    let sha2 = conn
+        .authenticate_publickey(
+            "ray",
+            PrivateKeyWithHashAlg::new(Arc::new(rsa), Some(ssh_key::HashAlg::Sha512)),
+        )
+        .await
+        .unwrap();
+    assert!(partial(&sha2), "rsa-sha2-512: {sha2:?}");
+    let outcome = ki_login(&mut conn, "ray", &[PASSWORD, &server.next_code("ray")]).await;
+    assert!(outcome.success, "{outcome:?}");
+    disconnect(conn).await;
+    server.stop().await;
+}
