@@ -31,6 +31,8 @@ use crate::store::{
 };
 use crate::tui::sanitize::{self, SafeText};
 
+pub mod search_index;
+
 /// Why a command failed, in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {

@@ -22,6 +22,7 @@ mod lockout;
 mod perms;
 mod records;
 mod schema;
+pub mod search_index;
 mod sessions;
 pub mod sql;
 #[doc(hidden)]
@@ -43,6 +44,7 @@ pub use audit::{
 };
 pub use delete::value_json;
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
+pub use search_index::{IndexKind, SearchIndex};
 pub use sessions::{LiveSession, SessionRow};
 pub use users::{KeyCheck, LoginUser, NewUser, TotpDevice};
 pub use write::SaveOutcome;

@@ -11,7 +11,7 @@ use super::manage::{ManageAction, ManageCmd, ManageMsg, ManageScreen, Panel, Pro
 use super::sanitize::SafeText;
 use crate::domain::{
     pk_text, ColumnInfo, Filter, FilterOp, ListQuery, Page, PageAnchor, Record, Reference,
-    RowCount, Sort, Value,
+    RowCount, SearchPath, Sort, Value,
 };
 
 /// A model as the index lists it.
@@ -343,6 +343,8 @@ pub struct ListScreen {
     pub default_query: ListQuery,
     /// The model's declared bulk actions.
     pub bulk_actions: Vec<String>,
+    /// How the last page's search ran (index, scan, too short for the index).
+    pub search_path: SearchPath,
 }
 
 /// Every field of one record.
@@ -1581,6 +1583,7 @@ impl App {
             .collect();
         list.has_before = page.has_before;
         list.has_after = page.has_after;
+        list.search_path = page.search_path;
         let len = list.rows.len();
         list.start = match anchor {
             PageAnchor::First => Some(0),
@@ -2040,6 +2043,7 @@ impl ListScreen {
             limit: 100,
             default_query: ListQuery::default(),
             bulk_actions: Vec::new(),
+            search_path: SearchPath::Scan,
         }
     }
 

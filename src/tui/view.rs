@@ -89,6 +89,9 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
                 Some(term) => format!("  /{}", SafeText::new(term)),
                 None => String::new(),
             };
+            if s.search_path == crate::domain::SearchPath::ShortTerm {
+                search.push_str(" (under 3 characters: scanned, not indexed)");
+            }
             for f in &s.query.filters {
                 search.push_str(&format!("  [{}]", SafeText::new(&f.to_string())));
             }
@@ -507,17 +510,31 @@ fn export_progress(rows: u64, total: Option<RowCount>) -> String {
     }
 }
 
-/// `row 12 of 2,000` (or `row ? of 10,000+` when the position is unknown).
+/// `row 12 of 2,000`; when the position is unknown (not counted), `last row of 10,000+`
+/// or the selected row's key, `key 999950 of 10,000+`.
 fn position(s: &ListScreen) -> String {
     let count = s.count.map(|c| c.to_string()).unwrap_or_else(|| "…".into());
     if s.rows.is_empty() {
         return format!("0 of {count} rows");
     }
-    let row = s
-        .start
-        .map(|start| group_thousands(start + s.selected as u64 + 1))
-        .unwrap_or_else(|| "?".into());
-    format!("row {row} of {count}")
+    let Some(start) = s.start else {
+        // Not counted (a big table reached by `G`): the last row, or the selected key.
+        if !s.has_after && s.selected + 1 == s.rows.len() {
+            return format!("last row of {count}");
+        }
+        let key = s
+            .rows
+            .get(s.selected)
+            .map(|r| r.key.iter().map(|v| v.to_string()));
+        let key = key
+            .map(|k| k.collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        return format!("key {} of {count}", SafeText::new(&key));
+    };
+    format!(
+        "row {} of {count}",
+        group_thousands(start + s.selected as u64 + 1)
+    )
 }
 
 fn draw_detail(s: &mut DetailScreen, buf: &mut Buffer, area: Rect) {

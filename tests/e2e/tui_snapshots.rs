@@ -88,6 +88,7 @@ fn posts_page() -> Page {
         rows,
         has_before: false,
         has_after: true,
+        search_path: Default::default(),
     }
 }
 
@@ -563,6 +564,7 @@ fn awkward_page() -> Page {
         rows,
         has_before: true,
         has_after: true,
+        search_path: Default::default(),
     }
 }
 
@@ -658,6 +660,7 @@ fn every_state() -> Vec<(&'static str, App)> {
             rows: vec![],
             has_before: false,
             has_after: false,
+            search_path: Default::default(),
         },
     });
     states.push(("list empty", app));
