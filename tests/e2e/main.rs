@@ -20,4 +20,5 @@ mod openssh;
 mod perms;
 mod proxy;
 mod search;
+mod search_index;
 mod tui_snapshots;
