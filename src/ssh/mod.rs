@@ -8,6 +8,7 @@ mod channel;
 mod handler;
 pub mod hostkey;
 mod proxy;
+mod quickack;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -319,6 +320,8 @@ impl Server {
         );
         // A second handle on the socket, to cut a connection russh would keep (see below).
         let cut = socket2::SockRef::from(&stream).try_clone().ok();
+        // Immediate ACKs until logged in: the stock client's key exchange waits on them.
+        let (stream, quick_acks) = quickack::QuickAck::new(stream);
         // From anyone but a trusted proxy (whose header is already consumed), a PROXY
         // header is refused rather than passed to SSH.
         let stream = proxy::RefuseHeader::new(stream);
@@ -354,6 +357,7 @@ impl Server {
             end = tokio::time::timeout_at(deadline, end_rx) => end,
         };
         drop(preauth);
+        quick_acks.store(false, std::sync::atomic::Ordering::Relaxed);
         let reason = match end {
             Ok(Ok(LoginEnd::Authenticated(mut watch))) => {
                 let reason = tokio::select! {
