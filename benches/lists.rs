@@ -142,7 +142,10 @@ async fn figures(store: Store) -> Figures {
         ..Listing::all()
     };
     let filter_range = time(RUNS, || async {
-        let p = store.page(&t, &PageAnchor::First, PAGE, &day).await.unwrap();
+        let p = store
+            .page(&t, &PageAnchor::First, PAGE, &day)
+            .await
+            .unwrap();
         assert_eq!(p.rows.len(), PAGE as usize);
         store.count_rows(&t, &day).await.unwrap();
     })

@@ -55,10 +55,7 @@ async fn searches(c: &mut Console, term: &str, first_row: &str, count: &str) -> 
         .await;
         c.settle(Duration::from_millis(50)).await;
     }
-    (
-        percentile(&ms, 50),
-        ms.iter().cloned().fold(0.0, f64::max),
-    )
+    (percentile(&ms, 50), ms.iter().cloned().fold(0.0, f64::max))
 }
 
 /// Median and max ms of `WRITES` inserts, then as many updates of the inserted rows'
@@ -85,7 +82,10 @@ async fn writes(store: &Store, first_id: i64) -> ((f64, f64), (f64, f64)) {
         let values = [
             ("id".to_string(), Value::Integer(id)),
             ("title".into(), Value::Text(format!("Title number {id}"))),
-            ("body".into(), Value::Text(format!("Body of row {id} with some text"))),
+            (
+                "body".into(),
+                Value::Text(format!("Body of row {id} with some text")),
+            ),
             ("status".into(), Value::Text("draft".into())),
             ("created".into(), Value::Text("2030-01-01 00:00:00".into())),
         ];
@@ -154,7 +154,14 @@ async fn figures(url: Option<String>) -> Figures {
     let t0 = Instant::now();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_moat"))
         .current_dir(bench.dir())
-        .args(["--config", "moat.toml", "search-index", "add", "big", "title"])
+        .args([
+            "--config",
+            "moat.toml",
+            "search-index",
+            "add",
+            "big",
+            "title",
+        ])
         .env("MOAT_LOG", "error")
         .output()
         .unwrap();

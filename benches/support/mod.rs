@@ -71,9 +71,9 @@ impl Bench {
         .unwrap();
         let config = moat::config::Config::load(Some(&dir.path().join("moat.toml")), []).unwrap();
         let config = moat::config::Config {
-            database_url: database_url.map(str::to_string).unwrap_or_else(|| {
-                format!("sqlite://{}", dir.path().join("moat.db").display())
-            }),
+            database_url: database_url
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("moat.db").display())),
             // The server below runs in `dir` and finds the secret key in ./keys.
             keys_dir: dir.path().join("keys"),
             ..config
