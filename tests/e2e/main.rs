@@ -16,6 +16,7 @@ mod console;
 mod edit;
 mod gate;
 mod instances;
+mod memory;
 mod openssh;
 mod perms;
 mod proxy;
