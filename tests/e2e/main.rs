@@ -8,6 +8,7 @@
 
 mod common;
 
+mod accept;
 mod accounts;
 mod attacks;
 mod audit;
