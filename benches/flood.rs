@@ -473,6 +473,15 @@ async fn main() {
         );
         return;
     }
+    if std::env::args().any(|a| a == "denied") {
+        let report = denied_report().await;
+        println!("{report}");
+        let _ = std::fs::write(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-flood.md"),
+            &report,
+        );
+        return;
+    }
     if std::env::args().any(|a| a == "hold") {
         let report = hold_report().await;
         println!("{report}");
@@ -523,4 +532,49 @@ async fn main() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-flood.md"),
         &report,
     );
+}
+
+/// Server CPU per connection refused at the gate (a source outside the allow-list):
+/// `DENIED_PROBES` connections one after another, then as many from 16 tasks at once
+/// (accepts arrive in batches), each probe waiting for the reset.
+async fn denied_report() -> String {
+    let bench = Bench::start("", users(1, support::common::TEST_ARGON2)).await;
+    let bench = Arc::new(bench);
+    // Warm up (the first refusals set up the per-source state and the log throttle).
+    for _ in 0..200 {
+        denied_probe(&bench).await;
+    }
+    let before = bench.cpu_time();
+    let t0 = Instant::now();
+    for _ in 0..DENIED_PROBES {
+        denied_probe(&bench).await;
+    }
+    let sequential = bench.cpu_time().saturating_sub(before);
+    let sequential_s = t0.elapsed().as_secs_f64();
+    let before = bench.cpu_time();
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let bench = Arc::clone(&bench);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..DENIED_PROBES / 16 {
+                denied_probe(&bench).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let parallel = bench.cpu_time().saturating_sub(before);
+    let parallel_s = t0.elapsed().as_secs_f64();
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / DENIED_PROBES as f64;
+    format!(
+        "| denied connections ({DENIED_PROBES} each) | server CPU per connection | connections/s |\n|---|---|---|\n\
+         | one after another | {:.1} µs | {:.0} |\n\
+         | 16 at a time | {:.1} µs | {:.0} |\n",
+        per(sequential),
+        DENIED_PROBES as f64 / sequential_s,
+        per(parallel),
+        DENIED_PROBES as f64 / parallel_s,
+    )
 }

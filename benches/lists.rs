@@ -11,7 +11,7 @@ mod support;
 
 use std::time::Instant;
 
-use moat::domain::{Listing, PageAnchor, Sort};
+use moat::domain::{Filter, FilterOp, Listing, PageAnchor, Sort, Value};
 use moat::store::Store;
 
 const ROWS: i64 = 1_000_000;
@@ -47,6 +47,8 @@ struct Figures {
     substring: f64,
     substring_common: f64,
     sort: f64,
+    filter_value: f64,
+    filter_range: f64,
     count: String,
     rss: String,
 }
@@ -112,6 +114,42 @@ async fn figures(store: Store) -> Figures {
             .unwrap();
     })
     .await;
+    // Filters: a value (`status = draft`, a third of the rows) and a range on `created`
+    // (one day: 1,440 rows), first page.
+    let draft = Listing {
+        filters: vec![Filter {
+            column: "status".into(),
+            op: FilterOp::Equals(Value::Text("draft".into())),
+        }],
+        ..Listing::all()
+    };
+    let filter_value = time(RUNS, || async {
+        store
+            .page(&t, &PageAnchor::First, PAGE, &draft)
+            .await
+            .unwrap();
+        store.count_rows(&t, &draft).await.unwrap();
+    })
+    .await;
+    let day = Listing {
+        filters: vec![Filter {
+            column: "created".into(),
+            op: FilterOp::Range {
+                from: Some(Value::Text("2024-01-01 00:00:00".into())),
+                to: Some(Value::Text("2024-01-02 00:00:00".into())),
+            },
+        }],
+        ..Listing::all()
+    };
+    let filter_range = time(RUNS, || async {
+        let p = store
+            .page(&t, &PageAnchor::First, PAGE, &day)
+            .await
+            .unwrap();
+        assert_eq!(p.rows.len(), PAGE as usize);
+        store.count_rows(&t, &day).await.unwrap();
+    })
+    .await;
     let sorted = Listing {
         sort: Some(Sort {
             column: "title".into(),
@@ -156,6 +194,8 @@ async fn figures(store: Store) -> Figures {
         substring,
         substring_common,
         sort,
+        filter_value,
+        filter_range,
         count,
         rss: format!("{rss_start} / {rss_mid} / {rss_end} KiB ({paging_s:.1} s)"),
     }
@@ -180,7 +220,7 @@ async fn main() {
         }
     };
     let pg = |f: &dyn Fn(&Figures) -> String| postgres.as_ref().map_or("—".to_string(), f);
-    let rows: [(&str, String, String, &str); 9] = [
+    let rows: [(&str, String, String, &str); 11] = [
         (
             "open list: first page (100 rows) + count",
             format!("{:.2} ms", sqlite.open),
@@ -228,6 +268,18 @@ async fn main() {
             format!("{:.2} ms", sqlite.sort),
             pg(&|p| format!("{:.2} ms", p.sort)),
             "",
+        ),
+        (
+            "filter by a value (`status = draft`, 333,333 rows): first page + count",
+            format!("{:.2} ms", sqlite.filter_value),
+            pg(&|p| format!("{:.2} ms", p.filter_value)),
+            "≤ 10 ms",
+        ),
+        (
+            "filter by a range (`created` within one day, 1,440 rows): first page + count",
+            format!("{:.2} ms", sqlite.filter_range),
+            pg(&|p| format!("{:.2} ms", p.filter_range)),
+            "≤ 10 ms",
         ),
         (
             "RSS paging through 10,000 pages: start / after 1,000 / end",

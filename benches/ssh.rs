@@ -5,6 +5,8 @@
 //! `cargo bench --bench ssh` — prints a Markdown table (also written to
 //! `target/bench-ssh.md`). These are figures, not pass/fail.
 
+#[path = "support/sshd.rs"]
+mod sshd;
 mod support;
 
 use std::process::{Command, Stdio};
@@ -18,8 +20,9 @@ use support::{percentile, users, Bench, PASSWORD};
 const LOGINS: usize = 50;
 const MOVES: usize = 40;
 const IDLE_SESSIONS: usize = 200;
-/// Logins with the stock OpenSSH client, for users hashed at the default argon2 cost.
-const OPENSSH_LOGINS: usize = 10;
+/// Logins with the stock OpenSSH client, for users hashed at the default argon2 cost
+/// (and as many against OpenSSH sshd + PAM, when it can run here).
+const OPENSSH_LOGINS: usize = 20;
 
 #[tokio::main]
 async fn main() {
@@ -92,53 +95,31 @@ async fn main() {
     drop(idle);
 
     // 4. The stock OpenSSH client (askpass answers both prompts), argon2 at its default
-    // cost: from starting `ssh` to its first byte of output (the first frame).
+    // cost: from starting `ssh` to its first byte of output (the first frame). Then the
+    // same client against OpenSSH sshd + PAM (password + google-authenticator), when
+    // this machine can run one.
     let mut openssh_ms = Vec::new();
-    if Command::new("ssh").arg("-V").output().is_ok() {
+    let has_ssh = Command::new("ssh").arg("-V").output().is_ok();
+    if has_ssh {
         for i in openssh_users {
-            let askpass = scratch.path().join(format!("askpass{i}.sh"));
-            std::fs::write(
-                &askpass,
-                format!(
-                    "#!/bin/sh\ncase \"$1\" in *assword*) echo '{PASSWORD}';; *) echo '{}';; esac\n",
-                    code(i)
-                ),
-            )
-            .unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).unwrap();
-            let t0 = Instant::now();
-            let mut ssh = Command::new("ssh")
-                .args(["-tt", "-F", "/dev/null", "-p", &port.to_string()])
-                .args([
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                ])
-                .args(["-o", "LogLevel=ERROR", &format!("bench{i}@127.0.0.1")])
-                .env("SSH_ASKPASS", &askpass)
-                .env("SSH_ASKPASS_REQUIRE", "force")
-                .env("TERM", "xterm-256color")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut out = ssh.stdout.take().unwrap();
-            let mut first = [0u8; 1];
-            let got = std::io::Read::read(&mut out, &mut first).unwrap_or(0);
-            if got == 1 {
-                openssh_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            let code = code(i);
+            if let Some(ms) = openssh_login(scratch.path(), port, &format!("bench{i}"), &code) {
+                openssh_ms.push(ms);
             }
-            let _ = ssh.kill();
-            let _ = ssh.wait();
         }
     }
     let openssh = if openssh_ms.is_empty() {
         "not measured (no ssh client)".to_string()
     } else {
-        format!("{:.0} ms", percentile(&openssh_ms, 50))
+        spread(&openssh_ms)
+    };
+    let sshd = match has_ssh.then(|| sshd::logins(OPENSSH_LOGINS)) {
+        None => "not measured (no ssh client)".to_string(),
+        Some(Ok(ms)) => {
+            let ratio = percentile(&openssh_ms, 50) / percentile(&ms, 50);
+            format!("{} (moat's median is {ratio:.2}× this)", spread(&ms))
+        }
+        Some(Err(why)) => format!("not measured: {why}"),
     };
 
     // 5. argon2id at the default parameters (OWASP minimum), apart from the login figure.
@@ -155,7 +136,8 @@ async fn main() {
     let report = format!(
         "| figure | value |\n|---|---|\n\
          | login: TCP connect → first full frame, test argon2 (m=64 KiB, t=1), median of {LOGINS} | {:.1} ms (p90 {:.1} ms) |\n\
-         | login with stock OpenSSH + askpass: start `ssh` → first output, argon2 defaults, median of {OPENSSH_LOGINS} | {openssh} |\n\
+         | login with stock OpenSSH + askpass: start `ssh` → first output, argon2 defaults, {OPENSSH_LOGINS} logins | {openssh} |\n\
+         | the same client against OpenSSH sshd + PAM (pam_unix yescrypt + google-authenticator), {OPENSSH_LOGINS} logins | {sshd} |\n\
          | argon2id verify at defaults (m=19 MiB, t=2, p=1), median of 10 | {:.1} ms |\n\
          | keystroke → frame, cursor move in a list at 200×50, median of {MOVES} | {:.2} ms (p90 {:.2} ms) |\n\
          | bytes per cursor move at 200×50, median | {:.0} B (max {:.0} B) |\n\
@@ -178,4 +160,55 @@ async fn main() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-ssh.md"),
         &report,
     );
+}
+
+/// `min / median / p90 / max` of login times.
+fn spread(ms: &[f64]) -> String {
+    let min = ms.iter().cloned().fold(f64::INFINITY, f64::min);
+    let max = ms.iter().cloned().fold(0.0, f64::max);
+    format!(
+        "min {min:.0} / median {:.0} / p90 {:.0} / max {max:.0} ms",
+        percentile(ms, 50),
+        percentile(ms, 90)
+    )
+}
+
+/// One login with the stock client, its prompts answered by an askpass shell script: from
+/// starting `ssh` to its first byte of output, in ms (`None` if it printed nothing).
+pub fn openssh_login(dir: &std::path::Path, port: u16, user: &str, code: &str) -> Option<f64> {
+    let askpass = dir.join(format!("askpass-{user}.sh"));
+    std::fs::write(
+        &askpass,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in *assword*) echo '{PASSWORD}';; *) echo '{code}';; esac\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let t0 = Instant::now();
+    let mut ssh = Command::new("ssh")
+        .args(["-tt", "-F", "/dev/null", "-p", &port.to_string()])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args(["-o", "LogLevel=ERROR", &format!("{user}@127.0.0.1")])
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = ssh.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    let got = std::io::Read::read(&mut out, &mut first).unwrap_or(0);
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let _ = ssh.kill();
+    let _ = ssh.wait();
+    (got == 1).then_some(ms)
 }

@@ -362,6 +362,19 @@ pub struct Page {
     pub has_before: bool,
     /// True when rows exist after the last row of this page.
     pub has_after: bool,
+    /// How a search found these rows (a scan unless a trigram index served it).
+    pub search_path: SearchPath,
+}
+
+/// How a list's search was run: by a scan, or through a trigram search index
+/// (`moat search-index`); a term shorter than a trigram is scanned even where an index
+/// covers the columns, and the list says so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchPath {
+    #[default]
+    Scan,
+    Index,
+    ShortTerm,
 }
 
 /// One record, every column.

@@ -64,6 +64,25 @@ enum Command {
         #[command(subcommand)]
         command: Option<SessionsCommand>,
     },
+    /// Trigram indexes for `/` search (SQLite FTS5, PostgreSQL pg_trgm), made on request.
+    SearchIndex {
+        #[command(subcommand)]
+        command: SearchIndexCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SearchIndexCommand {
+    /// Build an index on these columns of MODEL (SQLite: in batches, writes go on).
+    Add {
+        model: String,
+        #[arg(required = true)]
+        columns: Vec<String>,
+    },
+    /// Remove moat's index on MODEL (PostgreSQL: only on these columns, if named).
+    Remove { model: String, columns: Vec<String> },
+    /// List the search indexes moat uses.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -427,6 +446,23 @@ fn run() -> anyhow::Result<()> {
                 commands::lockout_reset(&config, user.as_deref(), ip.as_deref(), &op, &mut out)
                     .await
             }
+            Command::SearchIndex { command } => match command {
+                SearchIndexCommand::Add { model, columns } => {
+                    commands::search_index::add(
+                        &config,
+                        &model,
+                        &columns,
+                        &op,
+                        &mut out,
+                        &mut std::io::stderr(),
+                    )
+                    .await
+                }
+                SearchIndexCommand::Remove { model, columns } => {
+                    commands::search_index::remove(&config, &model, &columns, &op, &mut out).await
+                }
+                SearchIndexCommand::List => commands::search_index::list(&config, &mut out).await,
+            },
         }
     })?;
     Ok(())

@@ -44,6 +44,16 @@ impl Bench {
     /// then start the release binary with `extra_toml` (top-level keys and tables)
     /// appended to a config that listens on a free port.
     pub async fn start(extra_toml: &str, hashes: Vec<String>) -> Bench {
+        Bench::start_on(None, extra_toml, hashes).await
+    }
+
+    /// [`Bench::start`] on the database at `database_url` (default: a SQLite file in the
+    /// bench's temp dir).
+    pub async fn start_on(
+        database_url: Option<&str>,
+        extra_toml: &str,
+        hashes: Vec<String>,
+    ) -> Bench {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -52,12 +62,19 @@ impl Bench {
             .port();
         std::fs::write(
             dir.path().join("moat.toml"),
-            format!("listen = \"127.0.0.1:{port}\"\nauth_rejection_ms = 20\n{extra_toml}\n"),
+            format!(
+                "listen = \"127.0.0.1:{port}\"\nauth_rejection_ms = 20\n{}{extra_toml}\n",
+                database_url
+                    .map(|u| format!("database_url = \"{u}\"\n"))
+                    .unwrap_or_default()
+            ),
         )
         .unwrap();
         let config = moat::config::Config::load(Some(&dir.path().join("moat.toml")), []).unwrap();
         let config = moat::config::Config {
-            database_url: format!("sqlite://{}", dir.path().join("moat.db").display()),
+            database_url: database_url
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("moat.db").display())),
             // The server below runs in `dir` and finds the secret key in ./keys.
             keys_dir: dir.path().join("keys"),
             ..config
@@ -103,13 +120,13 @@ impl Bench {
         }
     }
 
-    pub fn addr(&self) -> std::net::SocketAddr {
-        format!("127.0.0.1:{}", self.port).parse().unwrap()
-    }
-
-    /// The directory the server runs in (its `recordings/` among others).
+    /// The server's directory (its `moat.toml`, keys and SQLite file).
     pub fn dir(&self) -> &std::path::Path {
         self._dir.path()
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        format!("127.0.0.1:{}", self.port).parse().unwrap()
     }
 
     pub fn pid(&self) -> u32 {

@@ -12,6 +12,7 @@ mod keys;
 mod lockout;
 mod perms;
 mod recordings;
+pub mod search_index;
 mod serve;
 mod sessions;
 mod users;

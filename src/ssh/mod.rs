@@ -8,6 +8,7 @@ mod channel;
 mod handler;
 pub mod hostkey;
 mod proxy;
+mod quickack;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,8 +18,6 @@ use std::time::Duration;
 use russh::keys::PrivateKey;
 use russh::server::Config as SshConfig;
 use russh::{MethodKind, MethodSet, SshId};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
@@ -51,6 +50,21 @@ const DISCONNECT_WAIT: Duration = Duration::from_secs(1);
 
 /// Identification string: no version to fingerprint.
 pub const SERVER_ID: &str = "SSH-2.0-moat";
+
+/// Ends the accept thread when dropped (shutdown, or the serving task dropped): a
+/// listening socket shut down for reading makes a blocked `accept` return at once.
+struct AcceptStop {
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    socket: socket2::Socket,
+}
+
+impl Drop for AcceptStop {
+    fn drop(&mut self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+        let _ = self.socket.shutdown(std::net::Shutdown::Read);
+    }
+}
 
 /// The settings a config reload (SIGHUP) may change without dropping sessions.
 #[derive(Debug)]
@@ -188,36 +202,58 @@ impl Server {
     }
 
     /// Accept connections until `shutdown` completes. A refused connection is closed
-    /// before a single byte is written, and before it costs more than the accept: the
-    /// listener is polled directly so a refused socket is never registered with the
-    /// reactor.
+    /// before a single byte is written, and before it costs more than the accept: a
+    /// thread of its own blocks in `accept` and answers the gate there, so a refused
+    /// socket is never registered with the reactor and costs no wake-up of the runtime
+    /// (three system calls: accept, SO_LINGER, close), and connections that arrive
+    /// together are taken one after another without going back to the reactor.
     async fn accept_loop(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let listener = listener.into_std()?;
-        // SAFETY: the std listener owns its descriptor and the AsyncFd owns the listener,
-        // so the descriptor stays open and unchanged for as long as it is registered.
-        let listener = unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
-            .map_err(|e| e.into_parts().1)?;
+        listener.set_nonblocking(false)?;
+        let stop = AcceptStop {
+            stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            socket: socket2::SockRef::from(&listener).try_clone()?,
+        };
+        let stopping = Arc::clone(&stop.stopping);
+        let runtime = tokio::runtime::Handle::current();
+        let (done_tx, done_rx) = oneshot::channel();
+        let server = Arc::clone(&self);
+        std::thread::Builder::new()
+            .name("moat-accept".into())
+            .spawn(move || {
+                let _runtime = runtime.enter();
+                let _ = done_tx.send(server.accept_blocking(&listener, &stopping));
+            })?;
         tokio::pin!(shutdown);
+        tokio::select! {
+            _ = &mut shutdown => {
+                drop(stop);
+                Ok(())
+            }
+            result = done_rx => result.unwrap_or(Ok(())),
+        }
+    }
+
+    /// The accept thread: take connections until `stopping`.
+    fn accept_blocking(
+        self: &Arc<Self>,
+        listener: &std::net::TcpListener,
+        stopping: &std::sync::atomic::AtomicBool,
+    ) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
         loop {
-            let mut ready = tokio::select! {
-                _ = &mut shutdown => return Ok(()),
-                ready = listener.readable() => ready?,
-            };
-            // Take every pending connection, then wait for readiness again.
-            loop {
-                match ready.try_io(|l| l.get_ref().accept()) {
-                    Ok(Ok((stream, peer))) => self.admit(stream, peer),
-                    Ok(Err(e)) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        break;
-                    }
-                    Err(_would_block) => break,
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(_) if stopping.load(Ordering::Acquire) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    std::thread::sleep(Duration::from_millis(50));
                 }
             }
         }
@@ -331,6 +367,8 @@ impl Server {
         );
         // A second handle on the socket, to cut a connection russh would keep (see below).
         let cut = socket2::SockRef::from(&stream).try_clone().ok();
+        // Immediate ACKs until logged in: the stock client's key exchange waits on them.
+        let (stream, quick_acks) = quickack::QuickAck::new(stream);
         // From anyone but a trusted proxy (whose header is already consumed), a PROXY
         // header is refused rather than passed to SSH.
         let stream = proxy::RefuseHeader::new(stream);
@@ -366,6 +404,7 @@ impl Server {
             end = tokio::time::timeout_at(deadline, end_rx) => end,
         };
         drop(preauth);
+        quick_acks.store(false, std::sync::atomic::Ordering::Relaxed);
         let reason = match end {
             Ok(Ok(LoginEnd::Authenticated(mut watch))) => {
                 let reason = tokio::select! {

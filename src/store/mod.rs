@@ -25,6 +25,7 @@ mod perms;
 pub mod recordings;
 mod records;
 mod schema;
+pub mod search_index;
 mod sessions;
 pub mod sql;
 #[doc(hidden)]
@@ -49,6 +50,7 @@ pub use demo::{DemoAuthor, DemoComment, DemoOutcome, DemoPost, DemoRows};
 pub use keys::{KeySelector, NewKey, UserKey};
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use recordings::{EndedSession, NewRecording, RecordingRow};
+pub use search_index::{IndexKind, SearchIndex};
 pub use sessions::{LiveSession, SessionRow};
 pub use users::{KeyCheck, LoginUser, NewUser, TotpDevice};
 pub use write::SaveOutcome;

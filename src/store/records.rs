@@ -23,15 +23,16 @@ impl Store {
         let limit = sql::EXACT_COUNT_LIMIT;
         let keys = key_columns(table)?;
         let (conditions, binds) = narrowing(table, &keys, listing)?;
+        let source = self.list_source(table, listing).await?;
         let q = format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM {} {} LIMIT {}) AS n",
-            Ident::table(table),
+            source.from,
             where_clause(&conditions),
             limit + 1
         );
         let q = sql::numbered(&q);
         let mut query = sqlx::query_scalar(&q);
-        for v in &binds {
+        for v in source.binds.iter().chain(&binds) {
             query = bind_value_scalar(query, v);
         }
         let n: i64 = query.fetch_one(&self.pool).await?;
@@ -89,16 +90,17 @@ impl Store {
             conditions.insert(0, condition);
             binds.splice(0..0, values);
         }
+        let source = self.list_source(table, listing).await?;
         let q = format!(
             "SELECT {select_list} FROM {} {} ORDER BY {} LIMIT {}",
-            Ident::table(table),
+            source.from,
             where_clause(&conditions),
             order.order_by(backwards),
             u64::from(limit) + 1
         );
         let q = sql::numbered(&q);
         let mut query = sqlx::query(&q);
-        for v in &binds {
+        for v in source.binds.iter().chain(&binds) {
             query = bind_value(query, v);
         }
         let fetched = query.fetch_all(&self.pool).await?;
@@ -131,6 +133,7 @@ impl Store {
             rows,
             has_before,
             has_after,
+            search_path: source.path,
         })
     }
 
@@ -152,14 +155,15 @@ impl Store {
             })?;
         let (conditions, binds) = narrowing(table, &keys, listing)?;
         let (read, col) = (col.read(), col.ident);
+        let source = self.list_source(table, listing).await?;
         let q = format!(
             "SELECT {read} AS r0, COUNT(*) FROM {} {} GROUP BY {col} ORDER BY COUNT(*) DESC, {col} LIMIT {limit}",
-            Ident::table(table),
+            source.from,
             where_clause(&conditions),
         );
         let q = sql::numbered(&q);
         let mut query = sqlx::query(&q);
-        for v in &binds {
+        for v in source.binds.iter().chain(&binds) {
             query = bind_value(query, v);
         }
         query

@@ -148,6 +148,40 @@ impl Ident {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A name moat derives from table `t` for an object of its own on it (a search
+    /// index's FTS5 table and triggers, see `search_index`): `prefix`, the table's
+    /// introspected name, `suffix`; quoted. SQLite only (one schema).
+    pub fn derived(prefix: &'static str, t: &TableInfo, suffix: &'static str) -> Ident {
+        Ident(quote(&format!("{prefix}{}{suffix}", t.name)))
+    }
+
+    /// PostgreSQL: an index moat names in table `t`'s schema: `moat_search_` and a
+    /// digest of the table and column (catalog names are at most 63 bytes long). With
+    /// its schema (to drop it) and without (to create it, beside its table).
+    pub fn pg_derived(t: &TableInfo, column: &ColumnInfo) -> Option<(Ident, Ident)> {
+        use sha2::Digest;
+        let (schema, table) = t.pg_name.as_ref()?;
+        let digest = sha2::Sha256::digest(format!("{schema}\0{table}\0{}", column.name));
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let name = format!("moat_search_{hex}");
+        Some((
+            Ident(format!("{}.{}", quote(schema), quote(&name))),
+            Ident(quote(&name)),
+        ))
+    }
+
+    /// PostgreSQL: an index named in the catalog (bound from a catalog query) in table
+    /// `t`'s schema.
+    pub fn pg_index(t: &TableInfo, catalog_name: &str) -> Option<Ident> {
+        let (schema, _) = t.pg_name.as_ref()?;
+        Some(Ident(format!("{}.{}", quote(schema), quote(catalog_name))))
+    }
+
+    /// PostgreSQL: an operator class named in the catalog, with its schema.
+    pub fn pg_opclass(schema: &str, name: &str) -> Ident {
+        Ident(format!("{}.{}", quote(schema), quote(name)))
+    }
 }
 
 impl std::fmt::Display for Ident {

@@ -70,6 +70,7 @@ fn page(keys: std::ops::RangeInclusive<i64>) -> Box<Page> {
             .collect(),
         has_before: false,
         has_after: false,
+        search_path: Default::default(),
     })
 }
 

@@ -8,6 +8,7 @@
 
 mod common;
 
+mod accept;
 mod accounts;
 mod attacks;
 mod audit;
@@ -17,10 +18,12 @@ mod edit;
 mod gate;
 mod instances;
 mod keys;
+mod memory;
 mod openssh;
 mod openssh_keys;
 mod perms;
 mod proxy;
 mod recording;
 mod search;
+mod search_index;
 mod tui_snapshots;

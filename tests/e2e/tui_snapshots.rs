@@ -91,6 +91,7 @@ fn posts_page() -> Page {
         rows,
         has_before: false,
         has_after: true,
+        search_path: Default::default(),
     }
 }
 
@@ -571,6 +572,7 @@ fn awkward_page() -> Page {
         rows,
         has_before: true,
         has_after: true,
+        search_path: Default::default(),
     }
 }
 
@@ -732,6 +734,7 @@ fn every_state() -> Vec<(&'static str, App)> {
             rows: vec![],
             has_before: false,
             has_after: false,
+            search_path: Default::default(),
         }),
         caps: Capabilities::ALL,
         row_caps: None,

@@ -8,7 +8,8 @@ use ratatui::style::Style;
 
 use super::record::RecordScreen;
 use crate::domain::{
-    group_thousands, pk_text, Capabilities, ListQuery, PageAnchor, RowCount, Sort, Value,
+    group_thousands, pk_text, Capabilities, ListQuery, PageAnchor, RowCount, SearchPath, Sort,
+    Value,
 };
 use crate::tui::draw::{
     placeholder, put, putn, row, CellText, GUTTER, HEADER, LIST_CELL_WIDTH, NOTICE, NULL,
@@ -87,6 +88,8 @@ pub struct ListScreen {
     pub bulk_actions: Vec<String>,
     /// What the user may do on every row of the model.
     pub caps: Capabilities,
+    /// How the last page's search ran (index, scan, too short for the index).
+    pub search_path: SearchPath,
 }
 
 impl ListScreen {
@@ -113,6 +116,7 @@ impl ListScreen {
             default_query: ListQuery::default(),
             bulk_actions: Vec::new(),
             caps: Capabilities::default(),
+            search_path: SearchPath::Scan,
         }
     }
 
@@ -301,6 +305,7 @@ impl ListScreen {
             .collect();
         self.has_before = page.has_before;
         self.has_after = page.has_after;
+        self.search_path = page.search_path;
         let len = self.rows.len();
         self.start = match anchor {
             PageAnchor::First => Some(0),
@@ -376,7 +381,8 @@ impl ListScreen {
         action
     }
 
-    /// `row 12 of 2,000` (or `row ? of 10,000+` when the position is unknown).
+    /// `row 12 of 2,000`; when the position is unknown (not counted), `last row of
+    /// 10,000+` or the selected row's key, `key 999950 of 10,000+`.
     fn position(&self) -> String {
         let count = self
             .count
@@ -385,11 +391,27 @@ impl ListScreen {
         if self.rows.is_empty() {
             return format!("0 of {count} rows");
         }
-        let row = self
-            .start
-            .map(|start| group_thousands(start + self.selected as u64 + 1))
-            .unwrap_or_else(|| "?".into());
-        format!("row {row} of {count}")
+        let Some(start) = self.start else {
+            // Not counted (a big table reached by `G`): the last row, or the selected key.
+            if !self.has_after && self.selected + 1 == self.rows.len() {
+                return format!("last row of {count}");
+            }
+            let key = self
+                .current()
+                .map(|r| {
+                    r.key
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            return format!("key {} of {count}", SafeText::new(&key));
+        };
+        format!(
+            "row {} of {count}",
+            group_thousands(start + self.selected as u64 + 1)
+        )
     }
 
     fn list_key(&mut self, k: KeyEvent) -> Action {
@@ -658,6 +680,9 @@ impl Screen for ListScreen {
         }
         if let Some(term) = &self.query.search {
             s.push_str(&format!("  /{}", SafeText::new(term)));
+            if self.search_path == SearchPath::ShortTerm {
+                s.push_str(" (under 3 characters: scanned, not indexed)");
+            }
         }
         for f in &self.query.filters {
             s.push_str(&format!("  [{}]", SafeText::new(&f.to_string())));
