@@ -232,6 +232,25 @@ pub enum RowCount {
     About(u64),
 }
 
+impl RowCount {
+    /// The count of two sets of rows together.
+    pub fn plus(self, other: RowCount) -> RowCount {
+        use RowCount::{About, AtLeast, Exact};
+        match (self, other) {
+            (Exact(a), Exact(b)) => Exact(a.saturating_add(b)),
+            (About(a), About(b) | Exact(b)) | (Exact(a), About(b)) => About(a.saturating_add(b)),
+            (AtLeast(a), other) | (other, AtLeast(a)) => AtLeast(a.saturating_add(other.floor())),
+        }
+    }
+
+    /// The fewest rows it may be.
+    pub fn floor(self) -> u64 {
+        match self {
+            RowCount::Exact(n) | RowCount::AtLeast(n) | RowCount::About(n) => n,
+        }
+    }
+}
+
 impl fmt::Display for RowCount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -98,7 +98,8 @@ impl Context {
                 };
                 self.save(a, g, req).await
             }
-            Cmd::AskDelete { model, key } => self.ask_delete(a, g, model, key).await,
+            Cmd::AskDelete { model, key } => self.ask_delete(a, g, model, vec![key]).await,
+            Cmd::AskDeleteMany { model, keys } => self.ask_delete(a, g, model, keys).await,
             Cmd::Delete { model, key } => self.delete(a, g, model, key).await,
             Cmd::DeleteMany { model, keys } => self.delete_many(a, g, model, keys).await,
             Cmd::Bulk {

@@ -592,6 +592,7 @@ impl Context {
                     users: users
                         .into_iter()
                         .map(|u| UserEntry {
+                            id: u.id,
                             name: u.username,
                             superuser: u.is_superuser,
                             active: u.is_active,

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::audit::{audit_row, Seen};
 use super::dispatch::{failed, Reply};
 use super::{describe, Actor, Context};
-use crate::domain::{pk_text, Capabilities, ColumnKind, Grants, TableInfo, Value};
+use crate::domain::{pk_text, Capabilities, ColumnKind, Grants, Reference, TableInfo, Value};
 use crate::perm::{self, Action, Visibility};
 use crate::store::{AuditEntry, SaveOutcome, StoreError};
 use crate::tui::Msg;
@@ -345,22 +345,36 @@ impl Context {
         })
     }
 
-    /// May row `key` be deleted? The answer says what refers to it (as the user may see
-    /// it), for the confirmation.
+    /// May rows `keys` be deleted? The answer names them (their display values, where
+    /// the user may see them) and says what refers to them, summed over the rows (as the
+    /// user may see it), for the confirmation.
     pub(super) async fn ask_delete(
         &self,
         actor: &Actor,
         g: &Grants,
         model: String,
-        key: Vec<Value>,
+        keys: Vec<Vec<Value>>,
     ) -> Reply {
-        self.row_allowed(actor, g, &Action::Delete, &model, &key)
-            .await?;
+        for key in &keys {
+            self.row_allowed(actor, g, &Action::Delete, &model, key)
+                .await?;
+        }
         let t = &self.full_table(&model)?;
-        let references = self.delete_reach(actor, g, t, &key).await?;
+        let mut references: Vec<Reference> = Vec::new();
+        let mut labels = Vec::with_capacity(keys.len());
+        for key in &keys {
+            for r in self.delete_reach(actor, g, t, key).await? {
+                add_reference(&mut references, r);
+            }
+            labels.push(match key.as_slice() {
+                [k] => self.display_of(g, &model, k).await,
+                _ => None,
+            });
+        }
         Ok(Msg::DeleteAsk {
             model,
-            key,
+            keys,
+            labels,
             references,
         })
     }
@@ -481,4 +495,21 @@ pub(super) struct SaveRequest {
     pub(super) original: Vec<(String, Value)>,
     pub(super) values: Vec<(String, Value)>,
     pub(super) overwrite: bool,
+}
+
+/// Add `r` to `all`: rows of the same model through the same kind of foreign key are
+/// counted together.
+fn add_reference(all: &mut Vec<Reference>, r: Reference) {
+    match all
+        .iter_mut()
+        .find(|x| x.table == r.table && x.on_delete == r.on_delete)
+    {
+        Some(x) => {
+            x.count = match (x.count, r.count) {
+                (Some(a), Some(b)) => Some(a.plus(b)),
+                _ => None,
+            }
+        }
+        None => all.push(r),
+    }
 }

@@ -41,6 +41,7 @@ pub struct PermListing {
 /// A user as the console's user list shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRow {
+    pub id: i64,
     pub username: String,
     pub is_superuser: bool,
     pub is_active: bool,
@@ -327,6 +328,7 @@ impl Store {
             .map(|r| {
                 let id: i64 = r.try_get("id")?;
                 Ok(UserRow {
+                    id,
                     username: r.try_get("username")?,
                     is_superuser: sql::flag(r, "is_superuser")?,
                     is_active: sql::flag(r, "is_active")?,

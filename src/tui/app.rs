@@ -241,11 +241,17 @@ impl App {
             }
             Msg::DeleteAsk {
                 model,
-                key,
+                keys,
+                labels,
                 references,
             } => {
-                let question = super::screens::record::delete_question(&model, &key, &references);
-                self.apply(Action::confirm(question, Cmd::Delete { model, key }))
+                let ask = super::screens::record::delete_confirmation(
+                    &model,
+                    &keys,
+                    &labels,
+                    &references,
+                );
+                self.apply(ask)
             }
             Msg::Saved { .. }
             | Msg::Deleted { .. }

@@ -71,7 +71,19 @@ impl App {
         } else if let (Some((rows, total)), None) = (self.export, &self.status) {
             bar(buf, footer, &export_progress(rows, total), "", NOTICE);
         } else if let Some((question, _)) = &self.confirm {
-            bar(buf, footer, &format!(" {question}  [y/N]"), "", NOTICE);
+            let line = format!(" {question}  [y/N]");
+            if line.width() <= usize::from(footer.width) {
+                bar(buf, footer, &line, "", NOTICE);
+            } else {
+                // Too long for one line: the whole question in a box, wrapped.
+                let width = usize::from(area.width.saturating_sub(6)).clamp(10, 76);
+                let lines: Vec<(String, Style)> = wrap(question.as_str(), width)
+                    .into_iter()
+                    .map(|l| (l, Style::new()))
+                    .collect();
+                boxed(buf, area, " confirm ", &lines);
+                bar(buf, footer, " y: yes   any other key: no", "", NOTICE);
+            }
         } else {
             match (&self.status, &self.warning) {
                 (Some(Status::Error(text)), _) | (None, Some(text)) => {

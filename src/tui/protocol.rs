@@ -74,10 +74,12 @@ pub enum Msg {
     Warning(String),
     /// An answer to a management command.
     Manage(ManageMsg),
-    /// May this row be deleted? (What refers to it, for the confirmation.)
+    /// May these rows be deleted? What they are called (their display value, where the
+    /// user may see it) and what refers to them, for the confirmation.
     DeleteAsk {
         model: String,
-        key: Vec<Value>,
+        keys: Vec<Vec<Value>>,
+        labels: Vec<Option<String>>,
         references: Vec<Reference>,
     },
     Deleted {
@@ -196,6 +198,11 @@ pub enum Cmd {
     AskDelete {
         model: String,
         key: Vec<Value>,
+    },
+    /// Ask to delete the marked rows: the answer says what refers to them.
+    AskDeleteMany {
+        model: String,
+        keys: Vec<Vec<Value>>,
     },
     Delete {
         model: String,
@@ -562,6 +569,7 @@ impl PanelData {
 /// A user in the users panel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserEntry {
+    pub id: i64,
     pub name: String,
     pub superuser: bool,
     pub active: bool,

@@ -384,7 +384,10 @@ fn delete_confirmation() {
     );
     app.update(Msg::DeleteAsk {
         model: "posts".into(),
-        key: vec![Value::Integer(1)],
+        keys: vec![vec![Value::Integer(1)]],
+        labels: vec![Some(
+            "Post number 1: notes from the on-call rotation".into(),
+        )],
         references: vec![moat::domain::Reference {
             table: "comments".into(),
             count: Some(RowCount::Exact(3)),
@@ -585,6 +588,7 @@ fn manage_loaded(app: &mut App, panel: moat::tui::protocol::Panel, rows: usize) 
         Panel::Users => PanelData::Users {
             users: (0..rows)
                 .map(|i| UserEntry {
+                    id: i as i64 + 1,
                     name: name(i),
                     superuser: i % 3 == 0,
                     active: i % 2 == 0,
@@ -1074,7 +1078,8 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(key('d'));
     app.update(Msg::DeleteAsk {
         model: "posts".into(),
-        key: vec![Value::Integer(1)],
+        keys: vec![vec![Value::Integer(1)]],
+        labels: vec![None],
         references: vec![moat::domain::Reference {
             table: "comments".into(),
             count: Some(RowCount::AtLeast(1000)),
@@ -1381,4 +1386,66 @@ fn management_screens() {
         2,
     );
     insta::assert_snapshot!("row_permissions", render(&mut app));
+}
+
+#[test]
+fn a_delete_the_database_would_refuse_says_why_and_asks_nothing() {
+    let mut app = list_app();
+    app.update(key('d'));
+    app.update(Msg::DeleteAsk {
+        model: "posts".into(),
+        keys: vec![vec![Value::Integer(1)]],
+        labels: vec![Some("Post number 1".into())],
+        references: vec![
+            moat::domain::Reference {
+                table: "comments".into(),
+                count: Some(RowCount::Exact(3)),
+                on_delete: "CASCADE".into(),
+            },
+            moat::domain::Reference {
+                table: "invoices".into(),
+                count: Some(RowCount::Exact(2)),
+                on_delete: "RESTRICT".into(),
+            },
+        ],
+    });
+    let screen = render(&mut app);
+    assert!(!screen.contains("[y/N]"), "{screen}");
+    insta::assert_snapshot!(screen);
+    assert!(app.update(key('y')).is_empty(), "nothing to confirm");
+}
+
+#[test]
+fn marked_rows_are_named_with_what_goes_with_them_in_a_box_at_80_columns() {
+    let mut app = list_app();
+    for _ in 0..7 {
+        app.update(key(' '));
+    }
+    let cmds = app.update(key('d'));
+    let keys: Vec<Vec<Value>> = (1..=7).map(|i| vec![Value::Integer(i)]).collect();
+    assert_eq!(
+        cmds,
+        vec![Cmd::AskDeleteMany {
+            model: "posts".into(),
+            keys: keys.clone()
+        }]
+    );
+    app.update(Msg::DeleteAsk {
+        model: "posts".into(),
+        keys: keys.clone(),
+        labels: vec![None; 7],
+        references: vec![moat::domain::Reference {
+            table: "comments".into(),
+            count: Some(RowCount::Exact(21)),
+            on_delete: "CASCADE".into(),
+        }],
+    });
+    insta::assert_snapshot!(render(&mut app));
+    assert_eq!(
+        app.update(key('y')),
+        vec![Cmd::DeleteMany {
+            model: "posts".into(),
+            keys
+        }]
+    );
 }

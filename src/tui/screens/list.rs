@@ -506,17 +506,11 @@ impl ListScreen {
                 );
             }
             Key::Char('d') if !self.marked.is_empty() => {
-                return Action::confirm(
-                    format!(
-                        "Delete the {} marked rows of {}?",
-                        self.marked.len(),
-                        self.model
-                    ),
-                    Cmd::DeleteMany {
-                        model: self.model.clone(),
-                        keys: self.marked.clone(),
-                    },
-                );
+                // The answer names them and says what goes with them.
+                return Action::cmd(Cmd::AskDeleteMany {
+                    model: self.model.clone(),
+                    keys: self.marked.clone(),
+                });
             }
             Key::Char('d') => {
                 return match self.current() {

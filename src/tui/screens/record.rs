@@ -361,28 +361,90 @@ fn draw_record(s: &mut RecordScreen, buf: &mut Buffer, area: Rect) {
     }
 }
 
-/// "Delete posts #17? 3 comments are deleted with it. …"
-pub fn delete_question(model: &str, key: &[Value], references: &[Reference]) -> String {
-    let pk = pk_text(key).unwrap_or_default();
-    let mut q = format!("Delete {model} #{pk}?");
-    for r in references {
-        let what = match r.on_delete.to_ascii_uppercase().as_str() {
-            "CASCADE" => "deleted with it",
-            "SET NULL" | "SET DEFAULT" => "unlinked",
-            _ => "in the way: the delete will be refused",
-        };
-        match r.count {
-            Some(count) => {
-                let rows = if count == RowCount::Exact(1) {
-                    "row"
-                } else {
-                    "rows"
-                };
-                q.push_str(&format!(" {count} {rows} of {} {what}.", r.table));
+/// The question asked before rows `keys` of `model` are deleted, naming them (by key, and
+/// by display value where the user may see it) and what goes with them; or, when the
+/// database would refuse the delete (rows that refer to them and may not be deleted or
+/// unlinked with them), why not — with nothing to confirm.
+pub fn delete_confirmation(
+    model: &str,
+    keys: &[Vec<Value>],
+    labels: &[Option<String>],
+    references: &[Reference],
+) -> Action {
+    let target = delete_target(model, keys, labels);
+    let it = if keys.len() == 1 { "it" } else { "them" };
+    let (in_the_way, going): (Vec<&Reference>, Vec<&Reference>) =
+        references.iter().partition(|r| on_delete(r).is_none());
+    if !in_the_way.is_empty() {
+        let mut lines = vec![SafeText::new(&format!("{target} cannot be deleted:"))];
+        for r in in_the_way {
+            lines.push(SafeText::new(&format!(
+                "  {} refer to {it} and keep it (ON DELETE {}).",
+                rows_of(r),
+                r.on_delete.to_ascii_uppercase()
+            )));
+        }
+        lines.push(SafeText::new("Delete or change those rows first."));
+        return Action::Dialog(lines);
+    }
+    let mut q = format!("Delete {target}?");
+    for r in going {
+        let what = on_delete(r).unwrap_or_default();
+        q.push_str(&format!(" {} {what} with {it}.", rows_of(r)));
+    }
+    let cmd = match keys {
+        [key] => Cmd::Delete {
+            model: model.to_string(),
+            key: key.clone(),
+        },
+        _ => Cmd::DeleteMany {
+            model: model.to_string(),
+            keys: keys.to_vec(),
+        },
+    };
+    Action::confirm(q, cmd)
+}
+
+/// `posts #17 "When Kafka is the wrong…"`, or `the 3 marked rows of posts (#3, #5, #9)`.
+fn delete_target(model: &str, keys: &[Vec<Value>], labels: &[Option<String>]) -> String {
+    let pk = |k: &[Value]| format!("#{}", pk_text(k).unwrap_or_default());
+    match keys {
+        [key] => match labels.first().cloned().flatten() {
+            Some(label) => {
+                let label = SafeText::new(&label).truncated(30);
+                format!("{model} {} \"{label}\"", pk(key))
             }
-            // The viewer may not see how many rows that model has.
-            None => q.push_str(&format!(" Rows of {} {what}.", r.table)),
+            None => format!("{model} {}", pk(key)),
+        },
+        _ => {
+            let mut shown: Vec<String> = keys.iter().take(5).map(|k| pk(k)).collect();
+            if keys.len() > 5 {
+                shown.push("…".into());
+            }
+            format!(
+                "the {} marked rows of {model} ({})",
+                keys.len(),
+                shown.join(", ")
+            )
         }
     }
-    q
+}
+
+/// What deleting does to rows that refer through `r`: deletes them, unlinks them, or
+/// (`None`) nothing — the database refuses the delete.
+fn on_delete(r: &Reference) -> Option<&'static str> {
+    match r.on_delete.to_ascii_uppercase().as_str() {
+        "CASCADE" => Some("deleted"),
+        "SET NULL" | "SET DEFAULT" => Some("unlinked"),
+        _ => None,
+    }
+}
+
+/// `3 rows of comments` (or `rows of comments` when the user may not count them).
+fn rows_of(r: &Reference) -> String {
+    match r.count {
+        Some(RowCount::Exact(1)) => format!("1 row of {}", r.table),
+        Some(count) => format!("{count} rows of {}", r.table),
+        None => format!("rows of {}", r.table),
+    }
 }

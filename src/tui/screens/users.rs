@@ -50,6 +50,9 @@ impl Screen for UsersScreen {
             return Action::Ignored;
         };
         let name = u.name.clone();
+        // Every question names its user by name and id; the command carries the name
+        // it was asked about, whatever the list shows by the time it is answered.
+        let who = format!("{name} (#{})", u.id);
         match k.key {
             Key::Enter => {
                 let (screen, cmds) = UserScreen::open(&name);
@@ -58,7 +61,7 @@ impl Screen for UsersScreen {
             Key::Char('x') => {
                 let verb = if u.active { "Disable" } else { "Enable" };
                 ask(
-                    format!("{verb} user {name}?"),
+                    format!("{verb} {who}?"),
                     ManageCmd::SetActive {
                         user: name,
                         active: !u.active,
@@ -67,13 +70,13 @@ impl Screen for UsersScreen {
             }
             Key::Char('t') => ask(
                 format!(
-                    "Reset the two-factor setup of {name}? They get a new one-time password, \
+                    "Reset the two-factor setup of {who}? They get a new one-time password, \
                      enrol again, and their sessions end."
                 ),
                 ManageCmd::ResetTwoFactor { user: name },
             ),
             Key::Char('u') => ask(
-                format!("Clear the failed-login counts and lockouts of {name}?"),
+                format!("Clear the failed-login counts and lockouts of {who}?"),
                 ManageCmd::Unlock { user: name },
             ),
             _ => Action::Ignored,
