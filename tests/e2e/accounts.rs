@@ -537,7 +537,7 @@ on_every_database! {
         c.keys(&[b":", b"users", ENTER]).await;
         c.wait_for("jane").await;
         c.keys(&[DOWN, b"t"]).await;
-        c.wait_for("Reset the two-factor setup of jane?").await;
+        c.wait_for("Reset the two-factor setup of jane (#").await;
         c.send(b"y").await;
         c.wait_for("Verification code (step-up)").await;
         c.send(server.next_code("admin").as_bytes()).await;

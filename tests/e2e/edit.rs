@@ -340,7 +340,7 @@ on_every_database! {
         c.keys(&[b" ", b" ", DOWN, b" "]).await; // rows 1, 2 and 4
         c.wait_for("3 marked").await;
         c.send(b"d").await;
-        c.wait_for("Delete the 3 marked rows of comments?").await;
+        c.wait_for("Delete the 3 marked rows of comments (#1, #2, #4)?").await;
         c.send(b"y").await;
         c.wait_for("deleted 3 rows of comments").await;
         let left: i64 = scalar(&server, "SELECT COUNT(*) FROM comments").await;
