@@ -22,7 +22,7 @@ use crate::ssh::hostkey::HOST_KEY_FILE;
 use crate::store::{Store, TotpState, UserFacts};
 use crate::tui::sanitize::SafeText;
 
-use super::{open_admin_store, CommandError, TerminalSafeJson};
+use super::{CommandError, TerminalSafeJson};
 
 /// The file `serve` writes the first superuser's credentials to when its output is not a
 /// terminal (under `keys_dir`).
@@ -78,8 +78,30 @@ pub async fn doctor(
     out: &mut impl Write,
 ) -> Result<bool, CommandError> {
     let v = config.validate()?;
-    let store = open_admin_store(config).await?;
+    // The keys are attached if they can be (the audit key checks the chain's MACs); if
+    // they cannot, that is a finding, and the rest is checked all the same.
+    let store = Store::connect_existing(&config.database_url)
+        .await?
+        .ok_or_else(|| CommandError::NoDatabase(config.database_shown()))?
+        .with_schemas(&config.database_schemas);
+    store.migrate().await?;
     let mut findings = config_findings(config, &v);
+    let store = match super::unlock(store.clone(), &config.keys_dir, false).await {
+        Ok(unlocked) => unlocked,
+        Err(e) => {
+            findings.push(finding(
+                "keys-unusable",
+                Severity::Critical,
+                config.keys_dir.display().to_string(),
+                format!(
+                    "the keys in {} cannot be used: {e}",
+                    config.keys_dir.display()
+                ),
+                "fix what the problem says (moat serve refuses to start until then)",
+            ));
+            store
+        }
+    };
     findings.extend(file_findings(config));
     findings.extend(database_findings(config, &store, now).await?);
     store.close().await;
@@ -690,6 +712,22 @@ mod tests {
             with("[lockout]\naddress_limits = [{ net = \"10.0.0.0/8\", limit = 0 }]"),
             ["lockout-disabled"]
         );
+    }
+
+    #[test]
+    fn the_production_sample_is_valid_and_has_no_configuration_finding() {
+        let sample = Config::from_toml(include_str!("../../deploy/moat.toml")).unwrap();
+        assert!(ids(&sample).is_empty());
+        let v = sample.validate().unwrap();
+        assert!(
+            !v.listen.ip().is_loopback(),
+            "listens where operators reach it"
+        );
+        assert!(v.metrics_listen.is_some_and(|m| m.ip().is_loopback()));
+        assert!(v.allowlist.iter().all(|n| match n {
+            IpNet::V4(n) => n.addr().is_private(),
+            IpNet::V6(_) => false,
+        }));
     }
 
     #[test]

@@ -101,12 +101,6 @@ pub async fn serve(
     }
     let built = build(config, store).await?;
     let listener = TcpListener::bind(v.listen).await?;
-    writeln!(
-        out,
-        "moat: listening on {} (host key {})",
-        listener.local_addr()?,
-        built.host_key_fingerprint
-    )?;
     let metrics = match v.metrics_listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.map_err(|e| {
@@ -129,6 +123,13 @@ pub async fn serve(
         }
         None => None,
     };
+    // Last: what scripts and tests wait for.
+    writeln!(
+        out,
+        "moat: listening on {} (host key {})",
+        listener.local_addr()?,
+        built.host_key_fingerprint
+    )?;
     out.flush()?;
     let server = Arc::clone(&built.server);
     let reloader = tokio::spawn(async move {

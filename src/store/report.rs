@@ -167,14 +167,15 @@ impl Store {
         Ok(sums)
     }
 
-    /// Every user's name and the PHC string of their password hash, for `moat doctor`'s
-    /// check of the hashing parameters. The hashes never leave the process.
+    /// Every active user's name and the PHC string of their password hash, for `moat
+    /// doctor`'s check of the hashing parameters. The hashes never leave the process.
     pub async fn password_hashes(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(
-            sql::query_as("SELECT username, password_hash FROM moat_users ORDER BY username")
-                .fetch_all(&self.pool)
-                .await?,
+        Ok(sql::query_as(
+            "SELECT username, password_hash FROM moat_users WHERE is_active = TRUE \
+             ORDER BY username",
         )
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
 

@@ -34,7 +34,7 @@ fn migrate(dir: &std::path::Path) {
     assert!(out.status.success(), "{out:?}");
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -117,7 +117,7 @@ fn field<'a>(banner: &'a [String], label: &str) -> &'a str {
 }
 
 /// Base32 (RFC 4648, no padding) as printed by `serve`.
-fn base32_decode(s: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(s: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut bits = 0u64;
     let mut n = 0;

@@ -17,6 +17,7 @@ mod edit;
 mod gate;
 mod instances;
 mod openssh;
+mod ops;
 mod perms;
 mod proxy;
 mod recording;
