@@ -33,6 +33,13 @@ pub enum ConfigError {
     /// A key of `[auth]` (its name is built from the group or user it names).
     #[error("config key `{key}`: {message}")]
     Auth { key: String, message: String },
+    /// An error about a value, with where that value was set: the file, line and column,
+    /// or the environment variable.
+    #[error("{place}: {error}")]
+    At {
+        place: String,
+        error: Box<ConfigError>,
+    },
 }
 
 /// The whole configuration, as written in `moat.toml`.
@@ -99,6 +106,122 @@ pub struct Config {
     /// A file of revoked keys, fingerprints, certificate serials and key ids (see
     /// `auth::keys::revoked`). Read again whenever it changes.
     pub revoked_keys: Option<PathBuf>,
+    /// Where the Prometheus metrics endpoint listens (`127.0.0.1:9222`); off when unset.
+    /// It serves `GET /metrics` and nothing else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+    /// The server log's format: `text` (for people) or `json` (one object a line, for
+    /// log pipelines; lines of a session carry its id).
+    pub log_format: LogFormat,
+    /// `moat doctor`: what it checks against, and the findings the operator accepted.
+    pub doctor: DoctorConfig,
+    /// Where this configuration came from (not a setting: for error positions and the
+    /// database note of CLI commands).
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// The server log's format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `[doctor]`
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DoctorConfig {
+    /// Users who have not logged in for this many days are a finding.
+    pub dormant_days: u64,
+    /// Findings the operator has looked at and accepted, by id, each with the reason
+    /// (`listen-all-addresses = "nftables drops 2222 except from 10.0.0.0/8"`). They are
+    /// still listed, marked accepted, and do not make `moat doctor` fail.
+    pub accept: BTreeMap<String, String>,
+}
+
+impl Default for DoctorConfig {
+    fn default() -> Self {
+        DoctorConfig {
+            dormant_days: 90,
+            accept: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where a loaded configuration came from: the file (and its text, to point at a value's
+/// line and column) and the keys the environment set.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// Whether the file was named (`--config`) rather than found (`./moat.toml`).
+    pub named: bool,
+    text: Option<std::sync::Arc<str>>,
+    /// Top-level keys set by `MOAT_<KEY>` variables.
+    pub env_keys: Vec<String>,
+}
+
+/// Two configurations are equal when their settings are, wherever they came from.
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
+}
+
+impl Origin {
+    /// Where the value of `path` (dotted, as in error messages: `limits.ipv6_prefix`,
+    /// `models.posts.hidden`) was set: `moat.toml, line 3, column 1`, or the
+    /// environment variable. `None` when it was not set in either (a default).
+    pub fn place_of(&self, path: &str) -> Option<String> {
+        let top = path.split('.').next().unwrap_or(path);
+        if self.env_keys.iter().any(|k| k == top) {
+            return Some(format!(
+                "environment variable MOAT_{}",
+                top.to_ascii_uppercase()
+            ));
+        }
+        let (file, text) = (self.file.as_ref()?, self.text.as_deref()?);
+        let doc = toml_edit::ImDocument::parse(text).ok()?;
+        let span = key_span(doc.as_table(), path)?;
+        let (line, column) = line_column(text, span.start);
+        Some(format!(
+            "config file {}, line {line}, column {column}",
+            file.display()
+        ))
+    }
+}
+
+/// The span of the key at dotted `path` in `table`. Model names may hold dots
+/// (`billing.invoices`), so at each level the longest run of segments that names a key
+/// is taken.
+fn key_span(table: &dyn toml_edit::TableLike, path: &str) -> Option<std::ops::Range<usize>> {
+    let parts: Vec<&str> = path.split('.').collect();
+    for n in (1..=parts.len()).rev() {
+        let key = parts[..n].join(".");
+        let Some((k, item)) = table.get_key_value(&key) else {
+            continue;
+        };
+        if n == parts.len() {
+            return k.span().or_else(|| item.span());
+        }
+        let rest = parts[n..].join(".");
+        return match item.as_table_like() {
+            Some(inner) => key_span(inner, &rest).or_else(|| k.span()),
+            None => k.span(),
+        };
+    }
+    None
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 /// `[console]`
@@ -407,6 +530,10 @@ impl Default for Config {
             auth: AuthConfig::default(),
             trusted_user_ca_keys: None,
             revoked_keys: None,
+            metrics_listen: None,
+            log_format: LogFormat::Text,
+            doctor: DoctorConfig::default(),
+            origin: Origin::default(),
         }
     }
 }
@@ -463,17 +590,52 @@ pub struct Validated {
     pub login_grace: Duration,
     pub shell_grace: Duration,
     pub auth_rejection: Duration,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
     /// Check `[models.*]` against the introspected schema: every model and column named
-    /// must exist, and key columns can be neither hidden nor masked.
+    /// must exist, and key columns can be neither hidden nor masked. An error says where
+    /// the value was set.
     pub fn validate_models(&self, schema: &crate::domain::Schema) -> Result<(), ConfigError> {
-        validate_models(&self.models, schema)
+        validate_models(&self.models, schema).map_err(|e| self.locate(e))
+    }
+
+    /// `database_url` as it may be shown to an operator or logged: a password in it is
+    /// replaced by `****`.
+    pub fn database_shown(&self) -> String {
+        match url::Url::parse(&self.database_url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("****"));
+                u.to_string()
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+
+    /// `error` with the place its key was set (file, line and column, or the
+    /// environment variable), when the error names a key that was set there.
+    pub fn locate(&self, error: ConfigError) -> ConfigError {
+        let ConfigError::Invalid { key, message } = &error else {
+            return error;
+        };
+        // `[models.*]` errors name the model and the setting in their message.
+        let path = match *key {
+            "models" => message.split(':').next().unwrap_or(key),
+            key => key,
+        };
+        match self.origin.place_of(path) {
+            Some(place) => ConfigError::At {
+                place,
+                error: Box::new(error),
+            },
+            None => error,
+        }
     }
 
     /// Load configuration: `path` if given (must exist), else `./moat.toml` if present, else
-    /// defaults; then apply `MOAT_*` variables from `env`.
+    /// defaults; then apply `MOAT_*` variables from `env`. A file error says the line and
+    /// column; the result remembers where it came from (see [`Origin`]).
     pub fn load(
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
@@ -484,26 +646,46 @@ impl Config {
             None if default_path.exists() => Some(default_path.to_path_buf()),
             None => None,
         };
+        let mut origin = Origin {
+            file: file.clone(),
+            named: path.is_some(),
+            ..Origin::default()
+        };
         let mut table = match &file {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
                     path: p.clone(),
                     source,
                 })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError::Parse {
+                let positioned = |e: toml::de::Error| {
+                    let message = match e.span() {
+                        Some(span) => {
+                            let (line, column) = line_column(&text, span.start);
+                            format!("line {line}, column {column}: {}", e.message().trim())
+                        }
+                        None => e.message().trim().to_string(),
+                    };
+                    ConfigError::Parse {
                         path: p.clone(),
-                        message: e.message().to_string(),
-                    })?
+                        message,
+                    }
+                };
+                // The file alone first, so that an unknown key or a wrong type is
+                // reported where it is written.
+                toml::from_str::<Config>(&text).map_err(positioned)?;
+                let table = text.parse::<toml::Table>().map_err(positioned)?;
+                origin.text = Some(text.into());
+                table
             }
             None => toml::Table::new(),
         };
-        apply_env(&mut table, env)?;
-        let config: Config =
+        origin.env_keys = apply_env(&mut table, env)?;
+        let mut config: Config =
             Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
                 path: file.unwrap_or_else(|| PathBuf::from("<defaults+environment>")),
                 message: e.message().to_string(),
             })?;
+        config.origin = origin;
         Ok(config)
     }
 
@@ -515,8 +697,13 @@ impl Config {
         })
     }
 
-    /// Check values serde cannot and derive the typed forms.
+    /// Check values serde cannot and derive the typed forms. An error says where the
+    /// value was set.
     pub fn validate(&self) -> Result<Validated, ConfigError> {
+        self.check().map_err(|e| self.locate(e))
+    }
+
+    fn check(&self) -> Result<Validated, ConfigError> {
         let listen = self
             .listen
             .parse::<SocketAddr>()
@@ -640,10 +827,29 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let metrics_listen = match &self.metrics_listen {
+            None => None,
+            Some(addr) => {
+                let addr = addr.parse::<SocketAddr>().map_err(|e| {
+                    invalid(
+                        "metrics_listen",
+                        format!("{e} (expected e.g. 127.0.0.1:9222)"),
+                    )
+                })?;
+                if addr == listen {
+                    return Err(invalid(
+                        "metrics_listen",
+                        "must not be the SSH listen address".into(),
+                    ));
+                }
+                Some(addr)
+            }
+        };
         Ok(Validated {
             listen,
             allowlist,
             trusted_proxies,
+            metrics_listen,
             login_grace: Duration::from_secs(self.login_grace_secs),
             shell_grace: Duration::from_secs(self.shell_grace_secs),
             auth_rejection: Duration::from_millis(self.auth_rejection_ms),
@@ -796,7 +1002,8 @@ fn parse_cidr(s: &str) -> Result<IpNet, ConfigError> {
 fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
+) -> Result<Vec<String>, ConfigError> {
+    let mut set = Vec::new();
     let keys = top_level_keys();
     let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
     let settable: Vec<&str> = keys
@@ -808,8 +1015,9 @@ fn apply_env(
         let Some(suffix) = var.strip_prefix("MOAT_") else {
             continue;
         };
-        // MOAT_TEST_* belongs to the test suite, MOAT_LOG to logging.
-        if suffix.starts_with("TEST_") || suffix == "LOG" {
+        // MOAT_TEST_* belongs to the test suite, MOAT_LOG to logging, MOAT_REVISION to
+        // the build (build.rs; `cargo test` passes it on to what it runs).
+        if suffix.starts_with("TEST_") || suffix == "LOG" || suffix == "REVISION" {
             continue;
         }
         let key = suffix.to_ascii_lowercase();
@@ -828,9 +1036,10 @@ fn apply_env(
             EnvValue::Section => err(format!("[{key}] is a section: set it in the config file")),
             EnvValue::Bad(what) => err(format!("`{raw}` is not {what}")),
         })?;
-        table.insert(key, value);
+        table.insert(key.clone(), value);
+        set.push(key);
     }
-    Ok(())
+    Ok(set)
 }
 
 /// Why an environment value does not fit its key.
@@ -1064,6 +1273,60 @@ mod tests {
         assert_eq!(c.login_grace_secs, 5);
         assert_eq!(c.argon2.memory_kib, 64);
         assert_eq!(c.allowlist, vec!["10.0.0.0/8", "::1/128"]);
+    }
+
+    #[test]
+    fn errors_say_where_the_value_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.toml");
+        let load = |text: &str, vars: &[(&str, &str)]| {
+            std::fs::write(&path, text).unwrap();
+            Config::load(Some(&path), env(vars))
+        };
+        // Unknown keys and wrong types: toml's own position.
+        let err = load("listen = \"127.0.0.1:9\"\n  lisen = 3\n", &[]).unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains("m.toml: line 2, column 3") && err.contains("lisen"),
+            "{err}"
+        );
+        let err = load("[limits]\nipv6_prefix = \"64\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2, column 15"), "{err}");
+        let err = load("listen = \n", &[]).unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+        // Values refused by validation: the key's place in the file…
+        let c = load(
+            "listen = \"127.0.0.1:9\"\n\n[limits]\nipv6_prefix = 0\n",
+            &[],
+        )
+        .unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("m.toml, line 4, column 1") && err.contains("limits.ipv6_prefix"),
+            "{err}"
+        );
+        let c = load("allowlist = [\"10.0.0.0/8\", \"nope\"]\n", &[]).unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("line 1, column 1") && err.contains("nope"),
+            "{err}"
+        );
+        // …or the variable that set it.
+        let c = load("listen = \"127.0.0.1:9\"\n", &[("MOAT_LISTEN", "nowhere")]).unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("environment variable MOAT_LISTEN"), "{err}");
+        // A default that fails names no place.
+        let c = Config {
+            page_size: 1,
+            ..Config::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("config key"));
     }
 
     #[test]

@@ -43,6 +43,15 @@
 //!   secrets at rest, and the audit key whose HMAC makes the audit chain keyed; used by
 //!   `store` (which seals, opens and MACs) and the key-file checks of `ssh`.
 //! - [`domain`]: plain values shared by the rooms.
+//! - [`metrics`]: the Prometheus registry with typed handles that `gate`, `auth`, `session`
+//!   and `store` call (labels from fixed enums only), and its `GET /metrics` endpoint.
+
+/// The git revision moat was built from (`git` and 12 hex digits), or what the packager
+/// set in `MOAT_REVISION` at build time, or `unknown revision` (a tarball without `.git`).
+pub const REVISION: &str = env!("MOAT_REVISION");
+
+/// `moat --version`: the version and the git revision.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MOAT_REVISION"), ")");
 
 pub mod auth;
 pub mod commands;
@@ -50,6 +59,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod gate;
+pub mod metrics;
 pub mod ops;
 pub mod perm;
 pub mod recording;

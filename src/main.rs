@@ -1,25 +1,34 @@
 //! `moat` — the command line. Parses arguments, loads config, runs a command from
-//! [`moat::commands`], and turns any error into one line on stderr and exit code 1.
+//! [`moat::commands`], and turns any error into one line on stderr.
+//!
+//! Exit codes: 0 success (and `doctor` with no finding), 1 failure (and `doctor` with
+//! findings), 2 a usage error (arguments clap refuses). A closed pipe on stdout
+//! (`moat audit export | head`) ends the command quietly, with 0.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use moat::commands;
-use moat::config::Config;
+use clap::{Parser, Subcommand, ValueEnum};
+use moat::commands::{self, CommandError};
+use moat::config::{Config, LogFormat};
+use moat::tui::sanitize::SafeText;
 
 #[derive(Parser)]
 #[command(
     name = "moat",
-    version,
+    version = moat::VERSION,
     about = "An admin console for a SQL database, served over SSH"
 )]
 struct Cli {
     /// Config file (default: ./moat.toml if present, else built-in defaults).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Do not name the database on stderr (it is named when neither --config nor
+    /// MOAT_DATABASE_URL chose it).
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,6 +78,17 @@ enum Command {
         #[command(subcommand)]
         command: SearchIndexCommand,
     },
+    /// Check moat's own security (files, configuration, users, the audit chain, columns
+    /// that look like secrets); each finding with its fix. Exit 1 with findings.
+    Doctor {
+        #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+        format: DoctorFormat,
+    },
+    /// Reports for audits.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +103,43 @@ enum SearchIndexCommand {
     Remove { model: String, columns: Vec<String> },
     /// List the search indexes moat uses.
     List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DoctorFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Every user: superuser, groups, permissions, 2FA, backup codes, last login,
+    /// failed logins in the last 30 days, one-time password, disabled.
+    Users {
+        /// Only superusers.
+        #[arg(long)]
+        superusers: bool,
+        /// Only users who have not logged in for this long (90d, 12w; never logged in:
+        /// created before then).
+        #[arg(long, value_name = "AGE", value_parser = days)]
+        dormant: Option<u64>,
+        /// Only users without a confirmed TOTP device.
+        #[arg(long = "no-2fa")]
+        no_2fa: bool,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+}
+
+fn days(s: &str) -> Result<u64, String> {
+    commands::parse_days(s)
 }
 
 #[derive(Subcommand)]
@@ -291,22 +348,90 @@ enum PermCommand {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // Errors quote names from the database and the command line: sanitized, on one
-            // line.
-            let message = moat::tui::sanitize::SafeText::new(&format!("{e:#}"));
-            eprintln!("moat: {message}");
+            // line, each cause once.
+            let message = SafeText::new(&causes(&e));
+            let _ = writeln!(std::io::stderr(), "moat: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    init_logging();
+/// Help and version as clap prints them (exit 0); any other argument error in one line
+/// with the command's usage, exit 2.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let usage = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .map(|u| format!(" (usage: {u})"))
+        .unwrap_or_else(|| " (moat --help lists the commands)".into());
+    let _ = writeln!(
+        std::io::stderr(),
+        "moat: {}{}",
+        SafeText::new(first),
+        SafeText::new(&usage)
+    );
+    ExitCode::from(2)
+}
+
+/// `e` and its causes, joined with `: `, leaving out a cause whose text is already said
+/// (an error that quotes its source would otherwise print it twice).
+fn causes(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
+/// Whether `e` is a write to a closed stdout (the reader of a pipe went away).
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    let pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
+    e.downcast_ref::<std::io::Error>().is_some_and(pipe)
+        || matches!(e.downcast_ref::<CommandError>(), Some(CommandError::Io(io)) if pipe(io))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    config.validate()?;
+    init_logging(config.log_format);
+    let explicit = cli.config.is_some() || std::env::var_os("MOAT_DATABASE_URL").is_some();
+    if !explicit && !cli.quiet {
+        let whence = match &config.origin.file {
+            Some(file) => format!("config {}", file.display()),
+            None => "no config file here: the built-in default".into(),
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "moat: database {} ({}; -q hides this line)",
+            SafeText::new(&config.database_shown()),
+            SafeText::new(&whence)
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let mut out = std::io::stdout();
     runtime.block_on(async {
@@ -314,7 +439,53 @@ fn run() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve { demo } => {
                 let reloads = reload_on_sighup(cli.config.clone());
-                commands::serve(&config, demo, &mut out, shutdown_signal(), reloads).await
+                let terminal = std::io::IsTerminal::is_terminal(&out);
+                commands::serve(
+                    &config,
+                    demo,
+                    terminal,
+                    &mut out,
+                    shutdown_signal(),
+                    reloads,
+                )
+                .await
+            }
+            Command::Doctor { format } => {
+                let json = matches!(format, DoctorFormat::Json);
+                let mut out = std::io::BufWriter::new(out.lock());
+                let clean = commands::doctor(&config, json, commands::now_unix(), &mut out).await;
+                std::io::Write::flush(&mut out)?;
+                return Ok(if clean? {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
+            Command::Report {
+                command:
+                    ReportCommand::Users {
+                        superusers,
+                        dormant,
+                        no_2fa,
+                        format,
+                    },
+            } => {
+                let filter = commands::UserFilter {
+                    superusers,
+                    dormant_days: dormant,
+                    no_2fa,
+                };
+                let format = match format {
+                    ReportFormat::Table => commands::Format::Table,
+                    ReportFormat::Csv => commands::Format::Csv,
+                    ReportFormat::Json => commands::Format::Json,
+                };
+                let mut out = std::io::BufWriter::new(out.lock());
+                let done =
+                    commands::report_users(&config, filter, format, commands::now_unix(), &mut out)
+                        .await;
+                std::io::Write::flush(&mut out)?;
+                done
             }
             Command::User { command } => match command {
                 UserCommand::Add {
@@ -463,9 +634,9 @@ fn run() -> anyhow::Result<()> {
                 }
                 SearchIndexCommand::List => commands::search_index::list(&config, &mut out).await,
             },
-        }
-    })?;
-    Ok(())
+        }?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// Who runs a CLI command, for the audit trail.
@@ -506,15 +677,26 @@ fn read_password_stdin() -> Result<String, commands::CommandError> {
     Ok(line)
 }
 
-/// Logs go to stderr; `MOAT_LOG` sets the filter (default `info`).
-fn init_logging() {
+/// Logs go to stderr; `MOAT_LOG` sets the filter (default `info`). As JSON, one object
+/// a line: the event's fields at the top level, and `span` naming the session (its
+/// `session_id`) on every line logged inside one.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MOAT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,russh=warn"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -13,6 +13,7 @@ use super::password::Hasher;
 use super::workers::Workers;
 use super::{backup, totp};
 use crate::domain::log_text;
+use crate::metrics::Login;
 use crate::store::{AuditEntry, Store, StoreError};
 
 /// Who a session belongs to once both factors passed.
@@ -653,6 +654,11 @@ impl AuthService {
             Some(note) => format!("{}: {note}", refusal.reason.as_str()),
             None => refusal.reason.as_str().to_string(),
         };
+        crate::metrics::global().login(match refusal.reason {
+            Reason::Busy => Login::Busy,
+            Reason::Locked(_) => Login::Locked,
+            _ => Login::Failure,
+        });
         match refusal.reason {
             Reason::Busy => {
                 let due = match self.busy.lock() {
@@ -692,6 +698,7 @@ impl AuthService {
             .await?;
         let mut entries = vec![self.entry(a, "login", "failure", &reason)];
         for (key, until, tier) in started {
+            crate::metrics::global().lockout_started();
             tracing::warn!(key = %log_text(&key.to_string()), until, tier, "lockout started");
             entries.push(self.entry(
                 a,
@@ -706,6 +713,7 @@ impl AuthService {
     /// Clear the (username, address) counter, make the pair a known source, and audit
     /// the login.
     pub async fn record_success(&self, a: &Attempt<'_>, who: &Identity) -> Result<(), StoreError> {
+        crate::metrics::global().login(Login::Success);
         self.store
             .record_login_source(a.username, a.source, a.now_secs())
             .await?;

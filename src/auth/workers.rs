@@ -41,7 +41,9 @@ impl Workers {
         F: FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let queued = crate::metrics::global().argon2_queued();
         let job: Job = Box::new(move |blocks| {
+            queued.started();
             let _ = tx.send(f(blocks));
         });
         match self.jobs.try_send(job) {

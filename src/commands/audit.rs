@@ -44,8 +44,9 @@ pub async fn audit_verify_with(
     };
     // Neither key is needed to check the plain chain: the TOTP key is not loaded, and the
     // audit key is used if present (checked against the trail, never created).
-    let store = Store::connect(&config.database_url)
+    let store = Store::connect_existing(&config.database_url)
         .await?
+        .ok_or_else(|| CommandError::NoDatabase(config.database_shown()))?
         .with_schemas(&config.database_schemas);
     store.migrate().await?;
     let key_path = config.keys_dir.join(seal::AUDIT_KEY_FILE);
@@ -168,7 +169,10 @@ pub async fn audit_export(
         ..Default::default()
     };
     let store = open_admin_store(config).await?;
-    let n = store
+    // A failed write (the reader of a pipe went away) is returned as itself, so that
+    // `main` can tell a closed pipe from a failure.
+    let mut write_error = None;
+    let exported = store
         .export_audit(&filter, |row| {
             let e = &row.entry;
             let line = serde_json::json!({
@@ -188,13 +192,21 @@ pub async fn audit_export(
                 "prev_hash": row.prev_hash,
                 "hash": row.hash,
             });
-            write_json_line(out, &line).map_err(|e| StoreError::Conflict(e.to_string()))?;
+            write_json_line(out, &line).map_err(|e| {
+                let text = e.to_string();
+                write_error = Some(e);
+                StoreError::Conflict(text)
+            })?;
             if row.id % 100_000 == 0 {
                 let _ = writeln!(progress, "moat: exported up to entry {}…", row.id);
             }
             Ok(())
         })
-        .await?;
+        .await;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    let n = exported?;
     let _ = writeln!(progress, "moat: exported {n} entries");
     store.close().await;
     Ok(())

@@ -8,10 +8,12 @@
 //! characters as `\u` escapes (see [`TerminalSafeJson`]).
 
 mod audit;
+mod doctor;
 mod keys;
 mod lockout;
 mod perms;
 mod recordings;
+mod report;
 pub mod search_index;
 mod serve;
 mod sessions;
@@ -20,10 +22,12 @@ mod users;
 pub use audit::{
     audit_export, audit_head, audit_verify, audit_verify_with, ExportArgs, TerminalSafeJson,
 };
+pub use doctor::{config_findings, doctor, Finding, Severity, FIRST_START_FILE};
 pub use keys::{key_add, key_list, key_remove};
 pub use lockout::{lockout_list, lockout_reset};
 pub use perms::{group_add, group_list, perm_list, set_model_perms, set_object_perm, ObjectPerm};
 pub use recordings::{session_export, session_replay, sessions_ended};
+pub use report::{parse_days, report_users, Format, UserFilter};
 pub use serve::{build, migrate, qr_text, serve, Built};
 pub use sessions::{session_end, sessions_list};
 use users::create_user;
@@ -57,6 +61,13 @@ pub enum CommandError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Usage(String),
+    /// The configured database does not exist (or is not moat's), and the command is not
+    /// one that creates it.
+    #[error(
+        "no moat database at {0} (run from the directory with moat.toml, or pass --config; \
+         `moat migrate` creates one)"
+    )]
+    NoDatabase(String),
 }
 
 /// Seconds since the epoch: the one place commands read the clock.
@@ -73,26 +84,41 @@ pub fn now_unix_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Open the configured database, bring moat's tables up to date and attach the secret
-/// key that seals TOTP secrets, creating and adopting it if the database has none yet
-/// (see [`unlock`]). For `serve` and `user add`, which write TOTP secrets.
+/// Open the configured database (created if missing), bring moat's tables up to date and
+/// attach the secret key that seals TOTP secrets, creating and adopting it if the
+/// database has none yet (see [`unlock`]). For `serve`.
 pub async fn open_store(config: &Config) -> Result<Store, CommandError> {
-    let store = Store::connect(&config.database_url)
-        .await?
-        .with_schemas(&config.database_schemas);
-    store.migrate().await?;
-    unlock(store, &config.keys_dir, true).await
+    open(config, true, true).await
 }
 
-/// Like [`open_store`], for commands that never write a TOTP secret: a key present is
-/// checked, but none is created or adopted (run from another directory, such a command
-/// must not tie the database to a key the server does not have).
+/// Like [`open_store`] for a database that must exist already ([`CommandError::NoDatabase`]
+/// otherwise): for `user add`, which writes TOTP secrets.
+pub async fn open_existing_store(config: &Config) -> Result<Store, CommandError> {
+    open(config, false, true).await
+}
+
+/// For commands that never write a TOTP secret, on a database that must exist already
+/// ([`CommandError::NoDatabase`] otherwise: run from the wrong directory, a command must
+/// not make an empty database and report on it). A key present is checked, but none is
+/// created or adopted (run from another directory, such a command must not tie the
+/// database to a key the server does not have).
 pub async fn open_admin_store(config: &Config) -> Result<Store, CommandError> {
-    let store = Store::connect(&config.database_url)
-        .await?
-        .with_schemas(&config.database_schemas);
+    open(config, false, false).await
+}
+
+/// Open the configured database: created if missing with `create`, else it must be
+/// moat's already; migrated; keys attached (created and adopted with `adopt`).
+async fn open(config: &Config, create: bool, adopt: bool) -> Result<Store, CommandError> {
+    let store = if create {
+        Store::connect(&config.database_url).await?
+    } else {
+        Store::connect_existing(&config.database_url)
+            .await?
+            .ok_or_else(|| CommandError::NoDatabase(config.database_shown()))?
+    };
+    let store = store.with_schemas(&config.database_schemas);
     store.migrate().await?;
-    unlock(store, &config.keys_dir, false).await
+    unlock(store, &config.keys_dir, adopt).await
 }
 
 /// Attach the keys in `keys_dir` to `store`: the secret key that seals TOTP secrets and

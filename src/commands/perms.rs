@@ -91,6 +91,14 @@ pub async fn set_object_perm(
     let (codename, model, pk) = (codename.as_str(), model.as_str(), pk.as_str());
     let store = open_admin_store(config).await?;
     let schema = store.introspect().await?;
+    // The row's model first: `perm assign … view_posts nosuch 1` is about a table that
+    // does not exist, not about the codename.
+    if schema.table(model).is_none() {
+        return Err(CommandError::Usage(format!(
+            "no model `{}`: the database has no such table",
+            model.escape_debug()
+        )));
+    }
     check_codename(config, &schema, codename)?;
     crate::perm::check_object_codename(codename, model).map_err(CommandError::Usage)?;
     if assign {

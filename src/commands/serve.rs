@@ -21,7 +21,7 @@ use crate::ssh::{self, Live, Server};
 use crate::store::Store;
 use crate::tui::sanitize::SafeText;
 
-use super::{create_user, open_admin_store, open_store, CommandError};
+use super::{create_user, open_store, CommandError};
 
 /// A running server's parts, built from config (used by `serve`, tests and benchmarks).
 pub struct Built {
@@ -82,12 +82,15 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
 }
 
 /// `moat serve [--demo]`: migrate, load demo data, create the first superuser if there
-/// is no user, then serve until `shutdown`. Each item of `reloads` is a freshly loaded
+/// is no user (its credentials shown on `out` when it is a `terminal`, else written to a
+/// private file, see [`bootstrap_admin`]), then serve until `shutdown` (and the metrics
+/// endpoint, when `metrics_listen` is set). Each item of `reloads` is a freshly loaded
 /// configuration (SIGHUP): its live settings are applied, or it is refused and the old
 /// ones kept.
 pub async fn serve(
     config: &Config,
     demo_data: bool,
+    terminal: bool,
     out: &mut (impl Write + Send),
     shutdown: impl std::future::Future<Output = ()>,
     mut reloads: tokio::sync::mpsc::Receiver<Result<Config, ConfigError>>,
@@ -103,10 +106,33 @@ pub async fn serve(
         }
     }
     if store.user_count().await? == 0 {
-        bootstrap_admin(config, &store, v.listen, out).await?;
+        bootstrap_admin(config, &store, v.listen, terminal, out).await?;
     }
     let built = build(config, store).await?;
     let listener = TcpListener::bind(v.listen).await?;
+    let metrics = match v.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("metrics_listen {addr}: {e}"))
+            })?;
+            writeln!(
+                out,
+                "moat: metrics on http://{}/metrics",
+                listener.local_addr()?
+            )?;
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(crate::metrics::http::serve(
+                listener,
+                crate::metrics::global(),
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            Some((stop, task))
+        }
+        None => None,
+    };
+    // Last: what scripts and tests wait for.
     writeln!(
         out,
         "moat: listening on {} (host key {})",
@@ -138,16 +164,24 @@ pub async fn serve(
     });
     built.server.serve(listener, shutdown).await?;
     reloader.abort();
+    if let Some((stop, task)) = metrics {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     built.store.close().await;
     writeln!(out, "moat: stopped")?;
     Ok(())
 }
 
-/// Create superuser `admin` with a random password and TOTP, and print them once.
+/// Create superuser `admin` with a random password and TOTP, and show them once: on a
+/// `terminal`, printed; otherwise (systemd, docker: `out` ends up in a journal) written to
+/// `keys_dir/first-start-credentials.txt`, mode 0600, and only that file's path is printed
+/// and logged.
 async fn bootstrap_admin(
     config: &Config,
     store: &Store,
     listen: SocketAddr,
+    terminal: bool,
     out: &mut impl Write,
 ) -> Result<(), CommandError> {
     let password = generate_password();
@@ -156,25 +190,67 @@ async fn bootstrap_admin(
     };
     let secret = create_user(config, store, by, "admin", true, &password).await?;
     let uri = totp::otpauth_uri(&secret, "admin");
-    writeln!(
-        out,
-        "moat: no users yet, so superuser `admin` was created. This is shown once:"
-    )?;
-    writeln!(out)?;
-    writeln!(out, "  password: {password}")?;
-    writeln!(out, "  TOTP:     {uri}")?;
-    writeln!(out, "  secret:   {}", totp::secret_base32(&secret))?;
-    writeln!(out)?;
+    let mut text = String::new();
+    text.push_str("  password: ");
+    text.push_str(&password);
+    text.push_str("\n  TOTP:     ");
+    text.push_str(&uri);
+    text.push_str("\n  secret:   ");
+    text.push_str(&totp::secret_base32(&secret));
+    text.push_str("\n\n");
     if let Some(qr) = qr_text(&uri) {
-        writeln!(out, "{qr}")?;
+        text.push_str(&qr);
+        text.push('\n');
     }
+    text.push_str(&format!(
+        "Scan the code (or type the secret) into an authenticator app, then connect:\n\n  \
+         ssh -p {} admin@{}\n\n",
+        listen.port(),
+        listen.ip()
+    ));
+    if terminal {
+        writeln!(
+            out,
+            "moat: no users yet, so superuser `admin` was created. This is shown once:"
+        )?;
+        writeln!(out)?;
+        write!(out, "{text}")?;
+        return Ok(());
+    }
+    let path = config.keys_dir.join(super::doctor::FIRST_START_FILE);
+    write_private(
+        &path,
+        &format!("moat: superuser `admin` was created at first start:\n\n{text}Delete this file once admin has logged in.\n"),
+    )?;
+    tracing::info!(file = %path.display(), "no users yet: superuser `admin` created; its password and TOTP secret are in this file (mode 0600)");
     writeln!(
         out,
-        "Scan the code (or type the secret) into an authenticator app, then connect:"
+        "moat: no users yet, so superuser `admin` was created; its password and TOTP secret \
+         are in {} (mode 0600): read it, then delete it",
+        SafeText::new(&path.display().to_string())
     )?;
-    writeln!(out)?;
-    writeln!(out, "  ssh -p {} admin@{}", listen.port(), listen.ip())?;
-    writeln!(out)?;
+    Ok(())
+}
+
+/// Write `text` to `path`, readable by its owner only whatever the umask (an older file
+/// of that name is replaced).
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), CommandError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
     Ok(())
 }
 
@@ -192,11 +268,11 @@ pub fn qr_text(text: &str) -> Option<String> {
 
 /// `moat migrate`: apply moat's migrations and report.
 pub async fn migrate(config: &Config, out: &mut impl Write) -> Result<(), CommandError> {
-    let store = open_admin_store(config).await?;
+    let store = super::open(config, true, false).await?;
     writeln!(
         out,
         "moat: database is up to date ({})",
-        SafeText::new(&config.database_url)
+        SafeText::new(&config.database_shown())
     )?;
     store.close().await;
     Ok(())

@@ -10,7 +10,9 @@ use crate::ops::{self, By};
 use crate::store::{NewUser, Store};
 use crate::tui::sanitize::SafeText;
 
-use super::{group_id, now_unix, now_unix_ms, open_admin_store, open_store, user_id, CommandError};
+use super::{
+    group_id, now_unix, now_unix_ms, open_admin_store, open_existing_store, user_id, CommandError,
+};
 
 /// A username: 1–32 of `a-z 0-9 . _ -`, starting with a letter or `_`.
 pub fn validate_username(name: &str) -> Result<(), CommandError> {
@@ -61,7 +63,7 @@ pub async fn user_add(
         policy::check(name, p).map_err(|why| CommandError::Usage(format!("password {why}")))?;
     }
     let by = By::Cli { os_user: operator };
-    let store = open_store(config).await?;
+    let store = open_existing_store(config).await?;
     let mut group_ids = Vec::new();
     for g in groups {
         group_ids.push((group_id(&store, g).await?, g.clone()));

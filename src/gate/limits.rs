@@ -170,6 +170,7 @@ impl Gate {
     /// thread's generator).
     pub fn admit(&self, ip: IpAddr, preauth: &Arc<Preauth>) -> Result<PreauthGuard, Refusal> {
         self.admit_with(ip, preauth, || rand::thread_rng().gen_range(0..100))
+            .inspect_err(|r| crate::metrics::global().refused((*r).into()))
     }
 
     /// [`Gate::admit`] with the early-drop draw (uniform in `0..100`) from `draw`, asked

@@ -395,17 +395,27 @@ pub fn check_codename(
     let (verb, model) = codename
         .split_once('_')
         .ok_or_else(|| bad("expected VERB_MODEL, e.g. view_posts, or moat.manage_users".into()))?;
-    if schema.table(model).is_none() {
-        return Err(bad(format!("no model `{}`", model.escape_debug())));
+    // The verb first: in `bogus_perm` the mistake is the codename, not a model `perm`.
+    let standard = ["view", "add", "change", "delete"].contains(&verb);
+    let declared = |m: &crate::config::ModelConfig| m.actions.iter().any(|a| a == verb);
+    if !standard && !models.values().any(declared) {
+        return Err(bad(format!(
+            "`{}` is not view, add, change, delete or an action a model declares \
+             (a codename is VERB_MODEL, e.g. view_posts)",
+            verb.escape_debug()
+        )));
     }
-    let custom = models
-        .get(model)
-        .is_some_and(|m| m.actions.iter().any(|a| a == verb));
-    if ["view", "add", "change", "delete"].contains(&verb) || custom {
+    if schema.table(model).is_none() {
+        return Err(bad(format!(
+            "no model `{}` (the database has no such table)",
+            model.escape_debug()
+        )));
+    }
+    if standard || models.get(model).is_some_and(declared) {
         Ok(())
     } else {
         Err(bad(format!(
-            "`{}` is not view, add, change, delete or an action declared for {model}",
+            "`{}` is not an action declared for {model}",
             verb.escape_debug()
         )))
     }

@@ -601,3 +601,42 @@ fn recordings_need_their_own_permission() {
     assert!(check_object_codename(moat_perms::VIEW_RECORDINGS, "recordings").is_err());
     assert!(moat_perms::ALL.contains(&moat_perms::VIEW_RECORDINGS));
 }
+
+#[test]
+fn an_unknown_codename_is_blamed_on_its_verb_before_its_model() {
+    let posts = crate::domain::TableInfo {
+        name: "posts".into(),
+        columns: vec![],
+        primary_key: vec!["id".into()],
+        foreign_keys: vec![],
+        has_rowid: true,
+        pg_name: None,
+    };
+    let schema = crate::domain::Schema {
+        tables: vec![posts],
+    };
+    let mut models = std::collections::BTreeMap::new();
+    models.insert(
+        "posts".to_string(),
+        crate::config::ModelConfig {
+            actions: vec!["export".into()],
+            ..Default::default()
+        },
+    );
+    let check = |c: &str| check_codename(&schema, &models, c);
+    assert!(check("view_posts").is_ok());
+    assert!(check("export_posts").is_ok());
+    assert!(check("moat.manage_users").is_ok());
+    let err = check("bogus_perm").unwrap_err();
+    assert!(
+        err.contains("`bogus` is not view, add, change, delete"),
+        "{err}"
+    );
+    assert!(!err.contains("no model"), "{err}");
+    let err = check("view_ghosts").unwrap_err();
+    assert!(err.contains("no model `ghosts`"), "{err}");
+    let err = check("export_ghosts").unwrap_err();
+    assert!(err.contains("no model `ghosts`"), "{err}");
+    let err = check("nounderscore").unwrap_err();
+    assert!(err.contains("VERB_MODEL"), "{err}");
+}

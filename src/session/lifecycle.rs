@@ -106,6 +106,7 @@ impl Context {
         // False after a wake-up that changed nothing (handing the recording to its
         // writer): a draw then would still send the cursor's state, and be recorded.
         let mut redraw = true;
+        let mut keystroke = crate::metrics::FrameClock::default();
         let result = loop {
             if app.quit {
                 frames.finish(AnsiBackend::LEAVE).await;
@@ -116,6 +117,7 @@ impl Context {
                 if let Err(e) = frames.draw(&mut terminal, &mut app) {
                     break Err(e.into());
                 }
+                keystroke.drawn();
             }
             let (at, timer) = live::next_timer(
                 &self.timeouts,
@@ -178,6 +180,7 @@ impl Context {
             };
             match event {
                 Event::Input(bytes) => {
+                    keystroke.input();
                     if let Some(tap) = &self.input_tap {
                         tap(&bytes);
                     }

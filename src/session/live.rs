@@ -58,6 +58,7 @@ impl Registry {
     pub fn register(&self, id: &str, user_id: i64, now: i64) -> Handle {
         let (tx, rx) = watch::channel(None);
         let last_input = Arc::new(AtomicI64::new(now));
+        crate::metrics::global().session_started();
         self.map().insert(
             id.to_string(),
             Entry {
@@ -74,7 +75,9 @@ impl Registry {
     }
 
     pub fn remove(&self, id: &str) {
-        self.map().remove(id);
+        if self.map().remove(id).is_some() {
+            crate::metrics::global().session_ended();
+        }
     }
 
     pub fn len(&self) -> usize {

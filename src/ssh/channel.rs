@@ -86,8 +86,9 @@ pub async fn drive(
     });
     let user = crate::domain::log_text(login.username());
     let session_ctx = Arc::clone(&ctx);
-    let session =
-        tokio::spawn(async move { session_ctx.run(login, term, event_rx, frame_tx).await });
+    let session = tokio::spawn(tracing::Instrument::in_current_span(async move {
+        session_ctx.run(login, term, event_rx, frame_tx).await
+    }));
 
     // Forward frames until the session drops its sender (it ended, or panicked).
     while let Some(frame) = frame_rx.recv().await {

@@ -155,7 +155,6 @@ impl Handler {
     /// Both factors passed: the session starts now (registered, visible, endable), even
     /// though no channel is open yet.
     async fn accept(&mut self, user: &str, identity: crate::auth::Identity) -> Auth {
-        tracing::info!(user = %log_text(&identity.username), peer = %self.peer, "login");
         if let Err(e) = self
             .auth
             .record_success(&self.attempt(user), &identity)
@@ -166,6 +165,7 @@ impl Handler {
         let mut login = self
             .sessions
             .authenticated(identity, &self.ip, &self.source);
+        tracing::info!(user = %log_text(login.username()), peer = %self.peer, session_id = %login.id(), "login");
         let watch = login.watch();
         self.login = Some(login);
         self.end_login(LoginEnd::Authenticated(watch));
@@ -481,11 +481,11 @@ impl russh::server::Handler for Handler {
             return Ok(());
         };
         reply.accept().await;
-        tokio::spawn(super::channel::drive(
-            channel,
-            login,
-            self.peer,
-            Arc::clone(&self.sessions),
+        // Every line logged for the session carries its id (`log_format = "json"`: in `span`).
+        let span = tracing::info_span!("session", session_id = %login.id());
+        tokio::spawn(tracing::Instrument::instrument(
+            super::channel::drive(channel, login, self.peer, Arc::clone(&self.sessions)),
+            span,
         ));
         Ok(())
     }

@@ -388,6 +388,7 @@ impl Server {
                 return;
             }
             Err(_) => {
+                crate::metrics::global().refused(crate::metrics::Refused::NoVersion);
                 self.note_refusal(&live.gate, peer, "no SSH version line in time");
                 return;
             }

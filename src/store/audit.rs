@@ -111,6 +111,7 @@ pub async fn append(
     let after = stored_json(e.after.as_ref());
     let hash = stored_row_hash(id, e, before.as_deref(), after.as_deref(), &prev);
     let mac = key.map(|k| k.entry_mac(id, &hash));
+    crate::metrics::global().audit_appended();
     sql::query(
         "INSERT INTO moat_audit_log (id, at_ms, actor, source_ip, session_id, action, model, pk, \
            before_json, after_json, outcome, reason, prev_hash, hash, mac) \
@@ -615,6 +616,7 @@ impl Store {
 
     /// Append audit rows on their own (events that change no data: logins, lockouts).
     pub async fn audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Audit);
         let mut tx = self.begin_write().await?;
         for e in entries {
             append(&mut tx, self.audit_key(), e).await?;

@@ -109,6 +109,7 @@ impl Store {
         keys: &[Vec<Value>],
         audit: AuditEntry,
     ) -> Result<(), StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Write);
         let mut tx = self.begin_write().await?;
         for key in keys {
             let audit = AuditEntry {

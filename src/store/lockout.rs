@@ -39,6 +39,7 @@ impl Store {
         &self,
         keys: &[LockKey],
     ) -> Result<Vec<(LockKey, FailureCounter)>, StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Lockout);
         let mut out = Vec::new();
         for key in keys {
             let q = format!("{SELECT} WHERE username = ? AND ip = ?");
@@ -65,6 +66,7 @@ impl Store {
     where
         F: FnMut(&LockKey, Option<FailureCounter>) -> FailureCounter,
     {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Lockout);
         let mut tx = self.begin_write().await?;
         let mut written = Vec::with_capacity(keys.len());
         for key in keys {

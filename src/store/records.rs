@@ -20,6 +20,7 @@ impl Store {
         table: &TableInfo,
         listing: &Listing,
     ) -> Result<RowCount, StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Count);
         let limit = sql::EXACT_COUNT_LIMIT;
         let keys = key_columns(table)?;
         let (conditions, binds) = narrowing(table, &keys, listing)?;
@@ -64,6 +65,7 @@ impl Store {
         limit: u32,
         listing: &Listing,
     ) -> Result<Page, StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Page);
         let keys = key_columns(table)?;
         let order = Order::new(table, keys.clone(), listing.sort.as_ref())?;
         let cols = all_columns(table)?;
@@ -146,6 +148,7 @@ impl Store {
         listing: &Listing,
         limit: u32,
     ) -> Result<Vec<(Value, u64)>, StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Distinct);
         let keys = key_columns(table)?;
         let col = table
             .column(column)
@@ -184,6 +187,7 @@ impl Store {
 
     /// The record of `table` whose key columns equal `key`.
     pub async fn record(&self, table: &TableInfo, key: &[Value]) -> Result<Record, StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Record);
         let mut conn = self.pool.acquire().await?;
         record_on(&mut conn, table, key).await
     }

@@ -162,6 +162,7 @@ impl Store {
 
     /// The login view of `username`, if it exists.
     pub async fn login_user(&self, username: &str) -> Result<Option<LoginUser>, StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Login);
         let row = sql::query(
             "SELECT u.id, u.username, u.password_hash, u.is_active = TRUE AS is_active, \
                     u.is_superuser = TRUE AS is_superuser, \

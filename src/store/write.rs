@@ -154,6 +154,7 @@ impl Store {
         changes: &[(String, Value)],
         audit: AuditEntry,
     ) -> Result<SaveOutcome, StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Write);
         let mut tx = self.begin_write().await?;
         let now = record_on(&mut tx, table, key).await?;
         let current = |name: &str| {
@@ -216,6 +217,7 @@ impl Store {
         changes: &[(String, Value)],
         audit: AuditEntry,
     ) -> Result<usize, StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Write);
         let update = Update::new(table, changes)?;
         let mut tx = self.begin_write().await?;
         for key in keys {
@@ -252,6 +254,7 @@ impl Store {
         values: &[(String, Value)],
         audit: AuditEntry,
     ) -> Result<Vec<Value>, StoreError> {
+        let _timer = crate::metrics::global().query(crate::metrics::Query::Write);
         let mut tx = self.begin_write().await?;
         let columns = columns(table, values)?;
         let keys = key_columns(table)?;

@@ -28,7 +28,13 @@ fn write_config(dir: &std::path::Path, port: u16) {
     .unwrap();
 }
 
-fn free_port() -> u16 {
+/// `moat migrate`: the database the other commands (but `serve`) need to exist.
+fn migrate(dir: &std::path::Path) {
+    let out = moat(dir).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -80,6 +86,13 @@ fn serve(dir: &std::path::Path) -> Serve {
         match serve.rest.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
                 let done = line.contains("listening on");
+                // Not a terminal: the first superuser's credentials are in a 0600 file
+                // whose path is printed; read as if they had been printed.
+                if line.contains(moat::commands::FIRST_START_FILE) {
+                    let file = dir.join("keys").join(moat::commands::FIRST_START_FILE);
+                    let text = std::fs::read_to_string(&file).unwrap();
+                    serve.banner.extend(text.lines().map(str::to_string));
+                }
                 serve.banner.push(line);
                 if done {
                     return serve;
@@ -104,7 +117,7 @@ fn field<'a>(banner: &'a [String], label: &str) -> &'a str {
 }
 
 /// Base32 (RFC 4648, no padding) as printed by `serve`.
-fn base32_decode(s: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(s: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut bits = 0u64;
     let mut n = 0;
@@ -194,6 +207,7 @@ fn serve_refuses_a_host_key_readable_by_others() {
 fn user_add_with_password_stdin_prints_one_otpauth_line() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), free_port());
+    migrate(dir.path());
     let run = |name: &str| {
         let mut child = moat(dir.path())
             .args(["user", "add", name, "--password-stdin"])
@@ -258,8 +272,10 @@ fn config_errors_name_the_key_and_exit_non_zero() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("allowlst"), "{err}");
+    assert!(err.contains("moat.toml: line 2, column 1"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
+    std::fs::write(dir.path().join("moat.toml"), "listen = \"127.0.0.1:1\"\n").unwrap();
     let out = moat(dir.path())
         .env("MOAT_PAGE_SIZ", "5")
         .arg("migrate")
@@ -382,6 +398,7 @@ async fn sighup_reloads_the_allowlist_without_dropping_sessions_and_keeps_it_on_
 fn lockout_commands_validate_their_arguments() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), free_port());
+    migrate(dir.path());
     let out = moat(dir.path())
         .args(["lockout", "reset"])
         .output()
@@ -470,6 +487,7 @@ fn perm_assign_list_and_remove_from_the_command_line() {
 fn commands_that_write_no_secret_never_create_the_secret_key() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), free_port());
+    migrate(dir.path());
     for args in [
         &["lockout", "list"][..],
         &["sessions"],
@@ -538,6 +556,7 @@ async fn totp_secrets_are_sealed_and_serve_refuses_a_missing_or_wrong_key() {
     use std::io::Write as _;
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), free_port());
+    migrate(dir.path());
     let mut add = moat(dir.path())
         .args(["user", "add", "alice", "--password-stdin"])
         .stdin(Stdio::piped())
@@ -621,6 +640,7 @@ fn the_audit_key_is_made_once_and_serve_refuses_a_missing_or_wrong_one() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), free_port());
+    migrate(dir.path());
     let mut add = moat(dir.path())
         .args(["user", "add", "alice", "--password-stdin"])
         .stdin(Stdio::piped())
@@ -747,7 +767,7 @@ async fn database_names_reach_the_terminal_sanitized() {
     assert!(ok && stdout.contains(shown), "{stdout}");
 
     // Errors that quote the name are sanitized too.
-    let (ok, _, stderr) = run(&["perm", "assign", "--user", "jane", &view, "posts", "1"]);
+    let (ok, _, stderr) = run(&["perm", "assign", "--user", "jane", &view, EVIL, "999"]);
     assert!(!ok && stderr.contains(shown), "{stderr}");
 
     // The JSON lines keep the exact name for a pipeline, written with \u escapes.

@@ -21,6 +21,7 @@ mod keys;
 mod memory;
 mod openssh;
 mod openssh_keys;
+mod ops;
 mod perms;
 mod proxy;
 mod recording;
