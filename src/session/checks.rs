@@ -77,6 +77,15 @@ impl Context {
             .search
             .as_ref()
             .map(|term| (term.clone(), t.search_columns(rules)));
+        // A search with nothing to look in would show every row as if it matched.
+        if search
+            .as_ref()
+            .is_some_and(|(_, columns)| columns.is_empty())
+        {
+            return Err(Msg::Failed(format!(
+                "nothing to search in {model}: no text column you may see (f filters by a column)"
+            )));
+        }
         let listing = Listing {
             filter,
             search,

@@ -110,6 +110,7 @@ impl Context {
             Cmd::Export { model, query } => self.export(a, g, model, query).await,
             Cmd::LoadAudit { query, before_id } => self.audit_page(a, g, query, before_id).await,
             Cmd::ReloadSchema => self.reload(a, g).await,
+            Cmd::Open { model, key } => self.open(a, g, &model, key.as_deref()).await,
         };
         Some(reply.unwrap_or_else(|refused| refused))
     }

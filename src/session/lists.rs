@@ -4,41 +4,85 @@
 
 use super::dispatch::{failed, Reply};
 use super::{Actor, Context};
-use crate::domain::{pk_text, ColumnKind, Grants, ListQuery, PageAnchor, Sort, Value};
+use crate::domain::{pk_text, ColumnKind, Grants, ListQuery, PageAnchor, Sort, TableInfo, Value};
 use crate::perm::{self, Action, Visibility};
 use crate::store::AuditEntry;
 use crate::tui::protocol::ModelSummary;
 use crate::tui::Msg;
 
 impl Context {
-    /// The models `g` may see, with what they may do on each.
+    /// The models `g` may see, with what they may do on each, in the order the index
+    /// shows them: by label.
     pub(super) fn models(&self, g: &Grants) -> Msg {
         let schema = self.schema();
-        let models = schema
+        let mut models: Vec<ModelSummary> = schema
             .tables
             .iter()
             .filter(|t| perm::model_listed(g, &t.name))
-            .map(|t| {
-                let rules = self.rules.get(&t.name);
-                ModelSummary {
-                    name: t.name.clone(),
-                    label: rules
-                        .and_then(|r| r.label.clone())
-                        .unwrap_or_else(|| t.name.clone()),
-                    columns: t.columns.len(),
-                    ordering: rules.and_then(|r| r.ordering.as_deref()).map(|o| Sort {
-                        column: o.trim_start_matches('-').to_string(),
-                        descending: o.starts_with('-'),
-                    }),
-                    page_size: rules.and_then(|r| r.page_size),
-                    bulk_actions: rules
-                        .map(|r| r.bulk.iter().map(|a| a.name.clone()).collect())
-                        .unwrap_or_default(),
-                    caps: perm::capabilities(g, &t.name),
-                }
-            })
+            .map(|t| self.summary(g, t))
             .collect();
+        models.sort_by_key(|m| m.label.to_lowercase());
         Msg::Models(models)
+    }
+
+    /// Model `t` as the console lists it.
+    fn summary(&self, g: &Grants, t: &TableInfo) -> ModelSummary {
+        let rules = self.rules.get(&t.name);
+        ModelSummary {
+            name: t.name.clone(),
+            label: rules
+                .and_then(|r| r.label.clone())
+                .unwrap_or_else(|| t.name.clone()),
+            columns: t.columns.len(),
+            ordering: rules.and_then(|r| r.ordering.as_deref()).map(|o| Sort {
+                column: o.trim_start_matches('-').to_string(),
+                descending: o.starts_with('-'),
+            }),
+            page_size: rules.and_then(|r| r.page_size),
+            bulk_actions: rules
+                .map(|r| r.bulk.iter().map(|a| a.name.clone()).collect())
+                .unwrap_or_default(),
+            caps: perm::capabilities(g, &t.name),
+        }
+    }
+
+    /// `:MODEL [KEY]`: the model (by name, or by its label ignoring case) if `g` may see
+    /// it, and the key typed, read as the key columns' values.
+    pub(super) async fn open(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: &str,
+        key: Option<&str>,
+    ) -> Reply {
+        let schema = self.schema();
+        let found = schema.table(model).or_else(|| {
+            schema.tables.iter().find(|t| {
+                self.rules
+                    .get(&t.name)
+                    .and_then(|r| r.label.as_deref())
+                    .is_some_and(|l| l.eq_ignore_ascii_case(model))
+            })
+        });
+        let Some(t) = found.filter(|t| perm::model_listed(g, &t.name)) else {
+            return Err(Msg::Failed(format!(
+                "no command or model :{model} (try {})",
+                crate::tui::protocol::COMMANDS
+            )));
+        };
+        let key = match key {
+            None => None,
+            Some(text) => Some(typed_key(t, text).map_err(Msg::Failed)?),
+        };
+        if let Some(k) = &key {
+            // Asked for a row: the same check as opening it from a list.
+            self.row_allowed(actor, g, &Action::View, &t.name, k)
+                .await?;
+        }
+        Ok(Msg::Open {
+            model: Box::new(self.summary(g, t)),
+            key,
+        })
     }
 
     /// How many rows of `model` the list as queried has, as `actor` may see them.
@@ -102,9 +146,11 @@ impl Context {
             }
             _ => None,
         };
+        let key_columns = t.table.key_columns();
         Ok(Msg::Page {
             model,
             anchor,
+            key_columns,
             page: Box::new(page),
             caps,
             row_caps,
@@ -166,4 +212,40 @@ impl Context {
         self.store.audit(&[audit]).await.map_err(failed)?;
         Ok(Msg::SchemaReloaded { tables })
     }
+}
+
+/// The key `text` of a row of `t`, read as its key columns' values: `42`, or `5,3` for a
+/// key of two columns (numbers as numbers, the rest as text).
+fn typed_key(t: &TableInfo, text: &str) -> Result<Vec<Value>, String> {
+    let columns = t.key_columns();
+    let parts: Vec<&str> = if columns.len() == 1 {
+        vec![text.trim()]
+    } else {
+        text.split(',').map(str::trim).collect()
+    };
+    if parts.len() != columns.len() {
+        return Err(format!(
+            "{}'s key has {} columns ({}): type them separated by commas",
+            t.name,
+            columns.len(),
+            columns.join(", ")
+        ));
+    }
+    columns
+        .iter()
+        .zip(parts)
+        .map(|(c, part)| {
+            let kind = t
+                .column(c)
+                .map(ColumnKind::of_column)
+                .unwrap_or(ColumnKind::Integer); // the rowid
+            match kind {
+                ColumnKind::Integer => part
+                    .parse::<i64>()
+                    .map(Value::Integer)
+                    .map_err(|_| format!("{}'s key {c} is a number, not `{part}`", t.name)),
+                _ => Ok(Value::Text(part.to_string())),
+            }
+        })
+        .collect()
 }

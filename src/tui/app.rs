@@ -13,7 +13,7 @@ use super::protocol::{Cmd, ManageMsg, Msg, Setup};
 use super::sanitize::SafeText;
 use super::screen::{Action, Screen};
 use super::screens::{
-    AuditScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen, IndexScreen,
+    AuditScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen, IndexScreen, ListScreen,
     PasswordScreen, RecordScreen, SessionsScreen, UsersScreen,
 };
 use crate::domain::{group_thousands, pk_text, RowCount};
@@ -54,10 +54,6 @@ impl std::ops::DerefMut for Entry {
         self.screen.as_mut()
     }
 }
-
-/// The `:` commands, for the help and for a mistyped one.
-const COMMANDS: &str =
-    ":MODEL [KEY], :users, :groups, :sessions, :audit, :password, :backup-codes, :reload, :q";
 
 /// The console.
 #[derive(Clone, Debug)]
@@ -291,6 +287,19 @@ impl App {
                 self.changed();
                 self.refresh()
             }
+            Msg::Open { model, key } => {
+                self.close_to_index();
+                let label = SafeText::new(&model.label);
+                let (list, mut cmds) =
+                    ListScreen::open(&model, label.clone(), None, self.page_size);
+                self.push(Box::new(list));
+                if let Some(key) = key {
+                    let (record, load) = RecordScreen::open(&model.name, label, key);
+                    self.push(Box::new(record));
+                    cmds.extend(load);
+                }
+                cmds
+            }
             Msg::Tick => match self.stack.last() {
                 // Typing screens keep what is typed; the rest read their data again.
                 Some(top) if !top.takes_all_keys() => self.refresh(),
@@ -390,6 +399,10 @@ impl App {
             }
             Action::Prompt(what, text) => {
                 self.prompt = Some(Prompt::new(what, text));
+                Vec::new()
+            }
+            Action::PromptRecall(what, recall) => {
+                self.prompt = Some(Prompt::recalling(what, recall));
                 Vec::new()
             }
             Action::Dialog(lines) => {
@@ -542,31 +555,34 @@ impl App {
     }
 
     /// Run a `:` command.
+    /// A `:` command that opens a screen replaces everything above the index with it
+    /// (no trail of breadcrumbs from one command to the next).
     fn command_line(&mut self, line: &str) -> Vec<Cmd> {
-        let action = match line.trim() {
+        let (s, cmds): (Box<dyn Screen>, Vec<Cmd>) = match line.trim() {
             "q" | "quit" => return self.quit(),
-            "users" => {
-                let (s, cmds) = UsersScreen::open();
-                Action::push(s, cmds)
+            "users" => boxed(UsersScreen::open()),
+            "audit" => boxed(AuditScreen::open()),
+            "groups" => boxed(GroupsScreen::open()),
+            "sessions" => boxed(SessionsScreen::open()),
+            "password" => (Box::new(PasswordScreen::new(false)), Vec::new()),
+            "backup-codes" => return vec![Cmd::BackupCodes],
+            "reload" => return vec![Cmd::ReloadSchema],
+            "" => return Vec::new(),
+            other => {
+                // `:posts`, `:posts 42`: the session knows the models and their keys.
+                let mut words = other.splitn(2, char::is_whitespace);
+                let model = words.next().unwrap_or_default().to_string();
+                let key = words.next().map(|k| k.trim().to_string());
+                return vec![Cmd::Open { model, key }];
             }
-            "audit" => {
-                let (s, cmds) = AuditScreen::open();
-                Action::push(s, cmds)
-            }
-            "groups" => {
-                let (s, cmds) = GroupsScreen::open();
-                Action::push(s, cmds)
-            }
-            "sessions" => {
-                let (s, cmds) = SessionsScreen::open();
-                Action::push(s, cmds)
-            }
-            "password" => Action::push(PasswordScreen::new(false), Vec::new()),
-            "backup-codes" => Action::cmd(Cmd::BackupCodes),
-            "reload" => Action::cmd(Cmd::ReloadSchema),
-            other => Action::Error(format!("unknown command :{other} (try {COMMANDS})")),
         };
-        self.apply(action)
+        self.close_to_index();
+        self.apply(Action::Push(s, cmds))
+    }
+
+    /// Close every screen above the index.
+    fn close_to_index(&mut self) {
+        self.stack.truncate(1);
     }
 
     /// Read the data of the screen on top again (Ctrl-R, the refresh timer), keeping its
@@ -621,6 +637,11 @@ fn opened_by(msg: &Msg, page_size: u32) -> Option<Box<dyn Screen>> {
         Msg::Conflict { model, key, fields } => Box::new(ConflictScreen::new(model, key, fields)),
         _ => return None,
     })
+}
+
+/// A screen and its first commands, boxed.
+fn boxed<S: Screen + 'static>((screen, cmds): (S, Vec<Cmd>)) -> (Box<dyn Screen>, Vec<Cmd>) {
+    (Box::new(screen), cmds)
 }
 
 /// What the status line says after a write.

@@ -53,9 +53,17 @@ fn render(app: &mut App) -> Terminal<TestBackend> {
 }
 
 fn footer(app: &mut App) -> String {
-    let t = render(app);
+    footer_at(app, 80)
+}
+
+/// The footer at `width` columns.
+fn footer_at(app: &mut App, width: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(width, 24)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
     let buf = t.backend().buffer();
-    (0..80).map(|x| buf[(x, 23)].symbol().to_string()).collect()
+    (0..width)
+        .map(|x| buf[(x, 23)].symbol().to_string())
+        .collect()
 }
 
 fn page(keys: std::ops::RangeInclusive<i64>) -> Box<Page> {
@@ -94,6 +102,7 @@ fn list_with(caps: Capabilities) -> App {
         page: page(1..=5),
         caps,
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     app.update(Msg::Counted {
         model: "posts".into(),
@@ -251,6 +260,7 @@ fn a_picked_row_and_edited_text_go_back_into_the_form() {
         page: page(7..=9),
         caps: Capabilities::default(),
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     // A picker is not a place to edit or delete.
     assert!(app.update(key('d')).is_empty() && app.update(key('e')).is_empty());
@@ -307,10 +317,13 @@ fn the_footer_offers_only_what_the_user_may_do() {
     assert_eq!(buf[(x, row)].fg, Color::DarkGray);
 
     let mut app = list_with(Capabilities::ALL);
-    let f = footer(&mut app);
-    for present in ["e edit", "n new", "d delete", "x export"] {
+    let f = footer_at(&mut app, 120);
+    for present in ["e edit", "n new", "d delete", "x export", "? help"] {
         assert!(f.contains(present), "{present} not in {f}");
     }
+    // At 80 columns what does not fit is left to the help, which `? help` still offers.
+    let f = footer(&mut app);
+    assert!(f.trim_end().ends_with("? help"), "{f}");
 }
 
 #[test]
@@ -327,6 +340,7 @@ fn object_permissions_enable_keys_row_by_row() {
         page: page(1..=2),
         caps: Capabilities::default(),
         row_caps: Some(vec![Capabilities::default(), editable]),
+        key_columns: vec!["id".into()],
     });
     assert!(!footer(&mut app).contains("e edit"));
     app.update(key('j'));
@@ -358,16 +372,18 @@ fn a_prompt_answer_goes_to_the_screen_that_asked() {
         matches!(&cmds[0], Cmd::LoadPage { query, .. } if query.search.as_deref() == Some("kafka")),
         "{cmds:?}"
     );
-    // An unknown `:` command says which exist.
+    // `:posts 42` asks the session for the model and the row; it answers with both.
     app.update(key(':'));
-    for c in "nope".chars() {
+    for c in "posts 42".chars() {
         app.update(key(c));
     }
-    app.update(special(Key::Enter));
-    match &app.status {
-        Some(Status::Error(t)) => assert!(t.as_str().contains(":users"), "{t}"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        app.update(special(Key::Enter)),
+        vec![Cmd::Open {
+            model: "posts".into(),
+            key: Some("42".into())
+        }]
+    );
 }
 
 #[test]
@@ -393,6 +409,7 @@ fn answer_page(app: &mut App, cmds: &[Cmd], keys: std::ops::RangeInclusive<i64>)
         page: page(keys),
         caps: Capabilities::ALL,
         row_caps: None,
+        key_columns: vec!["id".into()],
     })
 }
 
@@ -457,6 +474,7 @@ fn the_selection_follows_its_row_when_rows_shift() {
         page: shifted,
         caps: Capabilities::ALL,
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     assert!(
         selected_key(&app).contains("selected: 3"),
@@ -490,6 +508,7 @@ fn a_selected_row_that_is_gone_is_said_so_and_its_neighbour_selected() {
         page: without,
         caps: Capabilities::ALL,
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     match &app.status {
         Some(Status::Notice(t)) => assert!(t.as_str().contains("is gone"), "{t}"),
@@ -526,4 +545,36 @@ fn ctrl_l_repaints_and_the_timer_leaves_forms_alone() {
     assert!(!cmds.is_empty());
     answer_page(&mut app, &cmds, 1..=5);
     assert_eq!(app.prompt.as_ref().map(|p| p.text.as_str()), Some("x"));
+}
+
+#[test]
+fn colon_commands_replace_the_screens_above_the_index() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(special(Key::Enter));
+    app.update(record_msg(1, Capabilities::ALL));
+    app.update(key(':'));
+    for c in "users".chars() {
+        app.update(key(c));
+    }
+    app.update(special(Key::Enter));
+    assert_eq!(crumbs(&app), ["models", "users"]);
+    // `:posts 42` answered: the list, then the record, straight above the index.
+    let summary = ModelSummary {
+        name: "posts".into(),
+        label: "posts".into(),
+        columns: 2,
+        ordering: None,
+        page_size: None,
+        bulk_actions: vec![],
+        caps: Capabilities::ALL,
+    };
+    let cmds = app.update(Msg::Open {
+        model: Box::new(summary),
+        key: Some(vec![Value::Integer(42)]),
+    });
+    assert_eq!(crumbs(&app), ["models", "posts", "posts#42"]);
+    assert!(cmds.contains(&Cmd::LoadRecord {
+        model: "posts".into(),
+        key: vec![Value::Integer(42)]
+    }));
 }

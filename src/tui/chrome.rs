@@ -51,7 +51,10 @@ impl App {
                     body
                 };
                 let cursor = top.draw(buf, room);
-                (cursor, footer_line(&top.status(), &top.hints()))
+                (
+                    cursor,
+                    footer_line(&top.status(), &top.hints(), usize::from(area.width)),
+                )
             }
             None => (None, String::new()),
         };
@@ -67,7 +70,13 @@ impl App {
                 SafeText::new(&p.text).to_string()
             };
             let line = format!(" {}{shown}█", p.what.label());
-            bar(buf, footer, &line, "Enter ok  Esc cancel", PROMPT);
+            let keys = match &p.recall {
+                Some(r) if p.text.is_empty() => {
+                    format!("↑ {}  Enter ok  Esc cancel", SafeText::new(r).truncated(24))
+                }
+                _ => "Enter ok  Esc cancel".to_string(),
+            };
+            bar(buf, footer, &line, &keys, PROMPT);
         } else if let (Some((rows, total)), None) = (self.export, &self.status) {
             bar(buf, footer, &export_progress(rows, total), "", NOTICE);
         } else if let Some((question, _)) = &self.confirm {
@@ -141,19 +150,33 @@ impl App {
 }
 
 /// The footer: where the user is, then the keys they may use now.
-fn footer_line(status: &str, hints: &[Hint]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if !status.is_empty() {
-        parts.push(status.to_string());
+/// Hints are taken in the screen's order while they fit in `width` columns; `? help`, when
+/// the screen offers it, is kept at the end (the help lists every key).
+fn footer_line(status: &str, hints: &[Hint], width: usize) -> String {
+    let text = |h: &Hint| match (h.keys, h.what) {
+        ("", what) => what.to_string(),
+        (keys, "") => keys.to_string(),
+        (keys, what) => format!("{keys} {what}"),
+    };
+    let shown: Vec<&Hint> = hints.iter().filter(|h| h.footer && h.enabled).collect();
+    let help = shown.iter().find(|h| h.keys == "?").map(|h| text(h));
+    let mut line = format!(" {status}");
+    let reserve = help.as_ref().map_or(0, |h| h.width() + 2);
+    for h in shown.iter().filter(|h| h.keys != "?") {
+        let part = text(h);
+        let sep = if line.trim().is_empty() { "" } else { "  " };
+        if line.width() + sep.len() + part.width() + reserve > width {
+            break;
+        }
+        line.push_str(sep);
+        line.push_str(&part);
     }
-    for h in hints.iter().filter(|h| h.footer && h.enabled) {
-        parts.push(match (h.keys, h.what) {
-            ("", what) => what.to_string(),
-            (keys, "") => keys.to_string(),
-            (keys, what) => format!("{keys} {what}"),
-        });
+    if let Some(help) = help {
+        let sep = if line.trim().is_empty() { "" } else { "  " };
+        line.push_str(sep);
+        line.push_str(&help);
     }
-    format!(" {}", parts.join("  "))
+    line
 }
 
 /// The keys every screen shares, after its own in the help.

@@ -42,9 +42,11 @@ pub const PROMPT: Style = Style::new()
 pub const GUTTER: &str = "▶";
 /// How NULL is shown: distinct from any text by its style (and in monochrome by italics).
 pub const NULL_TEXT: &str = "∅ NULL";
-/// Widest a list cell is drawn; cells are cut to this when a page arrives, so a page of
-/// long texts costs a few KiB, not the texts' size.
+/// Width a list column gets before the room left on the screen is shared out.
 pub const LIST_CELL_WIDTH: usize = 40;
+/// Widest a list cell is ever drawn (when the terminal has room); cells are cut to this
+/// when a page arrives, so a page of long texts costs a few KiB, not the texts' size.
+pub const LIST_CELL_MAX: usize = 100;
 
 /// Write `text` at (`x`, `y`) clipped to `area` (and to the buffer): never past the
 /// area's right edge, nothing at all when the position is outside it.
@@ -189,14 +191,14 @@ pub enum CellText {
 
 impl CellText {
     /// A single-line rendering of a value for a list (newlines shown as `\n`), cut to
-    /// [`LIST_CELL_WIDTH`].
+    /// [`LIST_CELL_MAX`].
     pub fn line(v: &Value) -> CellText {
         let text = match v {
             Value::Null => return CellText::Null,
             Value::Text(s) => SafeText::new(s),
             other => SafeText::new(&other.to_string()),
         };
-        CellText::Text(text.truncated(LIST_CELL_WIDTH))
+        CellText::Text(text.truncated(LIST_CELL_MAX))
     }
 
     /// Its width on screen.

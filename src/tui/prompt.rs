@@ -44,7 +44,7 @@ impl PromptFor {
     pub fn label(&self) -> &'static str {
         match self {
             PromptFor::Command => ":",
-            PromptFor::Search => "search (^ for a prefix): ",
+            PromptFor::Search => "search (^abc: starts with abc, exact case): ",
             PromptFor::AuditFilter => "filter (user= model= action= outcome= since=): ",
             PromptFor::Range => "range from..to: ",
             PromptFor::Bulk(_) => "action for the marked rows: ",
@@ -64,6 +64,8 @@ impl PromptFor {
 pub struct Prompt {
     pub what: PromptFor,
     pub text: String,
+    /// An earlier answer ↑ brings back (the search in force).
+    pub recall: Option<String>,
 }
 
 /// What a key does to an open prompt.
@@ -79,7 +81,20 @@ pub enum PromptKey {
 
 impl Prompt {
     pub fn new(what: PromptFor, text: String) -> Prompt {
-        Prompt { what, text }
+        Prompt {
+            what,
+            text,
+            recall: None,
+        }
+    }
+
+    /// An empty prompt with `recall` one ↑ away.
+    pub fn recalling(what: PromptFor, recall: String) -> Prompt {
+        Prompt {
+            what,
+            text: String::new(),
+            recall: (!recall.is_empty()).then_some(recall),
+        }
     }
 
     /// Edit the line: printable characters only, at most [`MAX_PROMPT`].
@@ -89,6 +104,11 @@ impl Prompt {
             Key::Enter => return PromptKey::Done(std::mem::take(&mut self.text)),
             Key::Backspace => {
                 self.text.pop();
+            }
+            Key::Up => {
+                if let Some(r) = &self.recall {
+                    self.text = r.clone();
+                }
             }
             Key::Char('u') if k.mods.ctrl => self.text.clear(),
             Key::Char(c)

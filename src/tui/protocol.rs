@@ -12,6 +12,10 @@ use crate::domain::{
     Capabilities, ColumnInfo, ListQuery, Page, PageAnchor, Record, Reference, RowCount, Sort, Value,
 };
 
+/// The `:` commands, as a mistyped one is answered.
+pub const COMMANDS: &str =
+    ":MODEL [KEY], :users, :groups, :sessions, :audit, :password, :backup-codes, :reload, :q";
+
 /// A model as the index lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelSummary {
@@ -55,6 +59,9 @@ pub enum Msg {
         /// Per row of `page`, when object permissions make rows differ (`None`: `caps`
         /// holds for every row).
         row_caps: Option<Vec<Capabilities>>,
+        /// The columns of `page` that identify a row: they stay in view when the others
+        /// scroll sideways.
+        key_columns: Vec<String>,
     },
     Record {
         model: String,
@@ -171,6 +178,11 @@ pub enum Msg {
     },
     /// The refresh timer (`[console] refresh_secs`): refresh the screen shown.
     Tick,
+    /// Answer to [`Cmd::Open`]: the model, and the row's key if one was asked for.
+    Open {
+        model: Box<ModelSummary>,
+        key: Option<Vec<Value>>,
+    },
 }
 
 /// Something the console wants done.
@@ -281,6 +293,12 @@ pub enum Cmd {
     DropBackupCodes,
     /// Read the database's tables again (superusers): new tables appear, dropped ones go.
     ReloadSchema,
+    /// `:MODEL [KEY]`: open a model's list (a model name or label), or one of its rows by
+    /// key (as typed: `42`, or `5,3` for a key of two columns).
+    Open {
+        model: String,
+        key: Option<String>,
+    },
     Quit,
 }
 

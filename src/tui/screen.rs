@@ -137,6 +137,9 @@ pub enum Action {
     Confirm(String, Box<Action>),
     /// Open the one-line prompt, with this text already typed.
     Prompt(PromptFor, String),
+    /// Open the one-line prompt empty, with this earlier answer one ↑ away (shown as a
+    /// hint).
+    PromptRecall(PromptFor, String),
     /// Show lines in a box until a key is pressed.
     Dialog(Vec<SafeText>),
     /// Say something on the status line.

@@ -114,6 +114,7 @@ fn list_app() -> App {
         page: Box::new(posts_page()),
         caps: Capabilities::ALL,
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     app.update(Msg::Counted {
         model: "posts".into(),
@@ -277,6 +278,7 @@ fn a_deleted_row_reloads_its_page_in_place() {
         page: Box::new(page),
         caps: Capabilities::ALL,
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     app.update(key('x')); // clears the notice
     let screen = render(&mut app);
@@ -742,6 +744,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         }),
         caps: Capabilities::ALL,
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     states.push(("list empty", app));
 
@@ -766,6 +769,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         page: Box::new(awkward_page()),
         caps: Capabilities::ALL,
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     for _ in 0..30 {
         app.update(key('j'));
@@ -787,6 +791,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         page: Box::new(posts_page()),
         caps: Capabilities::ALL,
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     states.push(("list searched", app));
 
@@ -894,6 +899,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         page: Box::new(posts_page()),
         caps: Capabilities::ALL,
         row_caps: None,
+        key_columns: vec!["id".into()],
     });
     states.push(("picking a row", app.clone()));
     app.update(msg_key(Key::Esc));

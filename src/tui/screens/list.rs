@@ -12,8 +12,8 @@ use crate::domain::{
     Value,
 };
 use crate::tui::draw::{
-    placeholder, put, putn, row, CellText, GUTTER, HEADER, LIST_CELL_WIDTH, NOTICE, NULL,
-    NULL_TEXT, SELECTED,
+    placeholder, put, putn, row, CellText, GUTTER, HEADER, LIST_CELL_MAX, LIST_CELL_WIDTH, NOTICE,
+    NULL, NULL_TEXT, SELECTED,
 };
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
@@ -63,8 +63,12 @@ pub struct ListScreen {
     pub selected: usize,
     /// First row drawn (kept by `draw` so the selection stays visible).
     pub offset: usize,
-    /// First column drawn (horizontal scroll).
+    /// The first of the columns that scroll sideways drawn (the key columns stay).
     pub col_offset: usize,
+    /// The column under the column cursor (← →): the one `f` filters and `s` sorts by.
+    pub col_cursor: usize,
+    /// The key columns of the page (by index in `columns`): drawn first, always in view.
+    pub pinned: Vec<usize>,
     pub count: Option<RowCount>,
     /// Absolute index of `rows[0]` in the whole list, when known.
     pub start: Option<u64>,
@@ -104,6 +108,8 @@ impl ListScreen {
             selected: 0,
             offset: 0,
             col_offset: 0,
+            col_cursor: 0,
+            pinned: Vec::new(),
             count,
             start: None,
             pending: Some((PageAnchor::First, Land::First)),
@@ -272,6 +278,7 @@ impl ListScreen {
             page,
             caps,
             row_caps,
+            key_columns,
             ..
         } = msg
         else {
@@ -287,8 +294,18 @@ impl ListScreen {
         };
         self.caps = *caps;
         let old_len = self.rows.len() as u64;
+        // The column cursor stays on its column (by name).
+        let cursor_on = self.column_names.get(self.col_cursor).cloned();
         self.columns = page.columns.iter().map(|c| SafeText::new(c)).collect();
         self.column_names = page.columns.clone();
+        self.pinned = key_columns
+            .iter()
+            .filter_map(|k| self.column_names.iter().position(|c| c == k))
+            .collect();
+        self.col_cursor = cursor_on
+            .and_then(|c| self.column_names.iter().position(|n| *n == c))
+            .unwrap_or(self.col_cursor)
+            .min(self.columns.len().saturating_sub(1));
         self.rows = page
             .rows
             .iter()
@@ -437,12 +454,13 @@ impl ListScreen {
                 self.selected = self.rows.len().saturating_sub(1);
                 None
             }
+            // The column cursor; the view follows it when drawn.
             Key::Left | Key::Char('h') => {
-                self.col_offset = self.col_offset.saturating_sub(1);
+                self.col_cursor = self.col_cursor.saturating_sub(1);
                 None
             }
             Key::Right | Key::Char('l') => {
-                self.col_offset = (self.col_offset + 1).min(self.columns.len().saturating_sub(1));
+                self.col_cursor = (self.col_cursor + 1).min(self.columns.len().saturating_sub(1));
                 None
             }
             Key::Char('n') if !self.picking => {
@@ -451,8 +469,19 @@ impl ListScreen {
                     key: None,
                 });
             }
+            Key::Char('F') => {
+                // Drop the filter on the column under the cursor (the others stay).
+                let Some(column) = self.column_names.get(self.col_cursor).cloned() else {
+                    return Action::None;
+                };
+                if !self.query.filters.iter().any(|f| f.column == column) {
+                    return Action::Notice(format!("no filter on {column}"));
+                }
+                self.query.filters.retain(|f| f.column != column);
+                return Action::Cmds(self.requery());
+            }
             Key::Char('f') => {
-                let Some(column) = self.column_names.get(self.col_offset).cloned() else {
+                let Some(column) = self.column_names.get(self.col_cursor).cloned() else {
                     return Action::None;
                 };
                 return Action::cmd(Cmd::LoadDistinct {
@@ -462,8 +491,8 @@ impl ListScreen {
                 });
             }
             Key::Char('s') => {
-                // Sort by the first column shown (← → choose it); again to reverse.
-                let Some(column) = self.column_names.get(self.col_offset).cloned() else {
+                // Sort by the column under the cursor (← → choose it); again to reverse.
+                let Some(column) = self.column_names.get(self.col_cursor).cloned() else {
                     return Action::None;
                 };
                 let descending =
@@ -554,7 +583,9 @@ impl Screen for ListScreen {
             }
             Key::Char('/') if k.mods.plain() => {
                 let current = self.query.search.clone().unwrap_or_default();
-                return Action::Prompt(PromptFor::Search, current);
+                // An empty prompt: what is typed is a new search; ↑ brings back the one
+                // in force.
+                return Action::PromptRecall(PromptFor::Search, current);
             }
             Key::Enter if self.picking => {
                 return match self.current().and_then(|r| pk_text(&r.key)) {
@@ -674,6 +705,9 @@ impl Screen for ListScreen {
         }
         if let Some(term) = &self.query.search {
             s.push_str(&format!("  /{}", SafeText::new(term)));
+            if term.starts_with('^') {
+                s.push_str(" (starts with, exact case)");
+            }
             if self.search_path == SearchPath::ShortTerm {
                 s.push_str(" (under 3 characters: scanned, not indexed)");
             }
@@ -699,11 +733,15 @@ impl Screen for ListScreen {
         let marked = !self.marked.is_empty();
         let mut hints = MOVE_HINTS.to_vec();
         hints.extend([
-            Hint::help("← →  h l", "scroll columns"),
+            Hint::help(
+                "← →  h l",
+                "column cursor: s sorts and f filters by its column",
+            ),
             Hint::help("Enter", "open the record"),
             Hint::new("/", "search"),
             Hint::new("s", "sort"),
-            Hint::help("f", "filter by the first column shown"),
+            Hint::new("f", "filter"),
+            Hint::help("F", "drop the filter on the cursor's column").when(self.cursor_filtered()),
             Hint::new("e", "edit").when(row.change),
             Hint::new("n", "new").when(self.caps.add),
             Hint::new("d", "delete").when(if marked {
@@ -723,6 +761,13 @@ impl Screen for ListScreen {
 }
 
 impl ListScreen {
+    /// Whether the column under the cursor is filtered.
+    fn cursor_filtered(&self) -> bool {
+        self.column_names
+            .get(self.col_cursor)
+            .is_some_and(|c| self.query.filters.iter().any(|f| &f.column == c))
+    }
+
     /// Whether every marked row on this page may be deleted (object permissions).
     fn marked_deletable(&self) -> bool {
         self.rows
@@ -730,6 +775,81 @@ impl ListScreen {
             .filter(|r| self.marked.contains(&r.key))
             .all(|r| r.caps.delete)
     }
+}
+
+/// Where each column is drawn: (column index, x, width), key columns first.
+fn layout(s: &mut ListScreen, area: Rect) -> Vec<(usize, u16, usize)> {
+    let n = s.columns.len();
+    // What each column needs: its header (and the sort mark), its cells on this page.
+    let natural: Vec<usize> = (0..n)
+        .map(|c| {
+            let sorted =
+                matches!(&s.query.sort, Some(o) if s.column_names.get(c) == Some(&o.column));
+            let head = s.columns.get(c).map_or(0, SafeText::width) + usize::from(sorted);
+            s.rows
+                .iter()
+                .map(|r| r.cells.get(c).unwrap_or(&CellText::Null).width())
+                .chain(std::iter::once(head))
+                .max()
+                .unwrap_or(1)
+                .clamp(1, LIST_CELL_MAX)
+        })
+        .collect();
+    let base = |c: usize| natural[c].min(LIST_CELL_WIDTH);
+    let room = usize::from(area.width.saturating_sub(2));
+    let scrolling: Vec<usize> = (0..n).filter(|c| !s.pinned.contains(c)).collect();
+    // Keep the cursor's column in view: scroll so it is the last that fits, if need be.
+    if let Some(at) = scrolling.iter().position(|c| *c == s.col_cursor) {
+        let pinned_w: usize = s.pinned.iter().map(|c| base(*c) + 2).sum();
+        if at < s.col_offset {
+            s.col_offset = at;
+        }
+        while s.col_offset < at {
+            let used: usize = pinned_w
+                + scrolling[s.col_offset..=at]
+                    .iter()
+                    .map(|c| base(*c) + 2)
+                    .sum::<usize>();
+            if used <= room {
+                break;
+            }
+            s.col_offset += 1;
+        }
+    }
+    s.col_offset = s.col_offset.min(scrolling.len().saturating_sub(1));
+    let shown: Vec<usize> = s
+        .pinned
+        .iter()
+        .copied()
+        .chain(scrolling.iter().skip(s.col_offset).copied())
+        .collect();
+    // Widths: each column its base width while they fit; then the room left goes to the
+    // columns cut short, in order, up to what they need.
+    let mut widths: Vec<(usize, usize)> = Vec::new();
+    let mut used = 0;
+    for c in shown {
+        if used >= room {
+            break;
+        }
+        let w = base(c).min(room - used);
+        widths.push((c, w));
+        used += w + 2;
+    }
+    let mut spare = room.saturating_sub(used);
+    for (c, w) in widths.iter_mut() {
+        let more = natural[*c].saturating_sub(*w).min(spare);
+        *w += more;
+        spare -= more;
+    }
+    let mut x = area.x + 2;
+    widths
+        .into_iter()
+        .map(|(c, w)| {
+            let at = x;
+            x = x.saturating_add(u16::try_from(w + 2).unwrap_or(u16::MAX));
+            (c, at, w)
+        })
+        .collect()
 }
 
 fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
@@ -752,29 +872,7 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
     } else if s.selected >= s.offset + s.visible {
         s.offset = s.selected + 1 - s.visible;
     }
-    // Column widths from the header and the rows of this page.
-    let widths: Vec<usize> = (0..s.columns.len())
-        .map(|c| {
-            let head = s.columns.get(c).map_or(0, SafeText::width);
-            let cells = s
-                .rows
-                .iter()
-                .map(|r| r.cells.get(c).unwrap_or(&CellText::Null).width());
-            cells
-                .chain(std::iter::once(head))
-                .max()
-                .unwrap_or(1)
-                .clamp(1, LIST_CELL_WIDTH)
-        })
-        .collect();
-    let first_col = s.col_offset.min(s.columns.len().saturating_sub(1));
-    let right = area.right();
-    let mut x = area.x + 2;
-    for (c, width) in widths.iter().enumerate().skip(first_col) {
-        if x >= right {
-            break;
-        }
-        let w = (*width).min(usize::from(right - x));
+    for (c, x, w) in layout(s, area) {
         if let Some(h) = s.columns.get(c) {
             let arrow = match &s.query.sort {
                 Some(o) if s.column_names.get(c) == Some(&o.column) => {
@@ -790,11 +888,18 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
                 "{}{arrow}",
                 h.truncated(w.saturating_sub(arrow.len().min(1)))
             );
-            putn(buf, area, x, area.y, head, w, HEADER);
+            // The column cursor's column has its header reversed.
+            let style = if c == s.col_cursor {
+                HEADER.add_modifier(ratatui::style::Modifier::REVERSED)
+            } else {
+                HEADER
+            };
+            putn(buf, area, x, area.y, head, w, style);
         }
         for (i, r) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
             let y = row(area.y + 1, i - s.offset);
-            let selected = i == s.selected && c == first_col;
+            // The selected row shows its cell in the cursor's column reversed.
+            let selected = i == s.selected && c == s.col_cursor;
             match r.cells.get(c) {
                 Some(CellText::Text(t)) => {
                     let t = t.truncated(w);
@@ -815,7 +920,6 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
                 }
             }
         }
-        x = x.saturating_add(u16::try_from(w + 2).unwrap_or(u16::MAX));
     }
     for (i, r) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
         if s.marked.contains(&r.key) {
