@@ -147,10 +147,20 @@ impl Context {
             _ => None,
         };
         let key_columns = t.table.key_columns();
+        let kinds = page
+            .columns
+            .iter()
+            .map(|c| {
+                t.table
+                    .column(c)
+                    .map_or(ColumnKind::Integer, ColumnKind::of_column)
+            })
+            .collect();
         Ok(Msg::Page {
             model,
             anchor,
             key_columns,
+            kinds,
             page: Box::new(page),
             caps,
             row_caps,
@@ -186,11 +196,7 @@ impl Context {
         Ok(Msg::Distinct {
             model,
             column,
-            ranged: matches!(
-                kind,
-                ColumnKind::Date | ColumnKind::Timestamp | ColumnKind::Integer | ColumnKind::Real
-            ),
-            boolean: kind == ColumnKind::Boolean,
+            kind,
             values,
         })
     }

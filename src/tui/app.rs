@@ -630,10 +630,9 @@ fn opened_by(msg: &Msg, page_size: u32) -> Option<Box<dyn Screen>> {
         Msg::Distinct {
             model,
             column,
-            ranged,
-            boolean,
+            kind,
             values,
-        } => Box::new(FilterScreen::new(model, column, *ranged, *boolean, values)),
+        } => Box::new(FilterScreen::new(model, column, *kind, values)),
         Msg::Conflict { model, key, fields } => Box::new(ConflictScreen::new(model, key, fields)),
         _ => return None,
     })

@@ -103,6 +103,7 @@ fn list_with(caps: Capabilities) -> App {
         caps,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     app.update(Msg::Counted {
         model: "posts".into(),
@@ -261,6 +262,7 @@ fn a_picked_row_and_edited_text_go_back_into_the_form() {
         caps: Capabilities::default(),
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     // A picker is not a place to edit or delete.
     assert!(app.update(key('d')).is_empty() && app.update(key('e')).is_empty());
@@ -341,6 +343,7 @@ fn object_permissions_enable_keys_row_by_row() {
         caps: Capabilities::default(),
         row_caps: Some(vec![Capabilities::default(), editable]),
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     assert!(!footer(&mut app).contains("e edit"));
     app.update(key('j'));
@@ -410,6 +413,7 @@ fn answer_page(app: &mut App, cmds: &[Cmd], keys: std::ops::RangeInclusive<i64>)
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     })
 }
 
@@ -475,6 +479,7 @@ fn the_selection_follows_its_row_when_rows_shift() {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     assert!(
         selected_key(&app).contains("selected: 3"),
@@ -509,6 +514,7 @@ fn a_selected_row_that_is_gone_is_said_so_and_its_neighbour_selected() {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     match &app.status {
         Some(Status::Notice(t)) => assert!(t.as_str().contains("is gone"), "{t}"),

@@ -20,8 +20,6 @@ pub enum PromptFor {
     AuditFilter,
     /// A from..to range for a list filter.
     Range,
-    /// The name of a bulk action (the declared ones listed).
-    Bulk(String),
     CreateUser,
     CreateGroup,
     AddToGroup(String),
@@ -47,7 +45,6 @@ impl PromptFor {
             PromptFor::Search => "search (^abc: starts with abc, exact case): ",
             PromptFor::AuditFilter => "filter (user= model= action= outcome= since=): ",
             PromptFor::Range => "range from..to: ",
-            PromptFor::Bulk(_) => "action for the marked rows: ",
             PromptFor::CreateUser => "new user name: ",
             PromptFor::CreateGroup => "new group name: ",
             PromptFor::AddToGroup(_) => "add to group: ",

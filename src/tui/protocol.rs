@@ -9,7 +9,8 @@
 //! the session knows of the console.
 
 use crate::domain::{
-    Capabilities, ColumnInfo, ListQuery, Page, PageAnchor, Record, Reference, RowCount, Sort, Value,
+    Capabilities, ColumnInfo, ColumnKind, ListQuery, Page, PageAnchor, Record, Reference, RowCount,
+    Sort, Value,
 };
 
 /// The `:` commands, as a mistyped one is answered.
@@ -62,6 +63,8 @@ pub enum Msg {
         /// The columns of `page` that identify a row: they stay in view when the others
         /// scroll sideways.
         key_columns: Vec<String>,
+        /// The kind of each column of `page` (yes/no columns read as yes and no).
+        kinds: Vec<ColumnKind>,
     },
     Record {
         model: String,
@@ -103,13 +106,12 @@ pub enum Msg {
         action: String,
         count: usize,
     },
-    /// A column's most common values, with counts, for the filter picker. `ranged`: the
-    /// column also takes a from..to range; `boolean`: show yes/no.
+    /// A column's most common values, with counts, for the filter picker; the column's
+    /// kind says how values read (yes/no) and whether it takes a from..to range.
     Distinct {
         model: String,
         column: String,
-        ranged: bool,
-        boolean: bool,
+        kind: ColumnKind,
         values: Vec<(Value, u64)>,
     },
     /// An export is under way: rows written so far, of about `total`.

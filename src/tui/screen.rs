@@ -179,6 +179,8 @@ pub enum Handoff {
     Filter(Filter),
     /// Show row `key` of `model` as it is now (a conflict's "reload theirs").
     Reload { model: String, key: Vec<Value> },
+    /// The item chosen in a menu.
+    Chosen(String),
 }
 
 /// A breadcrumb: ` › posts › #17`. A screen of a model names the model only when the

@@ -225,6 +225,7 @@ fn g_on_a_table_too_big_to_count_shows_the_last_row_and_keys_above_it() {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     assert!(render(&mut app).contains("row 1 of 10,000+"));
     app.update(key(Key::Char('G')));
@@ -241,6 +242,7 @@ fn g_on_a_table_too_big_to_count_shows_the_last_row_and_keys_above_it() {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     let screen = render(&mut app);
     assert!(screen.contains("last row of 10,000+"), "{screen}");

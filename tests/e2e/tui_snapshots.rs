@@ -115,6 +115,7 @@ fn list_app() -> App {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     app.update(Msg::Counted {
         model: "posts".into(),
@@ -279,6 +280,7 @@ fn a_deleted_row_reloads_its_page_in_place() {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     app.update(key('x')); // clears the notice
     let screen = render(&mut app);
@@ -745,6 +747,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     states.push(("list empty", app));
 
@@ -770,6 +773,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     for _ in 0..30 {
         app.update(key('j'));
@@ -792,6 +796,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     states.push(("list searched", app));
 
@@ -900,6 +905,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         caps: Capabilities::ALL,
         row_caps: None,
         key_columns: vec!["id".into()],
+        kinds: vec![],
     });
     states.push(("picking a row", app.clone()));
     app.update(msg_key(Key::Esc));
@@ -942,8 +948,7 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::Distinct {
         model: "posts".into(),
         column: "status".into(),
-        ranged: true,
-        boolean: false,
+        kind: moat::domain::ColumnKind::Date,
         values: (0..50)
             .map(|i| {
                 (
@@ -963,8 +968,7 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::Distinct {
         model: "posts".into(),
         column: "status".into(),
-        ranged: false,
-        boolean: true,
+        kind: moat::domain::ColumnKind::Boolean,
         values: vec![],
     });
     states.push(("filter without values", app));
@@ -1327,8 +1331,7 @@ fn filter_picker() {
     app.update(Msg::Distinct {
         model: "posts".into(),
         column: "status".into(),
-        ranged: false,
-        boolean: false,
+        kind: moat::domain::ColumnKind::Text,
         values: vec![
             (Value::Text("published".into()), 1_340),
             (Value::Text("draft".into()), 640),

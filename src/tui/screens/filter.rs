@@ -5,7 +5,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
-use crate::domain::{group_thousands, Filter, FilterOp, Value};
+use super::form::{valid_date, valid_timestamp};
+use crate::domain::{group_thousands, ColumnKind, Filter, FilterOp, Value};
 use crate::tui::draw::{placeholder, put, putn, row, GUTTER, HEADER, SELECTED};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
@@ -17,6 +18,8 @@ use crate::tui::screen::{Action, Crumb, Handoff, Hint, Screen};
 pub struct FilterScreen {
     pub model: String,
     pub column: String,
+    /// The column's kind: how its values read, and what a range of it takes.
+    pub kind: ColumnKind,
     pub ranged: bool,
     /// (value, label with its count)
     pub values: Vec<(Value, SafeText)>,
@@ -24,23 +27,20 @@ pub struct FilterScreen {
 }
 
 impl FilterScreen {
-    /// The picker for `column` from its most common values and their counts; `boolean`
-    /// shows 0/1 as no/yes.
-    pub fn new(
-        model: &str,
-        column: &str,
-        ranged: bool,
-        boolean: bool,
-        values: &[(Value, u64)],
-    ) -> FilterScreen {
+    /// The picker for `column` from its most common values and their counts.
+    pub fn new(model: &str, column: &str, kind: ColumnKind, values: &[(Value, u64)]) -> Self {
+        let boolean = kind == ColumnKind::Boolean;
+        let ranged = matches!(
+            kind,
+            ColumnKind::Date | ColumnKind::Timestamp | ColumnKind::Integer | ColumnKind::Real
+        );
         let values = values
             .iter()
             .map(|(v, n)| {
-                let shown = match (v, boolean) {
-                    (Value::Null, _) => "∅ NULL".to_string(),
-                    (Value::Integer(0), true) => "no".into(),
-                    (Value::Integer(_), true) => "yes".into(),
-                    (other, _) => other.to_string(),
+                let shown = match v {
+                    Value::Null => "∅ NULL".to_string(),
+                    other if boolean => yes_no(other),
+                    other => other.to_string(),
                 };
                 let label = SafeText::new(&format!("{shown}  ({})", group_thousands(*n)));
                 (v.clone(), label.truncated(60))
@@ -49,6 +49,7 @@ impl FilterScreen {
         FilterScreen {
             model: model.to_string(),
             column: column.to_string(),
+            kind,
             ranged,
             values,
             selected: 0,
@@ -83,7 +84,7 @@ impl Screen for FilterScreen {
 
     fn answer(&mut self, what: &PromptFor, text: &str) -> Action {
         match what {
-            PromptFor::Range => match range(&self.column, text) {
+            PromptFor::Range => match range(&self.column, self.kind, text) {
                 Ok(filter) => Action::PopWith(filter),
                 Err(why) => Action::Error(why),
             },
@@ -150,13 +151,44 @@ pub fn equals(column: &str, value: Value) -> Handoff {
     })
 }
 
-/// A `from..to` range for `column`, or why not.
-pub fn range(column: &str, text: &str) -> Result<Handoff, String> {
-    match parse_range(text) {
-        Some((from, to)) => Ok(Handoff::Filter(Filter {
-            column: column.to_string(),
-            op: FilterOp::Range { from, to },
-        })),
-        None => Err("type from..to (either side may be empty), e.g. 2024-01-01..2024-07-01".into()),
+/// A `from..to` range for `column` of kind `kind`, or why not: each side must be a value
+/// of the column's kind (a date for a date, a number for a number), so a range that
+/// cannot match anything is refused, not shown as an empty list.
+pub fn range(column: &str, kind: ColumnKind, text: &str) -> Result<Handoff, String> {
+    let example = match kind {
+        ColumnKind::Date => "dates (YYYY-MM-DD), e.g. 2024-01-01..2024-07-01",
+        ColumnKind::Timestamp => {
+            "dates or times (YYYY-MM-DD[ HH:MM[:SS]]), e.g. 2024-01-01..2024-07-01 12:00"
+        }
+        ColumnKind::Integer => "whole numbers, e.g. 100..200",
+        _ => "numbers, e.g. 0.5..2",
+    };
+    let refused = || format!("type from..to with {example} (either side may be empty)");
+    let (from, to) = parse_range(text).ok_or_else(refused)?;
+    let fits = |v: &Option<Value>| match (v, kind) {
+        (None, _) => true,
+        (Some(Value::Text(t)), ColumnKind::Date) => valid_date(t),
+        (Some(Value::Text(t)), ColumnKind::Timestamp) => valid_timestamp(t),
+        (Some(Value::Integer(_)), ColumnKind::Integer | ColumnKind::Real) => true,
+        (Some(Value::Real(_)), ColumnKind::Real) => true,
+        _ => false,
+    };
+    if !(fits(&from) && fits(&to)) {
+        return Err(refused());
+    }
+    Ok(Handoff::Filter(Filter {
+        column: column.to_string(),
+        op: FilterOp::Range { from, to },
+    }))
+}
+
+/// How a yes/no column's value reads everywhere: `yes` or `no`.
+pub fn yes_no(v: &Value) -> String {
+    match v {
+        Value::Integer(0) => "no".into(),
+        Value::Integer(_) => "yes".into(),
+        Value::Text(t) if matches!(t.as_str(), "0" | "f" | "false") => "no".into(),
+        Value::Text(t) if matches!(t.as_str(), "1" | "t" | "true") => "yes".into(),
+        other => other.to_string(),
     }
 }

@@ -103,6 +103,11 @@ impl Field {
             };
         }
         let t = self.text.as_str();
+        // Untouched text stands for the value it was opened with, as stored (a timestamp
+        // the database wrote with a `T` is not a change until someone edits it).
+        if matches!(&self.original, Value::Text(o) if o == t) {
+            return Ok(self.original.clone());
+        }
         match self.kind {
             ColumnKind::Integer => t
                 .trim()
@@ -127,15 +132,9 @@ impl Field {
             ColumnKind::Time => valid_time(t.trim())
                 .then(|| Value::Text(t.trim().into()))
                 .ok_or_else(|| format!("`{t}` is not a time (HH:MM or HH:MM:SS)")),
-            ColumnKind::Timestamp => {
-                let t = t.trim();
-                let ok = match t.split_once([' ', 'T']) {
-                    Some((d, tm)) => valid_date(d) && valid_time(without_zone(tm)),
-                    None => valid_date(t),
-                };
-                ok.then(|| Value::Text(t.into()))
-                    .ok_or_else(|| format!("`{t}` is not a timestamp (YYYY-MM-DD HH:MM:SS)"))
-            }
+            ColumnKind::Timestamp => normalized_timestamp(t.trim())
+                .map(Value::Text)
+                .ok_or_else(|| format!("`{t}` is not a timestamp (YYYY-MM-DD HH:MM:SS)")),
             ColumnKind::Choice => self
                 .choices
                 .iter()
@@ -191,6 +190,28 @@ fn without_zone(t: &str) -> &str {
         }
         None => t,
     }
+}
+
+/// Whether `t` is a date, or a date and a time of day (`YYYY-MM-DD HH:MM[:SS]`, a zone
+/// allowed).
+pub fn valid_timestamp(t: &str) -> bool {
+    normalized_timestamp(t).is_some()
+}
+
+/// Timestamp `t` written the way lists and records show it: `2026-12-01 10:00` becomes
+/// `2026-12-01 10:00:00` (a `T` separator a space); a date alone, seconds and a zone
+/// are kept as typed. `None` when it is not a timestamp.
+pub fn normalized_timestamp(t: &str) -> Option<String> {
+    let Some((d, tm)) = t.split_once([' ', 'T']) else {
+        return valid_date(t).then(|| t.to_string());
+    };
+    let time = without_zone(tm);
+    if !(valid_date(d) && valid_time(time)) {
+        return None;
+    }
+    let zone = &tm[time.len()..];
+    let seconds = if time.len() == 5 { ":00" } else { "" };
+    Some(format!("{d} {time}{seconds}{zone}"))
 }
 
 /// `YYYY-MM-DD` with a real day of that month.
@@ -558,7 +579,7 @@ impl Screen for FormScreen {
             Handoff::Text { field, text } => self.set_text(field, text),
             // The conflict's "reload theirs": this form closes too.
             reload @ Handoff::Reload { .. } => return Action::PopWith(reload),
-            Handoff::Filter(_) => {}
+            Handoff::Filter(_) | Handoff::Chosen(_) => {}
         }
         Action::None
     }
@@ -833,6 +854,21 @@ mod tests {
         assert!(t.value().is_err());
         t.text = "2024-01-01 23:59:59".into();
         assert!(t.value().is_ok());
+        // Typed without seconds, or with a T: stored the way lists show it.
+        t.text = "2026-12-01 10:00".into();
+        assert_eq!(t.value(), Ok(Value::Text("2026-12-01 10:00:00".into())));
+        t.text = "2026-12-01T10:00+02:00".into();
+        assert_eq!(
+            t.value(),
+            Ok(Value::Text("2026-12-01 10:00:00+02:00".into()))
+        );
+        // Untouched, a value the database wrote with a T is not a change.
+        let stored = Field::new(
+            &col("t", "TIMESTAMP", true),
+            &Value::Text("2026-12-01T10:00:00".into()),
+            false,
+        );
+        assert!(!stored.changed());
         let mut b = Field::new(&col("b", "BOOLEAN", true), &Value::Integer(0), false);
         assert_eq!(b.text, "no");
         b.text = "maybe".into();

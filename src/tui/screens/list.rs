@@ -6,10 +6,12 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
+use super::filter::yes_no;
+use super::menu::MenuScreen;
 use super::record::RecordScreen;
 use crate::domain::{
-    group_thousands, pk_text, Capabilities, ListQuery, PageAnchor, RowCount, SearchPath, Sort,
-    Value,
+    group_thousands, pk_text, Capabilities, ColumnKind, ListQuery, PageAnchor, RowCount,
+    SearchPath, Sort, Value,
 };
 use crate::tui::draw::{
     placeholder, put, putn, row, CellText, GUTTER, HEADER, LIST_CELL_MAX, LIST_CELL_WIDTH, NOTICE,
@@ -279,6 +281,7 @@ impl ListScreen {
             caps,
             row_caps,
             key_columns,
+            kinds,
             ..
         } = msg
         else {
@@ -311,7 +314,22 @@ impl ListScreen {
             .iter()
             .enumerate()
             .map(|(i, r)| ListRow {
-                cells: r.values.iter().map(CellText::line).collect(),
+                cells: r
+                    .values
+                    .iter()
+                    .zip(
+                        kinds
+                            .iter()
+                            .copied()
+                            .map(Some)
+                            .chain(std::iter::repeat(None)),
+                    )
+                    .map(|(v, kind)| match (v, kind) {
+                        (Value::Null, _) | (_, None) => CellText::line(v),
+                        (v, Some(ColumnKind::Boolean)) => CellText::line(&Value::Text(yes_no(v))),
+                        (v, Some(_)) => CellText::line(v),
+                    })
+                    .collect(),
                 key: r.key.clone(),
                 cursor: r.cursor.clone(),
                 caps: row_caps
@@ -529,10 +547,20 @@ impl ListScreen {
                 self.move_by(1)
             }
             Key::Char('a') if !self.marked.is_empty() && !self.bulk_actions.is_empty() => {
-                return Action::Prompt(
-                    PromptFor::Bulk(self.bulk_actions.join(", ")),
-                    String::new(),
+                // The declared actions by name, in a menu: nothing to type from memory.
+                let title = format!(
+                    "Action for the {} marked rows of {}:",
+                    self.marked.len(),
+                    self.model
                 );
+                let menu = MenuScreen::new("actions", &title, self.bulk_actions.clone());
+                return Action::push(menu, Vec::new());
+            }
+            Key::Char('a') if self.bulk_actions.is_empty() => {
+                return Action::Notice(format!("{} declares no bulk actions", self.model));
+            }
+            Key::Char('a') => {
+                return Action::Notice("mark rows with Space first".into());
             }
             Key::Char('d') if !self.marked.is_empty() => {
                 // The answer names them and says what goes with them.
@@ -646,27 +674,6 @@ impl Screen for ListScreen {
                 self.query.search = (!term.is_empty()).then(|| term.to_string());
                 Action::Cmds(self.requery())
             }
-            PromptFor::Bulk(_) => {
-                let name = text.trim();
-                if !self.bulk_actions.iter().any(|a| a == name) {
-                    return Action::Error(format!(
-                        "no action `{name}` (declared: {})",
-                        self.bulk_actions.join(", ")
-                    ));
-                }
-                Action::confirm(
-                    format!(
-                        "Apply {name} to the {} marked rows of {}?",
-                        self.marked.len(),
-                        self.model
-                    ),
-                    Cmd::Bulk {
-                        model: self.model.clone(),
-                        action: name.to_string(),
-                        keys: self.marked.clone(),
-                    },
-                )
-            }
             _ => Action::None,
         }
     }
@@ -680,6 +687,29 @@ impl Screen for ListScreen {
                 Action::Cmds(self.requery())
             }
             Handoff::Reload { model, .. } if model == self.model => Action::cmd(self.reload()),
+            // A bulk action chosen from the menu: asked first, naming the rows.
+            Handoff::Chosen(name) if self.bulk_actions.contains(&name) => {
+                let keys: Vec<String> = self
+                    .marked
+                    .iter()
+                    .take(5)
+                    .map(|k| format!("#{}", pk_text(k).unwrap_or_default()))
+                    .collect();
+                let more = if self.marked.len() > 5 { ", …" } else { "" };
+                Action::confirm(
+                    format!(
+                        "Apply {name} to the {} marked rows of {} ({}{more})?",
+                        self.marked.len(),
+                        self.model,
+                        keys.join(", ")
+                    ),
+                    Cmd::Bulk {
+                        model: self.model.clone(),
+                        action: name,
+                        keys: self.marked.clone(),
+                    },
+                )
+            }
             _ => Action::None,
         }
     }

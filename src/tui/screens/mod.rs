@@ -5,7 +5,7 @@
 //!   [`record`]: one row; [`form`]: editing or creating a row, [`editor`]: a long text
 //!   field; [`filter`]: a column's values to filter by; [`conflict`]: a save refused
 //!   because the row changed; [`history`]: a row's audit trail; [`audit`]: the audit
-//!   viewer.
+//!   viewer; [`menu`]: a choice among a few (the bulk actions).
 //! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`].
 //! - [`enrol`], [`password`]: setting up an account and changing a password.
 
@@ -20,6 +20,7 @@ pub mod history;
 pub mod index;
 pub mod list;
 pub mod manage;
+pub mod menu;
 pub mod password;
 pub mod record;
 pub mod row_perms;
@@ -36,6 +37,7 @@ pub use groups::{GroupScreen, GroupsScreen};
 pub use history::HistoryScreen;
 pub use index::IndexScreen;
 pub use list::ListScreen;
+pub use menu::MenuScreen;
 pub use password::PasswordScreen;
 pub use record::RecordScreen;
 pub use row_perms::RowPermsScreen;

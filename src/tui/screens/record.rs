@@ -6,6 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
+use super::filter::yes_no;
 use super::history::HistoryScreen;
 use super::row_perms::RowPermsScreen;
 use crate::domain::{pk_text, Capabilities, ColumnKind, Reference, RowCount, Value};
@@ -107,6 +108,9 @@ impl RecordScreen {
                             .ok()
                             .and_then(|v| serde_json::to_string_pretty(&v).ok());
                         FieldValue::Lines(SafeText::multiline(pretty.as_deref().unwrap_or(s)))
+                    }
+                    v if ColumnKind::of_column(col) == ColumnKind::Boolean => {
+                        FieldValue::Lines(vec![SafeText::new(&yes_no(v))])
                     }
                     Value::Text(s) => FieldValue::Lines(SafeText::multiline(s)),
                     Value::Blob(b) => FieldValue::Lines(vec![SafeText::new(&blob_summary(b))]),
