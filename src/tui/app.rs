@@ -230,6 +230,11 @@ impl App {
                 self.say(Action::Notice(text))
             }
             Msg::Form { .. } | Msg::Distinct { .. } | Msg::Conflict { .. } => {
+                // A form waiting to be reloaded takes its own; otherwise a new screen.
+                let (cmds, claimed) = self.route(&msg);
+                if claimed {
+                    return cmds;
+                }
                 match opened_by(&msg, self.page_size) {
                     Some(screen) => self.apply(Action::Push(screen, Vec::new())),
                     None => Vec::new(),

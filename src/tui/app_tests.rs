@@ -220,32 +220,54 @@ fn a_deleted_record_closes_and_the_list_reloads_in_place() {
 }
 
 #[test]
-fn reload_theirs_closes_the_conflict_and_the_form_and_reloads_the_row() {
+fn reload_theirs_reopens_the_form_on_the_row_as_it_is_with_yours_aside() {
     let mut app = list_with(Capabilities::ALL);
     app.update(special(Key::Enter));
     app.update(record_msg(1, Capabilities::ALL));
     app.update(key('e'));
     app.update(form_msg(Some(1)));
+    app.update(special(Key::End));
+    for c in " (mine)".chars() {
+        app.update(key(c));
+    }
     app.update(Msg::Conflict {
         model: "posts".into(),
         key: vec![Value::Integer(1)],
         fields: vec![(
             "title".into(),
-            Value::Text("a".into()),
-            Value::Text("b".into()),
-            Value::Text("c".into()),
+            Value::Text("post".into()),
+            Value::Text("post (mine)".into()),
+            Value::Text("post (theirs)".into()),
         )],
     });
     assert_eq!(crumbs(&app).last().map(String::as_str), Some("conflict"));
+    let screen = render(&mut app).backend().to_string();
+    assert!(
+        screen.contains("post (mine)") && screen.contains("post (theirs)"),
+        "{screen}"
+    );
     let cmds = app.update(key('r'));
-    assert_eq!(crumbs(&app), ["models", "posts", "posts#1"]);
+    assert_eq!(crumbs(&app), ["models", "posts", "posts#1", "edit"]);
     assert_eq!(
         cmds,
-        vec![Cmd::LoadRecord {
+        vec![Cmd::OpenForm {
             model: "posts".into(),
-            key: vec![Value::Integer(1)]
+            key: Some(vec![Value::Integer(1)])
         }]
     );
+    // The row as it is now fills the same form; the edit waits aside.
+    let mut now = form_msg(Some(1));
+    if let Msg::Form { fields, .. } = &mut now {
+        fields[1].1 = Value::Text("post (theirs)".into());
+    }
+    app.update(now);
+    assert_eq!(crumbs(&app), ["models", "posts", "posts#1", "edit"]);
+    let screen = render(&mut app).backend().to_string();
+    assert!(screen.contains("post (theirs)"), "{screen}");
+    assert!(screen.contains("yours: post (mine) (Ctrl-Y)"), "{screen}");
+    app.update(ctrl('y'));
+    let screen = render(&mut app).backend().to_string();
+    assert!(screen.contains("title      post (mine)"), "{screen}");
 }
 
 #[test]

@@ -558,7 +558,7 @@ on_every_database! {
         let list = c.wait_for("[action=change]").await;
         assert!(!list.contains("login"), "filtered:\n{list}");
         c.send(b"\r").await;
-        let details = c.wait_for("any key closes").await;
+        let details = c.wait_for("hash").await;
         assert!(details.contains("name: \"Old\" → \"New\""), "{details}");
         assert!(
             !details.contains("secret.example"),

@@ -8,11 +8,14 @@ use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
 use super::history::change_lines;
+use super::text::TextScreen;
 use crate::domain::format_time;
-use crate::tui::draw::{placeholder, put, putn, row, GUTTER, SELECTED};
+use unicode_width::UnicodeWidthStr;
+
+use crate::tui::draw::{placeholder, put, putn, row, GUTTER, HEADER, SELECTED};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
-use crate::tui::protocol::{AuditQuery, AuditRow, Cmd, Msg};
+use crate::tui::protocol::{AuditQuery, AuditRow, AuditValues, Cmd, Msg};
 use crate::tui::sanitize::SafeText;
 use crate::tui::screen::{Action, Crumb, Hint, Screen};
 
@@ -20,10 +23,12 @@ use crate::tui::screen::{Action, Crumb, Hint, Screen};
 #[derive(Clone, Debug, Default)]
 pub struct AuditScreen {
     pub query: AuditQuery,
-    /// (entry id, one-line summary, the entry whole)
-    pub rows: Vec<(i64, SafeText, Vec<SafeText>)>,
+    /// (entry id, its cells in [`COLUMNS`] order, the entry whole)
+    pub rows: Vec<(i64, Vec<SafeText>, Vec<SafeText>)>,
     pub selected: usize,
     pub offset: usize,
+    /// The first of the columns after the time drawn (← → scroll sideways).
+    pub col_offset: usize,
     pub more: bool,
     pub loaded: bool,
     pub loading: bool,
@@ -63,9 +68,14 @@ impl Screen for AuditScreen {
             Key::Up | Key::Char('k') => self.selected = self.selected.saturating_sub(1),
             Key::PageUp => self.selected = self.selected.saturating_sub(10),
             Key::Home | Key::Char('g') => self.selected = 0,
+            Key::Left | Key::Char('h') => self.col_offset = self.col_offset.saturating_sub(1),
+            Key::Right | Key::Char('l') => {
+                self.col_offset = (self.col_offset + 1).min(COLUMNS.len() - 2)
+            }
             Key::Enter => {
-                if let Some((_, _, details)) = self.rows.get(self.selected) {
-                    return Action::Dialog(details.clone());
+                if let Some((id, _, details)) = self.rows.get(self.selected) {
+                    let entry = TextScreen::new(&format!("entry {id}"), details.clone(), false);
+                    return Action::push(entry, Vec::new());
                 }
             }
             Key::Char('f') => return Action::Prompt(PromptFor::AuditFilter, self.query.describe()),
@@ -83,7 +93,7 @@ impl Screen for AuditScreen {
         }
         let rows = page.rows.iter().map(|r| {
             let details = details(r).iter().map(|d| SafeText::new(d)).collect();
-            (r.id, SafeText::new(&summary(r)), details)
+            (r.id, cells(r), details)
         });
         if page.appended {
             self.rows.extend(rows);
@@ -145,21 +155,69 @@ impl Screen for AuditScreen {
             placeholder(buf, area, "No entries match.");
             return None;
         }
-        let visible = usize::from(area.height).max(1);
+        let visible = usize::from(area.height.saturating_sub(1)).max(1);
         if self.selected < self.offset {
             self.offset = self.selected;
         } else if self.selected >= self.offset + visible {
             self.offset = self.selected + 1 - visible;
         }
-        let width = usize::from(area.width.saturating_sub(2));
-        for (i, (_, line, _)) in self.rows.iter().enumerate().skip(self.offset).take(visible) {
-            let y = row(area.y, i - self.offset);
+        // The time always shows; the other columns in order of what matters most
+        // (outcome first), scrolled sideways from `col_offset`.
+        let shown: Vec<usize> = std::iter::once(0)
+            .chain((1..COLUMNS.len()).skip(self.col_offset))
+            .collect();
+        let room = usize::from(area.width.saturating_sub(2));
+        let mut layout = Vec::new();
+        let mut x = 0;
+        for c in shown {
+            if x >= room {
+                break;
+            }
+            let natural = self
+                .rows
+                .iter()
+                .map(|r| r.1.get(c).map_or(0, SafeText::width))
+                .chain(std::iter::once(COLUMNS[c].0.len()))
+                .max()
+                .unwrap_or(1)
+                .min(COLUMNS[c].1);
+            let w = natural.min(room - x);
+            layout.push((c, x, w));
+            x += w + 2;
+        }
+        let line = |cells: &dyn Fn(usize) -> String| {
+            let mut out = String::new();
+            for (c, at, w) in &layout {
+                out.push_str(&" ".repeat(at.saturating_sub(out.width())));
+                let cell = SafeText::new(&cells(*c)).truncated(*w);
+                out.push_str(cell.as_str());
+            }
+            out
+        };
+        let width = room;
+        putn(
+            buf,
+            area,
+            area.x + 2,
+            area.y,
+            line(&|c| COLUMNS[c].0.to_string()),
+            width,
+            HEADER,
+        );
+        for (i, (_, cells, _)) in self.rows.iter().enumerate().skip(self.offset).take(visible) {
+            let y = row(area.y + 1, i - self.offset);
             let selected = i == self.selected;
             if selected {
                 put(buf, area, area.x, y, GUTTER, Style::new());
             }
             let style = if selected { SELECTED } else { Style::new() };
-            putn(buf, area, area.x + 2, y, line.as_str(), width, style);
+            let text = line(&|c| {
+                cells
+                    .get(c)
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default()
+            });
+            putn(buf, area, area.x + 2, y, text, width, style);
         }
         None
     }
@@ -175,6 +233,7 @@ impl Screen for AuditScreen {
         vec![
             Hint::help("↑ ↓  j k", "move (older entries load at the end)"),
             Hint::new("Enter", "details"),
+            Hint::help("← →  h l", "scroll the columns after the time"),
             Hint::new("f", "filter"),
             Hint::new("Esc", "back"),
         ]
@@ -190,25 +249,28 @@ fn what(r: &AuditRow) -> String {
     }
 }
 
-/// One line of the list: time, actor, action, what, outcome and reason, in columns.
-fn summary(r: &AuditRow) -> String {
-    // Padded to the column by display width; longer text pushes the rest right.
-    let col = |text: &str, w: usize| {
-        let t = SafeText::new(text);
-        format!("{}{}", t.as_str(), " ".repeat(w.saturating_sub(t.width())))
-    };
-    format!(
-        "{}  {} {} {} {}{}",
-        format_time(r.at_ms.div_euclid(1000)),
-        col(r.actor.as_deref().unwrap_or("-"), 12),
-        col(&r.action, 14),
-        col(&what(r), 24),
-        r.outcome,
-        r.reason
-            .as_deref()
-            .map(|x| format!(": {x}"))
-            .unwrap_or_default()
-    )
+/// The list's columns in the order they are drawn (what matters most first, the time
+/// always), with the widest each is drawn.
+const COLUMNS: [(&str, usize); 6] = [
+    ("time (UTC)", 19),
+    ("outcome", 12),
+    ("action", 16),
+    ("on", 28),
+    ("by", 20),
+    ("why", 200),
+];
+
+/// An entry's cells, in [`COLUMNS`] order.
+fn cells(r: &AuditRow) -> Vec<SafeText> {
+    let time = format_time(r.at_ms.div_euclid(1000));
+    vec![
+        SafeText::new(time.trim_end_matches(" UTC")),
+        SafeText::new(&r.outcome),
+        SafeText::new(&r.action),
+        SafeText::new(&what(r)),
+        SafeText::new(r.actor.as_deref().unwrap_or("-")),
+        SafeText::new(r.reason.as_deref().unwrap_or("")),
+    ]
 }
 
 /// The entry whole, a field a line.
@@ -226,7 +288,11 @@ fn details(r: &AuditRow) -> Vec<String> {
     if let Some(reason) = &r.reason {
         lines.push(format!("reason     {reason}"));
     }
-    lines.extend(change_lines(&r.values));
+    let changes = change_lines(&r.values);
+    if matches!(r.values, AuditValues::Changes(_)) && !changes.is_empty() {
+        lines.push("changes".into());
+    }
+    lines.extend(changes);
     lines.push(format!("hash       {}", r.hash));
     lines
 }

@@ -1,55 +1,102 @@
-//! A save refused because the row changed since the form was opened: each field as it was
-//! when the form opened, as the user typed it, and as it is now. `o` overwrites with the
-//! user's values (audited as an overwrite), `r` drops them and shows the row as it is,
-//! Esc goes back to the form with the user's changes kept.
+//! A save refused because the row changed since the form was opened. One block per field
+//! that differs — as it was when the form opened, as the user typed it, as it is now —
+//! with the whole values wrapped; fields nobody changed are left out (and counted).
+//! `o` overwrites with the user's values (audited as an overwrite); `r` reopens the form on
+//! the row as it is now with the user's edits kept aside to put back (Ctrl-Y on a field);
+//! Esc goes back to the form as it was.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
 use crate::domain::Value;
-use crate::tui::draw::{putn, row, ERROR, HEADER, LIST_CELL_WIDTH, NOTICE};
+use crate::tui::draw::{putn, row, wrap, DIM, ERROR, HEADER, NOTICE, NULL, NULL_TEXT};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::protocol::{Cmd, Msg};
 use crate::tui::sanitize::SafeText;
 use crate::tui::screen::{Action, Crumb, Handoff, Hint, Screen};
+
+/// One field of the conflict: (column, opened with, yours, now).
+type Field = (String, Value, Value, Value);
 
 /// The conflict screen.
 #[derive(Clone, Debug)]
 pub struct ConflictScreen {
     pub model: String,
     pub key: Vec<Value>,
-    /// (column, opened with, yours, now)
-    pub rows: Vec<(SafeText, SafeText, SafeText, SafeText)>,
-    yours: Vec<(String, Value)>,
-    now: Vec<(String, Value)>,
+    fields: Vec<Field>,
+    /// First line drawn, and how many lines the last draw had (for scrolling).
+    pub scroll: usize,
+    lines: usize,
+    visible: usize,
 }
 
 impl ConflictScreen {
     /// From the session's answer: (column, opened with, yours, now) per field.
-    pub fn new(model: &str, key: &[Value], fields: &[(String, Value, Value, Value)]) -> Self {
-        let text = |v: &Value| match v {
-            Value::Null => SafeText::new("∅ NULL"),
-            other => SafeText::new(&other.to_string()).truncated(LIST_CELL_WIDTH),
-        };
+    pub fn new(model: &str, key: &[Value], fields: &[Field]) -> Self {
         ConflictScreen {
-            rows: fields
-                .iter()
-                .map(|(c, opened, yours, now)| {
-                    (SafeText::new(c), text(opened), text(yours), text(now))
-                })
-                .collect(),
-            yours: fields
-                .iter()
-                .map(|(c, _, y, _)| (c.clone(), y.clone()))
-                .collect(),
-            now: fields
-                .iter()
-                .map(|(c, _, _, n)| (c.clone(), n.clone()))
-                .collect(),
             model: model.to_string(),
             key: key.to_vec(),
+            fields: fields.to_vec(),
+            scroll: 0,
+            lines: 0,
+            visible: 1,
         }
+    }
+
+    /// The fields where the three values are not all the same.
+    fn differing(&self) -> impl Iterator<Item = &Field> {
+        self.fields
+            .iter()
+            .filter(|(_, opened, yours, now)| !(opened == yours && yours == now))
+    }
+
+    /// The lines to draw at `width` columns: per differing field its name, then each of
+    /// its three values wrapped, the ones that differ from when the form opened marked.
+    fn layout(&self, width: usize) -> Vec<(String, Style)> {
+        let width = width.max(10);
+        let mut lines = vec![
+            (
+                "This row changed since you opened it. Nothing was saved.".to_string(),
+                ERROR,
+            ),
+            (String::new(), Style::new()),
+        ];
+        for (column, opened, yours, now) in self.differing() {
+            lines.push((SafeText::new(column).to_string(), HEADER));
+            for (label, v) in [
+                ("when you opened it", opened),
+                ("yours", yours),
+                ("now", now),
+            ] {
+                let style = match v {
+                    Value::Null => NULL,
+                    _ if v != opened => NOTICE,
+                    _ => Style::new(),
+                };
+                let text = match v {
+                    Value::Null => NULL_TEXT.to_string(),
+                    other => other.to_string(),
+                };
+                let mut first = true;
+                for line in SafeText::multiline(&text) {
+                    for piece in wrap(line.as_str(), width.saturating_sub(22)) {
+                        let head = if first { label } else { "" };
+                        first = false;
+                        lines.push((format!("  {head:<19} {piece}"), style));
+                    }
+                }
+            }
+            lines.push((String::new(), Style::new()));
+        }
+        let same = self.fields.len() - self.differing().count();
+        if same > 0 {
+            lines.push((
+                format!("{same} other fields are as they were when you opened the form."),
+                DIM,
+            ));
+        }
+        lines
     }
 }
 
@@ -59,24 +106,43 @@ impl Screen for ConflictScreen {
     }
 
     fn key(&mut self, k: KeyEvent) -> Action {
+        let page = self.visible.max(1);
+        let max = self.lines.saturating_sub(self.visible);
         match k.key {
             // Overwrite: save yours over what is there now (audited as an overwrite).
-            Key::Char('o') => Action::cmd(Cmd::Save {
-                model: self.model.clone(),
-                key: Some(self.key.clone()),
-                original: self.now.clone(),
-                values: self.yours.clone(),
-                overwrite: true,
-            }),
-            // Reload: drop yours (the form closes too), show the row as it is now.
-            Key::Char('r') => Action::PopWith(Handoff::Reload {
-                model: self.model.clone(),
-                key: self.key.clone(),
-            }),
+            Key::Char('o') => {
+                return Action::cmd(Cmd::Save {
+                    model: self.model.clone(),
+                    key: Some(self.key.clone()),
+                    original: self
+                        .fields
+                        .iter()
+                        .map(|(c, _, _, now)| (c.clone(), now.clone()))
+                        .collect(),
+                    values: self
+                        .fields
+                        .iter()
+                        .map(|(c, _, yours, _)| (c.clone(), yours.clone()))
+                        .collect(),
+                    overwrite: true,
+                })
+            }
+            // Reload: the form below reopens on the row as it is now, with yours aside.
+            Key::Char('r') => {
+                return Action::PopWith(Handoff::Reload {
+                    model: self.model.clone(),
+                    key: self.key.clone(),
+                })
+            }
             // Back to the form, changes kept.
-            Key::Esc => Action::Pop,
-            _ => Action::None,
+            Key::Esc => return Action::Pop,
+            Key::Down | Key::Char('j') => self.scroll = (self.scroll + 1).min(max),
+            Key::Up | Key::Char('k') => self.scroll = self.scroll.saturating_sub(1),
+            Key::PageDown | Key::Char(' ') => self.scroll = (self.scroll + page).min(max),
+            Key::PageUp => self.scroll = self.scroll.saturating_sub(page),
+            _ => {}
         }
+        Action::None
     }
 
     fn update(&mut self, msg: &Msg) -> Action {
@@ -93,36 +159,18 @@ impl Screen for ConflictScreen {
     }
 
     fn draw(&mut self, buf: &mut Buffer, area: Rect) -> Option<Position> {
-        putn(
-            buf,
-            area,
-            area.x + 2,
-            area.y,
-            "This row changed since you opened it. Nothing was saved.",
-            usize::from(area.width.saturating_sub(4)),
-            ERROR,
-        );
-        let w = usize::from(area.width.saturating_sub(6)) / 4;
-        let cols = ["field", "when you opened it", "yours", "now"];
-        for (j, h) in cols.iter().enumerate() {
-            let x = area.x + 2 + u16::try_from(j * (w + 1)).unwrap_or(0);
-            putn(buf, area, x, area.y + 2, h, w, HEADER);
-        }
-        for (i, (name, opened, yours, now)) in self.rows.iter().enumerate() {
-            let y = row(area.y + 3, i);
-            if y >= area.bottom() {
-                break;
-            }
-            let differs = opened != now || yours != opened;
-            for (j, cell) in [name, opened, yours, now].iter().enumerate() {
-                let x = area.x + 2 + u16::try_from(j * (w + 1)).unwrap_or(0);
-                let style = if differs && j > 0 {
-                    NOTICE
-                } else {
-                    Style::new()
-                };
-                putn(buf, area, x, y, cell.truncated(w).as_str(), w, style);
-            }
+        let width = usize::from(area.width.saturating_sub(4));
+        let lines = self.layout(width);
+        self.lines = lines.len();
+        self.visible = usize::from(area.height).max(1);
+        self.scroll = self.scroll.min(self.lines.saturating_sub(self.visible));
+        for (i, (text, style)) in lines
+            .iter()
+            .skip(self.scroll)
+            .take(self.visible)
+            .enumerate()
+        {
+            putn(buf, area, area.x + 2, row(area.y, i), text, width, *style);
         }
         None
     }
@@ -132,6 +180,7 @@ impl Screen for ConflictScreen {
             Hint::new("o", "overwrite with yours"),
             Hint::new("r", "reload theirs"),
             Hint::new("Esc", "back to your form"),
+            Hint::help("↑ ↓  PgUp PgDn", "scroll"),
         ]
     }
 }

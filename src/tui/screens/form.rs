@@ -58,6 +58,9 @@ pub struct Field {
     pub link: Option<String>,
     /// The values a [`ColumnKind::Choice`] field may take, in order.
     pub choices: Vec<String>,
+    /// What the user had typed here before the form was reloaded over a conflict: Ctrl-Y
+    /// puts it back.
+    pub aside: Option<String>,
 }
 
 impl Field {
@@ -82,6 +85,7 @@ impl Field {
             original: value.clone(),
             error: None,
             link: None,
+            aside: None,
             choices: col
                 .pg_type
                 .as_ref()
@@ -274,6 +278,9 @@ pub struct FormScreen {
     pub scroll: usize,
     /// Rows per page of the picker a foreign key opens (Ctrl-P).
     pub page_size: u32,
+    /// Waiting for the row as it is now (a conflict's "reload theirs"): the user's edits,
+    /// by column, to keep aside.
+    pub reloading: Option<Vec<(String, String)>>,
 }
 
 /// What a key in the form asks for.
@@ -305,6 +312,7 @@ impl FormScreen {
             error: None,
             scroll: 0,
             page_size: 100,
+            reloading: None,
         }
     }
 
@@ -425,6 +433,17 @@ impl FormScreen {
                 }
             }
             Key::Esc => return FormAction::Cancel,
+            Key::Char('y') if ctrl => {
+                // Put back what was typed here before a reload.
+                if let Some(f) = self.fields.get_mut(self.focus).filter(|f| !f.read_only) {
+                    if let Some(mine) = f.aside.take() {
+                        f.cursor = mine.chars().count();
+                        f.text = mine;
+                        f.null = false;
+                        f.error = None;
+                    }
+                }
+            }
             Key::Tab | Key::Down => self.move_focus(true),
             Key::BackTab | Key::Up => self.move_focus(false),
             _ => {
@@ -569,6 +588,30 @@ impl Screen for FormScreen {
                 key,
                 created,
             } if self.saved_here(model, key, *created) => Action::Pop,
+            // The row as it is now, after a conflict: the fields take its values, the
+            // user's edits wait aside.
+            Msg::Form {
+                model,
+                key,
+                fields,
+                links,
+            } if self.reloading.is_some() && *model == self.model && *key == self.key => {
+                let mine = self.reloading.take().unwrap_or_default();
+                let fresh = FormScreen::from_msg(model, key.clone(), fields, links, self.page_size);
+                self.fields = fresh.fields;
+                for f in &mut self.fields {
+                    f.aside = mine
+                        .iter()
+                        .find(|(name, _)| *name == f.name)
+                        .map(|(_, text)| text.clone());
+                }
+                self.error = None;
+                let n = mine.len();
+                Action::Notice(format!(
+                    "the form shows the row as it is now; your {n} edits are kept aside \
+                     (Ctrl-Y on a field puts yours back)"
+                ))
+            }
             _ => Action::None,
         }
     }
@@ -577,7 +620,23 @@ impl Screen for FormScreen {
         match handoff {
             Handoff::Picked(pk) => self.set_focused(&pk),
             Handoff::Text { field, text } => self.set_text(field, text),
-            // The conflict's "reload theirs": this form closes too.
+            // The conflict's "reload theirs": the form reads the row as it is now and
+            // keeps what the user typed aside.
+            Handoff::Reload { model, key }
+                if model == self.model && self.key.as_ref() == Some(&key) =>
+            {
+                let mine = self
+                    .fields
+                    .iter()
+                    .filter(|f| f.changed())
+                    .map(|f| (f.name.clone(), f.text.clone()))
+                    .collect();
+                self.reloading = Some(mine);
+                return Action::cmd(Cmd::OpenForm {
+                    model,
+                    key: Some(key),
+                });
+            }
             reload @ Handoff::Reload { .. } => return Action::PopWith(reload),
             Handoff::Filter(_) | Handoff::Chosen(_) => {}
         }
@@ -606,6 +665,7 @@ impl Screen for FormScreen {
             Hint::new("Ctrl-E", "edit text"),
             Hint::new("Ctrl-P", "pick"),
             Hint::help("Space", "yes/no, or the next listed value"),
+            Hint::help("Ctrl-Y", "put back your edit (after a conflict's reload)"),
             Hint::new("Esc", ""),
         ]
     }
@@ -678,11 +738,16 @@ fn draw_form(f: &mut FormScreen, buf: &mut Buffer, area: Rect) -> Option<Positio
                             .collect();
                         format!("{} (Space)", labels.join(" | "))
                     });
-                    let hint = match (&link, &choices, field.read_only) {
-                        (_, _, true) => "read-only",
-                        (Some(l), _, false) => l.as_str(),
-                        (None, Some(c), false) => c.as_str(),
-                        (None, None, false) => kind_hint(field.kind),
+                    let aside = field
+                        .aside
+                        .as_ref()
+                        .map(|a| format!("yours: {} (Ctrl-Y)", SafeText::new(a).truncated(30)));
+                    let hint = match (&aside, &link, &choices, field.read_only) {
+                        (_, _, _, true) => "read-only",
+                        (Some(a), _, _, false) => a.as_str(),
+                        (None, Some(l), _, false) => l.as_str(),
+                        (None, None, Some(c), false) => c.as_str(),
+                        (None, None, None, false) => kind_hint(field.kind),
                     };
                     let hint_x =
                         value_x.saturating_add(u16::try_from(safe.width() + 2).unwrap_or(0));

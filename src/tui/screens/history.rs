@@ -5,6 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
+use super::text::wrapped;
 use crate::domain::{format_time, Value};
 use crate::tui::draw::{placeholder, putn, row, HEADER};
 use crate::tui::input::{Key, KeyEvent};
@@ -23,6 +24,9 @@ pub struct HistoryScreen {
     pub lines: Vec<SafeText>,
     pub scroll: usize,
     pub loaded: bool,
+    /// Lines after wrapping, and those that fit, from the last draw.
+    wrapped: usize,
+    visible: usize,
 }
 
 impl HistoryScreen {
@@ -38,6 +42,8 @@ impl HistoryScreen {
             lines: Vec::new(),
             scroll: 0,
             loaded: false,
+            wrapped: 0,
+            visible: 1,
         };
         (screen, vec![load])
     }
@@ -49,14 +55,18 @@ impl Screen for HistoryScreen {
     }
 
     fn key(&mut self, k: KeyEvent) -> Action {
-        match k.key {
-            Key::Down | Key::Char('j') => {
-                self.scroll = (self.scroll + 1).min(self.lines.len().saturating_sub(1))
-            }
-            Key::Up | Key::Char('k') => self.scroll = self.scroll.saturating_sub(1),
-            Key::Home | Key::Char('g') => self.scroll = 0,
+        let max = self.wrapped.saturating_sub(self.visible);
+        let page = self.visible.max(1);
+        self.scroll = match k.key {
+            Key::Down | Key::Char('j') => self.scroll + 1,
+            Key::Up | Key::Char('k') => self.scroll.saturating_sub(1),
+            Key::PageDown | Key::Char(' ') => self.scroll + page,
+            Key::PageUp => self.scroll.saturating_sub(page),
+            Key::Home | Key::Char('g') => 0,
+            Key::End | Key::Char('G') => max,
             _ => return Action::Ignored,
         }
+        .min(max);
         Action::None
     }
 
@@ -103,28 +113,20 @@ impl Screen for HistoryScreen {
             placeholder(buf, area, "No recorded changes.");
             return None;
         }
+        // Long values wrap under their column instead of running off the screen.
         let width = usize::from(area.width.saturating_sub(4));
-        for (i, line) in self
-            .lines
+        let lines = wrapped(&self.lines, width);
+        self.wrapped = lines.len();
+        self.visible = usize::from(area.height).max(1);
+        self.scroll = self.scroll.min(self.wrapped.saturating_sub(self.visible));
+        for (i, (line, heading)) in lines
             .iter()
             .skip(self.scroll)
-            .take(usize::from(area.height))
+            .take(self.visible)
             .enumerate()
         {
-            let style = if line.as_str().starts_with(' ') {
-                Style::new()
-            } else {
-                HEADER
-            };
-            putn(
-                buf,
-                area,
-                area.x + 2,
-                row(area.y, i),
-                line.as_str(),
-                width,
-                style,
-            );
+            let style = if *heading { HEADER } else { Style::new() };
+            putn(buf, area, area.x + 2, row(area.y, i), line, width, style);
         }
         None
     }
@@ -136,7 +138,7 @@ impl Screen for HistoryScreen {
     fn hints(&self) -> Vec<Hint> {
         vec![
             Hint::new("j/k", "scroll"),
-            Hint::help("g", "top"),
+            Hint::help("PgUp PgDn g G", "page, top, bottom"),
             Hint::new("Esc", "back"),
         ]
     }

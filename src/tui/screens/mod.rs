@@ -25,6 +25,7 @@ pub mod password;
 pub mod record;
 pub mod row_perms;
 pub mod sessions;
+pub mod text;
 pub mod users;
 
 pub use audit::AuditScreen;
@@ -42,4 +43,5 @@ pub use password::PasswordScreen;
 pub use record::RecordScreen;
 pub use row_perms::RowPermsScreen;
 pub use sessions::SessionsScreen;
+pub use text::TextScreen;
 pub use users::{UserScreen, UsersScreen};
