@@ -120,7 +120,13 @@ impl AuthService {
                         reason: Reason::BadPassword,
                         user_exists: true,
                     };
-                    self.record_failure(&who.attempt(), refusal).await?;
+                    self.record_session_failure(
+                        &who.attempt(),
+                        refusal,
+                        "password_change",
+                        who.session_id,
+                    )
+                    .await?;
                     return Ok(Err("current password is wrong".into()));
                 }
                 None => return Ok(Err("busy: try again in a moment".into())),
@@ -193,7 +199,8 @@ impl AuthService {
                     reason,
                     user_exists: true,
                 };
-                self.record_failure(&a, refusal).await?;
+                self.record_session_failure(&a, refusal, "step_up", who.session_id)
+                    .await?;
                 Ok(Err(CODE_REFUSED.into()))
             }
         }

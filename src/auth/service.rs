@@ -71,6 +71,34 @@ impl Attempt<'_> {
     }
 }
 
+/// What a failed check was: a login at the door, or a check inside a session.
+#[derive(Clone, Copy, Debug)]
+enum Checked<'a> {
+    Login,
+    InSession {
+        action: &'a str,
+        session_id: &'a str,
+    },
+}
+
+impl Checked<'_> {
+    /// The audit action the failure is recorded under.
+    fn action(&self) -> &str {
+        match self {
+            Checked::Login => "login",
+            Checked::InSession { action, .. } => action,
+        }
+    }
+
+    /// `entry` with the session it happened in, when it happened in one.
+    fn label(self, mut entry: AuditEntry) -> AuditEntry {
+        if let Checked::InSession { session_id, .. } = self {
+            entry.session_id = Some(session_id.to_string());
+        }
+        entry
+    }
+}
+
 /// Why a login was refused. Internal: recorded in the audit trail, never shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
@@ -650,6 +678,32 @@ impl AuthService {
         refusal: Refusal,
         note: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.record_failure_as(a, refusal, note, Checked::Login)
+            .await
+    }
+
+    /// A failed check inside a logged-in session (a wrong step-up code, a wrong current
+    /// password on `:password`): it counts towards lockout exactly like a failed login,
+    /// but the audit trail names what was checked and in which session, so an incident
+    /// responder does not read it as a stranger at the door.
+    pub async fn record_session_failure(
+        &self,
+        a: &Attempt<'_>,
+        refusal: Refusal,
+        action: &str,
+        session_id: &str,
+    ) -> Result<(), StoreError> {
+        self.record_failure_as(a, refusal, None, Checked::InSession { action, session_id })
+            .await
+    }
+
+    async fn record_failure_as(
+        &self,
+        a: &Attempt<'_>,
+        refusal: Refusal,
+        note: Option<&str>,
+        checked: Checked<'_>,
+    ) -> Result<(), StoreError> {
         let reason = match note {
             Some(note) => format!("{}: {note}", refusal.reason.as_str()),
             None => refusal.reason.as_str().to_string(),
@@ -678,7 +732,7 @@ impl AuthService {
                 return Ok(());
             }
             Reason::Locked(_) => {
-                let entry = self.entry(a, "login", "failure", &reason);
+                let entry = checked.label(self.entry(a, checked.action(), "failure", &reason));
                 return self.store.audit(&[entry]).await;
             }
             _ => {}
@@ -696,16 +750,16 @@ impl AuthService {
                 next
             })
             .await?;
-        let mut entries = vec![self.entry(a, "login", "failure", &reason)];
+        let mut entries = vec![checked.label(self.entry(a, checked.action(), "failure", &reason))];
         for (key, until, tier) in started {
             crate::metrics::global().lockout_started();
             tracing::warn!(key = %log_text(&key.to_string()), until, tier, "lockout started");
-            entries.push(self.entry(
+            entries.push(checked.label(self.entry(
                 a,
                 "lockout",
                 "started",
                 &format!("{key} locked for {} s (lockout #{tier})", until - now),
-            ));
+            )));
         }
         self.store.audit(&entries).await
     }

@@ -165,6 +165,12 @@ on_every_database! {
         c.keys(&[b"not my password", TAB]).await;
         set_password(&mut c, "a brand new passphrase", "a brand new passphrase").await;
         c.wait_for("current password is wrong").await;
+        // Recorded as a password change that failed, in this session, not a failed login.
+        let checks = session_checks(&server, "password_change").await;
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert_eq!(checks[0].0, "failure");
+        assert!(checks[0].1.is_some(), "{checks:?}");
+        assert_eq!(login_failures(&server, "jane").await, 0);
         c.keys(&[PASSWORD.as_bytes(), TAB]).await;
         set_password(&mut c, "a brand new passphrase", "a brand new passphrase").await;
         c.wait_for("password changed").await;
@@ -182,6 +188,29 @@ on_every_database! {
         .await;
         server.stop().await;
     }
+}
+
+/// (outcome, session id) of each audit row with `action`, oldest first.
+async fn session_checks(server: &TestServer, action: &str) -> Vec<(String, Option<String>)> {
+    // `action` is a constant of the test: inlined, so the SQL runs on every database.
+    let sql = format!(
+        "SELECT outcome, session_id FROM moat_audit_log WHERE action = '{action}' ORDER BY id"
+    );
+    sqlx::query_as(&sql)
+        .fetch_all(server.store.pool())
+        .await
+        .unwrap()
+}
+
+/// How many failed logins the audit trail holds for `user`.
+async fn login_failures(server: &TestServer, user: &str) -> i64 {
+    let sql = format!(
+        "SELECT COUNT(*) FROM moat_audit_log WHERE action = 'login' AND outcome = 'failure' AND actor = '{user}'"
+    );
+    sqlx::query_scalar(&sql)
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap()
 }
 
 /// Open comments and ask to delete the selected row, answering yes.
@@ -225,13 +254,12 @@ on_every_database! {
         c.wait_for("••••••").await;
         c.send(ENTER).await;
         c.wait_for("deleted comments #2").await;
-        let steps: Vec<String> = sqlx::query_scalar(
-            "SELECT outcome FROM moat_audit_log WHERE action = 'step_up' ORDER BY id",
-        )
-        .fetch_all(server.store.pool())
-        .await
-        .unwrap();
-        assert_eq!(steps, ["success"]);
+        // The wrong code is recorded as what it was, in this session — not as a login.
+        let steps = session_checks(&server, "step_up").await;
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert_eq!((steps[0].0.as_str(), steps[1].0.as_str()), ("failure", "success"));
+        assert!(steps[0].1.is_some() && steps[0].1 == steps[1].1, "{steps:?}");
+        assert_eq!(login_failures(&server, "admin").await, 0);
         server.stop().await;
     }
 }
