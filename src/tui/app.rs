@@ -184,6 +184,7 @@ impl App {
                 Vec::new()
             }
             Msg::BackupCodes { codes } => {
+                self.status = None;
                 self.help = false;
                 self.dialog = None;
                 self.secret_dialog = false;
@@ -544,9 +545,14 @@ impl App {
                 self.prompt = None;
                 match what {
                     PromptFor::Command => self.command_line(&text),
-                    PromptFor::StepUp(_) => vec![Cmd::StepUp {
-                        code: super::protocol::Secret(text),
-                    }],
+                    PromptFor::StepUp(_) => {
+                        // "… needs a fresh verification code" is answered now; what the
+                        // held command does next speaks for itself.
+                        self.status = None;
+                        vec![Cmd::StepUp {
+                            code: super::protocol::Secret(text),
+                        }]
+                    }
                     what => {
                         let action = match self.stack.last_mut() {
                             Some(top) => top.answer(&what, &text),

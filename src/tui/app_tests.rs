@@ -52,6 +52,16 @@ fn render(app: &mut App) -> Terminal<TestBackend> {
     t
 }
 
+/// The whole 80×24 screen as text, a line a row.
+fn render_text(app: &mut App) -> String {
+    let t = render(app);
+    let buf = t.backend().buffer();
+    (0..24)
+        .map(|y| (0..80).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn footer(app: &mut App) -> String {
     footer_at(app, 80)
 }
@@ -605,4 +615,26 @@ fn colon_commands_replace_the_screens_above_the_index() {
         model: "posts".into(),
         key: vec![Value::Integer(42)]
     }));
+}
+
+#[test]
+fn the_step_up_notice_goes_once_the_code_is_typed() {
+    let (mut app, _) = App::new("admin", 50, (80, 24));
+    app.update(Msg::StepUp("backup codes".into()));
+    assert!(render_text(&mut app).contains("Verification code (step-up)"));
+    assert!(app.status.is_some());
+    for c in "123456".chars() {
+        app.update(key(c));
+    }
+    let cmds = app.update(special(Key::Enter));
+    assert!(matches!(cmds.as_slice(), [Cmd::StepUp { .. }]), "{cmds:?}");
+    app.update(Msg::BackupCodes {
+        codes: vec![crate::tui::protocol::Secret("aaaa-bbbb".into())],
+    });
+    let shown = render_text(&mut app);
+    assert!(shown.contains("aaaa-bbbb"), "{shown}");
+    assert!(
+        !shown.contains("needs a fresh"),
+        "a stale notice stayed:\n{shown}"
+    );
 }

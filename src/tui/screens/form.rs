@@ -273,7 +273,11 @@ pub struct FormScreen {
     pub fields: Vec<Field>,
     pub focus: usize,
     /// A message about the form as a whole (e.g. a constraint the database refused).
+    /// Cleared once it stops being true: when the field it blames is edited, or any
+    /// field when it blames none.
     pub error: Option<SafeText>,
+    /// The field `error` is about, when it names one.
+    blamed: Option<usize>,
     /// First field line drawn (kept by `draw`).
     pub scroll: usize,
     /// Rows per page of the picker a foreign key opens (Ctrl-P).
@@ -310,6 +314,7 @@ impl FormScreen {
             fields,
             focus,
             error: None,
+            blamed: None,
             scroll: 0,
             page_size: 100,
             reloading: None,
@@ -358,13 +363,22 @@ impl FormScreen {
     /// Mark the field a database error names (NOT NULL, UNIQUE, CHECK on a column).
     pub fn blame(&mut self, message: &str) {
         self.error = Some(SafeText::new(message));
-        if let Some(i) = self
+        self.blamed = self
             .fields
             .iter()
-            .position(|f| message.contains(&format!(".{}", f.name)))
-        {
+            .position(|f| message.contains(&format!(".{}", f.name)));
+        if let Some(i) = self.blamed {
             self.fields[i].error = Some(message.to_string());
             self.focus = i;
+        }
+    }
+
+    /// Field `i` was edited: the form's error goes if it was about that field (or about
+    /// none in particular), since what it said may no longer be true.
+    fn touched(&mut self, i: usize) {
+        if self.blamed.is_none_or(|b| b == i) {
+            self.error = None;
+            self.blamed = None;
         }
     }
 
@@ -391,6 +405,7 @@ impl FormScreen {
         let text = text.replace("\r\n", "\n");
         if let Some(f) = self.fields.get_mut(self.focus).filter(|f| !f.read_only) {
             f.error = f.insert(&text).err();
+            self.touched(self.focus);
         }
     }
 
@@ -401,6 +416,7 @@ impl FormScreen {
             f.text = text;
             f.null = false;
             f.error = None;
+            self.touched(i);
         }
     }
 
@@ -411,6 +427,7 @@ impl FormScreen {
             f.cursor = f.text.chars().count();
             f.null = false;
             f.error = None;
+            self.touched(self.focus);
         }
     }
 
@@ -441,6 +458,7 @@ impl FormScreen {
                         f.text = mine;
                         f.null = false;
                         f.error = None;
+                        self.touched(self.focus);
                     }
                 }
             }
@@ -450,6 +468,7 @@ impl FormScreen {
                 let Some(f) = self.fields.get_mut(self.focus).filter(|f| !f.read_only) else {
                     return FormAction::None;
                 };
+                let before = (f.text.clone(), f.null);
                 f.error = None;
                 match k.key {
                     Key::Char('u') if ctrl => {
@@ -495,6 +514,9 @@ impl FormScreen {
                         f.error = Some("control characters are not accepted".into());
                     }
                     _ => {}
+                }
+                if (&f.text, f.null) != (&before.0, before.1) {
+                    self.touched(self.focus);
                 }
             }
         }
@@ -941,6 +963,42 @@ mod tests {
         let mut nn = Field::new(&col("x", "TEXT", true), &Value::Text("a".into()), false);
         nn.null = true;
         assert!(nn.value().unwrap_err().contains("NOT NULL"));
+    }
+
+    #[test]
+    fn a_database_error_goes_once_the_field_it_blames_is_edited() {
+        let fields = || {
+            vec![
+                Field::new(
+                    &col("author_id", "INTEGER", false),
+                    &Value::Integer(9),
+                    false,
+                ),
+                Field::new(
+                    &col("title", "TEXT", false),
+                    &Value::Text("t".into()),
+                    false,
+                ),
+            ]
+        };
+        let mut form = FormScreen::new("posts".into(), SafeText::new("posts"), None, fields());
+        form.blame("FOREIGN KEY constraint failed on posts.author_id");
+        assert_eq!(form.focus, 0, "the blamed field gets the focus");
+        form.key(KeyEvent::plain(Key::Tab));
+        form.key(KeyEvent::plain(Key::Char('x')));
+        assert!(form.error.is_some(), "another field's edit leaves it");
+        form.key(KeyEvent::plain(Key::BackTab));
+        form.key(KeyEvent::plain(Key::End));
+        assert!(form.error.is_some(), "moving the cursor edits nothing");
+        form.key(KeyEvent::plain(Key::Backspace));
+        assert!(form.error.is_none(), "editing the blamed field clears it");
+        assert!(form.fields[0].error.is_none());
+
+        // An error that names no field goes with any edit.
+        let mut form = FormScreen::new("posts".into(), SafeText::new("posts"), None, fields());
+        form.blame("FOREIGN KEY constraint failed");
+        form.paste("1");
+        assert!(form.error.is_none());
     }
 
     #[test]
