@@ -195,14 +195,15 @@ pub struct TableInfo {
 }
 
 impl TableInfo {
-    /// The columns that identify a row and order a list stably: the primary key, or the
-    /// `rowid` when there is none (or when it is composite and a rowid exists, which
-    /// keeps keyset paging to a single integer).
+    /// The columns that identify a row and order a list stably: the primary key, single
+    /// or composite, or SQLite's `rowid` when there is none. A composite key is used
+    /// as it is, not swapped for the rowid: it is what the user knows the row by (and
+    /// a rowid that is no INTEGER PRIMARY KEY may change on VACUUM).
     pub fn key_columns(&self) -> Vec<String> {
-        match (self.primary_key.len(), self.has_rowid) {
-            (1, _) | (_, false) => self.primary_key.clone(),
-            _ => vec!["rowid".to_string()],
+        if self.primary_key.is_empty() && self.has_rowid {
+            return vec!["rowid".to_string()];
         }
+        self.primary_key.clone()
     }
 
     pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
@@ -486,13 +487,42 @@ pub fn parse_time(s: &str) -> Option<i64> {
 }
 
 /// A row's key as object permissions name it: the text of its single key value (`None`
-/// for composite keys, which object permissions do not support).
+/// for composite keys, which object permissions do not support). See [`key_text`] for
+/// the audit trail, which names every row.
 pub fn pk_text(key: &[Value]) -> Option<String> {
     match key {
         [Value::Integer(i)] => Some(i.to_string()),
         [Value::Text(s)] => Some(s.clone()),
         [other] => Some(other.to_string()),
         _ => None,
+    }
+}
+
+/// A row's key as the audit trail records it and history finds it: the single value's
+/// text (`5`, `alice`), or a composite key as a tuple (`(5, 3)`, `("eu", 7)`: text in
+/// quotes there, so a comma in a value cannot make two keys read alike). Not sanitized.
+pub fn key_text(key: &[Value]) -> String {
+    match key {
+        [_] => pk_text(key).unwrap_or_default(),
+        many => {
+            let parts: Vec<String> = many
+                .iter()
+                .map(|v| match v {
+                    Value::Text(s) => format!("{s:?}"),
+                    other => other.to_string(),
+                })
+                .collect();
+            format!("({})", parts.join(", "))
+        }
+    }
+}
+
+/// A row's key as the console names it after its model: `#5`, or `(5, 3)` for a
+/// composite key (`post_tags (5, 3)`). Not sanitized.
+pub fn key_label(key: &[Value]) -> String {
+    match key {
+        [_] => format!("#{}", key_text(key)),
+        _ => key_text(key),
     }
 }
 
@@ -625,7 +655,23 @@ mod tests {
     }
 
     #[test]
-    fn key_columns_prefer_single_pk_then_rowid() {
+    fn keys_are_named_single_or_composite() {
+        assert_eq!(key_text(&[Value::Integer(5)]), "5");
+        assert_eq!(key_label(&[Value::Integer(5)]), "#5");
+        assert_eq!(key_label(&[Value::Text("alice".into())]), "#alice");
+        let pair = [Value::Integer(5), Value::Integer(3)];
+        assert_eq!(key_label(&pair), "(5, 3)");
+        assert_eq!(key_text(&pair), "(5, 3)");
+        // A comma inside a text value cannot make two keys read alike.
+        let a = [Value::Text("a, b".into()), Value::Integer(1)];
+        let b = [Value::Text("a".into()), Value::Text("b, 1".into())];
+        assert_eq!(key_text(&a), "(\"a, b\", 1)");
+        assert_ne!(key_text(&a), key_text(&b));
+        assert_eq!(pk_text(&pair), None, "object permissions stay single-key");
+    }
+
+    #[test]
+    fn key_columns_are_the_primary_key_then_the_rowid() {
         let mut t = TableInfo {
             name: "t".into(),
             columns: vec![],
@@ -636,9 +682,13 @@ mod tests {
         };
         assert_eq!(t.key_columns(), vec!["id"]);
         t.primary_key = vec!["a".into(), "b".into()];
-        assert_eq!(t.key_columns(), vec!["rowid"]);
+        assert_eq!(t.key_columns(), vec!["a", "b"]);
         t.has_rowid = false;
         assert_eq!(t.key_columns(), vec!["a", "b"]);
+        t.primary_key.clear();
+        assert!(t.key_columns().is_empty());
+        t.has_rowid = true;
+        assert_eq!(t.key_columns(), vec!["rowid"]);
     }
 }
 

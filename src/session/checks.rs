@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::{describe, Actor, Context, Shown};
-use crate::domain::{pk_text, Grants, ListQuery, Listing, RowFilter, TableInfo, Value};
+use crate::domain::{key_text, pk_text, Grants, ListQuery, Listing, RowFilter, TableInfo, Value};
 use crate::perm::{self, Action, Decision, Visibility};
 use crate::store::AuditEntry;
 use crate::tui::Msg;
@@ -119,7 +119,7 @@ impl Context {
         match perm::decide(g, action, model, &row_perms) {
             Decision::Allow => Ok(t),
             Decision::Deny(reason) => Err(self
-                .deny(actor, action, model, pk.as_deref(), &reason)
+                .deny(actor, action, model, Some(&key_text(key)), &reason)
                 .await),
         }
     }
@@ -157,7 +157,7 @@ impl Context {
                     actor,
                     &Action::Delete,
                     &t.name,
-                    pk_text(key).as_deref(),
+                    Some(&key_text(key)),
                     &reason,
                 )
                 .await);

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use super::audit::{audit_row, Seen};
 use super::dispatch::{failed, Reply};
 use super::{describe, Actor, Context};
-use crate::domain::{pk_text, Capabilities, ColumnKind, Grants, Reference, TableInfo, Value};
+use crate::domain::{
+    key_text, pk_text, Capabilities, ColumnKind, Grants, Reference, TableInfo, Value,
+};
 use crate::perm::{self, Action, Visibility};
 use crate::store::{AuditEntry, SaveOutcome, StoreError};
 use crate::tui::Msg;
@@ -106,7 +108,7 @@ impl Context {
                         actor,
                         &Action::Change,
                         &model,
-                        key.as_ref().and_then(|k| pk_text(k)).as_deref(),
+                        key.as_deref().map(key_text).as_deref(),
                         &why,
                     )
                     .await);
@@ -148,7 +150,7 @@ impl Context {
                 .collect()
         };
         let audit = AuditEntry {
-            pk: pk_text(&key),
+            pk: Some(key_text(&key)),
             ..actor.audit(if overwrite { "overwrite" } else { "change" }, &model)
         };
         match self
@@ -329,9 +331,7 @@ impl Context {
         let t = self
             .row_allowed(actor, g, &Action::View, &model, &key)
             .await?;
-        let Some(pk) = pk_text(&key) else {
-            return Err(Msg::Failed("this row has a composite key".into()));
-        };
+        let pk = key_text(&key);
         let rows = self
             .store
             .record_history(&model, &pk, 200)
@@ -392,7 +392,7 @@ impl Context {
         let t = &self.full_table(&model)?;
         self.delete_reach(actor, g, t, &key).await?;
         let audit = AuditEntry {
-            pk: pk_text(&key),
+            pk: Some(key_text(&key)),
             ..actor.audit("delete", &model)
         };
         self.store

@@ -8,7 +8,7 @@ use super::audit::{append, AuditEntry};
 use super::bind::{bind_value, bind_value_scalar, value_json};
 use super::sql::{self, Column, Ident};
 use super::{Store, StoreError};
-use crate::domain::{pk_text, Reference, RowCount, Schema, TableInfo, Value};
+use crate::domain::{key_text, pk_text, Reference, RowCount, Schema, TableInfo, Value};
 
 /// References counted up to this many per foreign key.
 const REFERENCE_COUNT_LIMIT: i64 = 1_000;
@@ -113,7 +113,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         for key in keys {
             let audit = AuditEntry {
-                pk: pk_text(key),
+                pk: Some(key_text(key)),
                 ..audit.clone()
             };
             delete_on(&mut tx, self.audit_key(), schema, table, key, audit).await?;

@@ -235,7 +235,7 @@ impl Store {
                 .collect();
             update.run(&mut tx, changes, key).await?;
             let row_audit = AuditEntry {
-                pk: crate::domain::pk_text(key),
+                pk: Some(crate::domain::key_text(key)),
                 before: Some(json_of(&before)),
                 after: Some(json_of(changes)),
                 ..audit.clone()
@@ -284,7 +284,7 @@ impl Store {
         let row = query.fetch_one(&mut *tx).await.map_err(refused)?;
         let key = decode_row(&row)?;
         let audit = AuditEntry {
-            pk: crate::domain::pk_text(&key),
+            pk: Some(crate::domain::key_text(&key)),
             after: Some(json_of(values)),
             ..audit
         };

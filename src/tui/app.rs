@@ -16,7 +16,7 @@ use super::screens::{
     AuditScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen, IndexScreen, ListScreen,
     PasswordScreen, RecordScreen, SessionsScreen, UsersScreen,
 };
-use crate::domain::{group_thousands, pk_text, RowCount};
+use crate::domain::{group_thousands, key_label, RowCount};
 
 /// The status line: shown until the next key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -663,10 +663,10 @@ fn done(msg: &Msg) -> Option<String> {
             created,
         } => {
             let verb = if *created { "created" } else { "saved" };
-            format!("{verb} {model} #{}", pk_text(key).unwrap_or_default())
+            format!("{verb} {model} {}", key_label(key))
         }
         Msg::Deleted { model, key } => {
-            format!("deleted {model} #{}", pk_text(key).unwrap_or_default())
+            format!("deleted {model} {}", key_label(key))
         }
         Msg::DeletedMany { model, count } => format!("deleted {count} rows of {model}"),
         Msg::BulkDone {

@@ -240,9 +240,11 @@ impl Screen for AuditScreen {
     }
 }
 
-/// What an entry is about: `posts #17`, `posts`, or nothing.
+/// What an entry is about: `posts #17`, `post_tags (5, 3)`, `posts`, or nothing.
 fn what(r: &AuditRow) -> String {
     match (&r.model, &r.pk) {
+        // A composite key is recorded as a tuple (see `domain::key_text`).
+        (Some(m), Some(pk)) if pk.starts_with('(') && pk.ends_with(')') => format!("{m} {pk}"),
         (Some(m), Some(pk)) => format!("{m} #{pk}"),
         (Some(m), None) => m.clone(),
         _ => String::new(),

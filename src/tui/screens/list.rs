@@ -10,7 +10,7 @@ use super::filter::yes_no;
 use super::menu::MenuScreen;
 use super::record::RecordScreen;
 use crate::domain::{
-    group_thousands, pk_text, Capabilities, ColumnKind, ListQuery, PageAnchor, RowCount,
+    group_thousands, key_label, pk_text, Capabilities, ColumnKind, ListQuery, PageAnchor, RowCount,
     SearchPath, Sort, Value,
 };
 use crate::tui::draw::{
@@ -689,12 +689,7 @@ impl Screen for ListScreen {
             Handoff::Reload { model, .. } if model == self.model => Action::cmd(self.reload()),
             // A bulk action chosen from the menu: asked first, naming the rows.
             Handoff::Chosen(name) if self.bulk_actions.contains(&name) => {
-                let keys: Vec<String> = self
-                    .marked
-                    .iter()
-                    .take(5)
-                    .map(|k| format!("#{}", pk_text(k).unwrap_or_default()))
-                    .collect();
+                let keys: Vec<String> = self.marked.iter().take(5).map(|k| key_label(k)).collect();
                 let more = if self.marked.len() > 5 { ", …" } else { "" };
                 Action::confirm(
                     format!(

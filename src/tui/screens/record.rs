@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use super::filter::yes_no;
 use super::history::HistoryScreen;
 use super::row_perms::RowPermsScreen;
-use crate::domain::{pk_text, Capabilities, ColumnKind, Reference, RowCount, Value};
+use crate::domain::{key_label, pk_text, Capabilities, ColumnKind, Reference, RowCount, Value};
 use crate::tui::draw::{
     blob_summary, placeholder, put, putn, row, wrap, HEADER, NULL, NULL_TEXT, SELECTED,
 };
@@ -169,12 +169,7 @@ impl RecordScreen {
 
 impl Screen for RecordScreen {
     fn crumb(&self) -> Crumb {
-        let key: Vec<String> = self.key.iter().map(|v| v.to_string()).collect();
-        Crumb::model(
-            &self.model,
-            &self.label,
-            Some(&format!("#{}", key.join(","))),
-        )
+        Crumb::model(&self.model, &self.label, Some(&key_label(&self.key)))
     }
 
     fn key(&mut self, k: KeyEvent) -> Action {
@@ -282,7 +277,8 @@ impl Screen for RecordScreen {
             Hint::new("e", "edit").when(self.caps.change),
             Hint::new("d", "delete").when(self.caps.delete),
             Hint::new("H", "history"),
-            Hint::new("o", "permissions").when(self.caps.permissions),
+            Hint::new("o", "permissions")
+                .when(self.caps.permissions && pk_text(&self.key).is_some()),
             Hint::new("Tab", "link"),
             Hint::help("Enter", "open the row the selected link refers to"),
             Hint::new("Esc", "back"),
@@ -411,7 +407,7 @@ pub fn delete_confirmation(
 
 /// `posts #17 "When Kafka is the wrong…"`, or `the 3 marked rows of posts (#3, #5, #9)`.
 fn delete_target(model: &str, keys: &[Vec<Value>], labels: &[Option<String>]) -> String {
-    let pk = |k: &[Value]| format!("#{}", pk_text(k).unwrap_or_default());
+    let pk = |k: &[Value]| key_label(k);
     match keys {
         [key] => match labels.first().cloned().flatten() {
             Some(label) => {
