@@ -111,6 +111,11 @@ impl Context {
             Cmd::LoadAudit { query, before_id } => self.audit_page(a, g, query, before_id).await,
             Cmd::ReloadSchema => self.reload(a, g).await,
             Cmd::Open { model, key } => self.open(a, g, &model, key.as_deref()).await,
+            Cmd::OpenRelated {
+                model,
+                column,
+                value,
+            } => self.open_related(a, g, model, column, value).await,
         };
         Some(reply.unwrap_or_else(|refused| refused))
     }

@@ -1,13 +1,15 @@
 //! The index and the lists: which models a user sees, a model's rows one page at a time
 //! (masked, filtered to the rows they may see, with what they may do on each), its count,
-//! and a column's most common values for the filter picker.
+//! a column's most common values for the filter picker, and a record's related rows.
 
 use super::dispatch::{failed, Reply};
 use super::{Actor, Context};
-use crate::domain::{pk_text, ColumnKind, Grants, ListQuery, PageAnchor, Sort, TableInfo, Value};
+use crate::domain::{
+    pk_text, ColumnKind, Filter, FilterOp, Grants, ListQuery, PageAnchor, Sort, TableInfo, Value,
+};
 use crate::perm::{self, Action, Visibility};
 use crate::store::AuditEntry;
-use crate::tui::protocol::ModelSummary;
+use crate::tui::protocol::{ModelSummary, Related, RELATED_COUNT_LIMIT};
 use crate::tui::Msg;
 
 impl Context {
@@ -82,6 +84,93 @@ impl Context {
         Ok(Msg::Open {
             model: Box::new(self.summary(g, t)),
             key,
+        })
+    }
+
+    /// The models whose single-column foreign keys point at row `key` of `table`, with
+    /// how many of their rows refer to it — as `actor` may see them (the same object
+    /// permission filter as their lists), counted up to [`RELATED_COUNT_LIMIT`]. Models
+    /// the user may not list, or may not filter by that column (a hidden or masked
+    /// column would give its values away), are left out. None for a composite key.
+    pub(super) async fn related(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        table: &TableInfo,
+        key: &[Value],
+    ) -> Result<Vec<Related>, Msg> {
+        let [value] = key else {
+            return Ok(Vec::new());
+        };
+        let schema = self.schema();
+        let mut related = Vec::new();
+        for child in &schema.tables {
+            if !perm::model_listed(g, &child.name)
+                || perm::visibility(g, &child.name) == Visibility::Nothing
+            {
+                continue;
+            }
+            let Ok(shown) = self.table(g, &child.name) else {
+                continue;
+            };
+            for fk in &child.foreign_keys {
+                let [column] = fk.columns.as_slice() else {
+                    continue;
+                };
+                if fk.ref_table != table.name
+                    || self.link_of(child, column).as_deref() != Some(table.name.as_str())
+                    || !shown.may_filter(column)
+                {
+                    continue;
+                }
+                let query = ListQuery {
+                    filters: vec![Filter {
+                        column: column.clone(),
+                        op: FilterOp::Equals(value.clone()),
+                    }],
+                    ..ListQuery::default()
+                };
+                let (t, listing) = self.listable(actor, g, &child.name, &query).await?;
+                let count = self
+                    .store
+                    .count_rows_up_to(&t.table, &listing, RELATED_COUNT_LIMIT)
+                    .await
+                    .map_err(failed)?;
+                related.push(Related {
+                    model: child.name.clone(),
+                    label: self.summary(g, child).label,
+                    column: column.clone(),
+                    value: value.clone(),
+                    count,
+                });
+            }
+        }
+        related.sort_by_key(|r| (r.label.to_lowercase(), r.column.clone()));
+        Ok(related)
+    }
+
+    /// A record's related rows: `model` listed with the filter `column = value`, checked
+    /// as any list and filter is.
+    pub(super) async fn open_related(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        column: String,
+        value: Value,
+    ) -> Reply {
+        let filter = Filter {
+            column,
+            op: FilterOp::Equals(value),
+        };
+        let query = ListQuery {
+            filters: vec![filter.clone()],
+            ..ListQuery::default()
+        };
+        let (t, _) = self.listable(actor, g, &model, &query).await?;
+        Ok(Msg::OpenRelated {
+            model: Box::new(self.summary(g, &t.table)),
+            filter,
         })
     }
 

@@ -292,11 +292,13 @@ impl Context {
             };
             links.push(link);
         }
+        let related = self.related(actor, g, &t.table, &key).await?;
         Ok(Msg::Record {
             model,
             record,
             links,
             caps,
+            related,
         })
     }
 

@@ -20,8 +20,19 @@ impl Store {
         table: &TableInfo,
         listing: &Listing,
     ) -> Result<RowCount, StoreError> {
+        self.count_rows_up_to(table, listing, sql::EXACT_COUNT_LIMIT)
+            .await
+    }
+
+    /// [`Store::count_rows`] counting exactly up to `limit` rows only (a record's related
+    /// rows count to 1,000: a hot row must not cost a long count on every open).
+    pub async fn count_rows_up_to(
+        &self,
+        table: &TableInfo,
+        listing: &Listing,
+        limit: u64,
+    ) -> Result<RowCount, StoreError> {
         let _timer = crate::metrics::global().query(crate::metrics::Query::Count);
-        let limit = sql::EXACT_COUNT_LIMIT;
         let keys = key_columns(table)?;
         let (conditions, binds) = narrowing(table, &keys, listing)?;
         let source = self.list_source(table, listing).await?;

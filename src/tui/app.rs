@@ -63,7 +63,8 @@ pub struct App {
     pub stack: Vec<Entry>,
     /// Ctrl-L asked for the whole terminal to be drawn again.
     pub repaint: bool,
-    pub help: bool,
+    /// The help box is open, scrolled down this many rows.
+    pub help: Option<usize>,
     pub status: Option<Status>,
     pub page_size: u32,
     pub size: (u16, u16),
@@ -94,7 +95,7 @@ impl App {
             user: SafeText::new(user),
             stack: vec![Entry::new(Box::new(IndexScreen::new(page_size)))],
             repaint: false,
-            help: false,
+            help: None,
             status: None,
             page_size,
             size,
@@ -185,7 +186,7 @@ impl App {
             }
             Msg::BackupCodes { codes } => {
                 self.status = None;
-                self.help = false;
+                self.help = None;
                 self.dialog = None;
                 self.secret_dialog = false;
                 self.backup_codes = Some(BackupCodesBox::new(&codes));
@@ -296,14 +297,25 @@ impl App {
             Msg::Open { model, key } => {
                 self.close_to_index();
                 let label = SafeText::new(&model.label);
-                let (list, mut cmds) =
-                    ListScreen::open(&model, label.clone(), None, self.page_size);
+                let (list, cmds) = ListScreen::open(&model, label.clone(), None, self.page_size);
                 self.push(Box::new(list));
-                if let Some(key) = key {
-                    let (record, load) = RecordScreen::open(&model.name, label, key);
-                    self.push(Box::new(record));
-                    cmds.extend(load);
+                let Some(key) = key else {
+                    return cmds;
+                };
+                // The list under the record reads its rows when it is shown (its page
+                // would arrive while the record is on top, and only the top takes pages).
+                if let Some(list) = self.stack.last_mut() {
+                    list.stale = true;
                 }
+                let (record, load) = RecordScreen::open(&model.name, label, key);
+                self.push(Box::new(record));
+                load
+            }
+            Msg::OpenRelated { model, filter } => {
+                // On top of the record it came from: Esc goes back to it.
+                let label = SafeText::new(&model.label);
+                let (list, cmds) = ListScreen::related(&model, label, filter, self.page_size);
+                self.push(Box::new(list));
                 cmds
             }
             Msg::Tick => match self.stack.last() {
@@ -441,8 +453,16 @@ impl App {
         if self.backup_codes.is_some() {
             return self.backup_codes_key(k);
         }
-        if self.help {
-            self.help = false;
+        if let Some(top) = self.help {
+            // ↓ ↑ scroll a help taller than the terminal; any other key closes it.
+            let rows = self.help_rows();
+            self.help = match k.key {
+                Key::Down | Key::Char('j') => Some((top + 1).min(rows.saturating_sub(1))),
+                Key::Up | Key::Char('k') => Some(top.saturating_sub(1)),
+                Key::PageDown | Key::Char(' ') => Some((top + 10).min(rows.saturating_sub(1))),
+                Key::PageUp => Some(top.saturating_sub(10)),
+                _ => None,
+            };
             return Vec::new();
         }
         if self.dialog.take().is_some() {
@@ -454,6 +474,11 @@ impl App {
                 return self.apply(yes);
             }
             self.status = Some(Status::Notice(SafeText::new("cancelled")));
+            return Vec::new();
+        }
+        if k.key == Key::F(1) {
+            // Help, also where typed keys are text (forms, prompts) and `?` is a character.
+            self.help = Some(0);
             return Vec::new();
         }
         if self.setup.is_some() {
@@ -487,7 +512,7 @@ impl App {
                 return Vec::new();
             }
             Key::Char('?') if plain => {
-                self.help = true;
+                self.help = Some(0);
                 return Vec::new();
             }
             Key::Char('c') if k.mods.ctrl => return self.quit(),

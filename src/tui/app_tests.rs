@@ -135,6 +135,7 @@ fn record_msg(id: i64, caps: Capabilities) -> Msg {
         },
         links: vec![],
         caps,
+        related: vec![],
     }
 }
 

@@ -111,16 +111,16 @@ impl App {
                 .collect();
             boxed(buf, area, " any key closes ", &lines);
         }
-        if self.help {
+        if let Some(skip) = self.help {
             let hints = self.stack.last().map(|s| s.hints()).unwrap_or_default();
-            draw_help(buf, area, &hints);
+            draw_help(buf, area, &hints, skip);
         }
         if let Some(b) = &mut self.backup_codes {
             draw_backup_codes(b, buf, area);
         }
         let overlaid = self.prompt.is_some()
             || self.confirm.is_some()
-            || self.help
+            || self.help.is_some()
             || self.backup_codes.is_some();
         if let (Some(p), false) = (cursor, overlaid) {
             frame.set_cursor_position(p);
@@ -149,9 +149,14 @@ impl App {
     }
 }
 
+/// Whether a hint is the one that opens the help (`?`, or F1 where `?` is typed as text).
+fn is_help(keys: &str) -> bool {
+    keys == "?" || keys == "F1"
+}
+
 /// The footer: where the user is, then the keys they may use now.
-/// Hints are taken in the screen's order while they fit in `width` columns; `? help`, when
-/// the screen offers it, is kept at the end (the help lists every key).
+/// Hints are taken in the screen's order while they fit in `width` columns; `? help` (or
+/// `F1 help`), when the screen offers it, is kept at the end (the help lists every key).
 fn footer_line(status: &str, hints: &[Hint], width: usize) -> String {
     let text = |h: &Hint| match (h.keys, h.what) {
         ("", what) => what.to_string(),
@@ -159,10 +164,10 @@ fn footer_line(status: &str, hints: &[Hint], width: usize) -> String {
         (keys, what) => format!("{keys} {what}"),
     };
     let shown: Vec<&Hint> = hints.iter().filter(|h| h.footer && h.enabled).collect();
-    let help = shown.iter().find(|h| h.keys == "?").map(|h| text(h));
+    let help = shown.iter().find(|h| is_help(h.keys)).map(|h| text(h));
     let mut line = format!(" {status}");
     let reserve = help.as_ref().map_or(0, |h| h.width() + 2);
-    for h in shown.iter().filter(|h| h.keys != "?") {
+    for h in shown.iter().filter(|h| !is_help(h.keys)) {
         let part = text(h);
         let sep = if line.trim().is_empty() { "" } else { "  " };
         if line.width() + sep.len() + part.width() + reserve > width {
@@ -180,38 +185,68 @@ fn footer_line(status: &str, hints: &[Hint], width: usize) -> String {
 }
 
 /// The keys every screen shares, after its own in the help.
-const GLOBAL_KEYS: [(&str, &str); 5] = [
+const GLOBAL_KEYS: [(&str, &str); 10] = [
+    (":MODEL [KEY]", "open a model, or one of its rows"),
     (":", "users groups sessions audit q"),
     (":", "password backup-codes (yours)"),
+    (":reload", "read the database's tables again (superusers)"),
+    ("Ctrl-R", "read this screen again"),
+    ("Ctrl-L", "draw the terminal again"),
     ("?", "this help"),
+    ("F1", "this help, also while typing in a form or prompt"),
     ("q", "back; at the index, quit"),
     ("Ctrl-C", "quit"),
 ];
 
-/// The help box: the screen's keys (those the user may not use now greyed), then the keys
-/// every screen shares.
-fn draw_help(buf: &mut ratatui::buffer::Buffer, area: Rect, hints: &[Hint]) {
-    // The screen's own keys (`?` is among the shared ones), then the shared ones.
+/// The rows of the help: the screen's own keys (`?` is among the shared ones), with
+/// whether the user may use each now, then the keys every screen shares.
+fn help_rows(hints: &[Hint]) -> Vec<(&str, &str, bool)> {
     let mut rows: Vec<(&str, &str, bool)> = hints
         .iter()
         .map(|h| (h.keys, h.what, h.enabled))
-        .filter(|(k, _, _)| !k.is_empty() && *k != "?")
+        .filter(|(k, _, _)| !k.is_empty() && !is_help(k))
         .collect();
     rows.extend(GLOBAL_KEYS.iter().map(|(k, w)| (*k, *w, true)));
+    rows
+}
+
+impl App {
+    /// How many rows the help of the screen on top has (for scrolling it).
+    pub(super) fn help_rows(&self) -> usize {
+        let hints = self.stack.last().map(|s| s.hints()).unwrap_or_default();
+        help_rows(&hints).len()
+    }
+}
+
+/// The help box, scrolled down `skip` rows: the screen's keys (those the user may not use
+/// now greyed), then the keys every screen shares. A help taller than the terminal says
+/// that ↓ shows more.
+fn draw_help(buf: &mut ratatui::buffer::Buffer, area: Rect, hints: &[Hint], skip: usize) {
+    let rows = help_rows(hints);
     let h = u16::try_from(rows.len().saturating_add(4)).unwrap_or(u16::MAX);
     let widest = rows.iter().map(|(_, w, _)| w.width()).max().unwrap_or(0) + 18;
     let w = u16::try_from(widest.max(50)).unwrap_or(u16::MAX);
     let rect = super::draw::centred(area, w, h);
     let (x, y, w) = (rect.x, rect.y, rect.width);
+    // Rows 2 .. bottom-1 hold keys; keep the last screenful in view.
+    let fits = usize::from(rect.height.saturating_sub(3)).max(1);
+    let skip = skip.min(rows.len().saturating_sub(fits));
+    let below = rows.len() > skip + fits;
+    let title = match (skip > 0, below) {
+        (false, false) => " Keys — any key closes ",
+        (false, true) => " Keys — ↓ more, any other key closes ",
+        (true, true) => " Keys — ↑ ↓ more, any other key closes ",
+        (true, false) => " Keys — ↑ more, any other key closes ",
+    };
     ratatui::widgets::Widget::render(ratatui::widgets::Clear, rect, buf);
     ratatui::widgets::Widget::render(
         ratatui::widgets::Block::default()
             .borders(ratatui::widgets::Borders::ALL)
-            .title(" Keys — any key closes "),
+            .title(title),
         rect,
         buf,
     );
-    for (i, (keys, what, enabled)) in rows.iter().enumerate() {
+    for (i, (keys, what, enabled)) in rows.iter().skip(skip).enumerate() {
         let row = super::draw::row(y + 2, i);
         if row + 1 >= rect.bottom() {
             break;

@@ -24,6 +24,7 @@ pub mod sanitize;
 pub mod screen;
 pub mod screens;
 pub mod secrecy;
+pub mod values;
 
 pub use app::App;
 pub use protocol::{Cmd, Msg};

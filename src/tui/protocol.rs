@@ -9,8 +9,8 @@
 //! the session knows of the console.
 
 use crate::domain::{
-    Capabilities, ColumnInfo, ColumnKind, ListQuery, Page, PageAnchor, Record, Reference, RowCount,
-    Sort, Value,
+    Capabilities, ColumnInfo, ColumnKind, Filter, ListQuery, Page, PageAnchor, Record, Reference,
+    RowCount, Sort, Value,
 };
 
 /// The `:` commands, as a mistyped one is answered.
@@ -35,6 +35,23 @@ pub struct ModelSummary {
     /// on some rows: those come with the rows).
     pub caps: Capabilities,
 }
+
+/// Rows of another model that refer to a record: `model`'s rows whose `column` holds the
+/// record's key (`value`). Django admin's inlines, as a count and a link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Related {
+    pub model: String,
+    /// What the console calls the model.
+    pub label: String,
+    pub column: String,
+    pub value: Value,
+    /// How many of those rows the user may see, counted up to [`RELATED_COUNT_LIMIT`].
+    pub count: RowCount,
+}
+
+/// Related rows are counted exactly up to this many (`1,000+` beyond): a hot row must not
+/// cost a long count each time it is opened.
+pub const RELATED_COUNT_LIMIT: u64 = 1_000;
 
 /// Something that happened: input from the user, or the answer to a [`Cmd`].
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +91,9 @@ pub enum Msg {
         links: Vec<Option<String>>,
         /// What the user may do on this row.
         caps: Capabilities,
+        /// The models whose foreign keys point at this row, that the user may list, with
+        /// how many of their rows (that the user may see) do.
+        related: Vec<Related>,
     },
     /// A command failed; the text is shown on the status line.
     Failed(String),
@@ -184,6 +204,11 @@ pub enum Msg {
     Open {
         model: Box<ModelSummary>,
         key: Option<Vec<Value>>,
+    },
+    /// Answer to [`Cmd::OpenRelated`]: the model, to list with `filter` on.
+    OpenRelated {
+        model: Box<ModelSummary>,
+        filter: Filter,
     },
 }
 
@@ -300,6 +325,13 @@ pub enum Cmd {
     Open {
         model: String,
         key: Option<String>,
+    },
+    /// A record's related rows: list `model` filtered to the rows whose `column` holds
+    /// `value` (the record's key).
+    OpenRelated {
+        model: String,
+        column: String,
+        value: Value,
     },
     Quit,
 }

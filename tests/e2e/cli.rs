@@ -394,6 +394,56 @@ async fn sighup_reloads_the_allowlist_without_dropping_sessions_and_keeps_it_on_
     live.wait_for("row 2 of 200").await;
 }
 
+/// `kill -HUP` reads the database's tables again: a table created while moat runs is listed
+/// in a session opened afterwards, and in one already open once it presses Ctrl-R; the
+/// open session is not dropped.
+#[tokio::test]
+async fn sighup_lists_a_new_table_in_new_sessions_and_open_ones_after_ctrl_r() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    write_config(dir.path(), port);
+    let server = serve(dir.path());
+    let password = field(&server.banner, "password:").to_string();
+    let secret = base32_decode(field(&server.banner, "secret:"));
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let step = moat::auth::totp::step_at(now());
+    let code = |step| moat::auth::totp::code_at(&secret, step);
+    let conn = login_at_with(addr, "admin", &password, &code(step)).await;
+    let mut open = Console::open(&conn, 120, 30, "xterm").await;
+    open.wait_for("post_tags").await;
+    assert!(!open.screen().contains("incidents"));
+
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", dir.path().join("moat.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE incidents (id INTEGER PRIMARY KEY, summary TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO incidents (summary) VALUES ('disk full on db-3')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    sighup(&server);
+
+    // A session opened after the reload lists it (the next TOTP step: codes are single-use).
+    let deadline = Instant::now() + WAIT;
+    let later = login_at_with(addr, "admin", &password, &code(step + 1)).await;
+    let mut fresh = Console::open(&later, 120, 30, "xterm").await;
+    fresh.wait_for("post_tags").await;
+    while !fresh.screen().contains("incidents") {
+        assert!(Instant::now() < deadline, "the new table never appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        fresh.send(b"\x12").await;
+    }
+    // The open session still works, and Ctrl-R on its index lists the table too.
+    open.send(b"\x12").await;
+    open.wait_for("incidents").await;
+    open.keys(&[b":incidents", b"\r"]).await;
+    open.wait_for("disk full on db-3").await;
+}
+
 #[test]
 fn lockout_commands_validate_their_arguments() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,7 @@ mod edit;
 mod gate;
 mod instances;
 mod keys;
+mod live;
 mod memory;
 mod openssh;
 mod openssh_keys;

@@ -200,6 +200,7 @@ fn detail() {
             ],
         },
         caps: Capabilities::ALL,
+        related: vec![],
     });
     insta::assert_snapshot!(render(&mut app));
 }
@@ -261,7 +262,8 @@ fn a_deleted_row_reloads_its_page_in_place() {
         model: "posts".into(),
         key: vec![Value::Integer(5)],
     });
-    let anchor = PageAnchor::From(vec![Value::Integer(1)]);
+    // The first page is read from the top (rows added above it would show).
+    let anchor = PageAnchor::First;
     assert_eq!(
         cmds[0],
         Cmd::LoadPage {
@@ -697,6 +699,7 @@ fn detail_record() -> Msg {
             ],
         },
         caps: Capabilities::ALL,
+        related: vec![],
     }
 }
 
@@ -811,6 +814,7 @@ fn every_state() -> Vec<(&'static str, App)> {
             fields: vec![],
         },
         caps: Capabilities::ALL,
+        related: vec![],
     });
     states.push(("detail without fields", app));
     let mut app = list_app();
@@ -1457,4 +1461,110 @@ fn marked_rows_are_named_with_what_goes_with_them_in_a_box_at_80_columns() {
             keys
         }]
     );
+}
+
+/// The screens the truthful-console work changed, at 200×50 as well as 80×24: columns use
+/// the width there is, the key column stays, long values wrap rather than cut.
+#[test]
+fn the_changed_screens_at_200x50() {
+    insta::assert_snapshot!("wide_list", render_at(&mut list_app(), 200, 50));
+    const WIDE: [&str; 14] = [
+        "index",
+        "list of awkward cells",
+        "detail",
+        "history",
+        "form with an error",
+        "form refused by the database",
+        "conflict",
+        "filter",
+        "audit",
+        "audit entry details",
+        "disable user confirmation",
+        "help",
+        "delete confirmation",
+        "command prompt",
+    ];
+    let states = every_state();
+    for name in WIDE {
+        let Some((_, app)) = states.iter().find(|(n, _)| *n == name) else {
+            panic!("no state named {name}");
+        };
+        let mut app = app.clone();
+        let slug: String = name
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '_' })
+            .collect();
+        insta::assert_snapshot!(format!("wide_{slug}"), render_at(&mut app, 200, 50));
+    }
+}
+
+/// A record lists below its fields the rows that refer to it, per model and column; Tab
+/// selects one (scrolling it into view) and Enter asks for that list, filtered to the
+/// record; the list shows the filter as a chip and Esc goes back to the record.
+#[test]
+fn related_rows_below_a_record() {
+    use moat::domain::{Filter, FilterOp, RowCount};
+    use moat::tui::protocol::Related;
+    let mut app = list_app();
+    app.update(key('j'));
+    app.update(key('j'));
+    app.update(enter());
+    let mut msg = detail_record();
+    if let Msg::Record {
+        record, related, ..
+    } = &mut msg
+    {
+        record.fields.truncate(2);
+        let rel = |model: &str, column: &str, count| Related {
+            model: model.into(),
+            label: model.into(),
+            column: column.into(),
+            value: Value::Integer(3),
+            count,
+        };
+        *related = vec![
+            rel("comments", "post_id", RowCount::Exact(26)),
+            rel("post_tags", "post_id", RowCount::Exact(1)),
+            rel("views", "post_id", RowCount::AtLeast(1_000)),
+        ];
+    }
+    app.update(msg);
+    app.update(Msg::Input(Input::Key(KeyEvent::plain(Key::Tab)))); // author_id
+    app.update(Msg::Input(Input::Key(KeyEvent::plain(Key::Tab)))); // comments
+    insta::assert_snapshot!("related_rows", render(&mut app));
+    let cmds = app.update(enter());
+    assert_eq!(
+        cmds,
+        vec![Cmd::OpenRelated {
+            model: "comments".into(),
+            column: "post_id".into(),
+            value: Value::Integer(3),
+        }]
+    );
+    let filter = Filter {
+        column: "post_id".into(),
+        op: FilterOp::Equals(Value::Integer(3)),
+    };
+    let cmds = app.update(Msg::OpenRelated {
+        model: Box::new(moat::tui::protocol::ModelSummary {
+            name: "comments".into(),
+            label: "comments".into(),
+            columns: 4,
+            ordering: None,
+            page_size: None,
+            bulk_actions: vec![],
+            caps: Capabilities::ALL,
+        }),
+        filter: filter.clone(),
+    });
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::LoadPage { model, query, .. }
+            if model == "comments" && query.filters == vec![filter.clone()])),
+        "{cmds:?}"
+    );
+    assert!(render(&mut app).contains("posts › #3 › comments"));
+    // The filter is the list's own: Esc goes back to the record rather than dropping it.
+    app.update(Msg::Input(Input::Key(KeyEvent::plain(Key::Esc))));
+    assert!(render(&mut app).contains("posts › #3"));
 }

@@ -5,13 +5,13 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
-use super::form::{valid_date, valid_timestamp};
 use crate::domain::{group_thousands, ColumnKind, Filter, FilterOp, Value};
 use crate::tui::draw::{placeholder, put, putn, row, GUTTER, HEADER, SELECTED};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
 use crate::tui::sanitize::SafeText;
 use crate::tui::screen::{Action, Crumb, Handoff, Hint, Screen};
+use crate::tui::values::{valid_date, valid_timestamp, yes_no};
 
 /// The filter picker.
 #[derive(Clone, Debug)]
@@ -180,15 +180,4 @@ pub fn range(column: &str, kind: ColumnKind, text: &str) -> Result<Handoff, Stri
         column: column.to_string(),
         op: FilterOp::Range { from, to },
     }))
-}
-
-/// How a yes/no column's value reads everywhere: `yes` or `no`.
-pub fn yes_no(v: &Value) -> String {
-    match v {
-        Value::Integer(0) => "no".into(),
-        Value::Integer(_) => "yes".into(),
-        Value::Text(t) if matches!(t.as_str(), "0" | "f" | "false") => "no".into(),
-        Value::Text(t) if matches!(t.as_str(), "1" | "t" | "true") => "yes".into(),
-        other => other.to_string(),
-    }
 }

@@ -6,12 +6,11 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
-use super::filter::yes_no;
 use super::menu::MenuScreen;
 use super::record::RecordScreen;
 use crate::domain::{
-    group_thousands, key_label, pk_text, Capabilities, ColumnKind, ListQuery, PageAnchor, RowCount,
-    SearchPath, Sort, Value,
+    group_thousands, key_label, pk_text, Capabilities, ColumnKind, Filter, ListQuery, PageAnchor,
+    RowCount, SearchPath, Sort, Value,
 };
 use crate::tui::draw::{
     placeholder, put, putn, row, CellText, GUTTER, HEADER, LIST_CELL_MAX, LIST_CELL_WIDTH, NOTICE,
@@ -22,6 +21,7 @@ use crate::tui::prompt::PromptFor;
 use crate::tui::protocol::{Cmd, ModelSummary, Msg};
 use crate::tui::sanitize::SafeText;
 use crate::tui::screen::{Action, Crumb, Handoff, Hint, Screen, MOVE_HINTS};
+use crate::tui::values::yes_no;
 
 /// A row of a list.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,6 +156,29 @@ impl ListScreen {
         (list, cmds)
     }
 
+    /// The rows of `m` that refer to a record, `filter` holding them to it: the filter
+    /// shows as a chip and is the list's own (Esc goes back rather than dropping it).
+    pub fn related(
+        m: &ModelSummary,
+        label: SafeText,
+        filter: Filter,
+        page_size: u32,
+    ) -> (ListScreen, Vec<Cmd>) {
+        let (mut list, _) = ListScreen::open(m, label, None, page_size);
+        list.default_query.filters = vec![filter];
+        list.query = list.default_query.clone();
+        let cmds = vec![
+            Cmd::LoadPage {
+                model: m.name.clone(),
+                anchor: PageAnchor::First,
+                limit: list.limit,
+                query: list.query.clone(),
+            },
+            list.count_cmd(),
+        ];
+        (list, cmds)
+    }
+
     /// A list to pick a row of `model` from, for a form's foreign key.
     pub fn picker(model: &str, page_size: u32) -> (ListScreen, Vec<Cmd>) {
         let mut list = ListScreen::new(model.to_string(), SafeText::new(model), None);
@@ -231,6 +254,9 @@ impl ListScreen {
                 retried: false,
             });
         match (self.rows.first(), target) {
+            // The first page is read from the top again, so rows added above it show
+            // (and the row numbers stay true); a later page from its first row.
+            (Some(_), Some(land)) if self.start == Some(0) => self.request(PageAnchor::First, land),
             (Some(first), Some(land)) => {
                 let anchor = PageAnchor::From(first.cursor.clone());
                 self.request(anchor, land)

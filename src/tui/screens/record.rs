@@ -6,17 +6,26 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
-use super::filter::yes_no;
 use super::history::HistoryScreen;
 use super::row_perms::RowPermsScreen;
 use crate::domain::{key_label, pk_text, Capabilities, ColumnKind, Reference, RowCount, Value};
 use crate::tui::draw::{
-    blob_summary, placeholder, put, putn, row, wrap, HEADER, NULL, NULL_TEXT, SELECTED,
+    blob_summary, placeholder, put, putn, row, wrap, DIM, HEADER, NULL, NULL_TEXT, SELECTED,
 };
 use crate::tui::input::{Key, KeyEvent};
-use crate::tui::protocol::{Cmd, Msg};
+use crate::tui::protocol::{Cmd, Msg, Related};
 use crate::tui::sanitize::SafeText;
 use crate::tui::screen::{Action, Crumb, Handoff, Hint, Screen};
+use crate::tui::values::yes_no;
+
+/// What Tab selects on a record and Enter follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// The foreign key in this field: Enter opens the row it refers to.
+    Field(usize),
+    /// This related model: Enter lists its rows that refer to this one.
+    Related(usize),
+}
 
 /// A field's value in the record view.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,8 +50,12 @@ pub struct RecordScreen {
     pub loaded: bool,
     /// Per field: (referenced model, key value, label) for a foreign key that is set.
     pub links: Vec<Option<(String, Value, SafeText)>>,
-    /// The selected link (a field index), chosen with Tab, followed with Enter.
-    pub link: Option<usize>,
+    /// The selected link, chosen with Tab, followed with Enter.
+    pub link: Option<Link>,
+    /// The next draw scrolls the selected link into view (it was just chosen).
+    reveal: bool,
+    /// The models whose rows refer to this one, with how many do (shown below the fields).
+    pub related: Vec<Related>,
     /// What the user may do on this row.
     pub caps: Capabilities,
 }
@@ -60,6 +73,8 @@ impl RecordScreen {
             loaded: false,
             links: Vec::new(),
             link: None,
+            reveal: false,
+            related: Vec::new(),
             caps: Capabilities::default(),
         }
     }
@@ -91,6 +106,7 @@ impl RecordScreen {
             record,
             links,
             caps,
+            related,
             ..
         } = msg
         else {
@@ -139,15 +155,24 @@ impl RecordScreen {
             })
             .collect();
         self.caps = *caps;
+        self.related = related.clone();
         // Read again (a refresh): the view stays where it was.
         if !self.loaded {
             self.link = None;
             self.scroll = 0;
         }
-        self.link = self
-            .link
-            .filter(|i| self.links.get(*i).is_some_and(Option::is_some));
+        self.link = self.link.filter(|l| self.targets().contains(l));
         self.loaded = true;
+    }
+
+    /// What Tab selects, in order: the foreign keys that are set, then the related models.
+    fn targets(&self) -> Vec<Link> {
+        let fields = (0..self.links.len())
+            .filter(|i| self.links[*i].is_some())
+            .map(Link::Field);
+        fields
+            .chain((0..self.related.len()).map(Link::Related))
+            .collect()
     }
 
     fn scroll(&mut self, k: KeyEvent) -> Action {
@@ -182,28 +207,38 @@ impl Screen for RecordScreen {
                 Action::push(history, cmds)
             }
             Key::Tab | Key::BackTab => {
-                // Select the next (or previous) foreign key that is set.
-                let linked: Vec<usize> = (0..self.links.len())
-                    .filter(|i| self.links[*i].is_some())
-                    .collect();
-                let at = self.link.and_then(|l| linked.iter().position(|i| *i == l));
+                // Select the next (or previous) link: a foreign key that is set, or a
+                // related model.
+                let targets = self.targets();
+                let at = self.link.and_then(|l| targets.iter().position(|t| *t == l));
                 self.link = match (at, k.key == Key::Tab) {
-                    (None, true) => linked.first().copied(),
-                    (None, false) => linked.last().copied(),
-                    (Some(p), true) => linked.get(p + 1).copied(),
-                    (Some(p), false) => p.checked_sub(1).and_then(|q| linked.get(q).copied()),
+                    (None, true) => targets.first().copied(),
+                    (None, false) => targets.last().copied(),
+                    (Some(p), true) => targets.get(p + 1).copied(),
+                    (Some(p), false) => p.checked_sub(1).and_then(|q| targets.get(q).copied()),
                 };
+                self.reveal = true;
                 Action::None
             }
-            Key::Enter => {
-                let Some((model, value, _)) =
-                    self.link.and_then(|i| self.links.get(i).cloned().flatten())
-                else {
-                    return Action::None;
-                };
-                let (record, cmds) = RecordScreen::open(&model, SafeText::new(&model), vec![value]);
-                Action::push(record, cmds)
-            }
+            Key::Enter => match self.link {
+                Some(Link::Field(i)) => {
+                    let Some((model, value, _)) = self.links.get(i).cloned().flatten() else {
+                        return Action::None;
+                    };
+                    let (record, cmds) =
+                        RecordScreen::open(&model, SafeText::new(&model), vec![value]);
+                    Action::push(record, cmds)
+                }
+                Some(Link::Related(i)) => match self.related.get(i) {
+                    Some(r) => Action::cmd(Cmd::OpenRelated {
+                        model: r.model.clone(),
+                        column: r.column.clone(),
+                        value: r.value.clone(),
+                    }),
+                    None => Action::None,
+                },
+                None => Action::None,
+            },
             Key::Char('e') => Action::cmd(Cmd::OpenForm {
                 model: self.model.clone(),
                 key: Some(self.key.clone()),
@@ -280,7 +315,10 @@ impl Screen for RecordScreen {
             Hint::new("o", "permissions")
                 .when(self.caps.permissions && pk_text(&self.key).is_some()),
             Hint::new("Tab", "link"),
-            Hint::help("Enter", "open the row the selected link refers to"),
+            Hint::help(
+                "Enter",
+                "open the row the selected link refers to, or the related rows",
+            ),
             Hint::new("Esc", "back"),
         ]
     }
@@ -295,13 +333,14 @@ fn draw_record(s: &mut RecordScreen, buf: &mut Buffer, area: Rect) {
         .fields
         .iter()
         .map(|f| f.0.width())
+        .chain(s.related.iter().map(|r| SafeText::new(&r.label).width()))
         .max()
         .unwrap_or(0)
         .clamp(4, 24);
     let value_x = area.x + 2 + u16::try_from(name_w).unwrap_or(24) + 2;
     let value_w = usize::from(area.right().saturating_sub(value_x)).max(1);
-    // Lines: (field name and index on a field's first line, text, style).
-    type Line<'a> = (Option<(&'a SafeText, usize)>, String, Style);
+    // Lines: (a name and what selecting it selects, on a field's first line; text; style).
+    type Line = (Option<(SafeText, Option<Link>)>, String, Style);
     let mut lines: Vec<Line> = Vec::new();
     for (i, (name, _decl_type, value)) in s.fields.iter().enumerate() {
         let link = s
@@ -309,8 +348,9 @@ fn draw_record(s: &mut RecordScreen, buf: &mut Buffer, area: Rect) {
             .get(i)
             .and_then(|l| l.as_ref())
             .map(|(_, _, label)| label);
+        let selects = link.map(|_| Link::Field(i));
         match value {
-            FieldValue::Null => lines.push((Some((name, i)), NULL_TEXT.into(), NULL)),
+            FieldValue::Null => lines.push((Some((name.clone(), selects)), NULL_TEXT.into(), NULL)),
             FieldValue::Lines(text) => {
                 let mut first = true;
                 for line in text {
@@ -321,19 +361,52 @@ fn draw_record(s: &mut RecordScreen, buf: &mut Buffer, area: Rect) {
                                 piece.push_str(&format!("  → {m}"));
                             }
                         }
-                        let n = first.then_some((name, i));
+                        let n = first.then(|| (name.clone(), selects));
                         first = false;
                         lines.push((n, piece, Style::new()));
                     }
                 }
                 if first {
-                    lines.push((Some((name, i)), String::new(), Style::new()));
+                    lines.push((Some((name.clone(), selects)), String::new(), Style::new()));
                 }
             }
         }
     }
+    if !s.related.is_empty() {
+        // Below the fields: the rows of other models that refer to this one.
+        lines.push((None, String::new(), Style::new()));
+        lines.push((
+            None,
+            "rows that refer to this one (Tab, Enter lists them)".into(),
+            DIM,
+        ));
+        for (i, r) in s.related.iter().enumerate() {
+            let rows = match r.count {
+                crate::domain::RowCount::Exact(1) => "1 row".to_string(),
+                n => format!("{n} rows"),
+            };
+            let text = format!("{rows} by {}", SafeText::new(&r.column));
+            lines.push((
+                Some((SafeText::new(&r.label), Some(Link::Related(i)))),
+                text,
+                Style::new(),
+            ));
+        }
+    }
     s.total_lines = u16::try_from(lines.len()).unwrap_or(u16::MAX);
     s.visible = area.height.max(1);
+    if std::mem::take(&mut s.reveal) {
+        let at = lines
+            .iter()
+            .position(|(n, _, _)| n.as_ref().is_some_and(|(_, l)| l.is_some() && *l == s.link));
+        if let Some(at) = at.and_then(|a| u16::try_from(a).ok()) {
+            if at < s.scroll {
+                s.scroll = at;
+            } else if at >= s.scroll.saturating_add(s.visible) {
+                s.scroll = at.saturating_sub(s.visible.saturating_sub(1));
+            }
+        }
+    }
     s.scroll = s.scroll.min(s.total_lines.saturating_sub(s.visible));
     for (i, (name, text, style)) in lines
         .iter()
@@ -342,8 +415,8 @@ fn draw_record(s: &mut RecordScreen, buf: &mut Buffer, area: Rect) {
         .enumerate()
     {
         let y = row(area.y, i);
-        if let Some((name, field)) = name {
-            let style = if s.link == Some(*field) {
+        if let Some((name, selects)) = name {
+            let style = if selects.is_some() && s.link == *selects {
                 SELECTED
             } else {
                 HEADER
