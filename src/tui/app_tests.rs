@@ -224,8 +224,15 @@ fn a_deleted_record_closes_and_the_list_reloads_in_place() {
         key: vec![Value::Integer(2)],
     });
     assert_eq!(crumbs(&app), ["models", "posts"]);
+    // The first page is read from the top again (rows added above it would show).
     assert!(
-        matches!(&cmds[0], Cmd::LoadPage { anchor: PageAnchor::From(k), .. } if *k == vec![Value::Integer(1)]),
+        matches!(
+            &cmds[0],
+            Cmd::LoadPage {
+                anchor: PageAnchor::First,
+                ..
+            }
+        ),
         "{cmds:?}"
     );
 }
@@ -637,5 +644,49 @@ fn the_step_up_notice_goes_once_the_code_is_typed() {
     assert!(
         !shown.contains("needs a fresh"),
         "a stale notice stayed:\n{shown}"
+    );
+}
+
+#[test]
+fn f1_opens_the_help_in_a_form_where_question_mark_is_text() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(key('n'));
+    app.update(form_msg(None));
+    app.update(key('?'));
+    assert_eq!(app.help, None, "? is typed into the field");
+    app.update(special(Key::F(1)));
+    assert_eq!(app.help, Some(0));
+    let screen = render_text(&mut app);
+    assert!(screen.contains("Ctrl-S"), "{screen}");
+    // Any key but a scroll key closes it, and is not typed.
+    app.update(key('x'));
+    assert_eq!(app.help, None);
+}
+
+#[test]
+fn the_help_scrolls_within_its_rows_and_closes_on_any_other_key() {
+    let mut app = list_with(Capabilities::ALL);
+    app.update(key('?'));
+    for _ in 0..500 {
+        app.update(special(Key::Down));
+    }
+    let bottom = app.help.unwrap_or_default();
+    assert!(bottom > 0 && bottom < 100, "{bottom}");
+    app.update(special(Key::PageUp));
+    assert_eq!(app.help, Some(bottom.saturating_sub(10)));
+    // At 80x24 the last shared key shows once scrolled down, and the title says there
+    // is more above.
+    for _ in 0..500 {
+        app.update(special(Key::Down));
+    }
+    let screen = render_text(&mut app);
+    assert!(screen.contains("Ctrl-C"), "{screen}");
+    assert!(screen.contains("↑ more"), "{screen}");
+    app.update(special(Key::Enter));
+    assert_eq!(app.help, None);
+    assert_eq!(
+        crumbs(&app),
+        ["models", "posts"],
+        "Enter closed the help only"
     );
 }
