@@ -336,6 +336,30 @@ async fn gets_banner(source: &str, port: u16) -> bool {
     )
 }
 
+/// `serve --demo` on a free port in `dir`, with what its banner says admin logs in with.
+struct FirstStart {
+    server: Serve,
+    port: u16,
+    addr: std::net::SocketAddr,
+    password: String,
+    secret: Vec<u8>,
+}
+
+fn first_start(dir: &std::path::Path) -> FirstStart {
+    let port = free_port();
+    write_config(dir, port);
+    let server = serve(dir);
+    let password = field(&server.banner, "password:").to_string();
+    let secret = base32_decode(field(&server.banner, "secret:"));
+    FirstStart {
+        server,
+        port,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        password,
+        secret,
+    }
+}
+
 fn sighup(serve: &Serve) {
     let status = Command::new("kill")
         .args(["-HUP", &serve.child.id().to_string()])
@@ -347,12 +371,13 @@ fn sighup(serve: &Serve) {
 #[tokio::test]
 async fn sighup_reloads_the_allowlist_without_dropping_sessions_and_keeps_it_on_a_bad_file() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    write_config(dir.path(), port);
-    let server = serve(dir.path());
-    let password = field(&server.banner, "password:").to_string();
-    let secret = base32_decode(field(&server.banner, "secret:"));
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let FirstStart {
+        server,
+        port,
+        addr,
+        password,
+        secret,
+    } = first_start(dir.path());
     let conn = login_at_with(addr, "admin", &password, &code_now(&secret)).await;
     let mut live = Console::open(&conn, 80, 24, "xterm").await;
     live.wait_for("post_tags").await;
@@ -400,12 +425,13 @@ async fn sighup_reloads_the_allowlist_without_dropping_sessions_and_keeps_it_on_
 #[tokio::test]
 async fn sighup_lists_a_new_table_in_new_sessions_and_open_ones_after_ctrl_r() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    write_config(dir.path(), port);
-    let server = serve(dir.path());
-    let password = field(&server.banner, "password:").to_string();
-    let secret = base32_decode(field(&server.banner, "secret:"));
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let FirstStart {
+        server,
+        port: _,
+        addr,
+        password,
+        secret,
+    } = first_start(dir.path());
     let step = moat::auth::totp::step_at(now());
     let code = |step| moat::auth::totp::code_at(&secret, step);
     let conn = login_at_with(addr, "admin", &password, &code(step)).await;

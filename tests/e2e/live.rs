@@ -24,6 +24,20 @@ async fn exec(server: &TestServer, sql: &str) {
     sqlx::query(sql).execute(server.store.pool()).await.unwrap();
 }
 
+/// Give jane model permission `codename` (as `moat user grant` does).
+async fn jane_may(server: &TestServer, codename: &str) {
+    commands::set_model_perms(
+        &server.config,
+        &Target::User("jane".into()),
+        &[codename.to_string()],
+        true,
+        "test",
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
+}
+
 /// The row the cursor is on, as the console draws it (the line starting with `▶`).
 fn selected_row(c: &Console) -> String {
     c.rows()
@@ -189,16 +203,7 @@ on_every_database! {
 on_every_database! {
     async fn a_read_only_user_is_not_offered_edit_new_or_delete() {
         let server = TestServer::start().await;
-        commands::set_model_perms(
-            &server.config,
-            &Target::User("jane".into()),
-            &["view_posts".to_string()],
-            true,
-            "test",
-            &mut Vec::new(),
-        )
-        .await
-        .unwrap();
+        jane_may(&server, "view_posts").await;
         let conn = login(&server, "jane").await;
         let mut c = Console::open(&conn, 200, 50, "xterm").await;
         c.wait_for("posts").await;
@@ -297,16 +302,7 @@ on_every_database! {
         disconnect(conn).await;
 
         // jane may view posts and one comment of post 1: she sees one, and no tags.
-        commands::set_model_perms(
-            &server.config,
-            &Target::User("jane".into()),
-            &["view_posts".to_string()],
-            true,
-            "test",
-            &mut Vec::new(),
-        )
-        .await
-        .unwrap();
+        jane_may(&server, "view_posts").await;
         let one: i64 = count("SELECT MIN(id) FROM comments WHERE post_id = 1").await;
         commands::set_object_perm(
             &server.config,

@@ -144,15 +144,7 @@ impl ListScreen {
             ..ListQuery::default()
         };
         list.query = list.default_query.clone();
-        let cmds = vec![
-            Cmd::LoadPage {
-                model: m.name.clone(),
-                anchor: PageAnchor::First,
-                limit: list.limit,
-                query: list.query.clone(),
-            },
-            list.count_cmd(),
-        ];
+        let cmds = list.first_page_cmds();
         (list, cmds)
     }
 
@@ -167,16 +159,21 @@ impl ListScreen {
         let (mut list, _) = ListScreen::open(m, label, None, page_size);
         list.default_query.filters = vec![filter];
         list.query = list.default_query.clone();
-        let cmds = vec![
-            Cmd::LoadPage {
-                model: m.name.clone(),
-                anchor: PageAnchor::First,
-                limit: list.limit,
-                query: list.query.clone(),
-            },
-            list.count_cmd(),
-        ];
+        let cmds = list.first_page_cmds();
         (list, cmds)
+    }
+
+    /// What fills a new list: its first page and its count, as queried.
+    fn first_page_cmds(&self) -> Vec<Cmd> {
+        vec![
+            Cmd::LoadPage {
+                model: self.model.clone(),
+                anchor: PageAnchor::First,
+                limit: self.limit,
+                query: self.query.clone(),
+            },
+            self.count_cmd(),
+        ]
     }
 
     /// A list to pick a row of `model` from, for a form's foreign key.
