@@ -430,6 +430,105 @@ pub enum RowFilter {
     },
 }
 
+/// What a column's declared default gives the form of a new row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnDefault {
+    /// A constant (`0`, `'draft'`, `'draft'::post_status`, `true`, `NULL`): shown in the
+    /// field, to keep or change.
+    Value(Value),
+    /// The current date, time or timestamp (`CURRENT_TIMESTAMP`, `now()`,
+    /// `datetime('now')`): the field starts at the time the form opens.
+    Now,
+    /// Anything else (a sequence, an identity, a function): the field stays empty and the
+    /// database fills it in.
+    Database,
+}
+
+/// How `col`'s declared default (as SQLite's `dflt_value` or PostgreSQL's
+/// `column_default` writes it) fills a new row's form; `None` without one.
+pub fn column_default(col: &ColumnInfo) -> Option<ColumnDefault> {
+    let mut d = col.default.as_deref()?.trim();
+    // `(0)`, `((now()))`: SQLite keeps an expression default's parentheses.
+    while let Some(inner) = d.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
+        d = inner.trim();
+    }
+    let upper = d.to_ascii_uppercase();
+    const NOW: [&str; 11] = [
+        "CURRENT_TIMESTAMP",
+        "CURRENT_DATE",
+        "CURRENT_TIME",
+        "LOCALTIMESTAMP",
+        "LOCALTIME",
+        "NOW()",
+        "TRANSACTION_TIMESTAMP()",
+        "STATEMENT_TIMESTAMP()",
+        "DATETIME('NOW')",
+        "DATE('NOW')",
+        "TIME('NOW')",
+    ];
+    if NOW.contains(&upper.as_str()) {
+        return Some(ColumnDefault::Now);
+    }
+    if upper == "NULL" {
+        return Some(ColumnDefault::Value(Value::Null));
+    }
+    if upper == "TRUE" || upper == "FALSE" {
+        return Some(ColumnDefault::Value(Value::Integer(i64::from(
+            upper == "TRUE",
+        ))));
+    }
+    if let Some(rest) = d.strip_prefix('\'') {
+        // A quoted literal, `''` for a quote, maybe cast (`'draft'::text`).
+        let mut text = String::new();
+        let mut chars = rest.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c != '\'' {
+                text.push(c);
+            } else if chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                text.push('\'');
+                chars.next();
+            } else {
+                let after = &rest[i + 1..];
+                return (after.is_empty() || after.starts_with("::"))
+                    .then_some(ColumnDefault::Value(Value::Text(text)))
+                    .or(Some(ColumnDefault::Database));
+            }
+        }
+        return Some(ColumnDefault::Database);
+    }
+    // A number, maybe cast (`0::bigint`) or signed in parentheses (`(-1)`).
+    let number = d.split("::").next().unwrap_or(d).trim();
+    if let Ok(i) = number.parse::<i64>() {
+        return Some(ColumnDefault::Value(Value::Integer(i)));
+    }
+    if let Ok(r) =
+        number.parse::<f64>().map_err(|_| ()).and_then(
+            |r| {
+                if r.is_finite() {
+                    Ok(r)
+                } else {
+                    Err(())
+                }
+            },
+        )
+    {
+        return Some(ColumnDefault::Value(Value::Real(r)));
+    }
+    Some(ColumnDefault::Database)
+}
+
+/// Unix seconds as a column of `kind` shows them: `YYYY-MM-DD` for a date, `HH:MM:SS` for
+/// a time, `YYYY-MM-DD HH:MM:SS` (UTC) otherwise.
+pub fn time_as(kind: ColumnKind, secs: i64) -> String {
+    let full = format_time(secs);
+    let full = full.trim_end_matches(" UTC");
+    match kind {
+        ColumnKind::Date => full.get(..10).unwrap_or(full).to_string(),
+        ColumnKind::Time => full.get(11..).unwrap_or(full).to_string(),
+        _ => full.to_string(),
+    }
+}
+
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn format_time(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
@@ -601,6 +700,71 @@ impl fmt::Display for LockKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_defaults_fill_a_new_row_as_constants_now_or_the_database() {
+        let d = |text: &str| {
+            column_default(&ColumnInfo {
+                name: "c".into(),
+                decl_type: "TEXT".into(),
+                not_null: true,
+                default: Some(text.into()),
+                pk_ordinal: 0,
+                pg_type: None,
+            })
+        };
+        let v = |v: Value| Some(ColumnDefault::Value(v));
+        assert_eq!(d("0"), v(Value::Integer(0)));
+        assert_eq!(d("(-1)"), v(Value::Integer(-1)));
+        assert_eq!(d("0::bigint"), v(Value::Integer(0)));
+        assert_eq!(d("1.5"), v(Value::Real(1.5)));
+        assert_eq!(d("'draft'"), v(Value::Text("draft".into())));
+        assert_eq!(d("'draft'::post_status"), v(Value::Text("draft".into())));
+        assert_eq!(d("'it''s'"), v(Value::Text("it's".into())));
+        assert_eq!(d("''"), v(Value::Text(String::new())));
+        assert_eq!(d("TRUE"), v(Value::Integer(1)));
+        assert_eq!(d("false"), v(Value::Integer(0)));
+        assert_eq!(d("NULL"), v(Value::Null));
+        for now in [
+            "CURRENT_TIMESTAMP",
+            "now()",
+            "(datetime('now'))",
+            "CURRENT_DATE",
+        ] {
+            assert_eq!(d(now), Some(ColumnDefault::Now), "{now}");
+        }
+        for db in [
+            "nextval('posts_id_seq'::regclass)",
+            "identity",
+            "gen_random_uuid()",
+            "'a' || 'b'",
+            "'unterminated",
+            "NaN",
+            "inf",
+        ] {
+            assert_eq!(d(db), Some(ColumnDefault::Database), "{db}");
+        }
+        let none = ColumnInfo {
+            default: None,
+            ..ColumnInfo {
+                name: "c".into(),
+                decl_type: "TEXT".into(),
+                not_null: false,
+                default: None,
+                pk_ordinal: 0,
+                pg_type: None,
+            }
+        };
+        assert_eq!(column_default(&none), None);
+    }
+
+    #[test]
+    fn now_is_shown_as_the_column_shows_time() {
+        let t = 1_764_930_245; // 2025-12-05 10:24:05 UTC
+        assert_eq!(time_as(ColumnKind::Timestamp, t), "2025-12-05 10:24:05");
+        assert_eq!(time_as(ColumnKind::Date, t), "2025-12-05");
+        assert_eq!(time_as(ColumnKind::Time, t), "10:24:05");
+    }
 
     #[test]
     fn log_text_escapes_and_bounds() {

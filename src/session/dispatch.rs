@@ -67,6 +67,7 @@ impl Context {
             | Cmd::DropBackupCodes) => Ok(self.account(a, account).await),
             Cmd::Manage(m) => Ok(self.manage(a, g, m).await),
             Cmd::LoadModels => Ok(self.models(g)),
+            Cmd::Now => Ok(Msg::Now(super::now_ms() / 1000)),
             Cmd::Count { model, query } => self.count(a, g, model, query).await,
             Cmd::LoadPage {
                 model,

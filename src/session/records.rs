@@ -7,7 +7,8 @@ use super::audit::{audit_row, Seen};
 use super::dispatch::{failed, Reply};
 use super::{describe, Actor, Context};
 use crate::domain::{
-    key_text, pk_text, Capabilities, ColumnKind, Grants, Reference, TableInfo, Value,
+    column_default, key_text, pk_text, time_as, Capabilities, ColumnDefault, ColumnKind, Grants,
+    Reference, TableInfo, Value,
 };
 use crate::perm::{self, Action, Visibility};
 use crate::store::{AuditEntry, SaveOutcome, StoreError};
@@ -40,8 +41,21 @@ impl Context {
             None => {
                 self.model_allowed(actor, g, &Action::Add, &model).await?;
                 let t = self.table(g, &model)?;
-                let n = t.table.columns.len();
-                (t, vec![Value::Null; n])
+                // A new row starts with the columns' declared defaults.
+                let now = super::now_ms() / 1000;
+                let values = t
+                    .table
+                    .columns
+                    .iter()
+                    .map(|c| match column_default(c) {
+                        Some(ColumnDefault::Value(v)) => v,
+                        Some(ColumnDefault::Now) => {
+                            Value::Text(time_as(ColumnKind::of_column(c), now))
+                        }
+                        Some(ColumnDefault::Database) | None => Value::Null,
+                    })
+                    .collect();
+                (t, values)
             }
         };
         let fields = shown

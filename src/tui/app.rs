@@ -329,6 +329,7 @@ impl App {
                 self.apply(Action::Many(actions))
             }
             Msg::Page { .. }
+            | Msg::Now(_)
             | Msg::Record { .. }
             | Msg::Audit(_)
             | Msg::History { .. }

@@ -205,6 +205,9 @@ pub enum Msg {
         model: Box<ModelSummary>,
         key: Option<Vec<Value>>,
     },
+    /// Answer to [`Cmd::Now`]: the time, in unix seconds (the console has no clock of its
+    /// own: time is passed in).
+    Now(i64),
     /// Answer to [`Cmd::OpenRelated`]: the model, to list with `filter` on.
     OpenRelated {
         model: Box<ModelSummary>,
@@ -326,6 +329,8 @@ pub enum Cmd {
         model: String,
         key: Option<String>,
     },
+    /// What time it is (a form's Ctrl-T puts it in a date, time or timestamp field).
+    Now,
     /// A record's related rows: list `model` filtered to the rows whose `column` holds
     /// `value` (the record's key).
     OpenRelated {

@@ -13,7 +13,7 @@ use ratatui::style::Style;
 
 use super::editor::{byte_index, TextEditor};
 use super::list::ListScreen;
-use crate::domain::{ColumnInfo, ColumnKind, Value};
+use crate::domain::{time_as, ColumnInfo, ColumnKind, Value};
 use crate::tui::draw::{put, putn, row, DIM, ERROR, HEADER, NULL, NULL_TEXT, SELECTED};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::protocol::{Cmd, Msg};
@@ -203,6 +203,16 @@ pub enum FormAction {
     Pick(String),
     /// Open the multi-line editor on the focused text field.
     Edit,
+    /// Ask what time it is, for the focused date, time or timestamp field.
+    Now,
+}
+
+/// Whether a field of `kind` holds a date, a time or both (Ctrl-T puts "now" in it).
+fn is_time(kind: ColumnKind) -> bool {
+    matches!(
+        kind,
+        ColumnKind::Date | ColumnKind::Time | ColumnKind::Timestamp
+    )
 }
 
 impl FormScreen {
@@ -356,6 +366,12 @@ impl FormScreen {
                 }
             }
             Key::Esc => return FormAction::Cancel,
+            Key::Char('t') if ctrl => {
+                return match self.fields.get(self.focus) {
+                    Some(f) if !f.read_only && is_time(f.kind) => FormAction::Now,
+                    _ => FormAction::None,
+                }
+            }
             Key::Char('y') if ctrl => {
                 // Put back what was typed here before a reload.
                 if let Some(f) = self.fields.get_mut(self.focus).filter(|f| !f.read_only) {
@@ -472,6 +488,7 @@ impl Screen for FormScreen {
     fn key(&mut self, k: KeyEvent) -> Action {
         match FormScreen::key(self, k) {
             FormAction::None => Action::None,
+            FormAction::Now => Action::cmd(Cmd::Now),
             FormAction::Edit => match self.fields.get(self.focus) {
                 Some(f) => {
                     let editor = TextEditor::new(self.focus, f.label.clone(), &f.text);
@@ -507,6 +524,13 @@ impl Screen for FormScreen {
 
     fn update(&mut self, msg: &Msg) -> Action {
         match msg {
+            Msg::Now(secs) => {
+                if let Some(f) = self.fields.get(self.focus).filter(|f| is_time(f.kind)) {
+                    let now = time_as(f.kind, *secs);
+                    self.set_focused(&now);
+                }
+                Action::None
+            }
             Msg::SaveRefused(message) => {
                 self.blame(message);
                 Action::None
@@ -594,6 +618,7 @@ impl Screen for FormScreen {
             Hint::new("Ctrl-P", "pick"),
             Hint::help("Space", "yes/no, or the next listed value"),
             Hint::help("Ctrl-Y", "put back your edit (after a conflict's reload)"),
+            Hint::help("Ctrl-T", "now, in a date, time or timestamp field"),
             Hint::new("Esc", ""),
             Hint::new("F1", "help"),
         ]
@@ -718,6 +743,37 @@ mod tests {
             pk_ordinal: 0,
             pg_type: None,
         }
+    }
+
+    #[test]
+    fn ctrl_t_asks_the_time_for_a_date_or_timestamp_field_and_puts_it_there() {
+        let fields = [
+            (col("title", "TEXT", true), Value::Null, false),
+            (col("due", "DATE", false), Value::Null, false),
+            (col("opened_at", "TIMESTAMP", true), Value::Null, false),
+            (col("closed_at", "TIMESTAMP", false), Value::Null, true),
+        ];
+        let mut form = FormScreen::from_msg("t", None, &fields, &[], 100);
+        assert_eq!(
+            form.key(KeyEvent::ctrl('t')),
+            FormAction::None,
+            "title is text"
+        );
+        form.focus = 1;
+        assert_eq!(form.key(KeyEvent::ctrl('t')), FormAction::Now);
+        let t = 1_764_930_245; // 2025-12-05 10:24:05 UTC
+        Screen::update(&mut form, &Msg::Now(t));
+        assert_eq!(form.fields[1].text, "2025-12-05");
+        form.focus = 2;
+        Screen::update(&mut form, &Msg::Now(t));
+        assert_eq!(form.fields[2].text, "2025-12-05 10:24:05");
+        assert!(form.dirty());
+        form.focus = 3;
+        assert_eq!(
+            form.key(KeyEvent::ctrl('t')),
+            FormAction::None,
+            "read-only stays as it is"
+        );
     }
 
     #[test]
