@@ -600,3 +600,56 @@ on_every_database! {
         server.stop().await;
     }
 }
+
+on_every_database! {
+    async fn the_picker_opens_at_the_current_value_and_says_why_it_is_empty() {
+        let server = TestServer::start().await;
+        let author: i64 = scalar(&server, "SELECT author_id FROM posts WHERE id = 42").await;
+        let name: String = scalar(
+            &server,
+            &format!("SELECT name FROM authors WHERE id = {author}"),
+        )
+        .await;
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 140, 40, "xterm").await;
+        c.wait_for("post_tags").await;
+        c.keys(&[b":posts 42", ENTER]).await;
+        c.wait_for("posts › #42").await;
+        c.send(b"e").await;
+        c.wait_for("→ authors (Ctrl-P picks)").await;
+        c.send(b"\x10").await; // Ctrl-P on author_id
+        c.wait_for("Enter picks this row").await;
+        let selected = c
+            .rows()
+            .into_iter()
+            .find(|r| r.trim_start().starts_with('▶'))
+            .unwrap_or_default();
+        assert!(selected.contains(&name), "{selected}");
+        disconnect(conn).await;
+
+        // jane may change posts but not view authors: the picker says why it is empty.
+        commands::set_model_perms(
+            &server.config,
+            &Target::User("jane".into()),
+            &["view_posts".to_string(), "change_posts".to_string()],
+            true,
+            "test",
+            &mut Vec::new(),
+        )
+        .await
+        .unwrap();
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 140, 40, "xterm").await;
+        c.wait_for("posts").await;
+        c.keys(&[b":posts 42", ENTER]).await;
+        c.wait_for("posts › #42").await;
+        c.send(b"e").await;
+        c.wait_for("› edit").await;
+        c.send(b"\x10").await;
+        let screen = c.wait_for("Nothing to pick from").await;
+        assert!(screen.contains("permission denied"), "{screen}");
+        c.send(b"\x1b").await;
+        c.wait_for("› edit").await;
+        server.stop().await;
+    }
+}

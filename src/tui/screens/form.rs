@@ -498,7 +498,8 @@ impl Screen for FormScreen {
             },
             // Pick a row of `model` for the focused field.
             FormAction::Pick(model) => {
-                let (list, cmds) = ListScreen::picker(&model, self.page_size);
+                let current = self.fields.get(self.focus).and_then(|f| f.value().ok());
+                let (list, cmds) = ListScreen::picker(&model, self.page_size, current);
                 Action::push(list, cmds)
             }
             FormAction::Cancel if self.dirty() => {

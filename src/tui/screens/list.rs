@@ -86,6 +86,8 @@ pub struct ListScreen {
     pub marked: Vec<Vec<Value>>,
     /// Opened from a form to pick a row: Enter hands its key back to the form.
     pub picking: bool,
+    /// Its rows could not be read (the status line says why: a refusal, a dropped table).
+    pub unreadable: bool,
     /// Rows per page.
     pub limit: u32,
     /// What Esc goes back to (the model's default order).
@@ -120,6 +122,7 @@ impl ListScreen {
             column_names: Vec::new(),
             marked: Vec::new(),
             picking: false,
+            unreadable: false,
             limit: 100,
             default_query: ListQuery::default(),
             bulk_actions: Vec::new(),
@@ -177,11 +180,18 @@ impl ListScreen {
     }
 
     /// A list to pick a row of `model` from, for a form's foreign key.
-    pub fn picker(model: &str, page_size: u32) -> (ListScreen, Vec<Cmd>) {
+    /// It opens on `current` (the field's value, a key of `model`), or the first row.
+    pub fn picker(model: &str, page_size: u32, current: Option<Value>) -> (ListScreen, Vec<Cmd>) {
         let mut list = ListScreen::new(model.to_string(), SafeText::new(model), None);
         list.picking = true;
         list.limit = page_size;
-        let first = list.request(PageAnchor::First, Land::First);
+        // In key order (a picker is never sorted), the page from the current key starts
+        // with its row.
+        let anchor = match current {
+            Some(v) if !v.is_null() => PageAnchor::From(vec![v]),
+            _ => PageAnchor::First,
+        };
+        let first = list.request(anchor, Land::First);
         let count = list.count_cmd();
         (list, vec![first, count])
     }
@@ -319,6 +329,7 @@ impl ListScreen {
             }
         };
         self.caps = *caps;
+        self.unreadable = false;
         let old_len = self.rows.len() as u64;
         // The column cursor stays on its column (by name).
         let cursor_on = self.column_names.get(self.col_cursor).cloned();
@@ -737,7 +748,9 @@ impl Screen for ListScreen {
     }
 
     fn failed(&mut self) -> Action {
-        self.pending = None;
+        if self.pending.take().is_some() && self.rows.is_empty() {
+            self.unreadable = true;
+        }
         Action::None
     }
 
@@ -906,6 +919,10 @@ fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
     if s.rows.is_empty() {
         let text = if s.pending.is_some() {
             "loading…"
+        } else if s.unreadable && s.picking {
+            "Nothing to pick from: the line below says why. Esc, and type the key instead."
+        } else if s.unreadable {
+            "The rows could not be read: the line below says why."
         } else {
             "No rows."
         };
