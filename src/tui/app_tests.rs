@@ -294,10 +294,15 @@ fn a_picked_row_and_edited_text_go_back_into_the_form() {
     app.update(form_msg(Some(1)));
     app.update(special(Key::Tab)); // author_id
     let cmds = app.update(ctrl('p'));
-    assert!(matches!(&cmds[0], Cmd::LoadPage { model, .. } if model == "authors"));
+    // The picker opens at the field's value (author 1).
+    let anchor = PageAnchor::From(vec![Value::Integer(1)]);
+    assert!(
+        matches!(&cmds[0], Cmd::LoadPage { model, anchor: a, .. } if model == "authors" && *a == anchor),
+        "{cmds:?}"
+    );
     app.update(Msg::Page {
         model: "authors".into(),
-        anchor: PageAnchor::First,
+        anchor,
         page: page(7..=9),
         caps: Capabilities::default(),
         row_caps: None,
