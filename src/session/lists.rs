@@ -293,7 +293,7 @@ impl Context {
     /// Read the database's tables again (superusers, audited): new tables appear in
     /// every session's index, dropped ones go.
     pub(super) async fn reload(&self, actor: &Actor, g: &Grants) -> Reply {
-        let action = Action::Custom("reload".into());
+        let action = Action::Custom("schema_reload".into());
         if !g.is_superuser {
             return Err(self
                 .deny(actor, &action, "moat", None, "only superusers")

@@ -332,3 +332,50 @@ on_every_database! {
         server.stop().await;
     }
 }
+
+on_every_database! {
+    async fn reload_is_for_superusers_and_a_dropped_table_says_so() {
+        let server = TestServer::start().await;
+        // moat's connections put its own schema first on PostgreSQL: name the user's.
+        let table = if current_db() == Db::Postgres {
+            "public.incidents"
+        } else {
+            "incidents"
+        };
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 120, 30, "xterm").await;
+        c.wait_for("post_tags").await;
+        exec(
+            &server,
+            &format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, summary TEXT NOT NULL)"),
+        )
+        .await;
+        exec(&server, &format!("INSERT INTO {table} VALUES (1, 'disk full')")).await;
+        c.keys(&[b":reload", ENTER]).await;
+        c.wait_for("read the database's tables again: 6 tables").await;
+        c.wait_for("incidents").await;
+        c.keys(&[b":incidents", ENTER]).await;
+        c.wait_for("disk full").await;
+
+        // jane may not re-read the schema; her refusal is audited.
+        let jane = login(&server, "jane").await;
+        let mut j = Console::open(&jane, 120, 30, "xterm").await;
+        j.wait_for("moat").await;
+        j.keys(&[b":reload", ENTER]).await;
+        j.wait_for("only superusers").await;
+        let denied: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM moat_audit_log WHERE action = 'schema_reload' \
+             AND outcome = 'denied'",
+        )
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(denied, 1);
+
+        // The table goes while admin shows it: Ctrl-R says so in words.
+        exec(&server, &format!("DROP TABLE {table}")).await;
+        c.send(REFRESH).await;
+        c.wait_for("incidents is no longer in the database").await;
+        server.stop().await;
+    }
+}

@@ -469,6 +469,22 @@ async fn planted(server: &TestServer, id: &str, file: &str, events: &[(Kind, &st
         std::fs::write(server.config.recording.recordings_dir.join(file), bytes).unwrap();
     }
     let uid = server.store.user_id("jane").await.unwrap().unwrap();
+    // Its session is live: the housekeeping pass that runs as the server starts (and
+    // under load may come after this) seals only the recordings of sessions that are gone.
+    let now = i64::try_from(now()).unwrap();
+    server
+        .store
+        .session_started(&moat::store::LiveSession {
+            id,
+            user_id: uid,
+            username: "jane",
+            source_ip: "127.0.0.1",
+            now,
+            now_ms: now * 1000,
+            key_id: None,
+        })
+        .await
+        .unwrap();
     server
         .store
         .recording_started(&moat::store::NewRecording {
