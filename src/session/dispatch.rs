@@ -111,6 +111,10 @@ impl Context {
             Cmd::LoadAudit { query, before_id } => self.audit_page(a, g, query, before_id).await,
             Cmd::ReloadSchema => self.reload(a, g).await,
             Cmd::Open { model, key } => self.open(a, g, &model, key.as_deref()).await,
+            Cmd::Replay { session } => match self.replay(a, &session).await {
+                Ok(replay) => Ok(Msg::Replay(Box::new(replay))),
+                Err(why) => Err(Msg::Failed(why)),
+            },
         };
         Some(reply.unwrap_or_else(|refused| refused))
     }

@@ -16,12 +16,15 @@ use crate::ops;
 use crate::perm::{self, moat_perms, Decision};
 use crate::store::{AuditEntry, NewUser, Principal};
 use crate::tui::protocol::{
-    GroupEntry, ManageCmd, ManageMsg, Panel, PanelData, SessionEntry, UserEntry, Who,
+    EndedEntry, GroupEntry, ManageCmd, ManageMsg, Panel, PanelData, SessionEntry, UserEntry, Who,
 };
 use crate::tui::Msg;
 
 /// A refusal to show (and, for denials, to audit).
 type Refused = Msg;
+
+/// Ended sessions the console lists, newest first.
+const ENDED_LISTED: i64 = 200;
 
 impl Context {
     /// Check and run one management command.
@@ -45,7 +48,29 @@ impl Context {
                     Panel::Groups | Panel::Group(_) => MANAGE_GROUPS,
                     Panel::Row { .. } => MANAGE_PERMISSIONS,
                     Panel::Sessions => {
+                        // Holders of moat.view_recordings get the ended sessions only.
+                        if !g.is_superuser && self.may_replay(g) {
+                            return Ok(Msg::Manage(ManageMsg::Loaded(PanelData::Sessions {
+                                now: now_ms() / 1000,
+                                sessions: Vec::new(),
+                                live: false,
+                                replay: true,
+                            })));
+                        }
                         self.require_superuser(actor, g, "sessions").await?;
+                        return self.load_panel(g, panel).await;
+                    }
+                    Panel::Ended => {
+                        if !self.may_replay(g) {
+                            return Err(self
+                                .refuse(
+                                    actor,
+                                    "ended_sessions",
+                                    None,
+                                    "no moat.view_recordings permission",
+                                )
+                                .await);
+                        }
                         return self.load_panel(g, panel).await;
                     }
                 };
@@ -524,6 +549,11 @@ impl Context {
         }
     }
 
+    /// Whether the user may replay recordings (a superuser, or `moat.view_recordings`).
+    fn may_replay(&self, g: &Grants) -> bool {
+        perm::decide_moat(g, moat_perms::VIEW_RECORDINGS).is_allowed()
+    }
+
     /// Only superusers.
     async fn require_superuser(
         &self,
@@ -651,6 +681,8 @@ impl Context {
                     .map_err(failed)?;
                 PanelData::Sessions {
                     now,
+                    live: true,
+                    replay: self.may_replay(g),
                     sessions: rows
                         .into_iter()
                         .map(|r| SessionEntry {
@@ -663,6 +695,25 @@ impl Context {
                         })
                         .collect(),
                 }
+            }
+            Panel::Ended => {
+                let rows = self
+                    .store
+                    .ended_sessions(ENDED_LISTED)
+                    .await
+                    .map_err(failed)?;
+                PanelData::Ended(
+                    rows.into_iter()
+                        .map(|r| EndedEntry {
+                            recording: super::recording::recording_state(r.recording.as_ref()),
+                            id: r.id,
+                            user: r.username,
+                            source_ip: r.source_ip,
+                            started_ms: r.started_ms,
+                            ended_ms: r.ended_ms,
+                        })
+                        .collect(),
+                )
             }
             Panel::Row { model, pk } => {
                 let entries = self

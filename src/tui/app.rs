@@ -306,6 +306,18 @@ impl App {
                 }
                 cmds
             }
+            Msg::Clock { .. } => {
+                let action = self
+                    .stack
+                    .last_mut()
+                    .map(|top| top.update(&msg))
+                    .unwrap_or_default();
+                self.apply(action)
+            }
+            Msg::Replay(replay) => {
+                let screen = super::screens::ReplayScreen::new(*replay);
+                self.apply(Action::push(screen, Vec::new()))
+            }
             Msg::Tick => match self.stack.last() {
                 // Typing screens keep what is typed; the rest read their data again.
                 Some(top) if !top.takes_all_keys() => self.refresh(),
@@ -606,6 +618,11 @@ impl App {
             }
             None => Vec::new(),
         }
+    }
+
+    /// How often the screen on top wants [`Msg::Clock`] (milliseconds), if at all.
+    pub fn clock_every(&self) -> Option<u64> {
+        self.stack.last().and_then(|top| top.clock_every())
     }
 
     /// Whether the terminal must be drawn whole (Ctrl-L); asking clears it.

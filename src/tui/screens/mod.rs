@@ -6,7 +6,8 @@
 //!   field; [`filter`]: a column's values to filter by; [`conflict`]: a save refused
 //!   because the row changed; [`history`]: a row's audit trail; [`audit`]: the audit
 //!   viewer; [`menu`]: a choice among a few (the bulk actions).
-//! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`].
+//! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`];
+//!   [`replay`]: a recorded session played back (from `:sessions`).
 //! - [`enrol`], [`password`]: setting up an account and changing a password.
 
 pub mod audit;
@@ -23,6 +24,7 @@ pub mod manage;
 pub mod menu;
 pub mod password;
 pub mod record;
+pub mod replay;
 pub mod row_perms;
 pub mod sessions;
 pub mod text;
@@ -41,6 +43,7 @@ pub use list::ListScreen;
 pub use menu::MenuScreen;
 pub use password::PasswordScreen;
 pub use record::RecordScreen;
+pub use replay::ReplayScreen;
 pub use row_perms::RowPermsScreen;
 pub use sessions::SessionsScreen;
 pub use text::TextScreen;
