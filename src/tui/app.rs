@@ -13,8 +13,8 @@ use super::protocol::{Cmd, ManageMsg, Msg, Setup};
 use super::sanitize::SafeText;
 use super::screen::{Action, Screen};
 use super::screens::{
-    AuditScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen, IndexScreen, ListScreen,
-    PasswordScreen, RecordScreen, SessionsScreen, UsersScreen,
+    AuditScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen, IndexScreen, KeysScreen,
+    ListScreen, PasswordScreen, RecordScreen, SessionsScreen, UsersScreen,
 };
 use crate::domain::{group_thousands, key_label, RowCount};
 
@@ -587,6 +587,7 @@ impl App {
             "audit" => boxed(AuditScreen::open()),
             "groups" => boxed(GroupsScreen::open()),
             "sessions" => boxed(SessionsScreen::open()),
+            "keys" => boxed(KeysScreen::open(None)),
             "password" => (Box::new(PasswordScreen::new(false)), Vec::new()),
             "backup-codes" => return vec![Cmd::BackupCodes],
             "reload" => return vec![Cmd::ReloadSchema],

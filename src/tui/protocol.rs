@@ -15,7 +15,7 @@ use crate::domain::{
 
 /// The `:` commands, as a mistyped one is answered.
 pub const COMMANDS: &str =
-    ":MODEL [KEY], :users, :groups, :sessions, :audit, :password, :backup-codes, :reload, :q";
+    ":MODEL [KEY], :users, :groups, :sessions, :keys, :audit, :password, :backup-codes, :reload, :q";
 
 /// A model as the index lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -513,6 +513,8 @@ pub enum Panel {
     Sessions,
     /// Ended sessions and their recordings (`moat.view_recordings`).
     Ended,
+    /// A user's public keys: one's own (`None`), or a user's (`moat.manage_users`).
+    Keys(Option<String>),
 }
 
 /// A user or a group.
@@ -559,6 +561,15 @@ pub enum ManageCmd {
     /// End a live session (any instance).
     EndSession {
         id: String,
+    },
+    /// Register a public key (an OpenSSH one-line key, as pasted) for oneself.
+    AddKey {
+        line: String,
+    },
+    /// Remove key `id` of `user` (`None`: one's own); sessions that logged in with it end.
+    RemoveKey {
+        user: Option<String>,
+        id: i64,
     },
 }
 
@@ -619,6 +630,14 @@ pub enum PanelData {
     },
     /// Ended sessions, newest first.
     Ended(Vec<EndedEntry>),
+    /// A user's public keys.
+    Keys {
+        /// As asked: `None` for one's own.
+        user: Option<String>,
+        /// Whose keys they are.
+        name: String,
+        keys: Vec<KeyEntry>,
+    },
 }
 
 impl PanelData {
@@ -635,6 +654,7 @@ impl PanelData {
             },
             PanelData::Sessions { .. } => Panel::Sessions,
             PanelData::Ended(_) => Panel::Ended,
+            PanelData::Keys { user, .. } => Panel::Keys(user.clone()),
         }
     }
 }
@@ -721,4 +741,18 @@ impl RecordingState {
             }
         }
     }
+}
+
+/// A registered public key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyEntry {
+    pub id: i64,
+    /// OpenSSH name (`ssh-ed25519`).
+    pub algorithm: String,
+    /// `SHA256:…`.
+    pub fingerprint: String,
+    pub comment: String,
+    /// Unix seconds.
+    pub added: i64,
+    pub last_used: Option<i64>,
 }

@@ -639,6 +639,24 @@ fn manage_loaded(app: &mut App, panel: moat::tui::protocol::Panel, rows: usize) 
             live: true,
             replay: true,
         },
+        Panel::Keys(user) => PanelData::Keys {
+            name: user.clone().unwrap_or_else(|| "admin".into()),
+            user,
+            keys: (0..rows)
+                .map(|i| moat::tui::protocol::KeyEntry {
+                    id: i as i64 + 1,
+                    algorithm: if i % 2 == 0 {
+                        "ssh-ed25519".into()
+                    } else {
+                        "sk-ssh-ed25519@openssh.com".into()
+                    },
+                    fingerprint: format!("SHA256:{i}uPq7Yc0m1Xn2Lk3Jh4Gf5Ds6Aq7Wz8Ex9Rc0Vt1By2Nu"),
+                    comment: format!("{}@laptop-{i}\u{1b}[31m", name(i)),
+                    added: 1_767_261_000,
+                    last_used: (i % 3 != 2).then_some(1_767_261_500),
+                })
+                .collect(),
+        },
         Panel::Ended => PanelData::Ended(
             (0..rows)
                 .map(|i| moat::tui::protocol::EndedEntry {
@@ -1032,6 +1050,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         ("users", "users", Panel::Users),
         ("groups", "groups", Panel::Groups),
         ("sessions", "sessions", Panel::Sessions),
+        ("keys", "keys", Panel::Keys(None)),
     ] {
         let mut app = index_app();
         app.update(key(':'));
@@ -1498,6 +1517,31 @@ fn management_screens() {
     app.update(msg_key(Key::Tab));
     manage_loaded(&mut app, Panel::Ended, 5);
     insta::assert_snapshot!("sessions_ended", render(&mut app));
+
+    let mut app = index_app();
+    command(&mut app, "keys");
+    manage_loaded(&mut app, Panel::Keys(None), 3);
+    insta::assert_snapshot!("keys", render(&mut app));
+    app.update(key('x'));
+    insta::assert_snapshot!("keys_remove", render(&mut app));
+    app.update(key('n'));
+    app.update(key('a'));
+    app.update(Msg::Input(Input::Paste(format!(
+        "ssh-ed25519 {} alice@laptop",
+        "AAAAC3NzaC1lZDI1NTE5AAAAIL".repeat(3)
+    ))));
+    insta::assert_snapshot!("keys_add_prompt", render(&mut app));
+
+    let mut app = index_app();
+    command(&mut app, "users");
+    manage_loaded(&mut app, Panel::Users, 4);
+    app.update(key('K'));
+    manage_loaded(
+        &mut app,
+        Panel::Keys(Some("user0_with_a_rather_long_name_日本".into())),
+        0,
+    );
+    insta::assert_snapshot!("user_keys_empty", render(&mut app));
 
     let mut app = list_app();
     app.update(key('j'));

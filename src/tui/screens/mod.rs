@@ -8,7 +8,8 @@
 //!   viewer; [`menu`]: a choice among a few (the bulk actions).
 //! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`];
 //!   [`replay`]: a recorded session played back (from `:sessions`).
-//! - [`enrol`], [`password`]: setting up an account and changing a password.
+//! - [`enrol`], [`password`]: setting up an account and changing a password; [`keys`]:
+//!   one's own SSH public keys (and a user's, from `:users`).
 
 pub mod audit;
 pub mod conflict;
@@ -19,6 +20,7 @@ pub mod form;
 pub mod groups;
 pub mod history;
 pub mod index;
+pub mod keys;
 pub mod list;
 pub mod manage;
 pub mod menu;
@@ -39,6 +41,7 @@ pub use form::FormScreen;
 pub use groups::{GroupScreen, GroupsScreen};
 pub use history::HistoryScreen;
 pub use index::IndexScreen;
+pub use keys::KeysScreen;
 pub use list::ListScreen;
 pub use menu::MenuScreen;
 pub use password::PasswordScreen;
