@@ -31,6 +31,9 @@ pub const CLOCK_MS: u64 = 50;
 /// The speeds `+` and `-` step through.
 pub const SPEEDS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
 const NORMAL_SPEED: usize = 2;
+/// Output between two saved screens (seeking back replays at most about this much; a
+/// 120×40 screen costs some 200 KiB, an hour of steady work about 10 of them).
+const CHECKPOINT_BYTES: usize = 1024 * 1024;
 /// The largest terminal a replay emulates (the session clamps sizes well below).
 const MAX_COLS: u16 = 1000;
 const MAX_ROWS: u16 = 500;
@@ -182,6 +185,11 @@ pub struct ReplayScreen {
     term: vt100::Parser,
     /// Events fed to `term` so far.
     applied: usize,
+    /// The emulated screen after event `i` (every [`CHECKPOINT_BYTES`] of output or so),
+    /// so seeking back replays from the nearest one, not from the start.
+    checkpoints: Vec<(usize, vt100::Screen)>,
+    /// Output fed since the last checkpoint.
+    since_checkpoint: usize,
 }
 
 impl ReplayScreen {
@@ -196,6 +204,8 @@ impl ReplayScreen {
             clock: ReplayClock::new(duration),
             term,
             applied: 0,
+            checkpoints: Vec::new(),
+            since_checkpoint: 0,
         }
     }
 
@@ -217,11 +227,28 @@ impl ReplayScreen {
         if target < self.applied {
             self.term = new_term(self.replay.width, self.replay.height);
             self.applied = 0;
+            self.since_checkpoint = 0;
+            if let Some((at, screen)) = self.checkpoints.iter().rev().find(|(at, _)| *at <= target)
+            {
+                *self.term.screen_mut() = screen.clone();
+                self.applied = *at;
+            }
         }
-        for e in &self.replay.events[self.applied..target] {
+        while self.applied < target {
+            let e = &self.replay.events[self.applied];
             feed(&mut self.term, e);
+            self.applied += 1;
+            self.since_checkpoint += e.data.len();
+            let newest = self.checkpoints.last().map_or(0, |(at, _)| *at);
+            if self.since_checkpoint >= CHECKPOINT_BYTES
+                && self.applied > newest
+                && ends_clean(&e.data)
+            {
+                self.checkpoints
+                    .push((self.applied, self.term.screen().clone()));
+                self.since_checkpoint = 0;
+            }
         }
-        self.applied = target;
     }
 
     fn next_event_us(&self) -> Option<u64> {
@@ -293,6 +320,8 @@ impl Clone for ReplayScreen {
             clock: self.clock.clone(),
             term,
             applied: self.applied,
+            checkpoints: self.checkpoints.clone(),
+            since_checkpoint: self.since_checkpoint,
         }
     }
 }
@@ -333,6 +362,21 @@ fn feed(term: &mut vt100::Parser, e: &Event) {
         }
         // Keys typed are not drawn; markers in the file are not moat's audit rows.
         Kind::Input | Kind::Marker => {}
+    }
+}
+
+/// Whether `data` ends outside an escape sequence (a saved screen must not cut one: the
+/// emulator restarts from a clean parser).
+fn ends_clean(data: &str) -> bool {
+    let Some(esc) = data.rfind('\x1b') else {
+        return true;
+    };
+    let rest = &data[esc + 1..];
+    match rest.chars().next() {
+        None => false,
+        Some('[') => rest[1..].chars().any(|c| ('@'..='~').contains(&c)),
+        Some(']' | 'P' | '_' | '^') => rest.contains('\x07') || rest.contains("\x1b\\"),
+        Some(_) => true,
     }
 }
 
@@ -633,6 +677,40 @@ mod tests {
         assert_eq!(text(&mut s), "first\nsecond");
         let copy = s.clone();
         assert_eq!(copy.applied, s.applied);
+    }
+
+    #[test]
+    fn seeking_back_starts_from_a_saved_screen_and_shows_the_same() {
+        // Frames of about 64 KiB, a second apart: saved screens every 16 or so.
+        let events: Vec<Event> = (0..60u64)
+            .map(|i| {
+                let mut data = format!("\x1b[2J\x1b[1;1Hframe {i}");
+                data.push_str(&"\x1b[2;1Hxxxxxxxx".repeat(4 * 1024));
+                out(i * 1_000_000, &data)
+            })
+            .collect();
+        let mut r = replay();
+        r.events = events;
+        let mut s = ReplayScreen::new(r);
+        s.key(KeyEvent::plain(Key::End));
+        assert!(text(&mut s).starts_with("frame 59"));
+        assert!(s.checkpoints.len() >= 3, "{}", s.checkpoints.len());
+        s.clock.seek_to(40_500_000);
+        let from_checkpoint = text(&mut s);
+        let mut fresh = ReplayScreen::new(s.replay.clone());
+        fresh.clock.seek_to(40_500_000);
+        assert_eq!(from_checkpoint, text(&mut fresh));
+        assert!(from_checkpoint.starts_with("frame 40"));
+    }
+
+    #[test]
+    fn a_saved_screen_never_cuts_an_escape_sequence() {
+        assert!(ends_clean("abc"));
+        assert!(ends_clean("\x1b[1;2H"));
+        assert!(ends_clean("x\x1b7"));
+        assert!(!ends_clean("x\x1b[1;"));
+        assert!(!ends_clean("x\x1b"));
+        assert!(!ends_clean("x\x1b]0;title"));
     }
 
     #[test]
