@@ -871,6 +871,16 @@ pub fn format_duration(secs: i64) -> String {
     }
 }
 
+/// A size in bytes for people: `512 B`, `3.4 KiB`, `1.2 MiB`.
+pub fn human_size(bytes: i64) -> String {
+    match bytes {
+        ..=0 => "0 B".into(),
+        1..=1023 => format!("{bytes} B"),
+        1024..=1_048_575 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
+}
+
 #[cfg(test)]
 mod duration_tests {
     #[test]

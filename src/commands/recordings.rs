@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::domain::format_time;
 use crate::recording::{cast, filter, Kind, Reader};
-use crate::session::recording::{checked_recording, RecordingError, SealState};
+use crate::session::recording::{checked_recording, recording_state, RecordingError, SealState};
 use crate::store::StoreError;
 use crate::tui::backend::AnsiBackend;
 use crate::tui::sanitize::SafeText;
@@ -63,18 +63,7 @@ pub async fn sessions_ended(
             Some(end) => crate::domain::format_duration((end - r.started_ms).div_euclid(1000)),
             None => "?".into(),
         };
-        let recording = match &r.recording {
-            None => "none".to_string(),
-            Some(rec) if rec.removed_ms.is_some() => "removed (retention)".into(),
-            Some(rec) => match (rec.ended_ms, rec.size) {
-                (None, _) => "not sealed (its server stopped)".into(),
-                (Some(_), None) => "failed".into(),
-                (Some(_), Some(size)) => {
-                    let input = if rec.input { ", with input" } else { "" };
-                    format!("{}{input}", human_size(size))
-                }
-            },
-        };
+        let recording = recording_state(r.recording.as_ref()).describe();
         writeln!(
             out,
             "{:<16}  {name:<user_w$}  {from:<from_w$}  {:<23}  {length:<9}  {recording}",
@@ -83,15 +72,6 @@ pub async fn sessions_ended(
         )?;
     }
     Ok(())
-}
-
-fn human_size(bytes: i64) -> String {
-    match bytes {
-        ..=0 => "0 B".into(),
-        1..=1023 => format!("{bytes} B"),
-        1024..=1_048_575 => format!("{:.1} KiB", bytes as f64 / 1024.0),
-        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
-    }
 }
 
 /// Find the recording of `id`, checked against the audit trail; a warning on `err` if it

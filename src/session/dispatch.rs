@@ -4,7 +4,9 @@
 //! too).
 
 use super::{describe, Actor, Context, SaveRequest};
+use crate::auth::keys::parse_public_key;
 use crate::store::StoreError;
+use crate::tui::protocol::ManageCmd;
 use crate::tui::{Cmd, Msg};
 
 /// What a handler answers: `Ok` with the answer, `Err` with the refusal to show.
@@ -13,6 +15,18 @@ pub(super) type Reply = Result<Msg, Msg>;
 /// A store error as the refusal the user sees.
 pub(super) fn failed(e: StoreError) -> Msg {
     Msg::Failed(describe(&e))
+}
+
+/// A command whose input cannot be right, refused before anything else (before a
+/// step-up is asked for it): a key line that is no public key moat takes. The message
+/// says why without repeating what was pasted (it may be a private key).
+fn malformed(cmd: &Cmd) -> Option<Msg> {
+    match cmd {
+        Cmd::Manage(ManageCmd::AddKey { line }) => parse_public_key(line)
+            .err()
+            .map(|e| Msg::Failed(format!("key not added: {e}"))),
+        _ => None,
+    }
 }
 
 impl Context {
@@ -40,6 +54,9 @@ impl Context {
     /// showed. Every store call is preceded by a permission check; every denial is
     /// audited.
     pub async fn execute(&self, actor: &Actor, cmd: Cmd) -> Option<Msg> {
+        if let Some(refused) = malformed(&cmd) {
+            return Some(refused);
+        }
         match self.account_gate(actor, cmd).await {
             Ok(cmd) => self.execute_gated(actor, cmd).await,
             Err(answer) => Some(answer),
@@ -117,6 +134,10 @@ impl Context {
                 column,
                 value,
             } => self.open_related(a, g, model, column, value).await,
+            Cmd::Replay { session } => match self.replay(a, &session).await {
+                Ok(replay) => Ok(Msg::Replay(Box::new(replay))),
+                Err(why) => Err(Msg::Failed(why)),
+            },
         };
         Some(reply.unwrap_or_else(|refused| refused))
     }

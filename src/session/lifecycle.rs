@@ -18,6 +18,8 @@ use crate::tui::{App, Cmd, Msg};
 
 /// How long a lone ESC waits for the rest of an escape sequence.
 const ESC_TIMEOUT: Duration = Duration::from_millis(25);
+/// The fastest a screen's clock ticks (a replay draws at most this often).
+const MIN_CLOCK_MS: u64 = 40;
 
 impl Context {
     /// Both factors passed for `who` from `source_ip` (counted as `source_key`): the
@@ -102,6 +104,7 @@ impl Context {
         // maximum from authentication.
         let mut last_input = tokio::time::Instant::now();
         let mut last_refresh = last_input;
+        let mut last_clock = last_input;
         let mut warned = false;
         // False after a wake-up that changed nothing (handing the recording to its
         // writer): a draw then would still send the cursor's state, and be recorded.
@@ -128,7 +131,18 @@ impl Context {
             let deadline = started + Duration::from_secs_f64(at.max(0.0));
             let flush_at = frames.recording_due();
             let refresh_at = self.refresh_every.map(|every| last_refresh + every);
+            let clock_at = app
+                .clock_every()
+                .map(|ms| last_clock + Duration::from_millis(ms.max(MIN_CLOCK_MS)));
             let event = tokio::select! {
+                _ = tokio::time::sleep_until(clock_at.unwrap_or(deadline)), if clock_at.is_some() => {
+                    last_clock = tokio::time::Instant::now();
+                    let now_ms = u64::try_from(last_clock.duration_since(started).as_millis())
+                        .unwrap_or(u64::MAX);
+                    let cmds = app.update(Msg::Clock { now_ms });
+                    self.apply(&mut app, &actor, cmds).await;
+                    continue;
+                }
                 _ = tokio::time::sleep_until(refresh_at.unwrap_or(deadline)), if refresh_at.is_some() => {
                     last_refresh = tokio::time::Instant::now();
                     let cmds = app.update(Msg::Tick);

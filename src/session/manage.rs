@@ -10,18 +10,23 @@ use std::sync::Arc;
 
 use super::dispatch::failed;
 use super::{now_ms, Actor, Context};
+use crate::auth::keys::parse_public_key;
 use crate::auth::validate_name;
 use crate::domain::Grants;
 use crate::ops;
 use crate::perm::{self, moat_perms, Decision};
-use crate::store::{AuditEntry, NewUser, Principal};
+use crate::store::{AuditEntry, KeySelector, NewKey, NewUser, Principal};
 use crate::tui::protocol::{
-    GroupEntry, ManageCmd, ManageMsg, Panel, PanelData, SessionEntry, UserEntry, Who,
+    EndedEntry, GroupEntry, KeyEntry, ManageCmd, ManageMsg, Panel, PanelData, SessionEntry,
+    UserEntry, Who,
 };
 use crate::tui::Msg;
 
 /// A refusal to show (and, for denials, to audit).
 type Refused = Msg;
+
+/// Ended sessions the console lists, newest first.
+const ENDED_LISTED: i64 = 200;
 
 impl Context {
     /// Check and run one management command.
@@ -45,7 +50,48 @@ impl Context {
                     Panel::Groups | Panel::Group(_) => MANAGE_GROUPS,
                     Panel::Row { .. } => MANAGE_PERMISSIONS,
                     Panel::Sessions => {
+                        // Holders of moat.view_recordings get the ended sessions only.
+                        if !g.is_superuser && self.may_replay(g) {
+                            return Ok(Msg::Manage(ManageMsg::Loaded(PanelData::Sessions {
+                                now: now_ms() / 1000,
+                                sessions: Vec::new(),
+                                live: false,
+                                replay: true,
+                            })));
+                        }
                         self.require_superuser(actor, g, "sessions").await?;
+                        return self.load_panel(g, panel).await;
+                    }
+                    Panel::Keys(user) => {
+                        let (id, name) = self.key_owner(actor, g, user.as_deref(), "keys").await?;
+                        let keys = self.store.user_keys(id).await.map_err(failed)?;
+                        return Ok(Msg::Manage(ManageMsg::Loaded(PanelData::Keys {
+                            user: user.clone(),
+                            name,
+                            keys: keys
+                                .into_iter()
+                                .map(|k| KeyEntry {
+                                    id: k.id,
+                                    algorithm: k.algorithm,
+                                    fingerprint: k.fingerprint,
+                                    comment: k.comment,
+                                    added: k.created_at,
+                                    last_used: k.last_used_at,
+                                })
+                                .collect(),
+                        })));
+                    }
+                    Panel::Ended => {
+                        if !self.may_replay(g) {
+                            return Err(self
+                                .refuse(
+                                    actor,
+                                    "ended_sessions",
+                                    None,
+                                    "no moat.view_recordings permission",
+                                )
+                                .await);
+                        }
                         return self.load_panel(g, panel).await;
                     }
                 };
@@ -134,6 +180,43 @@ impl Context {
                 self.live.end(&ended.id, &ended.reason);
                 let (full, user) = (ended.id, ended.user);
                 Ok(changed(format!("session {full} of {user} ended")))
+            }
+            ManageCmd::AddKey { line } => {
+                let key = parse_public_key(&line)
+                    .map_err(|e| Msg::Failed(format!("key not added: {e}")))?;
+                let new = NewKey {
+                    algorithm: &key.algorithm,
+                    public_key: &key.openssh,
+                    fingerprint: &key.fingerprint,
+                    comment: &key.comment,
+                    now: now_ms() / 1000,
+                };
+                let owner = (actor.user_id, actor.username.as_str());
+                ops::add_user_key(&self.store, actor.by(), owner, &new, now_ms())
+                    .await
+                    .map_err(failed)?;
+                Ok(changed(format!(
+                    "key added: {} ({})",
+                    key.fingerprint, key.algorithm
+                )))
+            }
+            ManageCmd::RemoveKey { user, id } => {
+                let (user_id, name) = self
+                    .key_owner(actor, g, user.as_deref(), "key_remove")
+                    .await?;
+                let (key, ended) = ops::remove_user_key(
+                    &self.store,
+                    actor.by(),
+                    (user_id, &name),
+                    &KeySelector::Id(id),
+                    now_ms(),
+                )
+                .await
+                .map_err(failed)?;
+                Ok(changed(format!(
+                    "key {} of {name} removed; {ended} session(s) that logged in with it end",
+                    key.fingerprint
+                )))
             }
             ManageCmd::Unlock { user } => {
                 self.require(actor, g, MANAGE_USERS, "unlock").await?;
@@ -524,6 +607,32 @@ impl Context {
         }
     }
 
+    /// Whose keys a keys command is about: one's own (`None`, or one's own name), or, for
+    /// holders of `moat.manage_users`, another user's (a superuser's only for superusers).
+    async fn key_owner(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        user: Option<&str>,
+        what: &str,
+    ) -> Result<(i64, String), Refused> {
+        match user {
+            None => Ok((actor.user_id, actor.username.clone())),
+            Some(name) if name == actor.username => Ok((actor.user_id, actor.username.clone())),
+            Some(name) => {
+                self.require(actor, g, moat_perms::MANAGE_USERS, what)
+                    .await?;
+                let id = self.target_user(actor, g, name, what).await?;
+                Ok((id, name.to_string()))
+            }
+        }
+    }
+
+    /// Whether the user may replay recordings (a superuser, or `moat.view_recordings`).
+    fn may_replay(&self, g: &Grants) -> bool {
+        perm::decide_moat(g, moat_perms::VIEW_RECORDINGS).is_allowed()
+    }
+
     /// Only superusers.
     async fn require_superuser(
         &self,
@@ -651,6 +760,8 @@ impl Context {
                     .map_err(failed)?;
                 PanelData::Sessions {
                     now,
+                    live: true,
+                    replay: self.may_replay(g),
                     sessions: rows
                         .into_iter()
                         .map(|r| SessionEntry {
@@ -663,6 +774,27 @@ impl Context {
                         })
                         .collect(),
                 }
+            }
+            // Checked and loaded with the actor in hand (one's own, or managed).
+            Panel::Keys(_) => return Err(Msg::Failed("keys: not a panel of this kind".into())),
+            Panel::Ended => {
+                let rows = self
+                    .store
+                    .ended_sessions(ENDED_LISTED)
+                    .await
+                    .map_err(failed)?;
+                PanelData::Ended(
+                    rows.into_iter()
+                        .map(|r| EndedEntry {
+                            recording: super::recording::recording_state(r.recording.as_ref()),
+                            id: r.id,
+                            user: r.username,
+                            source_ip: r.source_ip,
+                            started_ms: r.started_ms,
+                            ended_ms: r.ended_ms,
+                        })
+                        .collect(),
+                )
             }
             Panel::Row { model, pk } => {
                 let entries = self

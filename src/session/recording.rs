@@ -30,6 +30,7 @@ use crate::recording::writer::{Job, Sealed, Writer};
 use crate::recording::{self, file, Event, Expected};
 use crate::store::recordings::{RECORDINGS_MODEL, REMOVED_ACTION, SEALED_ACTION};
 use crate::store::{AuditEntry, NewRecording, RecordingRow, Store, StoreError};
+use crate::tui::protocol::{RecordingState, Replay, ReplayMarker};
 
 /// Text waits at most this long before it is handed to the writer.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -564,6 +565,22 @@ pub async fn expected_recordings(store: &Store) -> Result<Vec<Expected>, StoreEr
     Ok(expected)
 }
 
+/// What there is to replay of a session, from its recording's row (`None`: not recorded).
+pub fn recording_state(rec: Option<&RecordingRow>) -> RecordingState {
+    match rec {
+        None => RecordingState::None,
+        Some(r) if r.removed_ms.is_some() => RecordingState::Removed,
+        Some(r) => match (r.ended_ms, r.size) {
+            (None, _) => RecordingState::Unsealed,
+            (Some(_), None) => RecordingState::Failed,
+            (Some(_), Some(size)) => RecordingState::Sealed {
+                size,
+                input: r.input,
+            },
+        },
+    }
+}
+
 /// An audit row of a recorded session, placed on the recording's time line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Marker {
@@ -676,6 +693,32 @@ impl Context {
             truncated: loaded.truncated,
             seal,
             markers,
+        })
+    }
+
+    /// [`Context::recording_view`] for the console's replay screen.
+    pub(super) async fn replay(&self, actor: &Actor, id: &str) -> Result<Replay, String> {
+        let view = self.recording_view(actor, id).await?;
+        Ok(Replay {
+            session_id: view.session_id,
+            user: view.username,
+            width: view.header.width,
+            height: view.header.height,
+            events: view.events,
+            markers: view
+                .markers
+                .into_iter()
+                .map(|m| ReplayMarker {
+                    at_us: m.at_us,
+                    entry: m.entry,
+                    action: m.action,
+                    model: m.model,
+                    pk: m.pk,
+                    outcome: m.outcome,
+                })
+                .collect(),
+            sealed: matches!(view.seal, SealState::Sealed { .. }),
+            truncated: view.truncated,
         })
     }
 

@@ -13,8 +13,8 @@ use super::protocol::{Cmd, ManageMsg, Msg, Setup};
 use super::sanitize::SafeText;
 use super::screen::{Action, Screen};
 use super::screens::{
-    AuditScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen, IndexScreen, ListScreen,
-    PasswordScreen, RecordScreen, SessionsScreen, UsersScreen,
+    AuditScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen, IndexScreen, KeysScreen,
+    ListScreen, PasswordScreen, RecordScreen, SessionsScreen, UsersScreen,
 };
 use crate::domain::{group_thousands, key_label, RowCount};
 
@@ -318,6 +318,18 @@ impl App {
                 self.push(Box::new(list));
                 cmds
             }
+            Msg::Clock { .. } => {
+                let action = self
+                    .stack
+                    .last_mut()
+                    .map(|top| top.update(&msg))
+                    .unwrap_or_default();
+                self.apply(action)
+            }
+            Msg::Replay(replay) => {
+                let screen = super::screens::ReplayScreen::new(*replay);
+                self.apply(Action::push(screen, Vec::new()))
+            }
             Msg::Tick => match self.stack.last() {
                 // Typing screens keep what is typed; the rest read their data again.
                 Some(top) if !top.takes_all_keys() => self.refresh(),
@@ -601,6 +613,7 @@ impl App {
             "audit" => boxed(AuditScreen::open()),
             "groups" => boxed(GroupsScreen::open()),
             "sessions" => boxed(SessionsScreen::open()),
+            "keys" => boxed(KeysScreen::open(None)),
             "password" => (Box::new(PasswordScreen::new(false)), Vec::new()),
             "backup-codes" => return vec![Cmd::BackupCodes],
             "reload" => return vec![Cmd::ReloadSchema],
@@ -632,6 +645,11 @@ impl App {
             }
             None => Vec::new(),
         }
+    }
+
+    /// How often the screen on top wants [`Msg::Clock`] (milliseconds), if at all.
+    pub fn clock_every(&self) -> Option<u64> {
+        self.stack.last().and_then(|top| top.clock_every())
     }
 
     /// Whether the terminal must be drawn whole (Ctrl-L); asking clears it.

@@ -69,6 +69,26 @@ impl App {
             } else {
                 SafeText::new(&p.text).to_string()
             };
+            // A long line (a pasted key) shows its end, where typing happens.
+            let room = usize::from(area.width)
+                .saturating_sub(p.what.label().width() + 24)
+                .max(8);
+            let shown = if shown.width() > room {
+                let tail: String = shown
+                    .chars()
+                    .rev()
+                    .scan(0, |w, c| {
+                        *w += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+                        (*w < room).then_some(c)
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                format!("…{tail}")
+            } else {
+                shown
+            };
             let line = format!(" {}{shown}█", p.what.label());
             let keys = match &p.recall {
                 Some(r) if p.text.is_empty() => {
@@ -188,7 +208,7 @@ fn footer_line(status: &str, hints: &[Hint], width: usize) -> String {
 const GLOBAL_KEYS: [(&str, &str); 10] = [
     (":MODEL [KEY]", "open a model, or one of its rows"),
     (":", "users groups sessions audit q"),
-    (":", "password backup-codes (yours)"),
+    (":", "password backup-codes keys (yours)"),
     (":reload", "read the database's tables again (superusers)"),
     ("Ctrl-R", "read this screen again"),
     ("Ctrl-L", "draw the terminal again"),

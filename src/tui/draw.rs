@@ -232,6 +232,19 @@ pub fn table(
     rows: &[Vec<SafeText>],
     selected: usize,
 ) {
+    table_max(buf, area, header, rows, selected, |_| LIST_CELL_WIDTH);
+}
+
+/// [`table`], column `c` at most `max(c)` wide (an identifier shown whole: a key's
+/// fingerprint).
+pub fn table_max(
+    buf: &mut Buffer,
+    area: Rect,
+    header: &[&str],
+    rows: &[Vec<SafeText>],
+    selected: usize,
+    max: impl Fn(usize) -> usize,
+) {
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
             rows.iter()
@@ -239,7 +252,7 @@ pub fn table(
                 .chain(header.get(c).map(|h| h.width()))
                 .max()
                 .unwrap_or(1)
-                .clamp(1, LIST_CELL_WIDTH)
+                .clamp(1, max(c).max(1))
         })
         .collect();
     let line = |cells: &[SafeText]| {

@@ -8,6 +8,9 @@ use super::protocol::Who;
 
 /// Longest line a prompt takes.
 pub const MAX_PROMPT: usize = 200;
+/// Longest public key line the key prompt takes (an RSA key of 8192 bits fits); the
+/// session's check refuses anything longer than it reads.
+pub const MAX_KEY_LINE: usize = 4096;
 
 /// What a prompt's answer is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +34,8 @@ pub enum PromptFor {
     },
     /// A fresh verification code before a sensitive action (what it is for). Masked.
     StepUp(String),
+    /// A public key line to add (`:keys`).
+    AddKey,
 }
 
 impl PromptFor {
@@ -52,6 +57,15 @@ impl PromptFor {
             PromptFor::Grant(_) => "grant permission (e.g. view_posts): ",
             PromptFor::Assign { .. } => "assign (user NAME CODENAME | group NAME CODENAME): ",
             PromptFor::StepUp(_) => "Verification code (step-up): ",
+            PromptFor::AddKey => "paste public key: ",
+        }
+    }
+
+    /// The longest answer taken.
+    pub fn max_len(&self) -> usize {
+        match self {
+            PromptFor::AddKey => MAX_KEY_LINE,
+            _ => MAX_PROMPT,
         }
     }
 }
@@ -94,7 +108,7 @@ impl Prompt {
         }
     }
 
-    /// Edit the line: printable characters only, at most [`MAX_PROMPT`].
+    /// Edit the line: printable characters only, at most [`PromptFor::max_len`].
     pub fn key(&mut self, k: KeyEvent) -> PromptKey {
         match k.key {
             Key::Esc => return PromptKey::Cancelled,
@@ -112,7 +126,7 @@ impl Prompt {
                 if !k.mods.ctrl
                     && !k.mods.alt
                     && !c.is_control()
-                    && self.text.chars().count() < MAX_PROMPT =>
+                    && self.text.chars().count() < self.what.max_len() =>
             {
                 self.text.push(c);
             }
@@ -123,7 +137,10 @@ impl Prompt {
 
     /// Pasted text: its printable characters, up to the limit.
     pub fn paste(&mut self, text: &str) {
-        let room = MAX_PROMPT.saturating_sub(self.text.chars().count());
+        let room = self
+            .what
+            .max_len()
+            .saturating_sub(self.text.chars().count());
         self.text
             .extend(text.chars().filter(|c| !c.is_control()).take(room));
     }

@@ -15,7 +15,7 @@ use crate::domain::{
 
 /// The `:` commands, as a mistyped one is answered.
 pub const COMMANDS: &str =
-    ":MODEL [KEY], :users, :groups, :sessions, :audit, :password, :backup-codes, :reload, :q";
+    ":MODEL [KEY], :users, :groups, :sessions, :keys, :audit, :password, :backup-codes, :reload, :q";
 
 /// A model as the index lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,6 +213,13 @@ pub enum Msg {
         model: Box<ModelSummary>,
         filter: Filter,
     },
+    /// A recorded session to replay (answer to [`Cmd::Replay`]).
+    Replay(Box<Replay>),
+    /// The replay clock: milliseconds since the session started, sent while the screen
+    /// on top asks for it ([`Screen::clock_every`](super::screen::Screen::clock_every)).
+    Clock {
+        now_ms: u64,
+    },
 }
 
 /// Something the console wants done.
@@ -338,6 +345,10 @@ pub enum Cmd {
         column: String,
         value: Value,
     },
+    /// Replay the recording of ended session `session` (`moat.view_recordings`).
+    Replay {
+        session: String,
+    },
     Quit,
 }
 
@@ -364,6 +375,38 @@ pub enum Setup {
     Enrol,
     /// Enrolled; the password is still one-time.
     ChangePassword,
+}
+
+// ---------------------------------------------------------------------------------------
+// Replaying a recorded session.
+
+/// A recorded session, as the replay screen needs it: every event (output already
+/// filtered to moat's own escape sequences) and the session's audit rows as markers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replay {
+    pub session_id: String,
+    pub user: String,
+    /// The terminal's size when the recording started.
+    pub width: u16,
+    pub height: u16,
+    pub events: Vec<crate::recording::Event>,
+    pub markers: Vec<ReplayMarker>,
+    /// Its file is checked against its seal in the audit chain (`false`: not sealed yet).
+    pub sealed: bool,
+    /// The file ended mid-flush (its server died): the events are those before.
+    pub truncated: bool,
+}
+
+/// An audit row of the recorded session, at the moment it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayMarker {
+    /// Microseconds since the recording started.
+    pub at_us: u64,
+    pub entry: i64,
+    pub action: String,
+    pub model: Option<String>,
+    pub pk: Option<String>,
+    pub outcome: String,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -502,8 +545,13 @@ pub enum Panel {
         model: String,
         pk: String,
     },
-    /// Live sessions on every instance (superusers).
+    /// Live sessions on every instance (superusers; holders of `moat.view_recordings`
+    /// get no live list, only the word that they may replay).
     Sessions,
+    /// Ended sessions and their recordings (`moat.view_recordings`).
+    Ended,
+    /// A user's public keys: one's own (`None`), or a user's (`moat.manage_users`).
+    Keys(Option<String>),
 }
 
 /// A user or a group.
@@ -550,6 +598,15 @@ pub enum ManageCmd {
     /// End a live session (any instance).
     EndSession {
         id: String,
+    },
+    /// Register a public key (an OpenSSH one-line key, as pasted) for oneself.
+    AddKey {
+        line: String,
+    },
+    /// Remove key `id` of `user` (`None`: one's own); sessions that logged in with it end.
+    RemoveKey {
+        user: Option<String>,
+        id: i64,
     },
 }
 
@@ -603,6 +660,20 @@ pub enum PanelData {
         /// Unix seconds when the list was read (for idle times).
         now: i64,
         sessions: Vec<SessionEntry>,
+        /// The viewer may see live sessions (superusers); otherwise `sessions` is empty.
+        live: bool,
+        /// The viewer may replay recordings: the ended sessions are offered.
+        replay: bool,
+    },
+    /// Ended sessions, newest first.
+    Ended(Vec<EndedEntry>),
+    /// A user's public keys.
+    Keys {
+        /// As asked: `None` for one's own.
+        user: Option<String>,
+        /// Whose keys they are.
+        name: String,
+        keys: Vec<KeyEntry>,
     },
 }
 
@@ -619,6 +690,8 @@ impl PanelData {
                 pk: pk.clone(),
             },
             PanelData::Sessions { .. } => Panel::Sessions,
+            PanelData::Ended(_) => Panel::Ended,
+            PanelData::Keys { user, .. } => Panel::Keys(user.clone()),
         }
     }
 }
@@ -653,4 +726,70 @@ pub struct SessionEntry {
     pub last_input_at: i64,
     /// An end was asked for and has not reached the session yet.
     pub ending: bool,
+}
+
+/// An ended session in the sessions panel's second tab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndedEntry {
+    pub id: String,
+    pub user: String,
+    pub source_ip: String,
+    /// Unix milliseconds.
+    pub started_ms: i64,
+    /// `None`: its server stopped before it could say.
+    pub ended_ms: Option<i64>,
+    pub recording: RecordingState,
+}
+
+/// What there is to replay of an ended session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordingState {
+    /// Not recorded (recording was off).
+    None,
+    /// Removed by retention.
+    Removed,
+    /// Its server stopped before sealing it (housekeeping seals it later).
+    Unsealed,
+    /// The recording could not be finished.
+    Failed,
+    /// Sealed into the audit chain: `size` bytes on disk, with input or not.
+    Sealed { size: i64, input: bool },
+}
+
+impl RecordingState {
+    /// Whether there is a recording to replay.
+    pub fn replayable(&self) -> bool {
+        matches!(
+            self,
+            RecordingState::Unsealed | RecordingState::Sealed { .. }
+        )
+    }
+
+    /// How the CLI and the console say it: `none`, `12.3 KiB, with input`.
+    pub fn describe(&self) -> String {
+        match self {
+            RecordingState::None => "none".into(),
+            RecordingState::Removed => "removed (retention)".into(),
+            RecordingState::Unsealed => "not sealed (its server stopped)".into(),
+            RecordingState::Failed => "failed".into(),
+            RecordingState::Sealed { size, input } => {
+                let input = if *input { ", with input" } else { "" };
+                format!("{}{input}", crate::domain::human_size(*size))
+            }
+        }
+    }
+}
+
+/// A registered public key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyEntry {
+    pub id: i64,
+    /// OpenSSH name (`ssh-ed25519`).
+    pub algorithm: String,
+    /// `SHA256:…`.
+    pub fingerprint: String,
+    pub comment: String,
+    /// Unix seconds.
+    pub added: i64,
+    pub last_used: Option<i64>,
 }

@@ -92,6 +92,13 @@ pub trait Screen: CloneScreen + std::fmt::Debug + Send {
         false
     }
 
+    /// While something on the screen moves by itself (a replay playing): how many
+    /// milliseconds apart it wants [`Msg::Clock`]. The session loop sends them; the
+    /// screen never reads a clock itself.
+    fn clock_every(&self) -> Option<u64> {
+        None
+    }
+
     /// Rows the screen needs: when the body is shorter, it may draw over the title bar
     /// too (the enrolment QR code needs every row there is).
     fn min_height(&self) -> u16 {

@@ -544,3 +544,123 @@ async fn rsa_keys_log_in_with_sha2_signatures_and_never_with_sha1() {
     disconnect(conn).await;
     server.stop().await;
 }
+
+/// The SHA256 fingerprint moat registered for `user`'s only key.
+async fn registered_fingerprint(server: &TestServer, user: &str) -> String {
+    // `user` is one of the test's own names.
+    sqlx::query_scalar(&format!(
+        "SELECT k.fingerprint FROM moat_user_keys k JOIN moat_users u ON u.id = k.user_id \
+         WHERE u.username = '{user}'"
+    ))
+    .fetch_one(server.store.pool())
+    .await
+    .expect("a key")
+}
+
+async fn audit_count(server: &TestServer, actor: &str, action: &str, outcome: &str) -> i64 {
+    sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM moat_audit_log WHERE actor = '{actor}' AND action = '{action}' \
+         AND outcome = '{outcome}'"
+    ))
+    .fetch_one(server.store.pool())
+    .await
+    .unwrap()
+}
+
+on_every_database! {
+    async fn keys_in_the_console_add_with_step_up_list_and_remove() {
+        const ENTER: &[u8] = b"\r";
+        // A fresh code is needed 2 s after the last one (the login's).
+        let mut server = TestServer::start_with(|c| c.accounts.step_up_secs = 2, None).await;
+        server.add_user("kim", false).await;
+        let key = new_key();
+        let line = key.public_key().to_openssh().unwrap();
+
+        let conn = login(&server, "kim").await;
+        let mut c = Console::open(&conn, 160, 30, "xterm").await;
+        c.wait_for(" moat").await;
+        c.keys(&[b":", b"keys", ENTER]).await;
+        c.wait_for("no keys yet").await;
+
+        // A line that is no key: the reason at once (no code asked), and the line is gone.
+        c.send(b"a").await;
+        c.wait_for("paste public key").await;
+        c.keys(&[b"\x1b[200~ssh-ed25519 AAAAnotakey laptop\x1b[201~", ENTER]).await;
+        let refused = c.wait_for("key not added").await;
+        assert!(refused.contains("not an OpenSSH public key"), "{refused}");
+        assert!(!refused.contains("Verification code") && !refused.contains("AAAAnotakey"), "{refused}");
+        c.send(b"a").await;
+        let empty = c.wait_for("paste public key").await;
+        assert!(!empty.contains("notakey"), "the bad line is not kept: {empty}");
+        c.send(b"\x1b").await;
+
+        // A key: pasted, then a fresh code, then listed.
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        c.send(b"a").await;
+        c.wait_for("paste public key").await;
+        c.keys(&[format!("\x1b[200~{line}\x1b[201~").as_bytes(), ENTER]).await;
+        c.wait_for("Verification code (step-up)").await;
+        assert_eq!(
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM moat_user_keys")
+                .fetch_one(server.store.pool())
+                .await
+                .unwrap(),
+            0,
+            "nothing added before the code"
+        );
+        let code = server.next_code("kim");
+        c.keys(&[code.as_bytes(), ENTER]).await;
+        c.wait_for("key added: SHA256:").await;
+        let fp = registered_fingerprint(&server, "kim").await;
+        let listed = c.wait_for(&fp).await;
+        assert!(listed.contains("ssh-ed25519") && listed.contains("test") && listed.contains("never"), "{listed}");
+        assert_eq!(audit_count(&server, "kim", "user_key_add", "success").await, 1);
+
+        // Removed after a question naming it (within the code's window: no new code).
+        c.send(b"x").await;
+        c.wait_for(&format!("Remove your key {fp} (\"test\")?")).await;
+        c.send(b"y").await;
+        c.wait_for("no keys yet").await;
+        assert_eq!(audit_count(&server, "kim", "user_key_remove", "success").await, 1);
+        c.send(b"\x03").await;
+        c.wait_closed().await;
+        disconnect(conn).await;
+
+        // Not a manager: another user's keys are refused, and the refusal audited.
+        add_key(&server, "kim", &key).await;
+        let jane = session_actor(&server, "jane").await;
+        use moat::tui::protocol::{ManageCmd, Panel};
+        for cmd in [
+            ManageCmd::Load(Panel::Keys(Some("kim".into()))),
+            ManageCmd::RemoveKey { user: Some("kim".into()), id: 1 },
+        ] {
+            match server.sessions.execute(&jane, moat::tui::Cmd::Manage(cmd)).await {
+                Some(moat::tui::Msg::Failed(why)) => {
+                    assert!(why.starts_with("permission denied"), "{why}")
+                }
+                Some(moat::tui::Msg::StepUp(_)) => {}
+                other => panic!("not refused: {other:?}"),
+            }
+        }
+        assert!(audit_count(&server, "jane", "keys", "denied").await >= 1);
+
+        // A manager: `K` on `:users` shows kim's keys and removes one.
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 160, 30, "xterm").await;
+        c.wait_for("post_tags").await;
+        c.keys(&[b":", b"users", ENTER]).await;
+        c.wait_for("kim").await;
+        c.keys(&[b"G", b"K"]).await;
+        c.wait_for("keys of kim").await;
+        c.wait_for(&fp).await;
+        c.send(b"x").await;
+        c.wait_for(&format!("Remove the key of kim {fp}")).await;
+        c.send(b"y").await;
+        c.wait_for("kim has no keys").await;
+        assert_eq!(audit_count(&server, "admin", "user_key_remove", "success").await, 1);
+        c.send(b"\x03").await;
+        c.wait_closed().await;
+        disconnect(conn).await;
+        server.stop().await;
+    }
+}

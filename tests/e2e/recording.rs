@@ -725,3 +725,112 @@ async fn a_server_killed_mid_session_leaves_a_readable_recording_that_is_sealed_
     assert!(report.contains("recordings intact: 1"), "{report}");
     assert_eq!(ctx.seal_orphans(now + 600_000).await.unwrap(), 0, "once");
 }
+
+on_every_database! {
+    async fn the_console_replays_an_ended_session_with_its_markers() {
+        let mut server = TestServer::start().await;
+        let session = browse_and_edit(&server).await;
+        sealed(&server, &session.id).await;
+
+        // A superuser: `:sessions`, Tab to the ended ones, Enter replays the newest.
+        let conn = login(&server, "admin").await;
+        let mut c = Console::open(&conn, 120, 40, "xterm-256color").await;
+        c.wait_for("post_tags").await;
+        c.keys(&[b":", b"sessions", ENTER]).await;
+        c.wait_for("[live]").await;
+        c.send(b"\t").await;
+        c.wait_for(&session.id).await;
+        c.send(ENTER).await;
+        c.wait_for(&format!("replay {} (admin)", session.id)).await;
+        // Paused, at the end: the last screen the client saw (the saved row).
+        c.keys(&[b" ", b"G"]).await;
+        let end = c.wait_for("Recorded ✓").await;
+        assert!(end.contains("saved tags #3"), "{end}");
+        // From the start, `m` steps through the session's audit rows to the save.
+        c.send(b"g").await;
+        let mut found = String::new();
+        for _ in 0..10 {
+            c.send(b"m").await;
+            c.settle(Duration::from_millis(150)).await;
+            found = c.screen();
+            if found.contains("change tags 3") {
+                break;
+            }
+        }
+        assert!(found.contains("change tags 3 (success)"), "{found}");
+        assert!(found.contains("⏸"), "paused: {found}");
+        // Played on from the save: the clock moves by itself and the save shows.
+        c.keys(&[b"+", b"+", b" "]).await;
+        c.wait_for("saved tags #3").await;
+        c.send(b"\x1b").await;
+        c.wait_for("[ended]").await;
+        c.send(QUIT).await;
+        c.wait_closed().await;
+        disconnect(conn).await;
+        let replays: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM moat_audit_log WHERE action = 'view_recording' AND outcome = 'success'",
+        )
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(replays, 1, "the replay is audited");
+
+        // moat.view_recordings alone: the ended sessions are the screen (no live tab).
+        server.add_user("auditor", false).await;
+        commands::set_model_perms(
+            &server.config,
+            &Target::User("auditor".into()),
+            &["moat.view_recordings".to_string()],
+            true,
+            "t",
+            &mut Vec::new(),
+        )
+        .await
+        .unwrap();
+        let conn = login(&server, "auditor").await;
+        let mut c = Console::open(&conn, 120, 40, "xterm-256color").await;
+        c.wait_for(" moat").await;
+        c.keys(&[b":", b"sessions", ENTER]).await;
+        let listed = c.wait_for(&session.id).await;
+        assert!(!listed.contains("[live]") && !listed.contains("Tab"), "{listed}");
+        c.send(ENTER).await;
+        c.wait_for(&format!("replay {}", session.id)).await;
+        c.send(QUIT).await;
+        c.wait_closed().await;
+        disconnect(conn).await;
+
+        // Without it: no sessions screen, no tab; a forced attempt is refused and audited.
+        let conn = login(&server, "jane").await;
+        let mut c = Console::open(&conn, 120, 40, "xterm-256color").await;
+        c.wait_for(" moat").await;
+        c.keys(&[b":", b"sessions", ENTER]).await;
+        let refused = c.wait_for("permission denied").await;
+        assert!(!refused.contains("ended") && !refused.contains(&session.id), "{refused}");
+        c.send(QUIT).await;
+        c.wait_closed().await;
+        disconnect(conn).await;
+        let jane = session_actor(&server, "jane").await;
+        use moat::tui::protocol::{ManageCmd, Panel};
+        for cmd in [
+            moat::tui::Cmd::Replay { session: session.id.clone() },
+            moat::tui::Cmd::Manage(ManageCmd::Load(Panel::Ended)),
+        ] {
+            match server.sessions.execute(&jane, cmd).await {
+                Some(moat::tui::Msg::Failed(why)) => {
+                    assert!(why.starts_with("permission denied"), "{why}")
+                }
+                other => panic!("not refused: {other:?}"),
+            }
+        }
+        let denied: Vec<String> = sqlx::query_scalar(
+            "SELECT action FROM moat_audit_log WHERE actor = 'jane' AND outcome = 'denied' ORDER BY id",
+        )
+        .fetch_all(server.store.pool())
+        .await
+        .unwrap();
+        for action in ["sessions", "view_recording", "ended_sessions"] {
+            assert!(denied.iter().any(|a| a == action), "{action} in {denied:?}");
+        }
+        server.stop().await;
+    }
+}

@@ -587,7 +587,7 @@ fn awkward_page() -> Page {
 
 fn manage_loaded(app: &mut App, panel: moat::tui::protocol::Panel, rows: usize) {
     use moat::tui::protocol::{
-        GroupEntry, ManageMsg, Panel, PanelData, SessionEntry, UserEntry, Who,
+        GroupEntry, ManageMsg, Panel, PanelData, RecordingState, SessionEntry, UserEntry, Who,
     };
     let name = |i: usize| format!("user{i}_with_a_rather_long_name_日本");
     let data = match panel {
@@ -638,7 +638,51 @@ fn manage_loaded(app: &mut App, panel: moat::tui::protocol::Panel, rows: usize) 
                     ending: i % 4 == 0,
                 })
                 .collect(),
+            live: true,
+            replay: true,
         },
+        Panel::Keys(user) => PanelData::Keys {
+            name: user.clone().unwrap_or_else(|| "admin".into()),
+            user,
+            keys: (0..rows)
+                .map(|i| moat::tui::protocol::KeyEntry {
+                    id: i as i64 + 1,
+                    algorithm: if i % 2 == 0 {
+                        "ssh-ed25519".into()
+                    } else {
+                        "sk-ssh-ed25519@openssh.com".into()
+                    },
+                    fingerprint: format!("SHA256:{i}uPq7Yc0m1Xn2Lk3Jh4Gf5Ds6Aq7Wz8Ex9Rc0Vt1By2Nu"),
+                    comment: format!("{}@laptop-{i}\u{1b}[31m", name(i)),
+                    added: 1_767_261_000,
+                    last_used: (i % 3 != 2).then_some(1_767_261_500),
+                })
+                .collect(),
+        },
+        Panel::Ended => PanelData::Ended(
+            (0..rows)
+                .map(|i| moat::tui::protocol::EndedEntry {
+                    id: format!("{:016x}", i + 100),
+                    user: name(i),
+                    source_ip: "2001:db8::1".into(),
+                    started_ms: 1_767_261_000_000 - i as i64 * 3_600_000,
+                    ended_ms: (i % 5 != 4).then_some(1_767_261_754_000 - i as i64 * 3_600_000),
+                    recording: match i % 5 {
+                        0 => RecordingState::Sealed {
+                            size: 48_300,
+                            input: false,
+                        },
+                        1 => RecordingState::Sealed {
+                            size: 2_600_000,
+                            input: true,
+                        },
+                        2 => RecordingState::Removed,
+                        3 => RecordingState::None,
+                        _ => RecordingState::Unsealed,
+                    },
+                })
+                .collect(),
+        ),
         Panel::Row { model, pk } => PanelData::Row {
             model,
             pk,
@@ -1010,6 +1054,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         ("users", "users", Panel::Users),
         ("groups", "groups", Panel::Groups),
         ("sessions", "sessions", Panel::Sessions),
+        ("keys", "keys", Panel::Keys(None)),
     ] {
         let mut app = index_app();
         app.update(key(':'));
@@ -1023,6 +1068,17 @@ fn every_state() -> Vec<(&'static str, App)> {
             app.update(key('j'));
         }
         states.push((name, app.clone()));
+        if name == "sessions" {
+            app.update(msg_key(Key::Tab));
+            states.push(("ended sessions loading", app.clone()));
+            manage_loaded(&mut app, Panel::Ended, 40);
+            states.push(("ended sessions", app.clone()));
+            app.update(Msg::Replay(Box::new(replay_fixture())));
+            states.push(("replay", app.clone()));
+            app.update(Msg::Clock { now_ms: 10 });
+            app.update(Msg::Clock { now_ms: 20_000 });
+            states.push(("replay at its end", app.clone()));
+        }
         if name == "users" {
             app.update(key('n'));
             states.push(("new user prompt", app.clone()));
@@ -1356,6 +1412,85 @@ fn text_editor() {
     insta::assert_snapshot!(render(&mut app));
 }
 
+/// A recorded session of a console 80×24, drawn by moat's own backend: a list, then a
+/// record, with a save among its audit rows, and a wide character.
+fn replay_fixture() -> moat::tui::protocol::Replay {
+    use moat::recording::{Event, Kind};
+    use moat::tui::protocol::{Replay, ReplayMarker};
+    let out = |at_us: u64, data: String| Event {
+        at_us,
+        kind: Kind::Output,
+        data,
+    };
+    let mut first = String::from("\x1b[2J\x1b[1;1H\x1b[7m moat › posts");
+    first.push_str(&" ".repeat(62));
+    first.push_str("admin \x1b[0m");
+    for i in 1..=21 {
+        first.push_str(&format!(
+            "\x1b[{};1H {i:>3}  Post number {i}: notes from the on-call 日本",
+            i + 1
+        ));
+    }
+    first.push_str("\x1b[24;1H\x1b[30;47m row 1 of 2,000   Enter open  / search  e edit\x1b[0m");
+    Replay {
+        session_id: "0123456789abcdef".into(),
+        user: "alice".into(),
+        width: 80,
+        height: 24,
+        events: vec![
+            out(0, first),
+            out(
+                4_000_000,
+                "\x1b[3;1H\x1b[1m   1  Recorded ✓ title\x1b[0m\x1b[K\x1b[24;1H\x1b[30;42m saved posts #1\x1b[K\x1b[0m"
+                    .into(),
+            ),
+            out(9_000_000, "\x1b[24;1H\x1b[0m row 1 of 2,000\x1b[K".into()),
+        ],
+        markers: vec![
+            ReplayMarker {
+                at_us: 0,
+                entry: 41,
+                action: "login".into(),
+                model: None,
+                pk: None,
+                outcome: "success".into(),
+            },
+            ReplayMarker {
+                at_us: 3_900_000,
+                entry: 42,
+                action: "change".into(),
+                model: Some("posts".into()),
+                pk: Some("1".into()),
+                outcome: "success".into(),
+            },
+        ],
+        sealed: true,
+        truncated: false,
+    }
+}
+
+#[test]
+fn replay_screen() {
+    let mut app = index_app();
+    command(&mut app, "sessions");
+    app.update(Msg::Replay(Box::new(replay_fixture())));
+    insta::assert_snapshot!("replay_start", render(&mut app));
+    // `m`: to the save, paused there; the row as it was saved.
+    app.update(key(' '));
+    app.update(key('m'));
+    insta::assert_snapshot!("replay_at_marker", render(&mut app));
+    // Played on at ×2: the clock's ticks move it, and it stops at the end.
+    app.update(key('+'));
+    app.update(key(' '));
+    app.update(Msg::Clock { now_ms: 1_000 });
+    app.update(Msg::Clock { now_ms: 2_000 });
+    let screen = render(&mut app);
+    assert!(screen.contains("0:05 / 0:09 ×2"), "{screen}");
+    app.update(Msg::Clock { now_ms: 60_000 });
+    let screen = render(&mut app);
+    assert!(screen.contains("⏸ 0:09 / 0:09"), "{screen}");
+}
+
 #[test]
 fn management_screens() {
     use moat::tui::protocol::Panel;
@@ -1383,6 +1518,34 @@ fn management_screens() {
     command(&mut app, "sessions");
     manage_loaded(&mut app, Panel::Sessions, 3);
     insta::assert_snapshot!("sessions", render(&mut app));
+    app.update(msg_key(Key::Tab));
+    manage_loaded(&mut app, Panel::Ended, 5);
+    insta::assert_snapshot!("sessions_ended", render(&mut app));
+
+    let mut app = index_app();
+    command(&mut app, "keys");
+    manage_loaded(&mut app, Panel::Keys(None), 3);
+    insta::assert_snapshot!("keys", render(&mut app));
+    app.update(key('x'));
+    insta::assert_snapshot!("keys_remove", render(&mut app));
+    app.update(key('n'));
+    app.update(key('a'));
+    app.update(Msg::Input(Input::Paste(format!(
+        "ssh-ed25519 {} alice@laptop",
+        "AAAAC3NzaC1lZDI1NTE5AAAAIL".repeat(3)
+    ))));
+    insta::assert_snapshot!("keys_add_prompt", render(&mut app));
+
+    let mut app = index_app();
+    command(&mut app, "users");
+    manage_loaded(&mut app, Panel::Users, 4);
+    app.update(key('K'));
+    manage_loaded(
+        &mut app,
+        Panel::Keys(Some("user0_with_a_rather_long_name_日本".into())),
+        0,
+    );
+    insta::assert_snapshot!("user_keys_empty", render(&mut app));
 
     let mut app = list_app();
     app.update(key('j'));

@@ -6,8 +6,10 @@
 //!   field; [`filter`]: a column's values to filter by; [`conflict`]: a save refused
 //!   because the row changed; [`history`]: a row's audit trail; [`audit`]: the audit
 //!   viewer; [`menu`]: a choice among a few (the bulk actions).
-//! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`].
-//! - [`enrol`], [`password`]: setting up an account and changing a password.
+//! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`];
+//!   [`replay`]: a recorded session played back (from `:sessions`).
+//! - [`enrol`], [`password`]: setting up an account and changing a password; [`keys`]:
+//!   one's own SSH public keys (and a user's, from `:users`).
 
 pub mod audit;
 pub mod conflict;
@@ -18,11 +20,13 @@ pub mod form;
 pub mod groups;
 pub mod history;
 pub mod index;
+pub mod keys;
 pub mod list;
 pub mod manage;
 pub mod menu;
 pub mod password;
 pub mod record;
+pub mod replay;
 pub mod row_perms;
 pub mod sessions;
 pub mod text;
@@ -37,10 +41,12 @@ pub use form::FormScreen;
 pub use groups::{GroupScreen, GroupsScreen};
 pub use history::HistoryScreen;
 pub use index::IndexScreen;
+pub use keys::KeysScreen;
 pub use list::ListScreen;
 pub use menu::MenuScreen;
 pub use password::PasswordScreen;
 pub use record::RecordScreen;
+pub use replay::ReplayScreen;
 pub use row_perms::RowPermsScreen;
 pub use sessions::SessionsScreen;
 pub use text::TextScreen;

@@ -75,6 +75,10 @@ impl Screen for UsersScreen {
                 ),
                 ManageCmd::ResetTwoFactor { user: name },
             ),
+            Key::Char('K') => {
+                let (screen, cmds) = super::KeysScreen::open(Some(name));
+                Action::push(screen, cmds)
+            }
             Key::Char('u') => ask(
                 format!("Clear the failed-login counts and lockouts of {who}?"),
                 ManageCmd::Unlock { user: name },
@@ -150,6 +154,7 @@ impl Screen for UsersScreen {
             Hint::new("n", "new"),
             Hint::new("x", "disable/enable").when(any),
             Hint::new("u", "unlock").when(any),
+            Hint::new("K", "keys").when(any),
             Hint::new("t", "reset 2FA").when(any && self.superuser),
             Hint::new("Esc", "back"),
         ]);
