@@ -234,6 +234,15 @@ on_every_database! {
         let dir = tempfile::tempdir().unwrap();
         // Four entries from before the audit key existed.
         let store = trail(dir.path(), 4).await;
+        // On SQLite the pool is closed while the CLI processes below write the file: a
+        // file opened and closed in this process meanwhile would drop the pool's POSIX
+        // locks on it, and the database then reads as malformed (seen under load).
+        let store = if current_db() == Db::Sqlite {
+            store.close().await;
+            None
+        } else {
+            Some(store)
+        };
         let mut config = std::fs::read_to_string(dir.path().join("moat.toml")).unwrap();
         config.push_str("[argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n");
         std::fs::write(dir.path().join("moat.toml"), config).unwrap();
@@ -278,10 +287,9 @@ on_every_database! {
             .and_then(|h| h.split(';').next())
             .unwrap()
             .to_string();
-        let store = if current_db() == Db::Sqlite {
-            // Closed first: opening and closing the file in this process would drop the
-            // pool's POSIX locks on it, which corrupts a database other processes write.
-            store.close().await;
+        let store = if let Some(store) = store {
+            store
+        } else {
             let db = std::fs::read(dir.path().join("moat.db")).unwrap();
             let wal = std::fs::read(dir.path().join("moat.db-wal")).unwrap_or_default();
             for bytes in [db, wal] {
@@ -293,8 +301,6 @@ on_every_database! {
             Store::connect(&format!("sqlite://{}", dir.path().join("moat.db").display()))
                 .await
                 .unwrap()
-        } else {
-            store
         };
 
         // What MACs cannot see: the tail cut. A head kept elsewhere does.
