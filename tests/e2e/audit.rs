@@ -22,6 +22,7 @@ async fn trail(dir: &std::path::Path, n: usize) -> Store {
     let url = match current_db() {
         Db::Sqlite => format!("sqlite://{}", dir.join("moat.db").display()),
         Db::Postgres => moat::store::testing::fresh_postgres_url().await.unwrap(),
+        Db::Mysql => crate::common::fresh_mysql_url().await,
     };
     std::fs::write(
         dir.join("moat.toml"),

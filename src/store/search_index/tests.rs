@@ -6,7 +6,9 @@ use crate::domain::{
     Filter, FilterOp, Listing, Page, PageAnchor, RowCount, RowFilter, SearchPath, Sort, TableInfo,
     Value,
 };
-use crate::store::test_support::{create_tables, on_every_database, plain_user};
+use crate::store::test_support::{
+    create_tables, on_sqlite_and_postgres as on_every_database, plain_user,
+};
 use crate::store::{AuditEntry, Dialect, Principal, Store};
 
 /// Titles that try the edges: case (ASCII and not), LIKE wildcards, FTS5 syntax, quotes,
@@ -64,7 +66,7 @@ async fn table(store: &Store, rows: usize) -> TableInfo {
 
 fn docs(store: &Store) -> &'static str {
     match store.dialect() {
-        Dialect::Sqlite => "docs",
+        Dialect::Sqlite | Dialect::Mysql => "docs",
         Dialect::Postgres => "public.docs",
     }
 }
