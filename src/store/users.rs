@@ -334,20 +334,56 @@ impl Store {
         .await?
         .map(|r| sql::flag(&r, "m"))
         .transpose()?;
-        let inserted = sql::query(self.dialect,
-            "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, last_step, created_at) \
-             VALUES (?, ?, TRUE, TRUE, ?, ?) \
-             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, sealed = TRUE, \
-                 confirmed = TRUE, last_step = excluded.last_step, created_at = excluded.created_at \
-             WHERE moat_totp_devices.confirmed = FALSE",
-        )
-        .bind(user_id)
-        .bind(sealed)
-        .bind(step)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let inserted = if self.dialect == super::Dialect::Mysql {
+            // MySQL's upsert has no WHERE: the same under the write lock, in two steps.
+            let confirmed = sql::query(
+                self.dialect,
+                "SELECT confirmed = TRUE AS c FROM moat_totp_devices WHERE user_id = ?",
+            )
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| sql::flag(&r, "c"))
+            .transpose()?;
+            let q = match confirmed {
+                Some(true) => None,
+                Some(false) => Some(
+                    "UPDATE moat_totp_devices SET secret = ?, sealed = TRUE, confirmed = TRUE, \
+                     last_step = ?, created_at = ? WHERE user_id = ?",
+                ),
+                None => Some(
+                    "INSERT INTO moat_totp_devices \
+                       (secret, sealed, confirmed, last_step, created_at, user_id) \
+                     VALUES (?, TRUE, TRUE, ?, ?, ?)",
+                ),
+            };
+            match q {
+                None => 0,
+                Some(q) => sql::query(self.dialect, q)
+                    .bind(sealed)
+                    .bind(step)
+                    .bind(now)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+            }
+        } else {
+            sql::query(self.dialect,
+                "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, last_step, created_at) \
+                 VALUES (?, ?, TRUE, TRUE, ?, ?) \
+                 ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, sealed = TRUE, \
+                     confirmed = TRUE, last_step = excluded.last_step, created_at = excluded.created_at \
+                 WHERE moat_totp_devices.confirmed = FALSE",
+            )
+            .bind(user_id)
+            .bind(sealed)
+            .bind(step)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
         if in_setup != Some(true) || inserted != 1 {
             return Err(StoreError::Conflict(
                 "two-factor authentication is already set up for this account: log in again".into(),
