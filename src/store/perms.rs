@@ -629,6 +629,26 @@ mod tests {
                 )
                 .await
                 .unwrap();
+            // Granting what is held already changes nothing, and says so (on every
+            // database: MySQL's upsert counts a found row as affected).
+            assert!(!store
+                .set_object_perm(
+                    Principal::User(jane),
+                    "delete_posts",
+                    "posts",
+                    "3",
+                    true,
+                    &audit(),
+                )
+                .await
+                .unwrap());
+            assert_eq!(
+                store
+                    .set_model_perms(Principal::User(jane), &["view_tags".into()], true, &audit())
+                    .await
+                    .unwrap(),
+                0
+            );
 
             let g = store.grants(jane).await.unwrap();
             assert!(g.is_active && !g.is_superuser);

@@ -131,27 +131,48 @@ fn numbered_static(sql: &'static str) -> &'static str {
 
 /// MySQL has no `ON CONFLICT`: moat's upserts become `ON DUPLICATE KEY UPDATE`.
 /// `ON CONFLICT (…) DO UPDATE SET a = excluded.a` → `ON DUPLICATE KEY UPDATE a =
-/// VALUES(a)`; `ON CONFLICT DO NOTHING` → an update of the first inserted column to
-/// itself (a no-op that, unlike `INSERT IGNORE`, keeps every other error an error).
-/// Only moat's own statements are rewritten (the texts in this room), never values.
+/// VALUES(a)`. `INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING` → an insert
+/// of the row only where no row has those very values (so a row already there counts as
+/// no change: MySQL counts a row its upsert found as affected), and a no-op update on
+/// any other duplicate key (unlike `INSERT IGNORE`, every other error stays an error:
+/// no silent truncation). Only moat's own statements are rewritten (the texts in this
+/// room, whose values hold no commas or parentheses), never values.
 pub fn mysql_upserts(sql: &str) -> String {
-    if let Some(at) = sql.find("ON CONFLICT DO NOTHING") {
-        let first = sql
-            .find("INSERT INTO")
-            .and_then(|i| sql[i..].find('(').map(|j| i + j + 1))
-            .map(|start| {
-                sql[start..]
-                    .split([',', ')'])
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-            })
-            .unwrap_or_default();
-        return format!(
-            "{}ON DUPLICATE KEY UPDATE {first} = {first}{}",
-            &sql[..at],
-            &sql[at + "ON CONFLICT DO NOTHING".len()..]
-        );
+    if let Some(at) = sql.find(" ON CONFLICT DO NOTHING") {
+        let rewritten = (|| {
+            let head = sql.get(..at)?;
+            let rest = head.strip_prefix("INSERT INTO ")?;
+            let (table, rest) = rest.split_once(" (")?;
+            let (columns, rest) = rest.split_once(')')?;
+            let values = rest.trim().strip_prefix("VALUES (")?.strip_suffix(')')?;
+            let columns: Vec<&str> = columns.split(',').map(str::trim).collect();
+            let values: Vec<&str> = values.split(',').map(str::trim).collect();
+            if columns.len() != values.len() {
+                return None;
+            }
+            let select: Vec<String> = values
+                .iter()
+                .zip(&columns)
+                .map(|(v, c)| format!("{v} AS {c}"))
+                .collect();
+            let same: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{table}.{c} = n.{c}"))
+                .collect();
+            Some(format!(
+                "INSERT INTO {table} ({}) SELECT * FROM (SELECT {}) AS n \
+                 WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {}) \
+                 ON DUPLICATE KEY UPDATE {first} = {table}.{first}{}",
+                columns.join(", "),
+                select.join(", "),
+                same.join(" AND "),
+                &sql[at + " ON CONFLICT DO NOTHING".len()..],
+                first = columns[0],
+            ))
+        })();
+        if let Some(r) = rewritten {
+            return r;
+        }
     }
     if let Some(at) = sql.find("ON CONFLICT (") {
         if let Some(set) = sql[at..].find("DO UPDATE SET") {
@@ -764,8 +785,10 @@ mod tests {
     #[test]
     fn mysql_upserts_are_rewritten() {
         assert_eq!(
-            mysql_upserts("INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING"),
-            "INSERT INTO t (a, b) VALUES (?, ?) ON DUPLICATE KEY UPDATE a = a"
+            mysql_upserts("INSERT INTO t (a, b) VALUES ('k', ?) ON CONFLICT DO NOTHING"),
+            "INSERT INTO t (a, b) SELECT * FROM (SELECT 'k' AS a, ? AS b) AS n \
+             WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.a = n.a AND t.b = n.b) \
+             ON DUPLICATE KEY UPDATE a = t.a"
         );
         assert_eq!(
             mysql_upserts(
