@@ -4,7 +4,8 @@
 //!   metric (`MOAT_REVISION`, see [`revision`]);
 //! - the PostgreSQL variants of the tests are compiled as runnable when
 //!   `MOAT_TEST_POSTGRES_URL` is set, and as ignored tests (reason: the variable is unset)
-//!   otherwise, so that `cargo test` says it skipped them. See `src/store/testing.rs`.
+//!   otherwise, so that `cargo test` says it skipped them; the MySQL/MariaDB variants
+//!   likewise with `MOAT_TEST_MYSQL_URL`. See `src/store/testing.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +15,11 @@ fn main() {
     println!("cargo::rerun-if-env-changed=MOAT_TEST_POSTGRES_URL");
     if std::env::var_os("MOAT_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=moat_postgres");
+    }
+    println!("cargo::rustc-check-cfg=cfg(moat_mysql)");
+    println!("cargo::rerun-if-env-changed=MOAT_TEST_MYSQL_URL");
+    if std::env::var_os("MOAT_TEST_MYSQL_URL").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=moat_mysql");
     }
     println!("cargo::rerun-if-env-changed=MOAT_REVISION");
     println!("cargo::rustc-env=MOAT_REVISION={}", revision());

@@ -48,7 +48,8 @@ pub enum ConfigError {
 pub struct Config {
     /// Address the SSH server listens on.
     pub listen: String,
-    /// `sqlite://path` (created if missing) or `postgres://user@host/db` (must exist).
+    /// `sqlite://path` (created if missing), `postgres://user@host/db` or
+    /// `mysql://user@host/db` (`mariadb://` too; must exist).
     pub database_url: String,
     /// PostgreSQL: the schemas whose tables the console shows (moat's own tables live in
     /// schema `moat`, never shown). Ignored on SQLite.
@@ -716,7 +717,8 @@ impl Config {
         if crate::store::Dialect::of_url(&self.database_url).is_none() {
             return Err(invalid(
                 "database_url",
-                "must start with sqlite: or postgres:// (or postgresql://)".into(),
+                "must start with sqlite:, postgres:// (or postgresql://), mysql:// or mariadb://"
+                    .into(),
             ));
         }
         if self.database_schemas.is_empty() || self.database_schemas.iter().any(|s| s == "moat") {

@@ -46,8 +46,22 @@ pub struct ColumnInfo {
     pub default: Option<String>,
     /// 1-based position in the primary key, 0 if not part of it.
     pub pk_ordinal: u32,
-    /// PostgreSQL: the column's type as the catalog names it. `None` on SQLite.
+    /// PostgreSQL: the column's type as the catalog names it; MySQL: `mysql` and the
+    /// column's `DATA_TYPE` (see `store::sql::MYSQL_TYPES`). `None` on SQLite.
     pub pg_type: Option<PgType>,
+}
+
+/// The start of [`ColumnInfo::default`] for a generated column (MySQL: its expression
+/// follows). The database computes its value: it is never written.
+pub const GENERATED: &str = "GENERATED ALWAYS AS ";
+
+impl ColumnInfo {
+    /// Whether the database computes this column's value (never written by moat).
+    pub fn generated(&self) -> bool {
+        self.default
+            .as_deref()
+            .is_some_and(|d| d.starts_with(GENERATED))
+    }
 }
 
 /// What kind of value a column holds, from its declared type: how the console shows,
@@ -96,6 +110,28 @@ impl ColumnKind {
         }
     }
 
+    /// A MySQL column's kind by its `DATA_TYPE` and full `COLUMN_TYPE`: `tinyint(1)` is a
+    /// flag; DECIMAL and BIGINT UNSIGNED keep every digit as text; binary types are blobs.
+    fn of_mysql(data_type: &str, column_type: &str) -> ColumnKind {
+        let full = column_type.to_ascii_lowercase();
+        match data_type {
+            "tinyint" if full.starts_with("tinyint(1)") => ColumnKind::Boolean,
+            "bool" | "boolean" => ColumnKind::Boolean,
+            "bigint" if full.contains("unsigned") => ColumnKind::Text,
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
+            | "bit" => ColumnKind::Integer,
+            "float" | "double" | "real" => ColumnKind::Real,
+            "date" => ColumnKind::Date,
+            "time" => ColumnKind::Time,
+            "datetime" | "timestamp" => ColumnKind::Timestamp,
+            "json" => ColumnKind::Json,
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
+                ColumnKind::Blob
+            }
+            _ => ColumnKind::Text,
+        }
+    }
+
     /// The kind of `col`: by its PostgreSQL type when it has one, else by SQLite's rules
     /// on the declared type.
     pub fn of_column(col: &ColumnInfo) -> ColumnKind {
@@ -104,6 +140,9 @@ impl ColumnKind {
         };
         if !t.labels.is_empty() {
             return ColumnKind::Choice;
+        }
+        if t.schema == "mysql" {
+            return ColumnKind::of_mysql(&t.name, &col.decl_type);
         }
         if t.schema != "pg_catalog" {
             return ColumnKind::Text;

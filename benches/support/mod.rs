@@ -210,6 +210,21 @@ pub async fn big_table(store: &moat::store::Store, rows: i64) {
              CREATE INDEX big_status ON public.big(status); \
              CREATE INDEX big_created ON public.big(created);"
         ),
+        // MySQL/MariaDB: the same rows, indexes after the load, then fresh statistics.
+        Dialect::Mysql => format!(
+            "SET SESSION max_recursive_iterations = 100000000; \
+             CREATE TABLE big (id BIGINT PRIMARY KEY, title VARCHAR(200) NOT NULL, body TEXT, \
+               status VARCHAR(20) NOT NULL, created DATETIME NOT NULL) DEFAULT CHARSET = utf8mb4; \
+             INSERT INTO big WITH RECURSIVE s(i) AS \
+               (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows}) \
+             SELECT i, CONCAT('Title number ', i), CONCAT('Body of row ', i, ' with some text'), \
+               CASE i % 3 WHEN 0 THEN 'draft' WHEN 1 THEN 'published' ELSE 'archived' END, \
+               FROM_UNIXTIME(1700000000 + i * 60) FROM s; \
+             CREATE INDEX big_title ON big(title); \
+             CREATE INDEX big_status ON big(status); \
+             CREATE INDEX big_created ON big(created); \
+             ANALYZE TABLE big;"
+        ),
     };
     sqlx::raw_sql(&sql).execute(store.pool()).await.unwrap();
     if store.dialect() == Dialect::Postgres {

@@ -122,6 +122,9 @@ impl Shown {
         let Some(col) = self.table.columns.get(i) else {
             return false;
         };
+        if col.generated() {
+            return false;
+        }
         let key = self.table.key_columns().contains(&col.name);
         // SQLite's INTEGER PRIMARY KEY (the rowid), or a PostgreSQL key with a default
         // (identity, serial): the database numbers new rows.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::audit::{append, AuditEntry};
 use super::bind::{bind_value, bind_value_scalar, value_json};
-use super::sql::{self, Column, Ident};
+use super::sql::{self, Column, Dialect, Ident};
 use super::{Store, StoreError};
 use crate::domain::{key_text, pk_text, Reference, RowCount, Schema, TableInfo, Value};
 
@@ -61,7 +61,7 @@ impl Store {
                     sql::slot_tuple(&columns),
                     REFERENCE_COUNT_LIMIT + 1
                 );
-                let q = sql::numbered(&q);
+                let q = self.dialect.sql(&q);
                 let values: Vec<Value> = values.into_iter().cloned().collect();
                 let args = Column::args(&columns, &values);
                 let mut query = sqlx::query_scalar::<_, i64>(&q);
@@ -140,7 +140,7 @@ async fn delete_on(
         sql::column_tuple(&keys),
         sql::slot_tuple(&keys)
     );
-    let q = sql::numbered(&q);
+    let q = Dialect::of_conn(tx).sql(&q);
     let args = Column::args(&keys, key);
     let mut query = sqlx::query(&q);
     for v in &args {
@@ -169,7 +169,7 @@ async fn delete_on(
             "DELETE FROM moat_user_object_perms WHERE model = ? AND pk = ?",
             "DELETE FROM moat_group_object_perms WHERE model = ? AND pk = ?",
         ] {
-            sql::query(statement)
+            sql::query(Dialect::of_conn(tx), statement)
                 .bind(&table.name)
                 .bind(&pk)
                 .execute(&mut *tx)
@@ -190,7 +190,7 @@ async fn delete_on(
                 "DELETE FROM {perms} WHERE model = ? AND pk NOT IN (SELECT {key} FROM {})",
                 Ident::table(child)
             );
-            let q = sql::numbered(&q);
+            let q = Dialect::of_conn(tx).sql(&q);
             sqlx::query(&q).bind(&child.name).execute(&mut *tx).await?;
         }
     }
@@ -294,11 +294,11 @@ mod tests {
                     ("p".to_string(), "2".to_string())
                 ]
             );
-            let before: String =
-                sqlx::query_scalar("SELECT before_json FROM moat_audit_log ORDER BY id DESC LIMIT 1")
-                    .fetch_one(store.pool())
-                    .await
-                    .unwrap();
+            let row = sqlx::query("SELECT before_json FROM moat_audit_log ORDER BY id DESC LIMIT 1")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            let before = crate::store::sql::text(&row, "before_json").unwrap().unwrap();
             assert_eq!(before, r#"{"id":1,"name":"one"}"#);
 
             // A row that others refer to without cascade cannot go; nothing changes.

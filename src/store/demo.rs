@@ -160,6 +160,55 @@ CREATE TABLE post_tags (
 );
 ";
 
+/// The same schema on MySQL and MariaDB, as Django would declare it there: VARCHAR where
+/// a value is unique (TEXT cannot be), DATETIME, an ENUM for the status, TINYINT(1) flags.
+const SCHEMA_MYSQL: &str = "
+CREATE TABLE authors (
+    id         BIGINT AUTO_INCREMENT PRIMARY KEY,
+    name       VARCHAR(200) NOT NULL,
+    email      VARCHAR(254) NOT NULL UNIQUE,
+    bio        LONGTEXT NULL,
+    is_active  TINYINT(1) NOT NULL DEFAULT 1,
+    joined_at  DATETIME(6) NOT NULL
+) DEFAULT CHARSET = utf8mb4;
+CREATE TABLE tags (
+    id    BIGINT AUTO_INCREMENT PRIMARY KEY,
+    name  VARCHAR(100) NOT NULL UNIQUE,
+    slug  VARCHAR(100) NOT NULL UNIQUE
+) DEFAULT CHARSET = utf8mb4;
+CREATE TABLE posts (
+    id            BIGINT AUTO_INCREMENT PRIMARY KEY,
+    author_id     BIGINT NOT NULL,
+    title         VARCHAR(300) NOT NULL,
+    slug          VARCHAR(300) NOT NULL UNIQUE,
+    body          LONGTEXT NOT NULL,
+    status        ENUM('draft', 'published', 'archived') NOT NULL,
+    published_at  DATETIME(6) NULL,
+    view_count    BIGINT NOT NULL DEFAULT 0,
+    rating        DOUBLE NULL,
+    created_at    DATETIME(6) NOT NULL,
+    INDEX idx_posts_status (status),
+    INDEX idx_posts_created_at (created_at),
+    CONSTRAINT posts_author_id FOREIGN KEY (author_id) REFERENCES authors(id)
+) DEFAULT CHARSET = utf8mb4;
+CREATE TABLE comments (
+    id           BIGINT AUTO_INCREMENT PRIMARY KEY,
+    post_id      BIGINT NOT NULL,
+    author_name  VARCHAR(200) NOT NULL,
+    body         LONGTEXT NOT NULL,
+    is_approved  TINYINT(1) NOT NULL,
+    created_at   DATETIME(6) NOT NULL,
+    CONSTRAINT comments_post_id FOREIGN KEY (post_id) REFERENCES posts(id) ON DELETE CASCADE
+) DEFAULT CHARSET = utf8mb4;
+CREATE TABLE post_tags (
+    post_id  BIGINT NOT NULL,
+    tag_id   BIGINT NOT NULL,
+    PRIMARY KEY (post_id, tag_id),
+    CONSTRAINT post_tags_post_id FOREIGN KEY (post_id) REFERENCES posts(id) ON DELETE CASCADE,
+    CONSTRAINT post_tags_tag_id FOREIGN KEY (tag_id) REFERENCES tags(id)
+) DEFAULT CHARSET = utf8mb4;
+";
+
 /// PostgreSQL: move each identity past the ids the load gave explicitly.
 const SYNC_IDENTITIES: [&str; 4] = [
     "SELECT setval(pg_get_serial_sequence('public.authors', 'id'), (SELECT MAX(id) FROM public.authors))",
@@ -181,7 +230,7 @@ struct Inserts {
 impl Inserts {
     fn new(dialect: Dialect) -> Inserts {
         let (ts, status, real, schema) = match dialect {
-            Dialect::Sqlite => ("?", "?", "?", ""),
+            Dialect::Sqlite | Dialect::Mysql => ("?", "?", "?", ""),
             Dialect::Postgres => (
                 "CAST(? AS timestamp)",
                 "CAST(? AS public.post_status)",
@@ -189,7 +238,7 @@ impl Inserts {
                 "public.",
             ),
         };
-        let n = |q: String| sql::numbered(&q);
+        let n = |q: String| dialect.sql(&q);
         Inserts {
             author: n(format!(
                 "INSERT INTO {schema}authors (id, name, email, bio, is_active, joined_at) \
@@ -229,16 +278,26 @@ impl Store {
         let dialect = self.dialect();
         let mut tx = self.begin_write().await?;
         let present: bool = match dialect {
-            Dialect::Sqlite => sql::query_scalar::<i64>(
+            Dialect::Sqlite => sql::query_scalar::<i64>(self.dialect,
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'authors')",
             )
             .fetch_one(&mut *tx)
             .await?
                 != 0,
             Dialect::Postgres => {
-                sql::query_scalar("SELECT to_regclass('public.authors') IS NOT NULL")
+                sql::query_scalar(self.dialect, "SELECT to_regclass('public.authors') IS NOT NULL")
                     .fetch_one(&mut *tx)
                     .await?
+            }
+            Dialect::Mysql => {
+                sql::query_scalar::<i64>(
+                    self.dialect,
+                    "SELECT COUNT(*) FROM information_schema.TABLES \
+                     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'authors'",
+                )
+                .fetch_one(&mut *tx)
+                .await?
+                    != 0
             }
         };
         if present {
@@ -252,6 +311,14 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::raw_sql(SCHEMA_POSTGRES).execute(&mut *tx).await?
+            }
+            Dialect::Mysql => {
+                // MySQL commits before each CREATE TABLE (DDL is not transactional): the
+                // tables are there from here on, and the rows go in one transaction of
+                // their own, committed below. A second loader waiting on the write lock
+                // then finds `authors` and leaves it alone.
+                sqlx::raw_sql(SCHEMA_MYSQL).execute(&mut *tx).await?;
+                sqlx::raw_sql("START TRANSACTION").execute(&mut *tx).await?
             }
         };
         let inserted = insert(&mut tx, &Inserts::new(dialect), rows).await?;

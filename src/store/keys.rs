@@ -70,11 +70,13 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin_write().await?;
-        let taken: Option<i64> =
-            sql::query_scalar("SELECT user_id FROM moat_user_keys WHERE fingerprint = ?")
-                .bind(key.fingerprint)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let taken: Option<i64> = sql::query_scalar(
+            self.dialect,
+            "SELECT user_id FROM moat_user_keys WHERE fingerprint = ?",
+        )
+        .bind(key.fingerprint)
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some(owner) = taken {
             return Err(StoreError::Conflict(if owner == user_id {
                 format!(
@@ -89,6 +91,7 @@ impl Store {
             }));
         }
         let id: i64 = sql::query_scalar(
+            self.dialect,
             "INSERT INTO moat_user_keys (user_id, algorithm, public_key, fingerprint, comment, \
                                          created_at) \
              VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -116,6 +119,7 @@ impl Store {
     /// The keys of `user_id`, oldest first.
     pub async fn user_keys(&self, user_id: i64) -> Result<Vec<UserKey>, StoreError> {
         let rows = sql::query(
+            self.dialect,
             "SELECT id, algorithm, fingerprint, comment, created_at, last_used_at \
              FROM moat_user_keys WHERE user_id = ? ORDER BY id",
         )
@@ -138,6 +142,7 @@ impl Store {
         let row = match which {
             KeySelector::Id(id) => {
                 sql::query(
+                    self.dialect,
                     "SELECT id, algorithm, fingerprint, comment, created_at, last_used_at \
                      FROM moat_user_keys WHERE user_id = ? AND id = ?",
                 )
@@ -148,6 +153,7 @@ impl Store {
             }
             KeySelector::Fingerprint(fp) => {
                 sql::query(
+                    self.dialect,
                     "SELECT id, algorithm, fingerprint, comment, created_at, last_used_at \
                      FROM moat_user_keys WHERE user_id = ? AND fingerprint = ?",
                 )
@@ -164,11 +170,12 @@ impl Store {
             }));
         };
         let key = user_key(&row)?;
-        sql::query("DELETE FROM moat_user_keys WHERE id = ?")
+        sql::query(self.dialect, "DELETE FROM moat_user_keys WHERE id = ?")
             .bind(key.id)
             .execute(&mut *tx)
             .await?;
         let ended = sql::query(
+            self.dialect,
             "UPDATE moat_sessions SET end_requested = TRUE, end_reason = ? \
              WHERE key_id = ? AND ended_at IS NULL AND end_requested = FALSE",
         )
@@ -195,30 +202,33 @@ impl Store {
         user_id: i64,
         fingerprint: &str,
     ) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sql::query_scalar(
-                "SELECT id FROM moat_user_keys WHERE user_id = ? AND fingerprint = ?",
-            )
-            .bind(user_id)
-            .bind(fingerprint)
-            .fetch_optional(&self.pool)
-            .await?,
+        Ok(sql::query_scalar(
+            self.dialect,
+            "SELECT id FROM moat_user_keys WHERE user_id = ? AND fingerprint = ?",
         )
+        .bind(user_id)
+        .bind(fingerprint)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Note that key `id` passed a login step at `now`.
     pub async fn key_used(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        sql::query("UPDATE moat_user_keys SET last_used_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sql::query(
+            self.dialect,
+            "UPDATE moat_user_keys SET last_used_at = ? WHERE id = ?",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// The names of `user_id`'s groups (stricter login rules apply per group).
     pub async fn user_group_names(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
         Ok(sql::query_scalar(
+            self.dialect,
             "SELECT g.name FROM moat_groups g \
              JOIN moat_user_groups ug ON ug.group_id = g.id WHERE ug.user_id = ? ORDER BY g.name",
         )

@@ -43,7 +43,7 @@ impl Store {
         let mut out = Vec::new();
         for key in keys {
             let q = format!("{SELECT} WHERE username = ? AND ip = ?");
-            let q = sql::numbered(&q);
+            let q = self.dialect.sql(&q);
             if let Some(r) = sqlx::query(&q)
                 .bind(&key.username)
                 .bind(&key.ip)
@@ -71,7 +71,7 @@ impl Store {
         let mut written = Vec::with_capacity(keys.len());
         for key in keys {
             let q = format!("{SELECT} WHERE username = ? AND ip = ?");
-            let q = sql::numbered(&q);
+            let q = self.dialect.sql(&q);
             let prev = sqlx::query(&q)
                 .bind(&key.username)
                 .bind(&key.ip)
@@ -80,7 +80,7 @@ impl Store {
                 .map(|r| counter(&r).map(|(_, c)| c))
                 .transpose()?;
             let next = update(key, prev);
-            sql::query(
+            sql::query(self.dialect,
                 "INSERT INTO moat_auth_failures \
                    (username, ip, failures, tier, first_failure_at, last_failure_at, locked_until) \
                  VALUES (?, ?, ?, ?, ?, ?, ?) \
@@ -105,11 +105,14 @@ impl Store {
 
     /// Forget the counter of one key (a successful login clears its pair).
     pub async fn clear_failure_counter(&self, key: &LockKey) -> Result<(), StoreError> {
-        sql::query("DELETE FROM moat_auth_failures WHERE username = ? AND ip = ?")
-            .bind(&key.username)
-            .bind(&key.ip)
-            .execute(&self.pool)
-            .await?;
+        sql::query(
+            self.dialect,
+            "DELETE FROM moat_auth_failures WHERE username = ? AND ip = ?",
+        )
+        .bind(&key.username)
+        .bind(&key.ip)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -120,6 +123,7 @@ impl Store {
         ip: &str,
     ) -> Result<Option<i64>, StoreError> {
         Ok(sql::query_scalar(
+            self.dialect,
             "SELECT last_success_at FROM moat_login_sources WHERE username = ? AND ip = ?",
         )
         .bind(username)
@@ -137,12 +141,16 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sql::query("DELETE FROM moat_auth_failures WHERE username = ? AND ip = ?")
-            .bind(username)
-            .bind(ip)
-            .execute(&mut *tx)
-            .await?;
         sql::query(
+            self.dialect,
+            "DELETE FROM moat_auth_failures WHERE username = ? AND ip = ?",
+        )
+        .bind(username)
+        .bind(ip)
+        .execute(&mut *tx)
+        .await?;
+        sql::query(
+            self.dialect,
             "INSERT INTO moat_login_sources (username, ip, last_success_at) VALUES (?, ?, ?) \
              ON CONFLICT (username, ip) DO UPDATE SET last_success_at = excluded.last_success_at",
         )
@@ -160,7 +168,7 @@ impl Store {
         &self,
     ) -> Result<Vec<(LockKey, FailureCounter)>, StoreError> {
         let q = format!("{SELECT} ORDER BY locked_until IS NULL, username, ip");
-        let q = sql::numbered(&q);
+        let q = self.dialect.sql(&q);
         sqlx::query(&q)
             .fetch_all(&self.pool)
             .await?
@@ -177,10 +185,15 @@ impl Store {
         ip: Option<&str>,
     ) -> Result<u64, StoreError> {
         let r = sql::query(
+            self.dialect,
             "DELETE FROM moat_auth_failures \
-             WHERE (?1 IS NULL OR username = ?1) AND (?2 IS NULL OR ip = ?2) \
-               AND (?1 IS NOT NULL OR ?2 IS NOT NULL)",
+             WHERE (? IS NULL OR username = ?) AND (? IS NULL OR ip = ?) \
+               AND (? IS NOT NULL OR ? IS NOT NULL)",
         )
+        .bind(username)
+        .bind(username)
+        .bind(ip)
+        .bind(ip)
         .bind(username)
         .bind(ip)
         .execute(&self.pool)

@@ -101,6 +101,19 @@ pub struct Store {
 /// The key of the PostgreSQL advisory lock every moat write transaction holds ("moat").
 const WRITE_LOCK: i64 = 0x6d6f_6174;
 
+/// MySQL: each connection's settings, so that no behaviour depends on the server's
+/// defaults. Times in UTC (TIMESTAMP values are shown and written as UTC); strict mode
+/// (a value that does not fit is an error, not a silent truncation); backslashes are
+/// plain characters in strings; `"` is a string quote, identifiers take backticks
+/// (no `ANSI_QUOTES`: see `sql::Ident`); `||` concatenates, as elsewhere; each
+/// statement of a transaction sees what committed before it (as on PostgreSQL).
+const MYSQL_SESSION: &str = "SET time_zone = '+00:00', \
+     sql_mode = 'STRICT_ALL_TABLES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT,NO_ZERO_IN_DATE,\
+NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+
+/// MySQL: each connection's transactions (a statement of its own).
+const MYSQL_ISOLATION: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
 /// Connections per instance.
 const POOL_SIZE: u32 = 8;
 
@@ -116,7 +129,7 @@ impl Store {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(url).ok_or_else(|| {
             StoreError::Conflict(format!(
-                "database_url must start with sqlite: or postgres:// (got {})",
+                "database_url must start with sqlite:, postgres://, mysql:// or mariadb:// (got {})",
                 url.split(':').next().unwrap_or_default()
             ))
         })?;
@@ -162,6 +175,23 @@ impl Store {
                     .connect(url)
                     .await?
             }
+            Dialect::Mysql => {
+                // sqlx knows MariaDB by MySQL's scheme.
+                let url = match url.strip_prefix("mariadb://") {
+                    Some(rest) => format!("mysql://{rest}"),
+                    None => url.to_string(),
+                };
+                options
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(MYSQL_SESSION).await?;
+                            conn.execute(MYSQL_ISOLATION).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
         };
         Ok(Store {
             pool,
@@ -204,6 +234,8 @@ impl Store {
                     .run(&self.pool)
                     .await?
             }
+            // sqlx serializes concurrent runs with a named lock (GET_LOCK).
+            Dialect::Mysql => sqlx::migrate!("migrations/mysql").run(&self.pool).await?,
         }
         Ok(())
     }
@@ -211,8 +243,9 @@ impl Store {
     /// A transaction for a write to moat's tables (and the audit row that goes with it).
     ///
     /// Writes are serialized: on SQLite by `BEGIN IMMEDIATE` (one writer per file), on
-    /// PostgreSQL by a transaction-scoped advisory lock, which every instance sharing the
-    /// database takes too. That keeps read-then-write sequences (failure counters, the
+    /// PostgreSQL by a transaction-scoped advisory lock, on MySQL by a lock on the one row
+    /// of `moat_write_lock` (released at commit or rollback, as the advisory lock is);
+    /// every instance sharing the database takes it too. That keeps read-then-write sequences (failure counters, the
     /// audit chain's previous hash, the last accepted TOTP step) exact across instances.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         match self.dialect {
@@ -221,6 +254,13 @@ impl Store {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+            Dialect::Mysql => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT id FROM moat_write_lock WHERE id = 1 FOR UPDATE")
                     .execute(&mut *tx)
                     .await?;
                 Ok(tx)
@@ -395,10 +435,54 @@ pub(crate) mod test_support {
             .unwrap()
     }
 
-    /// Define each test once, run on both databases: `name::sqlite` on a fresh in-memory
+    /// Define each test once, run on every database: `name::sqlite` on a fresh in-memory
     /// SQLite store, `name::postgres` on a fresh PostgreSQL database (ignored, with the
-    /// reason, when `MOAT_TEST_POSTGRES_URL` was unset at build time).
+    /// reason, when `MOAT_TEST_POSTGRES_URL` was unset at build time), `name::mysql` on a
+    /// fresh MySQL/MariaDB database (likewise with `MOAT_TEST_MYSQL_URL`).
     macro_rules! on_every_database {
+        ($(async fn $name:ident($store:ident: Store) $body:block)*) => {$(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn body($store: $crate::store::Store) $body
+
+                #[tokio::test]
+                async fn sqlite() {
+                    body($crate::store::test_support::memory_store().await).await
+                }
+
+                #[tokio::test]
+                #[cfg_attr(
+                    not(moat_postgres),
+                    ignore = "MOAT_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"
+                )]
+                async fn postgres() {
+                    let store = $crate::store::testing::postgres_store().await;
+                    body(store.expect("a PostgreSQL test database")).await
+                }
+
+                #[tokio::test]
+                #[cfg_attr(
+                    not(moat_mysql),
+                    ignore = "MOAT_TEST_MYSQL_URL is not set: MySQL/MariaDB run skipped"
+                )]
+                async fn mysql() {
+                    let (store, name) = $crate::store::testing::mysql_store()
+                        .await
+                        .expect("a MySQL test database");
+                    body(store.clone()).await;
+                    store.close().await;
+                    $crate::store::testing::drop_mysql_database(&name).await;
+                }
+            }
+        )*};
+    }
+    pub(crate) use on_every_database;
+
+    /// [`on_every_database!`] without MySQL: for what MySQL does not have (search
+    /// indexes, see `search_index::MYSQL_UNSUPPORTED`).
+    macro_rules! on_sqlite_and_postgres {
         ($(async fn $name:ident($store:ident: Store) $body:block)*) => {$(
             mod $name {
                 #[allow(unused_imports)]
@@ -423,7 +507,7 @@ pub(crate) mod test_support {
             }
         )*};
     }
-    pub(crate) use on_every_database;
+    pub(crate) use on_sqlite_and_postgres;
 
     /// Run `ddl` (statements without parameters) so that the tables it creates are the
     /// console's: on PostgreSQL in schema `public`, not moat's own.
@@ -432,6 +516,14 @@ pub(crate) mod test_support {
             super::Dialect::Sqlite => ddl.to_string(),
             super::Dialect::Postgres => {
                 format!("BEGIN; SET LOCAL search_path TO public; {ddl}; COMMIT;")
+            }
+            // Test DDL double-quotes identifiers (SQL standard): this connection only.
+            super::Dialect::Mysql => {
+                format!(
+                    "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES'); {}; \
+                     SET SESSION sql_mode = REPLACE(@@sql_mode, ',ANSI_QUOTES', '')",
+                    ddl.trim().trim_end_matches(';')
+                )
             }
         };
         sqlx::raw_sql(&sql).execute(store.pool()).await.unwrap();
@@ -442,6 +534,7 @@ pub(crate) mod test_support {
         match store.dialect() {
             super::Dialect::Sqlite => "INTEGER PRIMARY KEY",
             super::Dialect::Postgres => "SERIAL PRIMARY KEY",
+            super::Dialect::Mysql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
         }
     }
 

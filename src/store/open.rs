@@ -26,7 +26,7 @@ impl Store {
     /// Whether moat's tables are in this database (`moat migrate` or `moat serve` made
     /// them). A database the server refuses to answer is an error, not a "no".
     pub async fn initialized(&self) -> Result<bool, StoreError> {
-        match sql::query("SELECT 1 FROM moat_users WHERE 1 = 0")
+        match sql::query(self.dialect, "SELECT 1 FROM moat_users WHERE 1 = 0")
             .fetch_optional(&self.pool)
             .await
         {

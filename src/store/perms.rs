@@ -53,6 +53,7 @@ impl Store {
     /// The grants of `user_id` for the permission engine.
     pub async fn grants(&self, user_id: i64) -> Result<Grants, StoreError> {
         let user = sql::query(
+            self.dialect,
             "SELECT is_active = TRUE AS is_active, is_superuser = TRUE AS is_superuser \
              FROM moat_users WHERE id = ?",
         )
@@ -62,32 +63,41 @@ impl Store {
         let Some(user) = user else {
             return Ok(Grants::default()); // gone: inactive, nothing
         };
-        let model_perms: Vec<String> = sql::query_scalar(concat!(
-            "SELECT codename FROM moat_user_perms WHERE user_id = ? ",
-            "UNION SELECT codename FROM moat_group_perms WHERE group_id IN (",
-            user_groups!(),
-            ")"
-        ))
+        let model_perms: Vec<String> = sql::query_scalar(
+            self.dialect,
+            concat!(
+                "SELECT codename FROM moat_user_perms WHERE user_id = ? ",
+                "UNION SELECT codename FROM moat_group_perms WHERE group_id IN (",
+                user_groups!(),
+                ")"
+            ),
+        )
         .bind(user_id)
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let object_codes: Vec<(String, String)> = sql::query_as(concat!(
-            "SELECT DISTINCT model, codename FROM moat_user_object_perms WHERE user_id = ? ",
-            "UNION SELECT DISTINCT model, codename FROM moat_group_object_perms ",
-            "WHERE group_id IN (",
-            user_groups!(),
-            ")"
-        ))
+        let object_codes: Vec<(String, String)> = sql::query_as(
+            self.dialect,
+            concat!(
+                "SELECT DISTINCT model, codename FROM moat_user_object_perms WHERE user_id = ? ",
+                "UNION SELECT DISTINCT model, codename FROM moat_group_object_perms ",
+                "WHERE group_id IN (",
+                user_groups!(),
+                ")"
+            ),
+        )
         .bind(user_id)
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let groups: Vec<String> = sql::query_scalar(concat!(
-            "SELECT name FROM moat_groups WHERE id IN (",
-            user_groups!(),
-            ")"
-        ))
+        let groups: Vec<String> = sql::query_scalar(
+            self.dialect,
+            concat!(
+                "SELECT name FROM moat_groups WHERE id IN (",
+                user_groups!(),
+                ")"
+            ),
+        )
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
@@ -113,7 +123,7 @@ impl Store {
         model: &str,
         pk: &str,
     ) -> Result<HashSet<String>, StoreError> {
-        let codes: Vec<String> = sql::query_scalar(concat!(
+        let codes: Vec<String> = sql::query_scalar(self.dialect, concat!(
             "SELECT codename FROM moat_user_object_perms WHERE user_id = ? AND model = ? AND pk = ? ",
             "UNION SELECT codename FROM moat_group_object_perms ",
             "WHERE model = ? AND pk = ? AND group_id IN (",
@@ -144,7 +154,7 @@ impl Store {
             return Ok(out);
         }
         let marks = vec!["?"; pks.len()].join(", ");
-        let q = sql::numbered(&format!(
+        let q = self.dialect.sql(&format!(
             "SELECT pk, codename FROM moat_user_object_perms \
              WHERE user_id = ? AND model = ? AND pk IN ({marks}) \
              UNION SELECT pk, codename FROM moat_group_object_perms \
@@ -170,7 +180,7 @@ impl Store {
     /// The id of group `name`.
     pub async fn group_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
         Ok(
-            sql::query_scalar("SELECT id FROM moat_groups WHERE name = ?")
+            sql::query_scalar(self.dialect, "SELECT id FROM moat_groups WHERE name = ?")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -187,6 +197,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin_write().await?;
         let inserted: Result<i64, _> = sql::query_scalar(
+            self.dialect,
             "INSERT INTO moat_groups (name, created_at) VALUES (?, ?) RETURNING id",
         )
         .bind(name)
@@ -203,7 +214,7 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         for p in perms {
-            sql::query(
+            sql::query(self.dialect,
                 "INSERT INTO moat_group_perms (group_id, codename) VALUES (?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(id)
@@ -246,7 +257,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut changed = 0;
         for c in codenames {
-            changed += sql::query(statement)
+            changed += sql::query(self.dialect, statement)
                 .bind(id)
                 .bind(c)
                 .execute(&mut *tx)
@@ -292,7 +303,7 @@ impl Store {
             ),
         };
         let mut tx = self.begin_write().await?;
-        let changed = sql::query(statement)
+        let changed = sql::query(self.dialect, statement)
             .bind(id)
             .bind(codename)
             .bind(model)
@@ -309,6 +320,7 @@ impl Store {
     /// at `now`.
     pub async fn list_users(&self, now: i64) -> Result<Vec<UserRow>, StoreError> {
         let rows = sql::query(
+            self.dialect,
             "SELECT u.id, u.username, u.is_superuser = TRUE AS is_superuser, \
                     u.is_active = TRUE AS is_active, \
                EXISTS (SELECT 1 FROM moat_auth_failures f \
@@ -319,6 +331,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let memberships: Vec<(i64, String)> = sql::query_as(
+            self.dialect,
             "SELECT ug.user_id, g.name FROM moat_user_groups ug \
              JOIN moat_groups g ON g.id = ug.group_id ORDER BY g.name",
         )
@@ -350,6 +363,7 @@ impl Store {
         group_id: i64,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
         Ok(sql::query_as(
+            self.dialect,
             "SELECT codename, model, pk FROM moat_group_object_perms WHERE group_id = ? \
              ORDER BY model, pk, codename",
         )
@@ -365,6 +379,7 @@ impl Store {
         pk: &str,
     ) -> Result<Vec<(Principal, String, String)>, StoreError> {
         let rows: Vec<(String, i64, String, String)> = sql::query_as(
+            self.dialect,
             "SELECT 'user', u.id, u.username, p.codename FROM moat_user_object_perms p \
                JOIN moat_users u ON u.id = p.user_id WHERE p.model = ? AND p.pk = ? \
              UNION ALL SELECT 'group', g.id, g.name, p.codename FROM moat_group_object_perms p \
@@ -398,12 +413,15 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let n = sql::query("DELETE FROM moat_user_groups WHERE user_id = ? AND group_id = ?")
-            .bind(user_id)
-            .bind(group_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sql::query(
+            self.dialect,
+            "DELETE FROM moat_user_groups WHERE user_id = ? AND group_id = ?",
+        )
+        .bind(user_id)
+        .bind(group_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
         Ok(n > 0)
@@ -418,7 +436,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for g in group_ids {
-            sql::query("INSERT INTO moat_user_groups (user_id, group_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            sql::query(self.dialect, "INSERT INTO moat_user_groups (user_id, group_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
                 .bind(user_id)
                 .bind(g)
                 .execute(&mut *tx)
@@ -438,12 +456,15 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sql::query("UPDATE moat_users SET is_active = ?, updated_at = ? WHERE id = ?")
-            .bind(active)
-            .bind(now)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        sql::query(
+            self.dialect,
+            "UPDATE moat_users SET is_active = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(active)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
         if !active {
             let now_ms = audit.at_ms.max(now.saturating_mul(1000));
             super::sessions::request_user_end(&mut tx, user_id, "account disabled", now_ms).await?;
@@ -455,20 +476,25 @@ impl Store {
 
     /// Every group with its members and permissions, by name.
     pub async fn list_groups(&self) -> Result<Vec<GroupInfo>, StoreError> {
-        let groups: Vec<(i64, String)> =
-            sql::query_as("SELECT id, name FROM moat_groups ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
+        let groups: Vec<(i64, String)> = sql::query_as(
+            self.dialect,
+            "SELECT id, name FROM moat_groups ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let members: Vec<(i64, String)> = sql::query_as(
+            self.dialect,
             "SELECT ug.group_id, u.username FROM moat_user_groups ug \
              JOIN moat_users u ON u.id = ug.user_id ORDER BY u.username",
         )
         .fetch_all(&self.pool)
         .await?;
-        let perms: Vec<(i64, String)> =
-            sql::query_as("SELECT group_id, codename FROM moat_group_perms ORDER BY codename")
-                .fetch_all(&self.pool)
-                .await?;
+        let perms: Vec<(i64, String)> = sql::query_as(
+            self.dialect,
+            "SELECT group_id, codename FROM moat_group_perms ORDER BY codename",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(groups
             .into_iter()
             .map(|(id, name)| GroupInfo {
@@ -490,6 +516,7 @@ impl Store {
     /// What `user_id` holds and through what.
     pub async fn perm_listing(&self, user_id: i64) -> Result<PermListing, StoreError> {
         let Some(user) = sql::query(
+            self.dialect,
             "SELECT is_active = TRUE AS is_active, is_superuser = TRUE AS is_superuser \
              FROM moat_users WHERE id = ?",
         )
@@ -499,26 +526,32 @@ impl Store {
         else {
             return Ok(PermListing::default());
         };
-        let groups: Vec<String> = sql::query_scalar(concat!(
-            "SELECT name FROM moat_groups WHERE id IN (",
-            user_groups!(),
-            ") ORDER BY name"
-        ))
+        let groups: Vec<String> = sql::query_scalar(
+            self.dialect,
+            concat!(
+                "SELECT name FROM moat_groups WHERE id IN (",
+                user_groups!(),
+                ") ORDER BY name"
+            ),
+        )
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let model_perms: Vec<(String, String)> = sql::query_as(concat!(
-            "SELECT codename, 'direct' FROM moat_user_perms WHERE user_id = ? ",
-            "UNION ALL SELECT gp.codename, g.name FROM moat_group_perms gp ",
-            "JOIN moat_groups g ON g.id = gp.group_id WHERE gp.group_id IN (",
-            user_groups!(),
-            ") ORDER BY 1, 2"
-        ))
+        let model_perms: Vec<(String, String)> = sql::query_as(
+            self.dialect,
+            concat!(
+                "SELECT codename, 'direct' FROM moat_user_perms WHERE user_id = ? ",
+                "UNION ALL SELECT gp.codename, g.name FROM moat_group_perms gp ",
+                "JOIN moat_groups g ON g.id = gp.group_id WHERE gp.group_id IN (",
+                user_groups!(),
+                ") ORDER BY 1, 2"
+            ),
+        )
         .bind(user_id)
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let object_perms: Vec<(String, String, String, String)> = sql::query_as(concat!(
+        let object_perms: Vec<(String, String, String, String)> = sql::query_as(self.dialect, concat!(
             "SELECT codename, model, pk, 'direct' FROM moat_user_object_perms WHERE user_id = ? ",
             "UNION ALL SELECT op.codename, op.model, op.pk, g.name FROM moat_group_object_perms op ",
             "JOIN moat_groups g ON g.id = op.group_id WHERE op.group_id IN (",
@@ -596,6 +629,26 @@ mod tests {
                 )
                 .await
                 .unwrap();
+            // Granting what is held already changes nothing, and says so (on every
+            // database: MySQL's upsert counts a found row as affected).
+            assert!(!store
+                .set_object_perm(
+                    Principal::User(jane),
+                    "delete_posts",
+                    "posts",
+                    "3",
+                    true,
+                    &audit(),
+                )
+                .await
+                .unwrap());
+            assert_eq!(
+                store
+                    .set_model_perms(Principal::User(jane), &["view_tags".into()], true, &audit())
+                    .await
+                    .unwrap(),
+                0
+            );
 
             let g = store.grants(jane).await.unwrap();
             assert!(g.is_active && !g.is_superuser);

@@ -86,6 +86,7 @@ impl Store {
     /// Register a recording as its session's console opens.
     pub async fn recording_started(&self, r: &NewRecording<'_>) -> Result<(), StoreError> {
         sql::query(
+            self.dialect,
             "INSERT INTO moat_recordings (session_id, user_id, username, source_ip, file, \
                                           started_ms, width, height, input) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -120,6 +121,7 @@ impl Store {
             None => (None, None),
         };
         let changed = sql::query(
+            self.dialect,
             "UPDATE moat_recordings SET ended_ms = ?, size = ?, sha256 = ? \
              WHERE session_id = ? AND ended_ms IS NULL",
         )
@@ -148,7 +150,7 @@ impl Store {
                 id.escape_debug()
             )));
         }
-        let q = sql::numbered(&format!(
+        let q = self.dialect.sql(&format!(
             "SELECT {COLUMNS} FROM moat_recordings \
              WHERE substr(session_id, 1, CAST(? AS integer)) = ? LIMIT 2"
         ));
@@ -174,7 +176,7 @@ impl Store {
         session_id: &str,
         action: &str,
     ) -> Result<Option<AuditRow>, StoreError> {
-        let q = sql::numbered(&format!(
+        let q = self.dialect.sql(&format!(
             "SELECT {AUDIT_COLUMNS} FROM moat_audit_log \
              WHERE model = ? AND pk = ? AND action = ? ORDER BY id DESC LIMIT 1"
         ));
@@ -190,7 +192,7 @@ impl Store {
     /// Every seal and removal entry of recordings, oldest first: what the chain says must
     /// be in `recordings_dir`.
     pub async fn recording_entries(&self) -> Result<Vec<AuditRow>, StoreError> {
-        let q = sql::numbered(&format!(
+        let q = self.dialect.sql(&format!(
             "SELECT {AUDIT_COLUMNS} FROM moat_audit_log \
              WHERE model = ? AND action IN (?, ?) ORDER BY id"
         ));
@@ -210,7 +212,7 @@ impl Store {
         session_id: &str,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        let q = sql::numbered(&format!(
+        let q = self.dialect.sql(&format!(
             "SELECT {AUDIT_COLUMNS} FROM moat_audit_log WHERE session_id = ? ORDER BY id LIMIT ?"
         ));
         let rows = sqlx::query(&q)
@@ -225,6 +227,7 @@ impl Store {
     /// 30 days) and those whose only trace left is a recording; each with its recording.
     pub async fn ended_sessions(&self, limit: i64) -> Result<Vec<EndedSession>, StoreError> {
         let rows = sql::query(
+            self.dialect,
             "SELECT id, username, source_ip, started_ms, ended_ms FROM ( \
                  SELECT s.id AS id, s.username AS username, s.source_ip AS source_ip, \
                         COALESCE(s.started_ms, s.started_at * 1000) AS started_ms, \
@@ -255,7 +258,7 @@ impl Store {
         if sessions.is_empty() {
             return Ok(sessions);
         }
-        let q = sql::numbered(&format!(
+        let q = self.dialect.sql(&format!(
             "SELECT {COLUMNS} FROM moat_recordings WHERE session_id IN {}",
             sql::placeholders(sessions.len())
         ));
@@ -284,7 +287,7 @@ impl Store {
         &self,
         cutoff_ms: i64,
     ) -> Result<Vec<RecordingRow>, StoreError> {
-        let q = sql::numbered(&format!(
+        let q = self.dialect.sql(&format!(
             "SELECT {COLUMNS} FROM moat_recordings \
              WHERE ended_ms < ? AND sha256 IS NOT NULL AND removed_ms IS NULL \
              ORDER BY ended_ms"
@@ -303,7 +306,7 @@ impl Store {
         &self,
         ended_before: i64,
     ) -> Result<Vec<RecordingRow>, StoreError> {
-        let q = sql::numbered(&format!(
+        let q = self.dialect.sql(&format!(
             "SELECT {COLUMNS} FROM moat_recordings r \
              WHERE r.ended_ms IS NULL AND NOT EXISTS ( \
                  SELECT 1 FROM moat_sessions s WHERE s.id = r.session_id \
@@ -326,6 +329,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let changed = sql::query(
+            self.dialect,
             "UPDATE moat_recordings SET removed_ms = ? \
              WHERE session_id = ? AND removed_ms IS NULL",
         )

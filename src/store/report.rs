@@ -58,6 +58,7 @@ impl Store {
     /// counted from `since_ms` (unix milliseconds) on.
     pub async fn user_facts(&self, since_ms: i64) -> Result<Vec<UserFacts>, StoreError> {
         let users = sql::query(
+            self.dialect,
             "SELECT id, username, is_superuser = TRUE AS is_superuser, \
                     is_active = TRUE AS is_active, \
                     must_change_password = TRUE AS one_time, password_expires_at, created_at \
@@ -66,12 +67,14 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let groups: Vec<(i64, String)> = sql::query_as(
+            self.dialect,
             "SELECT ug.user_id, g.name FROM moat_user_groups ug \
              JOIN moat_groups g ON g.id = ug.group_id ORDER BY g.name",
         )
         .fetch_all(&self.pool)
         .await?;
         let model_perms: Vec<(i64, String)> = sql::query_as(
+            self.dialect,
             "SELECT user_id, codename FROM moat_user_perms \
              UNION SELECT ug.user_id, gp.codename FROM moat_user_groups ug \
              JOIN moat_group_perms gp ON gp.group_id = ug.group_id",
@@ -92,17 +95,21 @@ impl Store {
                  GROUP BY user_id",
             )
             .await?;
-        let devices =
-            sql::query("SELECT user_id, confirmed = TRUE AS confirmed FROM moat_totp_devices")
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get::<i64, _>("user_id")?, sql::flag(r, "confirmed")?)))
-                .collect::<Result<HashMap<i64, bool>, sqlx::Error>>()?;
-        let sources: Vec<(String, String, i64)> =
-            sql::query_as("SELECT username, ip, last_success_at FROM moat_login_sources")
-                .fetch_all(&self.pool)
-                .await?;
+        let devices = sql::query(
+            self.dialect,
+            "SELECT user_id, confirmed = TRUE AS confirmed FROM moat_totp_devices",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get::<i64, _>("user_id")?, sql::flag(r, "confirmed")?)))
+        .collect::<Result<HashMap<i64, bool>, sqlx::Error>>()?;
+        let sources: Vec<(String, String, i64)> = sql::query_as(
+            self.dialect,
+            "SELECT username, ip, last_success_at FROM moat_login_sources",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut last_login: HashMap<&str, (i64, &str)> = HashMap::new();
         for (user, ip, at) in &sources {
             let last = last_login.entry(user).or_insert((*at, ip));
@@ -111,6 +118,7 @@ impl Store {
             }
         }
         let failures: Vec<(Option<String>, i64)> = sql::query_as(
+            self.dialect,
             "SELECT actor, COUNT(*) FROM moat_audit_log \
              WHERE action = 'login' AND outcome = 'failure' AND at_ms >= ? GROUP BY actor",
         )
@@ -159,7 +167,9 @@ impl Store {
 
     /// `(user id, n)` rows summed per user.
     async fn counts(&self, query: &'static str) -> Result<HashMap<i64, i64>, StoreError> {
-        let rows: Vec<(i64, i64)> = sql::query_as(query).fetch_all(&self.pool).await?;
+        let rows: Vec<(i64, i64)> = sql::query_as(self.dialect, query)
+            .fetch_all(&self.pool)
+            .await?;
         let mut sums = HashMap::new();
         for (user, n) in rows {
             *sums.entry(user).or_insert(0) += n;
@@ -171,6 +181,7 @@ impl Store {
     /// doctor`'s check of the hashing parameters. The hashes never leave the process.
     pub async fn password_hashes(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sql::query_as(
+            self.dialect,
             "SELECT username, password_hash FROM moat_users WHERE is_active = TRUE \
              ORDER BY username",
         )

@@ -114,6 +114,11 @@ fn phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
+/// Why `moat search-index` does nothing on MySQL and MariaDB.
+pub const MYSQL_UNSUPPORTED: &str = "search indexes are not supported on MySQL/MariaDB: \
+     search scans the table (a FULLTEXT index matches words, not the substrings moat's \
+     search finds)";
+
 impl Store {
     /// The search indexes on the tables of `schema` (moat's on SQLite; on PostgreSQL
     /// every valid trigram index on a column, whoever made it).
@@ -132,12 +137,15 @@ impl Store {
         match self.dialect {
             Dialect::Sqlite => self.fts_index(t).await,
             Dialect::Postgres => self.pg_trgm_index(t).await,
+            // No search index on MySQL (see `MYSQL_UNSUPPORTED`): search scans.
+            Dialect::Mysql => Ok(None),
         }
     }
 
     async fn fts_index(&self, t: &TableInfo) -> Result<Option<SearchIndex>, StoreError> {
         let name = fts_name(t);
         let triggers: Vec<String> = sql::query_scalar(
+            self.dialect,
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? \
                AND name IN (? || '_ai', ? || '_bi')",
         )
@@ -147,6 +155,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let exists: i64 = sql::query_scalar(
+            self.dialect,
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
         )
         .bind(&name)
@@ -155,11 +164,13 @@ impl Store {
         if exists == 0 {
             return Ok(None);
         }
-        let columns: Vec<String> =
-            sql::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
-                .bind(&name)
-                .fetch_all(&self.pool)
-                .await?;
+        let columns: Vec<String> = sql::query_scalar(
+            self.dialect,
+            "SELECT name FROM pragma_table_info(?) ORDER BY cid",
+        )
+        .bind(&name)
+        .fetch_all(&self.pool)
+        .await?;
         let finished = triggers.iter().any(|n| n.ends_with("_ai"));
         Ok(Some(SearchIndex {
             model: t.name.clone(),
@@ -174,7 +185,7 @@ impl Store {
         let Some((schema, table)) = &t.pg_name else {
             return Ok(None);
         };
-        let rows = sql::query(PG_TRGM_INDEXES)
+        let rows = sql::query(self.dialect, PG_TRGM_INDEXES)
             .bind(schema)
             .bind(table)
             .fetch_all(&self.pool)
@@ -244,7 +255,7 @@ impl Store {
         if !rowid_order {
             // Sorted (or keyed by something else): the index first collects every match.
             // Worth it for a rare term; a common one is found sooner by the scan.
-            let n: i64 = sqlx::query_scalar(&sql::numbered(&format!(
+            let n: i64 = sqlx::query_scalar(&self.dialect.sql(&format!(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH ? LIMIT {})",
                 SORTED_INDEX_MAX + 1
             )))
@@ -307,6 +318,7 @@ impl Store {
         match self.dialect {
             Dialect::Sqlite => self.add_fts(t, &cols, progress).await,
             Dialect::Postgres => self.add_pg_trgm(t, &cols, progress).await,
+            Dialect::Mysql => Err(StoreError::Conflict(MYSQL_UNSUPPORTED.into())),
         }
     }
 
@@ -446,7 +458,7 @@ impl Store {
                 Some(n) => ("WHERE rowid > ?", n),
                 None => ("WHERE rowid >= ?", i64::MIN),
             };
-            let last: Option<i64> = sqlx::query_scalar(&sql::numbered(&format!(
+            let last: Option<i64> = sqlx::query_scalar(&self.dialect.sql(&format!(
                 "SELECT MAX(r) FROM (SELECT rowid AS r FROM {table} {cond} ORDER BY rowid LIMIT {BATCH})"
             )))
             .bind(bind)
@@ -456,7 +468,7 @@ impl Store {
                 tx.commit().await?;
                 break;
             };
-            let added = sqlx::query(&sql::numbered(&format!(
+            let added = sqlx::query(&self.dialect.sql(&format!(
                 "INSERT INTO {fts}(rowid, {list}) SELECT rowid, {list} FROM {table} \
                  {cond} AND rowid <= ?"
             )))
@@ -536,7 +548,7 @@ impl Store {
                         break;
                     }
                     _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
-                        if let Ok(Some(row)) = sql::query(PG_INDEX_PROGRESS)
+                        if let Ok(Some(row)) = sql::query(self.dialect, PG_INDEX_PROGRESS)
                             .bind(Ident::table(t).as_str())
                             .fetch_optional(&self.pool)
                             .await
@@ -558,6 +570,7 @@ impl Store {
     async fn pg_trgm_opclass(&self) -> Result<Ident, StoreError> {
         let find = || async {
             sql::query(
+                self.dialect,
                 "SELECT CAST(n.nspname AS text) AS schema FROM pg_opclass o \
                  JOIN pg_namespace n ON n.oid = o.opcnamespace \
                  JOIN pg_am am ON am.oid = o.opcmethod \
@@ -571,6 +584,7 @@ impl Store {
             return Ok(Ident::pg_opclass(&schema, "gin_trgm_ops"));
         }
         let available: bool = sql::query_scalar(
+            self.dialect,
             "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm')",
         )
         .fetch_one(&self.pool)
@@ -612,6 +626,7 @@ impl Store {
         columns: &[String],
     ) -> Result<(Vec<String>, Vec<String>), StoreError> {
         match self.dialect {
+            Dialect::Mysql => Err(StoreError::Conflict(MYSQL_UNSUPPORTED.into())),
             Dialect::Sqlite => {
                 let Some(index) = self.fts_index(t).await? else {
                     return Ok((Vec::new(), Vec::new()));
@@ -630,7 +645,7 @@ impl Store {
                 let Some((schema, table)) = &t.pg_name else {
                     return Ok((Vec::new(), Vec::new()));
                 };
-                let rows = sql::query(PG_TRGM_INDEXES)
+                let rows = sql::query(self.dialect, PG_TRGM_INDEXES)
                     .bind(schema)
                     .bind(table)
                     .fetch_all(&self.pool)

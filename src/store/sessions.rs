@@ -42,6 +42,7 @@ pub(super) async fn request_user_end(
     now_ms: i64,
 ) -> Result<u64, StoreError> {
     sql::query(
+        sql::Dialect::of_conn(tx),
         "UPDATE moat_users SET sessions_valid_after = ?, sessions_valid_after_ms = ? WHERE id = ?",
     )
     .bind(now_ms.div_euclid(1000))
@@ -50,6 +51,7 @@ pub(super) async fn request_user_end(
     .execute(&mut **tx)
     .await?;
     Ok(sql::query(
+        sql::Dialect::of_conn(tx),
         "UPDATE moat_sessions SET end_requested = TRUE, end_reason = ? \
          WHERE user_id = ? AND ended_at IS NULL AND end_requested = FALSE",
     )
@@ -64,6 +66,7 @@ impl Store {
     /// Register a starting session.
     pub async fn session_started(&self, s: &LiveSession<'_>) -> Result<(), StoreError> {
         sql::query(
+            self.dialect,
             "INSERT INTO moat_sessions (id, user_id, username, source_ip, started_at, \
                                         last_input_at, seen_at, started_ms, key_id) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -84,11 +87,14 @@ impl Store {
 
     /// Mark a session ended.
     pub async fn session_ended(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sql::query("UPDATE moat_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sql::query(
+            self.dialect,
+            "UPDATE moat_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -102,11 +108,13 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for (id, last_input) in sessions {
             sql::query(
-                "UPDATE moat_sessions SET seen_at = ?1, \
-                     last_input_at = CASE WHEN last_input_at > ?2 THEN last_input_at ELSE ?2 END \
-                 WHERE id = ?3",
+                self.dialect,
+                "UPDATE moat_sessions SET seen_at = ?, \
+                     last_input_at = CASE WHEN last_input_at > ? THEN last_input_at ELSE ? END \
+                 WHERE id = ?",
             )
             .bind(now)
+            .bind(last_input)
             .bind(last_input)
             .bind(id)
             .execute(&mut *tx)
@@ -129,7 +137,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let q = sql::numbered(&format!(
+        let q = self.dialect.sql(&format!(
             "SELECT s.id, CASE WHEN s.end_requested THEN COALESCE(s.end_reason, '') \
                                WHEN NOT u.is_active THEN 'account disabled' \
                                WHEN {gone} THEN 'the key it logged in with was removed' \
@@ -154,6 +162,7 @@ impl Store {
     /// Sessions that have not ended and whose instance was heard from since `seen_since`.
     pub async fn live_sessions(&self, seen_since: i64) -> Result<Vec<SessionRow>, StoreError> {
         let rows = sql::query(
+            self.dialect,
             "SELECT id, username, source_ip, started_at, last_input_at, \
                     end_requested = TRUE AS end_requested \
              FROM moat_sessions WHERE ended_at IS NULL AND seen_at >= ? \
@@ -195,6 +204,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         let found: Vec<(String, String)> = sql::query_as(
+            self.dialect,
             "SELECT id, username FROM moat_sessions \
              WHERE ended_at IS NULL AND substr(id, 1, CAST(? AS integer)) = ? LIMIT 2",
         )
@@ -211,11 +221,14 @@ impl Store {
                 )))
             }
         };
-        sql::query("UPDATE moat_sessions SET end_requested = TRUE, end_reason = ? WHERE id = ?")
-            .bind(reason)
-            .bind(&full)
-            .execute(&mut *tx)
-            .await?;
+        sql::query(
+            self.dialect,
+            "UPDATE moat_sessions SET end_requested = TRUE, end_reason = ? WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(&full)
+        .execute(&mut *tx)
+        .await?;
         let mut audit = audit.clone();
         audit.pk = Some(full.clone());
         super::audit::append(&mut tx, self.audit_key(), &audit).await?;
@@ -232,17 +245,20 @@ impl Store {
         keep_after: i64,
     ) -> Result<u64, StoreError> {
         sql::query(
+            self.dialect,
             "UPDATE moat_sessions SET ended_at = seen_at \
              WHERE ended_at IS NULL AND COALESCE(seen_at, started_at) < ?",
         )
         .bind(stale_before)
         .execute(&self.pool)
         .await?;
-        Ok(sql::query("DELETE FROM moat_sessions WHERE ended_at < ?")
-            .bind(keep_after)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        Ok(
+            sql::query(self.dialect, "DELETE FROM moat_sessions WHERE ended_at < ?")
+                .bind(keep_after)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }
 

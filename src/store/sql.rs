@@ -15,6 +15,8 @@ use crate::domain::{ColumnInfo, TableInfo, Value};
 pub enum Dialect {
     Sqlite,
     Postgres,
+    /// MySQL or MariaDB (`mysql://` or `mariadb://`).
+    Mysql,
 }
 
 impl Dialect {
@@ -24,8 +26,48 @@ impl Dialect {
             Some(Dialect::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Some(Dialect::Postgres)
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            Some(Dialect::Mysql)
         } else {
             None
+        }
+    }
+
+    /// The dialect of an open connection (for code that holds one, not the store).
+    pub fn of_conn(conn: &sqlx::AnyConnection) -> Dialect {
+        match conn.backend_name() {
+            "PostgreSQL" => Dialect::Postgres,
+            "MySQL" => Dialect::Mysql,
+            _ => Dialect::Sqlite,
+        }
+    }
+
+    /// The dialect an introspected table was read from.
+    pub fn of_table(t: &TableInfo) -> Dialect {
+        if t.pg_name.is_some() {
+            Dialect::Postgres
+        } else if is_mysql_table(t) {
+            Dialect::Mysql
+        } else {
+            Dialect::Sqlite
+        }
+    }
+
+    /// `sql` (written with `?` placeholders) as this dialect takes it: numbered `$1, $2, …`
+    /// on SQLite and PostgreSQL (see [`numbered`]), as written on MySQL, whose
+    /// placeholders are `?`. SQL for MySQL never uses a numbered `?N`.
+    pub fn sql(self, sql: &str) -> String {
+        match self {
+            Dialect::Mysql => mysql_upserts(sql),
+            Dialect::Sqlite | Dialect::Postgres => numbered(sql),
+        }
+    }
+
+    /// [`Dialect::sql`] for SQL written in the source, done once per text.
+    pub fn static_sql(self, sql: &'static str) -> &'static str {
+        match self {
+            Dialect::Mysql => cached(&MYSQL_DONE, sql, mysql_upserts),
+            Dialect::Sqlite | Dialect::Postgres => numbered_static(sql),
         }
     }
 }
@@ -62,44 +104,122 @@ pub fn numbered(sql: &str) -> String {
     out
 }
 
-/// [`numbered`] for SQL written in the source, done once per text: the numbered copy is
-/// kept for the life of the process (one per distinct query text, a bounded set).
+/// Rewritten copies of SQL texts written in the source, one per distinct text (a bounded
+/// set), kept for the life of the process.
+type Done = LazyLock<RwLock<HashMap<&'static str, &'static str>>>;
+
+static NUMBERED_DONE: Done = LazyLock::new(Default::default);
+static MYSQL_DONE: Done = LazyLock::new(Default::default);
+
+fn cached(done: &Done, sql: &'static str, rewrite: fn(&str) -> String) -> &'static str {
+    if let Some(hit) = done.read().unwrap_or_else(PoisonError::into_inner).get(sql) {
+        return hit;
+    }
+    done.write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(sql)
+        .or_insert_with(|| Box::leak(rewrite(sql).into_boxed_str()))
+}
+
+/// [`numbered`] for SQL written in the source, done once per text.
 fn numbered_static(sql: &'static str) -> &'static str {
-    static DONE: LazyLock<RwLock<HashMap<&'static str, &'static str>>> =
-        LazyLock::new(Default::default);
     if !sql.contains('?') {
         return sql;
     }
-    if let Some(done) = DONE.read().unwrap_or_else(PoisonError::into_inner).get(sql) {
-        return done;
+    cached(&NUMBERED_DONE, sql, numbered)
+}
+
+/// MySQL has no `ON CONFLICT`: moat's upserts become `ON DUPLICATE KEY UPDATE`.
+/// `ON CONFLICT (…) DO UPDATE SET a = excluded.a` → `ON DUPLICATE KEY UPDATE a =
+/// VALUES(a)`. `INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING` → an insert
+/// of the row only where no row has those very values (so a row already there counts as
+/// no change: MySQL counts a row its upsert found as affected), and a no-op update on
+/// any other duplicate key (unlike `INSERT IGNORE`, every other error stays an error:
+/// no silent truncation). Only moat's own statements are rewritten (the texts in this
+/// room, whose values hold no commas or parentheses), never values.
+pub fn mysql_upserts(sql: &str) -> String {
+    if let Some(at) = sql.find(" ON CONFLICT DO NOTHING") {
+        let rewritten = (|| {
+            let head = sql.get(..at)?;
+            let rest = head.strip_prefix("INSERT INTO ")?;
+            let (table, rest) = rest.split_once(" (")?;
+            let (columns, rest) = rest.split_once(')')?;
+            let values = rest.trim().strip_prefix("VALUES (")?.strip_suffix(')')?;
+            let columns: Vec<&str> = columns.split(',').map(str::trim).collect();
+            let values: Vec<&str> = values.split(',').map(str::trim).collect();
+            if columns.len() != values.len() {
+                return None;
+            }
+            let select: Vec<String> = values
+                .iter()
+                .zip(&columns)
+                .map(|(v, c)| format!("{v} AS {c}"))
+                .collect();
+            let same: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{table}.{c} = n.{c}"))
+                .collect();
+            Some(format!(
+                "INSERT INTO {table} ({}) SELECT * FROM (SELECT {}) AS n \
+                 WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {}) \
+                 ON DUPLICATE KEY UPDATE {first} = {table}.{first}{}",
+                columns.join(", "),
+                select.join(", "),
+                same.join(" AND "),
+                &sql[at + " ON CONFLICT DO NOTHING".len()..],
+                first = columns[0],
+            ))
+        })();
+        if let Some(r) = rewritten {
+            return r;
+        }
     }
-    DONE.write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(sql)
-        .or_insert_with(|| Box::leak(numbered(sql).into_boxed_str()))
+    if let Some(at) = sql.find("ON CONFLICT (") {
+        if let Some(set) = sql[at..].find("DO UPDATE SET") {
+            let rest = &sql[at + set + "DO UPDATE SET".len()..];
+            let mut out = format!("{}ON DUPLICATE KEY UPDATE", &sql[..at]);
+            let mut tail = rest;
+            while let Some(i) = tail.find("excluded.") {
+                out.push_str(&tail[..i]);
+                let name_start = i + "excluded.".len();
+                let len = tail[name_start..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len() - name_start);
+                out.push_str(&format!("VALUES({})", &tail[name_start..name_start + len]));
+                tail = &tail[name_start + len..];
+            }
+            out.push_str(tail);
+            return out;
+        }
+    }
+    sql.to_string()
 }
 
 /// `sqlx::query` for SQL written in the source with `?` placeholders (see [`numbered`]).
-pub fn query<'q>(sql: &'static str) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {
-    sqlx::query(numbered_static(sql))
+pub fn query<'q>(d: Dialect, sql: &'static str) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {
+    sqlx::query(d.static_sql(sql))
 }
 
 /// `sqlx::query_as` for SQL written in the source (see [`query`]).
-pub fn query_as<'q, O>(sql: &'static str) -> sqlx::query::QueryAs<'q, Any, O, AnyArguments<'q>>
+pub fn query_as<'q, O>(
+    d: Dialect,
+    sql: &'static str,
+) -> sqlx::query::QueryAs<'q, Any, O, AnyArguments<'q>>
 where
     O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
 {
-    sqlx::query_as(numbered_static(sql))
+    sqlx::query_as(d.static_sql(sql))
 }
 
 /// `sqlx::query_scalar` for SQL written in the source (see [`query`]).
 pub fn query_scalar<'q, O>(
+    d: Dialect,
     sql: &'static str,
 ) -> sqlx::query::QueryScalar<'q, Any, O, AnyArguments<'q>>
 where
     (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
 {
-    sqlx::query_scalar(numbered_static(sql))
+    sqlx::query_scalar(d.static_sql(sql))
 }
 
 /// Groups of a user, as a subquery bound to one user id (a macro so that `concat!`
@@ -120,13 +240,18 @@ impl Ident {
     pub fn table(t: &TableInfo) -> Ident {
         match &t.pg_name {
             Some((schema, table)) => Ident(format!("{}.{}", quote(schema), quote(table))),
+            None if is_mysql_table(t) => Ident(backtick(&t.name)),
             None => Ident(quote(&t.name)),
         }
     }
 
     /// The quoted name of an introspected column.
     pub fn column(c: &ColumnInfo) -> Ident {
-        Ident(quote(&c.name))
+        if is_mysql_column(c) {
+            Ident(backtick(&c.name))
+        } else {
+            Ident(quote(&c.name))
+        }
     }
 
     /// A key column of `t` by name: a real column, or SQLite's implicit `rowid`.
@@ -138,10 +263,13 @@ impl Ident {
         // A view of the table may leave its key out of `columns`; the key's name is still
         // introspected schema.
         t.column(name).map(Ident::column).or_else(|| {
-            t.primary_key
-                .iter()
-                .any(|k| k == name)
-                .then(|| Ident(quote(name)))
+            t.primary_key.iter().any(|k| k == name).then(|| {
+                Ident(if is_mysql_table(t) {
+                    backtick(name)
+                } else {
+                    quote(name)
+                })
+            })
         })
     }
 
@@ -198,6 +326,62 @@ pub struct Column {
     pub ident: Ident,
     pg_type: Option<String>,
     native: bool,
+    /// MySQL: how the column is read (see [`MyRead`]); `None` on the other databases.
+    mysql: Option<MyRead>,
+}
+
+/// MySQL: how a column is read through sqlx's Any driver, which decodes only integers of
+/// 2, 4 and 8 bytes, floats, strings and blobs (no TINYINT, DECIMAL, DATE, ENUM, …), and
+/// which hands TEXT columns over as blobs (the protocol calls them BLOB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MyRead {
+    /// `CAST(c AS SIGNED)`: every integer type that fits in i64, BIT, YEAR.
+    Signed,
+    /// As it is: FLOAT, DOUBLE.
+    Bare,
+    /// As it is, and a blob that arrives is the text's UTF-8 (CHAR, VARCHAR, TEXT).
+    Text,
+    /// `CAST(c AS CHAR)`, its label; ordered (and so compared, in a list's cursor) by
+    /// its position in the declared list, as MySQL sorts it.
+    Enum,
+    /// `CAST(c AS CHAR)`, the server's text form: DECIMAL (every digit), BIGINT UNSIGNED
+    /// (beyond i64), DATE, TIME, DATETIME, TIMESTAMP (UTC: the session's time zone is
+    /// pinned), ENUM, SET, JSON and anything else.
+    AsText,
+    /// `HEX(c)`, decoded back to bytes: BINARY, VARBINARY, BLOB (read-only, shown as
+    /// size and hex).
+    Hex,
+}
+
+impl MyRead {
+    fn of(data_type: &str, column_type: &str) -> MyRead {
+        let unsigned = column_type.to_ascii_lowercase().contains("unsigned");
+        match data_type {
+            "bigint" if unsigned => MyRead::AsText,
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "bit"
+            | "year" => MyRead::Signed,
+            "float" | "double" | "real" => MyRead::Bare,
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => MyRead::Text,
+            "enum" => MyRead::Enum,
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => MyRead::Hex,
+            _ => MyRead::AsText,
+        }
+    }
+}
+
+/// The namespace [`crate::domain::PgType`] names on MySQL: a MySQL column's type is
+/// `mysql.<DATA_TYPE>` (`mysql.varchar`, `mysql.enum`, …), the full `COLUMN_TYPE` being
+/// the column's declared type.
+pub const MYSQL_TYPES: &str = "mysql";
+
+/// Whether `c` is a MySQL column (see [`MYSQL_TYPES`]).
+pub fn is_mysql_column(c: &ColumnInfo) -> bool {
+    c.pg_type.as_ref().is_some_and(|t| t.schema == MYSQL_TYPES)
+}
+
+/// Whether `t` is a MySQL table (its columns are; a table has at least one).
+pub fn is_mysql_table(t: &TableInfo) -> bool {
+    t.pg_name.is_none() && t.columns.iter().any(is_mysql_column)
 }
 
 /// PostgreSQL types sqlx's Any driver reads as they are; every other type is read as
@@ -210,12 +394,23 @@ impl Column {
     /// Column `name` of `table`: a real column, or SQLite's implicit `rowid` key.
     pub fn of(table: &TableInfo, name: &str) -> Option<Column> {
         let ident = Ident::key_column(table, name)?;
-        let pg = table.column(name).and_then(|c| c.pg_type.as_ref());
+        let info = table.column(name);
+        if let Some(c) = info.filter(|c| is_mysql_column(c)) {
+            let data_type = c.pg_type.as_ref().map_or("", |t| t.name.as_str());
+            return Some(Column {
+                ident,
+                pg_type: None,
+                native: true,
+                mysql: Some(MyRead::of(data_type, &c.decl_type)),
+            });
+        }
+        let pg = info.and_then(|c| c.pg_type.as_ref());
         Some(Column {
             ident,
             native: pg
                 .is_none_or(|t| t.schema == "pg_catalog" && PG_NATIVE.contains(&t.name.as_str())),
             pg_type: pg.map(|t| format!("{}.{}", quote(&t.schema), quote(&t.name))),
+            mysql: None,
         })
     }
 
@@ -224,7 +419,16 @@ impl Column {
     /// SQLite: `+"c"`, an expression, so that no declared type (`BOOLEAN`, `DATE`, which
     /// sqlx's Any driver refuses) is reported; the value keeps its storage class.
     /// PostgreSQL: the column, or `CAST("c" AS text)` for types read as text.
+    /// MySQL: see [`MyRead`]; the value read goes through [`Column::fix`].
     pub fn read(&self) -> String {
+        if let Some(how) = self.mysql {
+            return match how {
+                MyRead::Signed => format!("CAST({} AS SIGNED)", self.ident),
+                MyRead::Bare | MyRead::Text => self.ident.to_string(),
+                MyRead::AsText | MyRead::Enum => format!("CAST({} AS CHAR)", self.ident),
+                MyRead::Hex => format!("HEX({})", self.ident),
+            };
+        }
         match (&self.pg_type, self.native) {
             (None, _) => format!("+{}", self.ident),
             (Some(_), true) => self.ident.to_string(),
@@ -232,9 +436,50 @@ impl Column {
         }
     }
 
+    /// The expression that reads the column into a list's cursor (the values a page
+    /// continues from, compared with the column in its own order): [`Column::read`],
+    /// except a MySQL ENUM, which sorts by position and is compared by position
+    /// (`c + 0`), not by its label.
+    pub fn cursor_read(&self) -> String {
+        match self.mysql {
+            Some(MyRead::Enum) => format!("CAST({} + 0 AS SIGNED)", self.ident),
+            _ => self.read(),
+        }
+    }
+
+    /// The value [`Column::read`] decoded, as the column holds it: on MySQL text that
+    /// arrived as a blob is text again, and hex is bytes again. Other databases: as is.
+    pub fn fix(&self, v: Value) -> Value {
+        match (self.mysql, v) {
+            (Some(MyRead::Text | MyRead::AsText | MyRead::Enum), Value::Blob(b)) => {
+                match String::from_utf8(b) {
+                    Ok(s) => Value::Text(s),
+                    Err(e) => Value::Blob(e.into_bytes()),
+                }
+            }
+            (Some(MyRead::Hex), Value::Text(hex)) => Value::Blob(unhex(hex.as_bytes())),
+            (Some(MyRead::Hex), Value::Blob(hex)) => Value::Blob(unhex(&hex)),
+            (_, v) => v,
+        }
+    }
+
+    /// [`Column::fix`] over a row's values read by `columns`, in order.
+    pub fn fix_all(columns: &[&Column], values: Vec<Value>) -> Vec<Value> {
+        let mut columns = columns.iter();
+        values
+            .into_iter()
+            .map(|v| match columns.next() {
+                Some(c) => c.fix(v),
+                None => v,
+            })
+            .collect()
+    }
+
     /// A placeholder for a value compared with or stored in this column. On PostgreSQL the
     /// value (bound as integer, real, text or bytes) goes through its text form into the
     /// column's type, so `'42'`, `42`, `'2024-05-01'` and `'{1,2}'` all land as typed.
+    /// MySQL converts a bound value to the column's type itself (strictly: see
+    /// `sql_mode` in [`crate::store::Store::connect`]).
     pub fn slot(&self) -> String {
         match &self.pg_type {
             None => "?".into(),
@@ -242,9 +487,9 @@ impl Column {
         }
     }
 
-    /// `v` as it is bound to a [`Column::slot`]: as it is on SQLite; on PostgreSQL in its
-    /// text form (bytes as `\\x…` hex), so that a statement's parameters keep one type
-    /// whatever the values (sqlx reuses a prepared statement's parameter types).
+    /// `v` as it is bound to a [`Column::slot`]: as it is on SQLite and MySQL; on
+    /// PostgreSQL in its text form (bytes as `\\x…` hex), so that a statement's parameters
+    /// keep one type whatever the values (sqlx reuses a prepared statement's parameter types).
     pub fn arg(&self, v: &Value) -> Value {
         if self.pg_type.is_none() {
             return v.clone();
@@ -271,13 +516,36 @@ impl Column {
     }
 
     /// The column's value as text, for search (`LIKE`) and object permissions, whose
-    /// keys are stored as text.
+    /// keys are stored as text. MySQL: text columns as they are (so that `LIKE` follows
+    /// the column's collation), other types in their text form.
     pub fn text(&self) -> String {
-        match &self.pg_type {
-            None => self.ident.to_string(),
-            Some(_) => format!("CAST({} AS text)", self.ident),
+        match (self.mysql, &self.pg_type) {
+            (Some(MyRead::Text), _) => self.ident.to_string(),
+            (Some(_), _) => format!("CAST({} AS CHAR)", self.ident),
+            (None, None) => self.ident.to_string(),
+            (None, Some(_)) => format!("CAST({} AS text)", self.ident),
         }
     }
+
+    /// Whether this is a MySQL column (whose `LIKE` follows its collation).
+    pub fn is_mysql(&self) -> bool {
+        self.mysql.is_some()
+    }
+}
+
+/// Bytes from hex digits (as MySQL's `HEX()` writes them); a stray digit is dropped.
+fn unhex(hex: &[u8]) -> Vec<u8> {
+    fn digit(b: u8) -> u8 {
+        match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => 0,
+        }
+    }
+    hex.chunks_exact(2)
+        .map(|p| (digit(p[0]) << 4) | digit(p[1]))
+        .collect()
 }
 
 /// `(a, b, …)` for a list of columns.
@@ -303,6 +571,22 @@ fn quote(name: &str) -> String {
         out.push(ch);
     }
     out.push('"');
+    out
+}
+
+/// Backtick-quote a MySQL identifier, doubling embedded backticks. moat's connections run
+/// without `ANSI_QUOTES` (see [`crate::store::Store::connect`]), so a double quote would
+/// be a string there.
+fn backtick(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('`');
+    for ch in name.chars() {
+        if ch == '`' {
+            out.push('`');
+        }
+        out.push(ch);
+    }
+    out.push('`');
     out
 }
 
@@ -402,6 +686,67 @@ pub const PG_TABLE_FOREIGN_KEYS: &str = "SELECT \
 pub const PG_ESTIMATED_ROWS: &str =
     "SELECT CAST(reltuples AS bigint) FROM pg_class WHERE oid = CAST(CAST(? AS text) AS regclass)";
 
+/// MySQL: the base tables of the connection's database, without moat's own tables and
+/// sqlx's bookkeeping. Catalog texts are cast to CHAR of a bounded length, which sqlx's
+/// Any driver reads as text.
+pub const MY_LIST_TABLES: &str = "SELECT CAST(TABLE_NAME AS CHAR(64)) AS name \
+     FROM information_schema.TABLES \
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
+       AND TABLE_NAME NOT LIKE 'moat\\_%' ESCAPE '\\' \
+       AND TABLE_NAME <> '_sqlx_migrations' \
+     ORDER BY TABLE_NAME";
+
+/// MySQL: the columns of one table (bind its name): the full type (`int(10) unsigned`,
+/// `enum('a','b')`), the bare type, nullability, default, extra (auto_increment,
+/// generated), the generation expression, the position in the primary key and the text
+/// of the CHECK constraints that name the column (MariaDB's JSON is a `json_valid` check).
+pub const MY_TABLE_COLUMNS: &str = "SELECT CAST(c.COLUMN_NAME AS CHAR(64)) AS name, \
+            CAST(c.COLUMN_TYPE AS CHAR(8000)) AS type, \
+            CAST(c.DATA_TYPE AS CHAR(64)) AS data_type, \
+            CAST(c.IS_NULLABLE AS CHAR(3)) AS nullable, \
+            CAST(c.COLUMN_DEFAULT AS CHAR(8000)) AS dflt, \
+            CAST(c.EXTRA AS CHAR(256)) AS extra, \
+            CAST(c.GENERATION_EXPRESSION AS CHAR(8000)) AS generation, \
+            CAST(COALESCE((SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k \
+               WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME \
+                 AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'), 0) \
+               AS SIGNED) AS pk, \
+            (SELECT CAST(GROUP_CONCAT(ch.CHECK_CLAUSE SEPARATOR ' ') AS CHAR(8000)) \
+               FROM information_schema.CHECK_CONSTRAINTS ch \
+               WHERE ch.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND ch.TABLE_NAME = c.TABLE_NAME \
+                 AND ch.CHECK_CLAUSE LIKE CONCAT('%`', c.COLUMN_NAME, '`%')) AS checks \
+     FROM information_schema.COLUMNS c \
+     WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = ? \
+     ORDER BY c.ORDINAL_POSITION";
+
+/// MySQL: the foreign keys of one table (bind its name), one row per column in key
+/// order, with the referenced table and column and what deleting the parent does.
+pub const MY_TABLE_FOREIGN_KEYS: &str = "SELECT \
+            CAST(k.CONSTRAINT_NAME AS CHAR(64)) AS constraint_name, \
+            CAST(k.COLUMN_NAME AS CHAR(64)) AS `from`, \
+            CAST(k.REFERENCED_TABLE_NAME AS CHAR(64)) AS ref_table, \
+            CAST(k.REFERENCED_COLUMN_NAME AS CHAR(64)) AS `to`, \
+            CAST(r.DELETE_RULE AS CHAR(64)) AS on_delete \
+     FROM information_schema.KEY_COLUMN_USAGE k \
+     JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+       ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+      AND r.TABLE_NAME = k.TABLE_NAME \
+     WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ? \
+       AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+     ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION";
+
+/// A text column of `row`, read as text or, on MySQL, from the blob the protocol sends
+/// for TEXT types (UTF-8; anything else is replaced, never an error).
+pub fn text(row: &sqlx::any::AnyRow, name: &str) -> Result<Option<String>, sqlx::Error> {
+    use sqlx::Row;
+    match row.try_get::<Option<String>, _>(name) {
+        Ok(s) => Ok(s),
+        Err(_) => Ok(row
+            .try_get::<Option<Vec<u8>>, _>(name)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())),
+    }
+}
+
 /// Rows counted exactly up to this many; beyond it a count is shown as `N+`.
 pub const EXACT_COUNT_LIMIT: u64 = 10_000;
 
@@ -428,6 +773,32 @@ mod tests {
             numbered("?1 IS NULL OR a = ?1 AND b = ?2"),
             "$1 IS NULL OR a = $1 AND b = $2"
         );
+    }
+
+    #[test]
+    fn mysql_quoting_uses_backticks() {
+        assert_eq!(backtick("posts"), "`posts`");
+        assert_eq!(backtick("we`ird\"x"), "`we``ird\"x`");
+        assert_eq!(unhex(b"00ff7A"), vec![0, 255, 0x7a]);
+    }
+
+    #[test]
+    fn mysql_upserts_are_rewritten() {
+        assert_eq!(
+            mysql_upserts("INSERT INTO t (a, b) VALUES ('k', ?) ON CONFLICT DO NOTHING"),
+            "INSERT INTO t (a, b) SELECT * FROM (SELECT 'k' AS a, ? AS b) AS n \
+             WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.a = n.a AND t.b = n.b) \
+             ON DUPLICATE KEY UPDATE a = t.a"
+        );
+        assert_eq!(
+            mysql_upserts(
+                "INSERT INTO t (a, b, c) VALUES (?, ?, ?) ON CONFLICT (a) DO UPDATE SET \
+                 b = excluded.b, c = excluded.c"
+            ),
+            "INSERT INTO t (a, b, c) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE \
+             b = VALUES(b), c = VALUES(c)"
+        );
+        assert_eq!(Dialect::Mysql.sql("SELECT ? FROM t"), "SELECT ? FROM t");
     }
 
     #[test]

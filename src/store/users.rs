@@ -90,9 +90,11 @@ impl std::fmt::Debug for TotpDevice {
 impl Store {
     /// Number of accounts.
     pub async fn user_count(&self) -> Result<i64, StoreError> {
-        Ok(sql::query_scalar("SELECT COUNT(*) FROM moat_users")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sql::query_scalar(self.dialect, "SELECT COUNT(*) FROM moat_users")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Create a user (and its TOTP device) in one transaction; returns its id.
@@ -122,6 +124,7 @@ impl Store {
         u: &NewUser<'_>,
     ) -> Result<i64, StoreError> {
         let inserted: Result<i64, _> = sql::query_scalar(
+            self.dialect,
             "INSERT INTO moat_users (username, password_hash, is_superuser, must_change_password, \
                                      password_expires_at, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -148,6 +151,7 @@ impl Store {
         if let Some(secret) = u.totp_secret {
             let sealed = self.sealer()?.seal(secret, &totp_aad(id));
             sql::query(
+                self.dialect,
                 "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, created_at) \
                  VALUES (?, ?, TRUE, TRUE, ?)",
             )
@@ -164,6 +168,7 @@ impl Store {
     pub async fn login_user(&self, username: &str) -> Result<Option<LoginUser>, StoreError> {
         let _timer = crate::metrics::global().query(crate::metrics::Query::Login);
         let row = sql::query(
+            self.dialect,
             "SELECT u.id, u.username, u.password_hash, u.is_active = TRUE AS is_active, \
                     u.is_superuser = TRUE AS is_superuser, \
                     u.must_change_password = TRUE AS must_change_password, \
@@ -219,10 +224,12 @@ impl Store {
 
     /// Whether `sealer` is this database's key.
     pub async fn check_key(&self, sealer: &Sealer) -> Result<KeyCheck, StoreError> {
-        let check: Option<Vec<u8>> =
-            sql::query_scalar("SELECT value FROM moat_meta WHERE name = 'key_check'")
-                .fetch_optional(&self.pool)
-                .await?;
+        let check: Option<Vec<u8>> = sql::query_scalar(
+            self.dialect,
+            "SELECT value FROM moat_meta WHERE name = 'key_check'",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         if let Some(c) = check {
             return Ok(match sealer.open(&c, KEY_CHECK_AAD) {
                 Ok(_) => KeyCheck::Matches,
@@ -232,6 +239,7 @@ impl Store {
         // No key check (it should be there whenever something is sealed): judge by a
         // sealed secret, if any.
         let sealed: Option<(i64, Vec<u8>)> = sql::query_as(
+            self.dialect,
             "SELECT user_id, secret FROM moat_totp_devices WHERE sealed = TRUE LIMIT 1",
         )
         .fetch_optional(&self.pool)
@@ -249,6 +257,7 @@ impl Store {
     /// file is an error, not a first start).
     pub async fn holds_sealed_secrets(&self) -> Result<bool, StoreError> {
         let n: i64 = sql::query_scalar(
+            self.dialect,
             "SELECT (SELECT COUNT(*) FROM moat_meta WHERE name = 'key_check') \
                   + (SELECT COUNT(*) FROM moat_totp_devices WHERE sealed = TRUE)",
         )
@@ -263,31 +272,39 @@ impl Store {
     pub async fn adopt_key(&self, sealer: &Sealer) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         sql::query(
+            self.dialect,
             "INSERT INTO moat_meta (name, value) VALUES ('key_check', ?) ON CONFLICT DO NOTHING",
         )
         .bind(sealer.seal(KEY_CHECK, KEY_CHECK_AAD))
         .execute(&mut *tx)
         .await?;
         // Another process may have adopted its own key between our check and now.
-        let check: Vec<u8> =
-            sql::query_scalar("SELECT value FROM moat_meta WHERE name = 'key_check'")
-                .fetch_one(&mut *tx)
-                .await?;
+        let check: Vec<u8> = sql::query_scalar(
+            self.dialect,
+            "SELECT value FROM moat_meta WHERE name = 'key_check'",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         if sealer.open(&check, KEY_CHECK_AAD).is_err() {
             return Err(StoreError::Sealed(
                 "another secret key was set up for this database at the same time".into(),
             ));
         }
-        let plain: Vec<(i64, Vec<u8>)> =
-            sql::query_as("SELECT user_id, secret FROM moat_totp_devices WHERE sealed = FALSE")
-                .fetch_all(&mut *tx)
-                .await?;
+        let plain: Vec<(i64, Vec<u8>)> = sql::query_as(
+            self.dialect,
+            "SELECT user_id, secret FROM moat_totp_devices WHERE sealed = FALSE",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         for (user_id, secret) in &plain {
-            sql::query("UPDATE moat_totp_devices SET secret = ?, sealed = TRUE WHERE user_id = ?")
-                .bind(sealer.seal(secret, &totp_aad(*user_id)))
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            sql::query(
+                self.dialect,
+                "UPDATE moat_totp_devices SET secret = ?, sealed = TRUE WHERE user_id = ?",
+            )
+            .bind(sealer.seal(secret, &totp_aad(*user_id)))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(plain.len() as u64)
@@ -308,27 +325,65 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sealed = self.sealer()?.seal(secret, &totp_aad(user_id));
         let mut tx = self.begin_write().await?;
-        let in_setup =
-            sql::query("SELECT must_change_password = TRUE AS m FROM moat_users WHERE id = ?")
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| sql::flag(&r, "m"))
-                .transpose()?;
-        let inserted = sql::query(
-            "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, last_step, created_at) \
-             VALUES (?, ?, TRUE, TRUE, ?, ?) \
-             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, sealed = TRUE, \
-                 confirmed = TRUE, last_step = excluded.last_step, created_at = excluded.created_at \
-             WHERE moat_totp_devices.confirmed = FALSE",
+        let in_setup = sql::query(
+            self.dialect,
+            "SELECT must_change_password = TRUE AS m FROM moat_users WHERE id = ?",
         )
         .bind(user_id)
-        .bind(sealed)
-        .bind(step)
-        .bind(now)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?
-        .rows_affected();
+        .map(|r| sql::flag(&r, "m"))
+        .transpose()?;
+        let inserted = if self.dialect == super::Dialect::Mysql {
+            // MySQL's upsert has no WHERE: the same under the write lock, in two steps.
+            let confirmed = sql::query(
+                self.dialect,
+                "SELECT confirmed = TRUE AS c FROM moat_totp_devices WHERE user_id = ?",
+            )
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| sql::flag(&r, "c"))
+            .transpose()?;
+            let q = match confirmed {
+                Some(true) => None,
+                Some(false) => Some(
+                    "UPDATE moat_totp_devices SET secret = ?, sealed = TRUE, confirmed = TRUE, \
+                     last_step = ?, created_at = ? WHERE user_id = ?",
+                ),
+                None => Some(
+                    "INSERT INTO moat_totp_devices \
+                       (secret, sealed, confirmed, last_step, created_at, user_id) \
+                     VALUES (?, TRUE, TRUE, ?, ?, ?)",
+                ),
+            };
+            match q {
+                None => 0,
+                Some(q) => sql::query(self.dialect, q)
+                    .bind(sealed)
+                    .bind(step)
+                    .bind(now)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+            }
+        } else {
+            sql::query(self.dialect,
+                "INSERT INTO moat_totp_devices (user_id, secret, sealed, confirmed, last_step, created_at) \
+                 VALUES (?, ?, TRUE, TRUE, ?, ?) \
+                 ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, sealed = TRUE, \
+                     confirmed = TRUE, last_step = excluded.last_step, created_at = excluded.created_at \
+                 WHERE moat_totp_devices.confirmed = FALSE",
+            )
+            .bind(user_id)
+            .bind(sealed)
+            .bind(step)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
         if in_setup != Some(true) || inserted != 1 {
             return Err(StoreError::Conflict(
                 "two-factor authentication is already set up for this account: log in again".into(),
@@ -355,6 +410,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let changed = sql::query(
+            self.dialect,
             "UPDATE moat_users SET password_hash = ?, must_change_password = FALSE, \
                  password_expires_at = NULL, updated_at = ? \
              WHERE id = ? AND (? = FALSE OR (must_change_password = TRUE \
@@ -374,6 +430,7 @@ impl Store {
             ));
         }
         sql::query(
+            self.dialect,
             "UPDATE moat_sessions SET end_requested = TRUE, end_reason = 'password changed' \
              WHERE user_id = ? AND id <> ? AND ended_at IS NULL AND end_requested = FALSE",
         )
@@ -398,15 +455,22 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sql::query("DELETE FROM moat_totp_devices WHERE user_id = ?")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        sql::query("DELETE FROM moat_backup_codes WHERE user_id = ?")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
         sql::query(
+            self.dialect,
+            "DELETE FROM moat_totp_devices WHERE user_id = ?",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        sql::query(
+            self.dialect,
+            "DELETE FROM moat_backup_codes WHERE user_id = ?",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        sql::query(
+            self.dialect,
             "UPDATE moat_users SET password_hash = ?, must_change_password = TRUE, \
                  password_expires_at = ?, updated_at = ? WHERE id = ?",
         )
@@ -428,6 +492,7 @@ impl Store {
     /// code cannot both succeed.
     pub async fn accept_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError> {
         let r = sql::query(
+            self.dialect,
             "UPDATE moat_totp_devices SET last_step = ? \
              WHERE user_id = ? AND (last_step IS NULL OR last_step < ?)",
         )
@@ -444,7 +509,7 @@ impl Store {
     /// The id of `username`, if the user exists.
     pub async fn user_id(&self, username: &str) -> Result<Option<i64>, StoreError> {
         Ok(
-            sql::query_scalar("SELECT id FROM moat_users WHERE username = ?")
+            sql::query_scalar(self.dialect, "SELECT id FROM moat_users WHERE username = ?")
                 .bind(username)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -460,16 +525,22 @@ impl Store {
         audit: &super::AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sql::query("DELETE FROM moat_backup_codes WHERE user_id = ?")
+        sql::query(
+            self.dialect,
+            "DELETE FROM moat_backup_codes WHERE user_id = ?",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        for hash in hashes {
+            sql::query(
+                self.dialect,
+                "INSERT INTO moat_backup_codes (user_id, code_hash) VALUES (?, ?)",
+            )
             .bind(user_id)
+            .bind(hash)
             .execute(&mut *tx)
             .await?;
-        for hash in hashes {
-            sql::query("INSERT INTO moat_backup_codes (user_id, code_hash) VALUES (?, ?)")
-                .bind(user_id)
-                .bind(hash)
-                .execute(&mut *tx)
-                .await?;
         }
         super::audit::append(&mut tx, self.audit_key(), audit).await?;
         tx.commit().await?;
@@ -485,7 +556,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<u32>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let used = sql::query(
+        let used = sql::query(self.dialect,
             "UPDATE moat_backup_codes SET used_at = ?              WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
         )
         .bind(now)
@@ -495,6 +566,7 @@ impl Store {
         .await?
         .rows_affected();
         let left: i64 = sql::query_scalar(
+            self.dialect,
             "SELECT COUNT(*) FROM moat_backup_codes WHERE user_id = ? AND used_at IS NULL",
         )
         .bind(user_id)

@@ -39,6 +39,8 @@ fn columns(table: &TableInfo, names: &[(String, Value)]) -> Result<Vec<Column>, 
 /// `UPDATE table SET <changed columns> WHERE <key> = (?, …)`, identifiers from the
 /// schema, with the columns its placeholders stand for (changed ones, then the key).
 struct Update {
+    /// The table's name, for messages.
+    table: String,
     sql: String,
     slots: Vec<Column>,
 }
@@ -52,14 +54,18 @@ impl Update {
             .collect::<Vec<_>>()
             .join(", ");
         let keys = key_columns(table)?;
-        let sql = sql::numbered(&format!(
+        let sql = sql::Dialect::of_table(table).sql(&format!(
             "UPDATE {} SET {set} WHERE {} = {}",
             Ident::table(table),
             sql::column_tuple(&keys),
             sql::slot_tuple(&keys)
         ));
         slots.extend(keys);
-        Ok(Update { sql, slots })
+        Ok(Update {
+            table: table.name.clone(),
+            sql,
+            slots,
+        })
     }
 
     /// Run it on row `key`, setting `changes` (the ones it was made for).
@@ -79,12 +85,64 @@ impl Update {
         for v in &args {
             query = bind_value(query, v);
         }
-        query.execute(tx).await.map_err(refused)?;
+        query
+            .execute(tx)
+            .await
+            .map_err(|e| refused_in(&self.table, e))?;
         Ok(())
     }
 }
 
 /// A constraint or input error in words naming `table.column`, as SQLite's messages do.
+fn refused_in(table: &str, e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+            if let Some(words) = mysql_words(table, my) {
+                return StoreError::Constraint(words);
+            }
+        }
+    }
+    refused(e)
+}
+
+/// MySQL/MariaDB's refusal of a write to `table`, told by error number, in the words the
+/// other databases get (its messages name the column or key between quotes).
+fn mysql_words(table: &str, my: &sqlx::mysql::MySqlDatabaseError) -> Option<String> {
+    let msg = my.message();
+    // The first name quoted with ' or ` in the message, without a `table.` prefix.
+    let quoted = |q: char| {
+        msg.split(q)
+            .nth(1)
+            .map(|n| n.rsplit('.').next().unwrap_or(n).to_string())
+            .unwrap_or_default()
+    };
+    Some(match my.number() {
+        // Column 'name' cannot be null; Field 'name' doesn't have a default value.
+        1048 | 1364 => format!("{table}.{} must have a value", quoted('\'')),
+        // Duplicate entry 'b' for key 'name'.
+        1062 => {
+            let key = msg
+                .rsplit("for key '")
+                .next()
+                .map(|k| k.trim_end_matches('\''))
+                .map(|k| k.rsplit('.').next().unwrap_or(k))
+                .unwrap_or_default();
+            format!("another row already has this {table}.{key}")
+        }
+        // CONSTRAINT `score` failed for `db`.`t` (MariaDB 4025, MySQL 3819).
+        4025 | 3819 => format!("the value breaks a rule of the table ({})", quoted('`')),
+        1452 | 1216 => "it refers to a row that does not exist".to_string(),
+        // Bad data: a date, a number out of range, too long, not an enum value.
+        1264 | 1265 | 1292 | 1366 | 1406 | 1367 | 3140 => {
+            format!("a value is not valid for its column: {msg}")
+        }
+        _ if my.code().is_some_and(|c| c.starts_with("22")) => {
+            format!("a value is not valid for its column: {msg}")
+        }
+        _ => return None,
+    })
+}
+
 fn refused(e: sqlx::Error) -> StoreError {
     let sqlx::Error::Database(db) = &e else {
         return e.into();
@@ -261,7 +319,13 @@ impl Store {
         // The key comes back from the database: it may be a default (an identity, a
         // sequence, SQLite's rowid).
         let returning = keys.iter().map(Column::read).collect::<Vec<_>>().join(", ");
-        let q = if columns.is_empty() {
+        // MySQL has no DEFAULT VALUES; MariaDB has INSERT … RETURNING (MySQL proper has not).
+        let q = if columns.is_empty() && self.dialect == super::Dialect::Mysql {
+            format!(
+                "INSERT INTO {} () VALUES () RETURNING {returning}",
+                Ident::table(table)
+            )
+        } else if columns.is_empty() {
             format!(
                 "INSERT INTO {} DEFAULT VALUES RETURNING {returning}",
                 Ident::table(table)
@@ -274,15 +338,19 @@ impl Store {
                 sql::slot_tuple(&columns)
             )
         };
-        let q = sql::numbered(&q);
+        let q = self.dialect.sql(&q);
         let plain: Vec<Value> = values.iter().map(|(_, v)| v.clone()).collect();
         let args = Column::args(&columns, &plain);
         let mut query = sqlx::query(&q);
         for v in &args {
             query = bind_value(query, v);
         }
-        let row = query.fetch_one(&mut *tx).await.map_err(refused)?;
-        let key = decode_row(&row)?;
+        let row = query
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| refused_in(&table.name, e))?;
+        let readers: Vec<&Column> = keys.iter().collect();
+        let key = Column::fix_all(&readers, decode_row(&row)?);
         let audit = AuditEntry {
             pk: Some(crate::domain::key_text(&key)),
             after: Some(json_of(values)),
@@ -376,11 +444,12 @@ mod tests {
                 .unwrap();
             assert_eq!(score, 5);
             assert_eq!(audit_rows(&store).await, 1);
-            let (before, after): (String, String) =
-                sqlx::query_as("SELECT before_json, after_json FROM moat_audit_log")
-                    .fetch_one(store.pool())
-                    .await
-                    .unwrap();
+            let row = sqlx::query("SELECT before_json, after_json FROM moat_audit_log")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            let text = |c: &str| crate::store::sql::text(&row, c).unwrap().unwrap();
+            let (before, after) = (text("before_json"), text("after_json"));
             assert_eq!(
                 (before.as_str(), after.as_str()),
                 (r#"{"score":1}"#, r#"{"score":5}"#)

@@ -133,7 +133,7 @@ on_every_database! {
         let server = TestServer::start_with(|c| c.accounts.one_time_password_hours = 1, None).await;
         let otp = server.add_one_time_user("late").await;
         // Two hours later (moved in the database rather than waiting).
-        sqlx::query("UPDATE moat_users SET password_expires_at = $1 WHERE username = 'late'")
+        sqlx::query(&server.store.dialect().sql("UPDATE moat_users SET password_expires_at = ? WHERE username = 'late'"))
             .bind(i64::try_from(now()).unwrap() - 3600)
             .execute(server.store.pool())
             .await
@@ -143,12 +143,13 @@ on_every_database! {
         assert!(!outcome.success);
         // Refused like any other failure: the code is still asked.
         assert_eq!(outcome.prompts, vec!["Password: ", "Verification code: "]);
-        let reason: String = sqlx::query_scalar(
+        let row = sqlx::query(
             "SELECT reason FROM moat_audit_log WHERE actor = 'late' ORDER BY id DESC LIMIT 1",
         )
         .fetch_one(server.store.pool())
         .await
         .unwrap();
+        let reason = moat::store::sql::text(&row, "reason").unwrap().unwrap_or_default();
         assert_eq!(reason, "one-time password expired");
         server.stop().await;
     }

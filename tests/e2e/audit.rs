@@ -22,6 +22,7 @@ async fn trail(dir: &std::path::Path, n: usize) -> Store {
     let url = match current_db() {
         Db::Sqlite => format!("sqlite://{}", dir.join("moat.db").display()),
         Db::Postgres => moat::store::testing::fresh_postgres_url().await.unwrap(),
+        Db::Mysql => crate::common::fresh_mysql_url().await,
     };
     std::fs::write(
         dir.join("moat.toml"),
@@ -193,6 +194,8 @@ async fn rehash(store: &Store, from: i64) {
     .await
     .unwrap();
     let json = |t: Option<String>| t.map(|t| serde_json::from_str(&t).unwrap());
+    // MySQL's LONGTEXT columns arrive as bytes.
+    let text = |r: &sqlx::any::AnyRow, c: &str| moat::store::sql::text(r, c).unwrap();
     let mut prev = moat::store::audit::GENESIS.to_string();
     for r in &rows {
         let id: i64 = r.get("id");
@@ -207,18 +210,18 @@ async fn rehash(store: &Store, from: i64) {
             session_id: r.get("session_id"),
             action: r.get("action"),
             model: r.get("model"),
-            pk: r.get("pk"),
-            before: json(r.get("before_json")),
-            after: json(r.get("after_json")),
+            pk: text(r, "pk"),
+            before: json(text(r, "before_json")),
+            after: json(text(r, "after_json")),
             outcome: r.get("outcome"),
-            reason: r.get("reason"),
+            reason: text(r, "reason"),
         };
         let hash = moat::store::audit::row_hash(id, &e, &prev);
-        sqlx::query(if store.dialect() == moat::store::Dialect::Postgres {
-            "UPDATE moat_audit_log SET prev_hash = $1, hash = $2 WHERE id = $3"
-        } else {
-            "UPDATE moat_audit_log SET prev_hash = ?, hash = ? WHERE id = ?"
-        })
+        sqlx::query(
+            &store
+                .dialect()
+                .sql("UPDATE moat_audit_log SET prev_hash = ?, hash = ? WHERE id = ?"),
+        )
         .bind(&prev)
         .bind(&hash)
         .bind(id)

@@ -39,6 +39,17 @@ where
         .unwrap()
 }
 
+/// A text value read by `sql` (MySQL's LONGTEXT arrives as bytes).
+async fn text_scalar(server: &TestServer, sql: &str) -> String {
+    let row = sqlx::query(sql)
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+    moat::store::sql::text(&row, "v")
+        .unwrap()
+        .unwrap_or_default()
+}
+
 on_every_database! {
     async fn edit_a_field_and_save() {
         let server = TestServer::start().await;
@@ -54,12 +65,14 @@ on_every_database! {
         c.wait_for("Rust 2026 ✓").await;
         let name: String = scalar(&server, "SELECT name FROM tags WHERE id = 1").await;
         assert_eq!(name, "Rust 2026 ✓");
-        let (before, after): (String, String) = sqlx::query_as(
+        let row = sqlx::query(
             "SELECT before_json, after_json FROM moat_audit_log WHERE action = 'change'",
         )
         .fetch_one(server.store.pool())
         .await
         .unwrap();
+        let text = |c: &str| moat::store::sql::text(&row, c).unwrap().unwrap();
+        let (before, after) = (text("before_json"), text("after_json"));
         assert_eq!(after, r#"{"name":"Rust 2026 ✓"}"#);
         assert!(before.contains("\"name\""), "{before}");
         server.stop().await;
@@ -522,7 +535,7 @@ on_every_database! {
 on_every_database! {
     async fn long_text_is_edited_over_several_lines() {
         let server = TestServer::start().await;
-        let before: String = scalar(&server, "SELECT body FROM posts WHERE id = 1").await;
+        let before: String = text_scalar(&server, "SELECT body AS v FROM posts WHERE id = 1").await;
         let conn = login(&server, "admin").await;
         let mut c = Console::open(&conn, 120, 30, "xterm").await;
         open_record(&mut c, 3, 1).await;
@@ -541,7 +554,7 @@ on_every_database! {
         c.wait_for("› edit").await;
         c.send(SAVE).await; // save the form
         c.wait_for("saved posts #1").await;
-        let after: String = scalar(&server, "SELECT body FROM posts WHERE id = 1").await;
+        let after: String = text_scalar(&server, "SELECT body AS v FROM posts WHERE id = 1").await;
         assert_eq!(after, format!("Intro line\n{before}"));
         server.stop().await;
     }

@@ -571,12 +571,13 @@ on_every_database! {
                 .await
                 .unwrap();
         assert_eq!(grants, 0, "no stale grant for a reused key");
-        let before: String = sqlx::query_scalar(
+        let row = sqlx::query(
             "SELECT before_json FROM moat_audit_log WHERE action = 'delete' ORDER BY id DESC LIMIT 1",
         )
         .fetch_one(server.store.pool())
         .await
         .unwrap();
+        let before = moat::store::sql::text(&row, "before_json").unwrap().unwrap();
         assert!(
             before.contains("\"id\":5") && before.contains("\"title\""),
             "{before}"
@@ -833,7 +834,7 @@ on_every_database! {
             key: vec![Value::Integer(pk)],
         };
         assert!(denied(server.sessions.execute(&jane, delete.clone()).await));
-        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts WHERE id = $1")
+        let kept: i64 = sqlx::query_scalar(&server.store.dialect().sql("SELECT COUNT(*) FROM posts WHERE id = ?"))
             .bind(pk)
             .fetch_one(server.store.pool())
             .await

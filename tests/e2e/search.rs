@@ -29,7 +29,7 @@ async fn count(server: &TestServer, sql: &str) -> i64 {
 on_every_database! {
     async fn search_finds_matching_rows_and_esc_clears_it() {
         let server = TestServer::start().await;
-        let expected = count(&server, "SELECT COUNT(*) FROM posts WHERE LOWER(title) LIKE '%kafka%' OR LOWER(slug) LIKE '%kafka%' OR LOWER(body) LIKE '%kafka%' OR LOWER(CAST(status AS TEXT)) LIKE '%kafka%'").await;
+        let expected = count(&server, "SELECT COUNT(*) FROM posts WHERE LOWER(title) LIKE '%kafka%' OR LOWER(slug) LIKE '%kafka%' OR LOWER(body) LIKE '%kafka%' OR LOWER(status || '') LIKE '%kafka%'").await;
         assert!(expected > 0);
         let conn = login(&server, "admin").await;
         let mut c = Console::open(&conn, 160, 40, "xterm").await;
@@ -43,7 +43,7 @@ on_every_database! {
             .await;
         assert!(screen.contains("/Kafka"), "{screen}");
         // The first row shown is the first matching post.
-        let first: i64 = count(&server, "SELECT MIN(id) FROM posts WHERE LOWER(title) LIKE '%kafka%' OR LOWER(slug) LIKE '%kafka%' OR LOWER(body) LIKE '%kafka%' OR LOWER(CAST(status AS TEXT)) LIKE '%kafka%'").await;
+        let first: i64 = count(&server, "SELECT MIN(id) FROM posts WHERE LOWER(title) LIKE '%kafka%' OR LOWER(slug) LIKE '%kafka%' OR LOWER(body) LIKE '%kafka%' OR LOWER(status || '') LIKE '%kafka%'").await;
         let row = screen.lines().nth(2).unwrap_or_default();
         assert!(row.starts_with(&format!("▶ {first} ")), "{row}");
         c.send(b"\x1b").await;
@@ -166,7 +166,7 @@ on_every_database! {
             None,
         )
         .await;
-        let expected = count(&server, "SELECT COUNT(*) FROM posts WHERE LOWER(title) LIKE '%kafka%' OR LOWER(slug) LIKE '%kafka%' OR LOWER(CAST(status AS TEXT)) LIKE '%kafka%'").await;
+        let expected = count(&server, "SELECT COUNT(*) FROM posts WHERE LOWER(title) LIKE '%kafka%' OR LOWER(slug) LIKE '%kafka%' OR LOWER(status || '') LIKE '%kafka%'").await;
         let conn = login(&server, "admin").await;
         let mut c = Console::open(&conn, 200, 30, "xterm").await;
         open_posts(&mut c).await;
@@ -296,7 +296,7 @@ on_every_database! {
                 .fetch_one(server.store.pool())
                 .await
                 .unwrap();
-        let newest_title: String = sqlx::query_scalar("SELECT title FROM posts WHERE slug = $1")
+        let newest_title: String = sqlx::query_scalar(&server.store.dialect().sql("SELECT title FROM posts WHERE slug = ?"))
             .bind(&newest)
             .fetch_one(server.store.pool())
             .await

@@ -123,7 +123,7 @@ async fn searched(c: &mut Console, term: &str, expect: &str) -> Vec<String> {
     rows
 }
 
-on_every_database! {
+on_sqlite_and_postgres! {
     async fn a_search_shows_the_same_rows_and_count_through_the_index() {
         let server = TestServer::start_with(
             |c| {

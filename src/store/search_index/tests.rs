@@ -6,7 +6,9 @@ use crate::domain::{
     Filter, FilterOp, Listing, Page, PageAnchor, RowCount, RowFilter, SearchPath, Sort, TableInfo,
     Value,
 };
-use crate::store::test_support::{create_tables, on_every_database, plain_user};
+use crate::store::test_support::{
+    create_tables, on_sqlite_and_postgres as on_every_database, plain_user,
+};
 use crate::store::{AuditEntry, Dialect, Principal, Store};
 
 /// Titles that try the edges: case (ASCII and not), LIKE wildcards, FTS5 syntax, quotes,
@@ -64,7 +66,7 @@ async fn table(store: &Store, rows: usize) -> TableInfo {
 
 fn docs(store: &Store) -> &'static str {
     match store.dialect() {
-        Dialect::Sqlite => "docs",
+        Dialect::Sqlite | Dialect::Mysql => "docs",
         Dialect::Postgres => "public.docs",
     }
 }
@@ -608,4 +610,30 @@ async fn sqlite_tables_keyed_by_text_or_by_rowid_alone_give_the_scans_results() 
             );
         }
     }
+}
+
+/// MySQL/MariaDB has no search index: adding or removing one says so, and search scans.
+#[tokio::test]
+#[cfg_attr(
+    not(moat_mysql),
+    ignore = "MOAT_TEST_MYSQL_URL is not set: MySQL/MariaDB run skipped"
+)]
+async fn mysql_declares_search_indexes_unsupported() {
+    let (store, name) = crate::store::testing::mysql_store().await.unwrap();
+    create_tables(
+        &store,
+        "CREATE TABLE docs (id INT PRIMARY KEY, title VARCHAR(100))",
+    )
+    .await;
+    let t = refresh(&store).await;
+    let err = store
+        .add_search_index(&t, &["title".into()], &mut |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not supported on MySQL"), "{err}");
+    let err = store.remove_search_index(&t, &[]).await.unwrap_err();
+    assert!(err.to_string().contains("not supported on MySQL"), "{err}");
+    assert!(store.search_index(&t).await.unwrap().is_none());
+    store.close().await;
+    crate::store::testing::drop_mysql_database(&name).await;
 }

@@ -42,11 +42,37 @@ pub const WAIT: Duration = Duration::from_secs(15);
 pub enum Db {
     Sqlite,
     Postgres,
+    Mysql,
 }
 
 tokio::task_local! {
     /// The database of the running test, set by [`on_every_database!`] (SQLite otherwise).
     pub static DATABASE: Db;
+    /// MySQL: the databases the running test created, dropped when it ends.
+    pub static MYSQL_DATABASES: std::cell::RefCell<Vec<String>>;
+}
+
+/// A fresh MySQL/MariaDB database's URL; the running test drops it when it ends (see
+/// [`on_every_database!`]).
+pub async fn fresh_mysql_url() -> String {
+    let (url, name) = moat::store::testing::fresh_mysql_url()
+        .await
+        .expect("a MySQL test database");
+    let _ = MYSQL_DATABASES.try_with(|d| d.borrow_mut().push(name));
+    url
+}
+
+/// Run a test body on MySQL/MariaDB, then drop the databases it made.
+pub async fn on_mysql(body: impl std::future::Future<Output = ()>) {
+    let made = MYSQL_DATABASES
+        .scope(Default::default(), async {
+            DATABASE.scope(Db::Mysql, body).await;
+            MYSQL_DATABASES.with(|d| d.take())
+        })
+        .await;
+    for name in made {
+        moat::store::testing::drop_mysql_database(&name).await;
+    }
 }
 
 /// The database the running test's servers use.
@@ -54,11 +80,51 @@ pub fn current_db() -> Db {
     DATABASE.try_with(|d| *d).unwrap_or(Db::Sqlite)
 }
 
-/// Define each end-to-end test once, run on both databases: `name::sqlite` with a SQLite
+/// Define each end-to-end test once, run on every database: `name::sqlite` with a SQLite
 /// file, `name::postgres` on a fresh PostgreSQL database (see `moat::store::testing`:
-/// ignored, with the reason, when `MOAT_TEST_POSTGRES_URL` was unset at build time).
+/// ignored, with the reason, when `MOAT_TEST_POSTGRES_URL` was unset at build time),
+/// `name::mysql` on a fresh MySQL/MariaDB database (likewise, `MOAT_TEST_MYSQL_URL`).
 #[allow(unused_macros)] // not every test binary uses it
 macro_rules! on_every_database {
+    ($(async fn $name:ident() $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body() $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                crate::common::DATABASE.scope(crate::common::Db::Sqlite, body()).await
+            }
+
+            #[tokio::test]
+            #[cfg_attr(
+                not(moat_postgres),
+                ignore = "MOAT_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"
+            )]
+            async fn postgres() {
+                crate::common::DATABASE.scope(crate::common::Db::Postgres, body()).await
+            }
+
+            #[tokio::test]
+            #[cfg_attr(
+                not(moat_mysql),
+                ignore = "MOAT_TEST_MYSQL_URL is not set: MySQL/MariaDB run skipped"
+            )]
+            async fn mysql() {
+                crate::common::on_mysql(body()).await
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use on_every_database;
+
+/// [`on_every_database!`] without MySQL/MariaDB, for what it does not have (search
+/// indexes: `moat search-index` says so there).
+#[allow(unused_macros)] // not every test binary uses it
+macro_rules! on_sqlite_and_postgres {
     ($(async fn $name:ident() $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
@@ -83,7 +149,7 @@ macro_rules! on_every_database {
     )*};
 }
 #[allow(unused_imports)]
-pub(crate) use on_every_database;
+pub(crate) use on_sqlite_and_postgres;
 
 /// A config for a server living in `dir`.
 pub fn test_config(dir: &std::path::Path) -> Config {
@@ -127,10 +193,14 @@ impl TestServer {
     pub async fn start_with(tweak: impl FnOnce(&mut Config), tap: Option<InputTap>) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path());
-        if current_db() == Db::Postgres {
-            config.database_url = moat::store::testing::fresh_postgres_url()
-                .await
-                .expect("a PostgreSQL test database");
+        match current_db() {
+            Db::Sqlite => {}
+            Db::Postgres => {
+                config.database_url = moat::store::testing::fresh_postgres_url()
+                    .await
+                    .expect("a PostgreSQL test database");
+            }
+            Db::Mysql => config.database_url = fresh_mysql_url().await,
         }
         tweak(&mut config);
         let store = commands::open_store(&config).await.expect("store");
