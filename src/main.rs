@@ -390,8 +390,13 @@ enum PermCommand {
 
 /// `--user U`, `--group G`, or `--model M --key K`: exactly one.
 #[derive(clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("subject")
+        .required(true)
+        .args(["user", "group", "model"])
+))]
 struct PermListArgs {
-    #[arg(long, conflicts_with_all = ["group", "model"], required_unless_present_any = ["group", "model"])]
+    #[arg(long, conflicts_with_all = ["group", "model"])]
     user: Option<String>,
     #[arg(long, conflicts_with = "model")]
     group: Option<String>,

@@ -373,6 +373,11 @@ async fn perm_list_for_a_row_says_who_and_through_what() {
     assert!(!done && stderr.contains("--key"), "{stderr}");
     let (done, _, stderr) = run(d, &["perm", "list", "--user", "bob", "--group", "editors"]);
     assert!(!done && stderr.contains("cannot be used with"), "{stderr}");
+    let (done, _, stderr) = run(d, &["perm", "list"]);
+    assert!(
+        !done && stderr.contains("<--user <USER>|--group <GROUP>|--model <MODEL>>"),
+        "the usage names every way to ask: {stderr}"
+    );
 }
 
 #[tokio::test]
