@@ -182,20 +182,37 @@ enum AuditCommand {
     },
     /// Print the last entry's ID:HASH, to keep somewhere else.
     Head,
-    /// Write entries as JSON lines to stdout (oldest first).
+    /// Write entries to stdout, oldest first: JSON lines, or CSV (quoted, with formulas
+    /// defused, as the console's CSV export). Filters combine (all must hold).
     Export {
-        #[arg(long, value_parser = ["jsonl"], default_value = "jsonl")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
+        format: AuditFormat,
         /// Only entries at or after this time (YYYY-MM-DD[ HH:MM:SS] UTC, or unix seconds).
         #[arg(long)]
         since: Option<String>,
+        /// Only entries before this time (same forms; exclusive, so `--since 2026-11-01
+        /// --until 2026-12-01` is November).
+        #[arg(long)]
+        until: Option<String>,
         /// Only entries by this actor.
         #[arg(long)]
         user: Option<String>,
         /// Only entries about this model.
         #[arg(long)]
         model: Option<String>,
+        /// Only entries of this action (login, change, delete, grant, user_delete, …).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries with this outcome (success, failure, denied, …).
+        #[arg(long)]
+        outcome: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AuditFormat {
+    Jsonl,
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -227,6 +244,18 @@ enum UserCommand {
         /// Read the password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Every user: superuser, active, 2FA state, last login, one-time password pending
+    /// or expired, groups (`moat report users` has the full audit report).
+    List,
+    /// Delete a user with their group memberships, permissions, object permissions, keys
+    /// and second factor. Their open sessions end first (the account is disabled, then
+    /// removed). Refused for the last active superuser; asks for --yes instead of a prompt.
+    Delete {
+        name: String,
+        /// Really delete (without it, says what would go and changes nothing).
+        #[arg(long)]
+        yes: bool,
     },
     /// Replace the user's backup codes with 10 new single-use ones, printed once.
     BackupCodes { name: String },
@@ -291,6 +320,18 @@ enum GroupCommand {
     },
     /// Groups with their members and permissions.
     List,
+    /// Delete a group with its memberships, model and object permissions (members lose
+    /// what they held only through it; the audit entry records all of it). Refused while
+    /// the config names the group (auth.groups, exempt_groups).
+    Delete {
+        name: String,
+        /// Really delete (without it, says what would go and changes nothing).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Rename a group; members and permissions stay with it. Refused if NEW exists or
+    /// the config names either name (auth.groups, exempt_groups).
+    Rename { old: String, new: String },
 }
 
 /// `--user U` or `--group G`, exactly one.
@@ -340,11 +381,31 @@ enum PermCommand {
     Assign(ObjectPermArgs),
     /// Take a permission on one row back.
     Remove(ObjectPermArgs),
-    /// Everything a user holds, and through what.
-    List {
-        #[arg(long)]
-        user: String,
-    },
+    /// Everything a user holds and through what (--user); a group's members and
+    /// permissions (--group); or who can act on one row and through what: superuser,
+    /// model permission (direct or via a group), object permission (direct or via a
+    /// group) (--model M --key K).
+    List(PermListArgs),
+}
+
+/// `--user U`, `--group G`, or `--model M --key K`: exactly one.
+#[derive(clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("subject")
+        .required(true)
+        .args(["user", "group", "model"])
+))]
+struct PermListArgs {
+    #[arg(long, conflicts_with_all = ["group", "model"])]
+    user: Option<String>,
+    #[arg(long, conflicts_with = "model")]
+    group: Option<String>,
+    /// With --key: the row's model.
+    #[arg(long, requires = "key")]
+    model: Option<String>,
+    /// The row's primary key (with --model).
+    #[arg(long, requires = "model")]
+    key: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -502,6 +563,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     commands::user_add(&config, &name, superuser, &groups, password, &op, &mut out)
                         .await
                 }
+                UserCommand::List => {
+                    commands::user_list(&config, commands::now_unix(), &mut out).await
+                }
+                UserCommand::Delete { name, yes } => {
+                    commands::user_delete(&config, &name, yes, &op, &mut out).await
+                }
                 UserCommand::BackupCodes { name } => {
                     commands::backup_codes(&config, &name, &op, &mut out).await
                 }
@@ -549,6 +616,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .await
                 }
                 GroupCommand::List => commands::group_list(&config, &mut out).await,
+                GroupCommand::Delete { name, yes } => {
+                    commands::group_delete(&config, &name, yes, &op, &mut out).await
+                }
+                GroupCommand::Rename { old, new } => {
+                    commands::group_rename(&config, &old, &new, &op, &mut out).await
+                }
             },
             Command::Perm { command } => match command {
                 PermCommand::Assign(args) => {
@@ -557,7 +630,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 PermCommand::Remove(args) => {
                     commands::set_object_perm(&config, &args.perm(), false, &op, &mut out).await
                 }
-                PermCommand::List { user } => commands::perm_list(&config, &user, &mut out).await,
+                PermCommand::List(PermListArgs {
+                    user: Some(user), ..
+                }) => commands::perm_list(&config, &user, &mut out).await,
+                PermCommand::List(PermListArgs {
+                    group: Some(group), ..
+                }) => commands::perm_list_group(&config, &group, &mut out).await,
+                PermCommand::List(PermListArgs {
+                    model: Some(model),
+                    key: Some(key),
+                    ..
+                }) => commands::perm_list_row(&config, &model, &key, &mut out).await,
+                PermCommand::List(_) => Err(CommandError::Usage(
+                    "perm list wants --user U, --group G, or --model M --key K".into(),
+                )),
             },
             Command::Migrate => commands::migrate(&config, &mut out).await,
             Command::Audit { command } => match command {
@@ -570,12 +656,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 AuditCommand::Head => commands::audit_head(&config, &mut out).await,
                 AuditCommand::Export {
-                    format: _,
+                    format,
                     since,
+                    until,
                     user,
                     model,
+                    action,
+                    outcome,
                 } => {
-                    let args = commands::ExportArgs { since, user, model };
+                    let args = commands::ExportArgs {
+                        since,
+                        until,
+                        user,
+                        model,
+                        action,
+                        outcome,
+                        csv: matches!(format, AuditFormat::Csv),
+                    };
                     let mut out = std::io::BufWriter::new(out.lock());
                     let done =
                         commands::audit_export(&config, &args, &mut out, &mut std::io::stderr())

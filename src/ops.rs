@@ -10,7 +10,7 @@
 
 use crate::domain::format_time;
 use crate::store::{
-    AuditEntry, KeySelector, NewKey, NewUser, Principal, Store, StoreError, UserKey,
+    AuditEntry, GroupUsage, KeySelector, NewKey, NewUser, Principal, Store, StoreError, UserKey,
 };
 
 /// Who performs an operation, as the audit trail names them.
@@ -289,6 +289,63 @@ pub async fn set_object_perm(
     store
         .set_object_perm(principal, codename, model, pk, assign, &audit)
         .await
+}
+
+/// Delete `user` (id `user_id`) and everything that is theirs (see
+/// [`Store::delete_user`]); refused for the last active superuser. The audit row keeps
+/// what they held (`superuser`, `groups`), so the deletion reads whole in the trail.
+pub async fn delete_user(
+    store: &Store,
+    by: By<'_>,
+    (user_id, user): (i64, &str),
+    held: serde_json::Value,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let audit = AuditEntry {
+        before: Some(held),
+        ..by.audit("user_delete", "moat_users", Some(user), now_ms)
+    };
+    store.delete_user(user_id, user, &audit).await
+}
+
+/// Delete group `group` (id `group_id`) with its memberships and permissions; the audit
+/// row keeps what it held ([`GroupUsage`]), so it can be rebuilt from the trail.
+pub async fn delete_group(
+    store: &Store,
+    by: By<'_>,
+    (group_id, group): (i64, &str),
+    held: &GroupUsage,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let audit = AuditEntry {
+        before: Some(serde_json::json!({
+            "members": held.members,
+            "perms": held.model_perms,
+            "object_perms": held
+                .object_perms
+                .iter()
+                .map(|(codename, model, pk)| serde_json::json!([codename, model, pk]))
+                .collect::<Vec<_>>(),
+        })),
+        ..by.audit("group_delete", "moat_groups", Some(group), now_ms)
+    };
+    store.delete_group(group_id, &audit).await
+}
+
+/// Rename group `old` (id `group_id`) to `new`; members and permissions stay with it.
+pub async fn rename_group(
+    store: &Store,
+    by: By<'_>,
+    (group_id, old): (i64, &str),
+    new: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let audit = AuditEntry {
+        before: Some(serde_json::json!({ "name": old })),
+        after: Some(serde_json::json!({ "name": new })),
+        ..by.audit("group_rename", "moat_groups", Some(old), now_ms)
+    };
+    store.rename_group(group_id, new, &audit).await
 }
 
 /// Forget the failure counters (and so the lockouts) naming `user`, `source` (an address

@@ -133,66 +133,123 @@ pub async fn audit_head(config: &Config, out: &mut impl Write) -> Result<(), Com
     Ok(())
 }
 
-/// What `moat audit export` selects.
+/// What `moat audit export` selects, and how it writes it.
 #[derive(Clone, Debug, Default)]
 pub struct ExportArgs {
     pub since: Option<String>,
+    /// Entries before this time (exclusive).
+    pub until: Option<String>,
     pub user: Option<String>,
     pub model: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    /// CSV instead of JSON lines.
+    pub csv: bool,
 }
 
-/// `moat audit export --format jsonl [--since T] [--user U] [--model M]`: one JSON object
-/// a line, streamed; progress on `progress` every 100,000 rows.
+/// The columns of `moat audit export --format csv`, in order.
+pub const AUDIT_CSV_HEADER: &str = "id,at,at_ms,actor,source_ip,session_id,action,model,pk,\
+                                    before,after,outcome,reason,prev_hash,hash";
+
+/// `--since`/`--until` as unix milliseconds.
+fn time_arg(flag: &str, value: Option<&String>) -> Result<Option<i64>, CommandError> {
+    let Some(t) = value else {
+        return Ok(None);
+    };
+    crate::domain::parse_time(t)
+        .map(|secs| Some(secs.saturating_mul(1000)))
+        .ok_or_else(|| {
+            CommandError::Usage(format!(
+                "{flag}: `{}` is not a time (YYYY-MM-DD[ HH:MM:SS] or unix seconds)",
+                t.escape_debug()
+            ))
+        })
+}
+
+/// One audit row as a CSV line (CRLF-terminated), each field written by the console's CSV
+/// export ([`crate::session::export::csv_field`]): text quoted, formulas defused, control
+/// characters escaped. Before and after values are their JSON text.
+pub fn audit_csv_line(row: &crate::store::AuditRow) -> String {
+    use crate::domain::Value;
+    let e = &row.entry;
+    let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Text);
+    let json = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map_or(Value::Null, |v| Value::Text(v.to_string()))
+    };
+    let fields = [
+        Value::Integer(row.id),
+        Value::Text(format_time(e.at_ms.div_euclid(1000))),
+        Value::Integer(e.at_ms),
+        text(&e.actor),
+        text(&e.source_ip),
+        text(&e.session_id),
+        Value::Text(e.action.clone()),
+        text(&e.model),
+        text(&e.pk),
+        json(&e.before),
+        json(&e.after),
+        Value::Text(e.outcome.clone()),
+        text(&e.reason),
+        Value::Text(row.prev_hash.clone()),
+        Value::Text(row.hash.clone()),
+    ];
+    crate::session::export::csv_line(fields.iter().map(crate::session::export::csv_field))
+}
+
+/// `moat audit export [--format jsonl|csv] [--since T] [--until T] [--user U] [--model M]
+/// [--action A] [--outcome O]`: one JSON object a line (or a CSV header and one line an
+/// entry), oldest first, streamed; progress on `progress` every 100,000 rows.
 pub async fn audit_export(
     config: &Config,
     args: &ExportArgs,
     out: &mut impl Write,
     progress: &mut impl Write,
 ) -> Result<(), CommandError> {
-    let since_ms = match &args.since {
-        Some(t) => Some(
-            crate::domain::parse_time(t)
-                .ok_or_else(|| {
-                    CommandError::Usage(format!(
-                        "--since: `{}` is not a time (YYYY-MM-DD[ HH:MM:SS] or unix seconds)",
-                        t.escape_debug()
-                    ))
-                })?
-                .saturating_mul(1000),
-        ),
-        None => None,
-    };
+    let since_ms = time_arg("--since", args.since.as_ref())?;
+    let until_ms = time_arg("--until", args.until.as_ref())?;
     let filter = crate::store::AuditFilter {
         since_ms,
+        until_ms,
         actor: args.user.clone(),
         model: args.model.clone(),
+        action: args.action.clone(),
+        outcome: args.outcome.clone(),
         ..Default::default()
     };
     let store = open_admin_store(config).await?;
+    if args.csv {
+        write!(out, "{AUDIT_CSV_HEADER}\r\n")?;
+    }
     // A failed write (the reader of a pipe went away) is returned as itself, so that
     // `main` can tell a closed pipe from a failure.
     let mut write_error = None;
     let exported = store
         .export_audit(&filter, |row| {
-            let e = &row.entry;
-            let line = serde_json::json!({
-                "id": row.id,
-                "at": format_time(e.at_ms.div_euclid(1000)),
-                "at_ms": e.at_ms,
-                "actor": e.actor,
-                "source_ip": e.source_ip,
-                "session_id": e.session_id,
-                "action": e.action,
-                "model": e.model,
-                "pk": e.pk,
-                "before": e.before,
-                "after": e.after,
-                "outcome": e.outcome,
-                "reason": e.reason,
-                "prev_hash": row.prev_hash,
-                "hash": row.hash,
-            });
-            write_json_line(out, &line).map_err(|e| {
+            let written = if args.csv {
+                out.write_all(audit_csv_line(row).as_bytes())
+            } else {
+                let e = &row.entry;
+                let line = serde_json::json!({
+                    "id": row.id,
+                    "at": format_time(e.at_ms.div_euclid(1000)),
+                    "at_ms": e.at_ms,
+                    "actor": e.actor,
+                    "source_ip": e.source_ip,
+                    "session_id": e.session_id,
+                    "action": e.action,
+                    "model": e.model,
+                    "pk": e.pk,
+                    "before": e.before,
+                    "after": e.after,
+                    "outcome": e.outcome,
+                    "reason": e.reason,
+                    "prev_hash": row.prev_hash,
+                    "hash": row.hash,
+                });
+                write_json_line(out, &line)
+            };
+            written.map_err(|e| {
                 let text = e.to_string();
                 write_error = Some(e);
                 StoreError::Conflict(text)
@@ -248,6 +305,36 @@ impl serde_json::ser::Formatter for TerminalSafeJson {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_lines_quote_defuse_and_escape_like_the_console_export() {
+        let row = crate::store::AuditRow {
+            id: 7,
+            entry: crate::store::AuditEntry {
+                at_ms: 1_000,
+                actor: Some("=cmd|' /C calc'!A0".into()),
+                action: "change".into(),
+                model: Some("posts".into()),
+                pk: Some("1".into()),
+                after: Some(serde_json::json!({ "title": "a\"b" })),
+                outcome: "success".into(),
+                reason: Some("bad\x1b[2Jthing".into()),
+                ..Default::default()
+            },
+            prev_hash: "p".into(),
+            hash: "h".into(),
+        };
+        let line = audit_csv_line(&row);
+        assert_eq!(
+            line,
+            concat!(
+                r#"7,"1970-01-01 00:00:01 UTC",1000,"'=cmd|' /C calc'!A0",,,"change","posts","1",,"#,
+                r#""{""title"":""a\""b""}","success","bad\x1b[2Jthing","p","h""#,
+                "\r\n"
+            )
+        );
+        assert_eq!(AUDIT_CSV_HEADER.split(',').count(), 15);
+    }
 
     #[test]
     fn json_lines_escape_what_a_terminal_would_obey_and_keep_the_value() {

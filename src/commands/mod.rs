@@ -20,18 +20,24 @@ mod sessions;
 mod users;
 
 pub use audit::{
-    audit_export, audit_head, audit_verify, audit_verify_with, ExportArgs, TerminalSafeJson,
+    audit_csv_line, audit_export, audit_head, audit_verify, audit_verify_with, ExportArgs,
+    TerminalSafeJson, AUDIT_CSV_HEADER,
 };
 pub use doctor::{config_findings, doctor, Finding, Severity, FIRST_START_FILE};
 pub use keys::{key_add, key_list, key_remove};
 pub use lockout::{lockout_list, lockout_reset};
-pub use perms::{group_add, group_list, perm_list, set_model_perms, set_object_perm, ObjectPerm};
+pub use perms::{
+    config_mentions, group_add, group_delete, group_list, group_rename, perm_list, perm_list_group,
+    perm_list_row, set_model_perms, set_object_perm, ObjectPerm,
+};
 pub use recordings::{session_export, session_replay, sessions_ended};
 pub use report::{parse_days, report_users, Format, UserFilter};
 pub use serve::{build, migrate, qr_text, serve, Built};
 pub use sessions::{session_end, sessions_list};
 use users::create_user;
-pub use users::{backup_codes, reset_2fa, user_add, user_set_active, validate_username};
+pub use users::{
+    backup_codes, reset_2fa, user_add, user_delete, user_list, user_set_active, validate_username,
+};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

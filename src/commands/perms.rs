@@ -8,8 +8,8 @@ use crate::ops::{self, By};
 use crate::tui::sanitize::SafeText;
 
 use super::{
-    check_codename, existing_row, now_unix_ms, open_admin_store, user_id, validate_username,
-    CommandError, Target,
+    check_codename, existing_row, group_id, now_unix_ms, open_admin_store, user_id,
+    validate_username, CommandError, Target,
 };
 
 /// `moat group add NAME [--perm CODENAME]...`
@@ -189,4 +189,202 @@ pub async fn perm_list(
     }
     store.close().await;
     Ok(())
+}
+
+/// Where the configuration names group `name` (`auth.groups.NAME`,
+/// `models.M.exempt_groups`): renaming or deleting such a group would silently change a
+/// login rule or a column rule, so those commands refuse until the config is changed.
+pub fn config_mentions(config: &Config, name: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    if config.auth.groups.contains_key(name) {
+        keys.push(format!("auth.groups.{name}"));
+    }
+    for (model, m) in &config.models {
+        if m.exempt_groups.iter().any(|g| g == name) {
+            keys.push(format!("models.{model}.exempt_groups"));
+        }
+    }
+    keys
+}
+
+fn refuse_if_configured(config: &Config, name: &str, doing: &str) -> Result<(), CommandError> {
+    let keys = config_mentions(config, name);
+    if keys.is_empty() {
+        return Ok(());
+    }
+    Err(CommandError::Usage(format!(
+        "refused to {doing}: the configuration names group {} at {}; change the config \
+         first (and reload), or it would quietly change who those rules cover",
+        name.escape_debug(),
+        keys.join(", ").escape_debug()
+    )))
+}
+
+/// `moat group rename OLD NEW`: members, model and object permissions stay with the group.
+/// Refused if NEW exists, or if the configuration names OLD or NEW.
+pub async fn group_rename(
+    config: &Config,
+    old: &str,
+    new: &str,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    validate_username(new)?;
+    refuse_if_configured(config, old, "rename it")?;
+    refuse_if_configured(config, new, "rename a group to it")?;
+    let store = open_admin_store(config).await?;
+    let id = group_id(&store, old).await?;
+    let by = By::Cli { os_user: operator };
+    ops::rename_group(&store, by, (id, old), new, now_unix_ms()).await?;
+    writeln!(
+        out,
+        "group {} renamed to {} (members and permissions kept)",
+        SafeText::new(old),
+        SafeText::new(new)
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat group delete NAME --yes`: the group goes with its memberships, model and object
+/// permissions (its members lose what they held only through it), in one transaction
+/// whose audit row records all of that. Without `--yes` it says what would go and changes
+/// nothing; refused while the configuration names the group.
+pub async fn group_delete(
+    config: &Config,
+    name: &str,
+    yes: bool,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    refuse_if_configured(config, name, "delete it")?;
+    let store = open_admin_store(config).await?;
+    let id = group_id(&store, name).await?;
+    let held = store.group_usage(id).await?;
+    let what = format!(
+        "{} members ({}), {} model and {} object permissions",
+        held.members.len(),
+        if held.members.is_empty() {
+            "none".to_string()
+        } else {
+            held.members.join(", ")
+        },
+        held.model_perms.len(),
+        held.object_perms.len()
+    );
+    if !yes {
+        return Err(CommandError::Usage(format!(
+            "deleting group {} removes it with its {}; nothing was changed: run again with \
+             --yes to delete",
+            name.escape_debug(),
+            what.escape_debug()
+        )));
+    }
+    let by = By::Cli { os_user: operator };
+    ops::delete_group(&store, by, (id, name), &held, now_unix_ms()).await?;
+    writeln!(
+        out,
+        "group {} deleted with its {}",
+        SafeText::new(name),
+        SafeText::new(&what)
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+/// `moat perm list --group G`: the group's members, model and object permissions.
+pub async fn perm_list_group(
+    config: &Config,
+    group: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_admin_store(config).await?;
+    let id = group_id(&store, group).await?;
+    let held = store.group_usage(id).await?;
+    writeln!(out, "group {}", SafeText::new(group))?;
+    writeln!(out, "members: {}", or_none(&held.members))?;
+    writeln!(out, "model permissions:")?;
+    for codename in &held.model_perms {
+        writeln!(out, "  {}", SafeText::new(codename))?;
+    }
+    writeln!(out, "object permissions:")?;
+    for (codename, model, pk) in &held.object_perms {
+        let [codename, model, pk] = [codename, model, pk].map(|s| SafeText::new(s));
+        writeln!(out, "  {codename:<32} {model} {pk}")?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `moat perm list --model M --key K`: every user who can act on that row, with each
+/// codename and through what (superuser, a model permission held directly or through a
+/// group, an object permission on the row held directly or through a group). Disabled
+/// users are listed, marked, since enabling them gives it back.
+pub async fn perm_list_row(
+    config: &Config,
+    model: &str,
+    pk: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_admin_store(config).await?;
+    let schema = store.introspect().await?;
+    existing_row(&store, &schema, model, pk).await?;
+    let access = store.row_access(model, pk).await?;
+    writeln!(out, "{} {}:", SafeText::new(model), SafeText::new(pk))?;
+    if access.is_empty() {
+        writeln!(
+            out,
+            "  nobody: no user holds a permission on it and there is no superuser"
+        )?;
+    }
+    for a in &access {
+        let codename = if a.codename == "*" {
+            "every permission".to_string()
+        } else {
+            a.codename.clone()
+        };
+        writeln!(
+            out,
+            "  {:<20} {:<24} via {}{}",
+            SafeText::new(&a.username).to_string(),
+            SafeText::new(&codename).to_string(),
+            SafeText::new(&a.via.to_string()),
+            if a.is_active { "" } else { " (user disabled)" }
+        )?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_the_configuration_names_are_found_where_they_are_named() {
+        let mut config = Config::default();
+        config
+            .auth
+            .groups
+            .insert("ops".into(), vec!["publickey".into()]);
+        let posts = crate::config::ModelConfig {
+            exempt_groups: vec!["auditors".into(), "ops".into()],
+            ..Default::default()
+        };
+        config.models.insert("posts".into(), posts);
+        assert_eq!(
+            config_mentions(&config, "ops"),
+            ["auth.groups.ops", "models.posts.exempt_groups"]
+        );
+        assert_eq!(
+            config_mentions(&config, "auditors"),
+            ["models.posts.exempt_groups"]
+        );
+        assert!(config_mentions(&config, "editors").is_empty());
+        let refused = refuse_if_configured(&config, "auditors", "delete it").unwrap_err();
+        assert!(
+            refused.to_string().contains("models.posts.exempt_groups"),
+            "{refused}"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! `moat user …`: add, reset-2fa, enable/disable, backup codes.
+//! `moat user …`: add, list, delete, reset-2fa, enable/disable, backup codes.
 
 use std::io::Write;
 
@@ -181,9 +181,164 @@ pub async fn backup_codes(
     Ok(())
 }
 
+/// The one-time password column of `user list`: `-`, `pending until T` or `expired T`.
+fn one_time_state(one_time: bool, expires: Option<i64>, now: i64) -> String {
+    match (one_time, expires) {
+        (false, _) => "-".into(),
+        (true, None) => "pending".into(),
+        (true, Some(t)) if t <= now => format!("expired {}", format_time(t)),
+        (true, Some(t)) => format!("pending until {}", format_time(t)),
+    }
+}
+
+/// `moat user list`: every user with superuser and active flags, 2FA state, last login
+/// (when, from where), one-time password pending or expired (and when), and groups.
+/// `moat report users` has the full audit report (permissions, backup codes, failures).
+pub async fn user_list(
+    config: &Config,
+    now: i64,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_admin_store(config).await?;
+    let users = store.user_facts(now.saturating_mul(1000)).await?;
+    store.close().await;
+    if users.is_empty() {
+        writeln!(out, "no users")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<20} {:<5} {:<6} {:<11} {:<46} {:<37} groups",
+        "user", "super", "active", "2fa", "last login", "one-time password"
+    )?;
+    for u in &users {
+        let last = match &u.last_login {
+            Some((at, ip)) => format!("{} from {}", format_time(*at), ip),
+            None => "never".into(),
+        };
+        let groups = if u.groups.is_empty() {
+            "-".to_string()
+        } else {
+            u.groups.join(", ")
+        };
+        writeln!(
+            out,
+            "{:<20} {:<5} {:<6} {:<11} {:<46} {:<37} {}",
+            SafeText::new(&u.username).to_string(),
+            if u.is_superuser { "yes" } else { "no" },
+            if u.is_active { "yes" } else { "no" },
+            u.totp.as_str(),
+            SafeText::new(&last).to_string(),
+            one_time_state(u.one_time_password, u.password_expires_at, now),
+            SafeText::new(&groups),
+        )?;
+    }
+    Ok(())
+}
+
+/// How long `user delete` waits for the user's open sessions to close after disabling
+/// them, before it removes the account.
+const DELETE_WAIT_MS: u64 = 5_000;
+
+/// `moat user delete NAME --yes`: remove the user with their group memberships, model and
+/// object permissions, keys, TOTP device and backup codes; their open sessions end first
+/// (the account is disabled, audited as such, and the command waits up to 5 s for the
+/// sessions to close). Refused for the last active superuser, and without `--yes` (the
+/// refusal says what would go; nothing is changed).
+pub async fn user_delete(
+    config: &Config,
+    name: &str,
+    yes: bool,
+    operator: &str,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let store = open_admin_store(config).await?;
+    let id = user_id(&store, name).await?;
+    if store.is_last_superuser(id).await? {
+        return Err(CommandError::Usage(format!(
+            "refused: {} is the last active superuser (make another superuser first)",
+            name.escape_debug()
+        )));
+    }
+    let held = store.perm_listing(id).await?;
+    if !yes {
+        return Err(CommandError::Usage(format!(
+            "deleting user {} removes their account, group memberships ({}), {} model and {} \
+             object permissions, keys and second factor, and ends their sessions; nothing \
+             was changed: run again with --yes to delete",
+            name.escape_debug(),
+            if held.groups.is_empty() {
+                "none".to_string()
+            } else {
+                held.groups.join(", ").escape_debug().to_string()
+            },
+            held.model_perms.len(),
+            held.object_perms.len(),
+        )));
+    }
+    let by = By::Cli { os_user: operator };
+    let mut ended = 0;
+    if held.is_active {
+        let before = open_sessions(&store, name).await?;
+        ops::set_active(&store, by, id, name, false, now_unix_ms()).await?;
+        ended = before;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(DELETE_WAIT_MS);
+        while open_sessions(&store, name).await? > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    let record = serde_json::json!({
+        "superuser": held.is_superuser,
+        "active": held.is_active,
+        "groups": held.groups,
+        "perms": held.model_perms.iter().filter(|(_, via)| via == "direct").map(|(c, _)| c).collect::<Vec<_>>(),
+        "object_perms": held
+            .object_perms
+            .iter()
+            .filter(|(.., via)| via == "direct")
+            .map(|(codename, model, pk, _)| serde_json::json!([codename, model, pk]))
+            .collect::<Vec<_>>(),
+    });
+    ops::delete_user(&store, by, (id, name), record, now_unix_ms()).await?;
+    writeln!(
+        out,
+        "user {} deleted (memberships, permissions, keys and second factor removed; {} open \
+         sessions ended)",
+        SafeText::new(name),
+        ended
+    )?;
+    store.close().await;
+    Ok(())
+}
+
+/// How many live sessions `user` has on any instance heard from lately.
+async fn open_sessions(store: &Store, user: &str) -> Result<usize, CommandError> {
+    let since = now_unix() - crate::session::live::STALE_SECS;
+    Ok(store
+        .live_sessions(since)
+        .await?
+        .iter()
+        .filter(|s| s.username == user)
+        .count())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_time_passwords_say_pending_or_expired_and_when() {
+        assert_eq!(one_time_state(false, Some(5), 10), "-");
+        assert_eq!(one_time_state(true, None, 10), "pending");
+        assert_eq!(
+            one_time_state(true, Some(5), 10),
+            "expired 1970-01-01 00:00:05 UTC"
+        );
+        assert_eq!(
+            one_time_state(true, Some(86_400), 10),
+            "pending until 1970-01-02 00:00:00 UTC"
+        );
+    }
 
     #[test]
     fn usernames() {

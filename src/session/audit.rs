@@ -84,6 +84,7 @@ impl Context {
         };
         let filter = AuditFilter {
             since_ms,
+            until_ms: None,
             actor: query.user.clone(),
             model: query.model.clone(),
             action: query.action.clone(),

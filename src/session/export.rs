@@ -90,7 +90,8 @@ fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn csv_line(fields: impl Iterator<Item = String>) -> String {
+/// Fields joined into one CSV line, CRLF-terminated (RFC 4180).
+pub fn csv_line(fields: impl Iterator<Item = String>) -> String {
     let mut line = fields.collect::<Vec<_>>().join(",");
     line.push_str("\r\n");
     line

@@ -24,7 +24,7 @@ mod account;
 mod audit;
 mod checks;
 mod dispatch;
-mod export;
+pub mod export;
 mod frames;
 mod lifecycle;
 mod lists;

@@ -375,6 +375,8 @@ pub(super) const AUDIT_COLUMNS: &str =
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     pub since_ms: Option<i64>,
+    /// Only rows before this time (exclusive).
+    pub until_ms: Option<i64>,
     pub actor: Option<String>,
     pub model: Option<String>,
     pub action: Option<String>,
@@ -696,6 +698,10 @@ fn audit_conditions(f: &AuditFilter) -> (String, Vec<crate::domain::Value>) {
     let mut binds = Vec::new();
     if let Some(t) = f.since_ms {
         conditions.push("at_ms >= ?");
+        binds.push(Value::Integer(t));
+    }
+    if let Some(t) = f.until_ms {
+        conditions.push("at_ms < ?");
         binds.push(Value::Integer(t));
     }
     for (column, value) in [
@@ -1176,6 +1182,18 @@ mod tests {
             .unwrap();
         assert_eq!(n, 7);
         assert_eq!(seen, vec![11, 14, 17, 20, 23, 26, 29]);
+        let until = AuditFilter {
+            until_ms: Some(19),
+            ..filter.clone()
+        };
+        let mut seen = Vec::new();
+        s.export_audit(&until, |row| {
+            seen.push(row.id);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, vec![11, 14, 17], "until is exclusive");
         let page = s
             .audit_page(
                 &AuditFilter {

@@ -21,6 +21,7 @@ mod delete;
 mod demo;
 mod keys;
 mod lockout;
+mod manage;
 mod open;
 mod perms;
 pub mod recordings;
@@ -50,6 +51,7 @@ pub use audit::{
 pub use bind::value_json;
 pub use demo::{DemoAuthor, DemoComment, DemoOutcome, DemoPost, DemoRows};
 pub use keys::{KeySelector, NewKey, UserKey};
+pub use manage::{AccessVia, GroupUsage, RowAccess};
 pub use perms::{GroupInfo, PermListing, Principal, UserRow};
 pub use recordings::{EndedSession, NewRecording, RecordingRow};
 pub use report::{TotpState, UserFacts};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-fn moat(dir: &std::path::Path) -> Command {
+pub(crate) fn moat(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_moat"));
     cmd.current_dir(dir)
         .env_remove("MOAT_LISTEN")
@@ -17,7 +17,7 @@ fn moat(dir: &std::path::Path) -> Command {
     cmd
 }
 
-fn write_config(dir: &std::path::Path, port: u16) {
+pub(crate) fn write_config(dir: &std::path::Path, port: u16) {
     std::fs::write(
         dir.join("moat.toml"),
         format!(
@@ -29,7 +29,7 @@ fn write_config(dir: &std::path::Path, port: u16) {
 }
 
 /// `moat migrate`: the database the other commands (but `serve`) need to exist.
-fn migrate(dir: &std::path::Path) {
+pub(crate) fn migrate(dir: &std::path::Path) {
     let out = moat(dir).arg("migrate").output().unwrap();
     assert!(out.status.success(), "{out:?}");
 }

@@ -13,6 +13,7 @@ mod accounts;
 mod attacks;
 mod audit;
 mod cli;
+mod cli_parity;
 mod console;
 mod edit;
 mod gate;
