@@ -3,7 +3,7 @@
 //! list --model M --key K`). Each write is one transaction with its audit row.
 
 use super::audit::{append, AuditEntry};
-use super::sql;
+use super::sql::{self, Dialect};
 use super::{Store, StoreError};
 
 /// What a group holds, as `moat group delete` tells before it removes it.
@@ -54,10 +54,12 @@ impl std::fmt::Display for AccessVia {
 impl Store {
     /// Active superusers other than `user_id`.
     async fn other_superusers(
+        d: Dialect,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         user_id: i64,
     ) -> Result<i64, StoreError> {
         Ok(sql::query_scalar(
+            d,
             "SELECT COUNT(*) FROM moat_users \
              WHERE is_superuser = TRUE AND is_active = TRUE AND id <> ?",
         )
@@ -68,24 +70,27 @@ impl Store {
 
     /// Whether user `user_id` is a superuser (`None`: no such user).
     async fn superuser_flag(
+        d: Dialect,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         user_id: i64,
     ) -> Result<Option<bool>, StoreError> {
-        let row =
-            sql::query("SELECT is_superuser = TRUE AS is_superuser FROM moat_users WHERE id = ?")
-                .bind(user_id)
-                .fetch_optional(&mut **tx)
-                .await?;
+        let row = sql::query(
+            d,
+            "SELECT is_superuser = TRUE AS is_superuser FROM moat_users WHERE id = ?",
+        )
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
         Ok(row.map(|r| sql::flag(&r, "is_superuser")).transpose()?)
     }
 
     /// Whether deleting `user_id` would leave no active superuser.
     pub async fn is_last_superuser(&self, user_id: i64) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let superuser = Self::superuser_flag(&mut tx, user_id)
+        let superuser = Self::superuser_flag(self.dialect, &mut tx, user_id)
             .await?
             .unwrap_or(false);
-        let others = Self::other_superusers(&mut tx, user_id).await?;
+        let others = Self::other_superusers(self.dialect, &mut tx, user_id).await?;
         tx.rollback().await?;
         Ok(superuser && others == 0)
     }
@@ -101,11 +106,11 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let superuser = Self::superuser_flag(&mut tx, user_id).await?;
+        let superuser = Self::superuser_flag(self.dialect, &mut tx, user_id).await?;
         let Some(superuser) = superuser else {
             return Err(StoreError::NotFound(format!("user {username}")));
         };
-        if superuser && Self::other_superusers(&mut tx, user_id).await? == 0 {
+        if superuser && Self::other_superusers(self.dialect, &mut tx, user_id).await? == 0 {
             return Err(StoreError::Conflict(format!(
                 "{username} is the last active superuser: make another superuser first"
             )));
@@ -119,16 +124,19 @@ impl Store {
             "DELETE FROM moat_backup_codes WHERE user_id = ?",
             "DELETE FROM moat_sessions WHERE user_id = ?",
         ] {
-            sql::query(statement)
+            sql::query(self.dialect, statement)
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
         }
-        sql::query("DELETE FROM moat_login_sources WHERE username = ?")
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
-        sql::query("DELETE FROM moat_users WHERE id = ?")
+        sql::query(
+            self.dialect,
+            "DELETE FROM moat_login_sources WHERE username = ?",
+        )
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+        sql::query(self.dialect, "DELETE FROM moat_users WHERE id = ?")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -140,6 +148,7 @@ impl Store {
     /// The members, model permissions and object permissions of group `group_id`.
     pub async fn group_usage(&self, group_id: i64) -> Result<GroupUsage, StoreError> {
         let members: Vec<String> = sql::query_scalar(
+            self.dialect,
             "SELECT u.username FROM moat_user_groups ug JOIN moat_users u ON u.id = ug.user_id \
              WHERE ug.group_id = ? ORDER BY u.username",
         )
@@ -147,6 +156,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let model_perms: Vec<String> = sql::query_scalar(
+            self.dialect,
             "SELECT codename FROM moat_group_perms WHERE group_id = ? ORDER BY codename",
         )
         .bind(group_id)
@@ -168,12 +178,12 @@ impl Store {
             "DELETE FROM moat_group_perms WHERE group_id = ?",
             "DELETE FROM moat_group_object_perms WHERE group_id = ?",
         ] {
-            sql::query(statement)
+            sql::query(self.dialect, statement)
                 .bind(group_id)
                 .execute(&mut *tx)
                 .await?;
         }
-        let n = sql::query("DELETE FROM moat_groups WHERE id = ?")
+        let n = sql::query(self.dialect, "DELETE FROM moat_groups WHERE id = ?")
             .bind(group_id)
             .execute(&mut *tx)
             .await?
@@ -195,16 +205,19 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let taken: i64 = sql::query_scalar("SELECT COUNT(*) FROM moat_groups WHERE name = ?")
-            .bind(new_name)
-            .fetch_one(&mut *tx)
-            .await?;
+        let taken: i64 = sql::query_scalar(
+            self.dialect,
+            "SELECT COUNT(*) FROM moat_groups WHERE name = ?",
+        )
+        .bind(new_name)
+        .fetch_one(&mut *tx)
+        .await?;
         if taken > 0 {
             return Err(StoreError::Conflict(format!(
                 "a group named {new_name} exists already"
             )));
         }
-        sql::query("UPDATE moat_groups SET name = ? WHERE id = ?")
+        sql::query(self.dialect, "UPDATE moat_groups SET name = ? WHERE id = ?")
             .bind(new_name)
             .bind(group_id)
             .execute(&mut *tx)
@@ -219,6 +232,7 @@ impl Store {
     /// through a group). By user, then codename.
     pub async fn row_access(&self, model: &str, pk: &str) -> Result<Vec<RowAccess>, StoreError> {
         let users: Vec<(i64, String, bool, bool)> = sql::query(
+            self.dialect,
             "SELECT id, username, is_superuser = TRUE AS is_superuser, \
                     is_active = TRUE AS is_active FROM moat_users",
         )
@@ -247,14 +261,17 @@ impl Store {
                 found.push((*id, "*".into(), AccessVia::Superuser));
             }
         }
-        let direct: Vec<(i64, String)> =
-            sql::query_as("SELECT user_id, codename FROM moat_user_perms")
-                .fetch_all(&self.pool)
-                .await?;
+        let direct: Vec<(i64, String)> = sql::query_as(
+            self.dialect,
+            "SELECT user_id, codename FROM moat_user_perms",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         for (id, codename) in direct.into_iter().filter(|(_, c)| of_model(c)) {
             found.push((id, codename, AccessVia::Direct));
         }
         let group: Vec<(i64, String, String)> = sql::query_as(
+            self.dialect,
             "SELECT ug.user_id, gp.codename, g.name FROM moat_group_perms gp \
              JOIN moat_groups g ON g.id = gp.group_id \
              JOIN moat_user_groups ug ON ug.group_id = gp.group_id",
@@ -265,6 +282,7 @@ impl Store {
             found.push((id, codename, AccessVia::Group(g)));
         }
         let object: Vec<(i64, String)> = sql::query_as(
+            self.dialect,
             "SELECT user_id, codename FROM moat_user_object_perms WHERE model = ? AND pk = ?",
         )
         .bind(model)
@@ -275,6 +293,7 @@ impl Store {
             found.push((id, codename, AccessVia::Object));
         }
         let object_group: Vec<(i64, String, String)> = sql::query_as(
+            self.dialect,
             "SELECT ug.user_id, p.codename, g.name FROM moat_group_object_perms p \
              JOIN moat_groups g ON g.id = p.group_id \
              JOIN moat_user_groups ug ON ug.group_id = p.group_id \
@@ -325,7 +344,7 @@ mod tests {
         async fn deleting_a_user_removes_what_was_theirs_but_never_the_last_superuser(store: Store) {
             let jane = plain_user(&store, "jane").await;
             let root = plain_user(&store, "root").await;
-            sql::query("UPDATE moat_users SET is_superuser = TRUE WHERE id = ?")
+            sql::query(store.dialect(), "UPDATE moat_users SET is_superuser = TRUE WHERE id = ?")
                 .bind(root)
                 .execute(store.pool())
                 .await
@@ -351,13 +370,13 @@ mod tests {
                 "SELECT COUNT(*) FROM moat_user_object_perms",
                 "SELECT COUNT(*) FROM moat_backup_codes",
             ] {
-                let n: i64 = sql::query_scalar(count)
+                let n: i64 = sql::query_scalar(store.dialect(), count)
                     .fetch_one(store.pool())
                     .await
                     .unwrap();
                 assert_eq!(n, 0, "{count}");
             }
-            let sources: i64 = sql::query_scalar("SELECT COUNT(*) FROM moat_login_sources")
+            let sources: i64 = sql::query_scalar(store.dialect(), "SELECT COUNT(*) FROM moat_login_sources")
                 .fetch_one(store.pool())
                 .await
                 .unwrap();
