@@ -492,20 +492,31 @@ pub fn column_default(col: &ColumnInfo) -> Option<ColumnDefault> {
         d = inner.trim();
     }
     let upper = d.to_ascii_uppercase();
+    // `CURRENT_TIMESTAMP`, MariaDB's `current_timestamp()`, MySQL's `CURRENT_TIMESTAMP(6)`.
+    let bare = match upper.split_once('(') {
+        Some((name, rest))
+            if rest
+                .strip_suffix(')')
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            name
+        }
+        _ => upper.as_str(),
+    };
     const NOW: [&str; 11] = [
         "CURRENT_TIMESTAMP",
         "CURRENT_DATE",
         "CURRENT_TIME",
         "LOCALTIMESTAMP",
         "LOCALTIME",
-        "NOW()",
-        "TRANSACTION_TIMESTAMP()",
-        "STATEMENT_TIMESTAMP()",
+        "NOW",
+        "TRANSACTION_TIMESTAMP",
+        "STATEMENT_TIMESTAMP",
         "DATETIME('NOW')",
         "DATE('NOW')",
         "TIME('NOW')",
     ];
-    if NOW.contains(&upper.as_str()) {
+    if NOW.contains(&bare) || NOW.contains(&upper.as_str()) {
         return Some(ColumnDefault::Now);
     }
     if upper == "NULL" {
@@ -517,23 +528,13 @@ pub fn column_default(col: &ColumnInfo) -> Option<ColumnDefault> {
         ))));
     }
     if let Some(rest) = d.strip_prefix('\'') {
-        // A quoted literal, `''` for a quote, maybe cast (`'draft'::text`).
-        let mut text = String::new();
-        let mut chars = rest.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if c != '\'' {
-                text.push(c);
-            } else if chars.peek().is_some_and(|(_, n)| *n == '\'') {
-                text.push('\'');
-                chars.next();
-            } else {
-                let after = &rest[i + 1..];
-                return (after.is_empty() || after.starts_with("::"))
-                    .then_some(ColumnDefault::Value(Value::Text(text)))
-                    .or(Some(ColumnDefault::Database));
-            }
-        }
-        return Some(ColumnDefault::Database);
+        // A quoted literal, `''` for a quote, maybe cast (`'draft'::text`); MariaDB writes
+        // a quote in a default as `\'`, which is read so only when the text does not
+        // parse the standard way (where a backslash is just a backslash).
+        let found = quoted(rest, false).or_else(|| quoted(rest, true));
+        return Some(found.map_or(ColumnDefault::Database, |t| {
+            ColumnDefault::Value(Value::Text(t))
+        }));
     }
     // A number, maybe cast (`0::bigint`) or signed in parentheses (`(-1)`).
     let number = d.split("::").next().unwrap_or(d).trim();
@@ -554,6 +555,29 @@ pub fn column_default(col: &ColumnInfo) -> Option<ColumnDefault> {
         return Some(ColumnDefault::Value(Value::Real(r)));
     }
     Some(ColumnDefault::Database)
+}
+
+/// The text of a quoted SQL literal after its opening quote (`it''s'` → `it's`), which
+/// must end the default or be followed by a cast; with `backslash`, `\'` and `\\` are
+/// escapes too.
+fn quoted(rest: &str, backslash: bool) -> Option<String> {
+    let mut text = String::new();
+    let mut chars = rest.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if backslash => text.push(chars.next()?.1),
+            '\'' if chars.peek().is_some_and(|(_, n)| *n == '\'') => {
+                text.push('\'');
+                chars.next();
+            }
+            '\'' => {
+                let after = &rest[i + 1..];
+                return (after.is_empty() || after.starts_with("::")).then_some(text);
+            }
+            c => text.push(c),
+        }
+    }
+    None
 }
 
 /// Unix seconds as a column of `kind` shows them: `YYYY-MM-DD` for a date, `HH:MM:SS` for
