@@ -873,6 +873,26 @@ fn every_state() -> Vec<(&'static str, App)> {
         app.update(key('j'));
     }
     states.push(("detail scrolled, link selected", app.clone()));
+    // Related rows below the fields, with a hostile model name and a count past the cap.
+    let mut rel = list_app();
+    rel.update(key('j'));
+    rel.update(key('j'));
+    rel.update(enter());
+    let mut msg = detail_record();
+    if let Msg::Record { related, .. } = &mut msg {
+        *related = vec![moat::tui::protocol::Related {
+            model: "evil".into(),
+            label: "\u{1b}]0;pwned\u{7}名前が長いモデル\u{202e}".repeat(3),
+            column: "post\u{1b}[2J_id".into(),
+            value: Value::Integer(1),
+            count: RowCount::AtLeast(1_000),
+        }];
+    }
+    rel.update(msg);
+    for _ in 0..2 {
+        rel.update(msg_key(Key::Tab)); // author_id, then the related model
+    }
+    states.push(("detail with related rows, one selected", rel));
     app.update(key('H'));
     states.push(("history loading", app.clone()));
     app.update(Msg::History {
@@ -1730,4 +1750,20 @@ fn related_rows_below_a_record() {
     // The filter is the list's own: Esc goes back to the record rather than dropping it.
     app.update(Msg::Input(Input::Key(KeyEvent::plain(Key::Esc))));
     assert!(render(&mut app).contains("posts › #3"));
+}
+
+/// A hostile model or column name among a record's related rows reaches the terminal as
+/// visible text, never as a control sequence.
+#[test]
+fn related_rows_with_hostile_names_are_drawn_escaped() {
+    let (_, mut app) = every_state()
+        .into_iter()
+        .find(|(n, _)| *n == "detail with related rows, one selected")
+        .expect("the state");
+    let screen = render_at(&mut app, 120, 40);
+    assert!(
+        !screen.contains('\u{1b}') && !screen.contains('\u{202e}'),
+        "{screen}"
+    );
+    assert!(screen.contains("1,000+ rows by post"), "{screen}");
 }
