@@ -49,6 +49,10 @@ pub struct ColumnInfo {
     /// PostgreSQL: the column's type as the catalog names it; MySQL: `mysql` and the
     /// column's `DATA_TYPE` (see `store::sql::MYSQL_TYPES`). `None` on SQLite.
     pub pg_type: Option<PgType>,
+    /// The values a `CHECK (column IN (...))` constraint limits the column to, in the order
+    /// written (empty when there is no such constraint): the form and the filter offer them
+    /// as a pick list, as they do an enum's labels.
+    pub check_values: Vec<String>,
 }
 
 /// The start of [`ColumnInfo::default`] for a generated column (MySQL: its expression
@@ -61,6 +65,25 @@ impl ColumnInfo {
         self.default
             .as_deref()
             .is_some_and(|d| d.starts_with(GENERATED))
+    }
+
+    /// Whether the column holds plain text, also when a CHECK limits it to a list (an enum
+    /// is not plain text): what `/` searches and what names a row, unless config says.
+    pub fn is_text(&self) -> bool {
+        match ColumnKind::of_column(self) {
+            ColumnKind::Text => true,
+            ColumnKind::Choice => self.pg_type.as_ref().is_none_or(|t| t.labels.is_empty()),
+            _ => false,
+        }
+    }
+
+    /// The values the column may take, when it is limited to a fixed set: an enum's labels
+    /// (PostgreSQL, MySQL) or the list of a `CHECK (column IN (...))`. Empty otherwise.
+    pub fn choices(&self) -> &[String] {
+        match &self.pg_type {
+            Some(t) if !t.labels.is_empty() => &t.labels,
+            _ => &self.check_values,
+        }
     }
 }
 
@@ -75,7 +98,8 @@ pub enum ColumnKind {
     Date,
     Time,
     Timestamp,
-    /// One of the labels of a PostgreSQL enum (see [`Field::choices`]).
+    /// One of a fixed set of values: an enum's labels or a `CHECK (column IN (...))` list
+    /// (see [`ColumnInfo::choices`]).
     Choice,
     /// JSON text (PostgreSQL `json`/`jsonb`), checked before it is sent.
     Json,
@@ -135,12 +159,12 @@ impl ColumnKind {
     /// The kind of `col`: by its PostgreSQL type when it has one, else by SQLite's rules
     /// on the declared type.
     pub fn of_column(col: &ColumnInfo) -> ColumnKind {
+        if !col.choices().is_empty() {
+            return ColumnKind::Choice;
+        }
         let Some(t) = &col.pg_type else {
             return ColumnKind::of(&col.decl_type);
         };
-        if !t.labels.is_empty() {
-            return ColumnKind::Choice;
-        }
         if t.schema == "mysql" {
             return ColumnKind::of_mysql(&t.name, &col.decl_type);
         }
@@ -768,6 +792,7 @@ mod tests {
     fn declared_defaults_fill_a_new_row_as_constants_now_or_the_database() {
         let d = |text: &str| {
             column_default(&ColumnInfo {
+                check_values: Vec::new(),
                 name: "c".into(),
                 decl_type: "TEXT".into(),
                 not_null: true,
@@ -808,8 +833,10 @@ mod tests {
             assert_eq!(d(db), Some(ColumnDefault::Database), "{db}");
         }
         let none = ColumnInfo {
+            check_values: Vec::new(),
             default: None,
             ..ColumnInfo {
+                check_values: Vec::new(),
                 name: "c".into(),
                 decl_type: "TEXT".into(),
                 not_null: false,

@@ -298,11 +298,30 @@ pub async fn delete_user(
     store: &Store,
     by: By<'_>,
     (user_id, user): (i64, &str),
-    held: serde_json::Value,
+    held: &crate::store::PermListing,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    // What they held directly, so the account can be rebuilt from the trail (what came
+    // through groups stays with the groups).
+    let record = serde_json::json!({
+        "superuser": held.is_superuser,
+        "active": held.is_active,
+        "groups": held.groups,
+        "perms": held
+            .model_perms
+            .iter()
+            .filter(|(_, via)| via == "direct")
+            .map(|(c, _)| c)
+            .collect::<Vec<_>>(),
+        "object_perms": held
+            .object_perms
+            .iter()
+            .filter(|(.., via)| via == "direct")
+            .map(|(codename, model, pk, _)| serde_json::json!([codename, model, pk]))
+            .collect::<Vec<_>>(),
+    });
     let audit = AuditEntry {
-        before: Some(held),
+        before: Some(record),
         ..by.audit("user_delete", "moat_users", Some(user), now_ms)
     };
     store.delete_user(user_id, user, &audit).await

@@ -195,16 +195,8 @@ pub async fn perm_list(
 /// `models.M.exempt_groups`): renaming or deleting such a group would silently change a
 /// login rule or a column rule, so those commands refuse until the config is changed.
 pub fn config_mentions(config: &Config, name: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    if config.auth.groups.contains_key(name) {
-        keys.push(format!("auth.groups.{name}"));
-    }
-    for (model, m) in &config.models {
-        if m.exempt_groups.iter().any(|g| g == name) {
-            keys.push(format!("models.{model}.exempt_groups"));
-        }
-    }
-    keys
+    let auth_groups: Vec<String> = config.auth.groups.keys().cloned().collect();
+    crate::perm::group_mentions(&auth_groups, &config.models, name)
 }
 
 fn refuse_if_configured(config: &Config, name: &str, doing: &str) -> Result<(), CommandError> {

@@ -53,6 +53,7 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         page_size: config.page_size,
         max_size: (config.max_cols, config.max_rows),
         rules: config.models.clone(),
+        auth_groups: config.auth.groups.keys().cloned().collect(),
         hasher,
         export_dir: config.export_dir.clone(),
         auth: auth.clone(),

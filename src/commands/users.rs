@@ -287,19 +287,7 @@ pub async fn user_delete(
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
-    let record = serde_json::json!({
-        "superuser": held.is_superuser,
-        "active": held.is_active,
-        "groups": held.groups,
-        "perms": held.model_perms.iter().filter(|(_, via)| via == "direct").map(|(c, _)| c).collect::<Vec<_>>(),
-        "object_perms": held
-            .object_perms
-            .iter()
-            .filter(|(.., via)| via == "direct")
-            .map(|(codename, model, pk, _)| serde_json::json!([codename, model, pk]))
-            .collect::<Vec<_>>(),
-    });
-    ops::delete_user(&store, by, (id, name), record, now_unix_ms()).await?;
+    ops::delete_user(&store, by, (id, name), &held, now_unix_ms()).await?;
     writeln!(
         out,
         "user {} deleted (memberships, permissions, keys and second factor removed; {} open \

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use crate::config::ModelConfig;
-use crate::domain::{ColumnKind, TableInfo, Value};
+use crate::domain::{TableInfo, Value};
 
 /// What a masked value looks like.
 pub const MASK: &str = "••••";
@@ -110,7 +110,7 @@ impl Shown {
                 .table
                 .columns
                 .iter()
-                .filter(|c| ColumnKind::of_column(c) == ColumnKind::Text && self.visible(&c.name))
+                .filter(|c| c.is_text() && self.visible(&c.name))
                 .map(|c| c.name.clone())
                 .collect(),
         }
@@ -155,6 +155,7 @@ mod tests {
 
     fn col(name: &str, ty: &str, pk: u32) -> ColumnInfo {
         ColumnInfo {
+            check_values: Vec::new(),
             name: name.into(),
             decl_type: ty.into(),
             not_null: false,

@@ -350,6 +350,25 @@ pub fn exemptions_of_group(
         .collect()
 }
 
+/// Where the configuration names group `name` (`auth.groups.NAME` among `auth_groups`,
+/// `models.M.exempt_groups`): renaming or deleting such a group would silently change a
+/// login rule or a column rule (or, renamed to such a name, confer it), so the console and
+/// the CLI refuse until the config is changed.
+pub fn group_mentions(
+    auth_groups: &[String],
+    models: &std::collections::BTreeMap<String, crate::config::ModelConfig>,
+    name: &str,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    if auth_groups.iter().any(|g| g == name) {
+        keys.push(format!("auth.groups.{name}"));
+    }
+    for model in exemptions_of_group(models, name) {
+        keys.push(format!("models.{model}.exempt_groups"));
+    }
+    keys
+}
+
 /// The models on which a member of `groups` is exempt from the column rules.
 pub fn exemptions_of(
     models: &std::collections::BTreeMap<String, crate::config::ModelConfig>,

@@ -53,6 +53,20 @@ impl Context {
         model: &str,
         query: &ListQuery,
     ) -> Result<(Shown, Listing), Msg> {
+        let (t, listing) = self.queryable(actor, g, model, query).await?;
+        // A list shows the model's list columns, when it names them.
+        Ok((t.listed(self.rules.get(model)), listing))
+    }
+
+    /// As [`Context::listable`], with every column the user is shown (an export keeps the
+    /// columns a model's `list` leaves out of the list).
+    pub(super) async fn queryable(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: &str,
+        query: &ListQuery,
+    ) -> Result<(Shown, Listing), Msg> {
         let t = self.table(g, model)?;
         let filter = match perm::visibility(g, model) {
             Visibility::All => RowFilter::All,
@@ -92,8 +106,6 @@ impl Context {
             sort: query.sort.clone(),
             filters: query.filters.clone(),
         };
-        // A list shows the model's list columns, when it names them.
-        let t = t.listed(rules);
         Ok((t, listing))
     }
 

@@ -133,6 +133,9 @@ impl Context {
             Cmd::LoadAudit { query, before_id } => self.audit_page(a, g, query, before_id).await,
             Cmd::ReloadSchema => self.reload(a, g).await,
             Cmd::Open { model, key } => self.open(a, g, &model, key.as_deref()).await,
+            Cmd::Locate { model, key, query } => self.locate(a, g, model, &key, query).await,
+            Cmd::LoadColumns { model } => self.columns(a, g, model).await,
+            Cmd::SetColumns { model, columns } => self.set_columns(a, g, model, columns).await,
             Cmd::OpenRelated {
                 model,
                 column,

@@ -228,6 +228,7 @@ pub async fn run(job: Job, progress: Option<mpsc::Sender<Msg>>) -> Msg {
     Msg::Exported {
         path: path.display().to_string(),
         rows,
+        columns: shown.table.columns.iter().map(|c| c.name.clone()).collect(),
     }
 }
 
@@ -246,7 +247,9 @@ impl Context {
         if let Decision::Deny(reason) = perm::decide(g, &export, &model, &HashSet::new()) {
             return Err(self.deny(actor, &export, &model, None, &reason).await);
         }
-        let (shown, listing) = self.listable(actor, g, &model, &query).await?;
+        // Every column the user is shown, not only the list's: a `list = [...]` in config
+        // shapes the screen, not the data the user takes away.
+        let (shown, listing) = self.queryable(actor, g, &model, &query).await?;
         let total = self.store.count_rows(&shown.table, &listing).await.ok();
         let audit = AuditEntry {
             reason: Some(format!("export of {model} ({})", query_words(&query))),

@@ -3,13 +3,14 @@
 //! a column's most common values for the filter picker, and a record's related rows.
 
 use super::dispatch::{failed, Reply};
-use super::{Actor, Context};
+use super::{Actor, Context, Shown};
 use crate::domain::{
-    pk_text, ColumnKind, Filter, FilterOp, Grants, ListQuery, PageAnchor, Sort, TableInfo, Value,
+    pk_text, ColumnKind, Filter, FilterOp, Grants, ListQuery, Page, PageAnchor, Sort, TableInfo,
+    Value,
 };
 use crate::perm::{self, Action, Visibility};
 use crate::store::AuditEntry;
-use crate::tui::protocol::{ModelSummary, Related, RELATED_COUNT_LIMIT};
+use crate::tui::protocol::{LinkNames, ModelSummary, Related, RELATED_COUNT_LIMIT};
 use crate::tui::Msg;
 
 impl Context {
@@ -85,6 +86,97 @@ impl Context {
             model: Box::new(self.summary(g, t)),
             key,
         })
+    }
+
+    /// The columns `actor` chose for `model`'s list, as the column rules let them see
+    /// them now; `None` when they chose none (or none they may still see).
+    async fn chosen_columns(&self, actor: &Actor, g: &Grants, model: &str) -> Option<Shown> {
+        let names = self
+            .store
+            .list_columns(actor.user_id, model)
+            .await
+            .ok()
+            .flatten()?;
+        let shown = self.table(g, model).ok()?.only(&names);
+        (!shown.table.columns.is_empty()).then_some(shown)
+    }
+
+    /// The column chooser's data: every column the user is shown, the list's now, and
+    /// the model's default.
+    pub(super) async fn columns(&self, actor: &Actor, g: &Grants, model: String) -> Reply {
+        let all = self.table(g, &model)?;
+        let default = all.clone().listed(self.rules.get(&model));
+        let chosen = self
+            .chosen_columns(actor, g, &model)
+            .await
+            .unwrap_or_else(|| default.clone());
+        let names = |s: &Shown| s.table.columns.iter().map(|c| c.name.clone()).collect();
+        Ok(Msg::Columns {
+            all: names(&all),
+            chosen: names(&chosen),
+            default: names(&default),
+            model,
+        })
+    }
+
+    /// Keep the user's choice of columns for `model`'s list (`None`: back to the default).
+    /// Only columns the user is shown, each once, at least one.
+    pub(super) async fn set_columns(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        columns: Option<Vec<String>>,
+    ) -> Reply {
+        let all = self.table(g, &model)?;
+        if let Some(names) = &columns {
+            if names.is_empty() {
+                return Err(Msg::Failed("a list needs at least one column".into()));
+            }
+            for (i, name) in names.iter().enumerate() {
+                if all.table.column(name).is_none() {
+                    return Err(Msg::Failed(format!(
+                        "{model} has no column {name} you may see"
+                    )));
+                }
+                if names[..i].contains(name) {
+                    return Err(Msg::Failed(format!("column {name} is listed twice")));
+                }
+            }
+        }
+        self.store
+            .set_list_columns(actor.user_id, &model, columns.as_deref())
+            .await
+            .map_err(failed)?;
+        Ok(Msg::ColumnsSet { model })
+    }
+
+    /// `#KEY` in a list: where that row sits in the list as queried (search, filters,
+    /// sort, object permissions). A row the list does not hold is answered the same
+    /// whether it is filtered out, not the user's to see, or not there at all.
+    pub(super) async fn locate(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        model: String,
+        key: &str,
+        query: ListQuery,
+    ) -> Reply {
+        let (t, listing) = self.listable(actor, g, &model, &query).await?;
+        let key = typed_key(&t.table, key).map_err(Msg::Failed)?;
+        let label = crate::domain::key_label(&key);
+        match self.store.locate(&t.table, &key, &listing).await {
+            Ok(Some(cursor)) => Ok(Msg::Located { model, key, cursor }),
+            Ok(None) => Err(Msg::Failed(format!(
+                "no row {label} in this list{}",
+                if query.search.is_some() || !query.filters.is_empty() {
+                    " (as searched and filtered: Esc clears)"
+                } else {
+                    ""
+                }
+            ))),
+            Err(e) => Err(self.model_failed(&model, e).await),
+        }
     }
 
     /// The models whose single-column foreign keys point at row `key` of `table`, with
@@ -206,6 +298,10 @@ impl Context {
         query: ListQuery,
     ) -> Reply {
         let (t, listing) = self.listable(actor, g, &model, &query).await?;
+        let t = match self.chosen_columns(actor, g, &model).await {
+            Some(chosen) => chosen,
+            None => t,
+        };
         let mut page = match self.store.page(&t.table, &anchor, limit, &listing).await {
             Ok(page) => page,
             Err(e) => return Err(self.model_failed(&model, e).await),
@@ -235,6 +331,7 @@ impl Context {
             }
             _ => None,
         };
+        let links = self.link_names(g, &t, &page).await;
         let key_columns = t.table.key_columns();
         let kinds = page
             .columns
@@ -250,10 +347,45 @@ impl Context {
             anchor,
             key_columns,
             kinds,
+            links,
             page: Box::new(page),
             caps,
             row_caps,
         })
+    }
+
+    /// For each foreign-key column of `page` whose values the viewer may see, the names of
+    /// the rows they point at (one query per column), where the viewer may see those.
+    async fn link_names(&self, g: &Grants, t: &Shown, page: &Page) -> Vec<LinkNames> {
+        let mut out = Vec::new();
+        for (column, name) in page.columns.iter().enumerate() {
+            if !t.visible(name) {
+                continue;
+            }
+            let Some(target) = self.link_of(&t.table, name) else {
+                continue;
+            };
+            let mut keys: Vec<Value> = Vec::new();
+            for v in page.rows.iter().filter_map(|r| r.values.get(column)) {
+                if !v.is_null() && !keys.contains(v) {
+                    keys.push(v.clone());
+                }
+            }
+            let found = self.displays_of(g, &target, &keys).await;
+            if found.is_empty() {
+                continue;
+            }
+            let names = page
+                .rows
+                .iter()
+                .map(|r| {
+                    let v = r.values.get(column)?;
+                    found.iter().find(|(k, _)| k == v).map(|(_, n)| n.clone())
+                })
+                .collect();
+            out.push(LinkNames { column, names });
+        }
+        out
     }
 
     /// The most common values of `column` in the list as queried (for its filter).
@@ -269,12 +401,9 @@ impl Context {
         if !t.may_filter(&column) {
             return Err(Msg::Failed(format!("cannot filter by {column}")));
         }
-        let kind = t
-            .table
-            .column(&column)
-            .map(ColumnKind::of_column)
-            .unwrap_or(ColumnKind::Text);
-        let values: Vec<(Value, u64)> = match self
+        let col = t.table.column(&column);
+        let kind = col.map(ColumnKind::of_column).unwrap_or(ColumnKind::Text);
+        let mut values: Vec<(Value, u64)> = match self
             .store
             .distinct_values(&t.table, &column, &listing, 50)
             .await
@@ -282,6 +411,13 @@ impl Context {
             Ok(values) => values,
             Err(e) => return Err(self.model_failed(&model, e).await),
         };
+        // A column limited to a list offers every value of it, also those no row holds yet.
+        for choice in col.map(|c| c.choices()).unwrap_or_default() {
+            let v = Value::Text(choice.clone());
+            if !values.iter().any(|(have, _)| *have == v) {
+                values.push((v, 0));
+            }
+        }
         Ok(Msg::Distinct {
             model,
             column,

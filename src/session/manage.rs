@@ -134,6 +134,64 @@ impl Context {
                     if active { "enabled" } else { "disabled" }
                 )))
             }
+            ManageCmd::DeleteUser { user } => {
+                self.require(actor, g, MANAGE_USERS, "user_delete").await?;
+                if user == actor.username {
+                    return Err(Msg::Failed("you cannot delete yourself".into()));
+                }
+                let id = self.target_user(actor, g, &user, "user_delete").await?;
+                if self.store.is_last_superuser(id).await.map_err(failed)? {
+                    return Err(Msg::Failed(format!(
+                        "{user} is the last active superuser: make another superuser first"
+                    )));
+                }
+                let held = self.store.perm_listing(id).await.map_err(failed)?;
+                // Disabled first, so their sessions on every instance end; then deleted.
+                if held.is_active {
+                    ops::set_active(&self.store, actor.by(), id, &user, false, now_ms())
+                        .await
+                        .map_err(failed)?;
+                }
+                self.live.end_user(id, "your account was deleted");
+                ops::delete_user(&self.store, actor.by(), (id, &user), &held, now_ms())
+                    .await
+                    .map_err(failed)?;
+                Ok(changed(format!(
+                    "user {user} deleted (memberships, permissions, keys and second factor \
+                     removed; their sessions ended)"
+                )))
+            }
+            ManageCmd::DeleteGroup { group } => {
+                self.require(actor, g, MANAGE_GROUPS, "group_delete")
+                    .await?;
+                self.unconfigured(&group, "delete it")?;
+                let id = self.group_id(&group).await?;
+                let held = self.store.group_usage(id).await.map_err(failed)?;
+                ops::delete_group(&self.store, actor.by(), (id, &group), &held, now_ms())
+                    .await
+                    .map_err(failed)?;
+                Ok(changed(format!(
+                    "group {group} deleted with its {} memberships, {} model and {} object \
+                     permissions",
+                    held.members.len(),
+                    held.model_perms.len(),
+                    held.object_perms.len()
+                )))
+            }
+            ManageCmd::RenameGroup { group, to } => {
+                self.require(actor, g, MANAGE_GROUPS, "group_rename")
+                    .await?;
+                validate_name(&to).map_err(Msg::Failed)?;
+                self.unconfigured(&group, "rename it")?;
+                self.unconfigured(&to, "rename a group to it")?;
+                let id = self.group_id(&group).await?;
+                ops::rename_group(&self.store, actor.by(), (id, &group), &to, now_ms())
+                    .await
+                    .map_err(failed)?;
+                Ok(changed(format!(
+                    "group {group} renamed to {to} (members and permissions kept)"
+                )))
+            }
             ManageCmd::ResetTwoFactor { user } => {
                 // The one-time password it shows lets its holder become the user: only a
                 // superuser may hand that out (manage_users alone would be an escalation).
@@ -532,6 +590,20 @@ impl Context {
                 .await);
         }
         Ok(target.id)
+    }
+
+    /// Refuse `doing` to group `name` while the configuration names it (see
+    /// [`perm::group_mentions`]).
+    fn unconfigured(&self, name: &str, doing: &str) -> Result<(), Refused> {
+        let keys = perm::group_mentions(&self.auth_groups, &self.rules, name);
+        if keys.is_empty() {
+            return Ok(());
+        }
+        Err(Msg::Failed(format!(
+            "refused to {doing}: the configuration names group {name} at {}; change the \
+             config first",
+            keys.join(", ")
+        )))
     }
 
     async fn group_id(&self, name: &str) -> Result<i64, Refused> {

@@ -79,6 +79,9 @@ pub struct Context {
     pub max_size: (u16, u16),
     /// Column rules and custom verbs by model (`[models.*]` in config).
     pub rules: BTreeMap<String, ModelConfig>,
+    /// The groups `[auth.groups]` gives login rules (not renamed or deleted from the
+    /// console while the config names them).
+    pub auth_groups: Vec<String>,
     /// Hashes the passwords of accounts created from the console.
     pub hasher: Arc<Hasher>,
     /// Where console exports are written.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::audit::{audit_row, Seen};
 use super::dispatch::{failed, Reply};
-use super::{describe, Actor, Context};
+use super::{describe, Actor, Context, Shown};
 use crate::domain::{
     column_default, key_text, pk_text, time_as, Capabilities, ColumnDefault, ColumnKind, Grants,
     Reference, TableInfo, Value,
@@ -450,7 +450,43 @@ impl Context {
     /// What row `key` of `model` is called: its display column (`[models.<m>] display`,
     /// else its first text column), if the viewer may see that row and column.
     pub(super) async fn display_of(&self, g: &Grants, model: &str, key: &Value) -> Option<String> {
-        if key.is_null() || perm::visibility(g, model) != Visibility::All {
+        if key.is_null() {
+            return None;
+        }
+        let shown = self.display_table(g, model)?;
+        let record = self
+            .store
+            .record(&shown.table, std::slice::from_ref(key))
+            .await
+            .ok()?;
+        display_text(record.fields.first().map(|(_, v)| v)?)
+    }
+
+    /// The names of the rows of `model` whose keys are `keys`, in one query: each key's
+    /// display value, where the viewer may see it (see [`Context::display_of`]).
+    pub(super) async fn displays_of(
+        &self,
+        g: &Grants,
+        model: &str,
+        keys: &[Value],
+    ) -> Vec<(Value, String)> {
+        let Some(shown) = self.display_table(g, model) else {
+            return Vec::new();
+        };
+        let rows = self
+            .store
+            .rows_by_key(&shown.table, keys)
+            .await
+            .unwrap_or_default();
+        rows.into_iter()
+            .filter_map(|(key, values)| Some((key, display_text(values.first()?)?)))
+            .collect()
+    }
+
+    /// `model` with only its display column (`[models.<m>] display`, else its first text
+    /// column), when the viewer may see every row of it and that column.
+    fn display_table(&self, g: &Grants, model: &str) -> Option<Shown> {
+        if perm::visibility(g, model) != Visibility::All {
             return None;
         }
         let t = self.table(g, model).ok()?;
@@ -460,7 +496,7 @@ impl Context {
                 .table
                 .columns
                 .iter()
-                .find(|c| ColumnKind::of_column(c) == ColumnKind::Text && c.pk_ordinal == 0)?
+                .find(|c| c.is_text() && c.pk_ordinal == 0)?
                 .name
                 .clone(),
         };
@@ -468,16 +504,7 @@ impl Context {
         if shown.masked.first().copied().unwrap_or(true) {
             return None;
         }
-        let record = self
-            .store
-            .record(&shown.table, std::slice::from_ref(key))
-            .await
-            .ok()?;
-        match record.fields.first().map(|(_, v)| v) {
-            Some(Value::Text(s)) => Some(s.chars().take(60).collect()),
-            Some(Value::Null) | None => None,
-            Some(other) => Some(other.to_string()),
-        }
+        Some(shown)
     }
 
     /// The model that `column` of `table` refers to, when it is a single-column foreign
@@ -527,5 +554,14 @@ fn add_reference(all: &mut Vec<Reference>, r: Reference) {
             }
         }
         None => all.push(r),
+    }
+}
+
+/// A display value as a name: text cut at 60 characters; nothing for NULL.
+fn display_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Text(s) => Some(s.chars().take(60).collect()),
+        Value::Null => None,
+        other => Some(other.to_string()),
     }
 }

@@ -123,6 +123,7 @@ impl Store {
             "DELETE FROM moat_totp_devices WHERE user_id = ?",
             "DELETE FROM moat_backup_codes WHERE user_id = ?",
             "DELETE FROM moat_sessions WHERE user_id = ?",
+            "DELETE FROM moat_list_columns WHERE user_id = ?",
         ] {
             sql::query(self.dialect, statement)
                 .bind(user_id)

@@ -17,6 +17,7 @@
 
 pub mod audit;
 mod bind;
+mod checks;
 mod delete;
 mod demo;
 mod keys;
@@ -24,6 +25,7 @@ mod lockout;
 mod manage;
 mod open;
 mod perms;
+mod prefs;
 pub mod recordings;
 mod records;
 mod report;

@@ -152,6 +152,100 @@ impl Store {
         })
     }
 
+    /// The values of `table`'s columns in each row whose key (of one column) is one of
+    /// `keys`, with that key: what a list shows for its foreign keys, a page's worth in one
+    /// query. Rows not found are left out; a key of several columns finds nothing.
+    pub async fn rows_by_key(
+        &self,
+        table: &TableInfo,
+        keys: &[Value],
+    ) -> Result<Vec<(Value, Vec<Value>)>, StoreError> {
+        let key_cols = key_columns(table)?;
+        let [key_col] = key_cols.as_slice() else {
+            return Ok(Vec::new());
+        };
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns = all_columns(table)?;
+        let readers: Vec<&Column> = std::iter::once(key_col).chain(columns.iter()).collect();
+        let select_list = readers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} AS r{i}", c.read()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let slots = vec![key_col.slot(); keys.len()].join(", ");
+        let q = format!(
+            "SELECT {select_list} FROM {} WHERE {} IN ({slots})",
+            Ident::table(table),
+            key_col.ident
+        );
+        let q = self.dialect.sql(&q);
+        let args: Vec<Value> = keys.iter().map(|k| key_col.arg(k)).collect();
+        let mut query = sqlx::query(&q);
+        for v in &args {
+            query = bind_value(query, v);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let all = Column::fix_all(&readers, decode_row(r)?);
+                let (key, values) = all
+                    .split_first()
+                    .ok_or_else(|| StoreError::NotFound("an empty row".into()))?;
+                Ok((key.clone(), values.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Where row `key` of `table` sits in the order of the list `listing` describes: its
+    /// cursor (what a page anchor holds), or `None` when that list does not hold it —
+    /// searched or filtered out, not visible to the user, or not there at all (the caller
+    /// cannot tell which, and says so).
+    pub async fn locate(
+        &self,
+        table: &TableInfo,
+        key: &[Value],
+        listing: &Listing,
+    ) -> Result<Option<Vec<Value>>, StoreError> {
+        let keys = key_columns(table)?;
+        if key.len() != keys.len() {
+            return Ok(None);
+        }
+        let order = Order::new(table, keys.clone(), listing.sort.as_ref())?;
+        let readers: Vec<&Column> = order.cursor.iter().collect();
+        let select_list = readers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} AS r{i}", c.cursor_read()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (mut conditions, mut binds) = narrowing(table, &keys, listing)?;
+        conditions.insert(
+            0,
+            format!("{} = {}", sql::column_tuple(&keys), sql::slot_tuple(&keys)),
+        );
+        binds.splice(0..0, Column::args(&keys, key));
+        let source = self.list_source(table, listing).await?;
+        let q = format!(
+            "SELECT {select_list} FROM {} {} LIMIT 1",
+            source.from,
+            where_clause(&conditions)
+        );
+        let q = self.dialect.sql(&q);
+        let mut query = sqlx::query(&q);
+        for v in source.binds.iter().chain(&binds) {
+            query = bind_value(query, v);
+        }
+        match query.fetch_optional(&self.pool).await? {
+            Some(row) => Ok(Some(Column::fix_all(&readers, decode_row(&row)?))),
+            None => Ok(None),
+        }
+    }
+
     /// The most common values of `column` among the rows `listing` lets through, with
     /// their counts (up to `limit`, most frequent first).
     pub async fn distinct_values(

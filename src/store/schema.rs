@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{sql, Dialect, Store, StoreError};
+use super::{checks, sql, Dialect, Store, StoreError};
 use crate::domain::{ColumnInfo, ForeignKey, PgType, Schema, TableInfo};
 
 impl Store {
@@ -65,7 +65,8 @@ impl Store {
             } else {
                 data_type
             };
-            columns.push(ColumnInfo {
+            let mut col = ColumnInfo {
+                check_values: Vec::new(),
                 name: text("name")?,
                 decl_type: column_type,
                 not_null: text("nullable")? == "NO",
@@ -76,7 +77,13 @@ impl Store {
                     name: data_type,
                     labels,
                 }),
-            });
+            };
+            checks::apply(
+                std::slice::from_mut(&mut col),
+                &check,
+                checks::Quotes::Backslash,
+            );
+            columns.push(col);
         }
         let mut foreign_keys: Vec<(String, ForeignKey)> = Vec::new();
         for r in sql::query(self.dialect, sql::MY_TABLE_FOREIGN_KEYS)
@@ -134,6 +141,7 @@ impl Store {
             .into_iter()
             .map(|r| {
                 Ok(ColumnInfo {
+                    check_values: Vec::new(),
                     name: r.try_get("name")?,
                     decl_type: r.try_get("type")?,
                     not_null: sql::flag(&r, "notnull")?,
@@ -143,6 +151,18 @@ impl Store {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
+        let mut columns = columns;
+        let create: Option<String> = sql::query(self.dialect, sql::TABLE_SQL)
+            .bind(&name)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("sql"))
+            .transpose()?;
+        checks::apply(
+            &mut columns,
+            create.as_deref().unwrap_or_default(),
+            checks::Quotes::Doubled,
+        );
         let mut foreign_keys: Vec<(i64, ForeignKey)> = Vec::new();
         for r in sql::query(self.dialect, sql::TABLE_FOREIGN_KEYS)
             .bind(&name)
@@ -231,8 +251,10 @@ impl Store {
                     .and_then(|l| serde_json::from_str::<Vec<String>>(&l).ok())
                     .unwrap_or_default();
                 let identity = sql::flag(&r, "is_identity")?;
+                let checks: Option<String> = r.try_get("checks")?;
                 let default: Option<String> = r.try_get("dflt")?;
-                Ok(ColumnInfo {
+                let mut col = ColumnInfo {
+                    check_values: Vec::new(),
                     name: r.try_get("name")?,
                     decl_type: r.try_get("type")?,
                     not_null: sql::flag(&r, "notnull")?,
@@ -243,7 +265,13 @@ impl Store {
                         name: r.try_get("type_name")?,
                         labels,
                     }),
-                })
+                };
+                checks::apply(
+                    std::slice::from_mut(&mut col),
+                    checks.as_deref().unwrap_or_default(),
+                    checks::Quotes::Doubled,
+                );
+                Ok(col)
             })
             .collect::<Result<_, sqlx::Error>>()?;
         let foreign_keys = sql::query(self.dialect, sql::PG_TABLE_FOREIGN_KEYS)

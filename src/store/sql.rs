@@ -636,6 +636,9 @@ pub const LIST_TABLES: &str = "SELECT name, wr FROM pragma_table_list \
 pub const TABLE_COLUMNS: &str = "SELECT name, type, \"notnull\", dflt_value, pk \
      FROM pragma_table_xinfo(?) WHERE hidden IN (0, 2, 3) ORDER BY cid";
 
+/// SQLite: the `CREATE TABLE` text of one table (bind its name), for its CHECK lists.
+pub const TABLE_SQL: &str = "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?";
+
 /// SQLite: the foreign keys of one table (bind the table name).
 pub const TABLE_FOREIGN_KEYS: &str = "SELECT id, seq, \"table\", \"from\", \"to\", on_delete \
      FROM pragma_foreign_key_list(?) ORDER BY id, seq";
@@ -655,6 +658,9 @@ pub const PG_TABLE_COLUMNS: &str = "SELECT CAST(a.attname AS text) AS name, \
             CAST(tn.nspname AS text) AS type_schema, CAST(t.typname AS text) AS type_name, \
             (SELECT CAST(json_agg(e.enumlabel ORDER BY e.enumsortorder) AS text) \
                FROM pg_enum e WHERE e.enumtypid = t.oid) AS labels, \
+            (SELECT CAST(string_agg(pg_get_constraintdef(con.oid), ';') AS text) \
+               FROM pg_constraint con WHERE con.conrelid = a.attrelid AND con.contype = 'c' \
+                 AND con.conkey = ARRAY[a.attnum]) AS checks, \
             CAST(COALESCE((SELECT k.n FROM pg_index i, \
                  unnest(CAST(i.indkey AS int2[])) WITH ORDINALITY AS k(attnum, n) \
                WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.attnum = a.attnum), 0) \
@@ -711,7 +717,7 @@ pub const MY_TABLE_COLUMNS: &str = "SELECT CAST(c.COLUMN_NAME AS CHAR(64)) AS na
                WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME \
                  AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'), 0) \
                AS SIGNED) AS pk, \
-            (SELECT CAST(GROUP_CONCAT(ch.CHECK_CLAUSE SEPARATOR ' ') AS CHAR(8000)) \
+            (SELECT CAST(GROUP_CONCAT(ch.CHECK_CLAUSE SEPARATOR ';') AS CHAR(8000)) \
                FROM information_schema.CHECK_CONSTRAINTS ch \
                WHERE ch.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND ch.TABLE_NAME = c.TABLE_NAME \
                  AND ch.CHECK_CLAUSE LIKE CONCAT('%`', c.COLUMN_NAME, '`%')) AS checks \

@@ -13,8 +13,8 @@ use super::protocol::{Cmd, ManageMsg, Msg, Setup};
 use super::sanitize::SafeText;
 use super::screen::{Action, Screen};
 use super::screens::{
-    AuditScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen, IndexScreen, KeysScreen,
-    ListScreen, PasswordScreen, RecordScreen, SessionsScreen, UsersScreen,
+    AuditScreen, ColumnsScreen, ConflictScreen, FilterScreen, FormScreen, GroupsScreen,
+    IndexScreen, KeysScreen, ListScreen, PasswordScreen, RecordScreen, SessionsScreen, UsersScreen,
 };
 use crate::domain::{group_thousands, key_label, RowCount};
 
@@ -226,12 +226,23 @@ impl App {
                 self.export = Some((rows, total));
                 Vec::new()
             }
-            Msg::Exported { path, rows } => {
+            Msg::Exported {
+                path,
+                rows,
+                columns,
+            } => {
                 self.export = None;
-                let text = format!("exported {} rows to {path}", group_thousands(rows));
+                let text = format!(
+                    "exported {} rows of {} to {path}",
+                    group_thousands(rows),
+                    column_list(&columns)
+                );
                 self.say(Action::Notice(text))
             }
-            Msg::Form { .. } | Msg::Distinct { .. } | Msg::Conflict { .. } => {
+            Msg::Form { .. }
+            | Msg::Distinct { .. }
+            | Msg::Conflict { .. }
+            | Msg::Columns { .. } => {
                 // A form waiting to be reloaded takes its own; otherwise a new screen.
                 let (cmds, claimed) = self.route(&msg);
                 if claimed {
@@ -341,6 +352,8 @@ impl App {
                 self.apply(Action::Many(actions))
             }
             Msg::Page { .. }
+            | Msg::Located { .. }
+            | Msg::ColumnsSet { .. }
             | Msg::Now(_)
             | Msg::Record { .. }
             | Msg::Audit(_)
@@ -689,6 +702,12 @@ fn opened_by(msg: &Msg, page_size: u32) -> Option<Box<dyn Screen>> {
             values,
         } => Box::new(FilterScreen::new(model, column, *kind, values)),
         Msg::Conflict { model, key, fields } => Box::new(ConflictScreen::new(model, key, fields)),
+        Msg::Columns {
+            model,
+            all,
+            chosen,
+            default,
+        } => Box::new(ColumnsScreen::new(model, all, chosen, default)),
         _ => return None,
     })
 }
@@ -720,6 +739,25 @@ fn done(msg: &Msg) -> Option<String> {
         } => format!("{action}: {count} rows of {model} changed"),
         _ => return None,
     })
+}
+
+/// The columns of an export, as its notice names them: `3 columns (id, title, body)`, the
+/// first eight named.
+fn column_list(columns: &[String]) -> String {
+    const NAMED: usize = 8;
+    let mut names = columns
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if columns.len() > NAMED {
+        names.push_str(", …");
+    }
+    match columns.len() {
+        1 => format!("1 column ({names})"),
+        n => format!("{n} columns ({names})"),
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ fn ctrl(c: char) -> Msg {
 
 fn col(name: &str, ty: &str, pk: u32) -> ColumnInfo {
     ColumnInfo {
+        check_values: Vec::new(),
         name: name.into(),
         decl_type: ty.into(),
         not_null: false,
@@ -107,6 +108,7 @@ fn list_with(caps: Capabilities) -> App {
     let cmds = app.update(special(Key::Enter));
     assert!(matches!(cmds[0], Cmd::LoadPage { .. }), "{cmds:?}");
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "posts".into(),
         anchor: PageAnchor::First,
         page: page(1..=5),
@@ -301,6 +303,7 @@ fn a_picked_row_and_edited_text_go_back_into_the_form() {
         "{cmds:?}"
     );
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "authors".into(),
         anchor,
         page: page(7..=9),
@@ -382,6 +385,7 @@ fn object_permissions_enable_keys_row_by_row() {
     };
     app.update(key('s')); // sorting asks for the first page again
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "posts".into(),
         anchor: PageAnchor::First,
         page: page(1..=2),
@@ -452,6 +456,7 @@ fn answer_page(app: &mut App, cmds: &[Cmd], keys: std::ops::RangeInclusive<i64>)
         })
         .expect("a page asked for");
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "posts".into(),
         anchor,
         page: page(keys),
@@ -518,6 +523,7 @@ fn the_selection_follows_its_row_when_rows_shift() {
         other => panic!("{other:?}"),
     };
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "posts".into(),
         anchor,
         page: shifted,
@@ -553,6 +559,7 @@ fn a_selected_row_that_is_gone_is_said_so_and_its_neighbour_selected() {
         other => panic!("{other:?}"),
     };
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "posts".into(),
         anchor,
         page: without,

@@ -36,6 +36,10 @@ pub enum PromptFor {
     StepUp(String),
     /// A public key line to add (`:keys`).
     AddKey,
+    /// `#` in a list: the key of the row to jump to.
+    Jump,
+    /// A new name for this group.
+    RenameGroup(String),
 }
 
 impl PromptFor {
@@ -58,6 +62,8 @@ impl PromptFor {
             PromptFor::Assign { .. } => "assign (user NAME CODENAME | group NAME CODENAME): ",
             PromptFor::StepUp(_) => "Verification code (step-up): ",
             PromptFor::AddKey => "paste public key: ",
+            PromptFor::Jump => "jump to key (a,b for a key of two columns): ",
+            PromptFor::RenameGroup(_) => "rename group to: ",
         }
     }
 

@@ -49,6 +49,16 @@ pub struct Related {
     pub count: RowCount,
 }
 
+/// The display values of the rows a foreign-key column of a page refers to
+/// (`authors.name` for `posts.author_id`), one per row of the page: `None` where the value
+/// is NULL or names no row the viewer may see.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkNames {
+    /// The column, by its index in the page.
+    pub column: usize,
+    pub names: Vec<Option<String>>,
+}
+
 /// Related rows are counted exactly up to this many (`1,000+` beyond): a hot row must not
 /// cost a long count each time it is opened.
 pub const RELATED_COUNT_LIMIT: u64 = 1_000;
@@ -82,6 +92,9 @@ pub enum Msg {
         key_columns: Vec<String>,
         /// The kind of each column of `page` (yes/no columns read as yes and no).
         kinds: Vec<ColumnKind>,
+        /// The names of the rows the page's foreign keys point at, where the viewer may
+        /// see them: the list shows those instead of the keys.
+        links: Vec<LinkNames>,
     },
     Record {
         model: String,
@@ -143,6 +156,8 @@ pub enum Msg {
     Exported {
         path: String,
         rows: u64,
+        /// The columns written, in order (every column the user is shown).
+        columns: Vec<String>,
     },
     /// A page of the audit viewer.
     Audit(Box<AuditPage>),
@@ -212,6 +227,24 @@ pub enum Msg {
     OpenRelated {
         model: Box<ModelSummary>,
         filter: Filter,
+    },
+    /// Answer to [`Cmd::LoadColumns`]: every column of `model` the user is shown, in the
+    /// table's order; those the list shows now, in its order; and the model's default.
+    Columns {
+        model: String,
+        all: Vec<String>,
+        chosen: Vec<String>,
+        default: Vec<String>,
+    },
+    /// The list's columns were chosen (or reset): the list reads its page again.
+    ColumnsSet {
+        model: String,
+    },
+    /// Answer to [`Cmd::Locate`]: row `key` of `model`'s list sits at `cursor`.
+    Located {
+        model: String,
+        key: Vec<Value>,
+        cursor: Vec<Value>,
     },
     /// A recorded session to replay (answer to [`Cmd::Replay`]).
     Replay(Box<Replay>),
@@ -338,6 +371,23 @@ pub enum Cmd {
     },
     /// What time it is (a form's Ctrl-T puts it in a date, time or timestamp field).
     Now,
+    /// The column chooser of `model`'s list: which columns there are, which are shown.
+    LoadColumns {
+        model: String,
+    },
+    /// Show these columns of `model`'s list, in this order, from now on (`None`: the
+    /// model's default again).
+    SetColumns {
+        model: String,
+        columns: Option<Vec<String>>,
+    },
+    /// `#KEY` in a list: where the row with this key (as typed) sits in the list as
+    /// queried, to page there.
+    Locate {
+        model: String,
+        key: String,
+        query: ListQuery,
+    },
     /// A record's related rows: list `model` filtered to the rows whose `column` holds
     /// `value` (the record's key).
     OpenRelated {
@@ -607,6 +657,18 @@ pub enum ManageCmd {
     RemoveKey {
         user: Option<String>,
         id: i64,
+    },
+    /// Delete a user with everything that is theirs; their sessions end.
+    DeleteUser {
+        user: String,
+    },
+    /// Delete a group with its memberships and permissions.
+    DeleteGroup {
+        group: String,
+    },
+    RenameGroup {
+        group: String,
+        to: String,
     },
 }
 

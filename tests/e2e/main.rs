@@ -24,6 +24,7 @@ mod memory;
 mod openssh;
 mod openssh_keys;
 mod ops;
+mod parity;
 mod perms;
 mod proxy;
 mod recording;

@@ -159,6 +159,8 @@ on_every_database! {
                     moat::config::ModelConfig {
                         actions: vec!["export".into()],
                         masked: vec!["body".into()],
+                        // The list shows two columns; the export keeps every column.
+                        list: vec!["title".into(), "status".into()],
                         ..Default::default()
                     },
                 );
@@ -175,6 +177,7 @@ on_every_database! {
         c.send(b"x").await;
         let screen = c.wait_for("exported").await;
         let line = screen.lines().last().unwrap_or_default().trim().to_string();
+        assert!(line.contains("columns (id, author_id, title, slug, body,"), "{line}");
         let path = line
             .split(" to ")
             .nth(1)

@@ -213,6 +213,7 @@ fn g_on_a_table_too_big_to_count_shows_the_last_row_and_keys_above_it() {
     });
     app.update(key(Key::Enter));
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "big".into(),
         anchor: PageAnchor::First,
         page: Box::new(Page {
@@ -230,6 +231,7 @@ fn g_on_a_table_too_big_to_count_shows_the_last_row_and_keys_above_it() {
     assert!(render(&mut app).contains("row 1 of 10,000+"));
     app.update(key(Key::Char('G')));
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "big".into(),
         anchor: PageAnchor::Last,
         page: Box::new(Page {

@@ -109,6 +109,7 @@ fn list_app() -> App {
         query: ListQuery::default(),
     }));
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "posts".into(),
         anchor: PageAnchor::First,
         page: Box::new(posts_page()),
@@ -152,6 +153,7 @@ fn detail() {
         }]
     );
     let col = |name: &str, ty: &str| ColumnInfo {
+        check_values: Vec::new(),
         name: name.into(),
         decl_type: ty.into(),
         not_null: false,
@@ -184,6 +186,7 @@ fn detail() {
                 (col("rating", "REAL"), Value::Real(1.5)),
                 (
                     ColumnInfo {
+                        check_values: Vec::new(),
                         pg_type: Some(moat::domain::PgType {
                             schema: "pg_catalog".into(),
                             name: "jsonb".into(),
@@ -276,6 +279,7 @@ fn a_deleted_row_reloads_its_page_in_place() {
     let mut page = posts_page();
     page.rows.remove(4);
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "posts".into(),
         anchor,
         page: Box::new(page),
@@ -293,6 +297,7 @@ fn a_deleted_row_reloads_its_page_in_place() {
 
 fn col(name: &str, ty: &str, not_null: bool, pk: u32) -> ColumnInfo {
     ColumnInfo {
+        check_values: Vec::new(),
         name: name.into(),
         decl_type: ty.into(),
         not_null,
@@ -782,6 +787,7 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(enter());
     states.push(("list loading", app.clone()));
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "comments".into(),
         anchor: PageAnchor::First,
         page: Box::new(Page {
@@ -814,6 +820,7 @@ fn every_state() -> Vec<(&'static str, App)> {
     let mut app = index_app();
     app.update(enter());
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "authors".into(),
         anchor: PageAnchor::First,
         page: Box::new(awkward_page()),
@@ -837,6 +844,7 @@ fn every_state() -> Vec<(&'static str, App)> {
     states.push(("search prompt", app.clone()));
     app.update(enter());
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "posts".into(),
         anchor: PageAnchor::First,
         page: Box::new(posts_page()),
@@ -944,6 +952,7 @@ fn every_state() -> Vec<(&'static str, App)> {
         .collect();
     fields.push((
         ColumnInfo {
+            check_values: Vec::new(),
             pg_type: Some(moat::domain::PgType {
                 schema: "public".into(),
                 name: "mood".into(),
@@ -967,6 +976,7 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(ctrl('p'));
     states.push(("picking a row (loading)", app.clone()));
     app.update(Msg::Page {
+        links: Vec::new(),
         model: "authors".into(),
         anchor: PageAnchor::First,
         page: Box::new(posts_page()),
@@ -1190,6 +1200,7 @@ fn every_state() -> Vec<(&'static str, App)> {
     app.update(Msg::Exported {
         path: "/var/lib/moat/exports/posts-2026-01-01-abcdef.csv".into(),
         rows: 2000,
+        columns: ["id", "title", "body", "status"].map(String::from).to_vec(),
     });
     states.push(("export notice", app));
     let mut app = list_app();
@@ -1766,4 +1777,42 @@ fn related_rows_with_hostile_names_are_drawn_escaped() {
         "{screen}"
     );
     assert!(screen.contains("1,000+ rows by post"), "{screen}");
+}
+
+#[test]
+fn the_column_chooser_lists_shown_columns_first_and_says_the_default() {
+    let mut app = list_app();
+    let cmds = app.update(key('c'));
+    assert_eq!(
+        cmds,
+        vec![Cmd::LoadColumns {
+            model: "posts".into()
+        }]
+    );
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    app.update(Msg::Columns {
+        model: "posts".into(),
+        all: names(&[
+            "id",
+            "title",
+            "body",
+            "status",
+            "rating",
+            "created\u{1b}[2J",
+        ]),
+        chosen: names(&["status", "id", "title"]),
+        default: names(&["id", "title", "status"]),
+    });
+    app.update(key('j'));
+    insta::assert_snapshot!("column_chooser", render(&mut app));
+    // Enter keeps the choice and goes back to the list.
+    let cmds = app.update(enter());
+    assert_eq!(
+        cmds,
+        vec![Cmd::SetColumns {
+            model: "posts".into(),
+            columns: Some(names(&["status", "id", "title"])),
+        }]
+    );
+    assert!(render(&mut app).contains("row 1 of"), "back on the list");
 }

@@ -87,11 +87,7 @@ impl Field {
             error: None,
             link: None,
             aside: None,
-            choices: col
-                .pg_type
-                .as_ref()
-                .map(|t| t.labels.clone())
-                .unwrap_or_default(),
+            choices: col.choices().to_vec(),
         }
     }
 

@@ -4,6 +4,7 @@ use super::*;
 
 fn col(name: &str, ty: &str, not_null: bool) -> ColumnInfo {
     ColumnInfo {
+        check_values: Vec::new(),
         name: name.into(),
         decl_type: ty.into(),
         not_null,
@@ -67,6 +68,7 @@ fn kinds_from_declared_types() {
 
 fn pg_col(name: &str, decl: &str, typ: &str, labels: &[&str]) -> ColumnInfo {
     ColumnInfo {
+        check_values: Vec::new(),
         pg_type: Some(crate::domain::PgType {
             schema: if labels.is_empty() {
                 "pg_catalog"

@@ -45,6 +45,23 @@ impl Screen for GroupsScreen {
                 }
                 None => Action::None,
             },
+            Key::Char('R') => match self.groups.get(self.selected) {
+                Some(g) => Action::Prompt(PromptFor::RenameGroup(g.name.clone()), String::new()),
+                None => Action::None,
+            },
+            Key::Char('D') => match self.groups.get(self.selected) {
+                Some(g) => ask(
+                    format!(
+                        "Delete group {}? Its {} members lose what they held only through it, \
+                         and its permissions go. The audit trail keeps what it held.",
+                        g.name, g.members
+                    ),
+                    ManageCmd::DeleteGroup {
+                        group: g.name.clone(),
+                    },
+                ),
+                None => Action::None,
+            },
             _ => Action::Ignored,
         }
     }
@@ -67,6 +84,14 @@ impl Screen for GroupsScreen {
         match (what, typed(text)) {
             (PromptFor::CreateGroup, Ok(name)) => run(ManageCmd::CreateGroup(name)),
             (PromptFor::CreateGroup, Err(refused)) => refused,
+            (PromptFor::RenameGroup(group), Ok(to)) => ask(
+                format!("Rename group {group} to {to}? Members and permissions stay with it."),
+                ManageCmd::RenameGroup {
+                    group: group.clone(),
+                    to,
+                },
+            ),
+            (PromptFor::RenameGroup(_), Err(refused)) => refused,
             _ => Action::None,
         }
     }
@@ -114,6 +139,8 @@ impl Screen for GroupsScreen {
         hints.extend([
             Hint::new("Enter", "open").when(!self.groups.is_empty()),
             Hint::new("n", "new"),
+            Hint::new("R", "rename").when(!self.groups.is_empty()),
+            Hint::new("D", "delete").when(!self.groups.is_empty()),
             Hint::new("Esc", "back"),
         ]);
         hints

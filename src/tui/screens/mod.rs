@@ -5,13 +5,15 @@
 //!   [`record`]: one row; [`form`]: editing or creating a row, [`editor`]: a long text
 //!   field; [`filter`]: a column's values to filter by; [`conflict`]: a save refused
 //!   because the row changed; [`history`]: a row's audit trail; [`audit`]: the audit
-//!   viewer; [`menu`]: a choice among a few (the bulk actions).
+//!   viewer; [`menu`]: a choice among a few (the bulk actions); [`columns`]: which
+//!   columns a list shows.
 //! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`];
 //!   [`replay`]: a recorded session played back (from `:sessions`).
 //! - [`enrol`], [`password`]: setting up an account and changing a password; [`keys`]:
 //!   one's own SSH public keys (and a user's, from `:users`).
 
 pub mod audit;
+pub mod columns;
 pub mod conflict;
 pub mod editor;
 pub mod enrol;
@@ -33,6 +35,7 @@ pub mod text;
 pub mod users;
 
 pub use audit::AuditScreen;
+pub use columns::ColumnsScreen;
 pub use conflict::ConflictScreen;
 pub use editor::TextEditor;
 pub use enrol::EnrolScreen;

@@ -83,6 +83,14 @@ impl Screen for UsersScreen {
                 format!("Clear the failed-login counts and lockouts of {who}?"),
                 ManageCmd::Unlock { user: name },
             ),
+            Key::Char('D') => ask(
+                format!(
+                    "Delete user {who}? Their account, group memberships, permissions, keys \
+                     and second factor go, and their sessions end. The audit trail keeps \
+                     what they held."
+                ),
+                ManageCmd::DeleteUser { user: name },
+            ),
             _ => Action::Ignored,
         }
     }
@@ -156,6 +164,11 @@ impl Screen for UsersScreen {
             Hint::new("u", "unlock").when(any),
             Hint::new("K", "keys").when(any),
             Hint::new("t", "reset 2FA").when(any && self.superuser),
+            // Only a superuser may delete a superuser.
+            Hint::new("D", "delete").when(
+                self.current()
+                    .is_some_and(|u| self.superuser || !u.superuser),
+            ),
             Hint::new("Esc", "back"),
         ]);
         hints

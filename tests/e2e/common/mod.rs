@@ -222,6 +222,7 @@ impl TestServer {
                         page_size: ctx.page_size,
                         max_size: ctx.max_size,
                         rules: ctx.rules.clone(),
+                        auth_groups: ctx.auth_groups.clone(),
                         hasher: Arc::clone(&ctx.hasher),
                         export_dir: ctx.export_dir.clone(),
                         auth: ctx.auth.clone(),

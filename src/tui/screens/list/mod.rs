@@ -4,7 +4,8 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
-use ratatui::style::Style;
+
+mod draw;
 
 use super::menu::MenuScreen;
 use super::record::RecordScreen;
@@ -12,10 +13,7 @@ use crate::domain::{
     group_thousands, key_label, pk_text, Capabilities, ColumnKind, Filter, ListQuery, PageAnchor,
     RowCount, SearchPath, Sort, Value,
 };
-use crate::tui::draw::{
-    placeholder, put, putn, row, CellText, GUTTER, HEADER, LIST_CELL_MAX, LIST_CELL_WIDTH, NOTICE,
-    NULL, NULL_TEXT, SELECTED,
-};
+use crate::tui::draw::CellText;
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
 use crate::tui::protocol::{Cmd, ModelSummary, Msg};
@@ -30,6 +28,9 @@ pub struct ListRow {
     /// Where this row sits in the list's order (what page anchors hold).
     pub cursor: Vec<Value>,
     pub cells: Vec<CellText>,
+    /// The other face of the foreign-key cells (by column): the key while `cells` shows
+    /// the referenced row's name, the name while it shows the key (`i` swaps them).
+    pub alt: Vec<(usize, CellText)>,
     /// What the user may do on this row.
     pub caps: Capabilities,
 }
@@ -98,6 +99,8 @@ pub struct ListScreen {
     pub caps: Capabilities,
     /// How the last page's search ran (index, scan, too short for the index).
     pub search_path: SearchPath,
+    /// Foreign keys shown as keys rather than the names of the rows they point at (`i`).
+    pub show_keys: bool,
 }
 
 impl ListScreen {
@@ -128,6 +131,7 @@ impl ListScreen {
             bulk_actions: Vec::new(),
             caps: Capabilities::default(),
             search_path: SearchPath::Scan,
+            show_keys: false,
         }
     }
 
@@ -315,6 +319,7 @@ impl ListScreen {
             row_caps,
             key_columns,
             kinds,
+            links,
             ..
         } = msg
         else {
@@ -364,6 +369,7 @@ impl ListScreen {
                         (v, Some(_)) => CellText::line(v),
                     })
                     .collect(),
+                alt: Vec::new(),
                 key: r.key.clone(),
                 cursor: r.cursor.clone(),
                 caps: row_caps
@@ -372,6 +378,17 @@ impl ListScreen {
                     .unwrap_or(*caps),
             })
             .collect();
+        for link in links {
+            for (row, name) in self.rows.iter_mut().zip(&link.names) {
+                let Some(name) = name else { continue };
+                let name = CellText::line(&Value::Text(name.clone()));
+                if self.show_keys {
+                    row.alt.push((link.column, name));
+                } else if let Some(cell) = row.cells.get_mut(link.column) {
+                    row.alt.push((link.column, std::mem::replace(cell, name)));
+                }
+            }
+        }
         self.has_before = page.has_before;
         self.has_after = page.has_after;
         self.search_path = page.search_path;
@@ -554,6 +571,22 @@ impl ListScreen {
             }
             // A picker only moves, searches, sorts and filters.
             _ if self.picking => return Action::Ignored,
+            Key::Char('c') if k.mods.plain() => {
+                return Action::cmd(Cmd::LoadColumns {
+                    model: self.model.clone(),
+                })
+            }
+            Key::Char('i') if self.has_links() => {
+                self.show_keys = !self.show_keys;
+                for row in &mut self.rows {
+                    for (c, other) in &mut row.alt {
+                        if let Some(cell) = row.cells.get_mut(*c) {
+                            std::mem::swap(cell, other);
+                        }
+                    }
+                }
+                return Action::None;
+            }
             Key::Char('x') => {
                 return Action::cmd(Cmd::Export {
                     model: self.model.clone(),
@@ -649,6 +682,9 @@ impl Screen for ListScreen {
                 // in force.
                 return Action::PromptRecall(PromptFor::Search, current);
             }
+            Key::Char('#') if k.mods.plain() => {
+                return Action::Prompt(PromptFor::Jump, String::new());
+            }
             Key::Enter if self.picking => {
                 return match self.current().and_then(|r| pk_text(&r.key)) {
                     Some(pk) => Action::PopWith(Handoff::Picked(pk)),
@@ -693,6 +729,19 @@ impl Screen for ListScreen {
                 let gone = std::mem::take(&mut self.marked);
                 Action::Cmds(vec![self.reload_without(&gone), self.count_cmd()])
             }
+            // `#KEY`: page to the row, the cursor on it. Where it falls in the whole list
+            // is not counted: the status line shows its key.
+            Msg::Located { model, key, cursor } if *model == self.model => {
+                self.start = None;
+                let land = Land::Key {
+                    key: key.clone(),
+                    cursor: cursor.clone(),
+                    at: 0,
+                    retried: true,
+                };
+                Action::cmd(self.request(PageAnchor::From(cursor.clone()), land))
+            }
+            Msg::ColumnsSet { model } if *model == self.model => Action::cmd(self.reload()),
             Msg::BulkDone { model, .. } if *model == self.model => {
                 self.marked.clear();
                 Action::cmd(self.reload())
@@ -708,6 +757,11 @@ impl Screen for ListScreen {
                 self.query.search = (!term.is_empty()).then(|| term.to_string());
                 Action::Cmds(self.requery())
             }
+            PromptFor::Jump if !text.trim().is_empty() => Action::cmd(Cmd::Locate {
+                model: self.model.clone(),
+                key: text.trim().to_string(),
+                query: self.query.clone(),
+            }),
             _ => Action::None,
         }
     }
@@ -755,7 +809,7 @@ impl Screen for ListScreen {
     }
 
     fn draw(&mut self, buf: &mut Buffer, area: Rect) -> Option<Position> {
-        draw_list(self, buf, area);
+        draw::draw_list(self, buf, area);
         None
     }
 
@@ -787,6 +841,7 @@ impl Screen for ListScreen {
             return vec![
                 Hint::new("Enter", "picks this row"),
                 Hint::new("/", "search"),
+                Hint::new("#", "jump to a key"),
                 Hint::new("Esc", "back"),
             ];
         }
@@ -800,6 +855,7 @@ impl Screen for ListScreen {
             ),
             Hint::help("Enter", "open the record"),
             Hint::new("/", "search"),
+            Hint::help("#", "jump to the row with this key"),
             Hint::new("s", "sort"),
             Hint::new("f", "filter"),
             Hint::help("F", "drop the filter on the cursor's column").when(self.cursor_filtered()),
@@ -814,6 +870,8 @@ impl Screen for ListScreen {
             Hint::new("a", "actions")
                 .when(marked && !self.bulk_actions.is_empty() && self.caps.change),
             Hint::new("x", "export").when(self.caps.export),
+            Hint::new("c", "columns"),
+            Hint::new("i", if self.show_keys { "names" } else { "keys" }).when(self.has_links()),
             Hint::new("?", "help"),
             Hint::help("Esc", "clear search/filter/sort, then back"),
         ]);
@@ -822,6 +880,11 @@ impl Screen for ListScreen {
 }
 
 impl ListScreen {
+    /// Whether some foreign key on the page is shown by name (or could be, `i`).
+    fn has_links(&self) -> bool {
+        self.rows.iter().any(|r| !r.alt.is_empty())
+    }
+
     /// Whether the column under the cursor is filtered.
     fn cursor_filtered(&self) -> bool {
         self.column_names
@@ -835,172 +898,5 @@ impl ListScreen {
             .iter()
             .filter(|r| self.marked.contains(&r.key))
             .all(|r| r.caps.delete)
-    }
-}
-
-/// Where each column is drawn: (column index, x, width), key columns first.
-fn layout(s: &mut ListScreen, area: Rect) -> Vec<(usize, u16, usize)> {
-    let n = s.columns.len();
-    // What each column needs: its header (and the sort mark), its cells on this page.
-    let natural: Vec<usize> = (0..n)
-        .map(|c| {
-            let sorted =
-                matches!(&s.query.sort, Some(o) if s.column_names.get(c) == Some(&o.column));
-            let head = s.columns.get(c).map_or(0, SafeText::width) + usize::from(sorted);
-            s.rows
-                .iter()
-                .map(|r| r.cells.get(c).unwrap_or(&CellText::Null).width())
-                .chain(std::iter::once(head))
-                .max()
-                .unwrap_or(1)
-                .clamp(1, LIST_CELL_MAX)
-        })
-        .collect();
-    let base = |c: usize| natural[c].min(LIST_CELL_WIDTH);
-    let room = usize::from(area.width.saturating_sub(2));
-    let scrolling: Vec<usize> = (0..n).filter(|c| !s.pinned.contains(c)).collect();
-    // Keep the cursor's column in view: scroll so it is the last that fits, if need be.
-    if let Some(at) = scrolling.iter().position(|c| *c == s.col_cursor) {
-        let pinned_w: usize = s.pinned.iter().map(|c| base(*c) + 2).sum();
-        if at < s.col_offset {
-            s.col_offset = at;
-        }
-        while s.col_offset < at {
-            let used: usize = pinned_w
-                + scrolling[s.col_offset..=at]
-                    .iter()
-                    .map(|c| base(*c) + 2)
-                    .sum::<usize>();
-            if used <= room {
-                break;
-            }
-            s.col_offset += 1;
-        }
-    }
-    s.col_offset = s.col_offset.min(scrolling.len().saturating_sub(1));
-    let shown: Vec<usize> = s
-        .pinned
-        .iter()
-        .copied()
-        .chain(scrolling.iter().skip(s.col_offset).copied())
-        .collect();
-    // Widths: each column its base width while they fit; then the room left goes to the
-    // columns cut short, in order, up to what they need.
-    let mut widths: Vec<(usize, usize)> = Vec::new();
-    let mut used = 0;
-    for c in shown {
-        if used >= room {
-            break;
-        }
-        let w = base(c).min(room - used);
-        widths.push((c, w));
-        used += w + 2;
-    }
-    let mut spare = room.saturating_sub(used);
-    for (c, w) in widths.iter_mut() {
-        let more = natural[*c].saturating_sub(*w).min(spare);
-        *w += more;
-        spare -= more;
-    }
-    let mut x = area.x + 2;
-    widths
-        .into_iter()
-        .map(|(c, w)| {
-            let at = x;
-            x = x.saturating_add(u16::try_from(w + 2).unwrap_or(u16::MAX));
-            (c, at, w)
-        })
-        .collect()
-}
-
-fn draw_list(s: &mut ListScreen, buf: &mut Buffer, area: Rect) {
-    let body_rows = usize::from(area.height.saturating_sub(1));
-    s.visible = body_rows.max(1);
-    if s.rows.is_empty() {
-        let text = if s.pending.is_some() {
-            "loading…"
-        } else if s.unreadable && s.picking {
-            "Nothing to pick from: the line below says why. Esc, and type the key instead."
-        } else if s.unreadable {
-            "The rows could not be read: the line below says why."
-        } else {
-            "No rows."
-        };
-        placeholder(buf, area, text);
-        if s.columns.is_empty() {
-            return;
-        }
-    }
-    // Keep the selection on screen.
-    if s.selected < s.offset {
-        s.offset = s.selected;
-    } else if s.selected >= s.offset + s.visible {
-        s.offset = s.selected + 1 - s.visible;
-    }
-    for (c, x, w) in layout(s, area) {
-        if let Some(h) = s.columns.get(c) {
-            let arrow = match &s.query.sort {
-                Some(o) if s.column_names.get(c) == Some(&o.column) => {
-                    if o.descending {
-                        "▼"
-                    } else {
-                        "▲"
-                    }
-                }
-                _ => "",
-            };
-            let head = format!(
-                "{}{arrow}",
-                h.truncated(w.saturating_sub(arrow.len().min(1)))
-            );
-            // The column cursor's column has its header reversed.
-            let style = if c == s.col_cursor {
-                HEADER.add_modifier(ratatui::style::Modifier::REVERSED)
-            } else {
-                HEADER
-            };
-            putn(buf, area, x, area.y, head, w, style);
-        }
-        for (i, r) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
-            let y = row(area.y + 1, i - s.offset);
-            // The selected row shows its cell in the cursor's column reversed.
-            let selected = i == s.selected && c == s.col_cursor;
-            match r.cells.get(c) {
-                Some(CellText::Text(t)) => {
-                    let t = t.truncated(w);
-                    let pad = w.saturating_sub(t.width());
-                    let style = if selected { SELECTED } else { Style::new() };
-                    put(
-                        buf,
-                        area,
-                        x,
-                        y,
-                        format!("{}{}", t.as_str(), " ".repeat(pad)),
-                        style,
-                    );
-                }
-                _ => {
-                    let style = if selected { SELECTED } else { NULL };
-                    putn(buf, area, x, y, format!("{NULL_TEXT:<w$}"), w, style);
-                }
-            }
-        }
-    }
-    for (i, r) in s.rows.iter().enumerate().skip(s.offset).take(s.visible) {
-        if s.marked.contains(&r.key) {
-            put(
-                buf,
-                area,
-                area.x + 1,
-                row(area.y + 1, i - s.offset),
-                "•",
-                NOTICE,
-            );
-        }
-    }
-    if let Some(i) = s.selected.checked_sub(s.offset).filter(|i| *i < s.visible) {
-        if !s.rows.is_empty() {
-            put(buf, area, area.x, row(area.y + 1, i), GUTTER, Style::new());
-        }
     }
 }

@@ -1,0 +1,9 @@
+-- A user's choice of columns for a model's list (issue 17), in order, as a JSON array of
+-- column names; no row: the model's default (config `list`, else every column shown).
+-- Read through the column rules each time: a name the user may no longer see is dropped.
+CREATE TABLE moat_list_columns (
+    user_id    INTEGER NOT NULL REFERENCES moat_users(id) ON DELETE CASCADE,
+    model      TEXT    NOT NULL,
+    names      TEXT    NOT NULL,
+    PRIMARY KEY (user_id, model)
+);
