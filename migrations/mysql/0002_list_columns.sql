@@ -4,7 +4,7 @@
 CREATE TABLE moat_list_columns (
     user_id    BIGINT        NOT NULL,
     model      VARCHAR(255)  NOT NULL,
-    names      VARCHAR(8000) NOT NULL,
+    names      TEXT          NOT NULL,
     PRIMARY KEY (user_id, model),
     FOREIGN KEY (user_id) REFERENCES moat_users(id) ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

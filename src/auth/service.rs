@@ -391,8 +391,9 @@ pub struct AuthService {
     busy: Arc<Mutex<BusyLog>>,
     took: Arc<RecentTimes>,
     policy: Arc<RwLock<Arc<Policy>>>,
-    /// `[auth]`, trusted CAs and revoked keys.
-    pub(super) keys: Arc<KeyRules>,
+    /// `[auth]`, trusted CAs and revoked keys; replaced whole on a config reload (a login
+    /// works on the rules it started with).
+    keys: Arc<RwLock<Arc<KeyRules>>>,
 }
 
 impl AuthService {
@@ -424,9 +425,26 @@ impl AuthService {
 
     /// This service with `[auth]` rules, trusted CAs and revoked keys (default: password
     /// and code for everyone, no keys).
-    pub fn with_key_rules(mut self, rules: KeyRules) -> AuthService {
-        self.keys = Arc::new(rules);
+    pub fn with_key_rules(self, rules: KeyRules) -> AuthService {
+        self.set_key_rules(rules);
         self
+    }
+
+    /// Replace the `[auth]` rules, trusted CAs and revocation list (config reload): the
+    /// next login is held to them.
+    pub fn set_key_rules(&self, rules: KeyRules) {
+        match self.keys.write() {
+            Ok(mut k) => *k = Arc::new(rules),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(rules),
+        }
+    }
+
+    /// The key rules now.
+    pub(super) fn key_rules(&self) -> Arc<KeyRules> {
+        match self.keys.read() {
+            Ok(k) => Arc::clone(&k),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
     }
 
     pub fn hasher(&self) -> &Hasher {

@@ -146,8 +146,8 @@ pub async fn serve(
         while let Some(loaded) = reloads.recv().await {
             match loaded.and_then(|c| server.reload(&c)) {
                 Ok(()) => tracing::info!(
-                    "configuration reloaded (allowlist, limits, lockout, login grace; \
-                     other keys apply at restart)"
+                    "configuration reloaded (allowlist, limits, lockout, login grace, \
+                     [auth], trusted CAs, revoked keys; other keys apply at restart)"
                 ),
                 Err(e) => {
                     tracing::error!(error = %e, "configuration reload refused; keeping the old one")

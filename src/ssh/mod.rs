@@ -159,8 +159,12 @@ impl Server {
     /// login grace, attempts per connection). Connections already open keep going. On an
     /// invalid config nothing changes and the error is returned.
     pub fn reload(&self, config: &Config) -> Result<(), ConfigError> {
+        // Everything is read and checked before anything changes: a bad CA file keeps the
+        // old settings whole.
         let live = Live::from_config(config)?;
+        let key_rules = crate::auth::keys::KeyRules::load(config)?;
         self.auth.set_policy(Policy::from(&config.lockout));
+        self.auth.set_key_rules(key_rules);
         match self.live.write() {
             Ok(mut l) => *l = Arc::new(live),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(live),

@@ -664,3 +664,40 @@ on_every_database! {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_reload_holds_the_next_login_to_the_new_auth_rules_and_a_bad_one_changes_nothing() {
+    let mut server = TestServer::start().await;
+    server.add_user("bob", false).await;
+    server.add_user("cat", false).await;
+    let key = new_key();
+    add_key(&server, "bob", &key).await;
+    // Password and code are enough today.
+    let _jane = login(&server, "jane").await;
+
+    // SIGHUP with `require = ["publickey", "password", "totp"]`: the next login needs the key.
+    let mut strict_config = server.config.clone();
+    strict(&mut strict_config);
+    server.ssh.reload(&strict_config).expect("reload");
+    let mut conn = connect(server.addr).await;
+    let code = server.next_code("jane");
+    let outcome = ki_login(&mut conn, "jane", &[PASSWORD, &code]).await;
+    assert!(!outcome.success, "{outcome:?}");
+    disconnect(conn).await;
+    let mut conn = connect(server.addr).await;
+    assert!(partial(&offer_key(&mut conn, "bob", &key).await));
+    let code = server.next_code("bob");
+    assert!(ki_login(&mut conn, "bob", &[PASSWORD, &code]).await.success);
+    disconnect(conn).await;
+
+    // A reload naming a CA file that is not there is refused whole: the strict rule stays,
+    // and so does the rest of the old configuration.
+    let mut bad = server.config.clone();
+    bad.trusted_user_ca_keys = Some("/nonexistent/user_ca.pub".into());
+    assert!(server.ssh.reload(&bad).is_err());
+    let mut conn = connect(server.addr).await;
+    let code = server.next_code("cat");
+    let outcome = ki_login(&mut conn, "cat", &[PASSWORD, &code]).await;
+    assert!(!outcome.success, "still strict: {outcome:?}");
+    server.stop().await;
+}

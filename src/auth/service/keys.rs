@@ -56,7 +56,7 @@ const fn refused(counted: bool) -> Result<KeyCheck, StoreError> {
 impl AuthService {
     /// Whether any login rule takes keys (then `publickey` is offered to every client).
     pub fn takes_keys(&self) -> bool {
-        self.keys.methods.uses_keys()
+        self.key_rules().methods.uses_keys()
     }
 
     /// Whether an offered key is worth a signature: a kind moat takes, named with an
@@ -89,7 +89,7 @@ impl AuthService {
             key_id: Some(key_id),
             what: format!("key {fp} (#{key_id})"),
         };
-        match self.keys.revocations() {
+        match self.key_rules().revocations() {
             Err(e) => {
                 tracing::error!(error = %e, "revoked_keys cannot be read: every key is refused");
                 return refused(false);
@@ -114,15 +114,17 @@ impl AuthService {
         a: &Attempt<'_>,
         certificate: &Certificate,
     ) -> Result<KeyCheck, StoreError> {
-        if !self.takes_keys() || self.keys.cas.is_empty() {
+        // One set of rules for the whole check, whatever a reload does meanwhile.
+        let rules = self.key_rules();
+        if !rules.methods.uses_keys() || rules.cas.is_empty() {
             return refused(false);
         }
         let Ok(ip) = a.ip.parse::<IpAddr>() else {
             return refused(false);
         };
-        let principals = self.keys.methods.principals_for(a.username);
+        let principals = rules.methods.principals_for(a.username);
         let now = u64::try_from(a.now_secs()).unwrap_or(0);
-        let facts = match cert::check(certificate, &self.keys.cas, &principals, ip, now) {
+        let facts = match cert::check(certificate, &rules.cas, &principals, ip, now) {
             Ok(facts) => facts,
             Err(why) => {
                 // One of our CA's certificates, refused: worth a line for operators (who
@@ -141,7 +143,7 @@ impl AuthService {
             what: facts.describe(),
         };
         let user = self.store.login_user(a.username).await?;
-        match self.keys.revocations() {
+        match rules.revocations() {
             Err(e) => {
                 tracing::error!(error = %e, "revoked_keys cannot be read: every certificate is refused");
                 return refused(false);
@@ -262,7 +264,8 @@ impl AuthService {
 
     /// The factors `user`'s rules ask for (groups are read only when a group has a rule).
     pub(super) async fn factors_of(&self, user: &LoginUser) -> Result<Factors, StoreError> {
-        let methods = &self.keys.methods;
+        let rules = self.key_rules();
+        let methods = &rules.methods;
         if !methods.needs_groups() {
             return Ok(methods.for_user(user.is_superuser, &[]));
         }

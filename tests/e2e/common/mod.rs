@@ -175,6 +175,8 @@ pub struct TestServer {
     pub config: Config,
     /// The session context, for sending commands straight to the session boundary.
     pub sessions: Arc<Context>,
+    /// The server, for reloading its configuration as SIGHUP does.
+    pub ssh: Arc<Server>,
     /// TOTP secret of every user created with [`TestServer::add_user`], by name.
     pub secrets: std::collections::HashMap<String, Vec<u8>>,
     /// Last TOTP step used per user: each login must use a later one (replay rule).
@@ -238,6 +240,7 @@ impl TestServer {
             }
         };
         let sessions = Arc::clone(&server.sessions);
+        let ssh = Arc::clone(&server);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
@@ -249,6 +252,7 @@ impl TestServer {
             store,
             config,
             sessions,
+            ssh,
             secrets: Default::default(),
             used_steps: Default::default(),
             shutdown: Some(tx),
@@ -334,6 +338,7 @@ impl TestServer {
         )));
         self.shutdown = Some(tx);
         self.sessions = Arc::clone(&built.server.sessions);
+        self.ssh = Arc::clone(&built.server);
         self.store = store;
         self
     }
@@ -357,6 +362,7 @@ impl TestServer {
             store,
             config: self.config.clone(),
             sessions: Arc::clone(&built.server.sessions),
+            ssh: Arc::clone(&built.server),
             secrets: self.secrets.clone(),
             used_steps: Default::default(),
             shutdown: Some(tx),
