@@ -15,8 +15,8 @@ pub mod totp;
 mod workers;
 
 pub use service::{
-    AfterKey, Attempt, AuthService, Identity, KeyCheck, KeyPass, KeyUse, Onboarding, PasswordCheck,
-    PendingLogin, Reason, Refusal,
+    AfterKey, Attempt, AuthService, Credential, Identity, KeyCheck, KeyPass, KeyUse, Onboarding,
+    PasswordCheck, PendingLogin, Reason, Refusal,
 };
 
 /// Usernames (and group names): 1–32 of `a-z 0-9 . _ -`, starting with a letter or `_`.

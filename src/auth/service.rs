@@ -37,6 +37,25 @@ pub struct KeyUse {
     pub key_id: Option<i64>,
     /// For the audit trail: `key SHA256:… (#3)`, or the certificate's key id and serial.
     pub what: String,
+    /// The key or certificate itself, so that revoking it later ends the session.
+    pub credential: Credential,
+}
+
+/// The key factor a login presented.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    Key(Box<ssh_key::public::KeyData>),
+    Certificate(Box<ssh_key::Certificate>),
+}
+
+impl Credential {
+    /// Why `list` revokes this key or certificate, if it does.
+    pub fn revoked_by(&self, list: &super::keys::RevocationList) -> Option<&'static str> {
+        match self {
+            Credential::Key(key) => list.revokes_key(key).then_some("its key was revoked"),
+            Credential::Certificate(cert) => list.revokes_certificate(cert),
+        }
+    }
 }
 
 /// Steps a user must take before anything else is reachable.
@@ -437,6 +456,13 @@ impl AuthService {
             Ok(mut k) => *k = Arc::new(rules),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(rules),
         }
+    }
+
+    /// The revocation list now (read again if its file changed); `None` when it cannot
+    /// be read: open sessions are not ended over a file the operator is rewriting (new
+    /// logins with keys are refused meanwhile).
+    pub fn revocation_list(&self) -> Option<Arc<super::keys::RevocationList>> {
+        self.key_rules().revocations().ok()
     }
 
     /// The key rules now.

@@ -8,7 +8,7 @@ use ratatui::Terminal;
 use tokio::sync::{mpsc, watch};
 
 use super::{live, now_ms, Actor, Context, Event, Frames, SessionError, TermInfo};
-use crate::auth::{Identity, Onboarding};
+use crate::auth::{Credential, Identity, Onboarding};
 use crate::store::Store;
 use crate::tui::backend::AnsiBackend;
 use crate::tui::input::Decoder;
@@ -31,7 +31,8 @@ impl Context {
         let mut actor = self.actor(&who, source_ip);
         actor.source_key = source_key.to_string();
         let key_id = who.key.as_ref().and_then(|k| k.key_id);
-        let live = self.register(&actor, key_id);
+        let credential = who.key.as_ref().map(|k| k.credential.clone());
+        let live = self.register(&actor, key_id, credential);
         let (shell, _) = watch::channel(false);
         let (done, done_rx) = tokio::sync::oneshot::channel();
         Authenticated {
@@ -235,11 +236,19 @@ impl Context {
     /// The database row is written off the login's path (it cost 1.4 ms of the first
     /// frame); ending the session waits for it, so the row is never left looking live.
     /// `key_id` is the registered key the login used: removing it ends the session.
-    fn register(&self, actor: &Actor, key_id: Option<i64>) -> LiveGuard {
+    fn register(
+        &self,
+        actor: &Actor,
+        key_id: Option<i64>,
+        credential: Option<Credential>,
+    ) -> LiveGuard {
         let now_ms = now_ms();
-        let handle = self
-            .live
-            .register(&actor.session_id, actor.user_id, now_ms.div_euclid(1000));
+        let handle = self.live.register(
+            &actor.session_id,
+            actor.user_id,
+            now_ms.div_euclid(1000),
+            credential,
+        );
         let store = self.store.clone();
         let (id, user_id) = (actor.session_id.clone(), actor.user_id);
         let (username, source_ip) = (actor.username.clone(), actor.source_ip.clone());

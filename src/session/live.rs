@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::auth::{AuthService, Credential};
 use crate::config::SessionConfig;
 use crate::store::Store;
 
@@ -24,6 +25,8 @@ const KEEP_ENDED_SECS: i64 = 30 * 24 * 3600;
 
 struct Entry {
     user_id: i64,
+    /// The key or certificate the login presented, if a rule asked for one.
+    credential: Option<Credential>,
     last_input: Arc<AtomicI64>,
     end: watch::Sender<Option<String>>,
 }
@@ -55,7 +58,13 @@ impl Registry {
         }
     }
 
-    pub fn register(&self, id: &str, user_id: i64, now: i64) -> Handle {
+    pub fn register(
+        &self,
+        id: &str,
+        user_id: i64,
+        now: i64,
+        credential: Option<Credential>,
+    ) -> Handle {
         let (tx, rx) = watch::channel(None);
         let last_input = Arc::new(AtomicI64::new(now));
         crate::metrics::global().session_started();
@@ -63,6 +72,7 @@ impl Registry {
             id.to_string(),
             Entry {
                 user_id,
+                credential,
                 last_input: Arc::clone(&last_input),
                 end: tx,
             },
@@ -96,6 +106,20 @@ impl Registry {
             .unwrap_or(false)
     }
 
+    /// End every session here whose key or certificate `revoked` says is revoked, with
+    /// that reason; returns how many.
+    pub fn end_revoked(&self, revoked: impl Fn(&Credential) -> Option<&'static str>) -> usize {
+        self.map()
+            .values()
+            .filter_map(|e| Some((e, revoked(e.credential.as_ref()?)?)))
+            .filter(|(e, why)| {
+                let reason =
+                    format!("session ended: the key or certificate it used was revoked ({why})");
+                e.end.send(Some(reason)).is_ok()
+            })
+            .count()
+    }
+
     /// End every session of `user_id` on this instance.
     pub fn end_user(&self, user_id: i64, reason: &str) -> usize {
         self.map()
@@ -117,6 +141,28 @@ impl Registry {
             .iter()
             .map(|(id, e)| (id.clone(), e.last_input.load(Ordering::Relaxed)))
             .collect()
+    }
+}
+
+/// End, every [`POLL`], the sessions whose key or certificate the revocation list now
+/// revokes (`revoked_keys` is re-read when the file changes, and replaced on SIGHUP).
+/// Runs until the task is dropped.
+pub async fn watch_revocations(registry: Arc<Registry>, auth: AuthService) {
+    let mut ticker = tokio::time::interval(POLL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        // The list is read once a tick, outside the registry's lock.
+        let Some(list) = auth.revocation_list() else {
+            continue;
+        };
+        let ended = registry.end_revoked(|c| c.revoked_by(&list));
+        if ended > 0 {
+            tracing::info!(
+                sessions = ended,
+                "sessions ended: their key or certificate was revoked"
+            );
+        }
     }
 }
 
@@ -234,9 +280,9 @@ mod tests {
     #[test]
     fn registry_ends_by_id_user_and_all() {
         let r = Registry::default();
-        let a = r.register("a", 1, 0);
-        let b = r.register("b", 2, 0);
-        let c = r.register("c", 2, 0);
+        let a = r.register("a", 1, 0, None);
+        let b = r.register("b", 2, 0, None);
+        let c = r.register("c", 2, 0, None);
         assert!(r.end("a", "bye"));
         assert_eq!(a.end.borrow().as_deref(), Some("bye"));
         assert!(!r.end("zz", "bye"));

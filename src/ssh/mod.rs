@@ -194,6 +194,10 @@ impl Server {
             || handler::now_ms().div_euclid(1000),
         ));
         let housekeeping = tokio::spawn(Arc::clone(&self.sessions).recording_housekeeping());
+        let revocations = tokio::spawn(session::live::watch_revocations(
+            Arc::clone(&live),
+            self.auth.clone(),
+        ));
         let result = Arc::clone(&self).accept_loop(listener, shutdown).await;
         live.end_all("the server is shutting down");
         let deadline = tokio::time::Instant::now() + DRAIN;
@@ -202,6 +206,7 @@ impl Server {
         }
         watcher.abort();
         housekeeping.abort();
+        revocations.abort();
         result
     }
 

@@ -701,3 +701,87 @@ async fn a_reload_holds_the_next_login_to_the_new_auth_rules_and_a_bad_one_chang
     assert!(!outcome.success, "still strict: {outcome:?}");
     server.stop().await;
 }
+
+/// A key or certificate written into `revoked_keys` after its login ends the session it
+/// opened (within a second or two), on top of refusing the next login.
+#[tokio::test]
+async fn revoking_a_key_or_certificate_ends_the_sessions_that_used_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = new_key();
+    let ca_file = dir.path().join("user_ca.pub");
+    std::fs::write(&ca_file, ca.public_key().to_openssh().unwrap()).unwrap();
+    let revoked = dir.path().join("revoked_keys");
+    std::fs::write(&revoked, "# nothing yet\n").unwrap();
+    let (ca_path, revoked_path) = (ca_file.clone(), revoked.clone());
+    let mut server = TestServer::start_with(
+        move |c| {
+            strict(c);
+            c.trusted_user_ca_keys = Some(ca_path);
+            c.revoked_keys = Some(revoked_path);
+        },
+        None,
+    )
+    .await;
+    server.add_user("fay", false).await;
+    server.add_user("gus", false).await;
+    let now = now();
+    let user_key = new_key();
+    let nonce: [u8; 32] = rand::random();
+    let mut b = ssh_key::certificate::Builder::new(
+        nonce.to_vec(),
+        user_key.public_key().key_data().clone(),
+        now - 60,
+        now + 3600,
+    )
+    .unwrap();
+    b.serial(21).unwrap();
+    b.key_id("fay@laptop").unwrap();
+    b.valid_principal("fay").unwrap();
+    let cert = b.sign(&ca).unwrap();
+
+    // fay logs in with the certificate, gus with a registered key; both consoles open.
+    let mut fay = connect(server.addr).await;
+    let r = fay
+        .authenticate_openssh_cert("fay", Arc::new(user_key.clone()), cert)
+        .await
+        .unwrap();
+    assert!(partial(&r), "{r:?}");
+    assert!(
+        ki_login(&mut fay, "fay", &[PASSWORD, &server.next_code("fay")])
+            .await
+            .success
+    );
+    let mut fay_console = Console::open(&fay, 100, 30, "xterm").await;
+    fay_console.wait_for("moat › models").await;
+    let gus_key = new_key();
+    add_key(&server, "gus", &gus_key).await;
+    let mut gus = connect(server.addr).await;
+    assert!(partial(&offer_key(&mut gus, "gus", &gus_key).await));
+    assert!(
+        ki_login(&mut gus, "gus", &[PASSWORD, &server.next_code("gus")])
+            .await
+            .success
+    );
+    let mut gus_console = Console::open(&gus, 100, 30, "xterm").await;
+    gus_console.wait_for("moat › models").await;
+
+    // The certificate's key id goes into the list: fay's session ends, gus's stays.
+    std::fs::write(&revoked, "# nothing yet\nid:fay@laptop\n").unwrap();
+    fay_console.wait_for("was revoked").await;
+    fay_console.wait_closed().await;
+    gus_console.send(b"j").await;
+    assert!(
+        !gus_console.screen().contains("revoked"),
+        "{}",
+        gus_console.screen()
+    );
+    // Now gus's key, by fingerprint.
+    let fp = gus_key
+        .public_key()
+        .fingerprint(ssh_key::HashAlg::Sha256)
+        .to_string();
+    std::fs::write(&revoked, format!("id:fay@laptop\n{fp}\n")).unwrap();
+    gus_console.wait_for("its key was revoked").await;
+    gus_console.wait_closed().await;
+    server.stop().await;
+}

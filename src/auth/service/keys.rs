@@ -15,7 +15,9 @@ use std::net::IpAddr;
 use ssh_key::public::KeyData;
 use ssh_key::{Algorithm, Certificate, PublicKey};
 
-use super::{Attempt, AuthService, Identity, KeyUse, Onboarding, PendingLogin, Reason, Refusal};
+use super::{
+    Attempt, AuthService, Credential, Identity, KeyUse, Onboarding, PendingLogin, Reason, Refusal,
+};
 use crate::auth::keys::{self, cert, Factors};
 use crate::store::{LoginUser, StoreError};
 
@@ -88,6 +90,7 @@ impl AuthService {
         let used = KeyUse {
             key_id: Some(key_id),
             what: format!("key {fp} (#{key_id})"),
+            credential: Credential::Key(Box::new(key.key_data().clone())),
         };
         match self.key_rules().revocations() {
             Err(e) => {
@@ -141,6 +144,7 @@ impl AuthService {
         let used = KeyUse {
             key_id: None,
             what: facts.describe(),
+            credential: Credential::Certificate(Box::new(certificate.clone())),
         };
         let user = self.store.login_user(a.username).await?;
         match rules.revocations() {
