@@ -67,6 +67,7 @@ pub fn step_up_for(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Bulk { .. } => "bulk action",
         Cmd::Manage(m) if m.changes() => "account and permission changes",
         Cmd::BackupCodes => "new backup codes",
+        Cmd::Undo { .. } => "revert or restore",
         _ => return None,
     })
 }
@@ -295,6 +296,8 @@ mod tests {
         assert!(step_up_for(&Cmd::Manage(ManageCmd::EndSession { id: "ab".into() })).is_some());
         assert!(step_up_for(&Cmd::Manage(ManageCmd::Load(Panel::Users))).is_none());
         assert!(step_up_for(&Cmd::LoadModels).is_none());
+        assert!(step_up_for(&Cmd::Undo { entry: 1 }).is_some());
+        assert!(step_up_for(&Cmd::AskUndo { entry: 1 }).is_none());
     }
 
     #[test]

@@ -99,14 +99,19 @@ impl Context {
             .map_err(|e| Msg::Failed(describe(&e)))?;
         let more = rows.len() > PAGE as usize;
         let all_values = perm::decide_moat(g, moat_perms::VIEW_AUDIT_VALUES).is_allowed();
-        let mut page = Vec::with_capacity(rows.len().min(PAGE as usize));
-        for row in rows.into_iter().take(PAGE as usize) {
+        let rows: Vec<StoredRow> = rows.into_iter().take(PAGE as usize).collect();
+        let offers = self.undo_offers(actor, g, &rows).await;
+        let mut page = Vec::with_capacity(rows.len());
+        for (row, undo) in rows.into_iter().zip(offers) {
             let seen = if all_values {
                 Seen::All
             } else {
                 self.audit_values(actor, g, &row.entry).await
             };
-            page.push(audit_row(row, &seen));
+            page.push(AuditRow {
+                undo,
+                ..audit_row(row, &seen)
+            });
         }
         Ok(Msg::Audit(Box::new(AuditPage {
             query,
@@ -142,6 +147,7 @@ pub(super) fn audit_row(row: StoredRow, seen: &Seen) -> AuditRow {
         reason: e.reason,
         values,
         hash: row.hash,
+        undo: None,
     }
 }
 

@@ -141,6 +141,8 @@ impl Context {
                 column,
                 value,
             } => self.open_related(a, g, model, column, value).await,
+            Cmd::AskUndo { entry } => self.ask_undo(a, g, entry).await,
+            Cmd::Undo { entry } => self.undo(a, g, entry).await,
             Cmd::Replay { session } => match self.replay(a, &session).await {
                 Ok(replay) => Ok(Msg::Replay(Box::new(replay))),
                 Err(why) => Err(Msg::Failed(why)),

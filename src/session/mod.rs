@@ -32,6 +32,7 @@ pub mod live;
 mod manage;
 pub mod recording;
 mod records;
+mod undo;
 
 pub use crate::perm::columns::MASK;
 pub use lifecycle::{Authenticated, Watch};

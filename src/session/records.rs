@@ -354,8 +354,16 @@ impl Context {
             .await
             .map_err(failed)?;
         let seen = Seen::Shown(t);
+        let offers = self.undo_offers(actor, g, &rows).await;
         Ok(Msg::History {
-            entries: rows.into_iter().map(|r| audit_row(r, &seen)).collect(),
+            entries: rows
+                .into_iter()
+                .zip(offers)
+                .map(|(r, undo)| crate::tui::protocol::AuditRow {
+                    undo,
+                    ..audit_row(r, &seen)
+                })
+                .collect(),
             model,
             key,
         })

@@ -35,6 +35,7 @@ mod sessions;
 pub mod sql;
 #[doc(hidden)]
 pub mod testing;
+mod undo;
 mod users;
 mod write;
 
@@ -50,7 +51,7 @@ pub use sql::Dialect;
 pub use audit::{
     AuditEntry, AuditFilter, AuditKeyCheck, AuditRow, ChainError, KeyedStart, Verified,
 };
-pub use bind::value_json;
+pub use bind::{json_value, value_json};
 pub use demo::{DemoAuthor, DemoComment, DemoOutcome, DemoPost, DemoRows};
 pub use keys::{KeySelector, NewKey, UserKey};
 pub use manage::{AccessVia, GroupUsage, RowAccess};

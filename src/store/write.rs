@@ -94,7 +94,7 @@ impl Update {
 }
 
 /// A constraint or input error in words naming `table.column`, as SQLite's messages do.
-fn refused_in(table: &str, e: sqlx::Error) -> StoreError {
+pub(super) fn refused_in(table: &str, e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
             if let Some(words) = mysql_words(table, my) {

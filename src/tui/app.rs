@@ -337,6 +337,36 @@ impl App {
                     .unwrap_or_default();
                 self.apply(action)
             }
+            Msg::UndoAsk(plan) => {
+                let screen = super::screens::UndoScreen::new(*plan);
+                self.apply(Action::push(screen, Vec::new()))
+            }
+            Msg::Undone {
+                entry,
+                kind,
+                ref model,
+                ref key,
+            } => {
+                let text = format!("{} {model} {} (entry {entry})", kind.done(), key_label(key));
+                self.status = Some(Status::Notice(SafeText::new(&text)));
+                // The confirmation closes; the screen below (the history, the audit
+                // viewer) and those under it show the database as it is now.
+                let mut cmds = self.route(&msg).0;
+                self.changed();
+                cmds.extend(self.refresh());
+                cmds
+            }
+            Msg::UndoConflict {
+                entry,
+                ref model,
+                ref key,
+                ref fields,
+            } => {
+                let screen = ConflictScreen::undo(entry, model, key, fields);
+                let mut cmds = self.route(&msg).0;
+                cmds.extend(self.apply(Action::push(screen, Vec::new())));
+                cmds
+            }
             Msg::Replay(replay) => {
                 let screen = super::screens::ReplayScreen::new(*replay);
                 self.apply(Action::push(screen, Vec::new()))

@@ -215,6 +215,24 @@ pub enum Msg {
     },
     /// The refresh timer (`[console] refresh_secs`): refresh the screen shown.
     Tick,
+    /// Answer to [`Cmd::AskUndo`]: what reverting or restoring an audit entry would
+    /// write, for the confirmation.
+    UndoAsk(Box<UndoPlan>),
+    /// An audit entry was reverted or restored ([`Cmd::Undo`]).
+    Undone {
+        entry: i64,
+        kind: UndoKind,
+        model: String,
+        key: Vec<Value>,
+    },
+    /// A revert refused because the row changed since the entry: per column (column,
+    /// what the entry left, what the revert would write, what the row holds now).
+    UndoConflict {
+        entry: i64,
+        model: String,
+        key: Vec<Value>,
+        fields: Vec<(String, Value, Value, Value)>,
+    },
     /// Answer to [`Cmd::Open`]: the model, and the row's key if one was asked for.
     Open {
         model: Box<ModelSummary>,
@@ -399,6 +417,15 @@ pub enum Cmd {
     Replay {
         session: String,
     },
+    /// What reverting (a change) or restoring (a delete) audit entry `entry` would write;
+    /// answered with [`Msg::UndoAsk`].
+    AskUndo {
+        entry: i64,
+    },
+    /// Revert or restore audit entry `entry` (checked again, conflict-checked, step-up).
+    Undo {
+        entry: i64,
+    },
     Quit,
 }
 
@@ -541,6 +568,54 @@ pub struct AuditRow {
     pub values: AuditValues,
     /// The entry's hash in the chain (hex).
     pub hash: String,
+    /// What the viewer may do with the entry (`u`): revert it, restore its row, or
+    /// nothing (`None`: not offered).
+    pub undo: Option<UndoKind>,
+}
+
+/// What `u` does with an audit entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UndoKind {
+    /// Write a change's before values back (the columns it changed).
+    Revert,
+    /// Insert a deleted row again, with its key and the values it had.
+    Restore,
+}
+
+impl UndoKind {
+    /// `revert` or `restore`: the verb on screen and the audit action.
+    pub fn verb(self) -> &'static str {
+        match self {
+            UndoKind::Revert => "revert",
+            UndoKind::Restore => "restore",
+        }
+    }
+
+    /// `reverted` or `restored`.
+    pub fn done(self) -> &'static str {
+        match self {
+            UndoKind::Revert => "reverted",
+            UndoKind::Restore => "restored",
+        }
+    }
+}
+
+/// What reverting or restoring an entry would do, for the confirmation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UndoPlan {
+    pub entry: i64,
+    pub kind: UndoKind,
+    pub model: String,
+    pub key: Vec<Value>,
+    /// The columns that will be written and their values (a masked value is never here:
+    /// a revert or restore that would write one is refused).
+    pub values: Vec<(String, Value)>,
+    /// Revert: for each column written, the value the row must still hold (the entry's
+    /// after value), or the revert is refused as a conflict.
+    pub expected: Vec<(String, Value)>,
+    /// How many columns the entry changed that are hidden from the viewer (left as they
+    /// are).
+    pub hidden_left: usize,
 }
 
 /// The before/after values of an audit entry, as far as the viewer may see them.

@@ -31,3 +31,4 @@ mod recording;
 mod search;
 mod search_index;
 mod tui_snapshots;
+mod undo;

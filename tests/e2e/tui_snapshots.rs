@@ -723,6 +723,7 @@ fn audit_row(i: i64, details: usize) -> moat::tui::protocol::AuditRow {
                 .collect(),
         ),
         hash: "ab".repeat(32),
+        undo: None,
     }
 }
 
@@ -1815,4 +1816,103 @@ fn the_column_chooser_lists_shown_columns_first_and_says_the_default() {
         }]
     );
     assert!(render(&mut app).contains("row 1 of"), "back on the list");
+}
+
+/// `H` on a record with a change the viewer may revert, then `u`, the session's plan:
+/// the confirmation names the entry, the row and every value written.
+#[test]
+fn revert_confirmation() {
+    use moat::tui::protocol::{UndoKind, UndoPlan};
+    let mut app = list_app();
+    app.update(key('j'));
+    app.update(key('j'));
+    app.update(enter());
+    app.update(detail_record());
+    app.update(key('H'));
+    let mut changed = audit_row(12, 0);
+    changed.action = "change".into();
+    changed.reason = None;
+    changed.undo = Some(UndoKind::Revert);
+    let mut older = audit_row(5, 0);
+    older.action = "add".into();
+    older.reason = None;
+    app.update(Msg::History {
+        model: "posts".into(),
+        key: vec![Value::Integer(3)],
+        entries: vec![changed, older],
+    });
+    // The selected entry offers `u`.
+    insta::assert_snapshot!("revert_offered_in_history", render(&mut app));
+    let cmds = app.update(key('u'));
+    assert_eq!(cmds, vec![Cmd::AskUndo { entry: 12 }]);
+    app.update(Msg::UndoAsk(Box::new(UndoPlan {
+        entry: 12,
+        kind: UndoKind::Revert,
+        model: "posts".into(),
+        key: vec![Value::Integer(3)],
+        values: vec![
+            ("title".into(), Value::Text("Old \"title\"\x1b[2J".into())),
+            ("rating".into(), Value::Real(4.5)),
+            ("published_at".into(), Value::Null),
+        ],
+        expected: vec![
+            ("title".into(), Value::Text("New title".into())),
+            ("rating".into(), Value::Integer(3)),
+            (
+                "published_at".into(),
+                Value::Text("2026-12-01 10:00:00".into()),
+            ),
+        ],
+        hidden_left: 1,
+    })));
+    insta::assert_snapshot!("revert_confirmation", render(&mut app));
+    assert_eq!(app.update(key('y')), vec![Cmd::Undo { entry: 12 }]);
+    // The row changed since: the conflict, with nothing to overwrite.
+    app.update(Msg::UndoConflict {
+        entry: 12,
+        model: "posts".into(),
+        key: vec![Value::Integer(3)],
+        fields: vec![(
+            "title".into(),
+            Value::Text("New title".into()),
+            Value::Text("Old title".into()),
+            Value::Text("Someone else's".into()),
+        )],
+    });
+    insta::assert_snapshot!("revert_conflict", render(&mut app));
+    assert!(app.update(key('o')).is_empty(), "nothing to overwrite");
+}
+
+/// A restore's confirmation: the row's key and values.
+#[test]
+fn restore_confirmation() {
+    use moat::tui::protocol::{UndoKind, UndoPlan};
+    let mut app = list_app();
+    app.update(Msg::UndoAsk(Box::new(UndoPlan {
+        entry: 40,
+        kind: UndoKind::Restore,
+        model: "post_tags".into(),
+        key: vec![Value::Integer(5), Value::Integer(3)],
+        values: vec![
+            ("post_id".into(), Value::Integer(5)),
+            ("tag_id".into(), Value::Integer(3)),
+            ("note".into(), Value::Blob(vec![0, 1, 0xff])),
+        ],
+        expected: Vec::new(),
+        hidden_left: 0,
+    })));
+    insta::assert_snapshot!("restore_confirmation", render(&mut app));
+    // Done: the confirmation closes and says so.
+    app.update(Msg::Undone {
+        entry: 40,
+        kind: UndoKind::Restore,
+        model: "post_tags".into(),
+        key: vec![Value::Integer(5), Value::Integer(3)],
+    });
+    let screen = render(&mut app);
+    assert!(
+        screen.contains("restored post_tags (5, 3) (entry 40)"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Restore post_tags"), "{screen}");
 }

@@ -1,13 +1,14 @@
 //! The audit viewer (`:audit`): who did what, where and when, newest first, filtered by
 //! user, model, action, outcome and time; Enter shows one entry whole (its values as far
 //! as the viewer may see them, and its hash in the chain). Older entries load as the
-//! cursor reaches the end.
+//! cursor reaches the end. `u` reverts the selected change or restores the selected
+//! delete, when the session offered it.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 
-use super::history::change_lines;
+use super::history::{change_lines, undo_hint};
 use super::text::TextScreen;
 use crate::domain::format_time;
 use unicode_width::UnicodeWidthStr;
@@ -15,7 +16,7 @@ use unicode_width::UnicodeWidthStr;
 use crate::tui::draw::{placeholder, put, putn, row, GUTTER, HEADER, SELECTED};
 use crate::tui::input::{Key, KeyEvent};
 use crate::tui::prompt::PromptFor;
-use crate::tui::protocol::{AuditQuery, AuditRow, AuditValues, Cmd, Msg};
+use crate::tui::protocol::{AuditQuery, AuditRow, AuditValues, Cmd, Msg, UndoKind};
 use crate::tui::sanitize::SafeText;
 use crate::tui::screen::{Action, Crumb, Hint, Screen};
 
@@ -25,6 +26,8 @@ pub struct AuditScreen {
     pub query: AuditQuery,
     /// (entry id, its cells in [`COLUMNS`] order, the entry whole)
     pub rows: Vec<(i64, Vec<SafeText>, Vec<SafeText>)>,
+    /// Per entry id: what `u` does with it, where the session offered it.
+    pub undo: std::collections::HashMap<i64, UndoKind>,
     pub selected: usize,
     pub offset: usize,
     /// The first of the columns after the time drawn (← → scroll sideways).
@@ -79,6 +82,12 @@ impl Screen for AuditScreen {
                 }
             }
             Key::Char('f') => return Action::Prompt(PromptFor::AuditFilter, self.query.describe()),
+            Key::Char('u') => {
+                // Sent even when not offered: the session refuses it (and audits).
+                if let Some((id, _, _)) = self.rows.get(self.selected) {
+                    return Action::cmd(Cmd::AskUndo { entry: *id });
+                }
+            }
             _ => return Action::Ignored,
         }
         Action::None
@@ -90,6 +99,12 @@ impl Screen for AuditScreen {
         };
         if page.query != self.query {
             return Action::None;
+        }
+        for r in &page.rows {
+            match r.undo {
+                Some(kind) => self.undo.insert(r.id, kind),
+                None => self.undo.remove(&r.id),
+            };
         }
         let rows = page.rows.iter().map(|r| {
             let details = details(r).iter().map(|d| SafeText::new(d)).collect();
@@ -235,6 +250,11 @@ impl Screen for AuditScreen {
             Hint::new("Enter", "details"),
             Hint::help("← →  h l", "scroll the columns after the time"),
             Hint::new("f", "filter"),
+            undo_hint(
+                self.rows
+                    .get(self.selected)
+                    .and_then(|r| self.undo.get(&r.0).copied()),
+            ),
             Hint::new("Esc", "back"),
         ]
     }

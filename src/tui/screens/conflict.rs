@@ -29,6 +29,9 @@ pub struct ConflictScreen {
     pub scroll: usize,
     lines: usize,
     visible: usize,
+    /// A revert of this audit entry was refused (not a save): the values are what the
+    /// entry left, what the revert would write, and now; nothing to overwrite or reload.
+    pub undo: Option<i64>,
 }
 
 impl ConflictScreen {
@@ -41,6 +44,16 @@ impl ConflictScreen {
             scroll: 0,
             lines: 0,
             visible: 1,
+            undo: None,
+        }
+    }
+
+    /// A revert of audit entry `entry` refused because the row changed since: (column,
+    /// what the entry left, what the revert would write, now) per column.
+    pub fn undo(entry: i64, model: &str, key: &[Value], fields: &[Field]) -> Self {
+        ConflictScreen {
+            undo: Some(entry),
+            ..ConflictScreen::new(model, key, fields)
         }
     }
 
@@ -55,20 +68,20 @@ impl ConflictScreen {
     /// its three values wrapped, the ones that differ from when the form opened marked.
     fn layout(&self, width: usize) -> Vec<(String, Style)> {
         let width = width.max(10);
-        let mut lines = vec![
-            (
-                "This row changed since you opened it. Nothing was saved.".to_string(),
-                ERROR,
-            ),
-            (String::new(), Style::new()),
-        ];
+        let headline = match self.undo {
+            None => "This row changed since you opened it. Nothing was saved.".to_string(),
+            Some(entry) => {
+                format!("This row changed since audit entry {entry}. Nothing was reverted.")
+            }
+        };
+        let labels = match self.undo {
+            None => ["when you opened it", "yours", "now"],
+            Some(_) => ["the entry left", "revert would write", "now"],
+        };
+        let mut lines = vec![(headline, ERROR), (String::new(), Style::new())];
         for (column, opened, yours, now) in self.differing() {
             lines.push((SafeText::new(column).to_string(), HEADER));
-            for (label, v) in [
-                ("when you opened it", opened),
-                ("yours", yours),
-                ("now", now),
-            ] {
+            for (label, v) in [(labels[0], opened), (labels[1], yours), (labels[2], now)] {
                 let style = match v {
                     Value::Null => NULL,
                     _ if v != opened => NOTICE,
@@ -90,7 +103,7 @@ impl ConflictScreen {
             lines.push((String::new(), Style::new()));
         }
         let same = self.fields.len() - self.differing().count();
-        if same > 0 {
+        if same > 0 && self.undo.is_none() {
             lines.push((
                 format!("{same} other fields are as they were when you opened the form."),
                 DIM,
@@ -109,6 +122,9 @@ impl Screen for ConflictScreen {
         let page = self.visible.max(1);
         let max = self.lines.saturating_sub(self.visible);
         match k.key {
+            // A refused revert has nothing to overwrite or reload: it is looked at, then
+            // left (the entry's history shows the row as it is).
+            Key::Char('o' | 'r') if self.undo.is_some() => {}
             // Overwrite: save yours over what is there now (audited as an overwrite).
             Key::Char('o') => {
                 return Action::cmd(Cmd::Save {
@@ -176,6 +192,12 @@ impl Screen for ConflictScreen {
     }
 
     fn hints(&self) -> Vec<Hint> {
+        if self.undo.is_some() {
+            return vec![
+                Hint::new("Esc", "back"),
+                Hint::help("↑ ↓  PgUp PgDn", "scroll"),
+            ];
+        }
         vec![
             Hint::new("o", "overwrite with yours"),
             Hint::new("r", "reload theirs"),

@@ -6,7 +6,8 @@
 //!   field; [`filter`]: a column's values to filter by; [`conflict`]: a save refused
 //!   because the row changed; [`history`]: a row's audit trail; [`audit`]: the audit
 //!   viewer; [`menu`]: a choice among a few (the bulk actions); [`columns`]: which
-//!   columns a list shows.
+//!   columns a list shows; [`undo`]: confirming a revert or a restore from the audit
+//!   trail.
 //! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`];
 //!   [`replay`]: a recorded session played back (from `:sessions`).
 //! - [`enrol`], [`password`]: setting up an account and changing a password; [`keys`]:
@@ -32,6 +33,7 @@ pub mod replay;
 pub mod row_perms;
 pub mod sessions;
 pub mod text;
+pub mod undo;
 pub mod users;
 
 pub use audit::AuditScreen;
@@ -53,4 +55,5 @@ pub use replay::ReplayScreen;
 pub use row_perms::RowPermsScreen;
 pub use sessions::SessionsScreen;
 pub use text::TextScreen;
+pub use undo::UndoScreen;
 pub use users::{UserScreen, UsersScreen};
