@@ -22,6 +22,7 @@ mod demo;
 mod keys;
 mod lockout;
 mod manage;
+mod marking;
 mod open;
 mod perms;
 pub mod recordings;
