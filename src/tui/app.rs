@@ -341,6 +341,7 @@ impl App {
                 self.apply(Action::Many(actions))
             }
             Msg::Page { .. }
+            | Msg::BulkEdit(_)
             | Msg::Now(_)
             | Msg::Record { .. }
             | Msg::Audit(_)

@@ -554,6 +554,8 @@ impl ListScreen {
             }
             // A picker only moves, searches, sorts and filters.
             _ if self.picking => return Action::Ignored,
+            Key::Char('*') => return super::bulk::mark_all_key(self),
+            Key::Char('S') => return super::bulk::set_field_key(self),
             Key::Char('x') => {
                 return Action::cmd(Cmd::Export {
                     model: self.model.clone(),
@@ -693,6 +695,7 @@ impl Screen for ListScreen {
                 let gone = std::mem::take(&mut self.marked);
                 Action::Cmds(vec![self.reload_without(&gone), self.count_cmd()])
             }
+            Msg::BulkEdit(m) if !self.picking => super::bulk::on_msg(self, m),
             Msg::BulkDone { model, .. } if *model == self.model => {
                 self.marked.clear();
                 Action::cmd(self.reload())
@@ -762,7 +765,8 @@ impl Screen for ListScreen {
     fn status(&self) -> String {
         let mut s = self.position();
         if !self.marked.is_empty() && !self.picking {
-            s.push_str(&format!("  {} marked", self.marked.len()));
+            let n = group_thousands(self.marked.len() as u64);
+            s.push_str(&format!("  {n} marked"));
         }
         if let Some(term) = &self.query.search {
             s.push_str(&format!("  /{}", SafeText::new(term)));
@@ -793,6 +797,7 @@ impl Screen for ListScreen {
         let row = self.row_caps();
         let marked = !self.marked.is_empty();
         let mut hints = MOVE_HINTS.to_vec();
+        hints.extend(super::bulk::hints(self));
         hints.extend([
             Hint::help(
                 "← →  h l",

@@ -12,6 +12,7 @@
 //!   one's own SSH public keys (and a user's, from `:users`).
 
 pub mod audit;
+pub mod bulk;
 pub mod conflict;
 pub mod editor;
 pub mod enrol;
@@ -33,6 +34,7 @@ pub mod text;
 pub mod users;
 
 pub use audit::AuditScreen;
+pub use bulk::BulkSetScreen;
 pub use conflict::ConflictScreen;
 pub use editor::TextEditor;
 pub use enrol::EnrolScreen;
