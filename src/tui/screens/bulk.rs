@@ -60,10 +60,7 @@ pub fn may_set(list: &ListScreen) -> bool {
 /// The list's keys for bulk edits (`*`, `S`).
 pub fn hints(list: &ListScreen) -> [Hint; 2] {
     [
-        Hint::help(
-            "*",
-            "mark every row matching the search and filters; again: unmark all",
-        ),
+        Hint::help("*", "mark every row matching; again: unmark all"),
         Hint::new("S", "set field").when(may_set(list)),
     ]
 }

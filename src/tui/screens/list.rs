@@ -797,7 +797,6 @@ impl Screen for ListScreen {
         let row = self.row_caps();
         let marked = !self.marked.is_empty();
         let mut hints = MOVE_HINTS.to_vec();
-        hints.extend(super::bulk::hints(self));
         hints.extend([
             Hint::help(
                 "← →  h l",
@@ -822,6 +821,11 @@ impl Screen for ListScreen {
             Hint::new("?", "help"),
             Hint::help("Esc", "clear search/filter/sort, then back"),
         ]);
+        let at = hints
+            .iter()
+            .position(|h| h.keys == "Space")
+            .map_or(0, |i| i + 1);
+        hints.splice(at..at, super::bulk::hints(self));
         hints
     }
 }
