@@ -456,6 +456,8 @@ pub struct LimitsConfig {
     /// IPv6 sources are counted per network of this many leading bits (64: one site's
     /// LAN), so a client holding a whole prefix is one source, not 2^64.
     pub ipv6_prefix: u8,
+    /// The most rows one "mark all matching" may mark (and so one bulk edit may change).
+    pub bulk_max_rows: u64,
 }
 
 impl LimitsConfig {
@@ -497,6 +499,9 @@ impl LimitsConfig {
                 "limits.ipv6_prefix",
                 "must be between 1 and 128 (bits)".into(),
             ));
+        }
+        if self.bulk_max_rows == 0 {
+            return Err(invalid("limits.bulk_max_rows", "must be at least 1".into()));
         }
         Ok(())
     }
@@ -578,6 +583,7 @@ impl Default for LimitsConfig {
             preauth_drop_percent: 30,
             version_grace_ms: 5000,
             ipv6_prefix: 64,
+            bulk_max_rows: 10_000,
         }
     }
 }
@@ -1171,6 +1177,9 @@ mod tests {
         assert!(err.contains("limits.ipv6_prefix"), "{err}");
         let err = bad("max_preauth_per_source = 0");
         assert!(err.contains("limits.max_preauth_per_source"), "{err}");
+        let err = bad("bulk_max_rows = 0");
+        assert!(err.contains("limits.bulk_max_rows"), "{err}");
+        assert_eq!(Config::default().limits.bulk_max_rows, 10_000);
         // start = full turns early drop off; that is allowed.
         let off = Config::from_toml(
             "[limits]\nmax_preauth_total = 20\npreauth_drop_start = 20\npreauth_drop_percent = 0\n",

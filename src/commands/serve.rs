@@ -64,6 +64,7 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         live: Arc::default(),
         recordings: session::recording::Recordings::start(&config.recording)?,
         input_tap: None,
+        bulk_max_rows: config.limits.bulk_max_rows,
     });
     let server = Arc::new(Server::new(
         Arc::new(ssh::ssh_config(

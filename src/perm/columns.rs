@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use crate::config::ModelConfig;
-use crate::domain::{TableInfo, Value};
+use crate::domain::{ColumnKind, TableInfo, Value};
 
 /// What a masked value looks like.
 pub const MASK: &str = "••••";
@@ -138,6 +138,25 @@ impl Shown {
         !(hidden_value || ruled || locked_key)
     }
 
+    /// The columns a bulk edit may set on marked rows (indexes into `table.columns`):
+    /// those a form may change on an existing row — never a key, generated, masked or
+    /// read-only column (hidden ones are not shown at all) — and not binary ones, which
+    /// no form edits.
+    pub fn bulk_settable(&self) -> Vec<usize> {
+        (0..self.table.columns.len())
+            .filter(|&i| {
+                self.writable(i, false)
+                    && ColumnKind::of_column(&self.table.columns[i]) != ColumnKind::Blob
+            })
+            .collect()
+    }
+
+    /// May a bulk edit set `column`? (See [`Shown::bulk_settable`].)
+    pub fn may_bulk_set(&self, column: &str) -> bool {
+        self.position(column)
+            .is_some_and(|i| self.bulk_settable().contains(&i))
+    }
+
     /// Replace the values of masked columns (NULL stays NULL).
     pub fn mask(&self, values: &mut [Value]) {
         for (value, masked) in values.iter_mut().zip(&self.masked) {
@@ -249,6 +268,45 @@ mod tests {
         assert!(!s.writable(i("api_token"), false), "masked");
         assert!(!s.writable(i("karma"), false), "read-only by rule");
         assert!(!s.writable(99, false));
+    }
+
+    #[test]
+    fn a_bulk_edit_offers_only_columns_a_form_may_change() {
+        let mut t = users();
+        let mut generated = col("shout", "TEXT", 0);
+        generated.default = Some(format!("{}upper(notes)", crate::domain::GENERATED));
+        t.columns.push(generated);
+        t.columns.push(col("avatar", "BLOB", 0));
+        let s = shown(&t, Some(&rules()), &groups(&["support"]));
+        let offered: Vec<&str> = s
+            .bulk_settable()
+            .into_iter()
+            .map(|i| s.table.columns[i].name.as_str())
+            .collect();
+        // Not the key (id), the hidden password, the masked api_token, the read-only
+        // karma, the generated shout or the binary avatar.
+        assert_eq!(offered, ["email", "notes"]);
+        for c in [
+            "id",
+            "password",
+            "api_token",
+            "karma",
+            "shout",
+            "avatar",
+            "nosuch",
+        ] {
+            assert!(!s.may_bulk_set(c), "{c}");
+        }
+        assert!(s.may_bulk_set("notes"));
+        // A composite key's columns are keys too.
+        let mut pair = users();
+        pair.primary_key = vec!["id".into(), "email".into()];
+        pair.columns[1].pk_ordinal = 2;
+        assert!(!shown(&pair, None, &groups(&[])).may_bulk_set("email"));
+        // The exempt group sees past the rules: karma and the masked token are offered.
+        let exempt = shown(&t, Some(&rules()), &groups(&["security"]));
+        assert!(exempt.may_bulk_set("karma") && exempt.may_bulk_set("api_token"));
+        assert!(!exempt.may_bulk_set("id") && !exempt.may_bulk_set("shout"));
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub fn step_up_for(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Delete { .. } => "delete",
         Cmd::DeleteMany { .. } => "bulk delete",
         Cmd::Bulk { .. } => "bulk action",
+        Cmd::BulkEdit(crate::tui::protocol::BulkCmd::Set { .. }) => "bulk edit",
         Cmd::Manage(m) if m.changes() => "account and permission changes",
         Cmd::BackupCodes => "new backup codes",
         Cmd::Undo { .. } => "revert or restore",

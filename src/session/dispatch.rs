@@ -129,6 +129,7 @@ impl Context {
                 action,
                 keys,
             } => self.bulk(a, g, model, action, keys).await,
+            Cmd::BulkEdit(b) => self.bulk_edit(a, g, b).await,
             Cmd::Export { model, query } => self.export(a, g, model, query).await,
             Cmd::LoadAudit { query, before_id } => self.audit_page(a, g, query, before_id).await,
             Cmd::ReloadSchema => self.reload(a, g).await,

@@ -22,6 +22,7 @@
 
 mod account;
 mod audit;
+mod bulk;
 mod checks;
 mod dispatch;
 pub mod export;
@@ -103,6 +104,8 @@ pub struct Context {
     /// tests and benchmarks (e.g. proving that a panic stays inside one session); `None`
     /// in production.
     pub input_tap: Option<InputTap>,
+    /// The most rows "mark all matching" marks (`[limits] bulk_max_rows`).
+    pub bulk_max_rows: u64,
 }
 
 impl std::fmt::Debug for Context {

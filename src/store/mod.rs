@@ -23,6 +23,7 @@ mod demo;
 mod keys;
 mod lockout;
 mod manage;
+mod marking;
 mod open;
 mod perms;
 mod prefs;

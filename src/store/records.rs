@@ -343,7 +343,7 @@ pub(crate) async fn record_on(
 }
 
 /// `WHERE a AND b …` (or nothing).
-fn where_clause(conditions: &[String]) -> String {
+pub(super) fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() {
         String::new()
     } else {
@@ -353,7 +353,7 @@ fn where_clause(conditions: &[String]) -> String {
 
 /// The conditions (and their values, in order) that narrow a list: the object-permission
 /// filter and the search.
-fn narrowing(
+pub(super) fn narrowing(
     table: &TableInfo,
     keys: &[Column],
     listing: &Listing,

@@ -279,7 +279,15 @@ impl Store {
         let update = Update::new(table, changes)?;
         let mut tx = self.begin_write().await?;
         for key in keys {
-            let now = record_on(&mut tx, table, key).await?;
+            // A marked row deleted meanwhile: nothing is written, and the message names it.
+            let now = record_on(&mut tx, table, key).await.map_err(|e| match e {
+                StoreError::NotFound(_) => StoreError::NotFound(format!(
+                    "{} {} is gone (deleted since it was marked)",
+                    table.name,
+                    crate::domain::key_label(key)
+                )),
+                other => other,
+            })?;
             let before: Vec<(String, Value)> = changes
                 .iter()
                 .map(|(c, _)| {

@@ -384,6 +384,7 @@ impl App {
             Msg::Page { .. }
             | Msg::Located { .. }
             | Msg::ColumnsSet { .. }
+            | Msg::BulkEdit(_)
             | Msg::Now(_)
             | Msg::Record { .. }
             | Msg::Audit(_)

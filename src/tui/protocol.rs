@@ -133,6 +133,8 @@ pub enum Msg {
         model: String,
         count: usize,
     },
+    /// Marking every matching row, and the columns to set on marked rows.
+    BulkEdit(BulkMsg),
     /// A bulk action changed `count` marked rows.
     BulkDone {
         model: String,
@@ -320,6 +322,8 @@ pub enum Cmd {
         action: String,
         keys: Vec<Vec<Value>>,
     },
+    /// Mark every matching row; set one field on the marked rows (all or none).
+    BulkEdit(BulkCmd),
     /// Export the list (as searched and sorted) to a CSV file on the server.
     Export {
         model: String,
@@ -427,6 +431,51 @@ pub enum Cmd {
         entry: i64,
     },
     Quit,
+}
+
+/// Bulk edit requests; each is checked by the session.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BulkCmd {
+    /// How many rows of `model` the list as queried has (as the user may see them), to
+    /// mark them all: answered with [`BulkMsg::Matching`], or refused over
+    /// `[limits] bulk_max_rows`.
+    CountMatching { model: String, query: ListQuery },
+    /// The keys of every row of `model` the list as queried has (as the user may see
+    /// them): answered with [`BulkMsg::Marked`], or refused over the bound.
+    MarkAll { model: String, query: ListQuery },
+    /// The columns of `model` the user may set on marked rows ([`BulkMsg::Columns`]).
+    Columns { model: String },
+    /// Set `column` to `value` on rows `keys`: all or none, one audit row each
+    /// (answered with [`Msg::BulkDone`]).
+    Set {
+        model: String,
+        column: String,
+        value: Value,
+        keys: Vec<Vec<Value>>,
+    },
+}
+
+/// Answers to [`BulkCmd`]s.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BulkMsg {
+    /// `count` rows match `query` (no more than the bound).
+    Matching {
+        model: String,
+        query: ListQuery,
+        count: u64,
+    },
+    /// The keys of the rows matching `query`, to mark.
+    Marked {
+        model: String,
+        query: ListQuery,
+        keys: Vec<Vec<Value>>,
+    },
+    /// The columns the user may set on marked rows, each with the model a foreign key
+    /// refers to (for the picker).
+    Columns {
+        model: String,
+        columns: Vec<(ColumnInfo, Option<String>)>,
+    },
 }
 
 /// A secret typed by the user or shown to them once; its `Debug` never shows it.

@@ -12,6 +12,7 @@ mod accept;
 mod accounts;
 mod attacks;
 mod audit;
+mod bulk;
 mod cli;
 mod cli_parity;
 mod console;

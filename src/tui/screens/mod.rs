@@ -14,6 +14,7 @@
 //!   one's own SSH public keys (and a user's, from `:users`).
 
 pub mod audit;
+pub mod bulk;
 pub mod columns;
 pub mod conflict;
 pub mod editor;
@@ -37,6 +38,7 @@ pub mod undo;
 pub mod users;
 
 pub use audit::AuditScreen;
+pub use bulk::BulkSetScreen;
 pub use columns::ColumnsScreen;
 pub use conflict::ConflictScreen;
 pub use editor::TextEditor;

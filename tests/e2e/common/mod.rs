@@ -234,6 +234,7 @@ impl TestServer {
                         live: Arc::clone(&ctx.live),
                         recordings: ctx.recordings.clone(),
                         input_tap: Some(tap),
+                        bulk_max_rows: ctx.bulk_max_rows,
                     }),
                     Live::from_config(&config).expect("live config"),
                 ))

@@ -587,6 +587,8 @@ impl ListScreen {
                 }
                 return Action::None;
             }
+            Key::Char('*') => return super::bulk::mark_all_key(self),
+            Key::Char('S') => return super::bulk::set_field_key(self),
             Key::Char('x') => {
                 return Action::cmd(Cmd::Export {
                     model: self.model.clone(),
@@ -742,6 +744,7 @@ impl Screen for ListScreen {
                 Action::cmd(self.request(PageAnchor::From(cursor.clone()), land))
             }
             Msg::ColumnsSet { model } if *model == self.model => Action::cmd(self.reload()),
+            Msg::BulkEdit(m) if !self.picking => super::bulk::on_msg(self, m),
             Msg::BulkDone { model, .. } if *model == self.model => {
                 self.marked.clear();
                 Action::cmd(self.reload())
@@ -816,7 +819,8 @@ impl Screen for ListScreen {
     fn status(&self) -> String {
         let mut s = self.position();
         if !self.marked.is_empty() && !self.picking {
-            s.push_str(&format!("  {} marked", self.marked.len()));
+            let n = group_thousands(self.marked.len() as u64);
+            s.push_str(&format!("  {n} marked"));
         }
         if let Some(term) = &self.query.search {
             s.push_str(&format!("  /{}", SafeText::new(term)));
@@ -875,6 +879,11 @@ impl Screen for ListScreen {
             Hint::new("?", "help"),
             Hint::help("Esc", "clear search/filter/sort, then back"),
         ]);
+        let at = hints
+            .iter()
+            .position(|h| h.keys == "Space")
+            .map_or(0, |i| i + 1);
+        hints.splice(at..at, super::bulk::hints(self));
         hints
     }
 }
