@@ -55,6 +55,7 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         rules: config.models.clone(),
         hasher,
         export_dir: config.export_dir.clone(),
+        exports: session::exports::Exports::new(config.export_ttl_hours),
         auth: auth.clone(),
         accounts: config.accounts,
         timeouts: config.session,

@@ -138,6 +138,8 @@ impl Context {
                 column,
                 value,
             } => self.open_related(a, g, model, column, value).await,
+            Cmd::LoadExports => self.exports_list(a).await,
+            Cmd::DeleteExport { name } => self.delete_export(a, &name).await,
             Cmd::Replay { session } => match self.replay(a, &session).await {
                 Ok(replay) => Ok(Msg::Replay(Box::new(replay))),
                 Err(why) => Err(Msg::Failed(why)),

@@ -19,6 +19,7 @@ pub mod audit;
 mod bind;
 mod delete;
 mod demo;
+mod exports;
 mod keys;
 mod lockout;
 mod manage;

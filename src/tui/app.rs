@@ -226,9 +226,14 @@ impl App {
                 self.export = Some((rows, total));
                 Vec::new()
             }
-            Msg::Exported { path, rows } => {
+            Msg::Exported { path, rows, port } => {
                 self.export = None;
-                let text = format!("exported {} rows to {path}", group_thousands(rows));
+                // The file as SFTP shows it, and how to get it (`:exports` says more).
+                let text = format!(
+                    "exported {} rows to {path} · fetch: sftp -P {port} {}@HOST, get {path}",
+                    group_thousands(rows),
+                    self.user.as_str()
+                );
                 self.say(Action::Notice(text))
             }
             Msg::Form { .. } | Msg::Distinct { .. } | Msg::Conflict { .. } => {
@@ -346,6 +351,7 @@ impl App {
             | Msg::Audit(_)
             | Msg::History { .. }
             | Msg::Enrolment { .. }
+            | Msg::Exports(_)
             | Msg::Manage(ManageMsg::Loaded(_)) => self.route(&msg).0,
         }
     }
@@ -614,6 +620,7 @@ impl App {
             "groups" => boxed(GroupsScreen::open()),
             "sessions" => boxed(SessionsScreen::open()),
             "keys" => boxed(KeysScreen::open(None)),
+            "exports" => boxed(super::screens::ExportsScreen::open()),
             "password" => (Box::new(PasswordScreen::new(false)), Vec::new()),
             "backup-codes" => return vec![Cmd::BackupCodes],
             "reload" => return vec![Cmd::ReloadSchema],

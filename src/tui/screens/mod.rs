@@ -9,12 +9,14 @@
 //! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`];
 //!   [`replay`]: a recorded session played back (from `:sessions`).
 //! - [`enrol`], [`password`]: setting up an account and changing a password; [`keys`]:
-//!   one's own SSH public keys (and a user's, from `:users`).
+//!   one's own SSH public keys (and a user's, from `:users`); [`exports`]: one's own
+//!   exports and how to fetch them over SFTP.
 
 pub mod audit;
 pub mod conflict;
 pub mod editor;
 pub mod enrol;
+pub mod exports;
 pub mod filter;
 pub mod form;
 pub mod groups;
@@ -36,6 +38,7 @@ pub use audit::AuditScreen;
 pub use conflict::ConflictScreen;
 pub use editor::TextEditor;
 pub use enrol::EnrolScreen;
+pub use exports::ExportsScreen;
 pub use filter::FilterScreen;
 pub use form::FormScreen;
 pub use groups::{GroupScreen, GroupsScreen};

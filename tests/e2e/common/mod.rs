@@ -224,6 +224,7 @@ impl TestServer {
                         rules: ctx.rules.clone(),
                         hasher: Arc::clone(&ctx.hasher),
                         export_dir: ctx.export_dir.clone(),
+                        exports: moat::session::exports::Exports::new(ctx.exports.ttl_hours),
                         auth: ctx.auth.clone(),
                         accounts: ctx.accounts,
                         timeouts: ctx.timeouts,
