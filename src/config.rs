@@ -81,6 +81,9 @@ pub struct Config {
     /// Where CSV exports asked for in the console are written (created if missing). A
     /// remote user never names a path: files get generated names under this directory.
     pub export_dir: PathBuf,
+    /// Hours an export is kept: after that it is no longer served (SFTP, `:exports`) and
+    /// the hourly housekeeping deletes it.
+    pub export_ttl_hours: u64,
     /// Failed logins allowed on one connection before it is closed.
     pub max_auth_tries: u32,
     /// Password hashing parameters.
@@ -524,6 +527,7 @@ impl Default for Config {
             max_rows: 150,
             page_size: 100,
             export_dir: PathBuf::from("exports"),
+            export_ttl_hours: 24,
             max_auth_tries: 3,
             argon2: Argon2Config::default(),
             lockout: LockoutConfig::default(),
@@ -735,6 +739,9 @@ impl Config {
         }
         if self.login_grace_secs == 0 {
             return Err(invalid("login_grace_secs", "must be at least 1".into()));
+        }
+        if self.export_ttl_hours == 0 {
+            return Err(invalid("export_ttl_hours", "must be at least 1".into()));
         }
         if !(1..=3600).contains(&self.shell_grace_secs) {
             return Err(invalid(

@@ -56,6 +56,7 @@ pub async fn build(config: &Config, store: Store) -> Result<Built, CommandError>
         auth_groups: config.auth.groups.keys().cloned().collect(),
         hasher,
         export_dir: config.export_dir.clone(),
+        exports: session::exports::Exports::new(config.export_ttl_hours),
         auth: auth.clone(),
         accounts: config.accounts,
         timeouts: config.session,

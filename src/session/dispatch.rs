@@ -144,6 +144,8 @@ impl Context {
             } => self.open_related(a, g, model, column, value).await,
             Cmd::AskUndo { entry } => self.ask_undo(a, g, entry).await,
             Cmd::Undo { entry } => self.undo(a, g, entry).await,
+            Cmd::LoadExports => self.exports_list(a).await,
+            Cmd::DeleteExport { name } => self.delete_export(a, &name).await,
             Cmd::Replay { session } => match self.replay(a, &session).await {
                 Ok(replay) => Ok(Msg::Replay(Box::new(replay))),
                 Err(why) => Err(Msg::Failed(why)),

@@ -158,9 +158,11 @@ pub struct Job {
     pub store: Store,
     pub shown: Shown,
     pub listing: Listing,
-    pub dir: PathBuf,
-    pub model: String,
-    pub now_ms: i64,
+    /// The file to write (already created, 0600, in its owner's directory) and its path.
+    pub file: std::fs::File,
+    pub path: PathBuf,
+    /// The port SFTP is served on, for the message saying how to fetch the file.
+    pub port: u16,
     /// The list's (capped) size, for the progress bar.
     pub total: Option<RowCount>,
 }
@@ -172,19 +174,11 @@ pub async fn run(job: Job, progress: Option<mpsc::Sender<Msg>>) -> Msg {
         store,
         shown,
         listing,
-        dir,
-        model,
-        now_ms,
+        file,
+        path,
+        port,
         total,
     } = job;
-    let (path, file) = match create_file(&dir, &model, now_ms) {
-        Ok(pair) => pair,
-        Err(e) => {
-            return Msg::Failed(format!(
-                "export: cannot create a file in the export directory: {e}"
-            ))
-        }
-    };
     let mut out = std::io::BufWriter::new(file);
     let header = csv_line(
         shown
@@ -225,10 +219,16 @@ pub async fn run(job: Job, progress: Option<mpsc::Sender<Msg>>) -> Msg {
     if let Err(e) = out.flush() {
         return Msg::Failed(format!("export: {e}"));
     }
+    // The user names it as SFTP shows it: `exports/NAME`, never the server's path.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Msg::Exported {
-        path: path.display().to_string(),
+        path: format!("{}/{name}", super::exports::DIR),
         rows,
         columns: shown.table.columns.iter().map(|c| c.name.clone()).collect(),
+        port,
     }
 }
 
@@ -251,20 +251,36 @@ impl Context {
         // shapes the screen, not the data the user takes away.
         let (shown, listing) = self.queryable(actor, g, &model, &query).await?;
         let total = self.store.count_rows(&shown.table, &listing).await.ok();
+        // In the exporter's own directory: what is there is theirs (see `exports`).
+        let dir = super::exports::user_dir(&self.export_dir, actor.user_id);
+        let (path, file) = create_file(&dir, &model, now_ms()).map_err(|e| {
+            Msg::Failed(format!(
+                "export: cannot create a file in the export directory: {e}"
+            ))
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let audit = AuditEntry {
-            reason: Some(format!("export of {model} ({})", query_words(&query))),
+            reason: Some(format!(
+                "export of {model} ({}) to {}/{name}",
+                query_words(&query),
+                super::exports::DIR
+            )),
             ..actor.audit("export", &model)
         };
         if let Err(e) = self.store.audit(&[audit]).await {
+            let _ = std::fs::remove_file(&path);
             return Err(Msg::Failed(describe(&e)));
         }
         let job = Job {
             store: self.store.clone(),
             shown,
             listing,
-            dir: self.export_dir.clone(),
-            model,
-            now_ms: now_ms(),
+            file,
+            path,
+            port: self.exports.port.load(std::sync::atomic::Ordering::Relaxed),
             total,
         };
         match &actor.background {

@@ -280,7 +280,7 @@ impl Context {
     /// Why a session that is about to open its console must not: it was ended since
     /// authentication (asked here, or in the database by the CLI, another instance, a
     /// disable or a 2FA reset), or it cannot be checked. Waits for the session's row.
-    async fn ended_before_console(&self, live: &mut LiveGuard) -> Option<String> {
+    pub(super) async fn ended_before_console(&self, live: &mut LiveGuard) -> Option<String> {
         if let Some(reason) = live.handle.end.borrow().clone() {
             return Some(reason);
         }
@@ -373,6 +373,26 @@ impl Authenticated {
         }
     }
 
+    /// Whether this session may ask for SFTP instead of a console: only once both
+    /// factors passed (not a one-time password that leads to enrolment).
+    pub fn may_transfer(&self) -> bool {
+        self.who.onboarding == crate::auth::Onboarding::Done
+    }
+
+    /// Its parts, for a session that asked for SFTP instead of a console (see
+    /// [`Context::transfer`]).
+    pub(super) fn into_parts(
+        self,
+    ) -> (
+        Identity,
+        Actor,
+        LiveGuard,
+        tokio::time::Instant,
+        watch::Sender<bool>,
+    ) {
+        (self.who, self.actor, self.live, self.at, self.shell)
+    }
+
     /// The signal the channel gives when it is done with the session (the console ended,
     /// or the channel asked for something else): the transport then closes the
     /// connection, so no authenticated connection outlives its session.
@@ -409,6 +429,18 @@ pub(super) struct LiveGuard {
     store: Store,
     /// The write of the session's row, which its end must follow.
     recorded: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LiveGuard {
+    /// Where the session's last input time is kept (for idle times in `:sessions`).
+    pub(super) fn last_input(&self) -> Arc<std::sync::atomic::AtomicI64> {
+        Arc::clone(&self.handle.last_input)
+    }
+
+    /// Why the session must end, once someone asks.
+    pub(super) fn end(&self) -> watch::Receiver<Option<String>> {
+        self.handle.end.clone()
+    }
 }
 
 impl Drop for LiveGuard {

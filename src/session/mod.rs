@@ -12,6 +12,8 @@
 //!   per command.
 //! - `checks`: what a user sees of a table and may do to a model or row, and the audited
 //!   denial; `records`, `audit`, `export`, `manage`, `account`: the handlers.
+//! - `exports`: a user's own exports, handed out read-only over SFTP (the session that
+//!   asks for the `sftp` subsystem instead of a console), their expiry, `:exports`.
 //! - `recording`: the session's recording (fed by `frames`), its seal in the audit
 //!   chain, retention, and reading a recording back for a replay.
 
@@ -26,6 +28,7 @@ mod bulk;
 mod checks;
 mod dispatch;
 pub mod export;
+pub mod exports;
 mod frames;
 mod lifecycle;
 mod lists;
@@ -88,6 +91,8 @@ pub struct Context {
     pub hasher: Arc<Hasher>,
     /// Where console exports are written.
     pub export_dir: std::path::PathBuf,
+    /// How long exports are kept, and the port they are fetched on (SFTP).
+    pub exports: exports::Exports,
     /// Enrolment, password changes and step-up.
     pub auth: AuthService,
     /// One-time passwords and the step-up window.

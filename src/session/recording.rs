@@ -722,8 +722,9 @@ impl Context {
         })
     }
 
-    /// Hourly, for as long as the server runs: remove recordings past retention, and
-    /// seal the recordings of sessions whose server died before sealing them.
+    /// Hourly, for as long as the server runs: remove recordings past retention, seal the
+    /// recordings of sessions whose server died before sealing them, and delete expired
+    /// exports.
     pub async fn recording_housekeeping(self: Arc<Context>) {
         let mut ticker = tokio::time::interval(Duration::from_secs(3600));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -741,6 +742,11 @@ impl Context {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(n, "removed recordings past retention"),
                 Err(e) => tracing::warn!(error = %e, "could not apply recording retention"),
+            }
+            match self.remove_expired_exports(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(n, "removed expired exports"),
+                Err(e) => tracing::warn!(error = %e, "could not remove expired exports"),
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Adapts one russh session channel to a [`session`](crate::session): channel messages
-//! become [`Event`]s, queued frames become channel data. The session runs in its own task,
+//! become [`Event`]s, queued frames become channel data (or, for the `sftp` subsystem,
+//! the channel goes to [`super::sftp`]). The session runs in its own task,
 //! so a panic inside it ends this channel only; it is logged and the client is told.
 
 use std::net::SocketAddr;
@@ -48,6 +49,14 @@ pub async fn drive(
                 };
             }
             Some(ChannelMsg::RequestShell { .. }) => break,
+            // SFTP instead of a console: the user's own exports, read-only.
+            Some(ChannelMsg::RequestSubsystem { name, .. }) if name == "sftp" => {
+                super::sftp::serve(read, write, login, ctx).await;
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+                return;
+            }
             Some(ChannelMsg::Exec { .. }) | Some(ChannelMsg::RequestSubsystem { .. }) => {
                 let _ = write
                     .data_bytes(&b"moat: only interactive sessions are served (ssh -t)\r\n"[..])

@@ -108,6 +108,8 @@ pub struct Handler {
     key: Option<KeyPass>,
     /// A key accepted for signing (user, key) whose verified signature has not come yet.
     offer: Option<(String, ssh_key::public::KeyData)>,
+    /// The session handed to the channel may use SFTP (fully logged in).
+    sftp: bool,
 }
 
 impl Handler {
@@ -134,6 +136,7 @@ impl Handler {
             rejection,
             key: None,
             offer: None,
+            sftp: false,
         }
     }
 
@@ -480,6 +483,7 @@ impl russh::server::Handler for Handler {
                 .await;
             return Ok(());
         };
+        self.sftp = login.may_transfer();
         reply.accept().await;
         // Every line logged for the session carries its id (`log_format = "json"`: in `span`).
         let span = tracing::info_span!("session", session_id = %login.id());
@@ -511,6 +515,22 @@ impl russh::server::Handler for Handler {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
+        Ok(())
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // The channel serves it (`channel`, then `sftp`); a session still setting up
+        // its account is refused there too, and audited.
+        if name == "sftp" && self.sftp {
+            session.channel_success(channel)?;
+        } else {
+            session.channel_failure(channel)?;
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ mod handler;
 pub mod hostkey;
 mod proxy;
 mod quickack;
+mod sftp;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -187,6 +188,13 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        if let Ok(addr) = listener.local_addr() {
+            // For the "how to fetch your export" hints: SFTP is on this port.
+            self.sessions
+                .exports
+                .port
+                .store(addr.port(), std::sync::atomic::Ordering::Relaxed);
+        }
         let live = Arc::clone(&self.sessions.live);
         let watcher = tokio::spawn(session::live::watch_sessions(
             Arc::clone(&live),

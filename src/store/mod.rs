@@ -20,6 +20,7 @@ mod bind;
 mod checks;
 mod delete;
 mod demo;
+mod exports;
 mod keys;
 mod lockout;
 mod manage;

@@ -230,12 +230,15 @@ impl App {
                 path,
                 rows,
                 columns,
+                port,
             } => {
                 self.export = None;
+                // The file as SFTP shows it, and how to get it (`:exports` says more).
                 let text = format!(
-                    "exported {} rows of {} to {path}",
+                    "exported {} rows of {} to {path} · fetch: sftp -P {port} {}@HOST",
                     group_thousands(rows),
-                    column_list(&columns)
+                    column_list(&columns),
+                    self.user.as_str()
                 );
                 self.say(Action::Notice(text))
             }
@@ -390,6 +393,7 @@ impl App {
             | Msg::Audit(_)
             | Msg::History { .. }
             | Msg::Enrolment { .. }
+            | Msg::Exports(_)
             | Msg::Manage(ManageMsg::Loaded(_)) => self.route(&msg).0,
         }
     }
@@ -658,6 +662,7 @@ impl App {
             "groups" => boxed(GroupsScreen::open()),
             "sessions" => boxed(SessionsScreen::open()),
             "keys" => boxed(KeysScreen::open(None)),
+            "exports" => boxed(super::screens::ExportsScreen::open()),
             "password" => (Box::new(PasswordScreen::new(false)), Vec::new()),
             "backup-codes" => return vec![Cmd::BackupCodes],
             "reload" => return vec![Cmd::ReloadSchema],
@@ -773,9 +778,9 @@ fn done(msg: &Msg) -> Option<String> {
 }
 
 /// The columns of an export, as its notice names them: `3 columns (id, title, body)`, the
-/// first eight named.
+/// first six named (the notice must leave room for how to fetch the file).
 fn column_list(columns: &[String]) -> String {
-    const NAMED: usize = 8;
+    const NAMED: usize = 6;
     let mut names = columns
         .iter()
         .take(NAMED)

@@ -15,7 +15,7 @@ use crate::domain::{
 
 /// The `:` commands, as a mistyped one is answered.
 pub const COMMANDS: &str =
-    ":MODEL [KEY], :users, :groups, :sessions, :keys, :audit, :password, :backup-codes, :reload, :q";
+    ":MODEL [KEY], :users, :groups, :sessions, :keys, :exports, :audit, :password, :backup-codes, :reload, :q";
 
 /// A model as the index lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,13 +154,17 @@ pub enum Msg {
         rows: u64,
         total: Option<RowCount>,
     },
-    /// An export finished: where the file is (on the server) and how many rows.
+    /// An export finished: the file as SFTP shows it (`exports/NAME`), how many rows,
+    /// and the port to fetch it on.
     Exported {
         path: String,
         rows: u64,
         /// The columns written, in order (every column the user is shown).
         columns: Vec<String>,
+        port: u16,
     },
+    /// The user's own exports (`:exports`).
+    Exports(ExportList),
     /// A page of the audit viewer.
     Audit(Box<AuditPage>),
     /// A row's audit trail, newest first.
@@ -430,6 +434,12 @@ pub enum Cmd {
     Undo {
         entry: i64,
     },
+    /// The user's own exports (`:exports`).
+    LoadExports,
+    /// Delete one of the user's own exports, by its name.
+    DeleteExport {
+        name: String,
+    },
     Quit,
 }
 
@@ -476,6 +486,32 @@ pub enum BulkMsg {
         model: String,
         columns: Vec<(ColumnInfo, Option<String>)>,
     },
+}
+
+/// The user's own exports, as `:exports` shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportList {
+    /// Who they belong to (for the `sftp -P PORT USER@HOST` hint).
+    pub user: String,
+    /// The port SFTP is served on.
+    pub port: u16,
+    /// Hours an export is kept.
+    pub ttl_hours: u64,
+    /// Unix seconds when the list was read (for "expires in").
+    pub now: i64,
+    /// Newest first.
+    pub entries: Vec<ExportEntry>,
+}
+
+/// One export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportEntry {
+    /// The file's name in `exports/`.
+    pub name: String,
+    pub size: u64,
+    /// Unix seconds.
+    pub created: i64,
+    pub expires: i64,
 }
 
 /// A secret typed by the user or shown to them once; its `Debug` never shows it.

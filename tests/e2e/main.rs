@@ -17,6 +17,7 @@ mod cli;
 mod cli_parity;
 mod console;
 mod edit;
+mod exports;
 mod gate;
 mod instances;
 mod keys;

@@ -178,17 +178,17 @@ on_every_database! {
         let screen = c.wait_for("exported").await;
         let line = screen.lines().last().unwrap_or_default().trim().to_string();
         assert!(line.contains("columns (id, author_id, title, slug, body,"), "{line}");
-        let path = line
-            .split(" to ")
+        // The notice names the file as SFTP shows it (`exports/NAME`), not a server path;
+        // it is in the exporter's own directory.
+        let name = line
+            .split(" to exports/")
             .nth(1)
-            .map(|p| p.trim().to_string())
+            .and_then(|p| p.split_whitespace().next())
+            .map(str::to_string)
             .unwrap_or_else(|| panic!("{line}"));
-        let export_dir = server.config.export_dir.canonicalize().unwrap();
-        let path = std::path::PathBuf::from(path).canonicalize().unwrap();
-        assert!(
-            path.starts_with(&export_dir),
-            "{path:?} outside {export_dir:?}"
-        );
+        let admin = server.store.user_id("admin").await.unwrap().unwrap();
+        let path = server.config.export_dir.join(admin.to_string()).join(&name);
+        assert!(path.is_file(), "{path:?}");
         let csv = std::fs::read_to_string(&path).unwrap();
         let mut lines = csv.lines();
         assert!(lines

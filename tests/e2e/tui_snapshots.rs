@@ -1199,11 +1199,27 @@ fn every_state() -> Vec<(&'static str, App)> {
     });
     states.push(("export progress", app.clone()));
     app.update(Msg::Exported {
-        path: "/var/lib/moat/exports/posts-2026-01-01-abcdef.csv".into(),
+        path: "exports/posts-20260101-000000-abcdef.csv".into(),
         rows: 2000,
         columns: ["id", "title", "body", "status"].map(String::from).to_vec(),
+        port: 2222,
     });
     states.push(("export notice", app));
+    let mut app = index_app();
+    command(&mut app, "exports");
+    app.update(Msg::Exports(moat::tui::protocol::ExportList {
+        user: "admin".into(),
+        port: 2222,
+        ttl_hours: 24,
+        now: 1_767_229_200,
+        entries: vec![moat::tui::protocol::ExportEntry {
+            name: format!("{}-20260101-000000-abcdef.csv", "p".repeat(40)),
+            size: 1 << 20,
+            created: 1_767_225_600,
+            expires: 1_767_312_000,
+        }],
+    }));
+    states.push(("exports", app));
     let mut app = list_app();
     app.update(Msg::Failed(format!("database error: {}", "∞ ".repeat(200))));
     states.push(("error status", app));

@@ -11,7 +11,8 @@
 //! - [`users`], [`groups`], [`sessions`], [`row_perms`]: management, sharing [`manage`];
 //!   [`replay`]: a recorded session played back (from `:sessions`).
 //! - [`enrol`], [`password`]: setting up an account and changing a password; [`keys`]:
-//!   one's own SSH public keys (and a user's, from `:users`).
+//!   one's own SSH public keys (and a user's, from `:users`); [`exports`]: one's own
+//!   exports and how to fetch them over SFTP.
 
 pub mod audit;
 pub mod bulk;
@@ -19,6 +20,7 @@ pub mod columns;
 pub mod conflict;
 pub mod editor;
 pub mod enrol;
+pub mod exports;
 pub mod filter;
 pub mod form;
 pub mod groups;
@@ -43,6 +45,7 @@ pub use columns::ColumnsScreen;
 pub use conflict::ConflictScreen;
 pub use editor::TextEditor;
 pub use enrol::EnrolScreen;
+pub use exports::ExportsScreen;
 pub use filter::FilterScreen;
 pub use form::FormScreen;
 pub use groups::{GroupScreen, GroupsScreen};

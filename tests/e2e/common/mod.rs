@@ -227,6 +227,7 @@ impl TestServer {
                         auth_groups: ctx.auth_groups.clone(),
                         hasher: Arc::clone(&ctx.hasher),
                         export_dir: ctx.export_dir.clone(),
+                        exports: moat::session::exports::Exports::new(ctx.exports.ttl_hours),
                         auth: ctx.auth.clone(),
                         accounts: ctx.accounts,
                         timeouts: ctx.timeouts,
