@@ -1,11 +1,14 @@
 //! List figures on a 1,000,000-row table: open (first page + count), next page, last page,
 //! indexed (prefix) search, non-indexed (substring) search, sort change — and memory while
-//! paging through 10,000 pages. On SQLite, and on PostgreSQL beside it when
-//! `MOAT_TEST_POSTGRES_URL` names a server (a fresh database is made on it).
+//! paging through 10,000 pages. On SQLite, on PostgreSQL beside it when
+//! `MOAT_TEST_POSTGRES_URL` names a server, and on MariaDB (or MySQL) when
+//! `MOAT_TEST_MYSQL_URL` does (a fresh database is made on each server and dropped at
+//! the end).
 //!
 //! `cargo bench --bench lists` — prints a Markdown table (also written to
-//! `target/bench-lists.md`). Figures, not pass/fail. Release build, in process: the store
-//! queries the session runs for those keys.
+//! `target/bench-lists.md`). `cargo bench --bench lists -- mariadb` (or `sqlite`,
+//! `postgres`, several of them) runs only the columns named. Figures, not pass/fail.
+//! Release build, in process: the store queries the session runs for those keys.
 
 mod support;
 
@@ -114,6 +117,15 @@ async fn figures(store: Store) -> Figures {
             .unwrap();
     })
     .await;
+    // The same answers on every database (111 titles start with the prefix, one row holds
+    // the rare term, thousands the common one): a figure for a wrong answer says nothing.
+    for (listing, rows) in [(&prefix, 100), (&rare, 1), (&common, 100)] {
+        let p = store
+            .page(&t, &PageAnchor::First, PAGE, listing)
+            .await
+            .unwrap();
+        assert_eq!(p.rows.len(), rows, "{:?}", listing.search);
+    }
     // Filters: a value (`status = draft`, a third of the rows) and a range on `created`
     // (one day: 1,440 rows), first page.
     let draft = Listing {
@@ -201,97 +213,157 @@ async fn figures(store: Store) -> Figures {
     }
 }
 
+/// A database this bench can run on, as named on its command line.
+#[derive(Clone, Copy, PartialEq)]
+enum Db {
+    Sqlite,
+    Postgres,
+    Mariadb,
+}
+
+/// The databases named after `--` (`sqlite`, `postgres`, `mariadb` or `mysql`); none
+/// named: all three (a server's column only when its variable is set).
+fn chosen() -> Vec<Db> {
+    let named: Vec<Db> = std::env::args()
+        .skip(1)
+        .filter_map(|a| match a.as_str() {
+            "sqlite" => Some(Db::Sqlite),
+            "postgres" | "postgresql" => Some(Db::Postgres),
+            "mariadb" | "mysql" => Some(Db::Mariadb),
+            _ => None, // `--bench`, which cargo passes, and anything else
+        })
+        .collect();
+    if named.is_empty() {
+        vec![Db::Sqlite, Db::Postgres, Db::Mariadb]
+    } else {
+        named
+    }
+}
+
+/// The figures on a fresh MySQL/MariaDB database on the server `MOAT_TEST_MYSQL_URL`
+/// names; the database is dropped afterwards, also when a figure fails.
+async fn mysql_figures() -> Figures {
+    let (url, name) = moat::store::testing::fresh_mysql_url().await.unwrap();
+    let run = tokio::spawn(async move { figures(Store::connect(&url).await.unwrap()).await });
+    let done = run.await;
+    moat::store::testing::drop_mysql_database(&name).await;
+    done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// The figures on a fresh PostgreSQL database on the server `MOAT_TEST_POSTGRES_URL`
+/// names; the database (1,000,000 rows) is dropped afterwards, also when a figure fails.
+async fn postgres_figures() -> Figures {
+    use sqlx::Connection;
+    let url = moat::store::testing::fresh_postgres_url().await.unwrap();
+    let name = url
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.split('?').next())
+        .unwrap_or_default()
+        .to_string();
+    let run = tokio::spawn(async move { figures(Store::connect(&url).await.unwrap()).await });
+    let done = run.await;
+    // The name is the testing helper's: its prefix, digits and `_`, no quoting needed.
+    if name.starts_with(moat::store::testing::DATABASE_PREFIX)
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        let base = std::env::var(moat::store::testing::POSTGRES_ENV).unwrap_or_default();
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+            let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute(&mut conn)
+                .await;
+            conn.close().await.ok();
+        }
+    }
+    done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let sqlite = figures(Store::connect(&url).await.unwrap()).await;
-    let postgres = match std::env::var_os(moat::store::testing::POSTGRES_ENV) {
-        Some(_) => {
-            let url = moat::store::testing::fresh_postgres_url().await.unwrap();
-            Some(figures(Store::connect(&url).await.unwrap()).await)
+    use moat::store::testing::{MYSQL_ENV, POSTGRES_ENV};
+    let chosen = chosen();
+    let server = |db: Db, var: &str, name: &str| {
+        let set = chosen.contains(&db) && std::env::var_os(var).is_some();
+        if chosen.contains(&db) && !set {
+            eprintln!("{var} is not set: {name} column left out");
         }
-        None => {
-            eprintln!(
-                "{} is not set: PostgreSQL column left out",
-                moat::store::testing::POSTGRES_ENV
-            );
-            None
-        }
+        set
     };
-    let pg = |f: &dyn Fn(&Figures) -> String| postgres.as_ref().map_or("—".to_string(), f);
-    let rows: [(&str, String, String, &str); 11] = [
+    let sqlite = if chosen.contains(&Db::Sqlite) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        Some(figures(Store::connect(&url).await.unwrap()).await)
+    } else {
+        None
+    };
+    let postgres = if server(Db::Postgres, POSTGRES_ENV, "PostgreSQL") {
+        Some(postgres_figures().await)
+    } else {
+        None
+    };
+    let mariadb = if server(Db::Mariadb, MYSQL_ENV, "MariaDB") {
+        Some(mysql_figures().await)
+    } else {
+        None
+    };
+    let columns = [sqlite, postgres, mariadb];
+    let ms = |f: fn(&Figures) -> f64| move |x: &Figures| format!("{:.2} ms", f(x));
+    let whole_ms = |f: fn(&Figures) -> f64| move |x: &Figures| format!("{:.0} ms", f(x));
+    type Cell = Box<dyn Fn(&Figures) -> String>;
+    let rows: [(&str, Cell, &str); 11] = [
         (
             "open list: first page (100 rows) + count",
-            format!("{:.2} ms", sqlite.open),
-            pg(&|p| format!("{:.2} ms", p.open)),
+            Box::new(ms(|f| f.open)),
             "≤ 50 ms",
         ),
-        (
-            "the count shown",
-            sqlite.count.clone(),
-            pg(&|p| p.count.clone()),
-            "",
-        ),
-        (
-            "next page",
-            format!("{:.2} ms", sqlite.next),
-            pg(&|p| format!("{:.2} ms", p.next)),
-            "≤ 20 ms",
-        ),
-        (
-            "last page",
-            format!("{:.2} ms", sqlite.last),
-            pg(&|p| format!("{:.2} ms", p.last)),
-            "≤ 50 ms",
-        ),
+        ("the count shown", Box::new(|f| f.count.clone()), ""),
+        ("next page", Box::new(ms(|f| f.next)), "≤ 20 ms"),
+        ("last page", Box::new(ms(|f| f.last)), "≤ 50 ms"),
         (
             "indexed search (`^Title number 7777`, prefix on indexed title)",
-            format!("{:.2} ms", sqlite.indexed),
-            pg(&|p| format!("{:.2} ms", p.indexed)),
+            Box::new(ms(|f| f.indexed)),
             "≤ 100 ms",
         ),
         (
             "non-indexed search, rare term (substring over title and body, full scan)",
-            format!("{:.0} ms", sqlite.substring),
-            pg(&|p| format!("{:.0} ms", p.substring)),
+            Box::new(whole_ms(|f| f.substring)),
             "(report)",
         ),
         (
             "non-indexed search, common term (stops at one page)",
-            format!("{:.2} ms", sqlite.substring_common),
-            pg(&|p| format!("{:.2} ms", p.substring_common)),
+            Box::new(ms(|f| f.substring_common)),
             "(report)",
         ),
         (
             "sort change (title, descending, first page)",
-            format!("{:.2} ms", sqlite.sort),
-            pg(&|p| format!("{:.2} ms", p.sort)),
+            Box::new(ms(|f| f.sort)),
             "",
         ),
         (
             "filter by a value (`status = draft`, 333,333 rows): first page + count",
-            format!("{:.2} ms", sqlite.filter_value),
-            pg(&|p| format!("{:.2} ms", p.filter_value)),
+            Box::new(ms(|f| f.filter_value)),
             "≤ 10 ms",
         ),
         (
             "filter by a range (`created` within one day, 1,440 rows): first page + count",
-            format!("{:.2} ms", sqlite.filter_range),
-            pg(&|p| format!("{:.2} ms", p.filter_range)),
+            Box::new(ms(|f| f.filter_range)),
             "≤ 10 ms",
         ),
         (
             "RSS paging through 10,000 pages: start / after 1,000 / end",
-            sqlite.rss.clone(),
-            pg(&|p| p.rss.clone()),
+            Box::new(|f| f.rss.clone()),
             "flat",
         ),
     ];
-    let mut report =
-        String::from("| figure (median) | SQLite | PostgreSQL | goal |\n|---|---|---|---|\n");
-    for (what, s, p, goal) in rows {
-        report.push_str(&format!("| {what} | {s} | {p} | {goal} |\n"));
+    let mut report = String::from(
+        "| figure (median) | SQLite | PostgreSQL | MariaDB | goal |\n|---|---|---|---|---|\n",
+    );
+    for (what, cell, goal) in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| c.as_ref().map_or("—".to_string(), &cell))
+            .collect();
+        report.push_str(&format!("| {what} | {} | {goal} |\n", cells.join(" | ")));
     }
     println!("{report}");
     let _ = std::fs::write(

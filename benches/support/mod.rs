@@ -210,23 +210,47 @@ pub async fn big_table(store: &moat::store::Store, rows: i64) {
              CREATE INDEX big_status ON public.big(status); \
              CREATE INDEX big_created ON public.big(created);"
         ),
-        // MySQL/MariaDB: the same rows, indexes after the load, then fresh statistics.
-        Dialect::Mysql => format!(
-            "SET SESSION max_recursive_iterations = 100000000; \
-             CREATE TABLE big (id BIGINT PRIMARY KEY, title VARCHAR(200) NOT NULL, body TEXT, \
-               status VARCHAR(20) NOT NULL, created DATETIME NOT NULL) DEFAULT CHARSET = utf8mb4; \
-             INSERT INTO big WITH RECURSIVE s(i) AS \
-               (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows}) \
-             SELECT i, CONCAT('Title number ', i), CONCAT('Body of row ', i, ' with some text'), \
-               CASE i % 3 WHEN 0 THEN 'draft' WHEN 1 THEN 'published' ELSE 'archived' END, \
-               FROM_UNIXTIME(1700000000 + i * 60) FROM s; \
-             CREATE INDEX big_title ON big(title); \
-             CREATE INDEX big_status ON big(status); \
-             CREATE INDEX big_created ON big(created); \
-             ANALYZE TABLE big;"
-        ),
+        // MySQL/MariaDB: the table here, its rows in batches below (no recursive CTE: its
+        // iteration limit is a different variable on each server).
+        Dialect::Mysql => "CREATE TABLE big (id BIGINT PRIMARY KEY, title VARCHAR(200) NOT NULL, \
+               body TEXT, status VARCHAR(20) NOT NULL, created DATETIME NOT NULL) \
+             DEFAULT CHARSET = utf8mb4"
+            .to_string(),
     };
     sqlx::raw_sql(&sql).execute(store.pool()).await.unwrap();
+    if store.dialect() == Dialect::Mysql {
+        // The same rows, 100,000 to a statement (each its own transaction): ids from a
+        // cross join of five digit tables; `created` from an interval, whatever the
+        // session's time zone. Indexes after the load, then fresh statistics.
+        const BATCH: i64 = 100_000;
+        let digits = format!(
+            "(SELECT 0 AS d{})",
+            (1..10)
+                .map(|d| format!(" UNION ALL SELECT {d}"))
+                .collect::<String>()
+        );
+        for start in (0..rows).step_by(BATCH as usize) {
+            let sql = format!(
+                "INSERT INTO big (id, title, body, status, created) \
+                 SELECT i, CONCAT('Title number ', i), CONCAT('Body of row ', i, ' with some text'), \
+                   CASE i % 3 WHEN 0 THEN 'draft' WHEN 1 THEN 'published' ELSE 'archived' END, \
+                   TIMESTAMP '1970-01-01 00:00:00' + INTERVAL (1700000000 + i * 60) SECOND \
+                 FROM (SELECT {start} + 1 + a.d + 10 * b.d + 100 * c.d + 1000 * e.d \
+                         + 10000 * f.d AS i \
+                       FROM {digits} a CROSS JOIN {digits} b CROSS JOIN {digits} c \
+                         CROSS JOIN {digits} e CROSS JOIN {digits} f) AS s \
+                 WHERE i <= {rows}"
+            );
+            sqlx::raw_sql(&sql).execute(store.pool()).await.unwrap();
+        }
+        sqlx::raw_sql(
+            "CREATE INDEX big_title ON big(title); CREATE INDEX big_status ON big(status); \
+             CREATE INDEX big_created ON big(created); ANALYZE TABLE big;",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
     if store.dialect() == Dialect::Postgres {
         // Fresh statistics and visibility map (VACUUM runs outside a transaction).
         sqlx::raw_sql("VACUUM ANALYZE public.big")
