@@ -1205,6 +1205,45 @@ fn every_state() -> Vec<(&'static str, App)> {
         port: 2222,
     });
     states.push(("export notice", app));
+    // A page whose second column names the rows it points at (hostile, wide names), then
+    // shown as keys (`i`); and the column chooser with a hostile column name.
+    let mut app = index_app();
+    for _ in 0..3 {
+        app.update(key('j'));
+    }
+    app.update(enter());
+    let rows = posts_page().rows.len();
+    app.update(Msg::Page {
+        links: vec![moat::tui::protocol::LinkNames {
+            column: 1,
+            names: (0..rows)
+                .map(|i| (i % 3 != 0).then(|| format!("Ev\u{1b}[2Jil {}", "日本語∞".repeat(i))))
+                .collect(),
+        }],
+        model: "posts".into(),
+        anchor: PageAnchor::First,
+        page: Box::new(posts_page()),
+        caps: Capabilities::ALL,
+        row_caps: None,
+        key_columns: vec!["id".into()],
+        kinds: vec![],
+    });
+    let screen = render_at(&mut app.clone(), 200, 40);
+    assert!(screen.contains(r"Ev\x1b[2Jil"), "{screen}");
+    assert!(!screen.contains('\u{1b}'), "{screen}");
+    states.push(("list with foreign-key names", app.clone()));
+    app.update(key('i'));
+    states.push(("list with foreign keys as keys", app.clone()));
+    app.update(key('c'));
+    app.update(Msg::Columns {
+        model: "posts".into(),
+        all: ["id", "title", "x\u{1b}[31m日本語∞"]
+            .map(String::from)
+            .to_vec(),
+        chosen: ["title"].map(String::from).to_vec(),
+        default: ["id", "title"].map(String::from).to_vec(),
+    });
+    states.push(("column chooser", app));
     let mut app = index_app();
     command(&mut app, "exports");
     app.update(Msg::Exports(moat::tui::protocol::ExportList {
