@@ -33,6 +33,7 @@ mod records;
 mod report;
 mod schema;
 pub mod search_index;
+pub mod server;
 mod sessions;
 pub mod sql;
 #[doc(hidden)]
@@ -188,7 +189,7 @@ impl Store {
                     Some(rest) => format!("mysql://{rest}"),
                     None => url.to_string(),
                 };
-                options
+                let pool = options
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(MYSQL_SESSION).await?;
@@ -197,7 +198,12 @@ impl Store {
                         })
                     })
                     .connect(&url)
-                    .await?
+                    .await?;
+                let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR(200))")
+                    .fetch_one(&pool)
+                    .await?;
+                server::check_mysql_version(&version).map_err(StoreError::Conflict)?;
+                pool
             }
         };
         Ok(Store {
