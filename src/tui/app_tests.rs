@@ -490,16 +490,57 @@ fn back_from_an_edit_shows_the_list_as_it_is_now() {
         key: vec![Value::Integer(2)],
         created: false,
     });
-    // Back on the list: it reads its page again, and the count.
+    // Back on the list: it reads its page again; the page holds the whole list, so that
+    // is its count (no count query).
     let cmds = app.update(special(Key::Esc));
-    assert!(
-        matches!(&cmds[..], [Cmd::LoadPage { .. }, Cmd::Count { .. }]),
-        "{cmds:?}"
-    );
+    assert!(matches!(&cmds[..], [Cmd::LoadPage { .. }]), "{cmds:?}");
+    assert_eq!(answer_page(&mut app, &cmds, 1..=5), vec![]);
     // And the index, one level up, reads the models again.
-    answer_page(&mut app, &cmds, 1..=5);
     let cmds = app.update(special(Key::Esc));
     assert_eq!(cmds, vec![Cmd::LoadModels]);
+}
+
+/// A list asks for its count once its page is in, and only when that page does not
+/// hold the whole list: a search that finds a page or less costs one query.
+#[test]
+fn a_list_counts_after_its_page_unless_the_page_holds_it_all() {
+    let mut app = list_with(Capabilities::ALL);
+    let search = |app: &mut App, term: &str| {
+        app.update(key('/'));
+        for c in term.chars() {
+            app.update(key(c));
+        }
+        app.update(special(Key::Enter))
+    };
+    let counted = |app: &App| format!("{:?}", app.stack.last().map(|e| &e.screen));
+    // Found more than a page: the count is asked for after the page.
+    let cmds = search(&mut app, "post");
+    assert!(matches!(&cmds[..], [Cmd::LoadPage { .. }]), "{cmds:?}");
+    let anchor = PageAnchor::First;
+    let mut more = page(1..=5);
+    more.has_after = true;
+    let after = app.update(Msg::Page {
+        links: Vec::new(),
+        model: "posts".into(),
+        anchor,
+        page: more,
+        caps: Capabilities::ALL,
+        row_caps: None,
+        key_columns: vec!["id".into()],
+        kinds: vec![],
+    });
+    assert!(matches!(&after[..], [Cmd::Count { .. }]), "{after:?}");
+    // Found a page or less: its rows are the count, and nothing more is asked.
+    let cmds = search(&mut app, " 3");
+    assert!(matches!(&cmds[..], [Cmd::LoadPage { .. }]), "{cmds:?}");
+    assert_eq!(answer_page(&mut app, &cmds, 3..=3), vec![]);
+    assert!(
+        counted(&app).contains("count: Some(Exact(1))"),
+        "{}",
+        counted(&app)
+    );
+    // A later page of the same list asks for no count of its own.
+    assert!(app.update(special(Key::Down)).is_empty());
 }
 
 #[test]
@@ -588,10 +629,7 @@ fn ctrl_l_repaints_and_the_timer_leaves_forms_alone() {
     assert!(app.take_repaint() && !app.take_repaint());
     // The refresh timer reads the list again…
     let cmds = app.update(Msg::Tick);
-    assert!(
-        matches!(&cmds[..], [Cmd::LoadPage { .. }, Cmd::Count { .. }]),
-        "{cmds:?}"
-    );
+    assert!(matches!(&cmds[..], [Cmd::LoadPage { .. }]), "{cmds:?}");
     answer_page(&mut app, &cmds, 1..=5);
     // …but not a form being typed into, nor the prompt open over the list.
     app.update(form_msg(Some(1)));

@@ -73,6 +73,10 @@ pub struct ListScreen {
     /// The key columns of the page (by index in `columns`): drawn first, always in view.
     pub pinned: Vec<usize>,
     pub count: Option<RowCount>,
+    /// The list's count is wanted with the page on its way: asked for when the page
+    /// arrives, unless that page holds the whole list (then its rows are the count, and a
+    /// search that finds a page or less costs one query).
+    pub count_wanted: bool,
     /// Absolute index of `rows[0]` in the whole list, when known.
     pub start: Option<u64>,
     /// A page request is in flight: where the cursor lands when it arrives.
@@ -118,6 +122,7 @@ impl ListScreen {
             col_cursor: 0,
             pinned: Vec::new(),
             count,
+            count_wanted: false,
             start: None,
             pending: Some((PageAnchor::First, Land::First)),
             visible: 10,
@@ -170,17 +175,15 @@ impl ListScreen {
         (list, cmds)
     }
 
-    /// What fills a new list: its first page and its count, as queried.
-    fn first_page_cmds(&self) -> Vec<Cmd> {
-        vec![
-            Cmd::LoadPage {
-                model: self.model.clone(),
-                anchor: PageAnchor::First,
-                limit: self.limit,
-                query: self.query.clone(),
-            },
-            self.count_cmd(),
-        ]
+    /// What fills a new list: its first page, then its count, as queried.
+    fn first_page_cmds(&mut self) -> Vec<Cmd> {
+        self.count_wanted = true;
+        vec![Cmd::LoadPage {
+            model: self.model.clone(),
+            anchor: PageAnchor::First,
+            limit: self.limit,
+            query: self.query.clone(),
+        }]
     }
 
     /// A list to pick a row of `model` from, for a form's foreign key.
@@ -196,8 +199,8 @@ impl ListScreen {
             _ => PageAnchor::First,
         };
         let first = list.request(anchor, Land::First);
-        let count = list.count_cmd();
-        (list, vec![first, count])
+        list.count_wanted = true;
+        (list, vec![first])
     }
 
     /// Ask for the page at `anchor`; the cursor lands at `land` when it arrives.
@@ -227,10 +230,8 @@ impl ListScreen {
         self.rows.clear();
         self.selected = 0;
         self.offset = 0;
-        vec![
-            self.request(PageAnchor::First, Land::First),
-            self.count_cmd(),
-        ]
+        self.count_wanted = true;
+        vec![self.request(PageAnchor::First, Land::First)]
     }
 
     /// Reload the page shown; the cursor stays on the row it was on (by key), wherever
@@ -393,6 +394,14 @@ impl ListScreen {
         self.has_after = page.has_after;
         self.search_path = page.search_path;
         let len = self.rows.len();
+        let count_wanted = std::mem::take(&mut self.count_wanted);
+        let count = if !page.has_before && !page.has_after {
+            // The whole list is on this page: that is its count.
+            self.count = Some(RowCount::Exact(len as u64));
+            None
+        } else {
+            count_wanted.then(|| self.count_cmd())
+        };
         self.start = match anchor {
             PageAnchor::First => Some(0),
             PageAnchor::After(_) => self.start.map(|s| s + old_len),
@@ -464,7 +473,11 @@ impl ListScreen {
             Land::First => 0,
             _ => self.offset.min(self.selected),
         };
-        action
+        match (action, count) {
+            (action, None) => action,
+            (Action::None, Some(count)) => Action::cmd(count),
+            (action, Some(count)) => Action::Many(vec![action, Action::cmd(count)]),
+        }
     }
 
     /// `row 12 of 2,000`; when the position is unknown (not counted), `last row of
@@ -723,13 +736,14 @@ impl Screen for ListScreen {
             }
             // A row was deleted: reload the page in place; the cursor stays on its row, or
             // goes to the deleted row's neighbour.
-            Msg::Deleted { model, key } if *model == self.model => Action::Cmds(vec![
-                self.reload_without(std::slice::from_ref(key)),
-                self.count_cmd(),
-            ]),
+            Msg::Deleted { model, key } if *model == self.model => {
+                self.count_wanted = true;
+                Action::cmd(self.reload_without(std::slice::from_ref(key)))
+            }
             Msg::DeletedMany { model, .. } if *model == self.model => {
                 let gone = std::mem::take(&mut self.marked);
-                Action::Cmds(vec![self.reload_without(&gone), self.count_cmd()])
+                self.count_wanted = true;
+                Action::cmd(self.reload_without(&gone))
             }
             // `#KEY`: page to the row, the cursor on it. Where it falls in the whole list
             // is not counted: the status line shows its key.
@@ -801,7 +815,8 @@ impl Screen for ListScreen {
     }
 
     fn refresh(&mut self) -> Vec<Cmd> {
-        vec![self.reload(), self.count_cmd()]
+        self.count_wanted = true;
+        vec![self.reload()]
     }
 
     fn failed(&mut self) -> Action {
