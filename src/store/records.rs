@@ -400,24 +400,11 @@ pub(super) fn narrowing(
                 binds.push(Value::Text(format!("{prefix}\u{10FFFF}")));
             }
         } else if !idents.is_empty() {
-            let escaped: String = term
-                .chars()
-                .flat_map(|c| match c {
-                    '%' | '_' | '\\' => vec!['\\', c],
-                    c => vec![c],
-                })
-                .collect();
             // SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE ignores all case.
             let like = if pg { "ILIKE" } else { "LIKE" };
-            let like = idents
-                .iter()
-                .map(|i| format!("{i} {like} ? ESCAPE '\\'"))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            conditions.push(format!("({like})"));
-            for _ in &idents {
-                binds.push(Value::Text(format!("%{escaped}%")));
-            }
+            conditions.push(sql::contains_any(&idents, like));
+            let pattern = sql::contains_pattern(term);
+            binds.extend(idents.iter().map(|_| Value::Text(pattern.clone())));
         }
     }
     for f in &listing.filters {

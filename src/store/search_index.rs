@@ -19,7 +19,7 @@
 
 use sqlx::Row;
 
-use super::sql::{self, Ident};
+use super::sql::{self, Column, Ident};
 use super::{Dialect, Store, StoreError};
 use crate::domain::{ColumnInfo, Listing, Schema, SearchPath, TableInfo, Value};
 
@@ -243,8 +243,7 @@ impl Store {
             return Ok(plain(SearchPath::ShortTerm));
         }
         if self.dialect == Dialect::Postgres {
-            // The scan's own ILIKE: the planner takes the trigram index for it.
-            return Ok(plain(SearchPath::Index));
+            return self.pg_trgm_source(t, term, columns).await;
         }
         let alias = rowid_alias(t);
         let key = t.key_columns();
@@ -292,6 +291,95 @@ impl Store {
             binds: vec![Value::Text(matches)],
             path: SearchPath::Index,
         })
+    }
+
+    /// PostgreSQL: the scan's own `ILIKE`, which the planner answers from the trigram
+    /// index; or, when the term has both rare and common words, the rows the rare words
+    /// alone find in the index, as a derived table the scan's `ILIKE` then filters (see
+    /// [`narrow`]). `OFFSET 0` keeps the planner from merging the two conditions back into
+    /// one index lookup of every trigram.
+    async fn pg_trgm_source(
+        &self,
+        t: &TableInfo,
+        term: &str,
+        columns: &[String],
+    ) -> Result<Source, StoreError> {
+        let table = Ident::table(t);
+        let plain = Source {
+            from: table.to_string(),
+            binds: Vec::new(),
+            path: SearchPath::Index,
+        };
+        if t.pg_name.is_none() || narrow::words(term).len() < 2 {
+            return Ok(plain);
+        }
+        let texts: Vec<String> = columns
+            .iter()
+            .filter_map(|c| Column::of(t, c))
+            .map(|c| c.text())
+            .collect();
+        let sample = self.pg_sample(t, &texts).await?;
+        let words = narrow::rare_words(term, &sample);
+        if words.is_empty() || texts.is_empty() {
+            return Ok(plain);
+        }
+        let mut conditions = Vec::new();
+        let mut binds = Vec::new();
+        for w in &words {
+            conditions.push(sql::contains_any(&texts, "ILIKE"));
+            let pattern = sql::contains_pattern(w);
+            binds.extend(texts.iter().map(|_| Value::Text(pattern.clone())));
+        }
+        Ok(Source {
+            from: format!(
+                "(SELECT * FROM {table} WHERE {} OFFSET 0) AS {}",
+                conditions.join(" AND "),
+                Ident::table_alias(t)
+            ),
+            binds,
+            path: SearchPath::Index,
+        })
+    }
+
+    /// PostgreSQL: about [`narrow::SAMPLE_ROWS`] rows of `texts` (the searched columns as
+    /// text, each cut to [`narrow::SAMPLE_CHARS`]), from pages picked at random
+    /// (`TABLESAMPLE SYSTEM`, sized by the planner's row estimate): what tells a rare word
+    /// from a common one. Only word counts are taken from it; nothing in it reaches a
+    /// screen, so the list's row permissions do not apply.
+    async fn pg_sample(
+        &self,
+        t: &TableInfo,
+        texts: &[String],
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let select = texts
+            .iter()
+            .map(|x| format!("COALESCE(left({x}, {}), '')", narrow::SAMPLE_CHARS))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Twice the rows wanted: SYSTEM samples whole pages, and returns about as many
+        // rows as asked, often fewer.
+        let q = format!(
+            "SELECT {select} FROM {} TABLESAMPLE SYSTEM (LEAST(100, ? * 200.0 / \
+               GREATEST((SELECT reltuples FROM pg_class WHERE oid = CAST(? AS regclass)), 1))) \
+             LIMIT ?",
+            Ident::table(t)
+        );
+        let rows = sqlx::query(&self.dialect.sql(&q))
+            .bind(i64::from(narrow::SAMPLE_ROWS))
+            .bind(Ident::table(t).to_string())
+            .bind(i64::from(narrow::SAMPLE_ROWS))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                (0..texts.len())
+                    .map(|i| r.try_get::<String, _>(i).map_err(StoreError::from))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Create a trigram search index on `columns` of `t`; `progress(done, total)` is
@@ -718,6 +806,8 @@ const PG_INDEX_PROGRESS: &str =
         CAST(CASE WHEN tuples_total > 0 THEN tuples_done ELSE blocks_done END AS bigint) AS done \
      FROM pg_stat_progress_create_index \
      WHERE relid = CAST(CAST(? AS text) AS regclass) LIMIT 1";
+
+pub mod narrow;
 
 #[cfg(test)]
 mod tests;

@@ -245,6 +245,16 @@ impl Ident {
         }
     }
 
+    /// The quoted name of an introspected table without its schema: the alias of a
+    /// derived table that stands for it, which unqualified column names still reach.
+    pub fn table_alias(t: &TableInfo) -> Ident {
+        match &t.pg_name {
+            Some((_, table)) => Ident(quote(table)),
+            None if is_mysql_table(t) => Ident(backtick(&t.name)),
+            None => Ident(quote(&t.name)),
+        }
+    }
+
     /// The quoted name of an introspected column.
     pub fn column(c: &ColumnInfo) -> Ident {
         if is_mysql_column(c) {
@@ -601,6 +611,32 @@ pub fn flag(row: &sqlx::any::AnyRow, name: &str) -> Result<bool, sqlx::Error> {
         Ok(b) => Ok(b),
         Err(_) => Ok(row.try_get::<i64, _>(name)? != 0),
     }
+}
+
+/// `term` as a `LIKE … ESCAPE '\'` pattern for "contains": `%term%`, its `%`, `_` and
+/// `\` escaped.
+pub fn contains_pattern(term: &str) -> String {
+    let mut p = String::with_capacity(term.len() + 2);
+    p.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// `(a LIKE ? ESCAPE '\' OR b LIKE ? …)`: one of `texts` (column expressions) matches
+/// a bound [`contains_pattern`]; `like` is `LIKE` or `ILIKE`. One slot per text.
+pub fn contains_any(texts: &[String], like: &str) -> String {
+    let any = texts
+        .iter()
+        .map(|t| format!("{t} {like} ? ESCAPE '\\'"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    format!("({any})")
 }
 
 /// `(?, ?, …)` with `n` placeholders.

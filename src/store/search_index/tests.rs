@@ -160,6 +160,10 @@ const TERMS: &[&str] = &[
     "baz*",
     "OR b",
     "row 1",
+    // A rare word beside common ones: on PostgreSQL the index looks up the rare one alone
+    // (see `narrow`), and the term still decides.
+    "row 142 hello",
+    "Hello 1429",
     "no such text",
     "ünï",
     "he",
@@ -522,6 +526,57 @@ async fn sqlite_has_fts5_with_the_trigram_tokenizer() {
         .await
         .unwrap();
     assert_eq!(n, 1);
+}
+
+/// PostgreSQL looks a term's rare words up in the index alone when the term also has a
+/// common one, and the whole term otherwise; either way the term decides the rows.
+#[tokio::test]
+#[cfg_attr(
+    not(moat_postgres),
+    ignore = "MOAT_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"
+)]
+async fn postgres_looks_up_the_rare_words_of_a_term_alone() {
+    let store = crate::store::testing::postgres_store().await.unwrap();
+    let t = table(&store, 300).await;
+    store
+        .add_search_index(&t, &["title".into(), "body".into()], &mut |_, _| {})
+        .await
+        .unwrap();
+    let t = refresh(&store).await;
+    let searched = |term: &str| Listing {
+        search: Some((term.into(), vec!["title".into(), "body".into()])),
+        ..Listing::all()
+    };
+    for (term, narrowed) in [
+        // `242` is in one row of 300 (its id); `row` and `hello` in every body.
+        ("row 242 hello", true),
+        ("HELLO, 2424", true),
+        // One word, or no rare word, or no common word: the whole term.
+        ("hello", false),
+        ("row hello", false),
+        ("242 2424", false),
+    ] {
+        let source = store.list_source(&t, &searched(term)).await.unwrap();
+        assert_eq!(source.path, SearchPath::Index, "{term}");
+        assert_eq!(
+            source.from.contains("OFFSET 0"),
+            narrowed,
+            "{term}: {}",
+            source.from
+        );
+    }
+    let page = store
+        .page(&t, &PageAnchor::First, 10, &searched("row 242 hello"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), vec![Value::Integer(243)]);
+    assert_eq!(
+        store
+            .count_rows(&t, &searched("HELLO, 2424"))
+            .await
+            .unwrap(),
+        RowCount::Exact(0)
+    );
 }
 
 #[tokio::test]
