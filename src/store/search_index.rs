@@ -318,7 +318,14 @@ impl Store {
             .filter_map(|c| Column::of(t, c))
             .map(|c| c.text())
             .collect();
-        let sample = self.pg_sample(t, &texts).await?;
+        // The sample only picks the plan: if it cannot be read, the search runs as is.
+        let sample = match self.pg_sample(t, &texts).await {
+            Ok(sample) => sample,
+            Err(e) => {
+                tracing::warn!(model = %t.name, error = %e, "search: no sample to plan by");
+                Vec::new()
+            }
+        };
         let words = narrow::rare_words(term, &sample);
         if words.is_empty() || texts.is_empty() {
             return Ok(plain);
