@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::lifecycle::{Authenticated, LiveGuard};
+use super::lifecycle::{Authenticated, Companion, LiveGuard};
 use super::{now_ms, Actor, Context};
 use crate::auth::Onboarding;
 use crate::config::SessionConfig;
@@ -289,9 +289,11 @@ pub struct Transfer {
     last_request: std::sync::Mutex<tokio::time::Instant>,
     last_input: Arc<AtomicI64>,
     end: watch::Receiver<Option<String>>,
-    _live: LiveGuard,
+    /// The session's place in the registries, when SFTP is its first channel (beside a
+    /// console, the console holds it).
+    _live: Option<LiveGuard>,
     /// Kept so the transport keeps seeing the session as opened.
-    _shell: watch::Sender<bool>,
+    _shell: Option<watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for Transfer {
@@ -386,38 +388,81 @@ impl Context {
     /// returned for the client.
     pub async fn transfer(&self, login: Authenticated) -> Result<Transfer, String> {
         let (who, actor, mut live, started, shell) = login.into_parts();
-        if who.onboarding != Onboarding::Done {
-            audit_export(
-                &self.store,
-                &actor,
-                DOWNLOAD,
-                "sftp",
-                Some("account set-up not finished"),
-            )
-            .await;
-            return Err("finish setting up your account first (ssh in for the console)".into());
-        }
+        let onboarded = who.onboarding == Onboarding::Done;
+        self.refuse_unfinished(onboarded, &actor).await?;
         if let Some(reason) = self.ended_before_console(&mut live).await {
             return Err(format!("session ended: {reason}"));
         }
-        let Some(owner_since) = self.owner_since(actor.user_id).await else {
+        let companion = Companion {
+            onboarded,
+            started,
+            end: live.end(),
+            last_input: live.last_input(),
+            actor,
+        };
+        let transfer = self.transfer_for(companion).await?;
+        shell.send_replace(true);
+        tracing::info!(user = %transfer.actor.username, session = %transfer.actor.session_id, "sftp session opened");
+        Ok(Transfer {
+            _live: Some(live),
+            _shell: Some(shell),
+            ..transfer
+        })
+    }
+
+    /// SFTP on a later channel of a session's connection, beside its console (see
+    /// [`Authenticated::companion`]): the same rules as [`Context::transfer`], and it ends
+    /// with the session.
+    pub async fn transfer_beside(&self, session: Companion) -> Result<Transfer, String> {
+        self.refuse_unfinished(session.onboarded, &session.actor)
+            .await?;
+        if let Some(reason) = session.end.borrow().clone() {
+            return Err(format!("session ended: {reason}"));
+        }
+        // The session's first channel is gone (its registry entry with it): the
+        // connection is closing.
+        if session.end.has_changed().is_err() {
+            return Err("session ended".into());
+        }
+        let transfer = self.transfer_for(session).await?;
+        tracing::info!(user = %transfer.actor.username, session = %transfer.actor.session_id, "sftp channel opened beside the session");
+        Ok(transfer)
+    }
+
+    /// A session still setting up its account gets no SFTP: audited, and the reason.
+    async fn refuse_unfinished(&self, onboarded: bool, actor: &Actor) -> Result<(), String> {
+        if onboarded {
+            return Ok(());
+        }
+        audit_export(
+            &self.store,
+            actor,
+            DOWNLOAD,
+            "sftp",
+            Some("account set-up not finished"),
+        )
+        .await;
+        Err("finish setting up your account first (ssh in for the console)".into())
+    }
+
+    /// The transfer for `session`, holding no place in the registries yet.
+    async fn transfer_for(&self, session: Companion) -> Result<Transfer, String> {
+        let Some(owner_since) = self.owner_since(session.actor.user_id).await else {
             return Err("the database could not answer; try again".into());
         };
-        shell.send_replace(true);
-        tracing::info!(user = %actor.username, session = %actor.session_id, "sftp session opened");
         Ok(Transfer {
-            dir: user_dir(&self.export_dir, actor.user_id),
+            dir: user_dir(&self.export_dir, session.actor.user_id),
             ttl_secs: self.export_ttl_secs(),
             owner_since,
             store: self.store.clone(),
             timeouts: self.timeouts,
-            started,
+            started: session.started,
             last_request: std::sync::Mutex::new(tokio::time::Instant::now()),
-            last_input: live.last_input(),
-            end: live.end(),
-            actor,
-            _live: live,
-            _shell: shell,
+            last_input: session.last_input,
+            end: session.end,
+            actor: session.actor,
+            _live: None,
+            _shell: None,
         })
     }
 

@@ -379,6 +379,19 @@ impl Authenticated {
         self.who.onboarding == crate::auth::Onboarding::Done
     }
 
+    /// What a second channel on this session's connection may be served with: SFTP
+    /// beside the console (OpenSSH's `ControlMaster` sends a later `sftp` or `scp` over
+    /// the open connection), as this session's user and under its end.
+    pub fn companion(&self) -> Companion {
+        Companion {
+            onboarded: self.may_transfer(),
+            actor: self.actor.clone(),
+            started: self.at,
+            end: self.live.end(),
+            last_input: self.live.last_input(),
+        }
+    }
+
     /// Its parts, for a session that asked for SFTP instead of a console (see
     /// [`Context::transfer`]).
     pub(super) fn into_parts(
@@ -407,6 +420,26 @@ impl std::fmt::Debug for Authenticated {
             .field("user", &self.who.username)
             .field("session", &self.actor.session_id)
             .finish_non_exhaustive()
+    }
+}
+
+/// A session as a later channel on its connection sees it (see
+/// [`Authenticated::companion`]): who it is and when it ends. It holds no place in the
+/// registries: the session's first channel does, and the connection closes with it.
+#[derive(Clone, Debug)]
+pub struct Companion {
+    /// Both factors passed (not a login that is still enrolling).
+    pub(super) onboarded: bool,
+    pub(super) actor: Actor,
+    pub(super) started: tokio::time::Instant,
+    pub(super) end: watch::Receiver<Option<String>>,
+    pub(super) last_input: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Companion {
+    /// The session's id (as in `moat sessions` and its audit rows).
+    pub fn id(&self) -> &str {
+        &self.actor.session_id
     }
 }
 

@@ -39,7 +39,7 @@ mod records;
 mod undo;
 
 pub use crate::perm::columns::MASK;
-pub use lifecycle::{Authenticated, Watch};
+pub use lifecycle::{Authenticated, Companion, Watch};
 
 use crate::perm::columns::Shown;
 use frames::Frames;

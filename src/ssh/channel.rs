@@ -10,13 +10,47 @@ use russh::server::Msg;
 use russh::{Channel, ChannelMsg};
 use tokio::sync::mpsc;
 
-use crate::session::{Authenticated, Context, Event, TermInfo};
+use crate::session::{Authenticated, Companion, Context, Event, TermInfo};
 use crate::tui::backend::AnsiBackend;
 
 /// Frames queued towards the client before the session starts dropping (and repainting).
 const FRAME_QUEUE: usize = 8;
 /// Input events queued towards the session.
 const EVENT_QUEUE: usize = 64;
+
+/// What a later channel of a connection is told when it asks for a console or a
+/// command: the connection's session has its channel already.
+const ONE_CONSOLE: &[u8] = b"moat: this connection has its console already: one console per \
+connection (SFTP beside it is served; for another console, ssh without ControlMaster)\r\n";
+
+/// Serve a later channel of a connection whose session's first channel is open: the
+/// `sftp` subsystem, as `session`'s user and until the session ends; anything else is
+/// refused with the reason. Returns once the channel is closed.
+pub async fn beside(channel: Channel<Msg>, session: Companion, ctx: Arc<Context>) {
+    let (mut read, write) = channel.split();
+    loop {
+        match read.wait().await {
+            Some(ChannelMsg::RequestSubsystem { name, .. }) if name == "sftp" => {
+                let transfer = ctx.transfer_beside(session).await;
+                super::sftp::serve(read, write, transfer).await;
+                return;
+            }
+            Some(
+                ChannelMsg::RequestShell { .. }
+                | ChannelMsg::Exec { .. }
+                | ChannelMsg::RequestSubsystem { .. },
+            ) => {
+                let _ = write.extended_data_bytes(1, ONE_CONSOLE.to_vec()).await;
+                let _ = write.exit_status(2).await;
+                let _ = write.eof().await;
+                let _ = write.close().await;
+                return;
+            }
+            Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => return,
+            Some(_) => {}
+        }
+    }
+}
 
 /// Serve the console on `channel` until either side closes it.
 pub async fn drive(
@@ -51,7 +85,7 @@ pub async fn drive(
             Some(ChannelMsg::RequestShell { .. }) => break,
             // SFTP instead of a console: the user's own exports, read-only.
             Some(ChannelMsg::RequestSubsystem { name, .. }) if name == "sftp" => {
-                super::sftp::serve(read, write, login, ctx).await;
+                super::sftp::serve(read, write, ctx.transfer(login).await).await;
                 if let Some(done) = done {
                     let _ = done.send(());
                 }

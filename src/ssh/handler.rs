@@ -110,7 +110,16 @@ pub struct Handler {
     offer: Option<(String, ssh_key::public::KeyData)>,
     /// The session handed to the channel may use SFTP (fully logged in).
     sftp: bool,
+    /// The session as later channels of this connection see it, once its first channel
+    /// took it (see [`session::Authenticated::companion`]).
+    companion: Option<session::Companion>,
+    /// Later channels opened so far (at most [`MAX_BESIDE`]).
+    beside: usize,
 }
+
+/// Channels a connection may open beside its session's first one (SFTP transfers over
+/// an OpenSSH `ControlMaster` connection, say).
+const MAX_BESIDE: usize = 4;
 
 impl Handler {
     pub fn new(
@@ -137,6 +146,8 @@ impl Handler {
             key: None,
             offer: None,
             sftp: false,
+            companion: None,
+            beside: 0,
         }
     }
 
@@ -476,14 +487,30 @@ impl russh::server::Handler for Handler {
         reply: ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        // One console per connection; russh only calls this after authentication.
+        // One session per connection, served on its first channel; later ones may have
+        // SFTP beside it. russh only calls this after authentication.
         let Some(login) = self.login.take() else {
-            reply
-                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
-                .await;
+            match &self.companion {
+                Some(session) if self.beside < MAX_BESIDE => {
+                    self.beside += 1;
+                    let session = session.clone();
+                    reply.accept().await;
+                    let span = tracing::info_span!("session", session_id = %session.id());
+                    tokio::spawn(tracing::Instrument::instrument(
+                        super::channel::beside(channel, session, Arc::clone(&self.sessions)),
+                        span,
+                    ));
+                }
+                _ => {
+                    reply
+                        .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                        .await;
+                }
+            }
             return Ok(());
         };
         self.sftp = login.may_transfer();
+        self.companion = Some(login.companion());
         reply.accept().await;
         // Every line logged for the session carries its id (`log_format = "json"`: in `span`).
         let span = tracing::info_span!("session", session_id = %login.id());

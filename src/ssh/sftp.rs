@@ -20,7 +20,6 @@ use russh_sftp::protocol::{
 use russh_sftp::server::{Config, Handler, StatusReply};
 
 use crate::session::exports::{self, ExportFile, Refused, Target, Transfer, CHANGE, DOWNLOAD};
-use crate::session::{Authenticated, Context};
 
 /// Bytes buffered between the channel and the protocol task, each way.
 const PIPE: usize = 256 * 1024;
@@ -29,15 +28,15 @@ const MAX_READ: u32 = 256 * 1024;
 /// Files open at once in one session.
 const MAX_OPEN: usize = 16;
 
-/// Serve SFTP on a channel whose client asked for the `sftp` subsystem, for `login`,
-/// until either side ends it. Returns once the channel is closed.
+/// Serve SFTP on a channel whose client asked for the `sftp` subsystem, as `transfer`
+/// allows (or tell the client why not), until either side ends it. Returns once the
+/// channel is closed.
 pub async fn serve(
     mut read: ChannelReadHalf,
     write: ChannelWriteHalf<SshMsg>,
-    login: Authenticated,
-    ctx: Arc<Context>,
+    transfer: Result<Transfer, String>,
 ) {
-    let transfer = match ctx.transfer(login).await {
+    let transfer = match transfer {
         Ok(t) => Arc::new(t),
         Err(why) => {
             let _ = write

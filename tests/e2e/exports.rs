@@ -669,3 +669,253 @@ on_every_database! {
         server.stop().await;
     }
 }
+
+/// paramiko on one connection, as OpenSSH's `ControlMaster` uses it: the console first,
+/// then SFTP on a second channel (the user's own exports, the bytes as on disk), then a
+/// second console (refused, with the reason); closing the console ends the connection and
+/// the SFTP beside it.
+#[tokio::test]
+async fn sftp_beside_the_console_on_one_connection() {
+    if skip_without_paramiko() {
+        return;
+    }
+    let server = TestServer::start().await;
+    let name = export_as(&server, "admin").await;
+    let bytes = std::fs::read(on_disk(&server, "admin", &name).await).unwrap();
+    let script = format!(
+        "{}/tests/scripts/sftp_beside_console.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let args = [
+        script,
+        "127.0.0.1".into(),
+        server.addr.port().to_string(),
+        "admin".into(),
+        PASSWORD.into(),
+        server.next_code("admin"),
+        format!("exports/{name}"),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("timeout")
+            .arg("60")
+            .arg("python3")
+            .args(&args)
+            .output()
+            .expect("python3")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(report["login"], "ok", "{report}");
+    assert!(
+        report["console"].as_str().unwrap().contains("posts"),
+        "{report}"
+    );
+    assert_eq!(report["sftp"], "ok", "{report}");
+    assert_eq!(report["listdir"], serde_json::json!([name]), "{report}");
+    assert_eq!(
+        report["read"]["sha256"].as_str(),
+        Some(sha256(&bytes).as_str())
+    );
+    let second = report["second_console"].as_str().unwrap();
+    assert!(second.contains("one console per connection"), "{report}");
+    let after = report["after_console"].as_str().unwrap();
+    assert!(
+        after.starts_with("err"),
+        "SFTP outlived its console: {report}"
+    );
+    // The download was audited in the console's session.
+    let rows = export_audit(&server).await;
+    let ok: Vec<_> = rows.iter().filter(|e| e.outcome == "success").collect();
+    assert_eq!(ok.len(), 1, "{rows:?}");
+    assert_eq!(ok[0].pk.as_deref(), Some(name.as_str()));
+    server.stop().await;
+}
+
+/// Over russh at a low level: SFTP beside a console ends when the session is ended
+/// (incident response); a login still enrolling gets no SFTP beside its set-up screen;
+/// and a connection may open only a few channels beside its session.
+#[tokio::test]
+async fn sftp_beside_the_console_ends_with_the_session_and_is_bounded() {
+    let mut server = TestServer::start().await;
+    server.add_user("dave", false).await;
+
+    let conn = login(&server, "dave").await;
+    let console = Console::open(&conn, 100, 30, "xterm").await;
+    let channel = conn.channel_open_session().await.unwrap();
+    channel.request_subsystem(true, "sftp").await.unwrap();
+    let sftp = russh_sftp::client::SftpSession::new(channel.into_stream())
+        .await
+        .unwrap();
+    let names: Vec<String> = sftp
+        .read_dir("/")
+        .await
+        .unwrap()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, ["exports"]);
+    // Only a few more channels: the 4 beside the console are served, a 5th is refused.
+    let mut extra = Vec::new();
+    for _ in 0..3 {
+        extra.push(conn.channel_open_session().await.expect("a channel beside"));
+    }
+    let refused = tokio::time::timeout(Duration::from_secs(5), conn.channel_open_session()).await;
+    assert!(
+        !matches!(refused, Ok(Ok(_))),
+        "a 5th channel beside the console"
+    );
+    let id = server
+        .store
+        .live_sessions(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.username == "dave")
+        .expect("dave's session")
+        .id;
+    let mut out = Vec::new();
+    moat::commands::session_end(&server.config, &id, "ops", &mut out)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let listed = tokio::time::timeout(Duration::from_secs(2), sftp.read_dir("exports")).await;
+        if !matches!(listed, Ok(Ok(_))) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "SFTP outlived its session"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !conn.is_closed() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection outlived its session"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop((console, extra));
+
+    // A one-time password's login is enrolling: nothing beside its set-up screen.
+    let otp = server.add_one_time_user("olive").await;
+    let mut conn = connect(server.addr).await;
+    let outcome = ki_login(&mut conn, "olive", &[otp.as_str()]).await;
+    assert!(outcome.success, "{:?}", outcome.failure);
+    let _setup = Console::open(&conn, 100, 30, "xterm").await;
+    let channel = conn.channel_open_session().await.unwrap();
+    channel.request_subsystem(true, "sftp").await.unwrap();
+    let refused = tokio::time::timeout(
+        Duration::from_secs(5),
+        russh_sftp::client::SftpSession::new(channel.into_stream()),
+    )
+    .await;
+    assert!(
+        !matches!(refused, Ok(Ok(_))),
+        "SFTP beside an enrolling login"
+    );
+    let rows = export_audit(&server).await;
+    assert!(
+        rows.iter().any(|e| e.actor.as_deref() == Some("olive")
+            && e.outcome == "denied"
+            && e.reason.as_deref() == Some("account set-up not finished")),
+        "{rows:?}"
+    );
+    server.stop().await;
+}
+
+/// The stock client with `ControlMaster`: `ssh -M` holds the console, and a later `sftp`
+/// through its control socket (no login of its own) rides the same connection and gets
+/// the export.
+#[tokio::test]
+async fn stock_sftp_through_a_control_master_beside_the_console() {
+    if skip_without_sftp() {
+        return;
+    }
+    let server = TestServer::start().await;
+    let name = export_as(&server, "admin").await;
+    let want = std::fs::read(on_disk(&server, "admin", &name).await).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let askpass = write_askpass(dir.path(), PASSWORD, &server.next_code("admin"));
+    let socket = dir.path().join("master.sock");
+    let common = |program: &str| {
+        let mut c = std::process::Command::new(program);
+        c.args(["-F", "/dev/null", "-o", "StrictHostKeyChecking=no"])
+            .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .arg("-o")
+            .arg(format!("ControlPath={}", socket.display()))
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .env("TERM", "xterm")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    // The master: a console (a pty forced, input from a pipe kept open).
+    let mut master = common("ssh")
+        .args([
+            "-M",
+            "-tt",
+            "-p",
+            &server.addr.port().to_string(),
+            "admin@127.0.0.1",
+        ])
+        .spawn()
+        .expect("ssh");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !socket.exists() {
+        assert!(std::time::Instant::now() < deadline, "no control socket");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Wait for the console to be open: its session is live.
+    let deadline = std::time::Instant::now() + WAIT;
+    while server.store.live_sessions(0).await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no console");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut sftp = common("sftp");
+    sftp.args([
+        "-b",
+        "-",
+        "-P",
+        &server.addr.port().to_string(),
+        "admin@127.0.0.1",
+    ])
+    .current_dir(dir.path());
+    let commands = format!("ls exports\nget exports/{name}\n");
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = sftp.spawn().expect("sftp");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(commands.as_bytes())
+            .unwrap();
+        child.wait_with_output().expect("sftp output")
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let got = std::fs::read(dir.path().join(&name)).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(sha256(&got), sha256(&want));
+    // One session only: the sftp rode the console's connection.
+    assert_eq!(server.store.live_sessions(0).await.unwrap().len(), 1);
+    let _ = master.kill();
+    let _ = master.wait();
+    server.stop().await;
+}
