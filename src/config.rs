@@ -182,6 +182,9 @@ pub struct RecordingConfig {
     pub retention_days: u64,
     /// Where recordings are written (created 0700; files 0600).
     pub recordings_dir: PathBuf,
+    /// The most of one recording the console holds in memory to replay it, MiB (the
+    /// replay stops there and says so; `moat sessions export` has all of it).
+    pub replay_max_mib: u64,
 }
 
 impl Default for RecordingConfig {
@@ -191,6 +194,7 @@ impl Default for RecordingConfig {
             record_input: false,
             retention_days: 90,
             recordings_dir: PathBuf::from("recordings"),
+            replay_max_mib: 64,
         }
     }
 }
@@ -738,6 +742,12 @@ impl Config {
             ));
         }
         self.limits.validate()?;
+        if !(1..=4096).contains(&self.recording.replay_max_mib) {
+            return Err(invalid(
+                "recording.replay_max_mib",
+                "must be between 1 and 4096 (MiB of a recording held to replay it)".into(),
+            ));
+        }
         if self.recording.retention_days > 100 * 365 {
             return Err(invalid(
                 "recording.retention_days",

@@ -87,6 +87,12 @@ fn recording_settings_are_checked() {
     assert!(err.contains("recording.recordings_dir"), "{err}");
     let err = bad("[recording]\nretention_days = 99999\n");
     assert!(err.contains("recording.retention_days"), "{err}");
+    for mib in ["0", "4097"] {
+        let err = bad(&format!("[recording]\nreplay_max_mib = {mib}\n"));
+        assert!(err.contains("recording.replay_max_mib"), "{err}");
+    }
+    let ok = Config::from_toml("[recording]\nreplay_max_mib = 256\n").unwrap();
+    assert_eq!(ok.recording.replay_max_mib, 256);
     assert!(Config::from_toml("[recording]\nretention = 3\n").is_err());
     // Turned off, the directory is not used, so it is not checked.
     let off = Config::from_toml(

@@ -52,6 +52,8 @@ pub struct Recordings {
     pub dir: PathBuf,
     pub record_input: bool,
     pub retention_days: u64,
+    /// The most of one recording a replay holds in memory, MiB.
+    pub replay_max_mib: u64,
 }
 
 impl std::fmt::Debug for Recordings {
@@ -81,6 +83,7 @@ impl Recordings {
             dir: config.recordings_dir.clone(),
             record_input: config.record_input,
             retention_days: config.retention_days,
+            replay_max_mib: config.replay_max_mib,
         })))
     }
 }
@@ -602,6 +605,8 @@ pub struct RecordingView {
     pub header: Header,
     pub events: Vec<Event>,
     pub truncated: bool,
+    /// The recording is longer than a replay holds: its events stop here.
+    pub cut: Option<recording::Cut>,
     pub seal: SealState,
     pub markers: Vec<Marker>,
 }
@@ -657,7 +662,8 @@ impl Context {
                 return Err(why);
             }
         };
-        let loaded = tokio::task::spawn_blocking(move || recording::load(&path))
+        let max_mib = recordings.replay_max_mib;
+        let loaded = tokio::task::spawn_blocking(move || recording::load(&path, max_mib))
             .await
             .map_err(|_| "the recording could not be read".to_string())?
             .map_err(|e| e.to_string())?;
@@ -691,6 +697,7 @@ impl Context {
             header: loaded.header,
             events: loaded.events,
             truncated: loaded.truncated,
+            cut: loaded.cut,
             seal,
             markers,
         })
@@ -719,6 +726,7 @@ impl Context {
                 .collect(),
             sealed: matches!(view.seal, SealState::Sealed { .. }),
             truncated: view.truncated,
+            cut: view.cut,
         })
     }
 

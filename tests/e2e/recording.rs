@@ -834,3 +834,34 @@ on_every_database! {
         server.stop().await;
     }
 }
+
+/// A recording longer than `replay_max_mib` is replayed up to that much of it, and the
+/// replay says where it stops and how long the whole is.
+#[tokio::test]
+async fn a_replay_holds_at_most_replay_max_mib_and_says_so() {
+    let server = TestServer::start_with(|c| c.recording.replay_max_mib = 1, None).await;
+    let frame = |i: usize| format!("\x1b[2J\x1b[1;1Hframe {i} {}", "x".repeat(300 * 1024));
+    let frames: Vec<String> = (0..8).map(frame).collect();
+    let events: Vec<(Kind, &str)> = frames.iter().map(|f| (Kind::Output, f.as_str())).collect();
+    planted(
+        &server,
+        "fedcba9876543210",
+        "20250101-000000-fedcba9876543210.cast.gz",
+        &events,
+    )
+    .await;
+    let actor = session_actor(&server, "admin").await;
+    let view = server
+        .sessions
+        .recording_view(&actor, "fedcba9876543210")
+        .await
+        .unwrap();
+    // 1 MiB holds three 300 KiB frames of the eight (planted a millisecond apart).
+    assert_eq!(view.events.len(), 3);
+    let cut = view.cut.expect("cut");
+    assert_eq!((cut.at_us, cut.length_us, cut.max_mib), (2_000, 7_000, 1));
+    // The whole file is still there for the CLI's export.
+    let (exported, _) = export(&server, "fedcba98").await.unwrap();
+    assert!(exported.contains("frame 7"));
+    server.stop().await;
+}

@@ -1553,6 +1553,7 @@ fn replay_fixture() -> moat::tui::protocol::Replay {
         ],
         sealed: true,
         truncated: false,
+        cut: None,
     }
 }
 

@@ -560,6 +560,8 @@ pub struct Replay {
     pub sealed: bool,
     /// The file ended mid-flush (its server died): the events are those before.
     pub truncated: bool,
+    /// The recording is longer than the server holds for a replay: the events stop here.
+    pub cut: Option<crate::recording::Cut>,
 }
 
 /// An audit row of the recorded session, at the moment it was written.

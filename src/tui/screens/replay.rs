@@ -304,6 +304,19 @@ impl ReplayScreen {
         if self.replay.truncated {
             line.push_str(" · cut short");
         }
+        if let Some(cut) = &self.replay.cut {
+            // First, so that a narrow screen still says it: the rest is past what the
+            // server holds for a replay; the CLI exports it all.
+            line.insert_str(
+                0,
+                &format!(
+                    " first {} MiB only: to {} of {} (the rest: moat sessions export) ·",
+                    cut.max_mib,
+                    clock_text(cut.at_us),
+                    clock_text(cut.length_us)
+                ),
+            );
+        }
         line
     }
 }
@@ -653,6 +666,7 @@ mod tests {
             markers: vec![marker(3_500_000, 9)],
             sealed: true,
             truncated: false,
+            cut: None,
         }
     }
 
@@ -726,6 +740,27 @@ mod tests {
         assert_eq!(shown_rows(3, 5), vec![0, 1, 2]);
         assert_eq!(shown_rows(24, 4), vec![0, 1, 2, 23]);
         assert_eq!(shown_rows(24, 1), vec![23]);
+    }
+
+    #[test]
+    fn a_replay_cut_to_its_bound_says_so_first() {
+        let mut r = replay();
+        r.cut = Some(crate::recording::Cut {
+            at_us: 8_000_000,
+            length_us: 3_723_000_000,
+            max_mib: 64,
+        });
+        let s = ReplayScreen::new(r);
+        let line = s.marker_line((4, 20));
+        assert!(
+            line.starts_with(
+                " first 64 MiB only: to 0:08 of 1:02:03 (the rest: moat sessions export) ·"
+            ),
+            "{line}"
+        );
+        assert!(!ReplayScreen::new(replay())
+            .marker_line((4, 20))
+            .contains("MiB"));
     }
 
     #[test]
