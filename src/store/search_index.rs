@@ -310,7 +310,11 @@ impl Store {
             binds: Vec::new(),
             path: SearchPath::Index,
         };
-        if t.pg_name.is_none() || narrow::words(term).len() < 2 {
+        let words = narrow::words(term).len();
+        if t.pg_name.is_none() || !(2..=narrow::MAX_WORDS).contains(&words) {
+            return Ok(plain);
+        }
+        if columns.len() > narrow::MAX_COLUMNS {
             return Ok(plain);
         }
         let texts: Vec<String> = columns

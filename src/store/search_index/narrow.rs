@@ -26,29 +26,35 @@ const RARE_PER_MILLE: usize = 10;
 /// The fewest characters a word needs to be looked up on its own (a trigram).
 const MIN_WORD_CHARS: usize = 3;
 
+/// Past this many words in a term, or searched columns, the term is looked up whole:
+/// telling rare words from common ones costs words × columns × sampled rows.
+pub const MAX_WORDS: usize = 8;
+pub const MAX_COLUMNS: usize = 8;
+
 /// The words of `term` the index should look up instead of the whole term, rarest
-/// first; empty when the whole term is the better lookup: it has fewer than two words,
-/// no word is rare, or no word is common (then the whole term's trigrams are all rare,
-/// and it is the most selective lookup there is).
+/// first, spelled as in the term (PostgreSQL folds their case as it folds the term's);
+/// empty when the whole term is the better lookup: it has fewer than two words or more
+/// than [`MAX_WORDS`], no word is rare, or no word is common (then the whole term's
+/// trigrams are all rare, and it is the most selective lookup there is).
 ///
-/// A word is a run of letters and digits (as `pg_trgm` splits words) of at least three
-/// characters. `sample` holds rows of the searched columns' text; a word is in a row when
-/// one of them holds it, ignoring case.
+/// `sample` holds rows of the searched columns' text; a word is in a row when one of
+/// them holds it, ignoring ASCII case.
 pub fn rare_words(term: &str, sample: &[Vec<String>]) -> Vec<String> {
     let words = words(term);
-    if words.len() < 2 || sample.is_empty() {
+    if words.len() < 2 || words.len() > MAX_WORDS || sample.is_empty() {
         return Vec::new();
     }
     let rows: Vec<Vec<String>> = sample
         .iter()
-        .map(|r| r.iter().map(|v| v.to_lowercase()).collect())
+        .map(|r| r.iter().map(|v| v.to_ascii_lowercase()).collect())
         .collect();
     let mut counted: Vec<(usize, String)> = words
         .into_iter()
         .map(|w| {
+            let lower = w.to_ascii_lowercase();
             let n = rows
                 .iter()
-                .filter(|r| r.iter().any(|v| v.contains(&w)))
+                .filter(|r| r.iter().any(|v| v.contains(&lower)))
                 .count();
             (n, w)
         })
@@ -65,14 +71,18 @@ pub fn rare_words(term: &str, sample: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
-/// The words of `term` that could be looked up on their own: runs of letters and digits
-/// of at least three characters, lowercased, each once, in the term's order.
+/// The words of `term` that could be looked up on their own: runs of ASCII letters and
+/// digits of at least three characters, as the term spells them, each once (ignoring
+/// ASCII case), in the term's order. A run with any other character is no word here:
+/// whether a non-ASCII letter folds the same alone as within the term depends on the
+/// database's collation (ICU folds a final sigma by context), so such a term is looked
+/// up whole.
 pub fn words(term: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     for w in term.split(|c: char| !c.is_alphanumeric()) {
-        let w = w.to_lowercase();
-        if w.chars().count() >= MIN_WORD_CHARS && !words.contains(&w) {
-            words.push(w);
+        let ascii = w.chars().all(|c| c.is_ascii_alphanumeric());
+        if ascii && w.len() >= MIN_WORD_CHARS && !words.iter().any(|x| x.eq_ignore_ascii_case(w)) {
+            words.push(w.to_string());
         }
     }
     words
@@ -96,7 +106,7 @@ mod tests {
         sample[1][0] = "Title number 9 zebra".into();
         assert_eq!(
             rare_words("ZEBRA, Number: 424242!", &sample),
-            ["424242", "zebra"]
+            ["424242", "ZEBRA"]
         );
     }
 
@@ -130,11 +140,24 @@ mod tests {
     }
 
     #[test]
-    fn words_are_runs_of_letters_and_digits_of_three_or_more() {
-        assert_eq!(
-            words("Foo-bar_baz qu ÉCOLE 42 foo"),
-            ["foo", "bar", "baz", "école"]
-        );
+    fn words_are_ascii_runs_of_letters_and_digits_of_three_or_more_as_spelt() {
+        assert_eq!(words("Foo-bar_baz qu ÉCOLE 42 foo"), ["Foo", "bar", "baz"]);
         assert!(words("%_\\ ab").is_empty());
+        // Non-ASCII letters fold by the database's rules: never looked up alone.
+        assert!(words("İSTANBUL ΟΔΟΣ ǅemal straße").is_empty());
+    }
+
+    #[test]
+    fn too_many_words_are_looked_up_whole() {
+        let sample = titles(1_000);
+        let rare = |n: usize| {
+            (0..n)
+                .map(|i| format!("w{i}x"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(rare_words(&format!("number {}", rare(MAX_WORDS)), &sample).is_empty());
+        let enough = rare_words(&format!("number {}", rare(MAX_WORDS - 1)), &sample);
+        assert_eq!(enough.len(), MAX_WORDS - 1);
     }
 }

@@ -164,6 +164,16 @@ const TERMS: &[&str] = &[
     // (see `narrow`), and the term still decides.
     "row 142 hello",
     "Hello 1429",
+    // Wildcards, backslash and non-ASCII case beside a rare word and common ones.
+    "row 14% hello",
+    "row 1_0 hello",
+    "body of row 100\\",
+    "ÉCOLE des 18",
+    "école MATERNELLE 20",
+    "STRASSE und 126",
+    "Straße 96",
+    "hello 142 hello 142",
+    "of row 47 hello",
     "no such text",
     "ünï",
     "he",
@@ -691,4 +701,209 @@ async fn mysql_declares_search_indexes_unsupported() {
     assert!(store.search_index(&t).await.unwrap().is_none());
     store.close().await;
     crate::store::testing::drop_mysql_database(&name).await;
+}
+
+/// Terms whose rare word Rust lowercases differently from PostgreSQL's `lower()` (`İ` →
+/// `i̇` with a combining dot; a final `Σ` → `ς`; and under a "C" collation, where
+/// `lower()` folds ASCII only, any non-ASCII capital: `ÉCOLE`): the terms for which the
+/// index's rows differ from the scan's. (A lookup once bound the Rust-lowercased word,
+/// which ILIKE could not find in the row the term itself matches.)
+async fn case_folding_losses(collate: &str, terms: &[&str]) -> Vec<String> {
+    let store = crate::store::testing::postgres_store().await.unwrap();
+    create_tables(
+        &store,
+        &format!("CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT {collate}, body TEXT, status TEXT NOT NULL)"),
+    )
+    .await;
+    let mut values = Vec::new();
+    for i in 1..=400 {
+        let title = match i {
+            7 => "İSTANBUL number 7".to_string(),
+            8 => "ΟΔΟΣ number 8".to_string(),
+            9 => "ǅemal number 9".to_string(),
+            10 => "ÉCOLE number 10".to_string(),
+            _ => format!("Title number {i}"),
+        };
+        values.push(format!("({i}, '{title}', 'b', 'draft')"));
+    }
+    sqlx::raw_sql(&format!(
+        "INSERT INTO public.docs (id, title, body, status) VALUES {}",
+        values.join(", ")
+    ))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::raw_sql("ANALYZE public.docs")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let t = refresh(&store).await;
+    let searched = |term: &str| Listing {
+        search: Some((term.into(), vec!["title".into()])),
+        ..Listing::all()
+    };
+    let mut scanned = Vec::new();
+    for term in terms {
+        let page = store
+            .page(&t, &PageAnchor::First, 10, &searched(term))
+            .await
+            .unwrap();
+        scanned.push(ids(&page));
+    }
+    store
+        .add_search_index(&t, &["title".into()], &mut |_, _| {})
+        .await
+        .unwrap();
+    let t = refresh(&store).await;
+    let mut broken = Vec::new();
+    for (term, scan) in terms.iter().zip(&scanned) {
+        let source = store.list_source(&t, &searched(term)).await.unwrap();
+        let page = store
+            .page(&t, &PageAnchor::First, 10, &searched(term))
+            .await
+            .unwrap();
+        let count = store.count_rows(&t, &searched(term)).await.unwrap();
+        eprintln!(
+            "{collate:?} {term:?}: scan {scan:?} index {:?} count {count:?} narrowed={}",
+            ids(&page),
+            source.from.contains("OFFSET 0")
+        );
+        if ids(&page) != *scan {
+            broken.push(term.to_string());
+        }
+    }
+    broken
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(moat_postgres),
+    ignore = "MOAT_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"
+)]
+async fn narrowing_keeps_rows_whose_rare_word_folds_differently_in_rust() {
+    let terms = [
+        "İSTANBUL number",
+        "ΟΔΟΣ number",
+        "ǅemal number",
+        "istanbul number",
+        "ÉCOLE number",
+    ];
+    let broken = case_folding_losses("", &terms).await;
+    assert!(
+        broken.is_empty(),
+        "index lost rows the scan finds for {broken:?}"
+    );
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(moat_postgres),
+    ignore = "MOAT_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"
+)]
+async fn narrowing_keeps_accented_capitals_under_a_c_collation() {
+    let broken = case_folding_losses("COLLATE \"C\"", &["ÉCOLE number", "école number"]).await;
+    assert!(
+        broken.is_empty(),
+        "index lost rows the scan finds for {broken:?}"
+    );
+}
+
+/// A narrowed search on a table of another schema whose schema, table and
+/// column names hold quotes, spaces and dots, sorted, filtered and paged both ways.
+#[tokio::test]
+#[cfg_attr(
+    not(moat_postgres),
+    ignore = "MOAT_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"
+)]
+async fn narrowing_with_hostile_names_in_another_schema() {
+    let store = crate::store::testing::postgres_store().await.unwrap();
+    let store = store.with_schemas(&["public".into(), "we\"ird s.c".into()]);
+    let mut values = Vec::new();
+    for i in 1..=400 {
+        let title = if i == 5 || i == 300 {
+            format!("Zebra number {i}")
+        } else {
+            format!("Title number {i}")
+        };
+        values.push(format!("({i}, '{title}', 'x{}', {})", i % 3, i * 7 % 11));
+    }
+    sqlx::raw_sql(&format!(
+        "CREATE SCHEMA \"we\"\"ird s.c\"; \
+         CREATE TABLE \"we\"\"ird s.c\".\"do\"\"c s\" (\"i d\" INTEGER PRIMARY KEY, \"ti\"\"tle\" TEXT, \"k.ind\" VARCHAR(10), num INTEGER); \
+         INSERT INTO \"we\"\"ird s.c\".\"do\"\"c s\" VALUES {}; \
+         CREATE TABLE public.\"do\"\"c s\" (\"i d\" INTEGER PRIMARY KEY)",
+        values.join(", ")
+    ))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let schema = store.introspect().await.unwrap();
+    let name = "we\"ird s.c.do\"c s";
+    let t = schema
+        .table(name)
+        .unwrap_or_else(|| {
+            panic!(
+                "{:?}",
+                schema.tables.iter().map(|t| &t.name).collect::<Vec<_>>()
+            )
+        })
+        .clone();
+    let cols: Vec<String> = vec!["ti\"tle".into(), "k.ind".into()];
+    let listing = |term: &str, i: usize| {
+        let search = Some((term.to_string(), cols.clone()));
+        match i {
+            0 => Listing {
+                search,
+                ..Listing::all()
+            },
+            1 => Listing {
+                search,
+                sort: Some(Sort {
+                    column: "ti\"tle".into(),
+                    descending: true,
+                }),
+                ..Listing::all()
+            },
+            _ => Listing {
+                search,
+                filters: vec![Filter {
+                    column: "k.ind".into(),
+                    op: FilterOp::Equals(Value::Text("x2".into())),
+                }],
+                ..Listing::all()
+            },
+        }
+    };
+    let terms = ["number 30", "zebra number", "Number 5", "number 300"];
+    let mut scanned = Vec::new();
+    for term in terms {
+        for i in 0..3 {
+            scanned.push(everything(&store, &t, &listing(term, i)).await);
+        }
+    }
+    store
+        .add_search_index(&t, &cols, &mut |_, _| {})
+        .await
+        .unwrap();
+    let schema = store.introspect().await.unwrap();
+    let t = schema.table(name).unwrap().clone();
+    let mut n = 0;
+    let mut narrowed = 0;
+    for term in terms {
+        for i in 0..3 {
+            let source = store.list_source(&t, &listing(term, i)).await.unwrap();
+            narrowed += usize::from(source.from.contains("OFFSET 0"));
+            let got = everything(&store, &t, &listing(term, i)).await;
+            let want = &scanned[n];
+            assert_eq!(
+                (&got.0, &got.1, &got.2, &got.3),
+                (&want.0, &want.1, &want.2, &want.3),
+                "{term} {i}: {}",
+                source.from
+            );
+            assert_eq!(got.4, SearchPath::Index, "{term}");
+            n += 1;
+        }
+    }
+    assert!(narrowed > 0, "nothing was narrowed");
 }
