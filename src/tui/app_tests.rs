@@ -740,3 +740,33 @@ fn the_help_scrolls_within_its_rows_and_closes_on_any_other_key() {
         "Enter closed the help only"
     );
 }
+
+/// A list takes a count only for its own search and filters: another list of the same
+/// model on the stack (related rows through a self-referencing key, a picker for one)
+/// counts other rows.
+#[test]
+fn a_count_for_other_filters_is_not_taken() {
+    let mut app = list_with(Capabilities::ALL);
+    let shown = |app: &App| format!("{:?}", app.stack.last().map(|e| &e.screen));
+    assert!(
+        shown(&app).contains("count: Some(Exact(5))"),
+        "{}",
+        shown(&app)
+    );
+    app.update(Msg::Counted {
+        model: "posts".into(),
+        query: ListQuery {
+            filters: vec![crate::domain::Filter {
+                column: "title".into(),
+                op: crate::domain::FilterOp::Equals(Value::Text("post 1".into())),
+            }],
+            ..ListQuery::default()
+        },
+        count: RowCount::Exact(1),
+    });
+    assert!(
+        shown(&app).contains("count: Some(Exact(5))"),
+        "the list of 5 rows took the count of another query: {}",
+        shown(&app)
+    );
+}

@@ -725,7 +725,12 @@ impl Screen for ListScreen {
                 model,
                 query,
                 count,
-            } if *model == self.model && query.search == self.query.search => {
+            } if *model == self.model
+                && query.search == self.query.search
+                && query.filters == self.query.filters =>
+            {
+                // Counted for this list as it is queried (another list of the same model
+                // on the stack, a picker or related rows, counts other rows).
                 self.count = Some(*count);
                 Action::None
             }
