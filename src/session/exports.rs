@@ -424,6 +424,9 @@ impl Context {
         if session.end.has_changed().is_err() {
             return Err("session ended".into());
         }
+        if let Some(reason) = self.ended_in_database(session.id()).await {
+            return Err(format!("session ended: {reason}"));
+        }
         let transfer = self.transfer_for(session).await?;
         tracing::info!(user = %transfer.actor.username, session = %transfer.actor.session_id, "sftp channel opened beside the session");
         Ok(transfer)

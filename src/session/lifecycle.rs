@@ -290,11 +290,14 @@ impl Context {
         if let Some(reason) = live.handle.end.borrow().clone() {
             return Some(reason);
         }
-        match self
-            .store
-            .sessions_to_end(std::slice::from_ref(&live.handle.id))
-            .await
-        {
+        self.ended_in_database(&live.handle.id).await
+    }
+
+    /// Why session `id` must end, if the database says so (an end asked by the CLI or
+    /// another instance, a disabled user, a reset second factor, not yet passed on by
+    /// the once-a-second watcher); an unanswered check counts as an end.
+    pub(super) async fn ended_in_database(&self, id: &str) -> Option<String> {
+        match self.store.sessions_to_end(&[id.to_string()]).await {
             Ok(asked) => asked.into_iter().next().map(|(_, reason)| {
                 if reason.is_empty() {
                     "ended by an administrator".to_string()

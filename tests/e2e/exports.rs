@@ -919,3 +919,137 @@ async fn stock_sftp_through_a_control_master_beside_the_console() {
     let _ = master.wait();
     server.stop().await;
 }
+
+/// SFTP beside a session whose console has not opened yet, right after the session was
+/// ended from the command line (the end is in the database; this instance learns it on
+/// its next poll): refused at once, as a console or a first-channel SFTP would be.
+#[tokio::test]
+async fn beside_is_refused_right_after_an_end_in_the_database() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "jane").await;
+    let first = conn.channel_open_session().await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let id = loop {
+        let live = server.store.live_sessions(0).await.unwrap();
+        if let Some(r) = live.into_iter().find(|r| r.username == "jane") {
+            break r.id;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no session row");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut out = Vec::new();
+    moat::commands::session_end(&server.config, &id, "ops", &mut out)
+        .await
+        .unwrap();
+    let ended_at = std::time::Instant::now();
+    let channel = conn.channel_open_session().await.unwrap();
+    channel.request_subsystem(true, "sftp").await.unwrap();
+    let served = tokio::time::timeout(
+        Duration::from_secs(5),
+        russh_sftp::client::SftpSession::new(channel.into_stream()),
+    )
+    .await;
+    let listed = match served {
+        Ok(Ok(sftp)) => {
+            let r = sftp.read_dir("exports").await.map(|d| d.count());
+            let first_ok = ended_at.elapsed();
+            let mut last_ok = first_ok;
+            while ended_at.elapsed() < Duration::from_secs(10) {
+                match tokio::time::timeout(Duration::from_secs(1), sftp.read_dir("exports")).await {
+                    Ok(Ok(_)) => last_ok = ended_at.elapsed(),
+                    _ => break,
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            format!(
+                "served after the end: read_dir {r:?} at {first_ok:?}, last served at {last_ok:?}"
+            )
+        }
+        other => format!("refused: {:?}", other.map(|r| r.map(|_| ()))),
+    };
+    eprintln!("beside after a database end: {listed}");
+    drop(first);
+    assert!(listed.starts_with("refused"), "{listed}");
+    server.stop().await;
+}
+
+/// The console quits (or its first channel closes before any console): a channel opened
+/// beside it afterwards, and one open already, get nothing.
+#[tokio::test]
+async fn beside_gets_nothing_once_the_console_is_gone() {
+    let server = TestServer::start().await;
+    let conn = login(&server, "admin").await;
+    let mut c = Console::open(&conn, 100, 30, "xterm").await;
+    c.wait_for("moat › models").await;
+    let channel = conn.channel_open_session().await.unwrap();
+    channel.request_subsystem(true, "sftp").await.unwrap();
+    let sftp = russh_sftp::client::SftpSession::new(channel.into_stream())
+        .await
+        .unwrap();
+    assert!(sftp.read_dir("exports").await.is_ok());
+    c.send(b"q").await;
+    c.wait_closed().await;
+    // At once, before the connection is cut.
+    let late = match tokio::time::timeout(Duration::from_secs(3), conn.channel_open_session()).await
+    {
+        Ok(Ok(ch)) => {
+            let _ = ch.request_subsystem(true, "sftp").await;
+            match tokio::time::timeout(
+                Duration::from_secs(3),
+                russh_sftp::client::SftpSession::new(ch.into_stream()),
+            )
+            .await
+            {
+                Ok(Ok(s)) => format!(
+                    "served: {:?}",
+                    s.read_dir("exports").await.map(|d| d.count())
+                ),
+                _ => "refused".into(),
+            }
+        }
+        _ => "refused".into(),
+    };
+    let old = tokio::time::timeout(Duration::from_secs(3), sftp.read_dir("exports")).await;
+    eprintln!(
+        "late beside: {late}; open beside: {:?}",
+        old.as_ref().map(|r| r.is_ok())
+    );
+    assert_eq!(late, "refused");
+    assert!(!matches!(old, Ok(Ok(_))), "SFTP outlived the console");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !conn.is_closed() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection outlived its console"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The first channel closed before any console: nothing beside it.
+    let conn = login(&server, "jane").await;
+    let first = conn.channel_open_session().await.unwrap();
+    first.close().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = match tokio::time::timeout(Duration::from_secs(3), conn.channel_open_session()).await
+    {
+        Ok(Ok(ch)) => {
+            let _ = ch.request_subsystem(true, "sftp").await;
+            match tokio::time::timeout(
+                Duration::from_secs(3),
+                russh_sftp::client::SftpSession::new(ch.into_stream()),
+            )
+            .await
+            {
+                Ok(Ok(s)) => format!(
+                    "served: {:?}",
+                    s.read_dir("exports").await.map(|d| d.count())
+                ),
+                _ => "refused".into(),
+            }
+        }
+        _ => "refused".into(),
+    };
+    eprintln!("beside a closed first channel: {late}");
+    assert_eq!(late, "refused");
+    server.stop().await;
+}
