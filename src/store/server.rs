@@ -12,11 +12,9 @@ pub const MARIADB_MIN: (u32, u32) = (10, 5);
 /// `Ok` when the server whose `SELECT VERSION()` is `version` can hold moat's tables and
 /// serve its console; else why not, in words for the operator.
 pub fn check_mysql_version(version: &str) -> Result<(), String> {
-    let shown: String = version
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(80)
-        .collect();
+    // Cut, and escaped: the server's words reach the operator's terminal.
+    let cut: String = version.chars().take(80).collect();
+    let shown = crate::domain::log_text(&cut);
     if !version.to_ascii_lowercase().contains("mariadb") {
         return Err(format!(
             "this server is MySQL {shown}, not MariaDB: moat runs on MariaDB {}.{} or later \
@@ -28,7 +26,7 @@ pub fn check_mysql_version(version: &str) -> Result<(), String> {
     // `10.11.19-MariaDB-0+deb12u1`; through some proxies `5.5.5-10.11.19-MariaDB`.
     let numbers = version
         .split('-')
-        .find(|part| !part.starts_with("5.5.5") && part.contains('.'))
+        .find(|part| *part != "5.5.5" && part.contains('.'))
         .unwrap_or_default();
     let mut parts = numbers.split('.').map(|p| p.parse::<u32>());
     match (parts.next(), parts.next()) {
@@ -77,8 +75,18 @@ mod tests {
     }
 
     #[test]
-    fn a_hostile_version_string_is_cut_and_has_no_control_characters() {
+    fn a_hostile_version_string_is_cut_and_reaches_no_terminal_raw() {
         let e = check_mysql_version(&format!("8.0\x1b[2J{}", "x".repeat(500))).unwrap_err();
         assert!(!e.contains('\x1b') && e.len() < 400, "{e}");
+        for hostile in ["8.0\u{202e}lqsym", "8.0\u{200b}", "8.0\u{9b}31m"] {
+            let e = check_mysql_version(hostile).unwrap_err();
+            assert!(!e.contains(['\u{202e}', '\u{200b}', '\u{9b}']), "{e:?}");
+        }
+        // 5.5.50 is a version, not the 5.5.5 prefix some proxies add.
+        let e = check_mysql_version("5.5.50-MariaDB").unwrap_err();
+        assert!(
+            e.contains("MariaDB 10.5 or later") && !e.contains("cannot tell"),
+            "{e}"
+        );
     }
 }
