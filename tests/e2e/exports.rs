@@ -136,23 +136,30 @@ async fn paramiko(
     code: &str,
     ops: serde_json::Value,
 ) -> serde_json::Value {
-    let path = format!(
-        "{}/tests/scripts/sftp_client.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let args = [
-        path,
-        "127.0.0.1".into(),
-        server.addr.port().to_string(),
-        user.into(),
-        password.into(),
-        code.into(),
-        ops.to_string(),
-    ];
+    script(
+        "sftp_client.py",
+        &[
+            "127.0.0.1".into(),
+            server.addr.port().to_string(),
+            user.into(),
+            password.into(),
+            code.into(),
+            ops.to_string(),
+        ],
+    )
+    .await
+}
+
+/// Run `tests/scripts/NAME args…` with python3 (a minute at most); the JSON line it
+/// printed.
+async fn script(name: &str, args: &[String]) -> serde_json::Value {
+    let path = format!("{}/tests/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
+    let args = args.to_vec();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("timeout")
             .arg("60")
             .arg("python3")
+            .arg(path)
             .args(&args)
             .output()
             .expect("python3")
@@ -682,36 +689,18 @@ async fn sftp_beside_the_console_on_one_connection() {
     let server = TestServer::start().await;
     let name = export_as(&server, "admin").await;
     let bytes = std::fs::read(on_disk(&server, "admin", &name).await).unwrap();
-    let script = format!(
-        "{}/tests/scripts/sftp_beside_console.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let args = [
-        script,
-        "127.0.0.1".into(),
-        server.addr.port().to_string(),
-        "admin".into(),
-        PASSWORD.into(),
-        server.next_code("admin"),
-        format!("exports/{name}"),
-    ];
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("timeout")
-            .arg("60")
-            .arg("python3")
-            .args(&args)
-            .output()
-            .expect("python3")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let report = script(
+        "sftp_beside_console.py",
+        &[
+            "127.0.0.1".into(),
+            server.addr.port().to_string(),
+            "admin".into(),
+            PASSWORD.into(),
+            server.next_code("admin"),
+            format!("exports/{name}"),
+        ],
+    )
+    .await;
     assert_eq!(report["login"], "ok", "{report}");
     assert!(
         report["console"].as_str().unwrap().contains("posts"),
@@ -973,6 +962,29 @@ async fn beside_is_refused_right_after_an_end_in_the_database() {
     server.stop().await;
 }
 
+/// SFTP on a new channel of `conn` now: `served: …` (what listing `exports` gave), or
+/// `refused`.
+async fn sftp_beside_now(conn: &Conn) -> String {
+    let Ok(Ok(ch)) =
+        tokio::time::timeout(Duration::from_secs(3), conn.channel_open_session()).await
+    else {
+        return "refused".into();
+    };
+    let _ = ch.request_subsystem(true, "sftp").await;
+    let opened = tokio::time::timeout(
+        Duration::from_secs(3),
+        russh_sftp::client::SftpSession::new(ch.into_stream()),
+    )
+    .await;
+    match opened {
+        Ok(Ok(s)) => format!(
+            "served: {:?}",
+            s.read_dir("exports").await.map(|d| d.count())
+        ),
+        _ => "refused".into(),
+    }
+}
+
 /// The console quits (or its first channel closes before any console): a channel opened
 /// beside it afterwards, and one open already, get nothing.
 #[tokio::test]
@@ -990,25 +1002,7 @@ async fn beside_gets_nothing_once_the_console_is_gone() {
     c.send(b"q").await;
     c.wait_closed().await;
     // At once, before the connection is cut.
-    let late = match tokio::time::timeout(Duration::from_secs(3), conn.channel_open_session()).await
-    {
-        Ok(Ok(ch)) => {
-            let _ = ch.request_subsystem(true, "sftp").await;
-            match tokio::time::timeout(
-                Duration::from_secs(3),
-                russh_sftp::client::SftpSession::new(ch.into_stream()),
-            )
-            .await
-            {
-                Ok(Ok(s)) => format!(
-                    "served: {:?}",
-                    s.read_dir("exports").await.map(|d| d.count())
-                ),
-                _ => "refused".into(),
-            }
-        }
-        _ => "refused".into(),
-    };
+    let late = sftp_beside_now(&conn).await;
     let old = tokio::time::timeout(Duration::from_secs(3), sftp.read_dir("exports")).await;
     eprintln!(
         "late beside: {late}; open beside: {:?}",
@@ -1030,25 +1024,7 @@ async fn beside_gets_nothing_once_the_console_is_gone() {
     let first = conn.channel_open_session().await.unwrap();
     first.close().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let late = match tokio::time::timeout(Duration::from_secs(3), conn.channel_open_session()).await
-    {
-        Ok(Ok(ch)) => {
-            let _ = ch.request_subsystem(true, "sftp").await;
-            match tokio::time::timeout(
-                Duration::from_secs(3),
-                russh_sftp::client::SftpSession::new(ch.into_stream()),
-            )
-            .await
-            {
-                Ok(Ok(s)) => format!(
-                    "served: {:?}",
-                    s.read_dir("exports").await.map(|d| d.count())
-                ),
-                _ => "refused".into(),
-            }
-        }
-        _ => "refused".into(),
-    };
+    let late = sftp_beside_now(&conn).await;
     eprintln!("beside a closed first channel: {late}");
     assert_eq!(late, "refused");
     server.stop().await;

@@ -18,11 +18,11 @@ import time
 
 import paramiko
 
+from moat_login import login
+
 host, port, user, password, code, path = sys.argv[1:7]
 
 
-def handler(title, instructions, prompts):
-    return [password if "Password" in text else code for text, _echo in prompts]
 
 
 def read_for(channel, seconds, want=None):
@@ -45,14 +45,7 @@ def read_for(channel, seconds, want=None):
 
 
 out = {"login": "refused"}
-sock = socket.create_connection((host, int(port)), timeout=20)
-t = paramiko.Transport(sock)
-t.start_client(timeout=20)
-try:
-    t.auth_interactive(user, handler)
-    out["login"] = "ok"
-except paramiko.AuthenticationException as e:
-    out["login"] = "refused: %s" % e
+t, out["login"] = login(host, port, user, password, code)
 if out["login"] == "ok":
     console = t.open_session()
     console.get_pty(term="xterm", width=100, height=30)

@@ -18,20 +18,16 @@ each result {"ok": value} or {"err": text}.
 
 import hashlib
 import json
-import socket
 import sys
 
 import paramiko
+
+from moat_login import login
 
 host, port, user, password, code, ops = sys.argv[1:7]
 ops = json.loads(ops)
 
 
-def handler(title, instructions, prompts):
-    answers = []
-    for text, _echo in prompts:
-        answers.append(password if "Password" in text else code)
-    return answers
 
 
 def run(sftp, op):
@@ -73,14 +69,7 @@ def run(sftp, op):
 
 
 out = {"login": "refused", "sftp": None, "results": []}
-sock = socket.create_connection((host, int(port)), timeout=20)
-t = paramiko.Transport(sock)
-t.start_client(timeout=20)
-try:
-    t.auth_interactive(user, handler)
-    out["login"] = "ok"
-except paramiko.AuthenticationException as e:
-    out["login"] = "refused: %s" % e
+t, out["login"] = login(host, port, user, password, code)
 if out["login"] == "ok":
     try:
         sftp = paramiko.SFTPClient.from_transport(t)
