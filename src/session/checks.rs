@@ -2,13 +2,18 @@
 //! columns), which rows they may list, whether they may act on a model or a row; and the
 //! audited denial.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{describe, Actor, Context, Shown};
-use crate::domain::{key_text, pk_text, Grants, ListQuery, Listing, RowFilter, TableInfo, Value};
+use crate::domain::{
+    key_text, pk_text, Grants, ListQuery, Listing, Reference, RowFilter, TableInfo, Value,
+};
 use crate::perm::{self, Action, Decision, Visibility};
 use crate::store::AuditEntry;
 use crate::tui::Msg;
+
+/// Keys whose object permissions are read per query.
+const PERMS_PER_QUERY: usize = 500;
 
 impl Context {
     /// May `actor` do `action` on `model` as a whole (adding a row)? Denials are audited.
@@ -136,7 +141,45 @@ impl Context {
         }
     }
 
-    /// Audit a denial and turn it into the message the user sees.
+    /// [`Context::row_allowed`] for every row of `keys`, with object permissions read in
+    /// batches: the table, or the refusal of the first row (in order) that is refused,
+    /// audited as `row_allowed` audits it. `None` for no keys.
+    pub(super) async fn rows_allowed(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        action: &Action,
+        model: &str,
+        keys: &[Vec<Value>],
+    ) -> Result<Option<Shown>, Msg> {
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let t = self.table(g, model)?;
+        let mut held: HashMap<String, HashSet<String>> = HashMap::new();
+        if !g.is_superuser {
+            let pks: Vec<String> = keys.iter().filter_map(|k| pk_text(k)).collect();
+            for chunk in pks.chunks(PERMS_PER_QUERY) {
+                let some = self
+                    .store
+                    .rows_perms(actor.user_id, model, chunk)
+                    .await
+                    .map_err(|e| Msg::Failed(describe(&e)))?;
+                held.extend(some);
+            }
+        }
+        let none = HashSet::new();
+        for key in keys {
+            let on_row = pk_text(key).and_then(|pk| held.get(&pk)).unwrap_or(&none);
+            if let Decision::Deny(reason) = perm::decide(g, action, model, on_row) {
+                return Err(self
+                    .deny(actor, action, model, Some(&key_text(key)), &reason)
+                    .await);
+            }
+        }
+        Ok(Some(t))
+    }
+
     /// What deleting row `key` of `t` reaches, as the user may see it, or the refusal:
     /// a delete whose `ON DELETE CASCADE` would remove rows of a model the user may not
     /// delete is refused (audited), naming those models; counts of rows in models the
@@ -147,12 +190,57 @@ impl Context {
         g: &Grants,
         t: &TableInfo,
         key: &[Value],
-    ) -> Result<Vec<crate::domain::Reference>, Msg> {
-        let mut references = self
+    ) -> Result<Vec<Reference>, Msg> {
+        let references = self
             .store
             .references(&self.schema(), t, key)
             .await
             .map_err(|e| Msg::Failed(describe(&e)))?;
+        self.reach_of(actor, g, t, key, references).await
+    }
+
+    /// [`Context::delete_reach`] for every row of `keys`, in their order, counted in
+    /// batches: each row's references, or the refusal (or failure) of the first row that
+    /// [`Context::delete_reach`] would refuse.
+    pub(super) async fn delete_reach_many(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        t: &TableInfo,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Vec<Reference>>, Msg> {
+        let schema = self.schema();
+        let batch = self
+            .store
+            .references_many(&schema, t, keys)
+            .await
+            .map_err(|e| Msg::Failed(describe(&e)))?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (key, found) in keys.iter().zip(batch) {
+            let references = match found {
+                Some(references) => references,
+                // Not found by the batch: row by row, which says why.
+                None => self
+                    .store
+                    .references(&schema, t, key)
+                    .await
+                    .map_err(|e| Msg::Failed(describe(&e)))?,
+            };
+            out.push(self.reach_of(actor, g, t, key, references).await?);
+        }
+        Ok(out)
+    }
+
+    /// What deleting row `key` reaches as the user may see it (`references` as counted),
+    /// or the audited refusal of a cascade onto a model the user may not delete.
+    async fn reach_of(
+        &self,
+        actor: &Actor,
+        g: &Grants,
+        t: &TableInfo,
+        key: &[Value],
+        mut references: Vec<Reference>,
+    ) -> Result<Vec<Reference>, Msg> {
         let cascading: Vec<String> = references
             .iter()
             .filter(|r| r.on_delete.eq_ignore_ascii_case("CASCADE"))
@@ -182,6 +270,7 @@ impl Context {
         Ok(references)
     }
 
+    /// Audit a denial and turn it into the message the user sees.
     pub(super) async fn deny(
         &self,
         actor: &Actor,

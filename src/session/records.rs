@@ -1,7 +1,7 @@
 //! Records: the record view with its links and capabilities, its history, the form, saves
 //! with the conflict check, bulk actions, and deletes with what they reach.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::audit::{audit_row, Seen};
 use super::dispatch::{failed, Reply};
@@ -13,6 +13,9 @@ use crate::domain::{
 use crate::perm::{self, Action, Visibility};
 use crate::store::{AuditEntry, SaveOutcome, StoreError};
 use crate::tui::Msg;
+
+/// Rows whose names are read per query.
+const LABELS_PER_QUERY: usize = 500;
 
 impl Context {
     /// The form for row `key` of `model` (`None`: a new row), with what may be changed.
@@ -379,22 +382,16 @@ impl Context {
         model: String,
         keys: Vec<Vec<Value>>,
     ) -> Reply {
-        for key in &keys {
-            self.row_allowed(actor, g, &Action::Delete, &model, key)
-                .await?;
-        }
+        self.rows_allowed(actor, g, &Action::Delete, &model, &keys)
+            .await?;
         let t = &self.full_table(&model)?;
         let mut references: Vec<Reference> = Vec::new();
-        let mut labels = Vec::with_capacity(keys.len());
-        for key in &keys {
-            for r in self.delete_reach(actor, g, t, key).await? {
+        for reach in self.delete_reach_many(actor, g, t, &keys).await? {
+            for r in reach {
                 add_reference(&mut references, r);
             }
-            labels.push(match key.as_slice() {
-                [k] => self.display_of(g, &model, k).await,
-                _ => None,
-            });
         }
+        let labels = self.labels_of(g, &model, &keys).await;
         Ok(Msg::DeleteAsk {
             model,
             keys,
@@ -435,14 +432,10 @@ impl Context {
         model: String,
         keys: Vec<Vec<Value>>,
     ) -> Reply {
-        for key in &keys {
-            self.row_allowed(actor, g, &Action::Delete, &model, key)
-                .await?;
-        }
+        self.rows_allowed(actor, g, &Action::Delete, &model, &keys)
+            .await?;
         let t = &self.full_table(&model)?;
-        for key in &keys {
-            self.delete_reach(actor, g, t, key).await?;
-        }
+        self.delete_reach_many(actor, g, t, &keys).await?;
         let audit = AuditEntry {
             reason: Some(format!("bulk delete of {} rows", keys.len())),
             ..actor.audit("delete", &model)
@@ -468,6 +461,42 @@ impl Context {
             .await
             .ok()?;
         display_text(record.fields.first().map(|(_, v)| v)?)
+    }
+
+    /// [`Context::display_of`] for each of `keys` (`None` for a key of several columns),
+    /// read in batches; a row the batch did not find is asked for on its own.
+    async fn labels_of(&self, g: &Grants, model: &str, keys: &[Vec<Value>]) -> Vec<Option<String>> {
+        let mut names: HashMap<String, Option<String>> = HashMap::new();
+        if let Some(shown) = self.display_table(g, model) {
+            let singles: Vec<Value> = keys
+                .iter()
+                .filter_map(|k| match k.as_slice() {
+                    [k] if !k.is_null() => Some(k.clone()),
+                    _ => None,
+                })
+                .collect();
+            for chunk in singles.chunks(LABELS_PER_QUERY) {
+                let rows = self
+                    .store
+                    .rows_by_key(&shown.table, chunk)
+                    .await
+                    .unwrap_or_default();
+                for (key, values) in rows {
+                    names.insert(format!("{key:?}"), values.first().and_then(display_text));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(match key.as_slice() {
+                [k] => match names.get(&format!("{k:?}")) {
+                    Some(name) => name.clone(),
+                    None => self.display_of(g, model, k).await,
+                },
+                _ => None,
+            });
+        }
+        out
     }
 
     /// The names of the rows of `model` whose keys are `keys`, in one query: each key's

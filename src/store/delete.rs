@@ -5,13 +5,16 @@
 use std::collections::BTreeSet;
 
 use super::audit::{append, AuditEntry};
-use super::bind::{bind_value, bind_value_scalar, value_json};
+use super::bind::{bind_value, bind_value_scalar, decode_row, value_json};
 use super::sql::{self, Column, Dialect, Ident};
 use super::{Store, StoreError};
 use crate::domain::{key_text, pk_text, Reference, RowCount, Schema, TableInfo, Value};
 
 /// References counted up to this many per foreign key.
 const REFERENCE_COUNT_LIMIT: i64 = 1_000;
+
+/// Keys whose references are counted per query (see [`Store::references_many`]).
+const KEYS_PER_QUERY: usize = 500;
 
 impl Store {
     /// The rows of other tables that refer to row `key` of `table`, per foreign key.
@@ -86,6 +89,145 @@ impl Store {
         Ok(out)
     }
 
+    /// [`Store::references`] for many rows of `table` at once, in the order of `keys`:
+    /// one query per `KEYS_PER_QUERY` keys, counting every foreign key onto `table` with a
+    /// correlated subquery each. A key whose row the batch did not find (or every key,
+    /// for a table whose key has several columns) is `None`: ask [`Store::references`]
+    /// for it, which reads it row by row and says why it is not there.
+    pub async fn references_many(
+        &self,
+        schema: &Schema,
+        table: &TableInfo,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Option<Vec<Reference>>>, StoreError> {
+        let mut out: Vec<Option<Vec<Reference>>> = vec![None; keys.len()];
+        let key_cols = super::records::key_columns(table)?;
+        let [key_col] = key_cols.as_slice() else {
+            return Ok(out);
+        };
+        // Each foreign key onto `table` as `references` counts it: the child, the
+        // comparison of its columns with the referenced ones, and how it deletes.
+        let mut counted: Vec<(&TableInfo, String, &str)> = Vec::new();
+        for child in &schema.tables {
+            for fk in child
+                .foreign_keys
+                .iter()
+                .filter(|fk| fk.ref_table == table.name)
+            {
+                let targets = if fk.ref_columns.is_empty() {
+                    &table.primary_key
+                } else {
+                    &fk.ref_columns
+                };
+                // `references` skips what it cannot read; a foreign key it would not
+                // skip but this cannot say leaves every key to it.
+                if targets.iter().any(|c| table.column(c).is_none()) {
+                    continue;
+                }
+                let Some(columns) = fk
+                    .columns
+                    .iter()
+                    .map(|c| child.column(c).and_then(|c| Column::of(child, &c.name)))
+                    .collect::<Option<Vec<_>>>()
+                else {
+                    continue;
+                };
+                let Some(parents) = targets
+                    .iter()
+                    .map(|c| Column::of(table, c))
+                    .collect::<Option<Vec<_>>>()
+                else {
+                    return Ok(out);
+                };
+                if columns.is_empty() || columns.len() != parents.len() {
+                    return Ok(out);
+                }
+                let tuple = |alias: &str, cs: &[Column]| {
+                    let list: Vec<String> =
+                        cs.iter().map(|c| format!("{alias}.{}", c.ident)).collect();
+                    format!("({})", list.join(", "))
+                };
+                let condition = format!(
+                    "{} = {}",
+                    tuple("moat_c", &columns),
+                    tuple("moat_p", &parents)
+                );
+                counted.push((child, condition, fk.on_delete.as_str()));
+            }
+        }
+        // Keys told apart as values are (an integer 1 is not the text "1").
+        let mut at: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for (i, k) in keys.iter().enumerate() {
+            if let [k] = k.as_slice() {
+                at.entry(format!("{k:?}")).or_default().push(i);
+            }
+        }
+        let mut select_list = vec![format!("{} AS r0", key_col.read())];
+        for (i, (child, condition, _)) in counted.iter().enumerate() {
+            select_list.push(format!(
+                "(SELECT COUNT(*) FROM {} AS moat_c WHERE {condition}) AS n{i}",
+                Ident::table(child)
+            ));
+        }
+        let select_list = select_list.join(", ");
+        let singles: Vec<&Value> = keys
+            .iter()
+            .filter_map(|k| match k.as_slice() {
+                [k] => Some(k),
+                _ => None,
+            })
+            .collect();
+        for chunk in singles.chunks(KEYS_PER_QUERY) {
+            let slots = vec![key_col.slot(); chunk.len()].join(", ");
+            let q = format!(
+                "SELECT {select_list} FROM {} AS moat_p WHERE moat_p.{} IN ({slots})",
+                Ident::table(table),
+                key_col.ident
+            );
+            let q = self.dialect.sql(&q);
+            let args: Vec<Value> = chunk.iter().map(|k| key_col.arg(k)).collect();
+            let mut query = sqlx::query(&q);
+            for v in &args {
+                query = bind_value(query, v);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let values = decode_row(&row)?;
+                let Some((key, counts)) = values.split_first() else {
+                    continue;
+                };
+                let key = key_col.fix(key.clone());
+                let Some(positions) = at.get(&format!("{key:?}")) else {
+                    continue;
+                };
+                let mut found = Vec::new();
+                for ((child, _, on_delete), n) in counted.iter().zip(counts) {
+                    let n = match n {
+                        Value::Integer(n) => *n,
+                        Value::Real(r) => *r as i64,
+                        Value::Text(t) => t.parse().unwrap_or(0),
+                        _ => 0,
+                    };
+                    if n > 0 {
+                        let count = if n > REFERENCE_COUNT_LIMIT {
+                            RowCount::AtLeast(REFERENCE_COUNT_LIMIT as u64)
+                        } else {
+                            RowCount::Exact(n as u64)
+                        };
+                        found.push(Reference {
+                            table: child.name.clone(),
+                            count: Some(count),
+                            on_delete: on_delete.to_string(),
+                        });
+                    }
+                }
+                for &i in positions {
+                    out[i] = Some(found.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Delete row `key` of `table` with its audit row (`audit.before` is filled with the
     /// row's values). Object permissions on it, and on rows that `ON DELETE CASCADE`
     /// removes with it, go too, so a reused key inherits no stale grant.
@@ -116,8 +258,10 @@ impl Store {
                 pk: Some(key_text(key)),
                 ..audit.clone()
             };
-            delete_on(&mut tx, self.audit_key(), schema, table, key, audit).await?;
+            delete_on(&mut tx, self.audit_key(), table, key, audit).await?;
         }
+        // Once for all the rows: what cascaded with them is gone by now.
+        drop_cascaded_grants(&mut tx, schema, table).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -127,7 +271,6 @@ impl Store {
 async fn delete_on(
     tx: &mut sqlx::AnyConnection,
     audit_key: Option<&crate::seal::AuditKey>,
-    schema: &Schema,
     table: &TableInfo,
     key: &[Value],
     audit: AuditEntry,
@@ -176,6 +319,26 @@ async fn delete_on(
                 .await?;
         }
     }
+    let before: serde_json::Map<String, serde_json::Value> = before
+        .fields
+        .iter()
+        .map(|(c, v)| (c.name.clone(), value_json(v)))
+        .collect();
+    let audit = AuditEntry {
+        before: Some(serde_json::Value::Object(before)),
+        ..audit
+    };
+    append(&mut *tx, audit_key, &audit).await?;
+    Ok(())
+}
+
+/// Remove the object permissions on rows that `ON DELETE CASCADE` removed with rows of
+/// `table` (every grant on a row of such a table that is no longer there).
+async fn drop_cascaded_grants(
+    tx: &mut sqlx::AnyConnection,
+    schema: &Schema,
+    table: &TableInfo,
+) -> Result<(), StoreError> {
     for child in cascaded_tables(schema, &table.name) {
         let Some(child) = schema.table(&child) else {
             continue;
@@ -194,16 +357,6 @@ async fn delete_on(
             sqlx::query(&q).bind(&child.name).execute(&mut *tx).await?;
         }
     }
-    let before: serde_json::Map<String, serde_json::Value> = before
-        .fields
-        .iter()
-        .map(|(c, v)| (c.name.clone(), value_json(v)))
-        .collect();
-    let audit = AuditEntry {
-        before: Some(serde_json::Value::Object(before)),
-        ..audit
-    };
-    append(&mut *tx, audit_key, &audit).await?;
     Ok(())
 }
 
@@ -313,6 +466,49 @@ mod tests {
                     .await
                     .unwrap();
             assert_eq!(still, 1);
+        }
+    }
+
+    on_every_database! {
+        async fn references_many_agree_with_references_row_by_row(store: Store) {
+            crate::store::test_support::create_tables(
+                &store,
+                "CREATE TABLE p (id INTEGER PRIMARY KEY, code VARCHAR(20) UNIQUE, \
+                   up INTEGER REFERENCES p(id)); \
+                 CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id) ON DELETE CASCADE); \
+                 CREATE TABLE r (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id)); \
+                 CREATE TABLE d (id INTEGER PRIMARY KEY, p_code VARCHAR(20) REFERENCES p(code)); \
+                 INSERT INTO p VALUES (1, 'a', NULL), (2, 'b', 1), (3, NULL, 1), (4, 'd', 2), (5, 'e', NULL); \
+                 INSERT INTO c VALUES (10, 1), (11, 1), (12, 2), (13, 4); \
+                 INSERT INTO r VALUES (20, 2), (21, 3); \
+                 INSERT INTO d VALUES (30, 'a'), (31, 'd'), (32, 'd');",
+            )
+            .await;
+            // More than a thousand references to one row: counted as "at least 1,000".
+            let many: Vec<String> = (100..1_105).map(|i| format!("({i}, 5)")).collect();
+            sqlx::raw_sql(&format!("INSERT INTO c VALUES {}", many.join(", ")))
+                .execute(store.pool())
+                .await
+                .unwrap();
+            let schema = store.introspect().await.unwrap();
+            let p = schema.table("p").unwrap();
+            let keys: Vec<Vec<Value>> = [1, 2, 3, 4, 5, 99, 2]
+                .into_iter()
+                .map(|i| vec![Value::Integer(i)])
+                .collect();
+            let batch = store.references_many(&schema, p, &keys).await.unwrap();
+            assert_eq!(batch.len(), keys.len());
+            for (key, found) in keys.iter().zip(batch) {
+                match store.references(&schema, p, key).await {
+                    Ok(one) => assert_eq!(found, Some(one), "{key:?}"),
+                    Err(_) => assert_eq!(found, None, "{key:?}"),
+                }
+            }
+            let five = store
+                .references(&schema, p, &[Value::Integer(5)])
+                .await
+                .unwrap();
+            assert_eq!(five[0].count, Some(RowCount::AtLeast(1_000)));
         }
     }
 }

@@ -13,6 +13,7 @@ mod accounts;
 mod attacks;
 mod audit;
 mod bulk;
+mod bulk_delete;
 mod cli;
 mod cli_parity;
 mod console;
