@@ -1109,6 +1109,16 @@ fn every_state() -> Vec<(&'static str, App)> {
             app.update(Msg::Clock { now_ms: 10 });
             app.update(Msg::Clock { now_ms: 20_000 });
             states.push(("replay at its end", app.clone()));
+            // A recording longer than the server holds: the line under it says so first.
+            let mut cut = replay_fixture();
+            cut.cut = Some(moat::recording::Cut {
+                at_us: 20_000_000,
+                length_us: 11_400_000_000,
+                max_mib: 4096,
+            });
+            let mut held = app.clone();
+            held.update(Msg::Replay(Box::new(cut)));
+            states.push(("replay cut to its bound", held));
         }
         if name == "users" {
             app.update(key('n'));
@@ -1577,6 +1587,22 @@ fn replay_screen() {
     app.update(Msg::Clock { now_ms: 60_000 });
     let screen = render(&mut app);
     assert!(screen.contains("⏸ 0:09 / 0:09"), "{screen}");
+}
+
+/// A recording longer than `replay_max_mib`: the line under the screen says first where
+/// the replay stops, how long the whole is, and where the rest is.
+#[test]
+fn replay_screen_cut_to_its_bound() {
+    let mut app = index_app();
+    command(&mut app, "sessions");
+    let mut cut = replay_fixture();
+    cut.cut = Some(moat::recording::Cut {
+        at_us: 9_000_000,
+        length_us: 11_400_000_000,
+        max_mib: 64,
+    });
+    app.update(Msg::Replay(Box::new(cut)));
+    insta::assert_snapshot!("replay_cut", render(&mut app));
 }
 
 #[test]
