@@ -145,17 +145,30 @@ pub struct Cut {
     pub max_mib: u64,
 }
 
-/// What one event costs in memory beyond its text (its time, kind and string header).
-const EVENT_OVERHEAD: usize = std::mem::size_of::<Event>();
+/// The least a string's heap block costs (the allocator's smallest chunk), and its
+/// granule above that: what a held event's text really takes.
+const MIN_BLOCK: usize = 32;
+const GRANULE: usize = 16;
+
+/// What holding the text `data` costs: its heap block, rounded as the allocator does.
+fn text_cost(data: &str) -> usize {
+    if data.is_empty() {
+        return 0;
+    }
+    (data.len() + 8).div_ceil(GRANULE).max(MIN_BLOCK / GRANULE) * GRANULE
+}
 
 /// Read the recording at `path` into memory, filtered for a terminal: its events while
-/// they fit in `max_mib` MiB (text and bookkeeping); past that, the rest is read only
-/// for its length, and [`Loaded::cut`] says where the events stop.
+/// they fit in `max_mib` MiB (their texts' heap blocks and the vector holding them, as
+/// it grows by doubling); past that, the rest is read only for its length, and
+/// [`Loaded::cut`] says where the events stop. Times are taken as the latest so far, so
+/// a file whose times go backwards still gives a stop inside what is held.
 pub fn load(path: &Path, max_mib: u64) -> Result<Loaded, ReadError> {
     let max_bytes = usize::try_from(max_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
     let (header, mut reader) = Reader::open(path)?;
-    let mut events = Vec::new();
-    let mut held = 0usize;
+    let mut events: Vec<Event> = Vec::new();
+    let mut texts = 0usize;
+    let mut held_until = 0u64;
     let mut cut: Option<Cut> = None;
     for e in &mut reader {
         let mut e = e?;
@@ -168,15 +181,26 @@ pub fn load(path: &Path, max_mib: u64) -> Result<Loaded, ReadError> {
                 e.data = safe;
             }
         }
-        held = held.saturating_add(e.data.len() + EVENT_OVERHEAD);
+        let texts_then = texts.saturating_add(text_cost(&e.data));
+        // The vector's block once this event is in (it doubles when full).
+        let slots = if events.len() < events.capacity() {
+            events.capacity()
+        } else {
+            (events.len() + 1).next_power_of_two().max(4)
+        };
+        let held = texts_then.saturating_add(slots.saturating_mul(std::mem::size_of::<Event>()));
         if held > max_bytes {
-            let at_us = events.last().map_or(0, |e: &Event| e.at_us);
             cut = Some(Cut {
-                at_us,
-                length_us: e.at_us,
+                at_us: held_until,
+                length_us: held_until.max(e.at_us),
                 max_mib,
             });
             continue;
+        }
+        texts = texts_then;
+        held_until = held_until.max(e.at_us);
+        if events.len() == events.capacity() {
+            events.reserve_exact(slots - events.len());
         }
         events.push(e);
     }
@@ -253,5 +277,194 @@ mod tests {
             none.cut.map(|c| (c.at_us, c.length_us)),
             Some((0, 5_000_000))
         );
+    }
+}
+
+/// Hostile recordings against the replay memory bound.
+#[cfg(test)]
+mod hostile_tests {
+    use super::cast::{header_line, push_event};
+    use super::file::Members;
+    use super::*;
+
+    fn header() -> Vec<u8> {
+        header_line(&Header {
+            width: 80,
+            height: 24,
+            timestamp: 0,
+            term: None,
+            title: None,
+        })
+    }
+
+    /// One gzip member per slice of events (time µs, kind, text).
+    fn members(events: &[&[(u64, Kind, String)]]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut m = Members::default();
+        for (i, part) in events.iter().enumerate() {
+            let mut text = if i == 0 { header() } else { Vec::new() };
+            for (at, kind, data) in part.iter() {
+                push_event(&mut text, *at, *kind, data);
+            }
+            m.member(&text, &mut bytes).unwrap();
+        }
+        bytes
+    }
+
+    /// What the held events really take: the vector's capacity, and each string's
+    /// allocation (glibc's smallest chunk is 32 bytes; 16-byte granules above).
+    fn real_bytes(l: &Loaded) -> usize {
+        let strings: usize = l
+            .events
+            .iter()
+            .map(|e| {
+                if e.data.capacity() == 0 {
+                    0
+                } else {
+                    (e.data.capacity() + 8).div_ceil(16).max(2) * 16
+                }
+            })
+            .sum();
+        l.events.capacity() * std::mem::size_of::<Event>() + strings
+    }
+
+    #[test]
+    fn many_tiny_events_stay_near_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let events: Vec<(u64, Kind, String)> = (0..200_000u64)
+            .map(|i| (i, Kind::Output, "x".to_string()))
+            .collect();
+        let path = dir.path().join("tiny.cast.gz");
+        std::fs::write(&path, members(&[&events])).unwrap();
+        let l = load(&path, 1).unwrap();
+        let real = real_bytes(&l);
+        eprintln!(
+            "held {} events, counted {} B, capacity {} events, real ~{} B for a bound of {} B",
+            l.events.len(),
+            l.events.len() * (1 + std::mem::size_of::<Event>()),
+            l.events.capacity(),
+            real,
+            1 << 20
+        );
+        assert!(l.cut.is_some());
+        assert!(
+            real <= (1 << 20) * 11 / 10,
+            "real {real} B is over the 1 MiB bound by more than 10%"
+        );
+    }
+
+    #[test]
+    fn times_going_backwards_give_a_cut_inside_what_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = "y".repeat(700 * 1024);
+        let events = vec![
+            (100_000_000, Kind::Output, "a".to_string()),
+            (5_000_000, Kind::Output, "b".to_string()),
+            (50_000_000, Kind::Output, big.clone()),
+            (60_000_000, Kind::Output, big),
+            (2_000_000, Kind::Output, "c".to_string()),
+        ];
+        let path = dir.path().join("back.cast.gz");
+        std::fs::write(&path, members(&[&events])).unwrap();
+        let l = load(&path, 1).unwrap();
+        let cut = l.cut.unwrap();
+        let held_max = l.events.iter().map(|e| e.at_us).max().unwrap();
+        eprintln!("{cut:?}, held events up to {held_max} µs");
+        assert!(
+            cut.length_us >= cut.at_us,
+            "'to {} of {}'",
+            cut.at_us,
+            cut.length_us
+        );
+        assert_eq!(
+            cut.at_us, held_max,
+            "the replay's clock runs to {held_max} µs, the line says {}",
+            cut.at_us
+        );
+    }
+
+    #[test]
+    fn cut_inside_a_resize_or_marker_and_a_truncated_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = "z".repeat(600 * 1024);
+        let first = vec![
+            (1_000_000, Kind::Output, "hello".to_string()),
+            (2_000_000, Kind::Resize, "100x30".to_string()),
+            (3_000_000, Kind::Output, big.clone()),
+            (4_000_000, Kind::Marker, big.clone()),
+            (5_000_000, Kind::Resize, "120x40".to_string()),
+        ];
+        let second = vec![
+            (9_000_000, Kind::Output, big.clone()),
+            (10_000_000, Kind::Output, big),
+        ];
+        let mut bytes = members(&[&first, &second]);
+        let whole = bytes.len();
+        // The writer died inside the second member.
+        bytes.truncate(whole - 40);
+        let path = dir.path().join("trunc.cast.gz");
+        std::fs::write(&path, &bytes).unwrap();
+        let l = load(&path, 1).unwrap();
+        eprintln!(
+            "{} events, truncated {}, {:?}",
+            l.events.len(),
+            l.truncated,
+            l.cut
+        );
+        assert!(l.truncated);
+        let cut = l.cut.unwrap();
+        assert_eq!(cut.at_us, 3_000_000);
+        assert_eq!(l.events.len(), 3);
+        assert!(cut.length_us >= 5_000_000);
+    }
+
+    #[test]
+    fn the_replay_screen_with_no_events_and_a_cut_does_not_panic() {
+        use crate::tui::input::{Key, KeyEvent};
+        use crate::tui::protocol::{Msg, Replay, ReplayMarker};
+        use crate::tui::screen::Screen;
+        use crate::tui::screens::replay::ReplayScreen;
+        use ratatui::{buffer::Buffer, layout::Rect};
+        let replay = Replay {
+            session_id: "s".into(),
+            user: "u".into(),
+            width: 0,
+            height: 0,
+            events: Vec::new(),
+            markers: vec![ReplayMarker {
+                at_us: 7_000_000_000,
+                entry: 1,
+                action: "delete".into(),
+                model: Some("p".into()),
+                pk: Some("1".into()),
+                outcome: "success".into(),
+            }],
+            sealed: false,
+            truncated: true,
+            cut: Some(Cut {
+                at_us: 0,
+                length_us: u64::MAX,
+                max_mib: 1,
+            }),
+        };
+        let mut s = ReplayScreen::new(replay);
+        for k in [
+            Key::Char(' '),
+            Key::Right,
+            Key::End,
+            Key::Char('m'),
+            Key::Char('M'),
+            Key::Left,
+            Key::Home,
+        ] {
+            s.key(KeyEvent::plain(k));
+            s.update(&Msg::Clock { now_ms: 1_000 });
+            s.update(&Msg::Clock { now_ms: 2_000 });
+            let area = Rect::new(0, 0, 20, 3);
+            let mut buf = Buffer::empty(area);
+            s.draw(&mut buf, area);
+        }
+        eprintln!("status {:?}", s.status());
+        assert_eq!(s.clock().duration_us(), 0);
     }
 }
