@@ -543,8 +543,13 @@ impl Console {
         }
     }
 
+    /// Send `bytes`; panics (with the screen) if the channel takes none within [`WAIT`]
+    /// (a session the server ended, its window never reopened), rather than hang.
     pub async fn send(&mut self, bytes: &[u8]) {
-        self.channel.data_bytes(bytes.to_vec()).await.expect("send");
+        match tokio::time::timeout(WAIT, self.channel.data_bytes(bytes.to_vec())).await {
+            Ok(sent) => sent.expect("send"),
+            Err(_) => panic!("send blocked for {WAIT:?}; screen:\n{}", self.screen()),
+        }
     }
 
     /// Send keys one write each, as a person types.
