@@ -5,7 +5,7 @@
 //! the column rules, then all rows in one transaction with one audit row each, or none.
 //! The write is the declared bulk actions' own ([`crate::store::Store::update_many`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::dispatch::{failed, Reply};
 use super::{Actor, Context};
@@ -17,9 +17,6 @@ use crate::store::{AuditEntry, StoreError};
 use crate::tui::protocol::{BulkCmd, BulkMsg};
 use crate::tui::values::{normalized_timestamp, valid_date, valid_time};
 use crate::tui::Msg;
-
-/// Keys whose object permissions are read per query.
-const PERMS_PER_QUERY: usize = 500;
 
 /// Marked rows named in a message, at most.
 const NAMED: usize = 5;
@@ -191,16 +188,10 @@ impl Context {
         if perm::decide(g, &Action::Change, model, &none).is_allowed() {
             return Ok(Vec::new());
         }
-        let mut held: HashMap<String, HashSet<String>> = HashMap::new();
-        let pks: Vec<String> = keys.iter().filter_map(|k| pk_text(k)).collect();
-        for chunk in pks.chunks(PERMS_PER_QUERY) {
-            let some = self
-                .store
-                .rows_perms(actor.user_id, model, chunk)
-                .await
-                .map_err(failed)?;
-            held.extend(some);
-        }
+        let held = self
+            .perms_on_rows(actor, model, keys)
+            .await
+            .map_err(failed)?;
         Ok(keys
             .iter()
             .filter_map(|k| {

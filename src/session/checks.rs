@@ -156,18 +156,13 @@ impl Context {
             return Ok(None);
         }
         let t = self.table(g, model)?;
-        let mut held: HashMap<String, HashSet<String>> = HashMap::new();
-        if !g.is_superuser {
-            let pks: Vec<String> = keys.iter().filter_map(|k| pk_text(k)).collect();
-            for chunk in pks.chunks(PERMS_PER_QUERY) {
-                let some = self
-                    .store
-                    .rows_perms(actor.user_id, model, chunk)
-                    .await
-                    .map_err(|e| Msg::Failed(describe(&e)))?;
-                held.extend(some);
-            }
-        }
+        let held = if g.is_superuser {
+            HashMap::new()
+        } else {
+            self.perms_on_rows(actor, model, keys)
+                .await
+                .map_err(|e| Msg::Failed(describe(&e)))?
+        };
         let none = HashSet::new();
         for key in keys {
             let on_row = pk_text(key).and_then(|pk| held.get(&pk)).unwrap_or(&none);
@@ -178,6 +173,23 @@ impl Context {
             }
         }
         Ok(Some(t))
+    }
+
+    /// The object permissions `actor` (or a group of theirs) holds on each of rows `keys`
+    /// of `model`, by key text (rows with none are absent), [`PERMS_PER_QUERY`] keys a
+    /// query.
+    pub(super) async fn perms_on_rows(
+        &self,
+        actor: &Actor,
+        model: &str,
+        keys: &[Vec<Value>],
+    ) -> Result<HashMap<String, HashSet<String>>, crate::store::StoreError> {
+        let mut held = HashMap::new();
+        let pks: Vec<String> = keys.iter().filter_map(|k| pk_text(k)).collect();
+        for chunk in pks.chunks(PERMS_PER_QUERY) {
+            held.extend(self.store.rows_perms(actor.user_id, model, chunk).await?);
+        }
+        Ok(held)
     }
 
     /// What deleting row `key` of `t` reaches, as the user may see it, or the refusal:

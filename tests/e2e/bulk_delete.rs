@@ -273,15 +273,7 @@ on_every_database! {
         .await
         .unwrap();
         for id in (2..=20).step_by(2) {
-            let perm = commands::ObjectPerm {
-                target: Target::User("jane".into()),
-                codename: "delete_bd_parents".into(),
-                model: "bd_parents".into(),
-                pk: id.to_string(),
-            };
-            commands::set_object_perm(&server.config, &perm, true, "test", &mut Vec::new())
-                .await
-                .unwrap();
+            grant_jane(&server, "delete_bd_parents", "bd_parents", &id.to_string()).await;
         }
         let jane = session_actor(&server, "jane").await;
         let ask = |keys: Vec<Vec<Value>>| Cmd::AskDeleteMany {
@@ -391,15 +383,7 @@ on_every_database! {
         // And the allowed delete goes through: kids cascade, and grants on the kids that
         // went with their parents go too (those on other kids stay).
         for kid in ["140", "40"] {
-            let perm = commands::ObjectPerm {
-                target: Target::User("jane".into()),
-                codename: "change_bd_kids".into(),
-                model: "bd_kids".into(),
-                pk: kid.into(),
-            };
-            commands::set_object_perm(&server.config, &perm, true, "test", &mut Vec::new())
-                .await
-                .unwrap();
+            grant_jane(&server, "change_bd_kids", "bd_kids", kid).await;
         }
         let msg = server
             .sessions
@@ -421,4 +405,17 @@ on_every_database! {
         assert_eq!((left, gone), (1, 0));
         server.stop().await;
     }
+}
+
+/// Grant jane `codename` on row `pk` of `model`, as `moat perm grant` does.
+async fn grant_jane(server: &TestServer, codename: &str, model: &str, pk: &str) {
+    let perm = commands::ObjectPerm {
+        target: Target::User("jane".into()),
+        codename: codename.into(),
+        model: model.into(),
+        pk: pk.into(),
+    };
+    commands::set_object_perm(&server.config, &perm, true, "test", &mut Vec::new())
+        .await
+        .unwrap();
 }
