@@ -92,6 +92,87 @@ fn stored_row_hash(
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The columns of an audit row as [`append`] and [`append_many`] insert them.
+const INSERT_AUDIT: &str = "INSERT INTO moat_audit_log (id, at_ms, actor, source_ip, session_id, \
+     action, model, pk, before_json, after_json, outcome, reason, prev_hash, hash, mac) VALUES ";
+
+/// One row's placeholders for [`INSERT_AUDIT`].
+const AUDIT_ROW_SLOTS: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// Audit rows per `INSERT` in [`append_many`] (15 values each). Over 10,000 rows, on
+/// SQLite sqlx's cost per statement grows faster than its number of values (500 rows a
+/// statement: 1.6 s; 100: 0.47 s; 50: 0.36 s; 20: 0.30 s), while PostgreSQL took
+/// 0.25–0.31 s at each size; 50 keeps the round trips to a remote database few.
+const AUDIT_ROWS_PER_INSERT: usize = 50;
+
+/// JSON bytes after which [`append_many`] sends what it holds (at least one row), well
+/// under MariaDB's smallest usual `max_allowed_packet` (16 MiB).
+const AUDIT_BYTES_PER_INSERT: usize = 4 << 20;
+
+/// An entry made ready to store: its id, JSON texts, chain hash and MAC.
+struct Chained<'e> {
+    id: i64,
+    entry: &'e AuditEntry,
+    before: Option<String>,
+    after: Option<String>,
+    prev: String,
+    hash: String,
+    mac: Option<String>,
+}
+
+impl<'e> Chained<'e> {
+    /// `entry` as row `id`, following the row whose hash is `prev`.
+    fn new(id: i64, entry: &'e AuditEntry, prev: String, key: Option<&AuditKey>) -> Self {
+        let before = stored_json(entry.before.as_ref());
+        let after = stored_json(entry.after.as_ref());
+        let hash = stored_row_hash(id, entry, before.as_deref(), after.as_deref(), &prev);
+        let mac = key.map(|k| k.entry_mac(id, &hash));
+        Chained {
+            id,
+            entry,
+            before,
+            after,
+            prev,
+            hash,
+            mac,
+        }
+    }
+
+    /// Bind this row's 15 values, in [`INSERT_AUDIT`]'s order.
+    fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        let e = self.entry;
+        q.bind(self.id)
+            .bind(e.at_ms)
+            .bind(&e.actor)
+            .bind(&e.source_ip)
+            .bind(&e.session_id)
+            .bind(&e.action)
+            .bind(&e.model)
+            .bind(&e.pk)
+            .bind(&self.before)
+            .bind(&self.after)
+            .bind(&e.outcome)
+            .bind(&e.reason)
+            .bind(&self.prev)
+            .bind(&self.hash)
+            .bind(&self.mac)
+    }
+}
+
+/// The id and hash of the last audit row, or what the first row follows.
+async fn chain_head(conn: &mut AnyConnection) -> Result<(i64, String), StoreError> {
+    let last: Option<(i64, String)> = sql::query_as(
+        Dialect::of_conn(conn),
+        "SELECT id, hash FROM moat_audit_log ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(last.unwrap_or_else(|| (0, GENESIS.to_string())))
+}
+
 /// Append `e` on `conn`, which must be inside a write transaction, with its MAC under
 /// `key` if there is one. Returns the row id.
 pub async fn append(
@@ -99,45 +180,63 @@ pub async fn append(
     key: Option<&AuditKey>,
     e: &AuditEntry,
 ) -> Result<i64, StoreError> {
-    let last: Option<(i64, String)> = sql::query_as(
-        Dialect::of_conn(conn),
-        "SELECT id, hash FROM moat_audit_log ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (id, prev) = match last {
-        Some((id, hash)) => (id + 1, hash),
-        None => (1, GENESIS.to_string()),
-    };
-    let before = stored_json(e.before.as_ref());
-    let after = stored_json(e.after.as_ref());
-    let hash = stored_row_hash(id, e, before.as_deref(), after.as_deref(), &prev);
-    let mac = key.map(|k| k.entry_mac(id, &hash));
-    crate::metrics::global().audit_appended();
-    sql::query(
-        Dialect::of_conn(conn),
-        "INSERT INTO moat_audit_log (id, at_ms, actor, source_ip, session_id, action, model, pk, \
-           before_json, after_json, outcome, reason, prev_hash, hash, mac) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(e.at_ms)
-    .bind(&e.actor)
-    .bind(&e.source_ip)
-    .bind(&e.session_id)
-    .bind(&e.action)
-    .bind(&e.model)
-    .bind(&e.pk)
-    .bind(&before)
-    .bind(&after)
-    .bind(&e.outcome)
-    .bind(&e.reason)
-    .bind(&prev)
-    .bind(&hash)
-    .bind(&mac)
-    .execute(&mut *conn)
-    .await?;
-    Ok(id)
+    append_many(conn, key, std::slice::from_ref(e)).await
+}
+
+/// Append `entries` in order on `conn` (inside a write transaction), each chained to the
+/// one before as [`append`] one by one would chain them, with one read of the chain's
+/// head and one `INSERT` per [`AUDIT_ROWS_PER_INSERT`] rows or [`AUDIT_BYTES_PER_INSERT`]
+/// of JSON, whichever comes first (a bulk delete writes thousands). Returns the last
+/// row's id (the head's, when `entries` is empty).
+pub async fn append_many(
+    conn: &mut AnyConnection,
+    key: Option<&AuditKey>,
+    entries: &[AuditEntry],
+) -> Result<i64, StoreError> {
+    let (mut last, mut prev) = chain_head(conn).await?;
+    let mut rest = entries;
+    while !rest.is_empty() {
+        let mut rows = Vec::new();
+        let mut bytes = 0;
+        while let Some((e, tail)) = rest.split_first() {
+            if rows.len() == AUDIT_ROWS_PER_INSERT
+                || (!rows.is_empty() && bytes >= AUDIT_BYTES_PER_INSERT)
+            {
+                break;
+            }
+            last += 1;
+            let row = Chained::new(last, e, prev, key);
+            prev = row.hash.clone();
+            bytes += row.before.as_ref().map_or(0, String::len)
+                + row.after.as_ref().map_or(0, String::len);
+            rows.push(row);
+            rest = tail;
+        }
+        insert_rows(conn, &rows).await?;
+    }
+    Ok(last)
+}
+
+/// Insert `rows` in one statement.
+async fn insert_rows(conn: &mut AnyConnection, rows: &[Chained<'_>]) -> Result<(), StoreError> {
+    // A constant head and one constant group of slots per row: nothing else.
+    let q = format!(
+        "{INSERT_AUDIT}{}",
+        vec![AUDIT_ROW_SLOTS; rows.len()].join(", ")
+    );
+    let q = Dialect::of_conn(conn).sql(&q);
+    // Kept prepared, unlike `sql::query_of_list`: an INSERT has no plan to choose, and
+    // SQLite preparing 750 values each time doubled a bulk delete's audit (0.36 → 0.70 s
+    // for 10,000 rows). Most statements have one row or [`AUDIT_ROWS_PER_INSERT`].
+    let mut query = sqlx::query(&q);
+    for row in rows {
+        query = row.bind(query);
+    }
+    query.execute(&mut *conn).await?;
+    for _ in rows {
+        crate::metrics::global().audit_appended();
+    }
+    Ok(())
 }
 
 /// A stored audit row: its entry, id and chain hashes.

@@ -160,45 +160,11 @@ impl Store {
         table: &TableInfo,
         keys: &[Value],
     ) -> Result<Vec<(Value, Vec<Value>)>, StoreError> {
-        let key_cols = key_columns(table)?;
-        let [key_col] = key_cols.as_slice() else {
-            return Ok(Vec::new());
-        };
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let columns = all_columns(table)?;
-        let readers: Vec<&Column> = std::iter::once(key_col).chain(columns.iter()).collect();
-        let select_list = readers
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{} AS r{i}", c.read()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let slots = vec![key_col.slot(); keys.len()].join(", ");
-        let q = format!(
-            "SELECT {select_list} FROM {} WHERE {} IN ({slots})",
-            Ident::table(table),
-            key_col.ident
-        );
-        let q = self.dialect.sql(&q);
-        let args: Vec<Value> = keys.iter().map(|k| key_col.arg(k)).collect();
-        let mut query = sqlx::query(&q);
-        for v in &args {
-            query = bind_value(query, v);
-        }
-        query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                let all = Column::fix_all(&readers, decode_row(r)?);
-                let (key, values) = all
-                    .split_first()
-                    .ok_or_else(|| StoreError::NotFound("an empty row".into()))?;
-                Ok((key.clone(), values.to_vec()))
-            })
-            .collect()
+        let mut conn = self.pool.acquire().await?;
+        rows_by_key_on(&mut conn, table, keys).await
     }
 
     /// Where row `key` of `table` sits in the order of the list `listing` describes: its
@@ -340,6 +306,53 @@ pub(crate) async fn record_on(
         key: key.to_vec(),
         fields: table.columns.iter().cloned().zip(values).collect(),
     })
+}
+
+/// [`Store::rows_by_key`] on `conn` (inside the caller's transaction, for a delete).
+pub(super) async fn rows_by_key_on(
+    conn: &mut sqlx::AnyConnection,
+    table: &TableInfo,
+    keys: &[Value],
+) -> Result<Vec<(Value, Vec<Value>)>, StoreError> {
+    let key_cols = key_columns(table)?;
+    let [key_col] = key_cols.as_slice() else {
+        return Ok(Vec::new());
+    };
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let columns = all_columns(table)?;
+    let readers: Vec<&Column> = std::iter::once(key_col).chain(columns.iter()).collect();
+    let select_list = readers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{} AS r{i}", c.read()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let slots = vec![key_col.slot(); keys.len()].join(", ");
+    let q = format!(
+        "SELECT {select_list} FROM {} WHERE {} IN ({slots})",
+        Ident::table(table),
+        key_col.ident
+    );
+    let q = sql::Dialect::of_conn(conn).sql(&q);
+    let args: Vec<Value> = keys.iter().map(|k| key_col.arg(k)).collect();
+    let mut query = sql::query_of_list(&q);
+    for v in &args {
+        query = bind_value(query, v);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let all = Column::fix_all(&readers, decode_row(r)?);
+            let (key, values) = all
+                .split_first()
+                .ok_or_else(|| StoreError::NotFound("an empty row".into()))?;
+            Ok((key.clone(), values.to_vec()))
+        })
+        .collect()
 }
 
 /// `WHERE a AND b …` (or nothing).

@@ -95,6 +95,15 @@ fn fts_name(t: &TableInfo) -> String {
 const TRIGGERS: [&str; 3] = ["_ai", "_ad", "_au"];
 const BUILD_TRIGGERS: [&str; 3] = ["_bi", "_bd", "_bu"];
 
+/// SQLite: the names of the triggers a search index of `t` may have (they write to its
+/// FTS table only).
+pub(super) fn own_triggers(t: &TableInfo) -> impl Iterator<Item = String> + '_ {
+    TRIGGERS
+        .iter()
+        .chain(BUILD_TRIGGERS.iter())
+        .map(move |suffix| format!("{}{suffix}", fts_name(t)))
+}
+
 fn trigger(t: &TableInfo, suffix: &'static str) -> Ident {
     Ident::derived("moat_search_", t, suffix)
 }

@@ -195,6 +195,15 @@ pub fn mysql_upserts(sql: &str) -> String {
     sql.to_string()
 }
 
+/// `sqlx::query` for a statement holding a list of many values (`k IN (?, ?, …)`, a
+/// batch of keys), planned for its values each time it runs: not kept as a prepared
+/// statement, since PostgreSQL moves a kept statement to one generic plan after five
+/// runs, and for such lists that plan was 20 times slower (the object permissions on
+/// 10,000 marked rows: 2.1 s against 0.11 s).
+pub fn query_of_list(sql: &str) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
+    sqlx::query(sql).persistent(false)
+}
+
 /// `sqlx::query` for SQL written in the source with `?` placeholders (see [`numbered`]).
 pub fn query<'q>(d: Dialect, sql: &'static str) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {
     sqlx::query(d.static_sql(sql))

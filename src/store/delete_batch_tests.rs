@@ -1,0 +1,500 @@
+//! A bulk delete in batches against the same delete row by row: the same rows gone, the
+//! same audit rows in the same order (values, keys, chain), the same grants left, the
+//! same refusals — on hostile keys and values, across batch boundaries, and where a batch
+//! must not be trusted (keys under another spelling, rows that refer to each other).
+
+use super::*;
+use crate::store::test_support::{create_tables, memory_store, on_every_database, plain_user};
+use crate::store::Principal;
+
+/// The audit row a bulk delete of `model` starts from.
+fn template(model: &str) -> AuditEntry {
+    AuditEntry {
+        model: Some(model.into()),
+        action: "delete".into(),
+        outcome: "success".into(),
+        reason: Some("bulk delete".into()),
+        ..AuditEntry::default()
+    }
+}
+
+/// Parent `name` (integer key, hostile text, reals, NULLs), children that cascade, rows
+/// that are set to NULL, and grants to jane on some of each.
+async fn integer_tables(store: &Store, name: &str, jane: i64) {
+    create_tables(
+        store,
+        &format!(
+            "CREATE TABLE {name} (id INTEGER PRIMARY KEY, label VARCHAR(40), \
+               score DOUBLE PRECISION, note VARCHAR(40)); \
+             CREATE TABLE {name}_kids (id INTEGER PRIMARY KEY, \
+               p_id INTEGER REFERENCES {name}(id) ON DELETE CASCADE); \
+             CREATE TABLE {name}_refs (id INTEGER PRIMARY KEY, \
+               p_id INTEGER REFERENCES {name}(id) ON DELETE SET NULL)"
+        ),
+    )
+    .await;
+    let labels = ["'it''s'", "''", "'ünï ✓'", "NULL", "'\"q\" -- ;'", "'NULL'"];
+    let parents: Vec<String> = (1..=1_203)
+        .map(|i| {
+            let note = if i % 4 == 0 {
+                "NULL".to_string()
+            } else {
+                format!("'n{i}'")
+            };
+            format!("({i}, {}, {}.25, {note})", labels[i % labels.len()], i)
+        })
+        .collect();
+    let kids: Vec<String> = (1..=1_203)
+        .filter(|i| i % 3 == 0)
+        .map(|i| format!("({i}, {i})"))
+        .collect();
+    let refs: Vec<String> = (1..=1_203)
+        .filter(|i| i % 5 == 0)
+        .map(|i| format!("({i}, {i})"))
+        .collect();
+    for (table, rows) in [
+        (name.to_string(), parents),
+        (format!("{name}_kids"), kids),
+        (format!("{name}_refs"), refs),
+    ] {
+        sqlx::raw_sql(&format!("INSERT INTO {table} VALUES {}", rows.join(", ")))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    for (model, pk) in [
+        (name.to_string(), "1"),
+        (name.to_string(), "2"),
+        (name.to_string(), "1201"),
+        (format!("{name}_kids"), "3"),
+        (format!("{name}_kids"), "6"),
+        (format!("{name}_refs"), "5"),
+    ] {
+        store
+            .set_object_perm(
+                Principal::User(jane),
+                &format!("view_{model}"),
+                &model,
+                pk,
+                true,
+                &AuditEntry::default(),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// What the tables of `name` hold and what the trail and grants say of them, with
+/// `name` written as `T`, to compare two sets of tables.
+async fn state(store: &Store, name: &str) -> Vec<String> {
+    let schema = store.introspect().await.unwrap();
+    let mut out = Vec::new();
+    for suffix in ["", "_kids", "_refs"] {
+        let t = schema.table(&format!("{name}{suffix}")).unwrap();
+        let keys: Vec<Value> = (0..=1_210).map(Value::Integer).collect();
+        let mut rows = Vec::new();
+        for chunk in keys.chunks(400) {
+            rows.extend(store.rows_by_key(t, chunk).await.unwrap());
+        }
+        rows.sort_by_key(|(k, _)| format!("{k:?}"));
+        out.push(format!("T{suffix}: {rows:?}"));
+    }
+    let audit = sqlx::query(
+        "SELECT model, pk, before_json, reason FROM moat_audit_log \
+         WHERE action = 'delete' ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    for row in audit {
+        let model = crate::store::sql::text(&row, "model").unwrap();
+        if model.as_deref() != Some(name) {
+            continue;
+        }
+        out.push(format!(
+            "audit T {:?} {:?} {:?}",
+            crate::store::sql::text(&row, "pk").unwrap(),
+            crate::store::sql::text(&row, "before_json").unwrap(),
+            crate::store::sql::text(&row, "reason").unwrap(),
+        ));
+    }
+    let grants: Vec<(String, String)> =
+        sqlx::query_as("SELECT model, pk FROM moat_user_object_perms ORDER BY model, pk")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    for (model, pk) in grants {
+        if let Some(rest) = model.strip_prefix(name) {
+            if rest.is_empty() || rest.starts_with('_') {
+                out.push(format!("grant T{rest} {pk}"));
+            }
+        }
+    }
+    out
+}
+
+async fn delete_as(
+    store: &Store,
+    table: &str,
+    keys: &[Vec<Value>],
+    batches: bool,
+) -> Result<Path, String> {
+    let schema = store.introspect().await.unwrap();
+    let t = schema.table(table).unwrap();
+    store
+        .delete_records_as(&schema, t, keys, template(table), batches)
+        .await
+        .map_err(|e| e.to_string().replace(table, "T"))
+}
+
+fn ints(ids: impl IntoIterator<Item = i64>) -> Vec<Vec<Value>> {
+    ids.into_iter().map(|i| vec![Value::Integer(i)]).collect()
+}
+
+on_every_database! {
+    async fn batches_write_what_row_by_row_writes(store: Store) {
+        let jane = plain_user(&store, "jane").await;
+        integer_tables(&store, "ba", jane).await;
+        integer_tables(&store, "bb", jane).await;
+        // Two batches, in an order of their own: odd ids downwards, then the last hundred
+        // upwards.
+        let mut ids: Vec<i64> = (1..=1_100).rev().filter(|i| i % 2 == 1).collect();
+        ids.extend(1_101..=1_203);
+        let keys = ints(ids);
+        assert!(keys.len() > KEYS_PER_QUERY);
+
+        assert_eq!(delete_as(&store, "ba", &keys, true).await, Ok(Path::Batched));
+        assert_eq!(delete_as(&store, "bb", &keys, false).await, Ok(Path::RowByRow));
+        let (a, b) = (state(&store, "ba").await, state(&store, "bb").await);
+        assert_eq!(a.len(), b.len());
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(a, b);
+        }
+        // One audit row per deleted row, and the chain holds.
+        assert_eq!(a.iter().filter(|l| l.starts_with("audit")).count(), keys.len());
+        assert!(store.verify_audit(None).await.unwrap().is_ok());
+    }
+
+    async fn a_key_with_no_row_changes_nothing_in_either_way(store: Store) {
+        let jane = plain_user(&store, "jane").await;
+        integer_tables(&store, "ba", jane).await;
+        let before = state(&store, "ba").await;
+        // The missing key is in the second batch: the first was written, and is undone.
+        let mut ids: Vec<i64> = (1..=700).collect();
+        ids.insert(650, 99_999);
+        for batches in [true, false] {
+            let err = delete_as(&store, "ba", &ints(ids.clone()), batches).await;
+            assert_eq!(err, Err("not found: no such row in T".to_string()), "{batches}");
+            assert_eq!(state(&store, "ba").await, before);
+        }
+        // A key given twice: row by row, whose second finds its row gone.
+        let twice = ints([1, 2, 1]);
+        assert_eq!(
+            delete_as(&store, "ba", &twice, true).await,
+            Err("not found: no such row in T".to_string())
+        );
+        assert_eq!(state(&store, "ba").await, before);
+    }
+
+    async fn a_row_held_by_a_foreign_key_is_refused_in_row_by_rows_words(store: Store) {
+        let jane = plain_user(&store, "jane").await;
+        integer_tables(&store, "ba", jane).await;
+        create_tables(
+            &store,
+            "CREATE TABLE holds (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES ba(id)); \
+             INSERT INTO holds VALUES (1, 640)",
+        )
+        .await;
+        let before = state(&store, "ba").await;
+        let keys = ints(1..=700);
+        let batched = delete_as(&store, "ba", &keys, true).await;
+        let row_by_row = delete_as(&store, "ba", &keys, false).await;
+        assert_eq!(batched, row_by_row);
+        assert!(
+            batched.as_ref().is_err_and(|e| e.contains("refer to this T row")),
+            "{batched:?}"
+        );
+        assert_eq!(state(&store, "ba").await, before);
+        // The first failure in the order given is the one told, whichever kind.
+        for keys in [ints([640, 99_999]), ints([99_999, 640])] {
+            let batched = delete_as(&store, "ba", &keys, true).await;
+            assert_eq!(batched, delete_as(&store, "ba", &keys, false).await);
+            assert!(batched.is_err());
+        }
+        assert_eq!(state(&store, "ba").await, before);
+    }
+
+    async fn a_trigger_on_what_a_delete_reaches_makes_it_go_row_by_row(store: Store) {
+        create_tables(
+            &store,
+            "CREATE TABLE tg (id INTEGER PRIMARY KEY, v INTEGER); \
+             CREATE TABLE tg_kids (id INTEGER PRIMARY KEY, \
+               p_id INTEGER REFERENCES tg(id) ON DELETE CASCADE); \
+             CREATE TABLE tg_log (id INTEGER PRIMARY KEY, v INTEGER); \
+             CREATE TABLE quiet (id INTEGER PRIMARY KEY); \
+             INSERT INTO tg VALUES (1, 0), (2, 0), (3, 0); \
+             INSERT INTO quiet VALUES (1), (2)",
+        )
+        .await;
+        assert_eq!(delete_as(&store, "tg", &ints([3]), true).await, Ok(Path::Batched));
+        // On the cascaded table: it could change rows of the parent as each goes.
+        let ddl = match store.dialect() {
+            Dialect::Sqlite => "CREATE TRIGGER tg_kids_gone AFTER DELETE ON tg_kids \
+                 BEGIN UPDATE tg SET v = v + 1; END"
+                .to_string(),
+            Dialect::Postgres => "CREATE FUNCTION tg_bump() RETURNS trigger LANGUAGE plpgsql AS \
+                 $f$ BEGIN UPDATE tg SET v = v + 1; RETURN OLD; END $f$; \
+                 CREATE TRIGGER tg_kids_gone AFTER DELETE ON tg_kids \
+                 FOR EACH ROW EXECUTE FUNCTION tg_bump()"
+                .to_string(),
+            Dialect::Mysql => "CREATE TRIGGER tg_kids_gone AFTER DELETE ON tg_kids \
+                 FOR EACH ROW INSERT INTO tg_log (id, v) VALUES (OLD.id, 1)"
+                .to_string(),
+        };
+        sqlx::raw_sql(&ddl).execute(store.pool()).await.unwrap();
+        assert_eq!(delete_as(&store, "tg", &ints([2, 1]), true).await, Ok(Path::RowByRow));
+        assert_eq!(delete_as(&store, "quiet", &ints([2, 1]), true).await, Ok(Path::Batched));
+    }
+
+    async fn rows_that_refer_to_each_other_go_row_by_row_in_the_order_given(store: Store) {
+        create_tables(
+            &store,
+            "CREATE TABLE tree (id INTEGER PRIMARY KEY, up INTEGER REFERENCES tree(id)); \
+             INSERT INTO tree VALUES (1, NULL), (2, 1), (3, 2), (4, NULL)",
+        )
+        .await;
+        // The parent first: row by row refuses it, whatever the database checks when.
+        let refused = delete_as(&store, "tree", &ints([1, 2, 3]), true).await;
+        assert!(refused.as_ref().is_err_and(|e| e.contains("refer to this T row")), "{refused:?}");
+        // Children first: all go, row by row.
+        assert_eq!(
+            delete_as(&store, "tree", &ints([3, 2, 1, 4]), true).await,
+            Ok(Path::RowByRow)
+        );
+    }
+
+    async fn a_cascade_back_or_a_hold_from_what_cascades_goes_row_by_row(store: Store) {
+        create_tables(
+            &store,
+            "CREATE TABLE loop_a (id INTEGER PRIMARY KEY); \
+             CREATE TABLE loop_b (id INTEGER PRIMARY KEY, \
+               a_id INTEGER REFERENCES loop_a(id) ON DELETE CASCADE); \
+             CREATE TABLE held (id INTEGER PRIMARY KEY); \
+             CREATE TABLE held_kids (id INTEGER PRIMARY KEY, \
+               p_id INTEGER REFERENCES held(id) ON DELETE CASCADE, \
+               other INTEGER REFERENCES held(id)); \
+             CREATE TABLE plain (id INTEGER PRIMARY KEY); \
+             CREATE TABLE plain_kids (id INTEGER PRIMARY KEY, \
+               p_id INTEGER REFERENCES plain(id) ON DELETE CASCADE, \
+               q_id INTEGER REFERENCES plain(id) ON DELETE CASCADE); \
+             INSERT INTO held VALUES (1), (2); \
+             INSERT INTO held_kids VALUES (10, 1, 2); \
+             INSERT INTO plain VALUES (1), (2); \
+             INSERT INTO plain_kids VALUES (10, 1, 2);",
+        )
+        .await;
+        // A cycle of cascades would need a foreign key added after both tables exist,
+        // which SQLite cannot do; a table that cascades onto itself is the same case.
+        create_tables(
+            &store,
+            "CREATE TABLE cyc (id INTEGER PRIMARY KEY, \
+               up INTEGER REFERENCES cyc(id) ON DELETE CASCADE); \
+             INSERT INTO cyc VALUES (1, NULL), (2, 1)",
+        )
+        .await;
+        // Parent first: the cascade takes the child, whose own delete then finds nothing.
+        assert_eq!(
+            delete_as(&store, "cyc", &ints([1, 2]), true).await,
+            Err("not found: no such row in T".to_string())
+        );
+        assert_eq!(delete_as(&store, "cyc", &ints([2, 1]), true).await, Ok(Path::RowByRow));
+        // Row 1 first: its kid, which holds row 2, goes with it, and row 2 may go after.
+        assert_eq!(delete_as(&store, "held", &ints([1, 2]), true).await, Ok(Path::RowByRow));
+        // The table refers (setting NULL) to a table its cascade reaches: row 1's cascade
+        // takes the kid that row 2 refers to, so row 2's audit row must say NULL.
+        let ddl = match store.dialect() {
+            // SQLite takes a foreign key onto a table that does not exist yet.
+            Dialect::Sqlite => "CREATE TABLE sn (id INTEGER PRIMARY KEY, \
+                   kid INTEGER REFERENCES sn_kids(id) ON DELETE SET NULL); \
+                 CREATE TABLE sn_kids (id INTEGER PRIMARY KEY, \
+                   p_id INTEGER REFERENCES sn(id) ON DELETE CASCADE)",
+            _ => "CREATE TABLE sn (id INTEGER PRIMARY KEY, kid INTEGER); \
+                 CREATE TABLE sn_kids (id INTEGER PRIMARY KEY, \
+                   p_id INTEGER REFERENCES sn(id) ON DELETE CASCADE); \
+                 ALTER TABLE sn ADD CONSTRAINT sn_kid FOREIGN KEY (kid) \
+                   REFERENCES sn_kids(id) ON DELETE SET NULL",
+        };
+        create_tables(&store, ddl).await;
+        create_tables(
+            &store,
+            "INSERT INTO sn VALUES (1, NULL), (2, NULL); \
+             INSERT INTO sn_kids VALUES (10, 1); \
+             UPDATE sn SET kid = 10 WHERE id = 2",
+        )
+        .await;
+        assert_eq!(delete_as(&store, "sn", &ints([1, 2]), true).await, Ok(Path::RowByRow));
+        let before = sqlx::query(
+            "SELECT before_json FROM moat_audit_log WHERE model = 'sn' AND pk = '2'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        let before = crate::store::sql::text(&before, "before_json").unwrap().unwrap();
+        assert_eq!(before, r#"{"id":2,"kid":null}"#);
+        // A foreign key out of the table to one its delete does not reach: batched.
+        create_tables(
+            &store,
+            "CREATE TABLE sk (id INTEGER PRIMARY KEY); \
+             CREATE TABLE sp (id INTEGER PRIMARY KEY, \
+               k_id INTEGER REFERENCES sk(id) ON DELETE SET NULL); \
+             INSERT INTO sk VALUES (10); \
+             INSERT INTO sp VALUES (1, NULL), (2, 10)",
+        )
+        .await;
+        assert_eq!(delete_as(&store, "sp", &ints([1, 2]), true).await, Ok(Path::Batched));
+        // Two tables a cascade reaches, one holding the other without cascading.
+        create_tables(
+            &store,
+            "CREATE TABLE two (id INTEGER PRIMARY KEY); \
+             CREATE TABLE two_a (id INTEGER PRIMARY KEY, \
+               p_id INTEGER REFERENCES two(id) ON DELETE CASCADE); \
+             CREATE TABLE two_b (id INTEGER PRIMARY KEY, \
+               p_id INTEGER REFERENCES two(id) ON DELETE CASCADE, \
+               a_id INTEGER REFERENCES two_a(id)); \
+             INSERT INTO two VALUES (1), (2); \
+             INSERT INTO two_a VALUES (10, 1); \
+             INSERT INTO two_b VALUES (20, 2, 10)",
+        )
+        .await;
+        let refused = delete_as(&store, "two", &ints([1, 2]), true).await;
+        assert_eq!(refused, delete_as(&store, "two", &ints([1, 2]), false).await);
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(delete_as(&store, "two", &ints([2, 1]), true).await, Ok(Path::RowByRow));
+        // Cascades only: the order cannot matter, and a batch runs.
+        assert_eq!(delete_as(&store, "plain", &ints([2, 1]), true).await, Ok(Path::Batched));
+        assert_eq!(delete_as(&store, "loop_a", &ints([]), true).await, Ok(Path::Batched));
+    }
+
+    async fn hostile_text_keys_in_batches_are_row_by_rows(store: Store) {
+        for name in ["ta", "tb"] {
+            create_tables(
+                &store,
+                &format!(
+                    "CREATE TABLE {name} (k VARCHAR(40) PRIMARY KEY, v INTEGER); \
+                     INSERT INTO {name} VALUES ('it''s', 1), ('', 2), ('ünï', 3), \
+                       ('\"q\"', 4), ('NULL', 5), (' lead', 6), ('x%_', 7), ('keep', 8)"
+                ),
+            )
+            .await;
+        }
+        let keys: Vec<Vec<Value>> = ["it's", "", "ünï", "\"q\"", "NULL", " lead", "x%_"]
+            .into_iter()
+            .map(|k| vec![Value::Text(k.into())])
+            .collect();
+        assert_eq!(delete_as(&store, "ta", &keys, true).await, Ok(Path::Batched));
+        assert_eq!(delete_as(&store, "tb", &keys, false).await, Ok(Path::RowByRow));
+        let rows = |t: &'static str| {
+            let store = store.clone();
+            async move {
+                sqlx::query(&format!("SELECT k FROM {t} ORDER BY v"))
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| crate::store::sql::text(r, "k").unwrap())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(rows("ta").await, vec![Some("keep".to_string())]);
+        assert_eq!(rows("tb").await, rows("ta").await);
+        let audit: Vec<(String, String)> =
+            sqlx::query("SELECT model, pk FROM moat_audit_log WHERE action = 'delete' ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let text = |c| crate::store::sql::text(r, c).unwrap().unwrap_or_default();
+                    (text("model"), text("pk"))
+                })
+                .collect();
+        let of = |m: &str| -> Vec<String> {
+            audit.iter().filter(|(x, _)| x == m).map(|(_, pk)| pk.clone()).collect()
+        };
+        assert_eq!(of("ta"), of("tb"));
+        assert_eq!(of("ta").len(), keys.len());
+    }
+}
+
+/// A key that finds its row under another spelling (here SQLite's NOCASE) is not trusted
+/// to a batch: the delete starts again row by row, and ends as row by row ends.
+#[tokio::test]
+async fn a_key_under_another_spelling_starts_again_row_by_row() {
+    let store = memory_store().await;
+    for name in ["na", "nb"] {
+        create_tables(
+            &store,
+            &format!(
+                "CREATE TABLE {name} (k TEXT COLLATE NOCASE PRIMARY KEY, v INTEGER); \
+                 INSERT INTO {name} VALUES ('Alpha', 1), ('beta', 2), ('gamma', 3)"
+            ),
+        )
+        .await;
+    }
+    let keys: Vec<Vec<Value>> = ["beta", "ALPHA"]
+        .into_iter()
+        .map(|k| vec![Value::Text(k.into())])
+        .collect();
+    assert_eq!(
+        delete_as(&store, "na", &keys, true).await,
+        Ok(Path::RowByRow)
+    );
+    assert_eq!(
+        delete_as(&store, "nb", &keys, false).await,
+        Ok(Path::RowByRow)
+    );
+    for t in ["na", "nb"] {
+        let left: Vec<String> = sqlx::query_scalar(&format!("SELECT k FROM {t}"))
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, vec!["gamma".to_string()]);
+    }
+    let pks: Vec<String> =
+        sqlx::query_scalar("SELECT pk FROM moat_audit_log WHERE action = 'delete' ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(pks, ["beta", "ALPHA", "beta", "ALPHA"]);
+    assert!(store.verify_audit(None).await.unwrap().is_ok());
+}
+
+/// moat's own search index triggers (SQLite) write to its FTS table only: a table with a
+/// search index still deletes in batches, and the index follows.
+#[tokio::test]
+async fn a_search_index_does_not_stop_batches() {
+    let store = memory_store().await;
+    create_tables(
+        &store,
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT); \
+         INSERT INTO docs VALUES (1, 'alpha one'), (2, 'alpha two'), (3, 'beta')",
+    )
+    .await;
+    let schema = store.introspect().await.unwrap();
+    let t = schema.table("docs").unwrap();
+    store
+        .add_search_index(t, &["title".to_string()], &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        delete_as(&store, "docs", &ints([1, 3]), true).await,
+        Ok(Path::Batched)
+    );
+    let hits: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM moat_search_docs WHERE moat_search_docs MATCH '\"alpha\"'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(hits, 1);
+}
