@@ -105,8 +105,8 @@ const AUDIT_ROW_SLOTS: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /// 0.25–0.31 s at each size; 50 keeps the round trips to a remote database few.
 const AUDIT_ROWS_PER_INSERT: usize = 50;
 
-/// JSON bytes after which [`append_many`] sends what it holds (at least one row), well
-/// under MariaDB's smallest usual `max_allowed_packet` (16 MiB).
+/// The JSON bytes one `INSERT` of [`append_many`] holds at most (unless one row alone is
+/// more), well under MariaDB's default `max_allowed_packet` (16 MiB).
 const AUDIT_BYTES_PER_INSERT: usize = 4 << 20;
 
 /// An entry made ready to store: its id, JSON texts, chain hash and MAC.
@@ -194,24 +194,25 @@ pub async fn append_many(
     entries: &[AuditEntry],
 ) -> Result<i64, StoreError> {
     let (mut last, mut prev) = chain_head(conn).await?;
-    let mut rest = entries;
-    while !rest.is_empty() {
-        let mut rows = Vec::new();
-        let mut bytes = 0;
-        while let Some((e, tail)) = rest.split_first() {
-            if rows.len() == AUDIT_ROWS_PER_INSERT
-                || (!rows.is_empty() && bytes >= AUDIT_BYTES_PER_INSERT)
-            {
-                break;
-            }
-            last += 1;
-            let row = Chained::new(last, e, prev, key);
-            prev = row.hash.clone();
-            bytes += row.before.as_ref().map_or(0, String::len)
-                + row.after.as_ref().map_or(0, String::len);
-            rows.push(row);
-            rest = tail;
+    let mut rows: Vec<Chained> = Vec::new();
+    let mut bytes = 0;
+    for e in entries {
+        last += 1;
+        let row = Chained::new(last, e, prev, key);
+        prev = row.hash.clone();
+        let size =
+            row.before.as_ref().map_or(0, String::len) + row.after.as_ref().map_or(0, String::len);
+        if !rows.is_empty()
+            && (rows.len() == AUDIT_ROWS_PER_INSERT || bytes + size > AUDIT_BYTES_PER_INSERT)
+        {
+            insert_rows(conn, &rows).await?;
+            rows.clear();
+            bytes = 0;
         }
+        bytes += size;
+        rows.push(row);
+    }
+    if !rows.is_empty() {
         insert_rows(conn, &rows).await?;
     }
     Ok(last)

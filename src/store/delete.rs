@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::audit::{append, append_many, AuditEntry};
+use super::audit::{append, AuditEntry};
 use super::bind::{bind_value, bind_value_scalar, decode_row, value_json};
+use super::delete_batch::delete_batched;
 use super::sql::{self, Column, Dialect, Ident};
 use super::{Store, StoreError};
 use crate::domain::{key_text, pk_text, Reference, RowCount, Schema, TableInfo, Value};
@@ -13,8 +14,9 @@ use crate::domain::{key_text, pk_text, Reference, RowCount, Schema, TableInfo, V
 /// References counted up to this many per foreign key.
 const REFERENCE_COUNT_LIMIT: i64 = 1_000;
 
-/// Keys whose references are counted per query (see [`Store::references_many`]).
-const KEYS_PER_QUERY: usize = 500;
+/// Keys whose references are counted, or rows deleted, per query (see
+/// [`Store::references_many`], [`delete_batched`]).
+pub(super) const KEYS_PER_QUERY: usize = 500;
 
 impl Store {
     /// The rows of other tables that refer to row `key` of `table`, per foreign key:
@@ -251,11 +253,10 @@ impl Store {
     /// Delete every row of `keys` — all or none, in one transaction, one audit row each
     /// (`audit` is the template; its pk and before values are filled per row).
     ///
-    /// Rows of a table keyed by one column go [`KEYS_PER_QUERY`] per statement (read,
-    /// delete, grants, then the audit rows chained in one pass); the outcome is the one
-    /// row by row gives, which is what runs for a key of several columns, for keys given
-    /// twice, where one row's delete may change another's (see [`deleted_rows_may_meet`]),
-    /// and when a batch cannot tell (see [`delete_batched`]).
+    /// Rows go [`KEYS_PER_QUERY`] per statement where [`Store::may_batch`] allows it
+    /// (read, delete, grants, then their audit rows chained in one pass: see
+    /// [`delete_batched`]); the outcome is the one row by row gives, which is what runs
+    /// otherwise, and again whenever a batch cannot promise it.
     pub async fn delete_records(
         &self,
         schema: &Schema,
@@ -270,7 +271,7 @@ impl Store {
 
     /// [`Store::delete_records`], in batches where `batches` allows it; says which way
     /// the rows went.
-    async fn delete_records_as(
+    pub(super) async fn delete_records_as(
         &self,
         schema: &Schema,
         table: &TableInfo,
@@ -279,17 +280,18 @@ impl Store {
         batches: bool,
     ) -> Result<Path, StoreError> {
         let _timer = crate::metrics::global().query(crate::metrics::Query::Write);
-        let batches = batches
-            && table.key_columns().len() == 1
-            && all_distinct(keys)
-            && !deleted_rows_may_meet(schema, table)
-            && !self.has_triggers(schema, table).await?;
+        let batches = batches && self.may_batch(schema, table, keys).await?;
         let mut tx = self.begin_write().await?;
         let mut done = false;
         if batches {
-            done = delete_batched(&mut tx, self.audit_key(), table, keys, &audit).await?;
+            let key = self.audit_key();
+            done = matches!(
+                delete_batched(&mut tx, key, table, keys, &audit).await,
+                Ok(true)
+            );
             if !done {
-                // Undo what the batches did and give the row-by-row outcome.
+                // Undo what the batches did and give the row-by-row outcome (and its
+                // error, if it has one, in its words).
                 tx.rollback().await?;
                 tx = self.begin_write().await?;
             }
@@ -310,199 +312,13 @@ impl Store {
     }
 }
 
-impl Store {
-    /// Whether a trigger that is not moat's own (a search index's, on SQLite) — or, on
-    /// PostgreSQL, a rule — is on `table` or a table its cascade reaches: it may change
-    /// rows of `table` as each row goes, so that a batch would read or delete what row
-    /// by row would not.
-    async fn has_triggers(&self, schema: &Schema, table: &TableInfo) -> Result<bool, StoreError> {
-        let mut reached = vec![table];
-        reached.extend(
-            cascaded_tables(schema, &table.name)
-                .iter()
-                .filter_map(|name| schema.table(name)),
-        );
-        for t in reached {
-            let found = match (self.dialect, &t.pg_name) {
-                (Dialect::Sqlite, _) => {
-                    let names: Vec<String> = sql::query_scalar(
-                        self.dialect,
-                        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-                    )
-                    .bind(&t.name)
-                    .fetch_all(&self.pool)
-                    .await?;
-                    let own: Vec<String> = super::search_index::own_triggers(t).collect();
-                    names.iter().any(|n| !own.contains(n))
-                }
-                (Dialect::Postgres, Some((nspname, relname))) => {
-                    let n: Option<i64> = sql::query_scalar(
-                        self.dialect,
-                        "SELECT (SELECT COUNT(*) FROM pg_trigger g \
-                                   WHERE g.tgrelid = c.oid AND NOT g.tgisinternal) \
-                              + (SELECT COUNT(*) FROM pg_rewrite r \
-                                   WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') \
-                         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                         WHERE n.nspname = ? AND c.relname = ?",
-                    )
-                    .bind(nspname)
-                    .bind(relname)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    n.unwrap_or(0) > 0
-                }
-                // Not found in the catalog as moat knows it: do not batch.
-                (Dialect::Postgres, None) => true,
-                (Dialect::Mysql, _) => {
-                    let n: i64 = sql::query_scalar(
-                        self.dialect,
-                        "SELECT COUNT(*) FROM information_schema.TRIGGERS \
-                         WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ?",
-                    )
-                    .bind(&t.name)
-                    .fetch_one(&self.pool)
-                    .await?;
-                    n > 0
-                }
-            };
-            if found {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-}
-
 /// How [`Store::delete_records`] deleted the rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Path {
+pub(super) enum Path {
     /// [`KEYS_PER_QUERY`] rows per statement ([`delete_batched`]).
     Batched,
     /// One row at a time ([`delete_on`]).
     RowByRow,
-}
-
-/// Whether deleting one row of `table` may change what deleting another does, so that
-/// the order decides and the rows go row by row, in the order given. Among `table` and
-/// the tables its cascade reaches: a cascade that leads back to `table` (the second row
-/// may be gone already), `table` referring to itself, or any foreign key between them
-/// that does not cascade (the first delete may be refused while a row that the second
-/// removes still refers to it, or set a value that a later audit row holds). MySQL
-/// checks a foreign key at each row, SQLite and PostgreSQL's NO ACTION at the end of the
-/// statement, so a batch could not promise row by row's outcome. Triggers are asked of
-/// the database (see [`Store::has_triggers`]).
-fn deleted_rows_may_meet(schema: &Schema, table: &TableInfo) -> bool {
-    let cascaded = cascaded_tables(schema, &table.name);
-    let reached = |name: &str| name == table.name || cascaded.contains(name);
-    cascaded.contains(&table.name)
-        || schema
-            .tables
-            .iter()
-            .filter(|child| reached(&child.name))
-            .any(|child| {
-                child.foreign_keys.iter().any(|fk| {
-                    reached(&fk.ref_table)
-                        && (child.name == table.name
-                            || !fk.on_delete.eq_ignore_ascii_case("CASCADE"))
-                })
-            })
-}
-
-/// Whether no key is in `keys` twice (row by row, the second would find its row gone).
-fn all_distinct(keys: &[Vec<Value>]) -> bool {
-    let mut seen = std::collections::HashSet::with_capacity(keys.len());
-    keys.iter().all(|k| seen.insert(format!("{k:?}")))
-}
-
-/// Delete rows `keys` (distinct, of `table`'s one key column) inside the caller's
-/// transaction, [`KEYS_PER_QUERY`] per statement, with the audit rows and grant removals
-/// that [`delete_on`] writes for each, in the same order.
-///
-/// Returns `Ok(false)` when a batch cannot promise row by row's outcome, having written
-/// part of it (the caller rolls back and goes row by row, which also finds the first
-/// failure in the order given and says it in its words): a key with no row, a row that
-/// came back under another spelling of its key (a case-insensitive collation, a number
-/// given as text), a count of deleted rows that is not the batch's, or any refusal by
-/// the database.
-async fn delete_batched(
-    tx: &mut sqlx::AnyConnection,
-    audit_key: Option<&crate::seal::AuditKey>,
-    table: &TableInfo,
-    keys: &[Vec<Value>],
-    audit: &AuditEntry,
-) -> Result<bool, StoreError> {
-    let Ok([key_col]) = <[Column; 1]>::try_from(super::records::key_columns(table)?) else {
-        return Ok(false);
-    };
-    for chunk in keys.chunks(KEYS_PER_QUERY) {
-        let mut values = Vec::with_capacity(chunk.len());
-        for key in chunk {
-            let [value] = key.as_slice() else {
-                return Ok(false);
-            };
-            values.push(value.clone());
-        }
-        let rows = match super::records::rows_by_key_on(&mut *tx, table, &values).await {
-            Ok(rows) => rows,
-            Err(StoreError::Db(sqlx::Error::Database(_))) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        let mut found: std::collections::HashMap<String, Vec<Value>> = rows
-            .into_iter()
-            .map(|(key, row)| (format!("{key:?}"), row))
-            .collect();
-        let mut entries = Vec::with_capacity(chunk.len());
-        for (key, value) in chunk.iter().zip(&values) {
-            let Some(row) = found.remove(&format!("{value:?}")) else {
-                return Ok(false);
-            };
-            let before: serde_json::Map<String, serde_json::Value> = table
-                .columns
-                .iter()
-                .zip(&row)
-                .map(|(c, v)| (c.name.clone(), value_json(v)))
-                .collect();
-            entries.push(AuditEntry {
-                pk: Some(key_text(key)),
-                before: Some(serde_json::Value::Object(before)),
-                ..audit.clone()
-            });
-        }
-
-        let slots = vec![key_col.slot(); values.len()].join(", ");
-        let q = format!(
-            "DELETE FROM {} WHERE {} IN ({slots})",
-            Ident::table(table),
-            key_col.ident
-        );
-        let q = Dialect::of_conn(tx).sql(&q);
-        let mut query = sql::query_of_list(&q);
-        let args: Vec<Value> = values.iter().map(|v| key_col.arg(v)).collect();
-        for v in &args {
-            query = bind_value(query, v);
-        }
-        match query.execute(&mut *tx).await {
-            Ok(r) if r.rows_affected() == values.len() as u64 => {}
-            Ok(_) | Err(sqlx::Error::Database(_)) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        }
-
-        let pks: Vec<String> = chunk.iter().filter_map(|k| pk_text(k)).collect();
-        let slots = vec!["?"; pks.len()].join(", ");
-        for perms in ["moat_user_object_perms", "moat_group_object_perms"] {
-            // `perms` is one of two constants; the rest are slots.
-            let q = format!("DELETE FROM {perms} WHERE model = ? AND pk IN ({slots})");
-            let q = Dialect::of_conn(tx).sql(&q);
-            let mut query = sql::query_of_list(&q).bind(&table.name);
-            for pk in &pks {
-                query = query.bind(pk);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        // Chunk by chunk, so that only one chunk's values are held at a time.
-        append_many(&mut *tx, audit_key, &entries).await?;
-    }
-    Ok(true)
 }
 
 /// Whether `e` is a foreign key refusing a delete: SQLite's message, SQLSTATE 23503 on
@@ -580,7 +396,7 @@ async fn delete_on(
 
 /// Every foreign key onto `table`: the table it is in, the key, and the columns of
 /// `table` it refers to (the primary key when it names none).
-fn foreign_keys_onto<'a>(
+pub(super) fn foreign_keys_onto<'a>(
     schema: &'a Schema,
     table: &'a TableInfo,
 ) -> impl Iterator<Item = (&'a TableInfo, &'a crate::domain::ForeignKey, &'a [String])> {
@@ -631,7 +447,7 @@ async fn drop_cascaded_grants(
 
 /// Tables whose rows `ON DELETE CASCADE` may remove when a row of `table` is deleted,
 /// transitively.
-fn cascaded_tables(schema: &Schema, table: &str) -> BTreeSet<String> {
+pub(super) fn cascaded_tables(schema: &Schema, table: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut todo = vec![table.to_string()];
     while let Some(parent) = todo.pop() {
@@ -781,10 +597,6 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "delete_batch_tests.rs"]
-mod batch_tests;
 
 /// Hostile cases for the batched reference counts and the once-per-transaction grant clean-up.
 #[cfg(test)]

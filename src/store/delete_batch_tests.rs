@@ -4,6 +4,7 @@
 //! must not be trusted (keys under another spelling, rows that refer to each other).
 
 use super::*;
+use crate::store::delete::Path;
 use crate::store::test_support::{create_tables, memory_store, on_every_database, plain_user};
 use crate::store::Principal;
 
@@ -232,11 +233,11 @@ on_every_database! {
                p_id INTEGER REFERENCES tg(id) ON DELETE CASCADE); \
              CREATE TABLE tg_log (id INTEGER PRIMARY KEY, v INTEGER); \
              CREATE TABLE quiet (id INTEGER PRIMARY KEY); \
-             INSERT INTO tg VALUES (1, 0), (2, 0), (3, 0); \
+             INSERT INTO tg VALUES (1, 0), (2, 0), (3, 0), (4, 0); \
              INSERT INTO quiet VALUES (1), (2)",
         )
         .await;
-        assert_eq!(delete_as(&store, "tg", &ints([3]), true).await, Ok(Path::Batched));
+        assert_eq!(delete_as(&store, "tg", &ints([4, 3]), true).await, Ok(Path::Batched));
         // On the cascaded table: it could change rows of the parent as each goes.
         let ddl = match store.dialect() {
             Dialect::Sqlite => "CREATE TRIGGER tg_kids_gone AFTER DELETE ON tg_kids \
@@ -372,7 +373,55 @@ on_every_database! {
         assert_eq!(delete_as(&store, "two", &ints([2, 1]), true).await, Ok(Path::RowByRow));
         // Cascades only: the order cannot matter, and a batch runs.
         assert_eq!(delete_as(&store, "plain", &ints([2, 1]), true).await, Ok(Path::Batched));
-        assert_eq!(delete_as(&store, "loop_a", &ints([]), true).await, Ok(Path::Batched));
+        // One key, or none: nothing to batch.
+        assert_eq!(delete_as(&store, "loop_a", &ints([]), true).await, Ok(Path::RowByRow));
+    }
+
+    async fn a_reference_moat_does_not_show_makes_it_go_row_by_row(store: Store) {
+        create_tables(
+            &store,
+            "CREATE TABLE hv (id INTEGER PRIMARY KEY); \
+             INSERT INTO hv VALUES (1), (2), (3), (4)",
+        )
+        .await;
+        assert_eq!(delete_as(&store, "hv", &ints([1, 2]), true).await, Ok(Path::Batched));
+        // A table named like moat's own is not in the schema moat shows.
+        create_tables(
+            &store,
+            "CREATE TABLE moat_hidden_refs (id INTEGER PRIMARY KEY, \
+               p_id INTEGER REFERENCES hv(id) ON DELETE CASCADE)",
+        )
+        .await;
+        // On PostgreSQL moat's own tables are in a schema of their own, so this one, in
+        // `public`, is shown, and its cascade is one moat knows about (another schema is
+        // tried in `postgres_a_reference_from_another_schema_is_seen`).
+        let shown = store.introspect().await.unwrap().table("moat_hidden_refs").is_some();
+        assert_eq!(shown, store.dialect() == Dialect::Postgres);
+        let expected = if shown { Path::Batched } else { Path::RowByRow };
+        assert_eq!(delete_as(&store, "hv", &ints([3, 4]), true).await, Ok(expected));
+    }
+
+    async fn a_set_null_that_frees_a_later_row_goes_row_by_row(store: Store) {
+        // Row 2's cascade takes c 100, which x still holds through (a, b); row 1's delete
+        // sets x.a to NULL, after which (a, b) holds nothing. Row by row, [2, 1] is
+        // refused at row 2; in one statement both would go.
+        create_tables(
+            &store,
+            "CREATE TABLE sx (id INTEGER PRIMARY KEY); \
+             CREATE TABLE sx_c (id INTEGER PRIMARY KEY, \
+               t_id INTEGER REFERENCES sx(id) ON DELETE CASCADE, a INTEGER, b INTEGER, \
+               UNIQUE (a, b)); \
+             CREATE TABLE sx_x (id INTEGER PRIMARY KEY, \
+               a INTEGER REFERENCES sx(id) ON DELETE SET NULL, b INTEGER, \
+               FOREIGN KEY (a, b) REFERENCES sx_c(a, b)); \
+             INSERT INTO sx VALUES (1), (2); \
+             INSERT INTO sx_c VALUES (100, 2, 1, 5); \
+             INSERT INTO sx_x VALUES (1, 1, 5)",
+        )
+        .await;
+        let batched = delete_as(&store, "sx", &ints([2, 1]), true).await;
+        assert!(batched.is_err(), "{batched:?}");
+        assert_eq!(delete_as(&store, "sx", &ints([1, 2]), true).await, Ok(Path::RowByRow));
     }
 
     async fn hostile_text_keys_in_batches_are_row_by_rows(store: Store) {
@@ -497,4 +546,107 @@ async fn a_search_index_does_not_stop_batches() {
     .await
     .unwrap();
     assert_eq!(hits, 1);
+}
+
+/// SQLite keeps a trigger's table name as its ON clause spelt it: another case is the
+/// same table.
+#[tokio::test]
+async fn a_trigger_named_in_another_case_is_seen() {
+    let store = memory_store().await;
+    create_tables(
+        &store,
+        "CREATE TABLE Items (id INTEGER PRIMARY KEY, n INTEGER); \
+         INSERT INTO Items VALUES (1, 0), (2, 0); \
+         CREATE TRIGGER bump AFTER DELETE ON items BEGIN UPDATE Items SET n = n + 1; END",
+    )
+    .await;
+    assert_eq!(
+        delete_as(&store, "Items", &ints([1, 2]), true).await,
+        Ok(Path::RowByRow)
+    );
+    let n: String = sqlx::query_scalar(
+        "SELECT json_extract(before_json, '$.n') FROM moat_audit_log WHERE pk = '2'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .map(|n: i64| n.to_string())
+    .unwrap();
+    assert_eq!(n, "1");
+}
+
+/// PostgreSQL: a foreign key from a schema moat does not show is still asked of the
+/// catalog.
+#[tokio::test]
+#[cfg_attr(
+    not(moat_postgres),
+    ignore = "MOAT_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"
+)]
+async fn postgres_a_reference_from_another_schema_is_seen() {
+    let store = crate::store::testing::postgres_store().await.unwrap();
+    create_tables(
+        &store,
+        "CREATE TABLE hp (id INTEGER PRIMARY KEY); INSERT INTO hp VALUES (1), (2), (3), (4)",
+    )
+    .await;
+    assert_eq!(
+        delete_as(&store, "hp", &ints([1, 2]), true).await,
+        Ok(Path::Batched)
+    );
+    sqlx::raw_sql(
+        "CREATE SCHEMA hidden_refs; \
+         CREATE TABLE hidden_refs.r (id INTEGER PRIMARY KEY, \
+           p_id INTEGER REFERENCES public.hp(id) ON DELETE CASCADE)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        delete_as(&store, "hp", &ints([3, 4]), true).await,
+        Ok(Path::RowByRow)
+    );
+}
+
+/// MySQL lists triggers only to a user with the TRIGGER privilege: without it, moat
+/// cannot tell, and deletes row by row.
+#[tokio::test]
+#[cfg_attr(
+    not(moat_mysql),
+    ignore = "MOAT_TEST_MYSQL_URL is not set: MySQL/MariaDB run skipped"
+)]
+async fn mysql_without_the_trigger_privilege_goes_row_by_row() {
+    let (store, name) = crate::store::testing::mysql_store().await.unwrap();
+    create_tables(
+        &store,
+        "CREATE TABLE pv (id INTEGER PRIMARY KEY); INSERT INTO pv VALUES (1), (2), (3), (4)",
+    )
+    .await;
+    assert_eq!(
+        delete_as(&store, "pv", &ints([1, 2]), true).await,
+        Ok(Path::Batched)
+    );
+    // `name` is digits, letters and `_` (see `testing::fresh_name`).
+    let user = format!("{name}_u");
+    sqlx::raw_sql(&format!(
+        "DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON `{name}`.* TO '{user}'@'%'"
+    ))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let mut url =
+        url::Url::parse(&std::env::var(crate::store::testing::MYSQL_ENV).unwrap()).unwrap();
+    url.set_scheme("mysql").unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some("pw")).unwrap();
+    url.set_path(&name);
+    let limited = Store::connect(url.as_str()).await.unwrap();
+    let outcome = delete_as(&limited, "pv", &ints([3, 4]), true).await;
+    limited.close().await;
+    sqlx::raw_sql(&format!("DROP USER '{user}'@'%'"))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    crate::store::testing::drop_mysql_database(&name).await;
+    assert_eq!(outcome, Ok(Path::RowByRow));
 }

@@ -19,6 +19,7 @@ pub mod audit;
 mod bind;
 mod checks;
 mod delete;
+mod delete_batch;
 mod demo;
 mod exports;
 mod keys;
