@@ -767,12 +767,17 @@ fn done(msg: &Msg) -> Option<String> {
         Msg::Deleted { model, key } => {
             format!("deleted {model} {}", key_label(key))
         }
-        Msg::DeletedMany { model, count } => format!("deleted {count} rows of {model}"),
+        Msg::DeletedMany { model, count } => {
+            format!("deleted {} rows of {model}", group_thousands(*count as u64))
+        }
         Msg::BulkDone {
             model,
             action,
             count,
-        } => format!("{action}: {count} rows of {model} changed"),
+        } => format!(
+            "{action}: {} rows of {model} changed",
+            group_thousands(*count as u64)
+        ),
         _ => return None,
     })
 }
@@ -799,3 +804,30 @@ fn column_list(columns: &[String]) -> String {
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod done_tests {
+    use super::*;
+
+    /// What a bulk write says it did counts as the rest of the screen counts.
+    #[test]
+    fn bulk_counts_are_grouped() {
+        let deleted = Msg::DeletedMany {
+            model: "posts".into(),
+            count: 10_000,
+        };
+        assert_eq!(
+            done(&deleted).as_deref(),
+            Some("deleted 10,000 rows of posts")
+        );
+        let changed = Msg::BulkDone {
+            model: "posts".into(),
+            action: "archive".into(),
+            count: 1_234,
+        };
+        assert_eq!(
+            done(&changed).as_deref(),
+            Some("archive: 1,234 rows of posts changed")
+        );
+    }
+}

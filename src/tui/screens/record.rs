@@ -496,7 +496,7 @@ fn delete_target(model: &str, keys: &[Vec<Value>], labels: &[Option<String>]) ->
             }
             format!(
                 "the {} marked rows of {model} ({})",
-                keys.len(),
+                crate::domain::group_thousands(keys.len() as u64),
                 shown.join(", ")
             )
         }
@@ -519,5 +519,21 @@ fn rows_of(r: &Reference) -> String {
         Some(RowCount::Exact(1)) => format!("1 row of {}", r.table),
         Some(count) => format!("{count} rows of {}", r.table),
         None => format!("rows of {}", r.table),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The question names how many rows as every other count on screen does.
+    #[test]
+    fn many_marked_rows_are_counted_with_thousands_grouped() {
+        let keys: Vec<Vec<Value>> = (1..=10_000).map(|i| vec![Value::Integer(i)]).collect();
+        let target = delete_target("posts", &keys, &[]);
+        assert!(
+            target.starts_with("the 10,000 marked rows of posts (#1, #2, #3, #4, #5, …)"),
+            "{target}"
+        );
     }
 }

@@ -632,7 +632,7 @@ impl ListScreen {
                 // The declared actions by name, in a menu: nothing to type from memory.
                 let title = format!(
                     "Action for the {} marked rows of {}:",
-                    self.marked.len(),
+                    group_thousands(self.marked.len() as u64),
                     self.model
                 );
                 let menu = MenuScreen::new("actions", &title, self.bulk_actions.clone());
@@ -804,7 +804,7 @@ impl Screen for ListScreen {
                 Action::confirm(
                     format!(
                         "Apply {name} to the {} marked rows of {} ({}{more})?",
-                        self.marked.len(),
+                        group_thousands(self.marked.len() as u64),
                         self.model,
                         keys.join(", ")
                     ),
