@@ -226,9 +226,10 @@ async fn insert_rows(conn: &mut AnyConnection, rows: &[Chained<'_>]) -> Result<(
         vec![AUDIT_ROW_SLOTS; rows.len()].join(", ")
     );
     let q = Dialect::of_conn(conn).sql(&q);
-    // Kept prepared, unlike `sql::query_of_list`: an INSERT has no plan to choose, and
-    // SQLite preparing 750 values each time doubled a bulk delete's audit (0.36 → 0.70 s
-    // for 10,000 rows). Most statements have one row or [`AUDIT_ROWS_PER_INSERT`].
+    // Kept prepared on every database, unlike `sql::query_of_list` on PostgreSQL: an
+    // INSERT has no plan to choose, and SQLite preparing 750 values each time doubled a
+    // bulk delete's audit (0.36 → 0.70 s for 10,000 rows). Most statements have one row
+    // or [`AUDIT_ROWS_PER_INSERT`].
     let mut query = sqlx::query(&q);
     for row in rows {
         query = row.bind(query);

@@ -185,7 +185,7 @@ impl Store {
             );
             let q = self.dialect.sql(&q);
             let args: Vec<Value> = chunk.iter().map(|k| key_col.arg(k)).collect();
-            let mut query = sql::query_of_list(&q);
+            let mut query = sql::query_of_list(self.dialect, &q);
             for v in &args {
                 query = bind_value(query, v);
             }

@@ -99,20 +99,18 @@ impl Store {
                     "SELECT (SELECT COUNT(*) FROM information_schema.TRIGGERS \
                               WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ?) \
                           + (SELECT CASE WHEN EXISTS ( \
-                               SELECT 1 FROM information_schema.USER_PRIVILEGES \
-                                WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = CONCAT('''', \
-                                  SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
-                                  SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') \
-                               UNION ALL SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES \
-                                WHERE PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = DATABASE() \
-                                  AND GRANTEE = CONCAT('''', \
-                                  SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
-                                  SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') \
-                               UNION ALL SELECT 1 FROM information_schema.TABLE_PRIVILEGES \
-                                WHERE PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = DATABASE() \
-                                  AND TABLE_NAME = ? AND GRANTEE = CONCAT('''', \
-                                  SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
-                                  SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')) \
+                               SELECT 1 FROM ( \
+                                 SELECT GRANTEE, PRIVILEGE_TYPE, NULL AS s, NULL AS t \
+                                   FROM information_schema.USER_PRIVILEGES \
+                                 UNION ALL SELECT GRANTEE, PRIVILEGE_TYPE, TABLE_SCHEMA, NULL \
+                                   FROM information_schema.SCHEMA_PRIVILEGES \
+                                 UNION ALL SELECT GRANTEE, PRIVILEGE_TYPE, TABLE_SCHEMA, TABLE_NAME \
+                                   FROM information_schema.TABLE_PRIVILEGES) p \
+                               WHERE p.PRIVILEGE_TYPE = 'TRIGGER' \
+                                 AND p.GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), \
+                                       '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') \
+                                 AND (p.s IS NULL OR p.s = DATABASE()) \
+                                 AND (p.t IS NULL OR p.t = ?)) \
                              THEN 0 ELSE 1 END)",
                 )
                 .bind(&t.name)
@@ -306,7 +304,7 @@ pub(super) async fn delete_batched(
             key_col.ident
         );
         let q = Dialect::of_conn(tx).sql(&q);
-        let mut query = sql::query_of_list(&q);
+        let mut query = sql::query_of_list(Dialect::of_conn(tx), &q);
         let args: Vec<Value> = values.iter().map(|v| key_col.arg(v)).collect();
         for v in &args {
             query = bind_value(query, v);
@@ -321,7 +319,7 @@ pub(super) async fn delete_batched(
             // `perms` is one of two constants; the rest are slots.
             let q = format!("DELETE FROM {perms} WHERE model = ? AND pk IN ({slots})");
             let q = Dialect::of_conn(tx).sql(&q);
-            let mut query = sql::query_of_list(&q).bind(&table.name);
+            let mut query = sql::query_of_list(Dialect::of_conn(tx), &q).bind(&table.name);
             for pk in &pks {
                 query = query.bind(pk);
             }

@@ -161,7 +161,9 @@ impl Store {
              WHERE model = ? AND pk IN ({marks}) AND group_id IN ({})",
             user_groups!()
         ));
-        let mut query = sql::query_of_list(&q).bind(user_id).bind(model);
+        let mut query = sql::query_of_list(self.dialect, &q)
+            .bind(user_id)
+            .bind(model);
         for pk in pks {
             query = query.bind(pk.as_str());
         }

@@ -337,7 +337,7 @@ pub(super) async fn rows_by_key_on(
     );
     let q = sql::Dialect::of_conn(conn).sql(&q);
     let args: Vec<Value> = keys.iter().map(|k| key_col.arg(k)).collect();
-    let mut query = sql::query_of_list(&q);
+    let mut query = sql::query_of_list(sql::Dialect::of_conn(conn), &q);
     for v in &args {
         query = bind_value(query, v);
     }
