@@ -1,5 +1,6 @@
-//! Bulk delete of 10,000 rows as a user does it over SSH, keystroke → frame: `*` and `y`
-//! (mark every row; the frame that says they are marked), `d` (the frame asking about
+//! Bulk edit and bulk delete of 10,000 rows as a user does them over SSH, keystroke →
+//! frame: `*` and `y` (mark every row; the frame that says they are marked), `S` … `y`
+//! (set one field on all of them; the frame that says so), `d` (the frame asking about
 //! them, with what refers to them), `y` (the frame saying they are deleted). Each row has
 //! one child row that goes with it (`ON DELETE CASCADE`). On SQLite and (with
 //! `MOAT_TEST_POSTGRES_URL`) PostgreSQL, as a superuser.
@@ -63,9 +64,9 @@ async fn timed(c: &mut Console, key: &[u8], shown: &str) -> f64 {
     t0.elapsed().as_secs_f64() * 1e3
 }
 
-/// Mark, ask and delete times (ms) of `RUNS` runs on the database at `url` (a SQLite file
+/// Mark, set, ask and delete times (ms) of `RUNS` runs on the database at `url` (a SQLite file
 /// when `None`).
-async fn figures(url: Option<String>) -> [Vec<f64>; 3] {
+async fn figures(url: Option<String>) -> [Vec<f64>; 4] {
     let (store_url, dir) = match &url {
         Some(u) => (u.clone(), None),
         None => {
@@ -87,7 +88,7 @@ async fn figures(url: Option<String>) -> [Vec<f64>; 3] {
     c.wait_for("post_tags").await;
     c.keys(&[b":bd_parents", b"\r"]).await;
     let total = "10,000";
-    let mut out = [Vec::new(), Vec::new(), Vec::new()];
+    let mut out = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for run in 0..RUNS {
         if run > 0 {
             fill(&store).await;
@@ -97,8 +98,22 @@ async fn figures(url: Option<String>) -> [Vec<f64>; 3] {
         c.send(b"*").await;
         c.wait_for(&format!("Mark all {total} rows")).await;
         out[0].push(timed(&mut c, b"y", &format!("marked {total} rows")).await);
-        out[1].push(timed(&mut c, b"d", &format!("Delete the {total} marked rows")).await);
-        out[2].push(timed(&mut c, b"y", &format!("deleted {total} rows")).await);
+        // Set one field on all of them: `S`, the first column, a value, Enter, then `y`.
+        c.send(b"S").await;
+        c.wait_for("Which column?").await;
+        c.send(b"\r").await;
+        c.wait_for("Enter set (asks first)").await;
+        c.send(format!("renamed {run}").as_bytes()).await;
+        c.send(b"\r").await;
+        c.wait_for(&format!("on the {total} marked rows")).await;
+        out[1].push(timed(&mut c, b"y", &format!("{total} rows of bd_parents changed")).await);
+        // A bulk set leaves nothing marked: mark them all again.
+        c.send(b"*").await;
+        c.wait_for(&format!("Mark all {total} rows")).await;
+        c.send(b"y").await;
+        c.wait_for(&format!("marked {total} rows")).await;
+        out[2].push(timed(&mut c, b"d", &format!("Delete the {total} marked rows")).await);
+        out[3].push(timed(&mut c, b"y", &format!("deleted {total} rows")).await);
     }
     drop(c);
     support::common::disconnect(conn).await;
@@ -138,6 +153,7 @@ async fn main() {
     );
     for (i, what) in [
         "`*` `y`: every row marked",
+        "`S` … `y`: one field set on all of them (one audit row each)",
         "`d`: the question, with what refers to them",
         "`y`: deleted (one transaction, one audit row each)",
     ]

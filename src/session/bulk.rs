@@ -160,7 +160,13 @@ impl Context {
         };
         let count = self
             .store
-            .update_many(table, &keys, &[(column.clone(), value)], audit)
+            .update_many(
+                &self.schema(),
+                table,
+                &keys,
+                &[(column.clone(), value)],
+                audit,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::Constraint(words) | StoreError::NotFound(words) => {

@@ -255,7 +255,7 @@ impl Context {
         };
         let count = self
             .store
-            .update_many(table, &keys, &changes, audit)
+            .update_many(&self.schema(), table, &keys, &changes, audit)
             .await
             .map_err(|e| match e {
                 StoreError::Constraint(words) => {

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::audit::{append, AuditEntry};
+use super::batch::delete_batched;
 use super::bind::{bind_value, bind_value_scalar, decode_row, value_json};
-use super::delete_batch::delete_batched;
 use super::sql::{self, Column, Dialect, Ident};
 use super::{Store, StoreError};
 use crate::domain::{key_text, pk_text, Reference, RowCount, Schema, TableInfo, Value};

@@ -16,10 +16,10 @@
 //! tables the console shows are always named with their schema.
 
 pub mod audit;
+mod batch;
 mod bind;
 mod checks;
 mod delete;
-mod delete_batch;
 mod demo;
 mod exports;
 mod keys;

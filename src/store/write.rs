@@ -6,11 +6,13 @@
 //! comes back in plain words naming the column, and nothing is half-saved.
 
 use super::audit::{append, AuditEntry};
+use super::batch::update_batched;
 use super::bind::{bind_value, decode_row, value_json};
+use super::delete::Path;
 use super::records::{key_columns, record_on};
 use super::sql::{self, Column, Ident};
 use super::{Store, StoreError};
-use crate::domain::{TableInfo, Value};
+use crate::domain::{Schema, TableInfo, Value};
 
 /// What a save did.
 #[derive(Clone, Debug, PartialEq)]
@@ -191,7 +193,7 @@ fn refused(e: sqlx::Error) -> StoreError {
     StoreError::Constraint(words)
 }
 
-fn json_of(values: &[(String, Value)]) -> serde_json::Value {
+pub(super) fn json_of(values: &[(String, Value)]) -> serde_json::Value {
     serde_json::Value::Object(
         values
             .iter()
@@ -268,16 +270,50 @@ impl Store {
 
     /// Set `changes` on every row of `keys` — all or none, one audit row each (before and
     /// after of the changed columns). Returns how many rows changed.
+    ///
+    /// Rows go [`super::delete::KEYS_PER_QUERY`] per statement where
+    /// [`Store::may_batch_update`] allows it (see [`super::batch::update_batched`]), with
+    /// the outcome row by row gives, which is what runs otherwise, and again whenever a
+    /// batch cannot promise it.
     pub async fn update_many(
         &self,
+        schema: &Schema,
         table: &TableInfo,
         keys: &[Vec<Value>],
         changes: &[(String, Value)],
         audit: AuditEntry,
     ) -> Result<usize, StoreError> {
+        self.update_many_as(schema, table, keys, changes, audit, true)
+            .await
+            .map(|(n, _)| n)
+    }
+
+    /// [`Store::update_many`], in batches where `batches` allows it; says which way the
+    /// rows went.
+    pub(super) async fn update_many_as(
+        &self,
+        schema: &Schema,
+        table: &TableInfo,
+        keys: &[Vec<Value>],
+        changes: &[(String, Value)],
+        audit: AuditEntry,
+        batches: bool,
+    ) -> Result<(usize, Path), StoreError> {
         let _timer = crate::metrics::global().query(crate::metrics::Query::Write);
         let update = Update::new(table, changes)?;
+        let names: Vec<String> = changes.iter().map(|(c, _)| c.clone()).collect();
+        let batches = batches && self.may_batch_update(schema, table, keys, &names).await?;
         let mut tx = self.begin_write().await?;
+        if batches {
+            let key = self.audit_key();
+            if let Ok(true) = update_batched(&mut tx, key, table, keys, changes, &audit).await {
+                tx.commit().await?;
+                return Ok((keys.len(), Path::Batched));
+            }
+            // Undo what the batches did and give the row-by-row outcome.
+            tx.rollback().await?;
+            tx = self.begin_write().await?;
+        }
         for key in keys {
             // A marked row deleted meanwhile: nothing is written, and the message names it.
             let now = record_on(&mut tx, table, key).await.map_err(|e| match e {
@@ -309,7 +345,7 @@ impl Store {
             append(&mut tx, self.audit_key(), &row_audit).await?;
         }
         tx.commit().await?;
-        Ok(keys.len())
+        Ok((keys.len(), Path::RowByRow))
     }
 
     /// Create a row of `table` from `values` (columns left out get their defaults).

@@ -148,6 +148,65 @@ async fn delete_as(
         .map_err(|e| e.to_string().replace(table, "T"))
 }
 
+async fn update_as(
+    store: &Store,
+    table: &str,
+    keys: &[Vec<Value>],
+    changes: &[(&str, Value)],
+    batches: bool,
+) -> Result<Path, String> {
+    let schema = store.introspect().await.unwrap();
+    let t = schema.table(table).unwrap();
+    let changes: Vec<(String, Value)> = changes
+        .iter()
+        .map(|(c, v)| (c.to_string(), v.clone()))
+        .collect();
+    let audit = AuditEntry {
+        action: "change".into(),
+        ..template(table)
+    };
+    store
+        .update_many_as(&schema, t, keys, &changes, audit, batches)
+        .await
+        .map(|(n, path)| {
+            assert_eq!(n, keys.len());
+            path
+        })
+        .map_err(|e| e.to_string().replace(table, "T"))
+}
+
+/// The rows of `name` (by key, all columns) and its audit rows of `action`, with `name`
+/// written as `T`.
+async fn rows_and_audit(store: &Store, name: &str, action: &str) -> Vec<String> {
+    let schema = store.introspect().await.unwrap();
+    let t = schema.table(name).unwrap();
+    let keys: Vec<Value> = (0..=1_210).map(Value::Integer).collect();
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(400) {
+        rows.extend(store.rows_by_key(t, chunk).await.unwrap());
+    }
+    rows.sort_by_key(|(k, _)| format!("{k:?}"));
+    let mut out = vec![format!("{rows:?}")];
+    let audit = sqlx::query(
+        "SELECT model, action, pk, before_json, after_json FROM moat_audit_log ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    for row in audit {
+        let text = |c| crate::store::sql::text(&row, c).unwrap();
+        if text("model").as_deref() == Some(name) && text("action").as_deref() == Some(action) {
+            out.push(format!(
+                "{:?} {:?} {:?}",
+                text("pk"),
+                text("before_json"),
+                text("after_json")
+            ));
+        }
+    }
+    out
+}
+
 fn ints(ids: impl IntoIterator<Item = i64>) -> Vec<Vec<Value>> {
     ids.into_iter().map(|i| vec![Value::Integer(i)]).collect()
 }
@@ -422,6 +481,95 @@ on_every_database! {
         let batched = delete_as(&store, "sx", &ints([2, 1]), true).await;
         assert!(batched.is_err(), "{batched:?}");
         assert_eq!(delete_as(&store, "sx", &ints([1, 2]), true).await, Ok(Path::RowByRow));
+    }
+
+    async fn bulk_sets_in_batches_write_what_row_by_row_writes(store: Store) {
+        let jane = plain_user(&store, "jane").await;
+        integer_tables(&store, "ba", jane).await;
+        integer_tables(&store, "bb", jane).await;
+        let mut ids: Vec<i64> = (1..=1_100).rev().filter(|i| i % 2 == 1).collect();
+        ids.extend(1_101..=1_203);
+        let keys = ints(ids);
+        // Some rows already hold the label set (MySQL counts them as matched).
+        let changes = [
+            ("label", Value::Text("it's".into())),
+            ("score", Value::Real(-0.5)),
+            ("note", Value::Null),
+        ];
+        assert_eq!(update_as(&store, "ba", &keys, &changes, true).await, Ok(Path::Batched));
+        assert_eq!(update_as(&store, "bb", &keys, &changes, false).await, Ok(Path::RowByRow));
+        let (a, b) = (
+            rows_and_audit(&store, "ba", "change").await,
+            rows_and_audit(&store, "bb", "change").await,
+        );
+        assert_eq!(a.len(), keys.len() + 1);
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(a, b);
+        }
+        assert!(store.verify_audit(None).await.unwrap().is_ok());
+    }
+
+    async fn a_bulk_set_that_meets_a_gone_row_or_a_refusal_says_row_by_rows_words(store: Store) {
+        create_tables(
+            &store,
+            "CREATE TABLE us (id INTEGER PRIMARY KEY, code VARCHAR(20) UNIQUE, n INTEGER); \
+             INSERT INTO us VALUES (1, 'a', 0), (2, 'b', 0), (3, 'c', 0), (4, 'd', 0)",
+        )
+        .await;
+        let before = rows_and_audit(&store, "us", "change").await;
+        let n = [("n", Value::Integer(7))];
+        for keys in [ints([1, 99_999, 2, 88_888]), ints([2, 1, 77_777])] {
+            let batched = update_as(&store, "us", &keys, &n, true).await;
+            assert_eq!(batched, update_as(&store, "us", &keys, &n, false).await);
+            assert!(batched.as_ref().is_err_and(|e| e.contains("is gone")), "{batched:?}");
+        }
+        let first = update_as(&store, "us", &ints([1, 99_999, 88_888]), &n, true).await;
+        assert!(first.as_ref().is_err_and(|e| e.contains("99999")), "{first:?}");
+        // Two rows given one value of a UNIQUE column: refused in the same words.
+        let code = [("code", Value::Text("z".into()))];
+        let batched = update_as(&store, "us", &ints([3, 4]), &code, true).await;
+        assert_eq!(batched, update_as(&store, "us", &ints([3, 4]), &code, false).await);
+        assert!(batched.is_err(), "{batched:?}");
+        assert_eq!(rows_and_audit(&store, "us", "change").await, before);
+    }
+
+    async fn a_bulk_set_of_a_column_others_refer_to_or_under_a_trigger_goes_row_by_row(store: Store) {
+        create_tables(
+            &store,
+            "CREATE TABLE uq (id INTEGER PRIMARY KEY, code VARCHAR(20) UNIQUE, n INTEGER); \
+             CREATE TABLE uq_ref (id INTEGER PRIMARY KEY, \
+               code VARCHAR(20) REFERENCES uq(code) ON UPDATE CASCADE); \
+             CREATE TABLE ut (id INTEGER PRIMARY KEY, n INTEGER); \
+             CREATE TABLE ut_log (id INTEGER PRIMARY KEY, n INTEGER); \
+             INSERT INTO uq VALUES (1, 'a', 0), (2, 'b', 0); \
+             INSERT INTO uq_ref VALUES (1, 'a'); \
+             INSERT INTO ut VALUES (1, 0), (2, 0)",
+        )
+        .await;
+        let one = |v: &str| [("code", Value::Text(v.into()))];
+        assert_eq!(update_as(&store, "uq", &ints([2]), &one("x"), true).await, Ok(Path::RowByRow));
+        let n = [("n", Value::Integer(3))];
+        assert_eq!(update_as(&store, "uq", &ints([1, 2]), &n, true).await, Ok(Path::Batched));
+        let refused = update_as(&store, "uq", &ints([1, 2]), &one("y"), true).await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(update_as(&store, "ut", &ints([1, 2]), &n, true).await, Ok(Path::Batched));
+        let ddl = match store.dialect() {
+            Dialect::Sqlite => "CREATE TRIGGER ut_changed AFTER UPDATE ON ut \
+                 BEGIN INSERT INTO ut_log (n) VALUES (new.n); END"
+                .to_string(),
+            Dialect::Postgres => "CREATE FUNCTION ut_note() RETURNS trigger LANGUAGE plpgsql AS \
+                 $f$ BEGIN INSERT INTO ut_log (id, n) VALUES (NEW.id * 100 + NEW.n, NEW.n); \
+                 RETURN NEW; END $f$; \
+                 CREATE TRIGGER ut_changed AFTER UPDATE ON ut \
+                 FOR EACH ROW EXECUTE FUNCTION ut_note()"
+                .to_string(),
+            Dialect::Mysql => "CREATE TRIGGER ut_changed AFTER UPDATE ON ut \
+                 FOR EACH ROW INSERT INTO ut_log (id, n) VALUES (NEW.id * 100 + NEW.n, NEW.n)"
+                .to_string(),
+        };
+        sqlx::raw_sql(&ddl).execute(store.pool()).await.unwrap();
+        let m = [("n", Value::Integer(4))];
+        assert_eq!(update_as(&store, "ut", &ints([1, 2]), &m, true).await, Ok(Path::RowByRow));
     }
 
     async fn hostile_text_keys_in_batches_are_row_by_rows(store: Store) {

@@ -1,15 +1,17 @@
-//! A bulk delete [`KEYS_PER_QUERY`] keys a statement, and when it may run instead of row
-//! by row (see [`Store::delete_records`]).
+//! Writes of many rows [`KEYS_PER_QUERY`] keys a statement — a bulk delete (see
+//! [`Store::delete_records`]) and a bulk set (see [`Store::update_many`]) — and when they
+//! may run instead of row by row.
 //!
-//! The promise is row by row's outcome in the order given: the same rows gone, the same
-//! audit rows (order, values, chain), the same grants removed, the same first refusal.
-//! Deleting many rows in one statement differs from deleting them one at a time only
-//! when deleting one row changes what deleting another does — through a foreign key, a
-//! trigger or a rule — because the database applies those per statement (SQLite and
-//! PostgreSQL check NO ACTION at its end) or per row in its own order (MySQL). So a batch
-//! runs only where nothing of the kind can happen (`may_batch`), reading the catalog
-//! live where moat's introspected schema may not be the whole story, and anything a batch
-//! meets that row by row might meet differently sends the delete back to row by row.
+//! The promise is row by row's outcome in the order given: the same rows changed or
+//! gone, the same audit rows (order, values, chain), the same grants removed, the same
+//! first refusal. Writing many rows in one statement differs from writing them one at a
+//! time only when writing one row changes what writing another does — through a foreign
+//! key, a trigger or a rule — because the database applies those per statement (SQLite
+//! and PostgreSQL check NO ACTION at its end) or per row in its own order (MySQL). So a
+//! batch runs only where nothing of the kind can happen (`may_batch`,
+//! `may_batch_update`), reading the catalog live where moat's introspected schema may
+//! not be the whole story, and anything a batch meets that row by row might meet
+//! differently sends the write back to row by row.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -49,6 +51,35 @@ impl Store {
             }
         }
         Ok(true)
+    }
+
+    /// Whether rows `keys` of `table` may be changed in batches, setting `columns`, with
+    /// row by row's outcome: more than one key, of one column, none twice; no foreign key
+    /// onto the columns set (its ON UPDATE action, or its check of the rows that refer
+    /// to them, could depend on the order); and, asked of the database, no trigger or
+    /// rule on the table and no foreign key onto it that moat's schema does not hold.
+    /// A foreign key *from* the columns set checks each row against other tables, which
+    /// the write does not change: the order cannot matter.
+    pub(super) async fn may_batch_update(
+        &self,
+        schema: &Schema,
+        table: &TableInfo,
+        keys: &[Vec<Value>],
+        columns: &[String],
+    ) -> Result<bool, StoreError> {
+        if keys.len() < 2 || table.key_columns().len() != 1 || !all_distinct(keys) {
+            return Ok(false);
+        }
+        let onto = foreign_keys_onto(schema, table);
+        let mut held = 0;
+        for (child, _, targets) in onto {
+            held += 1;
+            if child.name == table.name || targets.iter().any(|c| columns.contains(c)) {
+                return Ok(false);
+            }
+        }
+        Ok(!self.has_triggers(table).await?
+            && self.foreign_keys_onto_in_catalog(table).await? == held)
     }
 
     /// Whether a trigger that is not moat's own (a search index's, on SQLite) is on `t`
@@ -331,6 +362,96 @@ pub(super) async fn delete_batched(
     Ok(true)
 }
 
+/// Set `changes` on rows `keys` (distinct, of `table`'s one key column) inside the
+/// caller's transaction, [`KEYS_PER_QUERY`] per statement, with the audit rows row by
+/// row writes for each (the changed columns before and after), in the same order.
+/// `Ok(false)` or an error as [`delete_batched`]: the caller rolls back and goes row by
+/// row, which names the first row that is gone, or words the refusal.
+pub(super) async fn update_batched(
+    tx: &mut sqlx::AnyConnection,
+    audit_key: Option<&crate::seal::AuditKey>,
+    table: &TableInfo,
+    keys: &[Vec<Value>],
+    changes: &[(String, Value)],
+    audit: &AuditEntry,
+) -> Result<bool, StoreError> {
+    let Ok([key_col]) = <[Column; 1]>::try_from(super::records::key_columns(table)?) else {
+        return Ok(false);
+    };
+    // Each change's column, and where its value is in a row read whole.
+    let mut set = Vec::with_capacity(changes.len());
+    for (name, value) in changes {
+        let (Some(at), Some(column)) = (
+            table.columns.iter().position(|c| &c.name == name),
+            Column::of(table, name),
+        ) else {
+            return Ok(false);
+        };
+        set.push((at, column, value));
+    }
+    let assignments = set
+        .iter()
+        .map(|(_, c, _)| format!("{} = {}", c.ident, c.slot()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let after = super::write::json_of(changes);
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        let mut values = Vec::with_capacity(chunk.len());
+        for key in chunk {
+            let [value] = key.as_slice() else {
+                return Ok(false);
+            };
+            values.push(value.clone());
+        }
+        let rows = super::records::rows_by_key_on(&mut *tx, table, &values).await?;
+        let mut found: HashMap<String, Vec<Value>> = rows
+            .into_iter()
+            .map(|(key, row)| (format!("{key:?}"), row))
+            .collect();
+        let mut entries = Vec::with_capacity(chunk.len());
+        for (key, value) in chunk.iter().zip(&values) {
+            let Some(row) = found.remove(&format!("{value:?}")) else {
+                return Ok(false);
+            };
+            let before: Vec<(String, Value)> = set
+                .iter()
+                .zip(changes)
+                .map(|((at, _, _), (name, _))| {
+                    (name.clone(), row.get(*at).cloned().unwrap_or(Value::Null))
+                })
+                .collect();
+            entries.push(AuditEntry {
+                pk: Some(key_text(key)),
+                before: Some(super::write::json_of(&before)),
+                after: Some(after.clone()),
+                ..audit.clone()
+            });
+        }
+
+        let slots = vec![key_col.slot(); values.len()].join(", ");
+        let q = format!(
+            "UPDATE {} SET {assignments} WHERE {} IN ({slots})",
+            Ident::table(table),
+            key_col.ident
+        );
+        let q = Dialect::of_conn(tx).sql(&q);
+        let mut query = sql::query_of_list(Dialect::of_conn(tx), &q);
+        let args: Vec<Value> = set
+            .iter()
+            .map(|(_, column, value)| column.arg(value))
+            .chain(values.iter().map(|v| key_col.arg(v)))
+            .collect();
+        for v in &args {
+            query = bind_value(query, v);
+        }
+        if query.execute(&mut *tx).await?.rows_affected() != values.len() as u64 {
+            return Ok(false);
+        }
+        append_many(&mut *tx, audit_key, &entries).await?;
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
-#[path = "delete_batch_tests.rs"]
+#[path = "batch_tests.rs"]
 mod tests;
