@@ -139,8 +139,8 @@ impl Context {
             let more = if refused.len() > NAMED { ", …" } else { "" };
             let reason = format!(
                 "nothing changed: you may not change {} of the {} marked rows of {model}: {}{more} ({why})",
-                refused.len(),
-                keys.len(),
+                crate::domain::group_thousands(refused.len() as u64),
+                crate::domain::group_thousands(keys.len() as u64),
                 named.join(", ")
             );
             return Err(self
