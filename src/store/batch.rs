@@ -45,8 +45,11 @@ impl Store {
             let Some(t) = schema.table(name) else {
                 return Ok(false);
             };
+            // A catalog that cannot be read is a reason not to batch, not to fail.
             let held = foreign_keys_onto(schema, t).count();
-            if self.has_triggers(t).await? || self.foreign_keys_onto_in_catalog(t).await? != held {
+            if self.has_triggers(t).await.unwrap_or(true)
+                || self.foreign_keys_onto_in_catalog(t).await.ok() != Some(held)
+            {
                 return Ok(false);
             }
         }
@@ -57,7 +60,8 @@ impl Store {
     /// row by row's outcome: more than one key, of one column, none twice; no foreign key
     /// onto the columns set (its ON UPDATE action, or its check of the rows that refer
     /// to them, could depend on the order); and, asked of the database, no trigger or
-    /// rule on the table and no foreign key onto it that moat's schema does not hold.
+    /// rule on the table, no foreign key onto it that moat's schema does not hold, and
+    /// nothing the database checks per row against other rows ([`Store::unique_risk`]).
     /// A foreign key *from* the columns set checks each row against other tables, which
     /// the write does not change: the order cannot matter.
     pub(super) async fn may_batch_update(
@@ -74,12 +78,129 @@ impl Store {
         let mut held = 0;
         for (child, _, targets) in onto {
             held += 1;
-            if child.name == table.name || targets.iter().any(|c| columns.contains(c)) {
+            let set = |c: &String| columns.iter().any(|x| x.eq_ignore_ascii_case(c));
+            if child.name == table.name || targets.iter().any(set) {
                 return Ok(false);
             }
         }
-        Ok(!self.has_triggers(table).await?
-            && self.foreign_keys_onto_in_catalog(table).await? == held)
+        // A catalog that cannot be read is a reason not to batch, not to fail.
+        Ok(!self.has_triggers(table).await.unwrap_or(true)
+            && self.foreign_keys_onto_in_catalog(table).await.ok() == Some(held)
+            && !self.unique_risk(table, columns).await)
+    }
+
+    /// Whether setting `columns` on rows of `t` one statement at a time could end
+    /// otherwise than row by row because the database checks something per row, in its
+    /// own order, that depends on other rows: a unique index that holds a column set, a
+    /// generated column, or an expression, or that is partial (a row's new value may
+    /// collide with another row's old one only in one order); on PostgreSQL also an
+    /// exclusion constraint, row-level security, a constraint calling a function of the
+    /// user's, or a column of a domain type. A plain unique column set on two rows or
+    /// more is refused either way, so it costs no batch that could have run. Catalog
+    /// errors count as a risk.
+    async fn unique_risk(&self, t: &TableInfo, columns: &[String]) -> bool {
+        self.unique_risk_of(t, columns).await.unwrap_or(true)
+    }
+
+    async fn unique_risk_of(&self, t: &TableInfo, columns: &[String]) -> Result<bool, StoreError> {
+        let set = |name: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(name));
+        match (self.dialect, &t.pg_name) {
+            (Dialect::Sqlite, _) => {
+                let generated: Vec<String> = sql::query_scalar(
+                    self.dialect,
+                    "SELECT name FROM pragma_table_xinfo(?) WHERE hidden IN (2, 3)",
+                )
+                .bind(&t.name)
+                .fetch_all(&self.pool)
+                .await?;
+                let keys: Vec<(i64, i64, Option<String>)> = sql::query_as(
+                    self.dialect,
+                    "SELECT l.partial, x.cid, x.name \
+                       FROM pragma_index_list(?) l, pragma_index_xinfo(l.name) x \
+                      WHERE l.\"unique\" = 1 AND x.key = 1",
+                )
+                .bind(&t.name)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(keys.iter().any(|(partial, cid, name)| {
+                    *partial != 0
+                        || *cid < 0
+                        || name.as_deref().is_none_or(|n| {
+                            set(n) || generated.iter().any(|g| g.eq_ignore_ascii_case(n))
+                        })
+                }))
+            }
+            (Dialect::Postgres, Some((nspname, relname))) => {
+                let keys: Vec<(bool, Option<String>, Option<bool>)> = sql::query_as(
+                    self.dialect,
+                    "SELECT i.indexprs IS NOT NULL OR i.indpred IS NOT NULL, a.attname::text, \
+                            a.attgenerated <> '' \
+                       FROM pg_index i \
+                       JOIN pg_class c ON c.oid = i.indrelid \
+                       JOIN pg_namespace n ON n.oid = c.relnamespace \
+                       LEFT JOIN pg_attribute a \
+                         ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey) \
+                      WHERE i.indisunique AND n.nspname = ? AND c.relname = ?",
+                )
+                .bind(nspname)
+                .bind(relname)
+                .fetch_all(&self.pool)
+                .await?;
+                if keys.iter().any(|(odd, name, generated)| {
+                    *odd || generated.unwrap_or(true) || name.as_deref().is_none_or(set)
+                }) {
+                    return Ok(true);
+                }
+                let other: Option<i64> = sql::query_scalar(
+                    self.dialect,
+                    "SELECT (SELECT COUNT(*) FROM pg_constraint k \
+                              WHERE k.conrelid = c.oid AND k.contype = 'x') \
+                          + (CASE WHEN c.relrowsecurity THEN 1 ELSE 0 END) \
+                          + (SELECT COUNT(*) FROM pg_constraint k \
+                               JOIN pg_depend d ON d.objid = k.oid \
+                                AND d.classid = 'pg_constraint'::regclass \
+                                AND d.refclassid = 'pg_proc'::regclass \
+                               JOIN pg_proc p ON p.oid = d.refobjid \
+                              WHERE k.conrelid = c.oid \
+                                AND p.pronamespace <> 'pg_catalog'::regnamespace) \
+                          + (SELECT COUNT(*) FROM pg_attribute a \
+                               JOIN pg_type y ON y.oid = a.atttypid \
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 \
+                                AND NOT a.attisdropped AND y.typtype = 'd') \
+                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                      WHERE n.nspname = ? AND c.relname = ?",
+                )
+                .bind(nspname)
+                .bind(relname)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(other.is_none_or(|n| n > 0))
+            }
+            (Dialect::Postgres, None) => Ok(true),
+            (Dialect::Mysql, _) => {
+                let rows = sql::query(
+                    self.dialect,
+                    "SELECT s.COLUMN_NAME AS name, c.GENERATION_EXPRESSION AS expr \
+                       FROM information_schema.STATISTICS s \
+                       LEFT JOIN information_schema.COLUMNS c \
+                         ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME \
+                        AND c.COLUMN_NAME = s.COLUMN_NAME \
+                      WHERE s.TABLE_SCHEMA = DATABASE() AND s.TABLE_NAME = ? \
+                        AND s.NON_UNIQUE = 0",
+                )
+                .bind(&t.name)
+                .fetch_all(&self.pool)
+                .await?;
+                for row in rows {
+                    let name = sql::text(&row, "name")?;
+                    let expr = sql::text(&row, "expr")?;
+                    if name.as_deref().is_none_or(set) || expr.is_some_and(|e| !e.is_empty()) {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+        }
     }
 
     /// Whether a trigger that is not moat's own (a search index's, on SQLite) is on `t`

@@ -572,6 +572,49 @@ on_every_database! {
         assert_eq!(update_as(&store, "ut", &ints([1, 2]), &m, true).await, Ok(Path::RowByRow));
     }
 
+    async fn a_unique_index_the_order_could_matter_to_makes_a_bulk_set_go_row_by_row(store: Store) {
+        // Row 2 then row 1, nick set to NULL: row by row, row 2 shows "bob", which row 1
+        // still shows, and is refused; one statement in key order would pass.
+        let ddl = match store.dialect() {
+            Dialect::Mysql => "CREATE TABLE gx (id INTEGER PRIMARY KEY, nick VARCHAR(20), \
+                   name VARCHAR(20) NOT NULL, n INTEGER, \
+                   shown VARCHAR(20) AS (COALESCE(nick, name)) VIRTUAL, \
+                   UNIQUE KEY gx_shown (shown))",
+            _ => "CREATE TABLE gx (id INTEGER PRIMARY KEY, nick VARCHAR(20), \
+                   name VARCHAR(20) NOT NULL, n INTEGER); \
+                 CREATE UNIQUE INDEX gx_shown ON gx ((COALESCE(nick, name)))",
+        };
+        create_tables(&store, ddl).await;
+        create_tables(
+            &store,
+            "INSERT INTO gx (id, nick, name, n) VALUES (1, 'bob', 'alice', 0), (2, 'carol', 'bob', 0)",
+        )
+        .await;
+        let before = rows_and_audit(&store, "gx", "change").await;
+        let nick = [("nick", Value::Null)];
+        let batched = update_as(&store, "gx", &ints([2, 1]), &nick, true).await;
+        assert_eq!(batched, update_as(&store, "gx", &ints([2, 1]), &nick, false).await);
+        assert!(batched.is_err(), "{batched:?}");
+        assert_eq!(rows_and_audit(&store, "gx", "change").await, before);
+        // Even a column outside it: the index's expression is not read apart.
+        let n = [("n", Value::Integer(1))];
+        assert_eq!(update_as(&store, "gx", &ints([1, 2]), &n, true).await, Ok(Path::RowByRow));
+        if store.dialect() != Dialect::Mysql {
+            create_tables(
+                &store,
+                "CREATE TABLE px (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER); \
+                 CREATE UNIQUE INDEX px_b ON px (b) WHERE a > 0; \
+                 INSERT INTO px VALUES (1, 0, 5), (2, 1, 5)",
+            )
+            .await;
+            let a = [("a", Value::Integer(2))];
+            let batched = update_as(&store, "px", &ints([1, 2]), &a, true).await;
+            assert_eq!(batched, update_as(&store, "px", &ints([1, 2]), &a, false).await);
+            let a = [("a", Value::Integer(0))];
+            assert_eq!(update_as(&store, "px", &ints([2, 1]), &a, true).await, Ok(Path::RowByRow));
+        }
+    }
+
     async fn hostile_text_keys_in_batches_are_row_by_rows(store: Store) {
         for name in ["ta", "tb"] {
             create_tables(
@@ -797,4 +840,44 @@ async fn mysql_without_the_trigger_privilege_goes_row_by_row() {
     store.close().await;
     crate::store::testing::drop_mysql_database(&name).await;
     assert_eq!(outcome, Ok(Path::RowByRow));
+}
+
+/// SQLite's `ON CONFLICT REPLACE` deletes the other row: which one depends on the order,
+/// so a set of such a column goes row by row and keeps the row row by row keeps.
+#[tokio::test]
+async fn on_conflict_replace_keeps_the_row_row_by_row_keeps() {
+    let store = memory_store().await;
+    for name in ["ra", "rb"] {
+        create_tables(
+            &store,
+            &format!(
+                "CREATE TABLE {name} (id INTEGER PRIMARY KEY, \
+                   code TEXT UNIQUE ON CONFLICT REPLACE, n INTEGER); \
+                 INSERT INTO {name} VALUES (1, 'a', 0), (2, 'b', 0), (3, 'c', 0)"
+            ),
+        )
+        .await;
+    }
+    let code = [("code", Value::Text("z".into()))];
+    assert_eq!(
+        update_as(&store, "ra", &ints([2, 1]), &code, true).await,
+        Ok(Path::RowByRow)
+    );
+    assert_eq!(
+        update_as(&store, "rb", &ints([2, 1]), &code, false).await,
+        Ok(Path::RowByRow)
+    );
+    for t in ["ra", "rb"] {
+        let left: Vec<i64> = sqlx::query_scalar(&format!("SELECT id FROM {t} ORDER BY id"))
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, [1, 3], "{t}");
+    }
+    // A column outside every unique index still goes in batches.
+    let n = [("n", Value::Integer(9))];
+    assert_eq!(
+        update_as(&store, "ra", &ints([1, 3]), &n, true).await,
+        Ok(Path::Batched)
+    );
 }
