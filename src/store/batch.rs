@@ -204,8 +204,9 @@ impl Store {
     }
 
     /// Whether a trigger that is not moat's own (a search index's, on SQLite) is on `t`
-    /// — on PostgreSQL also a rule, or either on a table inheriting from it (a
-    /// partition) — or moat cannot tell: the table is not in the catalog, or (MySQL)
+    /// — on PostgreSQL also a rule or row-level security (whose policy may read other
+    /// rows), or any of them on a table inheriting from it (a partition) — or moat cannot
+    /// tell: the table is not in the catalog, or (MySQL)
     /// moat's user may lack the TRIGGER privilege that listing them needs.
     async fn has_triggers(&self, t: &TableInfo) -> Result<bool, StoreError> {
         match (self.dialect, &t.pg_name) {
@@ -236,6 +237,8 @@ impl Store {
                           + (SELECT COUNT(*) FROM pg_rewrite r \
                               WHERE r.ev_class IN (SELECT oid FROM tree) \
                                 AND r.rulename <> '_RETURN') \
+                          + (SELECT COUNT(*) FROM pg_class s \
+                              WHERE s.oid IN (SELECT oid FROM tree) AND s.relrowsecurity) \
                           + (SELECT CASE WHEN EXISTS (SELECT 1 FROM tree) THEN 0 ELSE 1 END)",
                 )
                 .bind(nspname)

@@ -795,6 +795,18 @@ async fn postgres_a_reference_from_another_schema_is_seen() {
         delete_as(&store, "hp", &ints([3, 4]), true).await,
         Ok(Path::RowByRow)
     );
+    // Row-level security: a policy may read other rows, which one statement sees as
+    // they were before it.
+    create_tables(
+        &store,
+        "CREATE TABLE hs (id INTEGER PRIMARY KEY); INSERT INTO hs VALUES (1), (2), (3), (4); \
+         ALTER TABLE hs ENABLE ROW LEVEL SECURITY",
+    )
+    .await;
+    assert_eq!(
+        delete_as(&store, "hs", &ints([1, 2]), true).await,
+        Ok(Path::RowByRow)
+    );
 }
 
 /// MySQL lists triggers only to a user with the TRIGGER privilege: without it, moat
