@@ -401,6 +401,37 @@ fn all_distinct(keys: &[Vec<Value>]) -> bool {
     keys.iter().all(|k| seen.insert(format!("{k:?}")))
 }
 
+/// The rows of keys `chunk` (of `table`'s one key column) read whole on `tx`, in the
+/// order of `chunk`, with the keys' values; `None` when a key is not one value, or did
+/// not come back as given (no row, or its row under another spelling of the key).
+async fn rows_in_order(
+    tx: &mut sqlx::AnyConnection,
+    table: &TableInfo,
+    chunk: &[Vec<Value>],
+) -> Result<Option<(Vec<Value>, Vec<Vec<Value>>)>, StoreError> {
+    let mut values = Vec::with_capacity(chunk.len());
+    for key in chunk {
+        let [value] = key.as_slice() else {
+            return Ok(None);
+        };
+        values.push(value.clone());
+    }
+    let mut found: HashMap<String, Vec<Value>> =
+        super::records::rows_by_key_on(&mut *tx, table, &values)
+            .await?
+            .into_iter()
+            .map(|(key, row)| (format!("{key:?}"), row))
+            .collect();
+    let mut rows = Vec::with_capacity(values.len());
+    for value in &values {
+        let Some(row) = found.remove(&format!("{value:?}")) else {
+            return Ok(None);
+        };
+        rows.push(row);
+    }
+    Ok(Some((values, rows)))
+}
+
 /// Delete rows `keys` (distinct, of `table`'s one key column) inside the caller's
 /// transaction, [`KEYS_PER_QUERY`] per statement, with the audit rows and grant removals
 /// that row by row writes for each, in the same order.
@@ -422,23 +453,11 @@ pub(super) async fn delete_batched(
         return Ok(false);
     };
     for chunk in keys.chunks(KEYS_PER_QUERY) {
-        let mut values = Vec::with_capacity(chunk.len());
-        for key in chunk {
-            let [value] = key.as_slice() else {
-                return Ok(false);
-            };
-            values.push(value.clone());
-        }
-        let rows = super::records::rows_by_key_on(&mut *tx, table, &values).await?;
-        let mut found: HashMap<String, Vec<Value>> = rows
-            .into_iter()
-            .map(|(key, row)| (format!("{key:?}"), row))
-            .collect();
+        let Some((values, rows)) = rows_in_order(&mut *tx, table, chunk).await? else {
+            return Ok(false);
+        };
         let mut entries = Vec::with_capacity(chunk.len());
-        for (key, value) in chunk.iter().zip(&values) {
-            let Some(row) = found.remove(&format!("{value:?}")) else {
-                return Ok(false);
-            };
+        for (key, row) in chunk.iter().zip(rows) {
             let before: serde_json::Map<String, serde_json::Value> = table
                 .columns
                 .iter()
@@ -520,23 +539,11 @@ pub(super) async fn update_batched(
         .join(", ");
     let after = super::write::json_of(changes);
     for chunk in keys.chunks(KEYS_PER_QUERY) {
-        let mut values = Vec::with_capacity(chunk.len());
-        for key in chunk {
-            let [value] = key.as_slice() else {
-                return Ok(false);
-            };
-            values.push(value.clone());
-        }
-        let rows = super::records::rows_by_key_on(&mut *tx, table, &values).await?;
-        let mut found: HashMap<String, Vec<Value>> = rows
-            .into_iter()
-            .map(|(key, row)| (format!("{key:?}"), row))
-            .collect();
+        let Some((values, rows)) = rows_in_order(&mut *tx, table, chunk).await? else {
+            return Ok(false);
+        };
         let mut entries = Vec::with_capacity(chunk.len());
-        for (key, value) in chunk.iter().zip(&values) {
-            let Some(row) = found.remove(&format!("{value:?}")) else {
-                return Ok(false);
-            };
+        for (key, row) in chunk.iter().zip(rows) {
             let before: Vec<(String, Value)> = set
                 .iter()
                 .zip(changes)
