@@ -207,20 +207,25 @@ async fn rows_and_audit(store: &Store, name: &str, action: &str) -> Vec<String> 
     out
 }
 
+/// Tables `ba` and `bb` alike (see [`integer_tables`]), and keys to write to in both:
+/// two batches, in an order of their own (odd ids downwards, then the last hundred
+/// upwards).
+async fn twin_tables(store: &Store) -> Vec<Vec<Value>> {
+    let jane = plain_user(store, "jane").await;
+    integer_tables(store, "ba", jane).await;
+    integer_tables(store, "bb", jane).await;
+    let mut ids: Vec<i64> = (1..=1_100).rev().filter(|i| i % 2 == 1).collect();
+    ids.extend(1_101..=1_203);
+    ints(ids)
+}
+
 fn ints(ids: impl IntoIterator<Item = i64>) -> Vec<Vec<Value>> {
     ids.into_iter().map(|i| vec![Value::Integer(i)]).collect()
 }
 
 on_every_database! {
     async fn batches_write_what_row_by_row_writes(store: Store) {
-        let jane = plain_user(&store, "jane").await;
-        integer_tables(&store, "ba", jane).await;
-        integer_tables(&store, "bb", jane).await;
-        // Two batches, in an order of their own: odd ids downwards, then the last hundred
-        // upwards.
-        let mut ids: Vec<i64> = (1..=1_100).rev().filter(|i| i % 2 == 1).collect();
-        ids.extend(1_101..=1_203);
-        let keys = ints(ids);
+        let keys = twin_tables(&store).await;
         assert!(keys.len() > KEYS_PER_QUERY);
 
         assert_eq!(delete_as(&store, "ba", &keys, true).await, Ok(Path::Batched));
@@ -484,12 +489,7 @@ on_every_database! {
     }
 
     async fn bulk_sets_in_batches_write_what_row_by_row_writes(store: Store) {
-        let jane = plain_user(&store, "jane").await;
-        integer_tables(&store, "ba", jane).await;
-        integer_tables(&store, "bb", jane).await;
-        let mut ids: Vec<i64> = (1..=1_100).rev().filter(|i| i % 2 == 1).collect();
-        ids.extend(1_101..=1_203);
-        let keys = ints(ids);
+        let keys = twin_tables(&store).await;
         // Some rows already hold the label set (MySQL counts them as matched).
         let changes = [
             ("label", Value::Text("it's".into())),
