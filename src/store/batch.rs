@@ -22,6 +22,19 @@ use super::sql::{self, Column, Dialect, Ident};
 use super::{Store, StoreError};
 use crate::domain::{key_text, pk_text, Schema, TableInfo, Value};
 
+/// PostgreSQL: `tree`, the table named by the two `?` (schema, name) and every table
+/// inheriting from it, at any depth (partitions): a statement on the table reaches them.
+macro_rules! pg_tree {
+    () => {
+        "WITH RECURSIVE tree(oid) AS ( \
+           SELECT c.oid FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+            WHERE n.nspname = ? AND c.relname = ? \
+           UNION SELECT i.inhrelid FROM pg_inherits i \
+             JOIN tree ON i.inhparent = tree.oid) "
+    };
+}
+
 impl Store {
     /// Whether rows `keys` of `table` may be deleted in batches with row by row's
     /// outcome: more than one key, of one column, none twice; no foreign key among the
@@ -133,14 +146,15 @@ impl Store {
             (Dialect::Postgres, Some((nspname, relname))) => {
                 let keys: Vec<(bool, Option<String>, Option<bool>)> = sql::query_as(
                     self.dialect,
-                    "SELECT i.indexprs IS NOT NULL OR i.indpred IS NOT NULL, a.attname::text, \
-                            a.attgenerated <> '' \
-                       FROM pg_index i \
-                       JOIN pg_class c ON c.oid = i.indrelid \
-                       JOIN pg_namespace n ON n.oid = c.relnamespace \
-                       LEFT JOIN pg_attribute a \
-                         ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey) \
-                      WHERE i.indisunique AND n.nspname = ? AND c.relname = ?",
+                    concat!(
+                        pg_tree!(),
+                        "SELECT i.indexprs IS NOT NULL OR i.indpred IS NOT NULL, a.attname::text, \
+                                a.attgenerated <> '' \
+                           FROM pg_index i \
+                           LEFT JOIN pg_attribute a \
+                             ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+                          WHERE i.indisunique AND i.indrelid IN (SELECT oid FROM tree)"
+                    ),
                 )
                 .bind(nspname)
                 .bind(relname)
@@ -151,30 +165,37 @@ impl Store {
                 }) {
                     return Ok(true);
                 }
-                let other: Option<i64> = sql::query_scalar(
+                // A function of the user's is reached directly or through an operator.
+                let other: i64 = sql::query_scalar(
                     self.dialect,
-                    "SELECT (SELECT COUNT(*) FROM pg_constraint k \
-                              WHERE k.conrelid = c.oid AND k.contype = 'x') \
-                          + (CASE WHEN c.relrowsecurity THEN 1 ELSE 0 END) \
-                          + (SELECT COUNT(*) FROM pg_constraint k \
-                               JOIN pg_depend d ON d.objid = k.oid \
-                                AND d.classid = 'pg_constraint'::regclass \
-                                AND d.refclassid = 'pg_proc'::regclass \
-                               JOIN pg_proc p ON p.oid = d.refobjid \
-                              WHERE k.conrelid = c.oid \
-                                AND p.pronamespace <> 'pg_catalog'::regnamespace) \
-                          + (SELECT COUNT(*) FROM pg_attribute a \
-                               JOIN pg_type y ON y.oid = a.atttypid \
-                              WHERE a.attrelid = c.oid AND a.attnum > 0 \
-                                AND NOT a.attisdropped AND y.typtype = 'd') \
-                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                      WHERE n.nspname = ? AND c.relname = ?",
+                    concat!(
+                        pg_tree!(),
+                        "SELECT (SELECT COUNT(*) FROM pg_constraint k \
+                                  WHERE k.conrelid IN (SELECT oid FROM tree) AND k.contype = 'x') \
+                              + (SELECT COUNT(*) FROM pg_class s \
+                                  WHERE s.oid IN (SELECT oid FROM tree) AND s.relrowsecurity) \
+                              + (SELECT COUNT(*) FROM pg_constraint k \
+                                   JOIN pg_depend d ON d.objid = k.oid \
+                                    AND d.classid = 'pg_constraint'::regclass \
+                                  WHERE k.conrelid IN (SELECT oid FROM tree) \
+                                    AND ((d.refclassid = 'pg_proc'::regclass \
+                                          AND d.refobjid IN (SELECT p.oid FROM pg_proc p \
+                                            WHERE p.pronamespace <> 'pg_catalog'::regnamespace)) \
+                                      OR (d.refclassid = 'pg_operator'::regclass \
+                                          AND d.refobjid IN (SELECT o.oid FROM pg_operator o \
+                                            WHERE o.oprnamespace <> 'pg_catalog'::regnamespace)))) \
+                              + (SELECT COUNT(*) FROM pg_attribute a \
+                                   JOIN pg_type y ON y.oid = a.atttypid \
+                                  WHERE a.attrelid IN (SELECT oid FROM tree) AND a.attnum > 0 \
+                                    AND NOT a.attisdropped AND y.typtype = 'd') \
+                              + (SELECT CASE WHEN EXISTS (SELECT 1 FROM tree) THEN 0 ELSE 1 END)"
+                    ),
                 )
                 .bind(nspname)
                 .bind(relname)
-                .fetch_optional(&self.pool)
+                .fetch_one(&self.pool)
                 .await?;
-                Ok(other.is_none_or(|n| n > 0))
+                Ok(other > 0)
             }
             (Dialect::Postgres, None) => Ok(true),
             (Dialect::Mysql, _) => {
@@ -226,20 +247,17 @@ impl Store {
             (Dialect::Postgres, Some((nspname, relname))) => {
                 let n: i64 = sql::query_scalar(
                     self.dialect,
-                    "WITH RECURSIVE tree(oid) AS ( \
-                       SELECT c.oid FROM pg_class c \
-                         JOIN pg_namespace n ON n.oid = c.relnamespace \
-                        WHERE n.nspname = ? AND c.relname = ? \
-                       UNION SELECT i.inhrelid FROM pg_inherits i \
-                         JOIN tree ON i.inhparent = tree.oid) \
-                     SELECT (SELECT COUNT(*) FROM pg_trigger g \
+                    concat!(
+                        pg_tree!(),
+                        "SELECT (SELECT COUNT(*) FROM pg_trigger g \
                               WHERE g.tgrelid IN (SELECT oid FROM tree) AND NOT g.tgisinternal) \
                           + (SELECT COUNT(*) FROM pg_rewrite r \
                               WHERE r.ev_class IN (SELECT oid FROM tree) \
                                 AND r.rulename <> '_RETURN') \
                           + (SELECT COUNT(*) FROM pg_class s \
                               WHERE s.oid IN (SELECT oid FROM tree) AND s.relrowsecurity) \
-                          + (SELECT CASE WHEN EXISTS (SELECT 1 FROM tree) THEN 0 ELSE 1 END)",
+                          + (SELECT CASE WHEN EXISTS (SELECT 1 FROM tree) THEN 0 ELSE 1 END)"
+                    ),
                 )
                 .bind(nspname)
                 .bind(relname)

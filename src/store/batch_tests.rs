@@ -893,3 +893,55 @@ async fn on_conflict_replace_keeps_the_row_row_by_row_keeps() {
         Ok(Path::Batched)
     );
 }
+
+/// PostgreSQL: an update reaches a table's partitions, so what a partition holds (here a
+/// unique index on an expression) counts; so does a CHECK through an operator of the
+/// user's, whose function the catalog links to the operator, not to the constraint.
+#[tokio::test]
+#[cfg_attr(
+    not(moat_postgres),
+    ignore = "MOAT_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"
+)]
+async fn postgres_what_a_partition_or_an_operator_holds_is_seen() {
+    let store = crate::store::testing::postgres_store().await.unwrap();
+    create_tables(
+        &store,
+        "CREATE TABLE pt (id INTEGER PRIMARY KEY, n INTEGER, m INTEGER) PARTITION BY RANGE (id); \
+         CREATE TABLE pt_low PARTITION OF pt FOR VALUES FROM (0) TO (1000); \
+         INSERT INTO pt VALUES (1, 0, 0), (2, 0, 1)",
+    )
+    .await;
+    let n = |v| [("n", Value::Integer(v))];
+    assert_eq!(
+        update_as(&store, "pt", &ints([1, 2]), &n(1), true).await,
+        Ok(Path::Batched)
+    );
+    create_tables(&store, "CREATE UNIQUE INDEX pt_low_sum ON pt_low ((n + m))").await;
+    assert_eq!(
+        update_as(&store, "pt", &ints([1, 2]), &n(5), true).await,
+        Ok(Path::RowByRow)
+    );
+
+    create_tables(
+        &store,
+        "CREATE TABLE po (id INTEGER PRIMARY KEY, n INTEGER); \
+         INSERT INTO po VALUES (1, 0), (2, 0); \
+         CREATE FUNCTION po_below(integer, integer) RETURNS boolean \
+           LANGUAGE sql IMMUTABLE AS 'SELECT $1 < $2'; \
+         CREATE OPERATOR <<< (LEFTARG = integer, RIGHTARG = integer, FUNCTION = po_below)",
+    )
+    .await;
+    assert_eq!(
+        update_as(&store, "po", &ints([1, 2]), &n(1), true).await,
+        Ok(Path::Batched)
+    );
+    create_tables(
+        &store,
+        "ALTER TABLE po ADD CONSTRAINT po_small CHECK (n <<< 100)",
+    )
+    .await;
+    assert_eq!(
+        update_as(&store, "po", &ints([1, 2]), &n(2), true).await,
+        Ok(Path::RowByRow)
+    );
+}
