@@ -230,6 +230,35 @@ async fn refused_one_by_one(
     (msg, last_denial(server).await.1)
 }
 
+/// Asking about and deleting rows `ids` of `bd_parents` as `actor` are each refused as the
+/// one-row delete of `id` is refused (`one`): the same message, and one denial audited,
+/// the same.
+async fn refused_like_one(
+    server: &TestServer,
+    actor: &moat::session::Actor,
+    ids: &[i64],
+    one: &(Option<Msg>, (String, String, String, String)),
+) {
+    let model = || "bd_parents".to_string();
+    for cmd in [
+        Cmd::AskDeleteMany {
+            model: model(),
+            keys: keys_of(ids),
+        },
+        Cmd::DeleteMany {
+            model: model(),
+            keys: keys_of(ids),
+        },
+    ] {
+        let (before, _) = last_denial(server).await;
+        let msg = server.sessions.execute(actor, cmd).await;
+        let (after, audit) = last_denial(server).await;
+        assert_eq!(msg, one.0);
+        assert_eq!(after, before + 1);
+        assert_eq!(audit, one.1);
+    }
+}
+
 on_every_database! {
     async fn bulk_delete_checks_in_batches_decide_as_row_by_row() {
         let server = TestServer::start().await;
@@ -287,33 +316,18 @@ on_every_database! {
 
         // Refused rows (odd ones) among allowed ones: the first refused row is refused,
         // as the one-row delete refuses it, with one audit row the same.
-        let mixed = keys_of(&[2, 4, 7, 8, 9]);
-        let (one_msg, one_audit) = refused_one_by_one(&server, &jane, 7).await;
-        for cmd in [ask(mixed.clone()), delete(mixed.clone())] {
-            let (before, _) = last_denial(&server).await;
-            let msg = server.sessions.execute(&jane, cmd).await;
-            let (after, audit) = last_denial(&server).await;
-            assert_eq!(msg, one_msg);
-            assert_eq!(after, before + 1);
-            assert_eq!(audit, one_audit);
-        }
+        let one = refused_one_by_one(&server, &jane, 7).await;
+        refused_like_one(&server, &jane, &[2, 4, 7, 8, 9], &one).await;
 
         // Allowed rows whose cascade reaches kids, which jane may not delete: refused at
         // the first row that has kids (4: 4 % 3 = 1), as row by row.
-        let evens = keys_of(&[6, 12, 4, 2, 8]);
-        let (one_msg, one_audit) = refused_one_by_one(&server, &jane, 4).await;
+        let one = refused_one_by_one(&server, &jane, 4).await;
         assert!(
-            matches!(&one_msg, Some(Msg::Failed(t)) if t.contains("bd_kids")),
-            "{one_msg:?}"
+            matches!(&one.0, Some(Msg::Failed(t)) if t.contains("bd_kids")),
+            "{:?}",
+            one.0
         );
-        for cmd in [ask(evens.clone()), delete(evens.clone())] {
-            let (before, _) = last_denial(&server).await;
-            let msg = server.sessions.execute(&jane, cmd).await;
-            let (after, audit) = last_denial(&server).await;
-            assert_eq!(msg, one_msg);
-            assert_eq!(after, before + 1);
-            assert_eq!(audit, one_audit);
-        }
+        refused_like_one(&server, &jane, &[6, 12, 4, 2, 8], &one).await;
 
         // May delete kids too: the confirmation sums what the rows reach as row by row
         // (notes counted but not shown to jane), names each row, and nothing is audited

@@ -677,6 +677,13 @@ on_every_database! {
     }
 }
 
+/// An export made by `user` through the console: its name and its bytes on disk.
+async fn exported(server: &TestServer, user: &str) -> (String, Vec<u8>) {
+    let name = export_as(server, user).await;
+    let bytes = std::fs::read(on_disk(server, user, &name).await).unwrap();
+    (name, bytes)
+}
+
 /// paramiko on one connection, as OpenSSH's `ControlMaster` uses it: the console first,
 /// then SFTP on a second channel (the user's own exports, the bytes as on disk), then a
 /// second console (refused, with the reason); closing the console ends the connection and
@@ -687,8 +694,7 @@ async fn sftp_beside_the_console_on_one_connection() {
         return;
     }
     let server = TestServer::start().await;
-    let name = export_as(&server, "admin").await;
-    let bytes = std::fs::read(on_disk(&server, "admin", &name).await).unwrap();
+    let (name, bytes) = exported(&server, "admin").await;
     let report = script(
         "sftp_beside_console.py",
         &[
@@ -830,8 +836,7 @@ async fn stock_sftp_through_a_control_master_beside_the_console() {
         return;
     }
     let server = TestServer::start().await;
-    let name = export_as(&server, "admin").await;
-    let want = std::fs::read(on_disk(&server, "admin", &name).await).unwrap();
+    let (name, want) = exported(&server, "admin").await;
     let dir = tempfile::tempdir().unwrap();
     let askpass = write_askpass(dir.path(), PASSWORD, &server.next_code("admin"));
     let socket = dir.path().join("master.sock");
